@@ -1,0 +1,273 @@
+"""Context objects handed to user code: execution, IO and hook contexts.
+
+All but :class:`HookContext` can be constructed directly, so user code and IO
+handlers can be unit-tested without a repository.
+"""
+
+from __future__ import annotations
+
+import logging
+import types
+from typing import Any
+
+from rivers.exceptions import PartitionValidationError
+from rivers.metadata import MetadataValue, coerce_metadata
+
+
+class _MetadataCollector:
+    """Output metadata and data version accumulated by a context."""
+
+    __slots__ = ()
+
+    _metadata: dict[str, MetadataValue] | None
+    _data_version: str | None
+
+    def add_output_metadata(self, metadata: dict[str, Any]) -> None:
+        """Add metadata to the output's event; values are coerced to MetadataValue."""
+        coerced = coerce_metadata(metadata)
+        if self._metadata is None:
+            self._metadata = coerced
+        else:
+            self._metadata.update(coerced)
+
+    @property
+    def output_metadata(self) -> dict[str, MetadataValue] | None:
+        """Metadata added so far, or ``None`` when there is none."""
+        return self._metadata or None
+
+    def register_data_version(self, version: str) -> None:
+        """Use ``version`` as the output's data version instead of a random one."""
+        if not isinstance(version, str):
+            raise TypeError(f"data version must be a str, got {type(version).__name__}")
+        self._data_version = version
+
+    def drain_data_version(self) -> str | None:
+        """Return the registered data version and clear it."""
+        version, self._data_version = self._data_version, None
+        return version
+
+
+class _PartitionAccess:
+    """``partition_key`` / ``partition_time_window`` for contexts carrying a partition."""
+
+    __slots__ = ()
+    partition: Any
+    _kind_noun = "asset"
+
+    @property
+    def has_partition_key(self) -> bool:
+        """Whether the step runs for a partition."""
+        return self.partition is not None
+
+    @property
+    def partition_key(self) -> str:
+        """The single partition key string of this step."""
+        partition = self.partition
+        if partition is None:
+            raise PartitionValidationError(
+                f"No partition key available — {self._kind_noun} is not partitioned"
+            )
+        keys = partition.keys
+        if len(keys) > 1:
+            raise PartitionValidationError(
+                "partition_key is ambiguous for a batched (SingleRun/PerDimension) run; "
+                "use context.partition.keys instead"
+            )
+        key = keys[0]
+        single = getattr(key, "single_value", None)
+        value = single() if callable(single) else (key if isinstance(key, str) else None)
+        if value is None:
+            raise PartitionValidationError("partition_key is only available for single-key partitions")
+        return value
+
+    @property
+    def partition_time_window(self) -> Any:
+        """``(start, end)`` of a time-window partition, else ``None``."""
+        return None if self.partition is None else self.partition.time_window()
+
+
+class AssetExecutionContext(_MetadataCollector, _PartitionAccess):
+    """Context of an asset step; subscript with a config class: ``AssetExecutionContext[Cfg]``."""
+
+    __slots__ = (
+        "asset_name",
+        "tags",
+        "kinds",
+        "group",
+        "code_version",
+        "asset_metadata",
+        "partition",
+        "is_multi_asset",
+        "output_selection",
+        "config",
+        "run_id",
+        "_metadata",
+        "_data_version",
+        "_failed_partitions",
+    )
+
+    def __init__(
+        self,
+        asset_name: str,
+        tags: list[str] | None = None,
+        kinds: list[str] | None = None,
+        group: str | None = None,
+        code_version: str | None = None,
+        asset_metadata: dict[str, str] | None = None,
+        partition: Any = None,
+        is_multi_asset: bool = False,
+        output_selection: list[str] | None = None,
+        config: Any = None,
+        run_id: str = "",
+    ) -> None:
+        self.asset_name = asset_name
+        self.tags = tags
+        self.kinds = list(kinds or [])
+        self.group = group
+        self.code_version = code_version
+        self.asset_metadata = asset_metadata
+        self.partition = partition
+        self.is_multi_asset = is_multi_asset
+        self.output_selection = list(output_selection or [])
+        self.config = config
+        self.run_id = run_id
+        self._metadata = None
+        self._data_version = None
+        self._failed_partitions: list[tuple[Any, str]] = []
+
+    def __class_getitem__(cls, item: Any) -> types.GenericAlias:
+        return types.GenericAlias(cls, item)
+
+    @property
+    def log(self) -> logging.Logger:
+        """Logger ``code-repo.assets.<asset_name>``; records are kept with the run."""
+        return logging.getLogger(f"code-repo.assets.{self.asset_name}")
+
+    def mark_partition_failed(self, partition_key: Any, error: str) -> None:
+        """Record one key of a batched step as failed while the step returns normally."""
+        from rivers.exceptions import ExecutionError
+
+        keys = [] if self.partition is None else list(self.partition.keys)
+        if partition_key not in keys:
+            raise ExecutionError(f"partition key {partition_key!r} is not in this context's partition keys")
+        self._failed_partitions.append((partition_key, error))
+
+    def __repr__(self) -> str:
+        return f"AssetExecutionContext(asset_name={self.asset_name!r})"
+
+
+class TaskExecutionContext(_PartitionAccess):
+    """Context of a task step (standalone or inside a graph asset)."""
+
+    __slots__ = ("task_name", "tags", "partition", "config", "run_id")
+    _kind_noun = "task"
+
+    def __init__(
+        self,
+        task_name: str,
+        tags: list[str] | None = None,
+        partition: Any = None,
+        config: Any = None,
+        run_id: str = "",
+    ) -> None:
+        self.task_name = task_name
+        self.tags = tags
+        self.partition = partition
+        self.config = config
+        self.run_id = run_id
+
+    def __class_getitem__(cls, item: Any) -> types.GenericAlias:
+        return types.GenericAlias(cls, item)
+
+    @property
+    def log(self) -> logging.Logger:
+        """Logger ``code-repo.tasks.<task_name>``; records are kept with the run."""
+        return logging.getLogger(f"code-repo.tasks.{self.task_name}")
+
+    def __repr__(self) -> str:
+        return f"TaskExecutionContext(task_name={self.task_name!r})"
+
+
+class OutputContext(_MetadataCollector):
+    """What an IO handler's ``handle_output`` knows about the value it writes."""
+
+    __slots__ = ("asset_name", "asset_metadata", "partition", "type_hint", "run_id", "_metadata", "_data_version")
+
+    def __init__(
+        self,
+        asset_name: str,
+        asset_metadata: dict[str, str] | None = None,
+        partition: Any = None,
+        type_hint: Any = None,
+        run_id: str = "",
+    ) -> None:
+        self.asset_name = asset_name
+        self.asset_metadata = asset_metadata
+        self.partition = partition
+        self.type_hint = type_hint
+        self.run_id = run_id
+        self._metadata = None
+        self._data_version = None
+
+    def __repr__(self) -> str:
+        return f"OutputContext(asset_name={self.asset_name!r})"
+
+
+class InputContext:
+    """What an IO handler's ``load_input`` knows about the value it loads."""
+
+    __slots__ = ("asset_name", "downstream_asset", "asset_metadata", "partition", "type_hint")
+
+    def __init__(
+        self,
+        asset_name: str,
+        downstream_asset: str,
+        asset_metadata: dict[str, str] | None = None,
+        partition: Any = None,
+        type_hint: Any = None,
+    ) -> None:
+        self.asset_name = asset_name
+        self.downstream_asset = downstream_asset
+        self.asset_metadata = asset_metadata
+        self.partition = partition
+        self.type_hint = type_hint
+
+    def __repr__(self) -> str:
+        return f"InputContext(asset_name={self.asset_name!r}, downstream_asset={self.downstream_asset!r})"
+
+
+class HookContext:
+    """What a success or failure hook receives (created by the engine only)."""
+
+    __slots__ = ("asset_name", "run_id", "hook_type", "output", "error", "metadata", "config")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("cannot create 'HookContext' instances: the engine creates them for hooks")
+
+    @classmethod
+    def _create(
+        cls,
+        *,
+        asset_name: str,
+        run_id: str,
+        hook_type: str,
+        output: Any = None,
+        error: str | None = None,
+        metadata: dict[str, str] | None = None,
+        config: Any = None,
+    ) -> HookContext:
+        self = object.__new__(cls)
+        self.asset_name = asset_name
+        self.run_id = run_id
+        self.hook_type = hook_type
+        self.output = output
+        self.error = error
+        self.metadata = metadata
+        self.config = config
+        return self
+
+    def __class_getitem__(cls, item: Any) -> types.GenericAlias:
+        return types.GenericAlias(cls, item)
+
+    def __repr__(self) -> str:
+        return f"HookContext(asset_name={self.asset_name!r}, hook_type={self.hook_type!r})"

@@ -1,0 +1,158 @@
+"""``AssetDef`` (one output of a multi-asset) and ``DepDef`` (an explicit dependency)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rivers.definitions.options import (
+    check_io_handler,
+    check_metadata,
+    check_partitions_def,
+    check_tags,
+    normalize_kinds,
+    normalize_pool,
+)
+
+
+class DepDef:
+    """An explicit dependency: a data input (``AssetDef.input``) or a lineage edge (``AssetDef.dep``)."""
+
+    __slots__ = ("name", "partition_mapping", "metadata", "io_handler", "is_input")
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        is_input: bool,
+        partition_mapping: Any = None,
+        io_handler: Any = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"dependency name must be a str, got {type(name).__name__}")
+        self.name = name
+        self.is_input = is_input
+        self.partition_mapping = partition_mapping
+        self.io_handler = check_io_handler(io_handler)
+        self.metadata = check_metadata(metadata, f"AssetDef.input({name!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DepDef):
+            return NotImplemented
+        return (self.name, self.is_input, self.partition_mapping, self.metadata) == (
+            other.name,
+            other.is_input,
+            other.partition_mapping,
+            other.metadata,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.is_input))
+
+    def __repr__(self) -> str:
+        return f"DepDef.{'input' if self.is_input else 'dep'}({self.name!r})"
+
+
+class AssetDef:
+    """One output of a multi-asset: its node name and per-output settings."""
+
+    __slots__ = (
+        "name",
+        "tags",
+        "kinds",
+        "group",
+        "code_version",
+        "_io_handler",
+        "metadata",
+        "partitions_def",
+        "partition_mapping",
+        "_pool",
+        "_deps",
+        "description",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        tags: list[str] | None = None,
+        kinds: str | list[str] | None = None,
+        group: str | None = None,
+        code_version: str | None = None,
+        io_handler: Any = None,
+        metadata: dict[str, str] | None = None,
+        partitions_def: Any = None,
+        partition_mapping: dict[Any, Any] | None = None,
+        pool: str | list[str] | None = None,
+        pool_slots: int | dict[str, int] | None = None,
+        deps: list[DepDef] | None = None,
+        description: str | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError("AssetDef name must be a non-empty str")
+        owner = f"AssetDef({name!r})"
+        self.name = name
+        self.tags = check_tags(tags, owner)
+        self.kinds = normalize_kinds(kinds)
+        self.group = group
+        self.code_version = code_version
+        self._io_handler = check_io_handler(io_handler)
+        self.metadata = check_metadata(metadata, owner)
+        self.partitions_def = check_partitions_def(partitions_def)
+        self.partition_mapping = partition_mapping
+        self._pool = normalize_pool(pool, pool_slots)
+        self._deps = list(deps or [])
+        self.description = description
+
+    @staticmethod
+    def input(
+        name: str,
+        partition_mapping: Any = None,
+        io_handler: Any = None,
+        metadata: dict[str, str] | None = None,
+    ) -> DepDef:
+        """A data dependency passed to the parameter ``name`` of the function."""
+        return DepDef(name, is_input=True, partition_mapping=partition_mapping, io_handler=io_handler, metadata=metadata)
+
+    @staticmethod
+    def dep(name: str, partition_mapping: Any = None) -> DepDef:
+        """An ordering/lineage edge: runs after ``name``, nothing is loaded."""
+        return DepDef(name, is_input=False, partition_mapping=partition_mapping)
+
+    @property
+    def pool(self) -> list[tuple[str, int]]:
+        """Normalised ``(pool, slots)`` pairs."""
+        return list(self._pool)
+
+    @property
+    def deps(self) -> list[DepDef]:
+        """Dependencies declared on this output."""
+        return list(self._deps)
+
+    @property
+    def io_handler(self) -> Any:
+        """The output's handler instance (a string reference reads back as None)."""
+        return None if isinstance(self._io_handler, str) else self._io_handler
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.name,
+            tuple(self.tags or ()),
+            tuple(self.kinds),
+            self.group,
+            self.code_version,
+            tuple(sorted((self.metadata or {}).items())),
+            tuple(self._pool),
+            id(self.partitions_def) if self.partitions_def is not None else None,
+            id(self._io_handler) if self._io_handler is not None else None,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AssetDef):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"AssetDef({self.name!r})"

@@ -1,0 +1,609 @@
+"""The ``Asset`` decorator family: single, multi, graph and external assets."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from typing import Any, Callable
+
+from rivers.definitions.asset_def import AssetDef, DepDef
+from rivers.definitions.composition import InvokedNodeOutput, active_composition, compose
+from rivers.definitions.options import (
+    check_hooks,
+    check_io_handler,
+    check_metadata,
+    check_partitions_def,
+    check_retry,
+    check_tags,
+    normalize_kinds,
+    normalize_pool,
+)
+from rivers.definitions.signature import FunctionSignature, signature_of
+from rivers.exceptions import AssetDefinitionError
+
+
+def _description_of(fn: Callable[..., Any] | None, description: str | None) -> str | None:
+    if description is not None or fn is None:
+        return description
+    doc = inspect.getdoc(fn)
+    return doc or None
+
+
+class Asset:
+    """Decorator (and base class) turning a function into an asset.
+
+    Use it bare (``@rs.Asset``), with options (``@rs.Asset(group="raw")``) or
+    as a wrapper (``rs.Asset(fn, name="x")``). Parameters of the function name
+    its upstream assets; their values are loaded through IO handlers.
+    """
+
+    _kind = "single"
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Asset:
+        return object.__new__(SingleAsset if cls is Asset else cls)
+
+    def __init__(
+        self,
+        wraps: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        tags: list[str] | None = None,
+        kinds: str | list[str] | None = None,
+        group: str | None = None,
+        code_version: str | None = None,
+        io_handler: Any = None,
+        metadata: dict[str, str] | None = None,
+        partitions_def: Any = None,
+        deps: list[DepDef] | None = None,
+        hooks: list[Any] | None = None,
+        automation_condition: Any = None,
+        backfill_strategy: Any = None,
+        pool: str | list[str] | None = None,
+        pool_slots: int | dict[str, int] | None = None,
+        retry: Any = None,
+        compute: Any = None,
+        description: str | None = None,
+    ) -> None:
+        self._configure(
+            name=name,
+            tags=tags,
+            kinds=kinds,
+            group=group,
+            code_version=code_version,
+            io_handler=io_handler,
+            metadata=metadata,
+            partitions_def=partitions_def,
+            deps=deps,
+            hooks=hooks,
+            automation_condition=automation_condition,
+            retry=retry,
+            compute=compute,
+            description=description,
+        )
+        self.backfill_strategy = backfill_strategy
+        self._pool = normalize_pool(pool, pool_slots)
+        if wraps is not None:
+            self._bind(wraps)
+
+    # ------------------------------------------------------------ construction
+    def _configure(
+        self,
+        *,
+        name: str | None,
+        tags: Any,
+        kinds: Any,
+        group: str | None,
+        code_version: str | None,
+        io_handler: Any,
+        metadata: Any,
+        partitions_def: Any,
+        deps: Any,
+        hooks: Any,
+        automation_condition: Any,
+        retry: Any,
+        compute: Any,
+        description: str | None,
+    ) -> None:
+        owner = f"Asset {name!r}" if name else "Asset"
+        if name is not None and (not isinstance(name, str) or not name):
+            raise AssetDefinitionError(f"Asset name must be a non-empty str, got {name!r}")
+        self._name = name
+        self._tags = check_tags(tags, owner)
+        self._kinds = normalize_kinds(kinds)
+        self.group = group
+        self.code_version = code_version
+        self._io_handler = check_io_handler(io_handler)
+        self._metadata = check_metadata(metadata, owner)
+        self._partitions_def = check_partitions_def(partitions_def)
+        self._deps = _check_deps(deps, owner)
+        self._hooks = check_hooks(hooks, owner)
+        self.automation_condition = automation_condition
+        self.retry = check_retry(retry)
+        self.compute = compute
+        self._description = description
+        self.backfill_strategy = None
+        self._pool: list[tuple[str, int]] = []
+        self._fn: Callable[..., Any] | None = None
+        self._signature: FunctionSignature | None = None
+
+    def _bind(self, fn: Callable[..., Any]) -> None:
+        if not callable(fn):
+            raise AssetDefinitionError("Non callable function provided as input")
+        signature = signature_of(fn)
+        _check_declared_inputs(self._all_input_deps(), signature)
+        self._fn = fn
+        self._signature = signature
+
+    def _all_input_deps(self) -> list[DepDef]:
+        return [d for d in self._deps if d.is_input]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        composition = active_composition()
+        if composition is not None:
+            return InvokedNodeOutput(self.name)
+        if len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], Asset):
+            if self._fn is None:
+                self._bind(args[0])
+                return self
+            rebound = copy.copy(self)
+            rebound._bind(args[0])
+            return rebound
+        raise AssetDefinitionError(
+            f"Asset '{self._name or getattr(self._fn, '__name__', '?')}' cannot be called directly: "
+            "materialize it with CodeRepository(...).materialize(), or call asset._asset_fn(...) "
+            "to run the plain function"
+        )
+
+    # -------------------------------------------------------------- properties
+    @property
+    def name(self) -> str:
+        """The node name: ``name=`` if given, else the function's name."""
+        if self._name is not None:
+            return self._name
+        if self._fn is not None:
+            return self._fn.__name__
+        raise AssetDefinitionError("Asset has no name: pass name=... or decorate a function")
+
+    @property
+    def tags(self) -> list[str] | None:
+        """Labels of the asset."""
+        return self._tags
+
+    @property
+    def kinds(self) -> list[str]:
+        """Kind labels, always a list."""
+        return list(self._kinds)
+
+    @property
+    def metadata(self) -> dict[str, str] | None:
+        """Static metadata, passed to IO handlers as ``asset_metadata``."""
+        return self._metadata
+
+    @property
+    def description(self) -> str | None:
+        """``description=`` if given, else the function's docstring."""
+        return _description_of(self._fn, self._description)
+
+    @property
+    def partitions_def(self) -> Any:
+        """The partitions definition, or the registered name given as a str."""
+        return self._partitions_def
+
+    @property
+    def deps(self) -> list[DepDef]:
+        """Explicit dependencies (``AssetDef.input`` / ``AssetDef.dep``)."""
+        return list(self._deps)
+
+    @property
+    def partition_mapping(self) -> dict[str, Any] | None:
+        """Per-dependency partition mappings, derived from ``deps``."""
+        mapping = {d.name: d.partition_mapping for d in self._deps if d.partition_mapping is not None}
+        return mapping or None
+
+    @property
+    def hooks(self) -> list[Any] | None:
+        """Success/failure hooks."""
+        return self._hooks
+
+    @property
+    def pool(self) -> list[tuple[str, int]]:
+        """Normalised ``(pool, slots)`` pairs; ``[]`` when the asset has no pool."""
+        return list(self._pool)
+
+    @property
+    def observe_fn(self) -> Callable[..., Any] | None:
+        """The observation function (external assets only)."""
+        return None
+
+    @property
+    def io_handler(self) -> Any:
+        """The handler instance; a string resource reference reads back as None."""
+        return None if isinstance(self._io_handler, str) else self._io_handler
+
+    @property
+    def _asset_fn(self) -> Callable[..., Any]:
+        """The wrapped function, to call it directly."""
+        if self._fn is None:
+            raise AssetDefinitionError(f"Asset '{self._name}' is not bound to a function")
+        return self._fn
+
+    @property
+    def is_async(self) -> bool:
+        """The wrapped function is ``async def`` (or an async generator)."""
+        fn = self._fn
+        return fn is not None and (inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn))
+
+    @property
+    def is_single(self) -> bool:
+        return self._kind == "single"
+
+    @property
+    def is_multi(self) -> bool:
+        return self._kind == "multi"
+
+    @property
+    def is_graph(self) -> bool:
+        return self._kind == "graph"
+
+    @property
+    def is_external(self) -> bool:
+        return self._kind == "external"
+
+    # --------------------------------------------------------- alt factories
+    @classmethod
+    def from_multi(
+        cls,
+        wraps: Callable[..., Any] | None = None,
+        output_defs: list[AssetDef] | None = None,
+        name: str | None = None,
+        tags: list[str] | None = None,
+        kinds: str | list[str] | None = None,
+        group: str | None = None,
+        code_version: str | None = None,
+        io_handler: Any = None,
+        partitions_def: Any = None,
+        deps: list[DepDef] | None = None,
+        hooks: list[Any] | None = None,
+        automation_condition: Any = None,
+        compute: Any = None,
+        retry: Any = None,
+        description: str | None = None,
+    ) -> MultiAsset:
+        """A function producing several assets (``output_defs``) in one step."""
+        return MultiAsset(
+            wraps,
+            output_defs=output_defs or [],
+            name=name,
+            tags=tags,
+            kinds=kinds,
+            group=group,
+            code_version=code_version,
+            io_handler=io_handler,
+            partitions_def=partitions_def,
+            deps=deps,
+            hooks=hooks,
+            automation_condition=automation_condition,
+            compute=compute,
+            retry=retry,
+            description=description,
+        )
+
+    @classmethod
+    def from_graph(
+        cls,
+        wraps: Callable[..., Any] | None = None,
+        name: str | None = None,
+        tags: list[str] | None = None,
+        kinds: str | list[str] | None = None,
+        group: str | None = None,
+        code_version: str | None = None,
+        io_handler: Any = None,
+        node_io_handler: Any = None,
+        metadata: dict[str, str] | None = None,
+        partitions_def: Any = None,
+        deps: list[DepDef] | None = None,
+        hooks: list[Any] | None = None,
+        automation_condition: Any = None,
+        retry: Any = None,
+        description: str | None = None,
+    ) -> GraphAsset:
+        """An asset computed by a sub-graph of tasks (each task its own step)."""
+        return GraphAsset(
+            wraps,
+            name=name,
+            tags=tags,
+            kinds=kinds,
+            group=group,
+            code_version=code_version,
+            io_handler=io_handler,
+            node_io_handler=node_io_handler,
+            metadata=metadata,
+            partitions_def=partitions_def,
+            deps=deps,
+            hooks=hooks,
+            automation_condition=automation_condition,
+            retry=retry,
+            description=description,
+        )
+
+    @classmethod
+    def external(
+        cls,
+        wraps: Callable[..., Any] | None = None,
+        name: str | None = None,
+        io_handler: Any = None,
+        tags: list[str] | None = None,
+        kinds: str | list[str] | None = None,
+        group: str | None = None,
+        metadata: dict[str, str] | None = None,
+        partitions_def: Any = None,
+        automation_condition: Any = None,
+        description: str | None = None,
+    ) -> ExternalAsset:
+        """A source produced outside rivers, loaded downstream through ``io_handler``."""
+        return ExternalAsset(
+            wraps,
+            name=name,
+            io_handler=io_handler,
+            tags=tags,
+            kinds=kinds,
+            group=group,
+            metadata=metadata,
+            partitions_def=partitions_def,
+            automation_condition=automation_condition,
+            description=description,
+        )
+
+
+class SingleAsset(Asset):
+    """An asset computed by one function (``@rs.Asset``)."""
+
+    _kind = "single"
+
+
+class MultiAsset(Asset):
+    """One function producing several assets, one per ``AssetDef``."""
+
+    _kind = "multi"
+
+    def __init__(
+        self,
+        wraps: Callable[..., Any] | None = None,
+        *,
+        output_defs: list[AssetDef],
+        name: str | None = None,
+        tags: list[str] | None = None,
+        kinds: str | list[str] | None = None,
+        group: str | None = None,
+        code_version: str | None = None,
+        io_handler: Any = None,
+        partitions_def: Any = None,
+        deps: list[DepDef] | None = None,
+        hooks: list[Any] | None = None,
+        automation_condition: Any = None,
+        compute: Any = None,
+        retry: Any = None,
+        description: str | None = None,
+    ) -> None:
+        self._configure(
+            name=name,
+            tags=tags,
+            kinds=kinds,
+            group=group,
+            code_version=code_version,
+            io_handler=io_handler,
+            metadata=None,
+            partitions_def=partitions_def,
+            deps=deps,
+            hooks=hooks,
+            automation_condition=automation_condition,
+            retry=retry,
+            compute=compute,
+            description=description,
+        )
+        outputs = list(output_defs)
+        if not outputs or not all(isinstance(o, AssetDef) for o in outputs):
+            raise AssetDefinitionError("Asset.from_multi needs output_defs: a non-empty list of rs.AssetDef")
+        seen: set[str] = set()
+        for output in outputs:
+            if output.name in seen:
+                raise AssetDefinitionError(
+                    f"duplicate asset name '{output.name}': two definitions register under it"
+                )
+            seen.add(output.name)
+        self.output_defs = outputs
+        if partitions_def is None:
+            _check_output_partitions(outputs)
+        self._input_deps = _merge_input_deps(self._deps, outputs)
+        if wraps is not None:
+            self._bind(wraps)
+
+    def _all_input_deps(self) -> list[DepDef]:
+        return list(self._input_deps.values())
+
+    @property
+    def partition_mapping(self) -> dict[str, Any] | None:
+        mapping = {n: d.partition_mapping for n, d in self._input_deps.items() if d.partition_mapping is not None}
+        for d in self._deps:
+            if not d.is_input and d.partition_mapping is not None:
+                mapping[d.name] = d.partition_mapping
+        return mapping or None
+
+
+class GraphAsset(Asset):
+    """An asset whose value is computed by a sub-graph of tasks."""
+
+    _kind = "graph"
+
+    def __init__(
+        self,
+        wraps: Callable[..., Any] | None = None,
+        *,
+        node_io_handler: Any = None,
+        name: str | None = None,
+        tags: list[str] | None = None,
+        kinds: str | list[str] | None = None,
+        group: str | None = None,
+        code_version: str | None = None,
+        io_handler: Any = None,
+        metadata: dict[str, str] | None = None,
+        partitions_def: Any = None,
+        deps: list[DepDef] | None = None,
+        hooks: list[Any] | None = None,
+        automation_condition: Any = None,
+        retry: Any = None,
+        description: str | None = None,
+    ) -> None:
+        self._configure(
+            name=name,
+            tags=tags,
+            kinds=kinds,
+            group=group,
+            code_version=code_version,
+            io_handler=io_handler,
+            metadata=metadata,
+            partitions_def=partitions_def,
+            deps=deps,
+            hooks=hooks,
+            automation_condition=automation_condition,
+            retry=retry,
+            compute=None,
+            description=description,
+        )
+        self._node_io_handler = check_io_handler(node_io_handler)
+        self.composition = None
+        self.final_node: str | None = None
+        if wraps is not None:
+            self._bind(wraps)
+
+    def _bind(self, fn: Callable[..., Any]) -> None:
+        super()._bind(fn)
+        name = self._name or fn.__name__
+        self.composition, self.final_node = compose(name, fn, self._signature.value_names)
+
+    @property
+    def node_io_handler(self) -> Any:
+        """Handler for the internal task nodes (a string reference reads back as None)."""
+        return None if isinstance(self._node_io_handler, str) else self._node_io_handler
+
+
+class ExternalAsset(Asset):
+    """A data source managed outside rivers; never computed, only loaded or observed."""
+
+    _kind = "external"
+
+    def __init__(
+        self,
+        wraps: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        io_handler: Any = None,
+        tags: list[str] | None = None,
+        kinds: str | list[str] | None = None,
+        group: str | None = None,
+        metadata: dict[str, str] | None = None,
+        partitions_def: Any = None,
+        automation_condition: Any = None,
+        description: str | None = None,
+    ) -> None:
+        if io_handler is None:
+            raise AssetDefinitionError(
+                f"External assets require an io_handler (asset {name or getattr(wraps, '__name__', '?')!r}): "
+                "pass io_handler=<a BaseIOHandler instance> that can load the data"
+            )
+        try:
+            check_io_handler(io_handler)
+        except AssetDefinitionError:
+            raise AssetDefinitionError(
+                "External asset io_handler must be a BaseIOHandler subclass instance or a string resource reference"
+            ) from None
+        self._configure(
+            name=name,
+            tags=tags,
+            kinds=kinds,
+            group=group,
+            code_version=None,
+            io_handler=io_handler,
+            metadata=metadata,
+            partitions_def=partitions_def,
+            deps=None,
+            hooks=None,
+            automation_condition=automation_condition,
+            retry=None,
+            compute=None,
+            description=description,
+        )
+        if wraps is not None:
+            self._bind(wraps)
+
+    @property
+    def observe_fn(self) -> Callable[..., Any] | None:
+        return self._fn
+
+
+# ------------------------------------------------------------------ helpers
+def _check_deps(deps: Any, owner: str) -> list[DepDef]:
+    if deps is None:
+        return []
+    checked = list(deps)
+    for dep in checked:
+        if not isinstance(dep, DepDef):
+            raise AssetDefinitionError(
+                f"{owner}: deps must be created with rs.AssetDef.input(...) or rs.AssetDef.dep(...), "
+                f"got {type(dep).__name__}"
+            )
+    return checked
+
+
+def _check_declared_inputs(inputs: list[DepDef], signature: FunctionSignature) -> None:
+    available = sorted(n for n in signature.annotated_names if n != "self")
+    for dep in inputs:
+        if dep.name not in signature.annotated_names or dep.name == "self":
+            raise ValueError(
+                f"AssetDef.input('{dep.name}') does not match any parameter on the function. "
+                f"Available parameters: {available} (an input's parameter must be annotated)"
+            )
+
+
+def _merge_input_deps(top_level: list[DepDef], outputs: list[AssetDef]) -> dict[str, DepDef]:
+    merged: dict[str, DepDef] = {}
+    sources = [(d, None) for d in top_level] + [(d, o) for o in outputs for d in o.deps]
+    for dep, output in sources:
+        if not dep.is_input:
+            continue
+        earlier = merged.get(dep.name)
+        if earlier is not None:
+            if earlier.partition_mapping != dep.partition_mapping:
+                raise AssetDefinitionError(
+                    f"input '{dep.name}' declares a partition mapping that conflicts with an earlier declaration"
+                )
+            if earlier.metadata != dep.metadata:
+                raise AssetDefinitionError(f"input '{dep.name}' declares metadata that conflicts with an earlier one")
+        if output is not None and output.partition_mapping:
+            for key, mapping in output.partition_mapping.items():
+                key_name = key.name if isinstance(key, AssetDef) else key
+                if key_name == dep.name and dep.partition_mapping is not None and mapping != dep.partition_mapping:
+                    raise AssetDefinitionError(
+                        f"AssetDef('{output.name}').partition_mapping for '{dep.name}' conflicts with the entry "
+                        "declared by AssetDef.input"
+                    )
+        merged[dep.name] = dep
+    return merged
+
+
+def _check_output_partitions(outputs: list[AssetDef]) -> None:
+    defs = [o.partitions_def for o in outputs if o.partitions_def is not None and not isinstance(o.partitions_def, str)]
+    if len(defs) < 2:
+        return
+    variants = {type(d) for d in defs}
+    if len(variants) > 1:
+        names = sorted(v.__name__ for v in variants)
+        raise ValueError(f"multi-asset outputs must share the same partition type, got {names}")
+    key_sets = []
+    for d in defs:
+        keys = getattr(d, "get_partition_keys", None)
+        if keys is None:
+            return
+        key_sets.append({str(k) for k in keys()})
+    if not set.intersection(*key_sets):
+        raise ValueError("multi-asset output partition definitions have no overlapping partition keys")

@@ -1,0 +1,113 @@
+"""Exceptions raised by rivers.
+
+Every user mistake raises one of these classes with a message that names the
+asset, parameter, key or plugin at fault and says how to fix it. The sixteen
+classes of the published ``rivers`` package keep their names and hierarchy so
+that code written against it keeps catching them; the plugin errors are
+additions of this project and subclass :class:`ConfigurationError`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AssetDefinitionError",
+    "AssetNotFoundError",
+    "AssetOutputValidationError",
+    "ConfigurationError",
+    "ExecutionError",
+    "GraphValidationError",
+    "InvalidMetadataError",
+    "NodeNotFoundError",
+    "PartitionDefinitionError",
+    "PartitionValidationError",
+    "ResultDefinitionError",
+    "ScheduleDefinitionError",
+    "SchemaMigrationNeededError",
+    "SensorDefinitionError",
+    "StorageError",
+    "TaskDefinitionError",
+    "PluginError",
+    "PluginNotFoundError",
+    "PluginConflictError",
+    "ProjectConfigError",
+]
+
+
+class AssetDefinitionError(Exception):
+    """An asset, hook, pool or handler definition is malformed."""
+
+
+class AssetNotFoundError(Exception):
+    """A selection names an asset the repository does not have."""
+
+
+class AssetOutputValidationError(Exception):
+    """A step returned a value that does not match its return annotation."""
+
+
+class ConfigurationError(Exception):
+    """Resources, config, retry policies, executors or plugins are misconfigured."""
+
+
+class ExecutionError(Exception):
+    """A run could not be submitted or a step could not be executed."""
+
+
+class GraphValidationError(Exception):
+    """The asset graph is invalid: cycles, unresolved inputs, bad jobs."""
+
+
+class InvalidMetadataError(Exception):
+    """A metadata value is invalid (for example a malformed URL)."""
+
+
+class NodeNotFoundError(Exception):
+    """A lookup named an unknown node, job, schedule or sensor."""
+
+
+class PartitionDefinitionError(Exception):
+    """A partition definition, key, range or strategy is invalid."""
+
+
+class PartitionValidationError(Exception):
+    """A partition key or mapping does not fit a definition."""
+
+
+class ResultDefinitionError(Exception):
+    """A sensor or schedule result is contradictory."""
+
+
+class ScheduleDefinitionError(Exception):
+    """A schedule definition is invalid."""
+
+
+class SensorDefinitionError(Exception):
+    """A sensor definition is invalid."""
+
+
+class StorageError(Exception):
+    """A storage operation failed or was given invalid input."""
+
+
+class SchemaMigrationNeededError(StorageError):
+    """A persistent store was written by an incompatible version."""
+
+
+class TaskDefinitionError(Exception):
+    """A task definition is invalid (for example an empty command)."""
+
+
+class PluginError(ConfigurationError):
+    """Base class of the plugin-system errors."""
+
+
+class PluginNotFoundError(PluginError):
+    """No installed plugin provides the requested component name."""
+
+
+class PluginConflictError(PluginError):
+    """Two plugins claim the same component name."""
+
+
+class ProjectConfigError(ConfigurationError):
+    """The project file ``rivers.toml`` is malformed."""

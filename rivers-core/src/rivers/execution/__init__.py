@@ -1,0 +1,1 @@
+"""Planning and running steps: executors, the step runner, retries, results."""

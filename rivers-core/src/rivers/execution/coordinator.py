@@ -1,0 +1,186 @@
+"""Driving one run: run record, skip propagation, events, observers, result."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from rivers.execution.log_capture import StepLogCapture
+from rivers.execution.outcome import FAILURE, SKIPPED, StepOutcome, describe_error
+from rivers.execution.plan import ExecutionPlan, PlannedStep
+from rivers.execution.result import RunResult
+from rivers.execution.step_runner import RunState, run_step, skip_step
+from rivers.storage.records import LaunchedBy, RunRecord
+
+_CANCEL_CHECK_INTERVAL_S = 1.0
+#: Events are written in batches: at most this long after a step finished...
+_FLUSH_INTERVAL_S = 0.05
+#: ...or once this many are pending, and always when the run ends.
+_FLUSH_MAX_EVENTS = 2000
+
+
+class RunCoordinator:
+    """Owns one run while an executor executes its plan.
+
+    Executors call :meth:`run_here` for steps they run in this process (or
+    :meth:`record` with an outcome produced elsewhere) and
+    :meth:`upstream_failure` to learn whether a step must be skipped.
+    """
+
+    def __init__(
+        self,
+        plan: ExecutionPlan,
+        storage: Any,
+        *,
+        run_id: str | None = None,
+        job_name: str | None = None,
+        tags: list[tuple[str, str]] | None = None,
+        config: dict[str, Any] | None = None,
+        retry_default: Any = None,
+        partition: Any = None,
+        launched_by: LaunchedBy | None = None,
+        resume: bool = False,
+    ) -> None:
+        self.plan = plan
+        self.storage = storage
+        self.run_id = run_id or str(uuid.uuid4())
+        self.job_name = job_name
+        self.tags = list(tags or [])
+        self.launched_by = launched_by or LaunchedBy.manual()
+        self.state = RunState(self.run_id, storage, config, retry_default, partition)
+        self.state.log_capture = StepLogCapture.install()
+        self.failed_nodes: dict[str, BaseException] = {}
+        self.failures: list[tuple[str, BaseException]] = []
+        self.completed: set[str] = storage._completed_steps(self.run_id) if resume else set()
+        self._last_cancel_check = time.monotonic()
+        self._cancelled = False
+        self._started = 0.0
+        self._pending_events: list[Any] = []
+        self._pending_logs: list[Any] = []
+        self._last_flush = time.monotonic()
+        from rivers.plugins import get_observers
+
+        self.observers = get_observers()
+
+    # ------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        """Create (or re-open) the run record and tell observers."""
+        self._started = time.perf_counter()
+        priority = 0
+        for key, value in self.tags:
+            if key == "rivers/priority":
+                try:
+                    priority = int(value)
+                except ValueError:
+                    pass
+        self.storage._create_run(RunRecord(
+            run_id=self.run_id,
+            job_name=self.job_name,
+            status="Started",
+            start_time=time.time_ns(),
+            tags=self.tags,
+            node_names=list(self.plan.node_names),
+            priority=priority,
+            launched_by=self.launched_by,
+        ))
+        if self.observers.active:
+            from rivers.plugins.events import RunStarted
+
+            self.observers.run_started(RunStarted(self.run_id, self.job_name, list(self.plan.node_names), self.tags))
+
+    def finish(self) -> RunResult:
+        """Close the run record, tell observers, and build the result."""
+        self.state.close()
+        self.flush()
+        status = "Canceled" if self._cancelled else ("Failure" if self.failures else "Success")
+        self.storage._update_run(self.run_id, status=status, end_time=time.time_ns())
+        failed = [(name, describe_error(error)) for name, error in self.failures]
+        if self.observers.active:
+            from rivers.plugins.events import RunFinished
+
+            self.observers.run_finished(RunFinished(self.run_id, status.lower(), time.perf_counter() - self._started,
+                                                    [name for name, _ in failed]))
+        return RunResult(not self.failures and not self._cancelled, self.run_id, list(self.plan.node_names), failed)
+
+    def first_error(self) -> BaseException | None:
+        """The first real failure of the run (skips are consequences, not causes)."""
+        for _, error in self.failures:
+            if not str(error).startswith("Skipped: upstream"):
+                return error
+        return self.failures[0][1] if self.failures else None
+
+    # ------------------------------------------------------------------ steps
+    def upstream_failure(self, planned: PlannedStep) -> str | None:
+        """The first upstream node of the step that failed or was skipped, if any."""
+        failed = self.failed_nodes
+        if not failed:
+            return None
+        for name in planned.runtime.upstream_nodes:
+            if name in failed:
+                return name
+        return None
+
+    def run_here(self, planned: PlannedStep) -> StepOutcome | None:
+        """Run (or skip) a step in this process and record its outcome."""
+        runtime = planned.runtime
+        if runtime.key in self.completed:
+            return None
+        cause = self.upstream_failure(planned)
+        if self.observers.active:
+            from rivers.plugins.events import StepStarted
+
+            self.observers.step_started(StepStarted(self.run_id, runtime.key))
+        if cause is not None:
+            outcome = skip_step(runtime, self.state, cause)
+        else:
+            outcome = run_step(runtime, self.state, planned.selected)
+        self.record(outcome)
+        return outcome
+
+    def record(self, outcome: StepOutcome) -> None:
+        """Queue a step's events and logs for storage and remember its failures.
+
+        Events are written in one transaction per batch (see ``_FLUSH_*``): a
+        crash loses at most the last fraction of a second of events, whose
+        steps a resumed run simply executes again.
+        """
+        self._pending_events.extend(outcome.events)
+        if outcome.logs:
+            self._pending_logs.extend(outcome.logs)
+        now = time.monotonic()
+        if now - self._last_flush >= _FLUSH_INTERVAL_S or len(self._pending_events) >= _FLUSH_MAX_EVENTS:
+            self.flush()
+        if outcome.failed_nodes:
+            for name, error in outcome.failed_nodes.items():
+                self.failed_nodes[name] = error
+                self.failures.append((name, error))
+        if self.observers.active:
+            from rivers.plugins.events import StepFinished
+
+            error = describe_error(outcome.error) if outcome.error is not None else None
+            self.observers.step_finished(StepFinished(self.run_id, outcome.key, outcome.status, outcome.duration_s,
+                                                      error))
+
+    def flush(self) -> None:
+        """Write every queued event and log to storage now."""
+        self._last_flush = time.monotonic()
+        if self._pending_events:
+            events, self._pending_events = self._pending_events, []
+            self.storage._append_events(events)
+        if self._pending_logs:
+            logs, self._pending_logs = self._pending_logs, []
+            self.storage._append_logs(logs)
+
+    def cancel_requested(self) -> bool:
+        """Whether cancellation was requested (checked against storage about once a second)."""
+        if self._cancelled:
+            return True
+        now = time.monotonic()
+        if now - self._last_cancel_check >= _CANCEL_CHECK_INTERVAL_S:
+            self._last_cancel_check = now
+            self._cancelled = bool(self.storage.is_cancelled(self.run_id))
+        return self._cancelled
+
+
+__all__ = ["RunCoordinator", "FAILURE", "SKIPPED"]

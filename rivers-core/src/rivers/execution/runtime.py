@@ -1,0 +1,126 @@
+"""Everything a step needs at run time, resolved once per repository.
+
+A :class:`StepRuntime` binds a graph step to concrete IO handlers, resources,
+its config class, its return-type check and its hooks, so that running the
+step does no lookups beyond attribute reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rivers.context import AssetExecutionContext, TaskExecutionContext
+from rivers.definitions.hooks import Hook
+from rivers.execution.type_check import return_checker
+from rivers.graph.model import ASSET, GRAPH, GRAPH_TASK, MULTI, OBSERVE, TASK, Node, StepSpec
+
+
+class InputLoad:
+    """One parameter loaded from an upstream node through a handler."""
+
+    __slots__ = ("param", "upstream", "handler", "metadata", "type_hint")
+
+    def __init__(self, param: str, upstream: str, handler: Any, metadata: Any, type_hint: Any) -> None:
+        self.param = param
+        self.upstream = upstream
+        self.handler = handler
+        self.metadata = metadata
+        self.type_hint = type_hint
+
+
+class OutputWrite:
+    """One node a step writes, and the handler that writes it."""
+
+    __slots__ = ("name", "node", "handler", "metadata", "code_version")
+
+    def __init__(self, node: Node, handler: Any) -> None:
+        self.name = node.name
+        self.node = node
+        self.handler = handler
+        self.metadata = node.metadata
+        self.code_version = node.code_version
+
+
+class StepRuntime:
+    """A step bound to its handlers, resources and checks."""
+
+    __slots__ = (
+        "key",
+        "kind",
+        "spec",
+        "fn",
+        "is_async",
+        "context_param",
+        "context_class",
+        "config_type",
+        "inputs",
+        "resource_args",
+        "self_handler",
+        "self_type",
+        "self_unannotated",
+        "misplaced_context",
+        "outputs",
+        "checker",
+        "success_hooks",
+        "failure_hooks",
+        "retry",
+        "owner",
+        "is_generator_multi",
+        "node_names",
+        "upstream_nodes",
+    )
+
+    def __init__(self, spec: StepSpec, nodes: dict[str, Node], write_handler: Any, resources: dict[str, Any],
+                 retry: Any) -> None:
+        self.key = spec.key
+        self.kind = spec.kind
+        self.spec = spec
+        self.owner = spec.owner
+        self.fn = spec.fn
+        self.is_async = spec.is_async
+        self.retry = retry
+        signature = spec.signature
+        self.context_param = signature.context_name if signature is not None and spec.context_injected else None
+        context_class = signature.context_class if signature is not None else None
+        if context_class is None:
+            context_class = TaskExecutionContext if spec.kind in (TASK, GRAPH_TASK) else AssetExecutionContext
+        self.context_class = context_class
+        self.config_type = signature.config_type if signature is not None else None
+        self.misplaced_context = signature.misplaced_context if signature is not None else None
+        self.inputs = tuple(
+            InputLoad(
+                spec_input.param,
+                spec_input.upstream,
+                spec_input.handler_override if spec_input.handler_override is not None
+                else write_handler(spec_input.upstream),
+                spec_input.metadata_override if spec_input.metadata_override is not None
+                else nodes[spec_input.upstream].metadata,
+                spec_input.type_hint,
+            )
+            for spec_input in spec.inputs
+        )
+        self.resource_args = tuple((param, resources[param]) for param in spec.resource_params)
+        has_self = signature is not None and signature.has_self and spec.kind not in (GRAPH, OBSERVE)
+        self.self_unannotated = has_self and not signature.self_is_dependency
+        self.self_type = signature.self_type if has_self else None
+        self.self_handler = write_handler(spec.outputs[0]) if has_self and spec.outputs else None
+        self.outputs = {name: OutputWrite(nodes[name], write_handler(name)) for name in spec.outputs}
+        self.node_names = tuple(n for n, node in nodes.items() if node.step_key == spec.key) if spec.kind == GRAPH \
+            else spec.outputs
+        upstream = [spec_input.upstream for spec_input in spec.inputs] + list(spec.lineage_nodes)
+        if spec.kind == GRAPH:
+            upstream += [n for n, node in nodes.items() if node.step_key in spec.upstream_steps]
+        self.upstream_nodes = tuple(dict.fromkeys(upstream))
+        self.checker = return_checker(signature.return_annotation) if signature is not None and spec.kind in (
+            ASSET, TASK, GRAPH_TASK) else None
+        hooks = spec.hooks or ()
+        self.success_hooks = tuple(h for h in hooks if isinstance(h, Hook.Success))
+        self.failure_hooks = tuple(h for h in hooks if isinstance(h, Hook.Failure))
+        self.is_generator_multi = False
+        if spec.kind == MULTI and spec.fn is not None:
+            import inspect
+
+            self.is_generator_multi = inspect.isgeneratorfunction(spec.fn) or inspect.isasyncgenfunction(spec.fn)
+
+    def __repr__(self) -> str:
+        return f"StepRuntime({self.key!r})"

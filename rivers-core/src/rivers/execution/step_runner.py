@@ -1,0 +1,425 @@
+"""Running one step: load inputs, call user code, write outputs, record events.
+
+Every executor runs steps through :func:`run_step`, in the controller
+process, in a worker process or in a pod; executors only differ in where it
+runs and how outcomes come back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import time
+import traceback
+import uuid
+from typing import Any, Iterable
+
+from rivers.context import AssetExecutionContext, HookContext, InputContext, OutputContext
+from rivers.definitions.results import Materialization, Observation, Output
+from rivers.definitions.self_dependency import SelfDependency
+from rivers.exceptions import AssetOutputValidationError, ExecutionError
+from rivers.execution.outcome import FAILURE, SKIPPED, StepOutcome, describe_error
+from rivers.execution.retry import FailureReason, classify_failure
+from rivers.execution.runtime import StepRuntime
+from rivers.graph.model import GRAPH, MULTI, OBSERVE
+from rivers.metadata import coerce_metadata, extract_data_version, serialize_metadata
+from rivers.resources import build_config
+from rivers.storage.records import StoredEvent, StoredLog
+
+_now = time.time_ns
+
+
+class RunState:
+    """Per-run facts every step reads: ids, partition, config, known data versions."""
+
+    __slots__ = ("run_id", "partition", "config", "data_versions", "storage", "_event_seq", "retry_default",
+                 "loop", "log_capture")
+
+    def __init__(self, run_id: str, storage: Any, config: dict[str, Any] | None, retry_default: Any,
+                 partition: Any = None) -> None:
+        self.run_id = run_id
+        self.partition = partition
+        self.config = config or {}
+        self.data_versions: dict[str, str] = {}
+        self.storage = storage
+        self._event_seq = 0
+        self.retry_default = retry_default
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.log_capture: Any = None
+
+    def event(self, event_type: str, asset_key: str | None, **fields: Any) -> StoredEvent:
+        """A new event of this run with a unique id."""
+        self._event_seq += 1
+        return StoredEvent(f"{self.run_id}:{self._event_seq}", event_type, asset_key, self.run_id,
+                           None, _now(), **fields)
+
+    def input_data_version(self, node: str) -> str | None:
+        """The data version of ``node`` this run would read (cached per run)."""
+        version = self.data_versions.get(node)
+        if version is None:
+            event = self.storage.get_latest_materialization(node)
+            version = event.data_version if event is not None else ""
+            self.data_versions[node] = version
+        return version or None
+
+    def run_coroutine(self, coroutine: Any) -> Any:
+        """Drive a coroutine to completion on the run's event loop."""
+        if self.loop is None:
+            self.loop = asyncio.new_event_loop()
+        return self.loop.run_until_complete(coroutine)
+
+    def close(self) -> None:
+        if self.loop is not None:
+            self.loop.close()
+            self.loop = None
+
+
+# ---------------------------------------------------------------- entry point
+def run_step(runtime: StepRuntime, run: RunState, selected: Iterable[str] | None = None) -> StepOutcome:
+    """Run ``runtime`` for ``run`` with retries; never raises for user errors."""
+    outcome = StepOutcome(runtime.key)
+    started = time.perf_counter()
+    selected_outputs = list(runtime.outputs) if selected is None else [n for n in runtime.outputs if n in selected]
+    policy = runtime.retry if runtime.retry is not None else run.retry_default
+    attempt = 0
+    capture = run.log_capture
+    if capture is not None:
+        capture.begin(runtime.key)
+    try:
+        outcome.events.append(run.event("StepStart", runtime.key))
+        while True:
+            attempt += 1
+            try:
+                _attempt(runtime, run, selected_outputs, outcome)
+                break
+            except Exception as error:  # noqa: BLE001 - user code may raise anything
+                reason = classify_failure(error)
+                if (
+                    policy is not None
+                    and attempt <= policy.max_retries
+                    and not runtime.is_generator_multi
+                    and policy.admits(error, reason)
+                ):
+                    delay = policy.delay(attempt)
+                    outcome.events.append(run.event("StepRetry", runtime.key, metadata=[
+                        ("rivers/attempt", str(attempt)),
+                        ("rivers/failure_reason", reason.value),
+                        ("rivers/next_delay_ms", str(int(delay * 1000))),
+                    ]))
+                    if delay:
+                        time.sleep(delay)
+                    continue
+                _record_failure(runtime, run, outcome, error, reason)
+                break
+    finally:
+        if capture is not None:
+            outcome.logs.extend(capture.end(run))
+    if outcome.status != FAILURE:
+        if outcome.failed_nodes:
+            first_error = next(iter(outcome.failed_nodes.values()))
+            _record_failure(runtime, run, outcome, first_error, FailureReason.ERROR, whole_step=False)
+        else:
+            outcome.events.append(run.event("StepSuccess", runtime.key))
+    outcome.duration_s = time.perf_counter() - started
+    return outcome
+
+
+def skip_step(runtime: StepRuntime, run: RunState, cause: str) -> StepOutcome:
+    """Record a step that cannot run because ``cause`` (an upstream node) failed."""
+    outcome = StepOutcome(runtime.key)
+    outcome.status = SKIPPED
+    error = ExecutionError("Skipped: upstream dependency failed")
+    outcome.error = error
+    outcome.events.append(run.event("StepFailure", runtime.key, metadata=[
+        ("error", describe_error(error)),
+        ("rivers/failure_reason", "error"),
+        ("rivers/skipped_because", cause),
+    ]))
+    for name in runtime.node_names:
+        outcome.failed_nodes[name] = error
+    if runtime.kind == GRAPH:
+        _run_failure_hooks(runtime, run, "Skipped: upstream dependency failed")
+    return outcome
+
+
+# --------------------------------------------------------------- one attempt
+def _attempt(runtime: StepRuntime, run: RunState, selected: list[str], outcome: StepOutcome) -> None:
+    outcome.failed_nodes.clear()
+    if runtime.misplaced_context is not None:
+        raise ExecutionError(f"Context must be the first parameter of '{runtime.key}'")
+    if runtime.self_unannotated:
+        raise ExecutionError(
+            f"Asset '{runtime.key}': `self` parameter requires a `SelfDependency[T]` annotation"
+        )
+    kind = runtime.kind
+    if kind == GRAPH:
+        _run_graph_step(runtime, run, outcome)
+        return
+    context = _make_context(runtime, run, selected) if (runtime.context_param or kind == OBSERVE) else None
+    kwargs = _load_arguments(runtime, run, context)
+    if kind == OBSERVE:
+        _run_observe(runtime, run, context, outcome)
+        return
+    result = runtime.fn(**kwargs)
+    if runtime.is_async and inspect.isawaitable(result):
+        result = run.run_coroutine(result)
+    if kind == MULTI:
+        _handle_multi(runtime, run, context, result, selected, outcome)
+    else:
+        name = runtime.spec.outputs[0]
+        _handle_single(runtime, run, context, runtime.outputs[name], result, outcome)
+
+
+def _make_context(runtime: StepRuntime, run: RunState, selected: list[str]) -> Any:
+    config = None
+    if runtime.config_type is not None:
+        config = build_config(runtime.config_type, run.config.get(runtime.key), runtime.key)
+    owner = runtime.owner
+    if runtime.context_class is AssetExecutionContext:
+        first = runtime.outputs[runtime.spec.outputs[0]].node if runtime.spec.outputs else None
+        return AssetExecutionContext(
+            runtime.key,
+            tags=getattr(owner, "tags", None),
+            kinds=getattr(owner, "kinds", None),
+            group=getattr(owner, "group", None),
+            code_version=getattr(owner, "code_version", None),
+            asset_metadata=first.metadata if first is not None else None,
+            partition=run.partition,
+            is_multi_asset=runtime.kind == MULTI,
+            output_selection=selected if runtime.kind == MULTI else None,
+            config=config,
+            run_id=run.run_id,
+        )
+    return runtime.context_class(runtime.key, tags=getattr(owner, "tags", None), partition=run.partition,
+                                 config=config, run_id=run.run_id)
+
+
+def _load_arguments(runtime: StepRuntime, run: RunState, context: Any) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if runtime.context_param is not None:
+        kwargs[runtime.context_param] = context
+    partition = run.partition
+    key = runtime.key
+    for load in runtime.inputs:
+        kwargs[load.param] = load.handler.load_input(
+            InputContext(load.upstream, key, load.metadata, partition, load.type_hint)
+        )
+    for param, value in runtime.resource_args:
+        kwargs[param] = value
+    if runtime.self_handler is not None:
+        kwargs["self"] = SelfDependency(_load_self(runtime, run))
+    return kwargs
+
+
+def _load_self(runtime: StepRuntime, run: RunState) -> Any:
+    name = runtime.spec.outputs[0]
+    write = runtime.outputs[name]
+    try:
+        return runtime.self_handler.load_input(
+            InputContext(name, name, write.metadata, run.partition, runtime.self_type)
+        )
+    except Exception:
+        return None
+
+
+# ------------------------------------------------------------------- outputs
+def _handle_single(runtime: StepRuntime, run: RunState, context: Any, write: Any, result: Any,
+                   outcome: StepOutcome) -> None:
+    result_type = type(result)
+    if result_type is Observation:
+        _record_observation(run, write.name, context, result, outcome)
+        return
+    if result_type is Materialization:
+        _record_materialization(runtime, run, write, context, result, None, outcome, written=False)
+        _run_success_hooks(runtime, run, write.name, None, context)
+        return
+    wrapper = None
+    value = result
+    if result_type is Output:
+        wrapper = result
+        value = result.value
+    checker = runtime.checker
+    if checker is not None and not checker[0](value):
+        raise AssetOutputValidationError(
+            f"Asset '{runtime.key}' returned value of type '{type(value).__name__}' but expected '{checker[1]}'"
+        )
+    _record_materialization(runtime, run, write, context, wrapper, value, outcome, written=True)
+    _run_success_hooks(runtime, run, write.name, value, context)
+
+
+def _handle_multi(runtime: StepRuntime, run: RunState, context: Any, result: Any, selected: list[str],
+                  outcome: StepOutcome) -> None:
+    outputs = runtime.outputs
+    if inspect.isgenerator(result) or inspect.isasyncgen(result):
+        seen: set[str] = set()
+        for item in _iterate(result, run):
+            if not isinstance(item, (Output, Observation, Materialization)):
+                raise ExecutionError(
+                    f"Multi-asset '{runtime.key}': Generator multi-asset must yield Output(...), Observation(...), "
+                    f"or Materialization(...), got {type(item).__name__}"
+                )
+            name = item.output_name
+            if name is None:
+                raise ExecutionError(
+                    f"Multi-asset '{runtime.key}': yield in multi-asset must include output_name "
+                    f"(one of {list(outputs)})"
+                )
+            if name not in outputs:
+                raise ExecutionError(
+                    f"Multi-asset '{runtime.key}' yielded unknown output '{name}'; outputs: {list(outputs)}"
+                )
+            seen.add(name)
+            if name in selected:
+                _handle_single(runtime, run, context, outputs[name], item, outcome)
+        for name in selected:
+            if name not in seen:
+                outcome.failed_nodes[name] = ExecutionError(
+                    f"Multi-asset '{runtime.key}': Generator multi-asset did not yield output '{name}'"
+                )
+        return
+    if not isinstance(result, dict):
+        raise ExecutionError(
+            f"Multi-asset '{runtime.key}' must return a dict of output name to value or yield Output(...) "
+            f"objects, got {type(result).__name__}"
+        )
+    for name in selected:
+        if name not in result:
+            outcome.failed_nodes[name] = ExecutionError(
+                f"Multi-asset '{runtime.key}' did not return output '{name}' (returned keys: {sorted(result)})"
+            )
+            continue
+        _handle_single(runtime, run, context, outputs[name], result[name], outcome)
+
+
+def _iterate(result: Any, run: RunState) -> Iterable[Any]:
+    if inspect.isasyncgen(result):
+        while True:
+            try:
+                yield run.run_coroutine(result.__anext__())
+            except StopAsyncIteration:
+                return
+    else:
+        yield from result
+
+
+def _record_materialization(runtime: StepRuntime, run: RunState, write: Any, context: Any, wrapper: Any,
+                            value: Any, outcome: StepOutcome, *, written: bool) -> None:
+    metadata = dict(context._metadata) if context is not None and getattr(context, "_metadata", None) else {}
+    if wrapper is not None and wrapper.metadata:
+        metadata.update(coerce_metadata(wrapper.metadata))
+    handler_version = None
+    if written:
+        output_context = OutputContext(write.name, write.metadata, run.partition,
+                                       runtime.spec.signature.return_annotation if runtime.spec.signature else None,
+                                       run.run_id)
+        output_context._metadata = metadata
+        write.handler.handle_output(output_context, value)
+        metadata = output_context._metadata or {}
+        handler_version = output_context._data_version
+    data_version = (
+        handler_version
+        or (wrapper.data_version if wrapper is not None else None)
+        or (context.drain_data_version() if context is not None and hasattr(context, "drain_data_version") else None)
+        or extract_data_version(metadata)
+        or str(uuid.uuid4())
+    )
+    inputs = runtime.inputs
+    input_versions = [(load.upstream, run.input_data_version(load.upstream) or "") for load in inputs]
+    outcome.events.append(run.event(
+        "Materialization",
+        write.name,
+        metadata=serialize_metadata(metadata),
+        data_version=data_version,
+        code_version=write.code_version,
+        input_data_versions=input_versions,
+    ))
+    outcome.data_versions[write.name] = data_version
+    run.data_versions[write.name] = data_version
+
+
+def _record_observation(run: RunState, name: str, context: Any, observation: Any, outcome: StepOutcome) -> None:
+    metadata = dict(context._metadata) if context is not None and getattr(context, "_metadata", None) else {}
+    data_version = None
+    if observation is not None:
+        if observation.metadata:
+            metadata.update(coerce_metadata(observation.metadata))
+        data_version = observation.data_version
+    data_version = data_version or extract_data_version(metadata)
+    outcome.events.append(run.event("Observation", name, metadata=serialize_metadata(metadata),
+                                    data_version=data_version))
+
+
+def _run_observe(runtime: StepRuntime, run: RunState, context: Any, outcome: StepOutcome) -> None:
+    result = call_observe_function(runtime.fn, context)
+    if inspect.isawaitable(result):
+        result = run.run_coroutine(result)
+    _record_observation(run, runtime.key, context, result if isinstance(result, Observation) else None, outcome)
+
+
+def call_observe_function(fn: Any, context: Any) -> Any:
+    """Call an observe function with the context when it asks for one, else with nothing."""
+    from rivers.definitions.signature import context_class_of, signature_of
+
+    signature = signature_of(fn)
+    wants_context = any(context_class_of(signature.annotations.get(n)) for n in signature.names) or (
+        signature.context_name is not None
+    )
+    return fn(context) if wants_context else fn()
+
+
+def _run_graph_step(runtime: StepRuntime, run: RunState, outcome: StepOutcome) -> None:
+    if not runtime.inputs:
+        return
+    load = runtime.inputs[0]
+    value = load.handler.load_input(InputContext(load.upstream, runtime.key, load.metadata, run.partition, None))
+    write = runtime.outputs[runtime.key]
+    _record_materialization(runtime, run, write, None, None, value, outcome, written=True)
+    _run_success_hooks(runtime, run, write.name, None, None)
+
+
+# -------------------------------------------------------------------- hooks
+def _hook_config(context: Any) -> Any:
+    return getattr(context, "config", None)
+
+
+def _run_success_hooks(runtime: StepRuntime, run: RunState, name: str, value: Any, context: Any) -> None:
+    for hook in runtime.success_hooks:
+        _call_hook(hook, HookContext._create(asset_name=name, run_id=run.run_id, hook_type="success", output=value,
+                                             metadata=runtime.outputs[name].metadata, config=_hook_config(context)))
+
+
+def _run_failure_hooks(runtime: StepRuntime, run: RunState, error: str) -> None:
+    metadata = runtime.spec.metadata
+    for hook in runtime.failure_hooks:
+        _call_hook(hook, HookContext._create(asset_name=runtime.key, run_id=run.run_id, hook_type="failure",
+                                             error=error, metadata=metadata))
+
+
+def _call_hook(hook: Any, context: HookContext) -> None:
+    import logging
+
+    try:
+        hook.func(context)
+    except Exception:  # noqa: BLE001 - a hook never fails the step
+        logging.getLogger("rivers.hooks").exception("hook '%s' failed for '%s'", hook.name, context.asset_name)
+
+
+# ------------------------------------------------------------------ failure
+def _record_failure(runtime: StepRuntime, run: RunState, outcome: StepOutcome, error: BaseException,
+                    reason: FailureReason, whole_step: bool = True) -> None:
+    outcome.status = FAILURE
+    outcome.error = error
+    if whole_step:
+        for name in runtime.node_names:
+            outcome.failed_nodes.setdefault(name, error)
+    described = describe_error(error)
+    mro = json.dumps([f"{c.__module__}.{c.__qualname__}" for c in type(error).__mro__])
+    outcome.events.append(run.event("StepFailure", runtime.key, metadata=[
+        ("error", described),
+        ("rivers/failure_reason", reason.value),
+        ("rivers/exc_type", mro),
+    ]))
+    outcome.logs.append(StoredLog(f"{run.run_id}:{runtime.key}:traceback", run.run_id, runtime.key, _now(),
+                                  stderr="".join(traceback.format_exception(error))))
+    _run_failure_hooks(runtime, run, described)

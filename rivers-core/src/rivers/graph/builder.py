@@ -1,0 +1,267 @@
+"""Turning asset and task definitions into nodes and wired step specs."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Iterable
+
+from rivers.definitions.asset_def import DepDef
+from rivers.definitions.assets import Asset, ExternalAsset, GraphAsset, MultiAsset
+from rivers.definitions.tasks import Task
+from rivers.exceptions import AssetDefinitionError, GraphValidationError
+from rivers.graph.model import ASSET, GRAPH, GRAPH_TASK, MULTI, OBSERVE, TASK, InputSpec, Node, StepSpec
+
+
+class GraphBuilder:
+    """Collects nodes and steps from definitions, then wires every step's inputs."""
+
+    def __init__(self, resource_keys: Iterable[str]) -> None:
+        self.resource_keys = frozenset(resource_keys)
+        self.nodes: dict[str, Node] = {}
+        self.steps: dict[str, StepSpec] = {}
+        self._declared: dict[str, dict[str, DepDef]] = {}  # step key -> explicit input deps
+        self._bindings: dict[str, dict[str, str]] = {}  # graph-internal step key -> param -> node
+        self._lineage: dict[str, list[str]] = {}  # step key -> lineage-only node names
+        self._graph_internals: dict[str, tuple[tuple[str, ...], str | None]] = {}
+
+    # ------------------------------------------------------------- collecting
+    def add_asset(self, asset: Any) -> None:
+        if not isinstance(asset, Asset):
+            raise AssetDefinitionError(
+                f"CodeRepository(assets=...) takes assets created with @rs.Asset, got {type(asset).__name__}"
+                + (": a Task goes in tasks=[...]" if isinstance(asset, Task) else "")
+            )
+        if asset._fn is None and not isinstance(asset, ExternalAsset):
+            raise AssetDefinitionError(f"Asset '{asset._name}' is not bound to a function")
+        if isinstance(asset, MultiAsset):
+            self._add_multi(asset)
+        elif isinstance(asset, GraphAsset):
+            self._add_graph(asset)
+        elif isinstance(asset, ExternalAsset):
+            self._add_external(asset)
+        else:
+            self._add_single(asset)
+
+    def _add_node(self, node: Node) -> None:
+        if node.name in self.nodes:
+            raise AssetDefinitionError(
+                f"duplicate asset name '{node.name}': two definitions register under it; rename one of them "
+                "(name=...)"
+            )
+        self.nodes[node.name] = node
+
+    def _add_step(self, step: StepSpec, declared: Iterable[DepDef] = ()) -> None:
+        if step.key in self.steps:
+            raise AssetDefinitionError(f"duplicate asset name '{step.key}': two definitions register under it")
+        self.steps[step.key] = step
+        inputs = {}
+        lineage = []
+        for dep in declared:
+            if dep.is_input:
+                inputs[dep.name] = dep
+            else:
+                lineage.append(dep.name)
+        self._declared[step.key] = inputs
+        self._lineage[step.key] = lineage
+
+    def _asset_node(self, asset: Asset, name: str, step_key: str, kind: str, handlers: tuple[Any, ...]) -> Node:
+        return Node(
+            name=name,
+            step_key=step_key,
+            owner=asset,
+            kind=kind,
+            handler_spec=handlers,
+            metadata=asset._metadata,
+            tags=asset._tags,
+            kinds=asset._kinds,
+            group=asset.group,
+            code_version=asset.code_version,
+            partitions_def=asset.partitions_def,
+            pool=asset._pool,
+        )
+
+    def _add_single(self, asset: Asset) -> None:
+        name = asset.name
+        self._add_node(self._asset_node(asset, name, name, ASSET, (asset._io_handler,)))
+        step = StepSpec(name, ASSET, asset, asset._fn, asset._signature, (name,), asset.retry, asset.hooks,
+                        asset.metadata, asset.is_async)
+        self._add_step(step, asset._deps)
+
+    def _add_external(self, asset: ExternalAsset) -> None:
+        name = asset.name
+        self._add_node(self._asset_node(asset, name, name, "external", (asset._io_handler,)))
+        if asset.observe_fn is not None:
+            self._add_step(StepSpec(name, OBSERVE, asset, asset._fn, asset._signature, (name,),
+                                    metadata=asset.metadata, is_async=asset.is_async))
+
+    def _add_multi(self, asset: MultiAsset) -> None:
+        step_key = asset.name
+        outputs = []
+        for output in asset.output_defs:
+            node = Node(
+                name=output.name,
+                step_key=step_key,
+                owner=asset,
+                kind=MULTI,
+                handler_spec=(output._io_handler, asset._io_handler),
+                metadata=output.metadata,
+                tags=output.tags if output.tags is not None else asset.tags,
+                kinds=output.kinds or asset.kinds,
+                group=output.group if output.group is not None else asset.group,
+                code_version=output.code_version if output.code_version is not None else asset.code_version,
+                partitions_def=asset.partitions_def if asset.partitions_def is not None else output.partitions_def,
+                pool=output.pool,
+                lineage=tuple(d.name for d in output.deps if not d.is_input),
+            )
+            self._add_node(node)
+            outputs.append(output.name)
+        step = StepSpec(step_key, MULTI, asset, asset._fn, asset._signature, tuple(outputs), asset.retry,
+                        asset.hooks, None, asset.is_async)
+        if step_key in self.nodes and step_key not in outputs:
+            raise AssetDefinitionError(f"duplicate asset name '{step_key}': two definitions register under it")
+        lineage = [d for d in asset._deps if not d.is_input]
+        lineage += [DepDef(n, is_input=False) for o in asset.output_defs for n in (d.name for d in o.deps if not d.is_input)]
+        self._add_step(step, [*asset._input_deps.values(), *lineage])
+
+    def _add_graph(self, asset: GraphAsset) -> None:
+        name = asset.name
+        composition = asset.composition
+        declared = {d.name: d for d in asset._deps if d.is_input}
+        for node_name, invocation in composition.invocations.items():
+            task = invocation.task
+            self._add_node(Node(
+                name=node_name,
+                step_key=node_name,
+                owner=task,
+                kind=GRAPH_TASK,
+                handler_spec=(asset._node_io_handler, task._io_handler),
+                metadata=asset.metadata,
+                tags=task.tags,
+                kinds=[],
+                group=asset.group,
+                code_version=asset.code_version,
+                partitions_def=asset.partitions_def if asset.partitions_def is not None else task.partitions_def,
+                pool=[],
+            ))
+            step = StepSpec(node_name, GRAPH_TASK, task, task._fn, task._signature, (node_name,), task.retry,
+                            None, asset.metadata, task.is_async)
+            self._add_step(step, declared.values())
+            self._bindings[node_name] = dict(invocation.bindings)
+        self._add_node(self._asset_node(asset, name, name, GRAPH, (asset._io_handler,)))
+        step = StepSpec(name, GRAPH, asset, None, None, (name,) if asset.final_node else (), asset.retry,
+                        asset.hooks, asset.metadata)
+        self._add_step(step, [d for d in asset._deps if not d.is_input])
+        self._graph_internals[name] = (tuple(composition.invocations), asset.final_node)
+
+    def add_tasks(self, tasks: Iterable[Any], assets: Iterable[Any]) -> None:
+        """Register tasks: those used inside graph bodies are internal, others standalone."""
+        registered: set[int] = set()
+        for task in tasks:
+            if not isinstance(task, Task):
+                raise AssetDefinitionError(f"CodeRepository(tasks=...) takes rs.Task objects, got {type(task).__name__}")
+            registered.add(id(task))
+        used: set[int] = set()
+        for asset in assets:
+            if isinstance(asset, GraphAsset):
+                for node_name, invocation in asset.composition.invocations.items():
+                    used.add(id(invocation.task))
+                    if id(invocation.task) not in registered:
+                        raise GraphValidationError(
+                            f"Asset '{asset.name}': unresolved input '{node_name}'; pass the task "
+                            f"'{invocation.task.name}' to CodeRepository(tasks=[...]) too"
+                        )
+        for task in tasks:
+            if id(task) in used:
+                continue
+            self._add_node(Node(task.name, task.name, task, TASK, (task._io_handler,), None, task.tags, [], None,
+                                None, task.partitions_def, []))
+            self._add_step(StepSpec(task.name, TASK, task, task._fn, task._signature, (task.name,), task.retry,
+                                    None, None, task.is_async))
+
+    # ----------------------------------------------------------------- wiring
+    def wire(self) -> None:
+        """Resolve every step's parameters to upstream nodes or resources."""
+        nodes = self.nodes
+        node_step = {name: node.step_key for name, node in nodes.items()}
+        graph_internals = self._graph_internals
+        for key, step in self.steps.items():
+            upstream_steps: dict[str, None] = {}
+            if step.kind == GRAPH:
+                internal, final = graph_internals[key]
+                for internal_key in internal:
+                    upstream_steps[internal_key] = None
+                if final is not None:
+                    step.inputs = (InputSpec("value", final),)
+                step.upstream_steps = tuple(upstream_steps)
+                continue
+            inputs, resources = self._wire_parameters(step, nodes)
+            step.inputs = inputs
+            step.resource_params = resources
+            for spec in inputs:
+                upstream_key = node_step[spec.upstream]
+                if upstream_key in self.steps:
+                    upstream_steps[upstream_key] = None
+            lineage = [*self._lineage.get(key, ())]
+            for output in step.outputs:
+                lineage.extend(nodes[output].lineage)
+            for name in lineage:
+                if name not in nodes:
+                    raise self._unresolved(key, name)
+                if node_step[name] in self.steps:
+                    upstream_steps[node_step[name]] = None
+            step.lineage_nodes = tuple(lineage)
+            step.upstream_steps = tuple(upstream_steps)
+
+    def _wire_parameters(self, step: StepSpec, nodes: dict[str, Node]) -> tuple[tuple[InputSpec, ...], tuple[str, ...]]:
+        signature = step.signature
+        if signature is None:
+            return (), ()
+        declared = self._declared.get(step.key, {})
+        bindings = self._bindings.get(step.key, {})
+        own = set(step.outputs) | {step.key}
+        if step.kind == OBSERVE:
+            return (), ()
+        params = list(signature.value_names)
+        step.context_injected = signature.context_name is not None
+        if signature.context_by_name_only and "context" in nodes and "context" not in own:
+            step.context_injected = False
+            params.insert(0, "context")
+        inputs = []
+        resources = []
+        for param in params:
+            upstream = bindings.get(param)
+            if upstream is None:
+                if param in own:
+                    raise GraphValidationError(
+                        f"Asset '{step.key}': depends on itself; use SelfDependency[T] on a parameter named "
+                        "`self` to read the asset's own previous value"
+                    )
+                if param in nodes:
+                    upstream = param
+                elif param in self.resource_keys:
+                    resources.append(param)
+                    continue
+                else:
+                    raise self._unresolved(step.key, param)
+            dep = declared.get(upstream)
+            inputs.append(InputSpec(
+                param,
+                upstream,
+                handler_override=dep.io_handler if dep is not None else None,
+                metadata_override=dep.metadata if dep is not None else None,
+                partition_mapping=dep.partition_mapping if dep is not None else None,
+                type_hint=signature.annotations.get(param),
+            ))
+        for name in declared:
+            if name not in nodes:
+                raise self._unresolved(step.key, name)
+        return tuple(inputs), tuple(resources)
+
+    def _unresolved(self, step_key: str, name: str) -> GraphValidationError:
+        close = difflib.get_close_matches(name, list(self.nodes) + list(self.resource_keys), n=3)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        return GraphValidationError(
+            f"Asset '{step_key}': unresolved input '{name}'{hint} "
+            "(no asset, task or resource has that name: add it to the repository, fix the parameter name, "
+            "or give the parameter a default value)"
+        )

@@ -1,0 +1,160 @@
+"""What the graph is made of: nodes (stored values) and step specs (work).
+
+A *node* is a value that is written and can be loaded: a single asset, one
+output of a multi-asset, a graph asset, a graph-internal task, a standalone
+task or an external asset. A *step* is one call of user code; it produces
+one node, except a multi-asset step which produces one node per output.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from rivers.definitions.signature import FunctionSignature
+
+# step kinds
+ASSET = "asset"
+MULTI = "multi"
+GRAPH = "graph"
+GRAPH_TASK = "graph_task"
+TASK = "task"
+OBSERVE = "observe"
+
+
+class InputSpec:
+    """One upstream value a step receives: parameter, upstream node and how to load it."""
+
+    __slots__ = ("param", "upstream", "handler_override", "metadata_override", "partition_mapping", "type_hint")
+
+    def __init__(
+        self,
+        param: str,
+        upstream: str,
+        handler_override: Any = None,
+        metadata_override: dict[str, str] | None = None,
+        partition_mapping: Any = None,
+        type_hint: Any = None,
+    ) -> None:
+        self.param = param
+        self.upstream = upstream
+        self.handler_override = handler_override
+        self.metadata_override = metadata_override
+        self.partition_mapping = partition_mapping
+        self.type_hint = type_hint
+
+
+class Node:
+    """A stored value of the graph and everything needed to write and load it."""
+
+    __slots__ = (
+        "name",
+        "step_key",
+        "owner",
+        "kind",
+        "handler_spec",
+        "handler_fallbacks",
+        "metadata",
+        "tags",
+        "kinds",
+        "group",
+        "code_version",
+        "partitions_def",
+        "pool",
+        "lineage",
+        "explicit_handler",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        step_key: str,
+        owner: Any,
+        kind: str,
+        handler_spec: tuple[Any, ...],
+        metadata: dict[str, str] | None,
+        tags: list[str] | None,
+        kinds: list[str],
+        group: str | None,
+        code_version: str | None,
+        partitions_def: Any,
+        pool: list[tuple[str, int]],
+        lineage: tuple[str, ...] = (),
+    ) -> None:
+        self.name = name
+        self.step_key = step_key
+        self.owner = owner
+        self.kind = kind
+        # handler candidates in order of precedence (instances or resource names); default last
+        self.handler_spec = handler_spec
+        self.explicit_handler = any(h is not None for h in handler_spec)
+        self.metadata = metadata
+        self.tags = tags
+        self.kinds = kinds
+        self.group = group
+        self.code_version = code_version
+        self.partitions_def = partitions_def
+        self.pool = pool
+        self.lineage = lineage
+
+    @property
+    def description(self) -> str | None:
+        """Human-readable description (computed on demand: docstrings are slow to read)."""
+        owner_description = getattr(self.owner, "description", None)
+        return owner_description if isinstance(owner_description, str) else None
+
+    def __repr__(self) -> str:
+        return f"Node({self.name!r}, kind={self.kind!r})"
+
+
+class StepSpec:
+    """One call of user code and the nodes it produces."""
+
+    __slots__ = (
+        "key",
+        "kind",
+        "owner",
+        "fn",
+        "signature",
+        "outputs",
+        "inputs",
+        "resource_params",
+        "context_injected",
+        "upstream_steps",
+        "lineage_nodes",
+        "retry",
+        "hooks",
+        "metadata",
+        "is_async",
+    )
+
+    def __init__(
+        self,
+        key: str,
+        kind: str,
+        owner: Any,
+        fn: Callable[..., Any] | None,
+        signature: FunctionSignature | None,
+        outputs: tuple[str, ...],
+        retry: Any = None,
+        hooks: list[Any] | None = None,
+        metadata: dict[str, str] | None = None,
+        is_async: bool = False,
+    ) -> None:
+        self.key = key
+        self.kind = kind
+        self.owner = owner
+        self.fn = fn
+        self.signature = signature
+        self.outputs = outputs
+        self.inputs: tuple[InputSpec, ...] = ()
+        self.resource_params: tuple[str, ...] = ()
+        self.context_injected = False
+        self.upstream_steps: tuple[str, ...] = ()
+        self.lineage_nodes: tuple[str, ...] = ()
+        self.retry = retry
+        self.hooks = hooks
+        self.metadata = metadata
+        self.is_async = is_async
+
+    def __repr__(self) -> str:
+        return f"StepSpec({self.key!r}, kind={self.kind!r}, outputs={list(self.outputs)})"

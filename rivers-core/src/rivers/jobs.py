@@ -1,0 +1,79 @@
+"""``Job``: a named, validated subset of a repository's graph."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rivers.definitions.assets import Asset
+from rivers.definitions.tasks import Task
+from rivers.exceptions import ExecutionError, GraphValidationError
+
+if TYPE_CHECKING:
+    from rivers.execution.result import RunResult
+    from rivers.repository import CodeRepository
+
+
+class Job:
+    """A named selection of assets and tasks with its own executor and retry default.
+
+    ``assets`` may also be selection strings (``"group:raw"``, ``"+orders"``)
+    or an :class:`~rivers.selection.AssetSelection`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        assets: list[Any],
+        executor: Any = None,
+        allow_incomplete_deps: bool = False,
+        retry: Any = None,
+    ) -> None:
+        from rivers.definitions.options import check_retry
+        from rivers.selection import AssetSelection
+
+        if not isinstance(name, str) or not name:
+            raise GraphValidationError("Job name must be a non-empty str")
+        for member in assets:
+            if not isinstance(member, (Asset, Task, str, AssetSelection)):
+                raise GraphValidationError(
+                    f"Job assets must be Asset, Task, or BashTask instances (or selection strings); "
+                    f"job '{name}' got {type(member).__name__}"
+                )
+        self.name = name
+        self.assets = list(assets)
+        self.executor = executor
+        self.allow_incomplete_deps = allow_incomplete_deps
+        self.retry = check_retry(retry)
+        self._repository: CodeRepository | None = None
+
+    def _selection(self) -> list[Any]:
+        from rivers.definitions.assets import MultiAsset
+
+        selection: list[Any] = []
+        for member in self.assets:
+            if isinstance(member, MultiAsset):
+                selection.extend(output.name for output in member.output_defs)
+            elif isinstance(member, (Asset, Task)):
+                selection.append(member.name)
+            else:
+                selection.append(member)
+        return selection
+
+    def execute(
+        self,
+        partition_key: Any = None,
+        tags: list[tuple[str, str]] | None = None,
+        config: dict[str, Any] | None = None,
+        raise_on_error: bool = True,
+    ) -> RunResult:
+        """Run the job's plan; the run record carries the job's name."""
+        if self._repository is None:
+            raise ExecutionError(
+                f"Job has not been validated. Add job '{self.name}' to CodeRepository(jobs=[...]) and call "
+                "repo.resolve() or use repo.get_job(name)"
+            )
+        return self._repository._execute_job(self, partition_key=partition_key, tags=tags, config=config,
+                                             raise_on_error=raise_on_error)
+
+    def __repr__(self) -> str:
+        return f"Job(name={self.name!r})"

@@ -1,0 +1,71 @@
+"""Finding installed plugins: the ``rivers`` entry-point group.
+
+Only :func:`installed_plugins` touches package metadata, and the manager calls
+it once, on the first lookup; importing this module scans nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from rivers.plugins import DISABLE_AUTOLOAD_ENV, ENTRY_POINT_GROUP
+
+__all__ = ["InstalledPlugin", "autoload_disabled", "installed_plugins"]
+
+_FALSE_VALUES = frozenset({"", "0", "false", "no", "off"})
+
+
+@attrs.frozen
+class InstalledPlugin:
+    """An entry point of the ``rivers`` group and the distribution declaring it."""
+
+    name: str
+    value: str
+    distribution: str | None
+    version: str | None
+    entry_point: Any = attrs.field(repr=False, eq=False)
+
+    def load(self) -> object:
+        """Import the plugin object (usually a module); may raise anything."""
+        return self.entry_point.load()
+
+
+def autoload_disabled(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether ``RIVERS_DISABLE_PLUGIN_AUTOLOAD`` is set to a true value.
+
+    Any value except ``""``, ``0``, ``false``, ``no`` and ``off`` disables
+    loading plugins from entry points; built-ins and plugins registered in
+    code keep working.
+    """
+    return environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower() not in _FALSE_VALUES
+
+
+def installed_plugins() -> list[InstalledPlugin]:
+    """Every entry point of the ``rivers`` group, ordered by distribution and name.
+
+    A distribution found twice on ``sys.path`` is reported once (the first
+    one wins, as for imports).
+    """
+    try:
+        import importlib_metadata as metadata
+    except ImportError:  # pragma: no cover - importlib-metadata is a dependency
+        from importlib import metadata  # type: ignore[no-redef]
+
+    plugins = []
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(entry_point, "dist", None)
+        plugins.append(
+            InstalledPlugin(
+                name=entry_point.name,
+                value=entry_point.value,
+                distribution=dist.name if dist is not None else None,
+                version=dist.version if dist is not None else None,
+                entry_point=entry_point,
+            )
+        )
+    plugins.sort(key=lambda plugin: (plugin.distribution or "", plugin.name))
+    return plugins

@@ -1,0 +1,420 @@
+"""The plugin manager: a typed facade over :class:`pluggy.PluginManager`.
+
+It registers core's built-ins at construction, loads the ``rivers`` entry
+points once on the first lookup (isolating plugins that fail), and keeps one
+``{name: provider}`` table per component kind so that a lookup is a dict hit.
+Tables and the observer snapshot are rebuilt after any (un)registration.
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+import types
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+import pluggy
+
+from rivers import hookspecs
+from rivers.exceptions import ConfigurationError, PluginConflictError, PluginError, PluginNotFoundError
+from rivers.plugins import builtin
+from rivers.plugins.components import (
+    EXECUTOR,
+    IO_HANDLER,
+    KINDS,
+    PARTITION_TYPE,
+    STORAGE_BACKEND,
+    ComponentKind,
+    Provider,
+    conflict_error,
+    not_found_error,
+)
+from rivers.plugins.discovery import InstalledPlugin, autoload_disabled, installed_plugins
+from rivers.plugins.observers import Observers
+from rivers.plugins.records import BrokenPlugin, PluginInfo, PluginSource, describe_plugin
+
+if TYPE_CHECKING:
+    from rivers.execution.executors import Executor
+    from rivers.io_handlers.base import BaseIOHandler
+    from rivers.storage import Storage
+
+__all__ = ["RiversPluginManager"]
+
+_P = TypeVar("_P")
+_HOOK_NAMES = tuple(name for name in dir(hookspecs) if name.startswith("rivers_"))
+_SOURCE_ORDER = {PluginSource.BUILTIN: 0, PluginSource.ENTRY_POINT: 1, PluginSource.REGISTERED: 2}
+
+
+@attrs.frozen
+class _Registration:
+    """Where a registered plugin comes from."""
+
+    source: str
+    distribution: str | None = None
+    version: str | None = None
+
+
+@attrs.define
+class _Table:
+    """The components of one kind: usable names, contested names, per-plugin names."""
+
+    providers: dict[str, Provider] = attrs.Factory(dict)
+    conflicts: dict[str, list[Provider]] = attrs.Factory(dict)
+    contributions: dict[str, tuple[str, ...]] = attrs.Factory(dict)
+
+
+class RiversPluginManager:
+    """Registry of rivers plugins and the components they contribute.
+
+    Most code uses the module-level functions of :mod:`rivers.plugins`, which
+    delegate to one shared instance. A fresh instance is independent (its own
+    pluggy manager, its own entry-point scan), which tests may use.
+
+    :param autoload: Load the ``rivers`` entry points on first use. ``None``
+        (the default) reads ``RIVERS_DISABLE_PLUGIN_AUTOLOAD`` at that moment.
+    """
+
+    def __init__(self, *, autoload: bool | None = None) -> None:
+        self._pm = pluggy.PluginManager("rivers")
+        self._pm.add_hookspecs(hookspecs)
+        self._autoload = autoload
+        self._lock = threading.RLock()
+        self._registrations: dict[str, _Registration] = {}
+        self._load_failures: list[BrokenPlugin] = []
+        self._hook_failures: dict[tuple[str, str], BrokenPlugin] = {}
+        self._tables: dict[str, _Table] = {}
+        self._observers: Observers | None = None
+        self._entry_points_loaded = False
+        core = _Registration(PluginSource.BUILTIN, builtin.DISTRIBUTION, _distribution_version(builtin.DISTRIBUTION))
+        self._add(builtin, builtin.PLUGIN_NAME, core)
+
+    # ------------------------------------------------------------------
+    # Registration
+    # ------------------------------------------------------------------
+
+    @property
+    def pluggy_manager(self) -> pluggy.PluginManager:
+        """The underlying pluggy manager (for tracing and advanced use)."""
+        return self._pm
+
+    @property
+    def entry_points_loaded(self) -> bool:
+        """Whether the ``rivers`` entry points have been scanned (or skipped)."""
+        return self._entry_points_loaded
+
+    def register(self, plugin: _P, name: str | None = None) -> _P:
+        """Register ``plugin`` (a module, class or instance with hook implementations).
+
+        :param name: The plugin's name in listings and errors; defaults to the
+            module name, or ``module.QualName@id`` for other objects.
+        :returns: ``plugin`` (``recorder = manager.register(Recorder())``).
+        :raises PluginError: if the plugin or its name is already registered,
+            or its hook implementations are invalid (unknown hook, wrong
+            arguments, unmarked ``rivers_*`` function, wrapper).
+        """
+        with self._lock:
+            self._add(plugin, name or _default_name(plugin), _Registration(PluginSource.REGISTERED))
+        return plugin
+
+    def unregister(self, plugin_or_name: object) -> object:
+        """Unregister a plugin given as the object or its name; returns the plugin.
+
+        Built-ins can be unregistered too, e.g. to replace one with a plugin
+        providing the same name.
+
+        :raises PluginNotFoundError: if no such plugin is registered.
+        """
+        with self._lock:
+            if isinstance(plugin_or_name, str):
+                name = plugin_or_name
+                plugin = self._pm.get_plugin(name)
+            else:
+                plugin = plugin_or_name
+                name = self._pm.get_name(plugin) or ""
+            if plugin is None or not self._pm.is_registered(plugin):
+                registered = ", ".join(repr(n) for n in sorted(self._registrations))
+                raise PluginNotFoundError(
+                    f"cannot unregister {plugin_or_name!r}: it is not a registered plugin. "
+                    f"Registered plugins: {registered}."
+                )
+            self._pm.unregister(plugin)
+            self._registrations.pop(name, None)
+            self._invalidate()
+            return plugin
+
+    def _add(self, plugin: object, name: str, registration: _Registration) -> None:
+        """Register with pluggy, validate, record; roll back and raise on any problem."""
+        if self._pm.has_plugin(name):
+            raise PluginError(
+                f"a plugin named {name!r} is already registered; pass another name= or unregister it first"
+            )
+        if self._pm.is_registered(plugin):
+            raise PluginError(
+                f"{plugin!r} is already registered as {self._pm.get_name(plugin)!r}; unregister it first"
+            )
+        try:
+            self._pm.register(plugin, name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"plugin {name!r} cannot be registered: {exc}") from exc
+        problems = self._problems(plugin)
+        if problems:
+            self._pm.unregister(plugin)
+            raise PluginError(f"plugin {name!r} cannot be registered: " + "; ".join(problems))
+        self._registrations[name] = registration
+        self._invalidate()
+
+    def _problems(self, plugin: object) -> list[str]:
+        """What is wrong with a freshly registered plugin's hook implementations."""
+        problems = []
+        for caller in self._pm.get_hookcallers(plugin) or ():
+            for impl in caller.get_hookimpls():
+                if impl.plugin is not plugin:
+                    continue
+                if not caller.has_spec() and not impl.optionalhook:
+                    matches = difflib.get_close_matches(caller.name, _HOOK_NAMES, n=1)
+                    hint = f" (did you mean {matches[0]!r}?)" if matches else ""
+                    problems.append(f"it implements the unknown hook {caller.name!r}{hint}")
+                if impl.wrapper or impl.hookwrapper:
+                    problems.append(f"{caller.name} is a wrapper; rivers calls each implementation on its own")
+        for attr in dir(plugin):
+            if attr in _HOOK_NAMES and self._pm.parse_hookimpl_opts(plugin, attr) is None:
+                problems.append(f"{attr} is not marked with @rivers.hookimpl (add the decorator)")
+        return problems
+
+    def _invalidate(self) -> None:
+        self._tables = {}
+        self._hook_failures.clear()
+        self._observers = None
+
+    # ------------------------------------------------------------------
+    # Entry points
+    # ------------------------------------------------------------------
+
+    def load_entry_points(self) -> None:
+        """Load the ``rivers`` entry points, once; lookups call this for you.
+
+        A plugin that fails to import or to register is recorded (see
+        :meth:`broken_plugins`) and skipped. Nothing is loaded when autoload is
+        disabled.
+        """
+        if self._entry_points_loaded:
+            return
+        with self._lock:
+            if self._entry_points_loaded:
+                return
+            autoload = self._autoload if self._autoload is not None else not autoload_disabled()
+            if autoload:
+                for installed in installed_plugins():
+                    self._load_installed(installed)
+            self._entry_points_loaded = True
+
+    def _load_installed(self, installed: InstalledPlugin) -> None:
+        def fail(exc: BaseException, stage: str) -> None:
+            self._load_failures.append(
+                BrokenPlugin.from_exception(
+                    exc,
+                    name=installed.name,
+                    distribution=installed.distribution,
+                    version=installed.version,
+                    stage=stage,
+                )
+            )
+
+        if self._pm.has_plugin(installed.name):
+            other = self._label(installed.name)
+            fail(
+                PluginConflictError(
+                    f"entry point {installed.name!r} clashes with the plugin {other} of the same name; "
+                    "rename one of the entry points"
+                ),
+                "register",
+            )
+            return
+        try:
+            plugin = installed.load()
+        except Exception as exc:
+            fail(exc, "import")
+            return
+        if self._pm.is_registered(plugin):
+            return  # already registered in code before the scan
+        registration = _Registration(PluginSource.ENTRY_POINT, installed.distribution, installed.version)
+        try:
+            self._add(plugin, installed.name, registration)
+        except PluginError as exc:
+            fail(exc, "register")
+
+    # ------------------------------------------------------------------
+    # Component tables and lookups
+    # ------------------------------------------------------------------
+
+    def _table(self, kind: ComponentKind) -> _Table:
+        table = self._tables.get(kind.key)
+        if table is not None:
+            return table
+        self.load_entry_points()
+        with self._lock:
+            table = self._tables.get(kind.key)
+            if table is None:
+                table = self._tables[kind.key] = self._build_table(kind)
+            return table
+
+    def _build_table(self, kind: ComponentKind) -> _Table:
+        table = _Table()
+        for impl in getattr(self._pm.hook, kind.hook).get_hookimpls():  # registration order
+            plugin = impl.plugin_name
+            try:
+                contributed = kind.validate(impl.function())
+            except Exception as exc:
+                registration = self._registrations.get(plugin, _Registration(PluginSource.REGISTERED))
+                self._hook_failures[(plugin, kind.hook)] = BrokenPlugin.from_exception(
+                    exc,
+                    name=plugin,
+                    distribution=registration.distribution,
+                    version=registration.version,
+                    stage=kind.hook,
+                )
+                continue
+            table.contributions[plugin] = tuple(sorted(contributed))
+            for name, value in contributed.items():
+                provider = Provider(value, plugin, self._label(plugin))
+                if name in table.conflicts:
+                    table.conflicts[name].append(provider)
+                elif name in table.providers:
+                    table.conflicts[name] = [table.providers.pop(name), provider]
+                else:
+                    table.providers[name] = provider
+        return table
+
+    def _label(self, plugin: str) -> str:
+        registration = self._registrations.get(plugin)
+        if registration is None:
+            return repr(plugin)
+        return describe_plugin(plugin, registration.distribution, registration.version)
+
+    def lookup(self, kind: ComponentKind | str, name: str) -> Any:
+        """The component called ``name`` of ``kind`` (a kind or its key).
+
+        :raises PluginNotFoundError: naming the available names, close
+            matches, the distribution to install and suspect broken plugins.
+        :raises PluginConflictError: if several plugins provide ``name``.
+        """
+        if isinstance(kind, str):
+            kind = KINDS[kind]
+        table = self._table(kind)
+        provider = table.providers.get(name)
+        if provider is not None:
+            return provider.value
+        if name in table.conflicts:
+            raise conflict_error(kind, name, table.conflicts[name])
+        suspects = [*self._load_failures, *(b for b in self._hook_failures.values() if b.stage == kind.hook)]
+        raise not_found_error(kind, name, [*table.providers, *table.conflicts], suspects)
+
+    def names(self, kind: ComponentKind | str) -> list[str]:
+        """The sorted names of ``kind`` that plugins provide (contested ones included)."""
+        if isinstance(kind, str):
+            kind = KINDS[kind]
+        table = self._table(kind)
+        return sorted([*table.providers, *table.conflicts])
+
+    def io_handler_class(self, name: str) -> type[BaseIOHandler]:
+        """The IO handler class registered as ``name``."""
+        handler_class: type[BaseIOHandler] = self.lookup(IO_HANDLER, name)
+        return handler_class
+
+    def create_io_handler(self, name: str, **config: Any) -> BaseIOHandler:
+        """Instantiate the IO handler ``name`` with ``config`` as its settings."""
+        return self.io_handler_class(name)(**config)
+
+    def create_executor(self, name: str, **config: Any) -> Executor:
+        """Call the executor factory ``name`` with ``config``."""
+        executor: Executor = self.lookup(EXECUTOR, name)(**config)
+        return executor
+
+    def connect_storage(self, url: str, **config: Any) -> Storage:
+        """Open the storage at ``url`` with the backend of its scheme (before ``://``).
+
+        :raises ConfigurationError: if ``url`` has no scheme.
+        """
+        scheme, separator, _ = url.partition("://")
+        if not separator or not scheme:
+            raise ConfigurationError(
+                f"storage URL {url!r} has no scheme; write it as scheme://..., "
+                "e.g. 'sqlite:///.rivers/rivers.db' or 'memory://'. "
+                f"Available schemes: {', '.join(repr(s) for s in self.names(STORAGE_BACKEND))}."
+            )
+        storage: Storage = self.lookup(STORAGE_BACKEND, scheme.lower())(url, **config)
+        return storage
+
+    def partition_type(self, name: str) -> type:
+        """The partitions definition class registered as ``name``."""
+        partition_class: type = self.lookup(PARTITION_TYPE, name)
+        return partition_class
+
+    # ------------------------------------------------------------------
+    # Observers
+    # ------------------------------------------------------------------
+
+    def observers(self) -> Observers:
+        """The observer snapshot of the plugins registered now (cached until they change)."""
+        observers = self._observers
+        if observers is None:
+            self.load_entry_points()
+            with self._lock:
+                observers = self._observers = Observers.from_hooks(self._pm.hook)
+        return observers
+
+    # ------------------------------------------------------------------
+    # Reporting
+    # ------------------------------------------------------------------
+
+    def list_plugins(self) -> list[PluginInfo]:
+        """Every registered plugin: built-ins, then installed, then registered in code."""
+        self.load_entry_points()
+        with self._lock:
+            tables = {key: self._table(kind) for key, kind in KINDS.items()}
+            infos = []
+            for name, registration in self._registrations.items():
+                plugin = self._pm.get_plugin(name)
+                components = {
+                    key: table.contributions[name] for key, table in tables.items() if name in table.contributions
+                }
+                hooks = sorted(caller.name for caller in self._pm.get_hookcallers(plugin) or ())
+                infos.append(
+                    PluginInfo(
+                        name=name,
+                        distribution=registration.distribution,
+                        version=registration.version,
+                        source=registration.source,
+                        components=components,
+                        hooks=tuple(hooks),
+                    )
+                )
+        infos.sort(key=lambda info: _SOURCE_ORDER[info.source])
+        return infos
+
+    def broken_plugins(self) -> list[BrokenPlugin]:
+        """Plugins that failed to import or register, or whose component hooks failed."""
+        self.load_entry_points()
+        with self._lock:
+            for kind in KINDS.values():
+                self._table(kind)
+            return [*self._load_failures, *self._hook_failures.values()]
+
+
+def _default_name(plugin: object) -> str:
+    """A readable, unique-enough name for a plugin registered without one."""
+    if isinstance(plugin, types.ModuleType):
+        return plugin.__name__
+    cls = plugin if isinstance(plugin, type) else type(plugin)
+    qualified = f"{cls.__module__}.{cls.__qualname__}"
+    return qualified if plugin is cls else f"{qualified}@{id(plugin):#x}"
+
+
+def _distribution_version(distribution: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None

@@ -1,0 +1,270 @@
+"""``CodeRepository``: the assets of a code location, and every way to run them."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Sequence
+
+from rivers.exceptions import (
+    AssetDefinitionError,
+    AssetNotFoundError,
+    ConfigurationError,
+    ExecutionError,
+    GraphValidationError,
+    NodeNotFoundError,
+    PartitionValidationError,
+)
+from rivers.jobs import Job
+
+MATERIALIZE_JOB = "<materialize>"
+_VALID_EXECUTOR_OVERRIDES = ("in_process", "parallel")
+
+
+class CodeRepository:
+    """Every asset, task, job and resource of a code location.
+
+    The constructor only stores its arguments (and checks resources); the
+    graph is built and validated by :meth:`validate`, :meth:`resolve` or the
+    first method that needs it. Use it as a context manager to tear resources
+    down at the end::
+
+        with rs.CodeRepository(assets=[orders, revenue]) as repo:
+            repo.materialize()
+    """
+
+    def __init__(
+        self,
+        assets: Sequence[Any],
+        tasks: Sequence[Any] | None = None,
+        jobs: Sequence[Job] | None = None,
+        schedules: Sequence[Any] | None = None,
+        sensors: Sequence[Any] | None = None,
+        default_executor: Any = None,
+        resources: dict[str, Any] | None = None,
+        partition_defs: dict[str, Any] | None = None,
+        retries: dict[str, Any] | None = None,
+        default_retry_policy: Any = None,
+        run_queue: Any = None,
+        run_backend: Any = None,
+        pool_limits: dict[str, int] | None = None,
+        default_io_handler: Any = None,
+    ) -> None:
+        from rivers.resources import check_resource
+
+        self._asset_defs = list(assets)
+        self._task_defs = list(tasks or [])
+        self._job_defs = list(jobs or [])
+        self._schedules = list(schedules or [])
+        self._sensors = list(sensors or [])
+        self.default_executor = default_executor
+        self._resources = dict(resources or {})
+        for key, value in self._resources.items():
+            check_resource(key, value)
+        self._partition_defs = dict(partition_defs or {})
+        self._retries = dict(retries or {})
+        self._default_retry_policy = default_retry_policy
+        self.run_queue = run_queue
+        self.run_backend = run_backend
+        self._pool_limits = dict(pool_limits or {})
+        self._default_io_handler = default_io_handler
+        self._resolved: Any = None  # ResolvedRepository once resolve() ran
+
+    # -------------------------------------------------------------- lifecycle
+    def validate(self) -> None:
+        """Build and check the graph and every job, without touching storage."""
+        from rivers.repository_state import build_graph, check_jobs
+
+        graph = build_graph(self)
+        check_jobs(self, graph)
+
+    def resolve(self, storage: Any = None) -> None:
+        """Validate, bind storage, set resources up and register assets (idempotent)."""
+        if self._resolved is not None:
+            return
+        from rivers.repository_state import ResolvedRepository
+
+        self._resolved = ResolvedRepository.create(self, storage)
+
+    def _state(self) -> Any:
+        if self._resolved is None:
+            self.resolve()
+        return self._resolved
+
+    def shutdown(self) -> None:
+        """Tear down every Resource (errors are logged, not raised)."""
+        import logging
+
+        from rivers.resources import Resource
+
+        for key, resource in self._resources.items():
+            if isinstance(resource, Resource):
+                try:
+                    resource.teardown()
+                except Exception:  # noqa: BLE001
+                    logging.getLogger("rivers").exception("teardown of resource '%s' failed", key)
+
+    def __enter__(self) -> CodeRepository:
+        return self
+
+    def __exit__(self, exc_type: Any = None, exc_val: Any = None, exc_tb: Any = None) -> bool:
+        self.shutdown()
+        return False
+
+    # ------------------------------------------------------------- properties
+    @property
+    def assets(self) -> dict[str, Any]:
+        """Asset objects by node name (multi-asset outputs map to their multi-asset)."""
+        graph = self._state().graph
+        return {name: node.owner for name, node in graph.nodes.items() if node.kind not in ("graph_task", "task")}
+
+    @property
+    def storage(self) -> Any:
+        """The storage the repository records runs in."""
+        return self._state().storage
+
+    @property
+    def schedules(self) -> list[Any]:
+        return list(self._schedules)
+
+    @property
+    def sensors(self) -> list[Any]:
+        return list(self._sensors)
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        """The resources by key."""
+        return dict(self._resources)
+
+    # ---------------------------------------------------------------- lookups
+    def get_job(self, name: str) -> Job:
+        """The job called ``name`` (resolving the repository first)."""
+        state = self._state()
+        job = state.jobs.get(name)
+        if job is None:
+            raise NodeNotFoundError(f"Job '{name}' not found; jobs: {sorted(state.jobs)}")
+        return job
+
+    def get_schedule(self, name: str) -> Any:
+        for schedule in self._schedules:
+            if getattr(schedule, "name", None) == name:
+                return schedule
+        raise NodeNotFoundError(f"Schedule '{name}' not found")
+
+    def get_sensor(self, name: str) -> Any:
+        for sensor in self._sensors:
+            if getattr(sensor, "name", None) == name:
+                return sensor
+        raise NodeNotFoundError(f"Sensor '{name}' not found")
+
+    def io_handler_for_output(self, name: str) -> Any:
+        """The handler that writes node ``name``."""
+        state = self._state()
+        if name not in state.graph.nodes:
+            raise NodeNotFoundError(f"Node '{name}' not found in repository")
+        return state.write_handler(name)
+
+    def load_node(self, name: str, *, partition_key: Any = None, type_hint: Any = None) -> Any:
+        """Load the stored value of node ``name`` through its handler."""
+        from rivers.context import InputContext
+
+        state = self._state()
+        node = state.graph.nodes.get(name)
+        if node is None:
+            raise NodeNotFoundError(f"Node '{name}' not found in repository")
+        partition = None
+        if partition_key is not None:
+            if node.partitions_def is None:
+                raise PartitionValidationError(
+                    f"Node '{name}' is not partitioned, but a partition_key was provided"
+                )
+            partition = state.partition_context(node, partition_key)
+        context = InputContext(name, "__load_node__", node.metadata, partition, type_hint)
+        return state.write_handler(name).load_input(context)
+
+    # ------------------------------------------------------------------- runs
+    def materialize(
+        self,
+        selection: Any = None,
+        partition_key: Any = None,
+        tags: list[tuple[str, str]] | None = None,
+        raise_on_error: bool = True,
+        config: dict[str, Any] | None = None,
+        run_id_override: str | None = None,
+        include_upstream: bool = False,
+        resume: bool = False,
+        retry: Any = None,
+        executor: Any = None,
+    ) -> Any:
+        """Run the selected assets (all when ``selection`` is None) and return a RunResult.
+
+        ``selection`` takes asset names and selection expressions
+        (``"group:raw"``, ``"+revenue"``, ``"tag:etl - orders"``) or an
+        :class:`~rivers.AssetSelection`. When a step fails, its dependants are
+        skipped, independent branches still run, and with ``raise_on_error``
+        the first failure's exception is raised once the run is recorded.
+        """
+        state = self._state()
+        nodes = state.select(selection, include_upstream=include_upstream)
+        state.check_partition_request(nodes, partition_key, selection is None)
+        plan = state.plan(MATERIALIZE_JOB, nodes, allow_incomplete=True)
+        return state.run(
+            plan,
+            executor=executor or self.default_executor,
+            partition_key=partition_key,
+            tags=tags,
+            config=config,
+            run_id=run_id_override,
+            raise_on_error=raise_on_error,
+            resume=resume,
+            retry=retry,
+        )
+
+    def _execute_job(self, job: Job, *, partition_key: Any, tags: Any, config: Any, raise_on_error: bool) -> Any:
+        state = self._state()
+        plan = state.job_plan(job)
+        return state.run(
+            plan,
+            executor=job.executor or self.default_executor,
+            partition_key=partition_key,
+            tags=tags,
+            config=config,
+            run_id=None,
+            raise_on_error=raise_on_error,
+            resume=False,
+            retry=job.retry,
+            job_name=job.name,
+        )
+
+    def _execute_run(self, run_id: str, partition_key: Any = None, config: Any = None, resume: bool = False,
+                     raise_on_error: bool = True) -> Any:
+        """Run (or resume) the plan recorded for an existing run id."""
+        state = self._state()
+        record = state.storage.get_run(run_id)
+        if record is None:
+            raise NodeNotFoundError(f"Run '{run_id}' not found in storage")
+        if record.job_name:
+            plan = state.job_plan(self.get_job(record.job_name))
+        else:
+            plan = state.plan(MATERIALIZE_JOB, [n for n in record.node_names if n in state.graph.nodes],
+                              allow_incomplete=True)
+        return state.run(plan, executor=self.default_executor, partition_key=partition_key, tags=record.tags,
+                         config=config, run_id=run_id, raise_on_error=raise_on_error, resume=resume, retry=None,
+                         job_name=record.job_name)
+
+    def observe(self, asset_names: Sequence[str] | None = None) -> dict[str, Any]:
+        """Run the observe function of every external asset (or of ``asset_names``)."""
+        return self._state().observe(asset_names)
+
+    def __repr__(self) -> str:
+        return f"CodeRepository(assets={len(self._asset_defs)})"
+
+
+__all__ = [
+    "CodeRepository",
+    "MATERIALIZE_JOB",
+    "AssetDefinitionError",
+    "AssetNotFoundError",
+    "ConfigurationError",
+    "ExecutionError",
+    "GraphValidationError",
+]

@@ -1,0 +1,351 @@
+"""What a resolved repository knows: graph, handlers, storage, step runtimes.
+
+:class:`ResolvedRepository` is created once by ``CodeRepository.resolve()``;
+every run reuses its step runtimes, so starting a run costs no lookups.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any, Sequence
+
+from rivers.exceptions import (
+    AssetDefinitionError,
+    AssetNotFoundError,
+    ConfigurationError,
+    ExecutionError,
+    NodeNotFoundError,
+    PartitionValidationError,
+)
+from rivers.graph import AssetGraph
+from rivers.io_handlers.base import BaseIOHandler
+from rivers.io_handlers.memory import InMemoryIOHandler
+
+if TYPE_CHECKING:
+    from rivers.execution.plan import ExecutionPlan
+    from rivers.jobs import Job
+    from rivers.repository import CodeRepository
+
+_VALID_EXECUTOR_OVERRIDES = ("in_process", "parallel")
+
+
+def build_graph(repo: CodeRepository) -> AssetGraph:
+    """Build the repository's graph and check what needs no storage."""
+    graph = AssetGraph.build(repo._asset_defs, repo._task_defs, repo._resources)
+    for name, node in graph.nodes.items():
+        definition = node.partitions_def
+        if isinstance(definition, str) and definition not in repo._partition_defs:
+            raise ConfigurationError(
+                f"unknown partitions definition '{definition}' referenced by '{name}'; "
+                f"registered: {sorted(repo._partition_defs)}"
+            )
+        if node.kind == "external" and node.owner.automation_condition is not None and node.owner.observe_fn is None:
+            raise AssetDefinitionError(
+                f"External asset '{name}' has an automation_condition but no observe function; "
+                "decorate an observe function with @rs.Asset.external(io_handler=...)"
+            )
+    return graph
+
+
+def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
+    """Validate every job (unique names, members exist, plan builds)."""
+    from rivers.exceptions import GraphValidationError
+
+    jobs: dict[str, Job] = {}
+    for job in repo._job_defs:
+        if job.name in jobs:
+            raise GraphValidationError(f"Duplicate job name: '{job.name}'")
+        jobs[job.name] = job
+        for member in job._selection():
+            if isinstance(member, str) and member not in graph.nodes and _is_plain_name(member):
+                raise NodeNotFoundError(f"Job '{job.name}': node '{member}' not found in repository")
+    return jobs
+
+
+def _is_plain_name(text: str) -> bool:
+    return not any(ch in text for ch in ":+*|&-() ") or "/" in text and ":" not in text
+
+
+class ResolvedRepository:
+    """The resolved state of one :class:`CodeRepository`."""
+
+    def __init__(self, repo: CodeRepository, graph: AssetGraph, storage: Any, jobs: dict[str, Job]) -> None:
+        self.repo = repo
+        self.graph = graph
+        self.storage = storage
+        self.jobs = jobs
+        self.default_handler = repo._default_io_handler or InMemoryIOHandler()
+        self._write_handlers: dict[str, BaseIOHandler] = {}
+        self.runtimes: dict[str, Any] = {}
+        self._plans: dict[Any, ExecutionPlan] = {}
+
+    @classmethod
+    def create(cls, repo: CodeRepository, storage: Any) -> ResolvedRepository:
+        graph = build_graph(repo)
+        jobs = check_jobs(repo, graph)
+        if storage is None:
+            from rivers.config import ProjectConfig
+
+            storage = ProjectConfig.load().make_storage()
+        state = cls(repo, graph, storage, jobs)
+        state._warn_shadowed_resources()
+        for handler_name in list(graph.nodes):
+            state.write_handler(handler_name)
+        state._setup_resources()
+        state._build_runtimes()
+        state._register_in_storage()
+        for job in jobs.values():
+            job._repository = repo
+        return state
+
+    # --------------------------------------------------------------- handlers
+    def write_handler(self, name: str) -> BaseIOHandler:
+        """The handler writing node ``name``: first explicit candidate, else the default."""
+        handler = self._write_handlers.get(name)
+        if handler is not None:
+            return handler
+        node = self.graph.nodes[name]
+        handler = self.default_handler
+        for candidate in node.handler_spec:
+            if candidate is None:
+                continue
+            handler = self._resource_handler(name, candidate) if isinstance(candidate, str) else candidate
+            break
+        self._write_handlers[name] = handler
+        return handler
+
+    def _resource_handler(self, node: str, key: str) -> BaseIOHandler:
+        resources = self.repo._resources
+        if key not in resources:
+            raise AssetDefinitionError(
+                f"Asset '{node}': io_handler references resource '{key}' which is not in resources; "
+                f"resources: {sorted(resources)}"
+            )
+        handler = resources[key]
+        if not isinstance(handler, BaseIOHandler):
+            raise AssetDefinitionError(
+                f"Asset '{node}': io_handler references resource '{key}' which does not implement the IOHandler "
+                "protocol (handle_output + load_input)"
+            )
+        return handler
+
+    def explicit_handler(self, node: Any) -> bool:
+        """Whether ``node`` can be loaded without running it in the same run."""
+        if node.explicit_handler:
+            return True
+        return not isinstance(self.default_handler, InMemoryIOHandler)
+
+    # -------------------------------------------------------------- resolving
+    def _warn_shadowed_resources(self) -> None:
+        for key in self.repo._resources:
+            if key in self.graph.nodes:
+                warnings.warn(
+                    f"Resource key '{key}' shadows an asset with the same name; parameters named '{key}' "
+                    "receive the asset's value",
+                    stacklevel=4,
+                )
+
+    def _setup_resources(self) -> None:
+        from rivers.resources import Resource
+
+        for resource in self.repo._resources.values():
+            if isinstance(resource, Resource):
+                resource.setup()
+
+    def _retry_policy(self, value: Any, owner: str) -> Any:
+        if not isinstance(value, str):
+            return value
+        registry = self.repo._retries
+        if value not in registry:
+            raise ConfigurationError(
+                f"unknown retry policy '{value}' referenced by {owner}; registered: {sorted(registry)}"
+            )
+        return registry[value]
+
+    def _build_runtimes(self) -> None:
+        from rivers.execution.runtime import StepRuntime
+
+        resources = self.repo._resources
+        self.default_retry = self._retry_policy(self.repo._default_retry_policy, "default_retry_policy") \
+            if isinstance(self.repo._default_retry_policy, str) else self.repo._default_retry_policy
+        for key, spec in self.graph.steps.items():
+            kind = "task" if spec.kind in ("task", "graph_task") else "asset"
+            retry = self._retry_policy(spec.retry, f"{kind} '{key}'")
+            self.runtimes[key] = StepRuntime(spec, self.graph.nodes, self.write_handler, resources, retry)
+
+    def _register_in_storage(self) -> None:
+        from rivers.storage.records import AssetRecord
+
+        records = [
+            AssetRecord(asset_key=name, tags=list(node.tags or []), kinds=list(node.kinds), group=node.group,
+                        code_version=node.code_version, pool=list(node.pool))
+            for name, node in self.graph.nodes.items()
+        ]
+        self.storage._register_assets(records)
+        self.storage._register_topology({name: list(self.graph.parents(name)) for name in self.graph.nodes})
+
+    # -------------------------------------------------------------- selection
+    def select(self, selection: Any, *, include_upstream: bool) -> list[str] | None:
+        """Node names to run for a ``materialize(selection=...)`` argument (None: all)."""
+        graph = self.graph
+        if selection is None:
+            return None
+        from rivers.selection import normalize_selection
+
+        normalized = normalize_selection(selection)
+        names = normalized.resolve(graph) if normalized is not None else list(graph.names)
+        chosen = set(names)
+        for name in names:
+            node = graph.nodes[name]
+            if node.kind == "external" and node.step_key not in self.runtimes:
+                raise ExecutionError(f"Cannot materialize external asset without observe function: '{name}'")
+            if node.kind == "graph":
+                chosen.update(n for n, other in graph.nodes.items() if other.kind == "graph_task"
+                              and n.startswith(name + "/"))
+        if include_upstream:
+            chosen = {
+                n for n in graph.upstream_closure(chosen)
+                if graph.nodes[n].step_key in self.runtimes
+            }
+        return [n for n in graph.names if n in chosen]
+
+    def check_partition_request(self, nodes: list[str] | None, partition_key: Any, whole_repo: bool) -> None:
+        """Reject runs of partitioned assets without a key, and invalid keys."""
+        graph = self.graph
+        names = nodes if nodes is not None else [n for n, node in graph.nodes.items() if node.step_key in self.runtimes]
+        partitioned = [n for n in names if graph.nodes[n].partitions_def is not None]
+        if partition_key is None and partitioned:
+            listed = ", ".join(f'"{n}"' for n in partitioned)
+            raise ExecutionError(
+                f"Cannot materialize without partition_key: assets [{listed}] have partition definitions. "
+                "Provide a partition_key or exclude them from selection."
+            )
+        if partition_key is not None:
+            raise ExecutionError(
+                "partitioned runs are not supported by this build of rivers-core yet: "
+                "materialize unpartitioned assets without partition_key"
+            )
+
+    def partition_context(self, node: Any, partition_key: Any) -> Any:
+        raise PartitionValidationError(f"Partition key {partition_key!r} is not valid for node '{node.name}'")
+
+    # ------------------------------------------------------------------ plans
+    def plan(self, name: str, nodes: list[str] | None, *, allow_incomplete: bool) -> ExecutionPlan:
+        """The (cached) plan producing ``nodes`` (None: everything runnable)."""
+        from rivers.execution.plan import build_plan
+
+        cache_key = (name, None if nodes is None else tuple(nodes), allow_incomplete)
+        plan = self._plans.get(cache_key)
+        if plan is None:
+            plan = build_plan(
+                name, self.graph, self.runtimes, nodes, allow_incomplete=allow_incomplete,
+                explicit_handler=self.explicit_handler,
+                incomplete_hint=(
+                    "; select it too, pass include_upstream=True, or give it an explicit io_handler so its "
+                    "stored value can be loaded"
+                ),
+            )
+            self._check_executor_overrides(plan)
+            self._plans[cache_key] = plan
+        return plan
+
+    def job_plan(self, job: Job) -> ExecutionPlan:
+        """The plan of a job (its members; graph members pull in their internals)."""
+        nodes = self.select(job._selection(), include_upstream=False)
+        return self.plan(job.name, nodes, allow_incomplete=job.allow_incomplete_deps)
+
+    def _check_executor_overrides(self, plan: ExecutionPlan) -> None:
+        for planned in plan.steps:
+            metadata = planned.runtime.spec.metadata or {}
+            for key in ("rivers/executor", "rivers/node/executor"):
+                value = metadata.get(key)
+                if value is not None and value not in _VALID_EXECUTOR_OVERRIDES:
+                    raise ConfigurationError(
+                        f"Unknown executor in {key} metadata: '{value}'. Valid values: 'in_process', 'parallel' "
+                        f"(asset '{planned.key}')"
+                    )
+
+    # ------------------------------------------------------------------- runs
+    def run(
+        self,
+        plan: ExecutionPlan,
+        *,
+        executor: Any,
+        partition_key: Any,
+        tags: Any,
+        config: Any,
+        run_id: str | None,
+        raise_on_error: bool,
+        resume: bool,
+        retry: Any,
+        job_name: str | None = None,
+    ) -> Any:
+        """Execute ``plan`` and return its RunResult (or raise its first failure)."""
+        from rivers.execution.coordinator import RunCoordinator
+        from rivers.execution.executors import Executor
+
+        retry_default = self._retry_policy(retry, "materialize(retry=...)") if retry is not None else None
+        coordinator = RunCoordinator(
+            plan,
+            self.storage,
+            run_id=run_id,
+            job_name=job_name,
+            tags=tags,
+            config=config,
+            retry_default=retry_default if retry_default is not None else self.default_retry,
+            resume=resume,
+        )
+        executor = executor or Executor.in_process()
+        coordinator.start()
+        try:
+            executor.execute(coordinator)
+        finally:
+            result = coordinator.finish()
+        if raise_on_error and not result.success:
+            error = coordinator.first_error()
+            if error is not None:
+                raise error
+        return result
+
+    # ---------------------------------------------------------------- observe
+    def observe(self, asset_names: Sequence[str] | None) -> dict[str, Any]:
+        """Run observe functions directly and record Observation events (empty run id)."""
+        import inspect
+        import time
+
+        from rivers.context import AssetExecutionContext
+        from rivers.definitions.results import Observation
+        from rivers.execution.step_runner import call_observe_function
+        from rivers.metadata import coerce_metadata, extract_data_version, serialize_metadata
+        from rivers.storage.records import StoredEvent
+
+        wanted = None if asset_names is None else set(asset_names)
+        results: dict[str, Any] = {}
+        events = []
+        for name, node in self.graph.nodes.items():
+            if node.kind != "external" or node.owner.observe_fn is None:
+                continue
+            if wanted is not None and name not in wanted:
+                continue
+            context = AssetExecutionContext(name, tags=node.tags, kinds=node.kinds, group=node.group,
+                                            asset_metadata=node.metadata)
+            try:
+                returned = call_observe_function(node.owner.observe_fn, context)
+                if inspect.isawaitable(returned):
+                    import asyncio
+
+                    returned = asyncio.run(returned)
+            except Exception as error:
+                raise RuntimeError(f"observe failed for asset '{name}': {error}") from error
+            metadata = dict(context._metadata or {})
+            data_version = None
+            if isinstance(returned, Observation):
+                metadata.update(coerce_metadata(returned.metadata or {}))
+                data_version = returned.data_version
+            data_version = data_version or extract_data_version(metadata) or context.drain_data_version()
+            events.append(StoredEvent(f"observe:{name}:{time.time_ns()}", "Observation", name, "", None,
+                                      time.time_ns(), serialize_metadata(metadata), data_version))
+            results[name] = metadata or None
+        if events:
+            self.storage._append_events(events)
+        return results

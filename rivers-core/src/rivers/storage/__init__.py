@@ -1,0 +1,55 @@
+"""Storage of runs, events, logs, asset records, dynamic partitions and a key-value area.
+
+``Storage`` is the public ``rivers.Storage`` type; ``Storage.memory()`` and
+``Storage.embedded(path)`` build the two backends shipped with rivers-core,
+``Storage.connect(url)`` picks a backend contributed by a plugin. The backend
+modules (and ``sqlite3``) are imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rivers.storage.base import ASYNC_METHODS, Storage
+from rivers.storage.records import (
+    RUN_OUTCOMES,
+    RUN_STATUSES,
+    AssetRecord,
+    LaunchedBy,
+    RunRecord,
+    StaleCause,
+    StorageType,
+    StoredEvent,
+    StoredLog,
+)
+
+if TYPE_CHECKING:
+    from rivers.storage.memory import MemoryStorage
+    from rivers.storage.sqlite import SqliteStorage
+
+__all__ = [
+    "ASYNC_METHODS",
+    "RUN_OUTCOMES",
+    "RUN_STATUSES",
+    "AssetRecord",
+    "LaunchedBy",
+    "MemoryStorage",
+    "RunRecord",
+    "SqliteStorage",
+    "StaleCause",
+    "Storage",
+    "StorageType",
+    "StoredEvent",
+    "StoredLog",
+]
+
+_LAZY = {"MemoryStorage": "rivers.storage.memory", "SqliteStorage": "rivers.storage.sqlite"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rivers.storage' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,329 @@
+"""Schema of the embedded SQLite store and the conversions between rows and records.
+
+Column lists here fix the order of every row the backend writes or reads;
+:mod:`rivers.storage.sqlite` only runs statements. List-valued fields are
+JSON text. Derived state of events (asset ``last_*`` fields, latest
+materialization per asset and partition) is maintained by triggers, so it
+is always written in the transaction that inserts the event, whoever
+inserts it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from rivers.exceptions import SchemaMigrationNeededError
+from rivers.storage.records import (
+    AssetRecord,
+    LaunchedBy,
+    RunRecord,
+    StoredEvent,
+    StoredLog,
+    _partition_from_db,
+    _partition_to_db,
+)
+
+#: Stamped into ``PRAGMA user_version``; bump it together with a migration.
+SCHEMA_VERSION: Final = 1
+
+EVENT_COLUMNS: Final = (
+    "id, event_type, asset_key, run_id, partition_key, timestamp, metadata, data_version, code_version, "
+    "input_data_versions"
+)
+RUN_COLUMNS: Final = (
+    "run_id, job_name, status, start_time, end_time, tags, node_names, priority, partition_key, "
+    "block_reason, launched_kind, launched_ref"
+)
+ASSET_COLUMNS: Final = (
+    "asset_key, tags, kinds, asset_group, code_version, last_event_id, last_run_id, last_timestamp, "
+    "last_data_version, last_materialization_code_version, last_input_data_versions, pool"
+)
+LOG_COLUMNS: Final = "id, run_id, step_key, timestamp, stdout, stderr, logs"
+
+_DDL: Final = (
+    f"""CREATE TABLE IF NOT EXISTS runs (
+        seq INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL UNIQUE,
+        job_name TEXT,
+        status TEXT NOT NULL,
+        start_time INTEGER NOT NULL,
+        end_time INTEGER,
+        tags TEXT NOT NULL,
+        node_names TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        partition_key TEXT,
+        block_reason TEXT,
+        launched_kind TEXT NOT NULL,
+        launched_ref TEXT)""",
+    "CREATE INDEX IF NOT EXISTS runs_by_start ON runs (start_time, seq)",
+    "CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, start_time, seq)",
+    # ``seq`` orders events (insertion order, across processes).
+    """CREATE TABLE IF NOT EXISTS events (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        asset_key TEXT,
+        run_id TEXT NOT NULL,
+        partition_key TEXT,
+        timestamp INTEGER NOT NULL,
+        metadata TEXT NOT NULL,
+        data_version TEXT,
+        code_version TEXT,
+        input_data_versions TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id)",
+    "CREATE INDEX IF NOT EXISTS events_by_asset ON events (asset_key)",
+    """CREATE TABLE IF NOT EXISTS logs (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        step_key TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,
+        stdout TEXT,
+        stderr TEXT,
+        logs TEXT)""",
+    "CREATE INDEX IF NOT EXISTS logs_by_run ON logs (run_id)",
+    # ``seq`` keeps first-registration order.
+    """CREATE TABLE IF NOT EXISTS asset_records (
+        seq INTEGER PRIMARY KEY,
+        asset_key TEXT NOT NULL UNIQUE,
+        tags TEXT NOT NULL DEFAULT '[]',
+        kinds TEXT NOT NULL DEFAULT '[]',
+        asset_group TEXT,
+        code_version TEXT,
+        last_event_id TEXT,
+        last_run_id TEXT,
+        last_timestamp INTEGER,
+        last_data_version TEXT,
+        last_materialization_code_version TEXT,
+        last_input_data_versions TEXT NOT NULL DEFAULT '[]',
+        pool TEXT NOT NULL DEFAULT '[]')""",
+    "CREATE INDEX IF NOT EXISTS asset_records_by_group ON asset_records (asset_group)",
+    # Latest Materialization event per (asset, partition); ``partition`` is ''
+    # for an unpartitioned materialization (unique constraints treat NULLs as
+    # distinct). ``seq`` keeps first-materialization order.
+    """CREATE TABLE IF NOT EXISTS latest_materializations (
+        seq INTEGER PRIMARY KEY,
+        asset_key TEXT NOT NULL,
+        partition TEXT NOT NULL,
+        event_seq INTEGER NOT NULL,
+        UNIQUE (asset_key, partition))""",
+    """CREATE TRIGGER IF NOT EXISTS events_materialization AFTER INSERT ON events
+    WHEN NEW.event_type = 'Materialization' AND NEW.asset_key IS NOT NULL
+    BEGIN
+        INSERT INTO latest_materializations (asset_key, partition, event_seq)
+        VALUES (NEW.asset_key, COALESCE(NEW.partition_key, ''), NEW.seq)
+        ON CONFLICT (asset_key, partition) DO UPDATE SET event_seq = excluded.event_seq;
+        INSERT INTO asset_records (asset_key, last_event_id, last_run_id, last_timestamp, last_data_version,
+                                   last_materialization_code_version, last_input_data_versions)
+        VALUES (NEW.asset_key, NEW.id, NEW.run_id, NEW.timestamp, NEW.data_version, NEW.code_version,
+                NEW.input_data_versions)
+        ON CONFLICT (asset_key) DO UPDATE SET
+            last_event_id = excluded.last_event_id,
+            last_run_id = excluded.last_run_id,
+            last_timestamp = excluded.last_timestamp,
+            last_data_version = excluded.last_data_version,
+            last_materialization_code_version = excluded.last_materialization_code_version,
+            last_input_data_versions = excluded.last_input_data_versions;
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS events_observation AFTER INSERT ON events
+    WHEN NEW.event_type = 'Observation' AND NEW.asset_key IS NOT NULL
+    BEGIN
+        INSERT INTO asset_records (asset_key, last_event_id, last_run_id, last_timestamp, last_data_version)
+        VALUES (NEW.asset_key, NEW.id, NEW.run_id, NEW.timestamp, NEW.data_version)
+        ON CONFLICT (asset_key) DO UPDATE SET
+            last_event_id = excluded.last_event_id,
+            last_run_id = excluded.last_run_id,
+            last_timestamp = excluded.last_timestamp,
+            last_data_version = excluded.last_data_version;
+    END""",
+    "CREATE TABLE IF NOT EXISTS topology (node TEXT PRIMARY KEY, upstream TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS dynamic_partition_namespaces (name TEXT PRIMARY KEY) WITHOUT ROWID",
+    # ``seq`` keeps insertion order of the keys of a namespace.
+    """CREATE TABLE IF NOT EXISTS dynamic_partitions (
+        seq INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        key TEXT NOT NULL,
+        UNIQUE (name, key))""",
+    "CREATE TABLE IF NOT EXISTS cancellations (run_id TEXT PRIMARY KEY) WITHOUT ROWID",
+    """CREATE TABLE IF NOT EXISTS run_progress (
+        run_id TEXT PRIMARY KEY,
+        completed_steps INTEGER NOT NULL,
+        total_steps INTEGER NOT NULL,
+        message TEXT) WITHOUT ROWID""",
+)
+
+
+def ensure_schema(conn: sqlite3.Connection, path: str) -> None:
+    """Create the schema if the file has none (idempotent, safe against concurrent openers).
+
+    A file stamped by a newer schema raises :class:`SchemaMigrationNeededError`.
+    ``conn`` must be in autocommit mode (``isolation_level=None``).
+    """
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise SchemaMigrationNeededError(
+            f"Embedded storage at '{path}' has schema version {version}, newer than this rivers-core "
+            f"(schema {SCHEMA_VERSION}); upgrade rivers-core to open it"
+        )
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _DDL:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+# -- JSON ------------------------------------------------------------------
+
+
+def _make_json_encoder() -> Callable[[Any], str]:
+    """Return a compact JSON encoder, using the C encoder directly when available.
+
+    ``json.dumps`` builds a new C encoder per call; reusing one roughly halves
+    the cost, which matters on the per-step path.
+    """
+    encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    make_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if make_c_encoder is None:
+        return encoder.encode
+    c_encoder = make_c_encoder(None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    join = "".join
+    return lambda value: join(c_encoder(value, 0))
+
+
+encode_json: Final = _make_json_encoder()
+decode_json: Final = json.loads
+
+
+def pairs_to_db(pairs: Sequence[Sequence[Any]]) -> str:
+    """Encode a list of pairs (``[]`` without calling the encoder)."""
+    return encode_json(pairs) if pairs else "[]"
+
+
+def pairs_from_db(text: str) -> list[tuple[Any, ...]]:
+    """Decode a list of pairs into a list of tuples."""
+    return [tuple(pair) for pair in decode_json(text)] if text != "[]" else []
+
+
+# -- rows <-> records ------------------------------------------------------------
+
+
+def event_to_row(event: StoredEvent) -> tuple[Any, ...]:
+    """Row of ``events`` in :data:`EVENT_COLUMNS` order."""
+    return (
+        event.id,
+        event.event_type,
+        event.asset_key,
+        event.run_id,
+        _partition_to_db(event.partition_key),
+        event.timestamp,
+        pairs_to_db(event.metadata),
+        event.data_version,
+        event.code_version,
+        pairs_to_db(event.input_data_versions),
+    )
+
+
+def event_from_row(row: Sequence[Any]) -> StoredEvent:
+    """Inverse of :func:`event_to_row`."""
+    return StoredEvent(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        _partition_from_db(row[4]),
+        row[5],
+        pairs_from_db(row[6]),
+        row[7],
+        row[8],
+        pairs_from_db(row[9]),
+    )
+
+
+def log_to_row(log: StoredLog) -> tuple[Any, ...]:
+    """Row of ``logs`` in :data:`LOG_COLUMNS` order."""
+    return (log.id, log.run_id, log.step_key, log.timestamp, log.stdout, log.stderr, log.logs)
+
+
+def log_from_row(row: Sequence[Any]) -> StoredLog:
+    """Inverse of :func:`log_to_row`."""
+    return StoredLog(*row)
+
+
+def run_to_row(record: RunRecord) -> tuple[Any, ...]:
+    """Row of ``runs`` in :data:`RUN_COLUMNS` order."""
+    return (
+        record.run_id,
+        record.job_name,
+        record.status,
+        record.start_time,
+        record.end_time,
+        pairs_to_db(record.tags),
+        encode_json(list(record.node_names)),
+        record.priority,
+        _partition_to_db(record.partition_key),
+        record.block_reason,
+        *record.launched_by._to_db(),
+    )
+
+
+def run_from_row(row: Sequence[Any]) -> RunRecord:
+    """Inverse of :func:`run_to_row`."""
+    return RunRecord(
+        run_id=row[0],
+        job_name=row[1],
+        status=row[2],
+        start_time=row[3],
+        end_time=row[4],
+        tags=pairs_from_db(row[5]),
+        node_names=decode_json(row[6]),
+        priority=row[7],
+        partition_key=_partition_from_db(row[8]),
+        block_reason=row[9],
+        launched_by=LaunchedBy._from_db(row[10], row[11]),
+    )
+
+
+def asset_to_row(record: AssetRecord) -> tuple[Any, ...]:
+    """Row of ``asset_records`` in :data:`ASSET_COLUMNS` order."""
+    return (
+        record.asset_key,
+        encode_json(list(record.tags)),
+        encode_json(list(record.kinds)),
+        record.group,
+        record.code_version,
+        record.last_event_id,
+        record.last_run_id,
+        record.last_timestamp,
+        record.last_data_version,
+        record.last_materialization_code_version,
+        pairs_to_db(record.last_input_data_versions),
+        pairs_to_db(record.pool),
+    )
+
+
+def asset_from_row(row: Sequence[Any]) -> AssetRecord:
+    """Inverse of :func:`asset_to_row`."""
+    return AssetRecord(
+        asset_key=row[0],
+        tags=decode_json(row[1]),
+        kinds=decode_json(row[2]),
+        group=row[3],
+        code_version=row[4],
+        last_event_id=row[5],
+        last_run_id=row[6],
+        last_timestamp=row[7],
+        last_data_version=row[8],
+        last_materialization_code_version=row[9],
+        last_input_data_versions=pairs_from_db(row[10]),
+        pool=pairs_from_db(row[11]),
+    )

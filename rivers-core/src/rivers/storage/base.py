@@ -1,0 +1,570 @@
+"""The :class:`Storage` abstract base class: the public ``rivers.Storage`` type.
+
+A storage backend implements a small set of abstract primitives (reads,
+engine-facing writes, a few raw mutations); everything generic lives here
+once: argument validation, error messages, staleness computation, the
+``async_*`` wrappers and the factories.
+
+The engine-facing write API uses underscore names because users never call
+it; the executor, ``CodeRepository.resolve()`` and the automation daemon do,
+and third-party storage plugins implement it:
+
+``_register_assets``, ``_register_topology``, ``_create_run``,
+``_update_run``, ``_append_events``, ``_append_logs``, ``_completed_steps``,
+``_batch`` (optional, defaults to a no-op) and ``close``.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import functools
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from rivers.exceptions import StorageError
+from rivers.storage.records import (
+    RUN_OUTCOMES,
+    RUN_STATUSES,
+    AssetRecord,
+    RunRecord,
+    StaleCause,
+    StorageType,
+    StoredEvent,
+    StoredLog,
+    _partition_from_db,
+    _partition_to_db,
+)
+
+if TYPE_CHECKING:
+    from rivers.storage.memory import MemoryStorage
+    from rivers.storage.sqlite import SqliteStorage
+
+__all__ = ["ASYNC_METHODS", "Staleness", "Storage"]
+
+#: ``{asset_key: (status, causes)}`` as returned by ``compute_staleness()``.
+Staleness = dict[str, tuple[str, list[StaleCause]]]
+
+#: Public methods that also exist as ``async_<name>`` coroutines (the † of storage.md §3).
+ASYNC_METHODS: Final = (
+    "get_events_for_asset",
+    "get_events_for_run",
+    "get_run_logs",
+    "get_latest_materialization",
+    "get_asset_record",
+    "get_asset_records",
+    "get_assets_by_tag",
+    "get_assets_by_kind",
+    "get_assets_by_group",
+    "get_run",
+    "get_runs",
+    "kv_get",
+    "kv_set",
+    "add_dynamic_partitions",
+    "delete_dynamic_partition",
+    "get_dynamic_partitions",
+    "has_dynamic_partition",
+)
+
+_RESERVED_PARTITION_CHARACTERS: Final = ("|", ",")
+_OUTCOME_TO_RUN_STATUS: Final = {"Success": "Success", "Failure": "Failure", "Cancelled": "Canceled"}
+
+_T = TypeVar("_T")
+
+
+class Storage(abc.ABC):
+    """Persists runs, events, step logs, asset records, dynamic partitions and a key-value area.
+
+    Create one with :meth:`memory`, :meth:`embedded` or :meth:`connect`. All
+    methods are synchronous and thread-safe; the ones listed in
+    :data:`ASYNC_METHODS` also exist as ``async_<name>`` coroutines.
+    """
+
+    #: Reported by :attr:`type`; backends override it.
+    _storage_type: StorageType = StorageType.Remote
+
+    # ------------------------------------------------------------------
+    # Factories
+    # ------------------------------------------------------------------
+
+    @staticmethod
+    def memory() -> MemoryStorage:
+        """Return a fresh in-memory store (every call is independent)."""
+        from rivers.storage.memory import MemoryStorage
+
+        return MemoryStorage()
+
+    @staticmethod
+    def embedded(path: str | os.PathLike[str]) -> SqliteStorage:
+        """Open (or create) the embedded SQLite store at ``path``, creating parent directories.
+
+        If ``path`` is an existing directory the database file is
+        ``<path>/rivers.sqlite3`` inside it.
+        """
+        from rivers.storage.sqlite import SqliteStorage
+
+        return SqliteStorage(path)
+
+    @staticmethod
+    def connect(url: str, **config: Any) -> Storage:
+        """Open the storage backend that an installed plugin registers for the URL's scheme.
+
+        For example ``Storage.connect("sqlite:///path/to/db")`` or
+        ``Storage.connect("memory://")``; ``config`` is passed to the backend
+        factory. An unknown scheme raises an error naming the installed ones.
+        """
+        from rivers.plugins import connect_storage
+
+        return connect_storage(url, **config)
+
+    @staticmethod
+    def migrate_embedded(path: str | os.PathLike[str]) -> None:
+        """Accepted for compatibility; the embedded store migrates itself when opened."""
+
+    @property
+    def type(self) -> StorageType:
+        """Which kind of store this is: ``Memory``, ``Embedded`` or ``Remote``."""
+        return self._storage_type
+
+    def __enter__(self: _T) -> _T:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------
+    # Engine-facing write API (abstract contract for backends)
+    # ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _register_assets(self, records: Sequence[AssetRecord]) -> None:
+        """Upsert the declared fields (tags, kinds, group, code_version, pool) of each record.
+
+        The ``last_*`` fields of existing records are kept; new records start
+        with whatever ``last_*`` values the given record carries (normally
+        ``None``). Records keep their first-registration order.
+        """
+
+    @abc.abstractmethod
+    def _register_topology(self, upstream: Mapping[str, Sequence[str]]) -> None:
+        """Record, for each node, the names of its upstream nodes (replacing earlier entries of those nodes)."""
+
+    @abc.abstractmethod
+    def _create_run(self, record: RunRecord) -> None:
+        """Insert a run, or replace every field of the existing run with the same id (run-id reuse).
+
+        A replaced run counts as the newest of runs with the same start time.
+        """
+
+    @abc.abstractmethod
+    def _update_run(
+        self,
+        run_id: str,
+        *,
+        status: str | None = None,
+        end_time: int | None = None,
+        node_names: Sequence[str] | None = None,
+    ) -> None:
+        """Change the given fields of a run. Unknown run or status → :class:`StorageError`."""
+
+    @abc.abstractmethod
+    def _append_events(self, events: Sequence[StoredEvent]) -> None:
+        """Append events atomically (one transaction), oldest first.
+
+        Derived state is updated in the same transaction:
+
+        * ``Materialization``: the asset record's ``last_event_id``,
+          ``last_run_id``, ``last_timestamp``, ``last_data_version``,
+          ``last_materialization_code_version`` and
+          ``last_input_data_versions``, and the latest materialization of the
+          event's ``(asset_key, partition_key)``.
+        * ``Observation``: ``last_event_id``, ``last_run_id``,
+          ``last_timestamp`` and ``last_data_version`` only (an observed
+          external asset is present, with the observed data version, but was
+          never materialized, so the materialization fields and index stay).
+
+        An event for an asset without a record creates one with empty
+        declared fields.
+        """
+
+    @abc.abstractmethod
+    def _append_logs(self, logs: Sequence[StoredLog]) -> None:
+        """Append captured step logs."""
+
+    @abc.abstractmethod
+    def _completed_steps(self, run_id: str) -> set[str]:
+        """Return the step keys with a ``StepSuccess`` event in run ``run_id`` (used to resume runs)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections and files. Using a closed persistent store raises :class:`StorageError`."""
+
+    def _batch(self) -> contextlib.AbstractContextManager[None]:
+        """Context manager that may defer durability of writes until it exits.
+
+        Backends with expensive commits (SQLite) group every write made
+        inside it into one transaction; other processes see the writes only
+        after exit. The default does nothing. Nesting is allowed.
+        """
+        return contextlib.nullcontext()
+
+    # ------------------------------------------------------------------
+    # Read/mutation primitives behind validated public methods (abstract)
+    # ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _events_for_asset(self, asset_key: str, limit: int) -> list[StoredEvent]:
+        """Return at most ``limit`` events of ``asset_key``, newest first."""
+
+    @abc.abstractmethod
+    def _latest_materialization(self, asset_key: str, partition: str | None) -> StoredEvent | None:
+        """Latest Materialization of ``asset_key`` for stored partition ``partition``.
+
+        ``partition=None`` means the latest materialization of any partition
+        (or of the unpartitioned asset).
+        """
+
+    @abc.abstractmethod
+    def _materialized_partitions(self, asset_key: str) -> list[str]:
+        """Stored partition keys of ``asset_key`` with at least one materialization, first-materialized first."""
+
+    @abc.abstractmethod
+    def _topology(self) -> dict[str, list[str]]:
+        """Return the registered ``{node: [upstream nodes]}`` mapping."""
+
+    @abc.abstractmethod
+    def _runs(self, limit: int, status: str | None) -> list[RunRecord]:
+        """Return at most ``limit`` runs (optionally only of ``status``), newest start time first."""
+
+    @abc.abstractmethod
+    def _kv_put(self, key: str, value: bytes) -> None:
+        """Store ``value`` under ``key``."""
+
+    @abc.abstractmethod
+    def _insert_dynamic_partitions(self, name: str, keys: Sequence[str]) -> None:
+        """Create namespace ``name`` if needed and append the keys it lacks, in order."""
+
+    @abc.abstractmethod
+    def _dynamic_partitions(self, name: str) -> list[str] | None:
+        """Keys of namespace ``name`` in insertion order; ``None`` when the namespace was never created."""
+
+    @abc.abstractmethod
+    def _store_run_outcome(
+        self,
+        run_id: str,
+        run_status: str,
+        completed_steps: int,
+        total_steps: int,
+        message: str | None,
+        end_time: int,
+    ) -> None:
+        """Store a run's progress and outcome, and set the run's status (and end time if unset)."""
+
+    @abc.abstractmethod
+    def _stored_progress(self, run_id: str) -> tuple[int, int] | None:
+        """Progress stored by :meth:`set_run_outcome`, or ``None``."""
+
+    # ------------------------------------------------------------------
+    # Public queries implemented by backends
+    # ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def get_events_for_run(self, run_id: str) -> list[StoredEvent]:
+        """Return every event of run ``run_id``, oldest first."""
+
+    @abc.abstractmethod
+    def get_run_logs(self, run_id: str) -> list[StoredLog]:
+        """Return the captured step logs of run ``run_id``, oldest first."""
+
+    @abc.abstractmethod
+    def get_asset_record(self, asset_key: str) -> AssetRecord | None:
+        """Return the record of ``asset_key`` (registered at ``resolve()``), or ``None``."""
+
+    @abc.abstractmethod
+    def get_asset_records(self) -> list[AssetRecord]:
+        """Return every asset record, in registration order."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """Return the run ``run_id``, or ``None``."""
+
+    @abc.abstractmethod
+    def kv_get(self, key: str) -> bytes | None:
+        """Return the bytes stored under ``key``, or ``None``."""
+
+    @abc.abstractmethod
+    def delete_dynamic_partition(self, name: str, key: str) -> None:
+        """Remove ``key`` from namespace ``name``; nothing happens when it is missing."""
+
+    @abc.abstractmethod
+    def request_cancellation(self, run_id: str) -> None:
+        """Ask the executor running ``run_id`` to stop before its next step."""
+
+    @abc.abstractmethod
+    def is_cancelled(self, run_id: str) -> bool:
+        """Whether cancellation of ``run_id`` was requested."""
+
+    # ------------------------------------------------------------------
+    # Public API implemented once on top of the primitives
+    # ------------------------------------------------------------------
+
+    def get_events_for_asset(self, asset_key: str, limit: int = 100) -> list[StoredEvent]:
+        """Return the latest ``limit`` events of ``asset_key``, newest first."""
+        return self._events_for_asset(asset_key, _check_limit(limit))
+
+    def get_latest_materialization(self, asset_key: str, partition: str | None = None) -> StoredEvent | None:
+        """Return the latest Materialization event of ``asset_key``.
+
+        ``partition`` is the partition key's display string; without it the
+        latest materialization of any partition is returned.
+        """
+        return self._latest_materialization(asset_key, _partition_to_db(partition))
+
+    def get_assets_by_tag(self, tag: str) -> list[AssetRecord]:
+        """Return the records of the assets tagged ``tag``."""
+        return [record for record in self.get_asset_records() if tag in record.tags]
+
+    def get_assets_by_kind(self, kind: str) -> list[AssetRecord]:
+        """Return the records of the assets of kind ``kind``."""
+        return [record for record in self.get_asset_records() if kind in record.kinds]
+
+    def get_assets_by_group(self, group: str) -> list[AssetRecord]:
+        """Return the records of the assets in group ``group``."""
+        return [record for record in self.get_asset_records() if record.group == group]
+
+    def get_runs(self, limit: int = 100, status: str | None = None) -> list[RunRecord]:
+        """Return the latest ``limit`` runs, newest first, optionally only those in ``status``.
+
+        ``status`` is one of ``"Queued"``, ``"NotStarted"``, ``"Started"``,
+        ``"Success"``, ``"Failure"``, ``"Canceled"``; anything else raises
+        :class:`StorageError`.
+        """
+        if status is not None:
+            _check_run_status(status)
+        return self._runs(_check_limit(limit), status)
+
+    def kv_set(self, key: str, value: bytes) -> None:
+        """Store raw bytes under ``key`` (``bytes``, ``bytearray`` or ``memoryview``; ``str`` is rejected)."""
+        if not isinstance(key, str):
+            raise TypeError(f"kv_set() key must be str, not {type(key).__name__}")
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            hint = "; encode it first, e.g. value.encode()" if isinstance(value, str) else ""
+            raise TypeError(f"kv_set() value must be bytes, not {type(value).__name__}{hint}")
+        self._kv_put(key, bytes(value))
+
+    def add_dynamic_partitions(self, name: str, keys: Sequence[str]) -> None:
+        """Add ``keys`` to the dynamic partition namespace ``name`` (idempotent, order kept).
+
+        Keys must be non-empty strings without the reserved characters ``|``
+        and ``,``; nothing is added when any key is invalid.
+        """
+        if isinstance(keys, str):
+            raise TypeError(f"add_dynamic_partitions() keys must be a list of strings, not a str; use [{keys!r}]")
+        keys = list(keys)
+        for key in keys:
+            _check_dynamic_key(key)
+        self._insert_dynamic_partitions(name, keys)
+
+    def get_dynamic_partitions(self, name: str) -> list[str]:
+        """Return the keys of namespace ``name`` in insertion order.
+
+        An unknown namespace returns ``[]`` and emits a :class:`UserWarning`.
+        """
+        keys = self._dynamic_partitions(name)
+        if keys is None:
+            warnings.warn(
+                f"No dynamic partitions found for '{name}'; "
+                f"add keys with storage.add_dynamic_partitions({name!r}, [...]) first",
+                UserWarning,
+                stacklevel=2,
+            )
+            return []
+        return keys
+
+    def has_dynamic_partition(self, name: str, key: str) -> bool:
+        """Whether namespace ``name`` contains ``key``."""
+        return key in (self._dynamic_partitions(name) or ())
+
+    def get_materialized_partitions(self, asset_key: str) -> list[str]:
+        """Return the partition keys of ``asset_key`` with at least one materialization."""
+        return [_partition_from_db(key) for key in self._materialized_partitions(asset_key)]
+
+    def count_materialized_partitions(self, asset_key: str) -> int:
+        """Return how many partitions of ``asset_key`` were materialized at least once."""
+        return len(self._materialized_partitions(asset_key))
+
+    def set_run_outcome(
+        self,
+        run_id: str,
+        status: str,
+        completed_steps: int,
+        total_steps: int,
+        message: str | None = None,
+    ) -> None:
+        """Record how a run ended, as reported by the process or pod that ran it.
+
+        ``status`` is ``"Success"``, ``"Failure"`` or ``"Cancelled"`` (two
+        "l"); anything else raises :class:`ValueError`. The run's status
+        becomes the matching run status (``"Cancelled"`` → ``"Canceled"``),
+        its end time is set when missing, and :meth:`get_run_progress`
+        returns ``(completed_steps, total_steps)`` from now on.
+        """
+        run_status = _OUTCOME_TO_RUN_STATUS.get(status) if isinstance(status, str) else None
+        if run_status is None:
+            raise ValueError(f"Invalid run outcome status {status!r}: expected one of {', '.join(map(repr, RUN_OUTCOMES))}")
+        for label, value in (("completed_steps", completed_steps), ("total_steps", total_steps)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"set_run_outcome() {label} must be a non-negative int, got {value!r}")
+        if completed_steps > total_steps:
+            raise ValueError(f"set_run_outcome() completed_steps ({completed_steps}) exceeds total_steps ({total_steps})")
+        self._store_run_outcome(run_id, run_status, completed_steps, total_steps, message, time.time_ns())
+
+    def get_run_progress(self, run_id: str) -> tuple[int, int]:
+        """Return ``(completed_steps, total_steps)`` of a run.
+
+        After :meth:`set_run_outcome` the reported numbers; before, the live
+        count of succeeded steps and the number of planned steps; ``(0, 0)``
+        for an unknown run.
+        """
+        stored = self._stored_progress(run_id)
+        if stored is not None:
+            return stored
+        run = self.get_run(run_id)
+        if run is None:
+            return (0, 0)
+        return (len(self._completed_steps(run_id)), len(run.node_names))
+
+    def compute_staleness(self) -> Staleness:
+        """Return ``{asset_key: (status, [StaleCause])}`` for every asset record.
+
+        * ``"Missing"``: never materialized (nor observed).
+        * ``"Stale"``: the declared code version differs from the one of the
+          last materialization (cause category ``"Code"``), or an upstream
+          asset is stale, or has a data version other than the one consumed
+          by the last materialization (category ``"Data"``). When no consumed
+          version was recorded for an upstream, an upstream updated after the
+          last materialization makes the asset stale.
+        * ``"UpToDate"``: otherwise.
+
+        Upstreams come from the registered topology; missing upstreams and
+        nodes without an asset record (tasks) do not make an asset stale.
+        Statuses are per asset, from the latest materialization of any
+        partition.
+        """
+        records = {record.asset_key: record for record in self.get_asset_records()}
+        topology = self._topology()
+        result: Staleness = {}
+        for asset_key in records:
+            for node in _dependencies_first(asset_key, topology, records, result):
+                result[node] = self._staleness_of(records[node], topology.get(node, ()), records, result)
+        return result
+
+    def _staleness_of(
+        self,
+        record: AssetRecord,
+        upstreams: Sequence[str],
+        records: Mapping[str, AssetRecord],
+        known: Staleness,
+    ) -> tuple[str, list[StaleCause]]:
+        """Staleness of one asset whose upstream assets are already in ``known`` (except across a cycle)."""
+        if record.last_event_id is None:
+            return ("Missing", [])
+        asset_key = record.asset_key
+        causes: list[StaleCause] = []
+        if record.code_version != record.last_materialization_code_version and (
+            self._latest_materialization(asset_key, None) is not None
+        ):
+            causes.append(StaleCause(asset_key, "Code", "code version changed"))
+        consumed = dict(record.last_input_data_versions)
+        for upstream in upstreams:
+            upstream_record = records.get(upstream)
+            if upstream_record is None or upstream_record.last_event_id is None:
+                continue
+            if known.get(upstream, ("",))[0] == "Stale":
+                reason = f"upstream '{upstream}' is stale"
+            elif upstream in consumed:
+                if consumed[upstream] == upstream_record.last_data_version:
+                    continue
+                reason = f"upstream '{upstream}' has new data version"
+            elif (upstream_record.last_timestamp or 0) > (record.last_timestamp or 0):
+                reason = f"upstream '{upstream}' was updated after the last materialization"
+            else:
+                continue
+            causes.append(StaleCause(asset_key, "Data", reason, upstream))
+        return ("Stale" if causes else "UpToDate", causes)
+
+
+def _dependencies_first(
+    start: str,
+    topology: Mapping[str, Sequence[str]],
+    records: Mapping[str, AssetRecord],
+    done: Mapping[str, object],
+) -> Iterator[str]:
+    """Yield ``start`` and its not-yet-``done`` upstream assets, each after its upstreams.
+
+    Iterative depth-first search (deep chains do not hit the recursion
+    limit); a cycle is broken where it closes.
+    """
+    if start in done:
+        return
+    on_path = {start}
+    stack: list[tuple[str, Iterator[str]]] = [(start, iter(topology.get(start, ())))]
+    while stack:
+        node, upstreams = stack[-1]
+        for upstream in upstreams:
+            if upstream in records and upstream not in done and upstream not in on_path:
+                on_path.add(upstream)
+                stack.append((upstream, iter(topology.get(upstream, ()))))
+                break
+        else:
+            stack.pop()
+            on_path.discard(node)
+            yield node
+
+
+def _check_run_status(status: str) -> None:
+    """Raise :class:`StorageError` unless ``status`` is a run status."""
+    if status not in RUN_STATUSES:
+        raise StorageError(f"Unknown run status: {status}")
+
+
+def _check_limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValueError(f"limit must be a non-negative int, got {limit!r}")
+    return limit
+
+
+def _check_dynamic_key(key: str) -> None:
+    """Raise :class:`StorageError` for an invalid dynamic partition key."""
+    if not isinstance(key, str):
+        raise TypeError(f"dynamic partition keys must be str, not {type(key).__name__}: {key!r}")
+    if not key:
+        raise StorageError("dynamic partition keys must not be empty")
+    for character in _RESERVED_PARTITION_CHARACTERS:
+        if character in key:
+            raise StorageError(
+                f"partition key '{key}' contains reserved character '{character}' "
+                "('|' separates the dimensions of multi-partition keys and ',' separates keys); "
+                "choose a key without '|' or ','"
+            )
+
+
+def _async_variant(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """Build ``async_<name>``: a coroutine that calls the (possibly overridden) sync method."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Storage, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self, name)(*args, **kwargs)
+
+    wrapper.__name__ = f"async_{name}"
+    wrapper.__qualname__ = f"Storage.async_{name}"
+    wrapper.__doc__ = f"Coroutine version of :meth:`{name}`.\n\n{method.__doc__ or ''}"
+    return wrapper
+
+
+for _name in ASYNC_METHODS:
+    setattr(Storage, f"async_{_name}", _async_variant(_name, getattr(Storage, _name)))
+del _name

@@ -1,0 +1,258 @@
+"""In-memory storage: dicts and lists guarded by one lock. Each instance is independent."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from rivers.exceptions import StorageError
+from rivers.storage.base import Storage, _check_run_status
+from rivers.storage.records import (
+    MATERIALIZATION,
+    OBSERVATION,
+    STEP_SUCCESS,
+    AssetRecord,
+    RunRecord,
+    StorageType,
+    StoredEvent,
+    StoredLog,
+    _partition_to_db,
+)
+
+__all__ = ["MemoryStorage"]
+
+
+class MemoryStorage(Storage):
+    """A storage that lives in this process only; what ``Storage.memory()`` returns."""
+
+    _storage_type = StorageType.Memory
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events_by_run: dict[str, list[StoredEvent]] = {}
+        self._events_by_asset: dict[str, list[StoredEvent]] = {}
+        self._logs_by_run: dict[str, list[StoredLog]] = {}
+        self._assets: dict[str, AssetRecord] = {}
+        self._upstream: dict[str, list[str]] = {}
+        # run id -> (creation sequence, record)
+        self._runs: dict[str, tuple[int, RunRecord]] = {}
+        self._run_sequence = itertools.count()
+        # asset -> {stored partition: latest materialization}, in first-materialized order
+        self._latest_by_partition: dict[str, dict[str | None, StoredEvent]] = {}
+        self._latest_any: dict[str, StoredEvent] = {}
+        self._kv: dict[str, bytes] = {}
+        self._dynamic: dict[str, dict[str, None]] = {}
+        self._cancelled: set[str] = set()
+        self._progress: dict[str, tuple[int, int, str | None]] = {}
+
+    def __repr__(self) -> str:
+        return "MemoryStorage()"
+
+    # -- engine-facing writes ------------------------------------------
+
+    def _register_assets(self, records: Sequence[AssetRecord]) -> None:
+        with self._lock:
+            for record in records:
+                existing = self._assets.get(record.asset_key)
+                if existing is not None:
+                    record = attrs.evolve(
+                        existing,
+                        tags=list(record.tags),
+                        kinds=list(record.kinds),
+                        group=record.group,
+                        code_version=record.code_version,
+                        pool=list(record.pool),
+                    )
+                self._assets[record.asset_key] = record
+
+    def _register_topology(self, upstream: Mapping[str, Sequence[str]]) -> None:
+        with self._lock:
+            for node, parents in upstream.items():
+                self._upstream[node] = list(parents)
+
+    def _create_run(self, record: RunRecord) -> None:
+        with self._lock:
+            self._runs.pop(record.run_id, None)
+            self._runs[record.run_id] = (next(self._run_sequence), record)
+
+    def _update_run(
+        self,
+        run_id: str,
+        *,
+        status: str | None = None,
+        end_time: int | None = None,
+        node_names: Sequence[str] | None = None,
+    ) -> None:
+        changes: dict[str, object] = {}
+        if status is not None:
+            _check_run_status(status)
+            changes["status"] = status
+        if end_time is not None:
+            changes["end_time"] = end_time
+        if node_names is not None:
+            changes["node_names"] = list(node_names)
+        with self._lock:
+            entry = self._runs.get(run_id)
+            if entry is None:
+                raise StorageError(f"Run '{run_id}' not found")
+            self._runs[run_id] = (entry[0], attrs.evolve(entry[1], **changes))
+
+    def _append_events(self, events: Sequence[StoredEvent]) -> None:
+        with self._lock:
+            for event in events:
+                self._events_by_run.setdefault(event.run_id, []).append(event)
+                asset_key = event.asset_key
+                if asset_key is None:
+                    continue
+                self._events_by_asset.setdefault(asset_key, []).append(event)
+                if event.event_type == MATERIALIZATION:
+                    partition = _partition_to_db(event.partition_key)
+                    self._latest_by_partition.setdefault(asset_key, {})[partition] = event
+                    self._latest_any[asset_key] = event
+                    self._update_asset(
+                        event,
+                        last_materialization_code_version=event.code_version,
+                        last_input_data_versions=list(event.input_data_versions),
+                    )
+                elif event.event_type == OBSERVATION:
+                    self._update_asset(event)
+
+    def _update_asset(self, event: StoredEvent, **extra: object) -> None:
+        """Set the ``last_*`` fields of the event's asset record (lock held)."""
+        asset_key = event.asset_key
+        assert asset_key is not None
+        record = self._assets.get(asset_key) or AssetRecord(asset_key)
+        self._assets[asset_key] = attrs.evolve(
+            record,
+            last_event_id=event.id,
+            last_run_id=event.run_id,
+            last_timestamp=event.timestamp,
+            last_data_version=event.data_version,
+            **extra,
+        )
+
+    def _append_logs(self, logs: Sequence[StoredLog]) -> None:
+        with self._lock:
+            for log in logs:
+                self._logs_by_run.setdefault(log.run_id, []).append(log)
+
+    def _completed_steps(self, run_id: str) -> set[str]:
+        with self._lock:
+            events = list(self._events_by_run.get(run_id, ()))
+        return {e.asset_key for e in events if e.event_type == STEP_SUCCESS and e.asset_key is not None}
+
+    def close(self) -> None:
+        """Nothing to release; the data stays readable until the object is dropped."""
+
+    # -- primitives -------------------------------------------------------
+
+    def _events_for_asset(self, asset_key: str, limit: int) -> list[StoredEvent]:
+        if limit == 0:
+            return []
+        with self._lock:
+            return self._events_by_asset.get(asset_key, [])[-limit:][::-1]
+
+    def _latest_materialization(self, asset_key: str, partition: str | None) -> StoredEvent | None:
+        with self._lock:
+            if partition is None:
+                return self._latest_any.get(asset_key)
+            return self._latest_by_partition.get(asset_key, {}).get(partition)
+
+    def _materialized_partitions(self, asset_key: str) -> list[str]:
+        with self._lock:
+            return [key for key in self._latest_by_partition.get(asset_key, {}) if key is not None]
+
+    def _topology(self) -> dict[str, list[str]]:
+        with self._lock:
+            return {node: list(parents) for node, parents in self._upstream.items()}
+
+    def _runs(self, limit: int, status: str | None) -> list[RunRecord]:
+        with self._lock:
+            entries = list(self._runs.values())
+        if status is not None:
+            entries = [entry for entry in entries if entry[1].status == status]
+        entries.sort(key=lambda entry: (entry[1].start_time, entry[0]), reverse=True)
+        return [record for _, record in entries[:limit]]
+
+    def _kv_put(self, key: str, value: bytes) -> None:
+        with self._lock:
+            self._kv[key] = value
+
+    def _insert_dynamic_partitions(self, name: str, keys: Sequence[str]) -> None:
+        with self._lock:
+            namespace = self._dynamic.setdefault(name, {})
+            for key in keys:
+                namespace.setdefault(key, None)
+
+    def _dynamic_partitions(self, name: str) -> list[str] | None:
+        with self._lock:
+            namespace = self._dynamic.get(name)
+            return None if namespace is None else list(namespace)
+
+    def _store_run_outcome(
+        self,
+        run_id: str,
+        run_status: str,
+        completed_steps: int,
+        total_steps: int,
+        message: str | None,
+        end_time: int,
+    ) -> None:
+        with self._lock:
+            self._progress[run_id] = (completed_steps, total_steps, message)
+            entry = self._runs.get(run_id)
+            if entry is not None:
+                sequence, record = entry
+                record = attrs.evolve(
+                    record,
+                    status=run_status,
+                    end_time=record.end_time if record.end_time is not None else end_time,
+                )
+                self._runs[run_id] = (sequence, record)
+
+    def _stored_progress(self, run_id: str) -> tuple[int, int] | None:
+        with self._lock:
+            stored = self._progress.get(run_id)
+        return None if stored is None else (stored[0], stored[1])
+
+    # -- public queries ---------------------------------------------------
+
+    def get_events_for_run(self, run_id: str) -> list[StoredEvent]:
+        with self._lock:
+            return list(self._events_by_run.get(run_id, ()))
+
+    def get_run_logs(self, run_id: str) -> list[StoredLog]:
+        with self._lock:
+            return list(self._logs_by_run.get(run_id, ()))
+
+    def get_asset_record(self, asset_key: str) -> AssetRecord | None:
+        with self._lock:
+            return self._assets.get(asset_key)
+
+    def get_asset_records(self) -> list[AssetRecord]:
+        with self._lock:
+            return list(self._assets.values())
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self._lock:
+            entry = self._runs.get(run_id)
+        return None if entry is None else entry[1]
+
+    def kv_get(self, key: str) -> bytes | None:
+        with self._lock:
+            return self._kv.get(key)
+
+    def delete_dynamic_partition(self, name: str, key: str) -> None:
+        with self._lock:
+            self._dynamic.get(name, {}).pop(key, None)
+
+    def request_cancellation(self, run_id: str) -> None:
+        with self._lock:
+            self._cancelled.add(run_id)
+
+    def is_cancelled(self, run_id: str) -> bool:
+        with self._lock:
+            return run_id in self._cancelled

@@ -1,0 +1,229 @@
+"""Record types returned and accepted by :class:`rivers.Storage`.
+
+Every record is an immutable, slotted ``attrs`` class whose fields follow the
+published ``rivers`` package (storage.md §2). Timestamps are integer
+nanoseconds since the epoch. List-valued fields stay plain lists of tuples,
+as upstream returns them.
+
+Partition keys: for now a record's ``partition_key`` holds the partition
+key's display string (``str | None``). The two functions
+:func:`_partition_to_db` and :func:`_partition_from_db` are the only place
+that converts between what records carry and what a backend stores; when a
+``PartitionKey`` class arrives only they change.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Final
+
+import attrs
+
+__all__ = [
+    "RUN_OUTCOMES",
+    "RUN_STATUSES",
+    "AssetRecord",
+    "LaunchedBy",
+    "RunRecord",
+    "StaleCause",
+    "StorageType",
+    "StoredEvent",
+    "StoredLog",
+]
+
+#: Every run status a :class:`RunRecord` can have (``"Canceled"`` with one "l").
+RUN_STATUSES: Final = ("Queued", "NotStarted", "Started", "Success", "Failure", "Canceled")
+
+#: Outcomes accepted by ``Storage.set_run_outcome`` (``"Cancelled"`` with two "l").
+RUN_OUTCOMES: Final = ("Success", "Failure", "Cancelled")
+
+#: Event types the executor writes that the storage derives tables from.
+MATERIALIZATION: Final = "Materialization"
+OBSERVATION: Final = "Observation"
+STEP_SUCCESS: Final = "StepSuccess"
+
+
+def _partition_to_db(partition: Any) -> str | None:
+    """Return the stored (and indexed) form of a record's partition key.
+
+    Accepts ``None``, a display string or any object whose ``str()`` is its
+    display string (the future ``PartitionKey``).
+    """
+    if partition is None or type(partition) is str:
+        return partition
+    return str(partition)
+
+
+def _partition_from_db(value: str | None) -> str | None:
+    """Return the record form of a stored partition key (inverse of :func:`_partition_to_db`)."""
+    return value
+
+
+class StorageType(enum.IntEnum):
+    """Which kind of store a :class:`rivers.Storage` is."""
+
+    Memory = 0
+    Embedded = 1
+    Remote = 2
+
+
+@attrs.frozen
+class StoredEvent:
+    """One event of a run: step lifecycle, materialization, observation, queue or pool event.
+
+    ``asset_key`` is the step/output name; ``metadata`` and
+    ``input_data_versions`` are lists of ``(key, value)`` string pairs.
+    """
+
+    id: str
+    event_type: str
+    asset_key: str | None
+    run_id: str
+    partition_key: str | None = None
+    timestamp: int = 0
+    metadata: list[tuple[str, str]] = attrs.Factory(list)
+    data_version: str | None = None
+    code_version: str | None = None
+    input_data_versions: list[tuple[str, str]] = attrs.Factory(list)
+
+
+@attrs.frozen
+class StoredLog:
+    """Captured stdout, stderr and log records of one step of a run."""
+
+    id: str
+    run_id: str
+    step_key: str
+    timestamp: int
+    stdout: str | None = None
+    stderr: str | None = None
+    logs: str | None = None
+
+
+@attrs.frozen
+class AssetRecord:
+    """Declared properties of an asset plus a summary of its last materialization.
+
+    ``tags``, ``kinds``, ``group``, ``code_version`` and ``pool`` come from the
+    asset definition (registered at ``resolve()``); the ``last_*`` fields are
+    derived from Materialization and Observation events and are ``None`` until
+    the first one.
+    """
+
+    asset_key: str
+    tags: list[str] = attrs.Factory(list)
+    kinds: list[str] = attrs.Factory(list)
+    group: str | None = None
+    code_version: str | None = None
+    last_event_id: str | None = None
+    last_run_id: str | None = None
+    last_timestamp: int | None = None
+    last_data_version: str | None = None
+    last_materialization_code_version: str | None = None
+    last_input_data_versions: list[tuple[str, str]] = attrs.Factory(list)
+    pool: list[tuple[str, int]] = attrs.Factory(list)
+
+
+@attrs.frozen
+class StaleCause:
+    """Why ``compute_staleness()`` considers an asset stale.
+
+    ``category`` is ``"Code"`` or ``"Data"``; ``dependency`` names the upstream
+    asset at fault for data causes.
+    """
+
+    asset_key: str
+    category: str
+    reason: str
+    dependency: str | None = None
+
+
+_LAUNCH_KINDS: Final = ("manual", "schedule", "sensor", "backfill", "condition")
+
+
+@attrs.frozen(repr=False)
+class LaunchedBy:
+    """Who or what launched a run. Build it with the classmethods, e.g. ``LaunchedBy.schedule("daily")``."""
+
+    kind: str = attrs.field(validator=attrs.validators.in_(_LAUNCH_KINDS))
+    name: str | None = None
+    backfill_id: str | None = None
+
+    @classmethod
+    def manual(cls) -> LaunchedBy:
+        """A run started from Python code, the CLI or the UI."""
+        return _MANUAL
+
+    @classmethod
+    def schedule(cls, name: str) -> LaunchedBy:
+        """A run requested by the schedule ``name``."""
+        return cls("schedule", name=name)
+
+    @classmethod
+    def sensor(cls, name: str) -> LaunchedBy:
+        """A run requested by the sensor ``name``."""
+        return cls("sensor", name=name)
+
+    @classmethod
+    def backfill(cls, backfill_id: str) -> LaunchedBy:
+        """A run that is part of the backfill ``backfill_id``."""
+        return cls("backfill", backfill_id=backfill_id)
+
+    @classmethod
+    def condition(cls) -> LaunchedBy:
+        """A run requested by the automation-condition daemon."""
+        return _CONDITION
+
+    @property
+    def user(self) -> None:
+        """The user who launched the run; always ``None`` for runs launched from Python."""
+        return None
+
+    def __repr__(self) -> str:
+        argument = self.name if self.name is not None else self.backfill_id
+        return f"LaunchedBy.{self.kind}({'' if argument is None else _quote(argument)})"
+
+    def _to_db(self) -> tuple[str, str | None]:
+        """Return ``(kind, reference)`` as stored by backends."""
+        return self.kind, self.name if self.name is not None else self.backfill_id
+
+    @classmethod
+    def _from_db(cls, kind: str, reference: str | None) -> LaunchedBy:
+        """Inverse of :meth:`_to_db`."""
+        if kind == "manual":
+            return _MANUAL
+        if kind == "condition":
+            return _CONDITION
+        if kind == "backfill":
+            return cls(kind, backfill_id=reference)
+        return cls(kind, name=reference)
+
+
+def _quote(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+_MANUAL: Final = LaunchedBy("manual")
+_CONDITION: Final = LaunchedBy("condition")
+
+
+@attrs.frozen
+class RunRecord:
+    """One run: its status, timing, tags, planned steps and origin.
+
+    ``status`` is one of :data:`RUN_STATUSES`; ``job_name`` is ``None`` for
+    ``materialize()`` runs; ``node_names`` lists every planned step.
+    """
+
+    run_id: str
+    job_name: str | None = None
+    status: str = "Started"
+    start_time: int = 0
+    end_time: int | None = None
+    tags: list[tuple[str, str]] = attrs.Factory(list)
+    node_names: list[str] = attrs.Factory(list)
+    priority: int = 0
+    partition_key: str | None = None
+    block_reason: str | None = None
+    launched_by: LaunchedBy = _MANUAL

@@ -1,0 +1,466 @@
+"""Embedded storage in one SQLite file (WAL mode): what ``Storage.embedded(path)`` returns.
+
+Design notes:
+
+* One connection per process and storage object, shared by threads under a
+  lock (``check_same_thread=False``). A forked child never uses or closes its
+  parent's connection: it opens its own on first use.
+* Several processes may open the same file; writers wait for each other up
+  to ``busy_timeout`` (30 s). Every write is one ``BEGIN IMMEDIATE``
+  transaction, so a reader never sees half of an ``_append_events`` call.
+* The schema (:mod:`rivers.storage._sqlite_schema`) is created idempotently
+  on open and stamped with ``PRAGMA user_version``.
+* ``_batch()`` is a write-behind buffer: inside it, ``_append_events`` and
+  ``_append_logs`` only queue their records; the queue is written in one
+  transaction when the batch exits, when :attr:`SqliteStorage.batch_max_events`
+  records are queued, when the oldest queued record is
+  :attr:`SqliteStorage.batch_max_delay` seconds old (checked on append), before
+  any other write (so a run's status is never committed before its events)
+  and before any read of events or asset records from this object. Other
+  processes see queued records only after that; a crash loses them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Final, TypeVar
+
+from rivers.exceptions import StorageError
+from rivers.storage._sqlite_schema import (
+    ASSET_COLUMNS,
+    EVENT_COLUMNS,
+    LOG_COLUMNS,
+    RUN_COLUMNS,
+    asset_from_row,
+    asset_to_row,
+    decode_json,
+    encode_json,
+    ensure_schema,
+    event_from_row,
+    event_to_row,
+    log_from_row,
+    log_to_row,
+    run_from_row,
+    run_to_row,
+)
+from rivers.storage.base import Storage, _check_run_status
+from rivers.storage.records import (
+    MATERIALIZATION,
+    STEP_SUCCESS,
+    AssetRecord,
+    RunRecord,
+    StorageType,
+    StoredEvent,
+    StoredLog,
+)
+
+__all__ = ["DEFAULT_FILENAME", "SqliteStorage"]
+
+#: Database file used when ``Storage.embedded`` is given an existing directory.
+DEFAULT_FILENAME: Final = "rivers.sqlite3"
+
+_BUSY_TIMEOUT_MS: Final = 30_000
+
+_INSERT_EVENT: Final = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_LOG: Final = f"INSERT INTO logs ({LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_REGISTER_ASSET: Final = (
+    f"INSERT INTO asset_records ({ASSET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (asset_key) DO UPDATE SET tags = excluded.tags, kinds = excluded.kinds, "
+    "asset_group = excluded.asset_group, code_version = excluded.code_version, pool = excluded.pool"
+)
+# REPLACE deletes the old row, so a reused run id gets a new (newest) seq.
+_CREATE_RUN: Final = f"INSERT OR REPLACE INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_UPDATE_RUN: Final = (
+    "UPDATE runs SET status = COALESCE(?, status), end_time = COALESCE(?, end_time), "
+    "node_names = COALESCE(?, node_names) WHERE run_id = ?"
+)
+_LATEST_EVENT: Final = (
+    f"SELECT {', '.join('e.' + column.strip() for column in EVENT_COLUMNS.split(','))} "
+    "FROM latest_materializations AS l JOIN events AS e ON e.seq = l.event_seq "
+    "WHERE l.asset_key = ? AND l.partition = ?"
+)
+
+_T = TypeVar("_T")
+
+# Connections inherited through fork() must be neither used nor closed by the
+# child (closing could disturb the parent's locks): they are parked here.
+_abandoned_connections: list[sqlite3.Connection] = []
+_live_storages: weakref.WeakSet[SqliteStorage] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for storage in list(_live_storages):
+        storage._forget_connection_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _resolve_path(path: str | os.PathLike[str]) -> str:
+    text = os.fspath(path)
+    if text == ":memory:":
+        return text
+    if os.path.isdir(text):
+        return os.path.join(text, DEFAULT_FILENAME)
+    Path(text).parent.mkdir(parents=True, exist_ok=True)
+    return text
+
+
+class SqliteStorage(Storage):
+    """Embedded storage in the SQLite file ``path``; what ``Storage.embedded(path)`` returns.
+
+    Other processes that open the same file see everything committed here.
+    """
+
+    _storage_type = StorageType.Embedded
+
+    #: Inside ``_batch()``: write the queue once this many events and logs are queued.
+    batch_max_events: ClassVar[int] = 2000
+    #: Inside ``_batch()``: write the queue on append once its oldest record is this old (seconds).
+    batch_max_delay: ClassVar[float] = 1.0
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._path = _resolve_path(path)
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        self._closed = False
+        self._batch_depth = 0
+        self._queued_events: list[StoredEvent] = []
+        self._queued_logs: list[StoredLog] = []
+        self._queued_since = 0.0
+        _live_storages.add(self)
+        with self._lock:
+            self._connect()
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"SqliteStorage({self._path!r})"
+
+    # -- connection, transactions, write-behind queue ---------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        """Open this process's connection and ensure the schema (lock held)."""
+        if self._closed:
+            raise StorageError(f"Embedded storage at '{self._path}' is closed; open it again with Storage.embedded()")
+        if self._pid != os.getpid():
+            self._forget_connection_after_fork()
+        try:
+            conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, cached_statements=256)
+        except sqlite3.Error as error:
+            raise StorageError(f"Cannot open embedded storage at '{self._path}': {error}") from error
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            ensure_schema(conn, self._path)
+        except sqlite3.Error as error:
+            conn.close()
+            raise StorageError(f"Cannot open embedded storage at '{self._path}': {error}") from error
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    def _forget_connection_after_fork(self) -> None:
+        """In a forked child: drop the parent's connection, lock, batch and queue without touching them."""
+        if self._conn is not None:
+            _abandoned_connections.append(self._conn)
+        self._conn = None
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._batch_depth = 0
+        self._queued_events = []
+        self._queued_logs = []
+
+    def _transaction(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``operation`` in its own ``BEGIN IMMEDIATE`` transaction (lock held)."""
+        conn = self._conn or self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = operation(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise StorageError(f"Embedded storage at '{self._path}': write failed: {error}") from error
+        return result
+
+    def _flush(self) -> None:
+        """Write the queued events and logs in one transaction (lock held).
+
+        The queue is emptied first: if writing fails the queued records are
+        discarded and the error says how many.
+        """
+        events, logs = self._queued_events, self._queued_logs
+        if not events and not logs:
+            return
+        self._queued_events, self._queued_logs = [], []
+        event_rows = [event_to_row(event) for event in events]
+        log_rows = [log_to_row(log) for log in logs]
+
+        def operation(conn: sqlite3.Connection) -> None:
+            conn.executemany(_INSERT_EVENT, event_rows)
+            conn.executemany(_INSERT_LOG, log_rows)
+
+        try:
+            self._transaction(operation)
+        except StorageError as error:
+            raise StorageError(f"{error} ({len(events)} queued events and {len(logs)} logs were discarded)") from error
+
+    def _write(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Write queued records, then run ``operation`` in its own transaction."""
+        with self._lock:
+            if self._queued_events or self._queued_logs:
+                self._flush()
+            return self._transaction(operation)
+
+    def _read(self, sql: str, parameters: Sequence[Any] = (), *, flush: bool = True) -> list[Any]:
+        """Run a query and return all rows; ``flush`` first writes queued records (they may be read)."""
+        with self._lock:
+            if flush and (self._queued_events or self._queued_logs):
+                self._flush()
+            conn = self._conn or self._connect()
+            try:
+                return conn.execute(sql, parameters).fetchall()
+            except sqlite3.Error as error:
+                raise StorageError(f"Embedded storage at '{self._path}': query failed: {error}") from error
+
+    def _enqueue(self, queue: list[Any], records: Sequence[Any]) -> bool:
+        """Queue ``records`` if a batch is open and return whether they were queued."""
+        with self._lock:
+            if not self._batch_depth:
+                return False
+            now = time.monotonic()
+            if not self._queued_events and not self._queued_logs:
+                self._queued_since = now
+            queue.extend(records)
+            if (
+                len(self._queued_events) + len(self._queued_logs) >= self.batch_max_events
+                or now - self._queued_since >= self.batch_max_delay
+            ):
+                self._flush()
+            return True
+
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[None]:
+        """Queue events and logs appended inside and write them together (see the module docs); nestable."""
+        with self._lock:
+            self._batch_depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                if self._batch_depth > 0:
+                    self._batch_depth -= 1
+                if self._batch_depth == 0 and not self._closed:
+                    self._flush()
+
+    def close(self) -> None:
+        """Write queued records and close the connection; later calls raise :class:`StorageError`."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                if self._pid == os.getpid() and self._conn is not None:
+                    self._flush()
+            finally:
+                self._closed = True
+                conn, self._conn = self._conn, None
+                _live_storages.discard(self)
+                if conn is not None and self._pid == os.getpid():
+                    conn.close()
+
+    # -- engine-facing writes -----------------------------------------------------
+
+    def _append_events(self, events: Sequence[StoredEvent]) -> None:
+        if self._batch_depth and self._enqueue(self._queued_events, events):
+            return
+        rows = [event_to_row(event) for event in events]
+        self._write(lambda conn: conn.executemany(_INSERT_EVENT, rows))
+
+    def _append_logs(self, logs: Sequence[StoredLog]) -> None:
+        if self._batch_depth and self._enqueue(self._queued_logs, logs):
+            return
+        rows = [log_to_row(log) for log in logs]
+        self._write(lambda conn: conn.executemany(_INSERT_LOG, rows))
+
+    def _register_assets(self, records: Sequence[AssetRecord]) -> None:
+        rows = [asset_to_row(record) for record in records]
+        self._write(lambda conn: conn.executemany(_REGISTER_ASSET, rows))
+
+    def _register_topology(self, upstream: Mapping[str, Sequence[str]]) -> None:
+        rows = [(node, encode_json(list(parents))) for node, parents in upstream.items()]
+        self._write(lambda conn: conn.executemany("INSERT OR REPLACE INTO topology (node, upstream) VALUES (?, ?)", rows))
+
+    def _create_run(self, record: RunRecord) -> None:
+        _check_run_status(record.status)
+        row = run_to_row(record)
+        self._write(lambda conn: conn.execute(_CREATE_RUN, row))
+
+    def _update_run(
+        self,
+        run_id: str,
+        *,
+        status: str | None = None,
+        end_time: int | None = None,
+        node_names: Sequence[str] | None = None,
+    ) -> None:
+        if status is not None:
+            _check_run_status(status)
+        row = (status, end_time, None if node_names is None else encode_json(list(node_names)), run_id)
+        if self._write(lambda conn: conn.execute(_UPDATE_RUN, row).rowcount) == 0:
+            raise StorageError(f"Run '{run_id}' not found")
+
+    def _completed_steps(self, run_id: str) -> set[str]:
+        rows = self._read(
+            "SELECT DISTINCT asset_key FROM events WHERE run_id = ? AND event_type = ? AND asset_key IS NOT NULL",
+            (run_id, STEP_SUCCESS),
+        )
+        return {row[0] for row in rows}
+
+    # -- primitives ---------------------------------------------------------------
+
+    def _events_for_asset(self, asset_key: str, limit: int) -> list[StoredEvent]:
+        rows = self._read(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE asset_key = ? ORDER BY seq DESC LIMIT ?", (asset_key, limit)
+        )
+        return [event_from_row(row) for row in rows]
+
+    def _latest_materialization(self, asset_key: str, partition: str | None) -> StoredEvent | None:
+        if partition is None:
+            rows = self._read(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE asset_key = ? AND event_type = ? ORDER BY seq DESC LIMIT 1",
+                (asset_key, MATERIALIZATION),
+            )
+        else:
+            rows = self._read(_LATEST_EVENT, (asset_key, partition))
+        return event_from_row(rows[0]) if rows else None
+
+    def _materialized_partitions(self, asset_key: str) -> list[str]:
+        rows = self._read(
+            "SELECT partition FROM latest_materializations WHERE asset_key = ? AND partition != '' ORDER BY seq",
+            (asset_key,),
+        )
+        return [row[0] for row in rows]
+
+    def count_materialized_partitions(self, asset_key: str) -> int:
+        rows = self._read(
+            "SELECT COUNT(*) FROM latest_materializations WHERE asset_key = ? AND partition != ''", (asset_key,)
+        )
+        return int(rows[0][0])
+
+    def _topology(self) -> dict[str, list[str]]:
+        rows = self._read("SELECT node, upstream FROM topology", flush=False)
+        return {node: decode_json(upstream) for node, upstream in rows}
+
+    def _runs(self, limit: int, status: str | None) -> list[RunRecord]:
+        if status is None:
+            sql = f"SELECT {RUN_COLUMNS} FROM runs ORDER BY start_time DESC, seq DESC LIMIT ?"
+            rows = self._read(sql, (limit,), flush=False)
+        else:
+            sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE status = ? ORDER BY start_time DESC, seq DESC LIMIT ?"
+            rows = self._read(sql, (status, limit), flush=False)
+        return [run_from_row(row) for row in rows]
+
+    def _kv_put(self, key: str, value: bytes) -> None:
+        self._write(lambda conn: conn.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value)))
+
+    def _insert_dynamic_partitions(self, name: str, keys: Sequence[str]) -> None:
+        rows = [(name, key) for key in keys]
+
+        def operation(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT OR IGNORE INTO dynamic_partition_namespaces (name) VALUES (?)", (name,))
+            conn.executemany("INSERT OR IGNORE INTO dynamic_partitions (name, key) VALUES (?, ?)", rows)
+
+        self._write(operation)
+
+    def _dynamic_partitions(self, name: str) -> list[str] | None:
+        sql = "SELECT key FROM dynamic_partitions WHERE name = ? ORDER BY seq"
+        keys = [row[0] for row in self._read(sql, (name,), flush=False)]
+        if keys or self._read("SELECT 1 FROM dynamic_partition_namespaces WHERE name = ?", (name,), flush=False):
+            return keys
+        return None
+
+    def has_dynamic_partition(self, name: str, key: str) -> bool:
+        sql = "SELECT 1 FROM dynamic_partitions WHERE name = ? AND key = ?"
+        return bool(self._read(sql, (name, key), flush=False))
+
+    def _store_run_outcome(
+        self,
+        run_id: str,
+        run_status: str,
+        completed_steps: int,
+        total_steps: int,
+        message: str | None,
+        end_time: int,
+    ) -> None:
+        def operation(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO run_progress (run_id, completed_steps, total_steps, message) VALUES (?, ?, ?, ?)",
+                (run_id, completed_steps, total_steps, message),
+            )
+            conn.execute(
+                "UPDATE runs SET status = ?, end_time = COALESCE(end_time, ?) WHERE run_id = ?",
+                (run_status, end_time, run_id),
+            )
+
+        self._write(operation)
+
+    def _stored_progress(self, run_id: str) -> tuple[int, int] | None:
+        sql = "SELECT completed_steps, total_steps FROM run_progress WHERE run_id = ?"
+        rows = self._read(sql, (run_id,), flush=False)
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    # -- public queries -------------------------------------------------------------
+
+    def get_events_for_run(self, run_id: str) -> list[StoredEvent]:
+        rows = self._read(f"SELECT {EVENT_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq", (run_id,))
+        return [event_from_row(row) for row in rows]
+
+    def get_run_logs(self, run_id: str) -> list[StoredLog]:
+        rows = self._read(f"SELECT {LOG_COLUMNS} FROM logs WHERE run_id = ? ORDER BY seq", (run_id,))
+        return [log_from_row(row) for row in rows]
+
+    def get_asset_record(self, asset_key: str) -> AssetRecord | None:
+        rows = self._read(f"SELECT {ASSET_COLUMNS} FROM asset_records WHERE asset_key = ?", (asset_key,))
+        return asset_from_row(rows[0]) if rows else None
+
+    def get_asset_records(self) -> list[AssetRecord]:
+        return [asset_from_row(row) for row in self._read(f"SELECT {ASSET_COLUMNS} FROM asset_records ORDER BY seq")]
+
+    def get_assets_by_group(self, group: str) -> list[AssetRecord]:
+        rows = self._read(f"SELECT {ASSET_COLUMNS} FROM asset_records WHERE asset_group = ? ORDER BY seq", (group,))
+        return [asset_from_row(row) for row in rows]
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        rows = self._read(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,), flush=False)
+        return run_from_row(rows[0]) if rows else None
+
+    def kv_get(self, key: str) -> bytes | None:
+        rows = self._read("SELECT value FROM kv WHERE key = ?", (key,), flush=False)
+        return bytes(rows[0][0]) if rows else None
+
+    def delete_dynamic_partition(self, name: str, key: str) -> None:
+        self._write(lambda conn: conn.execute("DELETE FROM dynamic_partitions WHERE name = ? AND key = ?", (name, key)))
+
+    def request_cancellation(self, run_id: str) -> None:
+        self._write(lambda conn: conn.execute("INSERT OR IGNORE INTO cancellations (run_id) VALUES (?)", (run_id,)))
+
+    def is_cancelled(self, run_id: str) -> bool:
+        return bool(self._read("SELECT 1 FROM cancellations WHERE run_id = ?", (run_id,), flush=False))
