@@ -228,12 +228,12 @@ def test_missing_name_suggests_close_matches_and_lists_available() -> None:
 def test_missing_partition_type_and_storage_scheme() -> None:
     with pytest.raises(PluginNotFoundError, match="partition type 'no-such-type' is not available"):
         rivers.plugins.partition_type("no-such-type")
-    with pytest.raises(PluginNotFoundError, match="storage URL scheme 'postgresql'.*'memory', 'sqlite'"):
+    with pytest.raises(PluginNotFoundError, match=r"storage URL scheme 'postgresql'.*'memory', 'sqlite'"):
         rivers.plugins.connect_storage("postgresql://db/rivers")
 
 
 def test_storage_url_without_scheme_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigurationError, match="has no scheme.*sqlite:///"):
+    with pytest.raises(ConfigurationError, match=r"has no scheme.*sqlite:///"):
         rivers.plugins.connect_storage("rivers.db")
 
 
@@ -442,7 +442,7 @@ def test_sqlite_urls(url: str, path: str) -> None:
 
 
 def test_sqlite_url_without_path_is_rejected() -> None:
-    with pytest.raises(ConfigurationError, match="sqlite:////absolute/path.db"):
+    with pytest.raises(ConfigurationError, match=r"sqlite:////absolute/path\.db"):
         rivers.plugins.connect_storage("sqlite://")
 
 

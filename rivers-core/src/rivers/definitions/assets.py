@@ -125,6 +125,7 @@ class Asset:
         self._pool: list[tuple[str, int]] = []
         self._fn: Callable[..., Any] | None = None
         self._signature: FunctionSignature | None = None
+        self._is_async = False
 
     def _bind(self, fn: Callable[..., Any]) -> None:
         if not callable(fn):
@@ -133,6 +134,7 @@ class Asset:
         _check_declared_inputs(self._all_input_deps(), signature)
         self._fn = fn
         self._signature = signature
+        self._is_async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
 
     def _all_input_deps(self) -> list[DepDef]:
         return [d for d in self._deps if d.is_input]
@@ -230,8 +232,7 @@ class Asset:
     @property
     def is_async(self) -> bool:
         """The wrapped function is ``async def`` (or an async generator)."""
-        fn = self._fn
-        return fn is not None and (inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn))
+        return self._is_async
 
     @property
     def is_single(self) -> bool:

@@ -7,6 +7,7 @@ step does no lookups beyond attribute reads.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from rivers.context import AssetExecutionContext, TaskExecutionContext
@@ -68,6 +69,7 @@ class StepRuntime:
         "is_generator_multi",
         "node_names",
         "upstream_nodes",
+        "return_type",
     )
 
     def __init__(self, spec: StepSpec, nodes: dict[str, Node], write_handler: Any, resources: dict[str, Any],
@@ -111,6 +113,8 @@ class StepRuntime:
         if spec.kind == GRAPH:
             upstream += [n for n, node in nodes.items() if node.step_key in spec.upstream_steps]
         self.upstream_nodes = tuple(dict.fromkeys(upstream))
+        annotation = signature.return_annotation if signature is not None else None
+        self.return_type = None if annotation is inspect.Signature.empty else annotation
         self.checker = return_checker(signature.return_annotation) if signature is not None and spec.kind in (
             ASSET, TASK, GRAPH_TASK) else None
         hooks = spec.hooks or ()
@@ -118,8 +122,6 @@ class StepRuntime:
         self.failure_hooks = tuple(h for h in hooks if isinstance(h, Hook.Failure))
         self.is_generator_multi = False
         if spec.kind == MULTI and spec.fn is not None:
-            import inspect
-
             self.is_generator_multi = inspect.isgeneratorfunction(spec.fn) or inspect.isasyncgenfunction(spec.fn)
 
     def __repr__(self) -> str:

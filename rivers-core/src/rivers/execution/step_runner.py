@@ -12,9 +12,9 @@ import inspect
 import json
 import time
 import traceback
-import uuid
 from typing import Any, Iterable
 
+from rivers._ids import random_uuid4
 from rivers.context import AssetExecutionContext, HookContext, InputContext, OutputContext
 from rivers.definitions.results import Materialization, Observation, Output
 from rivers.definitions.self_dependency import SelfDependency
@@ -305,27 +305,25 @@ def _iterate(result: Any, run: RunState) -> Iterable[Any]:
 
 def _record_materialization(runtime: StepRuntime, run: RunState, write: Any, context: Any, wrapper: Any,
                             value: Any, outcome: StepOutcome, *, written: bool) -> None:
-    metadata = dict(context._metadata) if context is not None and getattr(context, "_metadata", None) else {}
+    context_metadata = getattr(context, "_metadata", None)
+    metadata = dict(context_metadata) if context_metadata else {}
     if wrapper is not None and wrapper.metadata:
         metadata.update(coerce_metadata(wrapper.metadata))
     handler_version = None
     if written:
-        output_context = OutputContext(write.name, write.metadata, run.partition,
-                                       runtime.spec.signature.return_annotation if runtime.spec.signature else None,
-                                       run.run_id)
+        output_context = OutputContext(write.name, write.metadata, run.partition, runtime.return_type, run.run_id)
         output_context._metadata = metadata
         write.handler.handle_output(output_context, value)
         metadata = output_context._metadata or {}
         handler_version = output_context._data_version
-    data_version = (
-        handler_version
-        or (wrapper.data_version if wrapper is not None else None)
-        or (context.drain_data_version() if context is not None and hasattr(context, "drain_data_version") else None)
-        or extract_data_version(metadata)
-        or str(uuid.uuid4())
-    )
-    inputs = runtime.inputs
-    input_versions = [(load.upstream, run.input_data_version(load.upstream) or "") for load in inputs]
+    data_version = handler_version or (wrapper.data_version if wrapper is not None else None)
+    if data_version is None and context is not None and getattr(context, "_data_version", None) is not None:
+        data_version = context.drain_data_version()
+    if data_version is None:
+        data_version = extract_data_version(metadata) if metadata else None
+        if data_version is None:
+            data_version = random_uuid4()
+    input_versions = [(load.upstream, run.input_data_version(load.upstream) or "") for load in runtime.inputs]
     outcome.events.append(run.event(
         "Materialization",
         write.name,

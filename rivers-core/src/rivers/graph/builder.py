@@ -12,6 +12,9 @@ from rivers.exceptions import AssetDefinitionError, GraphValidationError
 from rivers.graph.model import ASSET, GRAPH, GRAPH_TASK, MULTI, OBSERVE, TASK, InputSpec, Node, StepSpec
 
 
+_EMPTY: dict[str, Any] = {}
+
+
 class GraphBuilder:
     """Collects nodes and steps from definitions, then wires every step's inputs."""
 
@@ -26,6 +29,10 @@ class GraphBuilder:
 
     # ------------------------------------------------------------- collecting
     def add_asset(self, asset: Any) -> None:
+        kind = getattr(asset, "_kind", None)
+        if kind == "single" and asset._fn is not None:
+            self._add_single(asset)
+            return
         if not isinstance(asset, Asset):
             raise AssetDefinitionError(
                 f"CodeRepository(assets=...) takes assets created with @rs.Asset, got {type(asset).__name__}"
@@ -54,6 +61,8 @@ class GraphBuilder:
         if step.key in self.steps:
             raise AssetDefinitionError(f"duplicate asset name '{step.key}': two definitions register under it")
         self.steps[step.key] = step
+        if not declared:
+            return
         inputs = {}
         lineage = []
         for dep in declared:
@@ -83,8 +92,8 @@ class GraphBuilder:
     def _add_single(self, asset: Asset) -> None:
         name = asset.name
         self._add_node(self._asset_node(asset, name, name, ASSET, (asset._io_handler,)))
-        step = StepSpec(name, ASSET, asset, asset._fn, asset._signature, (name,), asset.retry, asset.hooks,
-                        asset.metadata, asset.is_async)
+        step = StepSpec(name, ASSET, asset, asset._fn, asset._signature, (name,), asset.retry, asset._hooks,
+                        asset._metadata, asset._is_async)
         self._add_step(step, asset._deps)
 
     def _add_external(self, asset: ExternalAsset) -> None:
@@ -202,8 +211,9 @@ class GraphBuilder:
                 if upstream_key in self.steps:
                     upstream_steps[upstream_key] = None
             lineage = [*self._lineage.get(key, ())]
-            for output in step.outputs:
-                lineage.extend(nodes[output].lineage)
+            if step.kind == MULTI:
+                for output in step.outputs:
+                    lineage.extend(nodes[output].lineage)
             for name in lineage:
                 if name not in nodes:
                     raise self._unresolved(key, name)
@@ -216,8 +226,8 @@ class GraphBuilder:
         signature = step.signature
         if signature is None:
             return (), ()
-        declared = self._declared.get(step.key, {})
-        bindings = self._bindings.get(step.key, {})
+        declared = self._declared.get(step.key, _EMPTY)
+        bindings = self._bindings.get(step.key, _EMPTY)
         own = set(step.outputs) | {step.key}
         if step.kind == OBSERVE:
             return (), ()

@@ -86,7 +86,7 @@ class Node:
         self.kind = kind
         # handler candidates in order of precedence (instances or resource names); default last
         self.handler_spec = handler_spec
-        self.explicit_handler = any(h is not None for h in handler_spec)
+        self.explicit_handler = handler_spec != (None,) and any(h is not None for h in handler_spec)
         self.metadata = metadata
         self.tags = tags
         self.kinds = kinds

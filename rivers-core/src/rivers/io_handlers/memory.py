@@ -6,6 +6,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from rivers.io_handlers.base import BaseIOHandler
+from rivers.metadata import MetadataValue
 
 if TYPE_CHECKING:
     from rivers.context import InputContext, OutputContext
@@ -26,6 +27,9 @@ def partition_suffix(key: Any) -> str:
     return str(key)
 
 
+_MEMORY = MetadataValue.text("memory")
+
+
 class InMemoryIOHandler(BaseIOHandler):
     """Keeps every value in a dict owned by the handler instance.
 
@@ -39,7 +43,7 @@ class InMemoryIOHandler(BaseIOHandler):
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         self._storage[storage_key(context.asset_name, context.partition)] = obj
-        context.add_output_metadata({"storage": "memory", "size_bytes": sys.getsizeof(obj)})
+        context.add_output_metadata({"storage": _MEMORY, "size_bytes": MetadataValue.Int(sys.getsizeof(obj))})
 
     def load_input(self, context: InputContext) -> Any:
         return self._storage[storage_key(context.asset_name, context.partition)]

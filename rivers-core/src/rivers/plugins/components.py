@@ -63,8 +63,7 @@ class ComponentKind:
         """
         if not isinstance(contributed, Mapping):
             raise PluginError(
-                f"{self.hook}() must return a dict of {{name: component}}, "
-                f"got {type(contributed).__name__}"
+                f"{self.hook}() must return a dict of {{name: component}}, got {type(contributed).__name__}"
             )
         for name, value in contributed.items():
             if not isinstance(name, str) or not name:
@@ -134,8 +133,7 @@ def not_found_error(
     else:
         parts.append(f"No {kind.plural} are available.")
     parts.extend(
-        f"Plugin {plugin.label} is broken and might provide it ({plugin.stage}: {plugin.cause})."
-        for plugin in broken
+        f"Plugin {plugin.label} is broken and might provide it ({plugin.stage}: {plugin.cause})." for plugin in broken
     )
     if not distribution:
         parts.append(

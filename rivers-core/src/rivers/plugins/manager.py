@@ -150,9 +150,7 @@ class RiversPluginManager:
                 f"a plugin named {name!r} is already registered; pass another name= or unregister it first"
             )
         if self._pm.is_registered(plugin):
-            raise PluginError(
-                f"{plugin!r} is already registered as {self._pm.get_name(plugin)!r}; unregister it first"
-            )
+            raise PluginError(f"{plugin!r} is already registered as {self._pm.get_name(plugin)!r}; unregister it first")
         try:
             self._pm.register(plugin, name)
         except pluggy.PluginValidationError as exc:

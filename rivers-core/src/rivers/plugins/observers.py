@@ -53,8 +53,7 @@ class Observers:
             if caller is None:
                 continue
             callbacks[name] = [
-                (impl.plugin_name, impl.function, "event" in impl.argnames)
-                for impl in reversed(caller.get_hookimpls())
+                (impl.plugin_name, impl.function, "event" in impl.argnames) for impl in reversed(caller.get_hookimpls())
             ]
         return cls(callbacks)
 

@@ -29,10 +29,7 @@ from rivers.storage.records import (
 #: Stamped into ``PRAGMA user_version``; bump it together with a migration.
 SCHEMA_VERSION: Final = 1
 
-EVENT_COLUMNS: Final = (
-    "id, event_type, asset_key, run_id, partition_key, timestamp, metadata, data_version, code_version, "
-    "input_data_versions"
-)
+EVENT_COLUMNS: Final = "id, event_type, asset_key, run_id, timestamp, body"
 RUN_COLUMNS: Final = (
     "run_id, job_name, status, start_time, end_time, tags, node_names, priority, partition_key, "
     "block_reason, launched_kind, launched_ref"
@@ -60,19 +57,18 @@ _DDL: Final = (
         launched_ref TEXT)""",
     "CREATE INDEX IF NOT EXISTS runs_by_start ON runs (start_time, seq)",
     "CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, start_time, seq)",
-    # ``seq`` orders events (insertion order, across processes).
+    # ``seq`` orders events (insertion order, across processes). ``body`` holds
+    # the optional fields as JSON ``[partition_key, metadata, data_version,
+    # code_version, input_data_versions]``, or '' when all are empty: binding
+    # NULLs is slow in Python's sqlite3 and most step events have none.
     """CREATE TABLE IF NOT EXISTS events (
         seq INTEGER PRIMARY KEY,
         id TEXT NOT NULL,
         event_type TEXT NOT NULL,
         asset_key TEXT,
         run_id TEXT NOT NULL,
-        partition_key TEXT,
         timestamp INTEGER NOT NULL,
-        metadata TEXT NOT NULL,
-        data_version TEXT,
-        code_version TEXT,
-        input_data_versions TEXT NOT NULL)""",
+        body TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id)",
     "CREATE INDEX IF NOT EXISTS events_by_asset ON events (asset_key)",
     """CREATE TABLE IF NOT EXISTS logs (
@@ -102,24 +98,26 @@ _DDL: Final = (
         pool TEXT NOT NULL DEFAULT '[]')""",
     "CREATE INDEX IF NOT EXISTS asset_records_by_group ON asset_records (asset_group)",
     # Latest Materialization event per (asset, partition); ``partition`` is ''
-    # for an unpartitioned materialization (unique constraints treat NULLs as
-    # distinct). ``seq`` keeps first-materialization order.
+    # for an unpartitioned materialization (a primary key cannot hold NULL).
+    # ``first_event_seq`` keeps first-materialization order.
     """CREATE TABLE IF NOT EXISTS latest_materializations (
-        seq INTEGER PRIMARY KEY,
         asset_key TEXT NOT NULL,
         partition TEXT NOT NULL,
         event_seq INTEGER NOT NULL,
-        UNIQUE (asset_key, partition))""",
+        first_event_seq INTEGER NOT NULL,
+        PRIMARY KEY (asset_key, partition)) WITHOUT ROWID""",
     """CREATE TRIGGER IF NOT EXISTS events_materialization AFTER INSERT ON events
     WHEN NEW.event_type = 'Materialization' AND NEW.asset_key IS NOT NULL
     BEGIN
-        INSERT INTO latest_materializations (asset_key, partition, event_seq)
-        VALUES (NEW.asset_key, COALESCE(NEW.partition_key, ''), NEW.seq)
+        INSERT INTO latest_materializations (asset_key, partition, event_seq, first_event_seq)
+        VALUES (NEW.asset_key, COALESCE(json_extract(NULLIF(NEW.body, ''), '$[0]'), ''), NEW.seq, NEW.seq)
         ON CONFLICT (asset_key, partition) DO UPDATE SET event_seq = excluded.event_seq;
         INSERT INTO asset_records (asset_key, last_event_id, last_run_id, last_timestamp, last_data_version,
                                    last_materialization_code_version, last_input_data_versions)
-        VALUES (NEW.asset_key, NEW.id, NEW.run_id, NEW.timestamp, NEW.data_version, NEW.code_version,
-                NEW.input_data_versions)
+        VALUES (NEW.asset_key, NEW.id, NEW.run_id, NEW.timestamp,
+                json_extract(NULLIF(NEW.body, ''), '$[2]'),
+                json_extract(NULLIF(NEW.body, ''), '$[3]'),
+                COALESCE(json_extract(NULLIF(NEW.body, ''), '$[4]'), '[]'))
         ON CONFLICT (asset_key) DO UPDATE SET
             last_event_id = excluded.last_event_id,
             last_run_id = excluded.last_run_id,
@@ -132,7 +130,7 @@ _DDL: Final = (
     WHEN NEW.event_type = 'Observation' AND NEW.asset_key IS NOT NULL
     BEGIN
         INSERT INTO asset_records (asset_key, last_event_id, last_run_id, last_timestamp, last_data_version)
-        VALUES (NEW.asset_key, NEW.id, NEW.run_id, NEW.timestamp, NEW.data_version)
+        VALUES (NEW.asset_key, NEW.id, NEW.run_id, NEW.timestamp, json_extract(NULLIF(NEW.body, ''), '$[2]'))
         ON CONFLICT (asset_key) DO UPDATE SET
             last_event_id = excluded.last_event_id,
             last_run_id = excluded.last_run_id,
@@ -219,33 +217,34 @@ def pairs_from_db(text: str) -> list[tuple[Any, ...]]:
 
 def event_to_row(event: StoredEvent) -> tuple[Any, ...]:
     """Row of ``events`` in :data:`EVENT_COLUMNS` order."""
-    return (
-        event.id,
-        event.event_type,
-        event.asset_key,
-        event.run_id,
-        _partition_to_db(event.partition_key),
-        event.timestamp,
-        pairs_to_db(event.metadata),
-        event.data_version,
-        event.code_version,
-        pairs_to_db(event.input_data_versions),
-    )
+    partition = _partition_to_db(event.partition_key)
+    metadata = event.metadata
+    data_version = event.data_version
+    code_version = event.code_version
+    input_data_versions = event.input_data_versions
+    if partition is None and not metadata and data_version is None and code_version is None and not input_data_versions:
+        body = ""
+    else:
+        body = encode_json((partition, metadata, data_version, code_version, input_data_versions))
+    return (event.id, event.event_type, event.asset_key, event.run_id, event.timestamp, body)
 
 
 def event_from_row(row: Sequence[Any]) -> StoredEvent:
     """Inverse of :func:`event_to_row`."""
+    if not row[5]:
+        return StoredEvent(row[0], row[1], row[2], row[3], None, row[4])
+    partition, metadata, data_version, code_version, input_data_versions = decode_json(row[5])
     return StoredEvent(
         row[0],
         row[1],
         row[2],
         row[3],
-        _partition_from_db(row[4]),
-        row[5],
-        pairs_from_db(row[6]),
-        row[7],
-        row[8],
-        pairs_from_db(row[9]),
+        _partition_from_db(partition),
+        row[4],
+        [tuple(pair) for pair in metadata],
+        data_version,
+        code_version,
+        [tuple(pair) for pair in input_data_versions],
     )
 
 

@@ -103,35 +103,49 @@ class MemoryStorage(Storage):
     def _append_events(self, events: Sequence[StoredEvent]) -> None:
         with self._lock:
             for event in events:
-                self._events_by_run.setdefault(event.run_id, []).append(event)
+                run_events = self._events_by_run.get(event.run_id)
+                if run_events is None:
+                    run_events = self._events_by_run[event.run_id] = []
+                run_events.append(event)
                 asset_key = event.asset_key
                 if asset_key is None:
                     continue
-                self._events_by_asset.setdefault(asset_key, []).append(event)
-                if event.event_type == MATERIALIZATION:
-                    partition = _partition_to_db(event.partition_key)
-                    self._latest_by_partition.setdefault(asset_key, {})[partition] = event
+                asset_events = self._events_by_asset.get(asset_key)
+                if asset_events is None:
+                    asset_events = self._events_by_asset[asset_key] = []
+                asset_events.append(event)
+                event_type = event.event_type
+                if event_type == MATERIALIZATION:
+                    partitions = self._latest_by_partition.get(asset_key)
+                    if partitions is None:
+                        partitions = self._latest_by_partition[asset_key] = {}
+                    partitions[_partition_to_db(event.partition_key)] = event
                     self._latest_any[asset_key] = event
-                    self._update_asset(
-                        event,
-                        last_materialization_code_version=event.code_version,
-                        last_input_data_versions=list(event.input_data_versions),
-                    )
-                elif event.event_type == OBSERVATION:
-                    self._update_asset(event)
+                    self._record_last_event(event, True)
+                elif event_type == OBSERVATION:
+                    self._record_last_event(event, False)
 
-    def _update_asset(self, event: StoredEvent, **extra: object) -> None:
-        """Set the ``last_*`` fields of the event's asset record (lock held)."""
+    def _record_last_event(self, event: StoredEvent, materialization: bool) -> None:
+        """Update the ``last_*`` fields of the event's asset record (lock held).
+
+        Observations leave the materialization-only fields as they were.
+        """
         asset_key = event.asset_key
         assert asset_key is not None
-        record = self._assets.get(asset_key) or AssetRecord(asset_key)
-        self._assets[asset_key] = attrs.evolve(
-            record,
-            last_event_id=event.id,
-            last_run_id=event.run_id,
-            last_timestamp=event.timestamp,
-            last_data_version=event.data_version,
-            **extra,
+        old = self._assets.get(asset_key) or AssetRecord(asset_key)
+        self._assets[asset_key] = AssetRecord(
+            asset_key,
+            old.tags,
+            old.kinds,
+            old.group,
+            old.code_version,
+            event.id,
+            event.run_id,
+            event.timestamp,
+            event.data_version,
+            event.code_version if materialization else old.last_materialization_code_version,
+            list(event.input_data_versions) if materialization else old.last_input_data_versions,
+            old.pool,
         )
 
     def _append_logs(self, logs: Sequence[StoredLog]) -> None:

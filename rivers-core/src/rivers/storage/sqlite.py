@@ -68,7 +68,7 @@ DEFAULT_FILENAME: Final = "rivers.sqlite3"
 
 _BUSY_TIMEOUT_MS: Final = 30_000
 
-_INSERT_EVENT: Final = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_EVENT: Final = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 _INSERT_LOG: Final = f"INSERT INTO logs ({LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _REGISTER_ASSET: Final = (
     f"INSERT INTO asset_records ({ASSET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -354,7 +354,8 @@ class SqliteStorage(Storage):
 
     def _materialized_partitions(self, asset_key: str) -> list[str]:
         rows = self._read(
-            "SELECT partition FROM latest_materializations WHERE asset_key = ? AND partition != '' ORDER BY seq",
+            "SELECT partition FROM latest_materializations WHERE asset_key = ? AND partition != '' "
+            "ORDER BY first_event_seq",
             (asset_key,),
         )
         return [row[0] for row in rows]
