@@ -432,13 +432,16 @@ def test_executor_and_storage_factories_receive_config(isolated: RiversPluginMan
 @pytest.mark.parametrize(
     ("url", "path"),
     [
-        ("sqlite:///.rivers/rivers.db", os.path.join(os.getcwd(), ".rivers", "rivers.db")),
+        ("sqlite:///.rivers/rivers.db", os.path.join(".rivers", "rivers.db")),
         ("sqlite:////tmp/abs.db", "/tmp/abs.db"),
         ("sqlite:///:memory:", ":memory:"),
     ],
 )
 def test_sqlite_urls(url: str, path: str) -> None:
-    assert sqlite_path(url) == path
+    # a relative path is relative to the working directory when the URL is opened
+    # (tests run inside their tmp_path, see tests/conftest.py)
+    expected = path if path == ":memory:" else os.path.join(os.getcwd(), path)
+    assert sqlite_path(url) == expected
 
 
 def test_sqlite_url_without_path_is_rejected() -> None:

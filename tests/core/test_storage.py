@@ -7,8 +7,10 @@ import inspect
 import sys
 import threading
 import types
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -255,7 +257,9 @@ def test_logs_oldest_first(storage: Storage) -> None:
 def test_asset_records_after_registration(storage: Storage) -> None:
     storage._register_assets(
         [
-            AssetRecord("a", tags=["tier=gold", "pii"], kinds=["python"], group="core", code_version="1", pool=[("db", 1)]),
+            AssetRecord(
+                "a", tags=["tier=gold", "pii"], kinds=["python"], group="core", code_version="1", pool=[("db", 1)]
+            ),
             AssetRecord("b", tags=["pii"], kinds=["sql"], group="marts"),
         ]
     )
@@ -309,7 +313,9 @@ def test_observation_updates_last_fields_but_not_materialization_fields(storage:
 def test_events_for_unregistered_asset_create_a_record(storage: Storage) -> None:
     storage._append_events([event("o", "Observation", "source", data_version="v")])
     record = storage.get_asset_record("source")
-    assert record == AssetRecord("source", last_event_id="o", last_run_id="run-1", last_timestamp=0, last_data_version="v")
+    assert record == AssetRecord(
+        "source", last_event_id="o", last_run_id="run-1", last_timestamp=0, last_data_version="v"
+    )
 
 
 # -- staleness --------------------------------------------------------------------------
@@ -425,6 +431,9 @@ def test_run_record_round_trip_and_updates(storage: Storage) -> None:
         storage._update_run("r1", status="Done")
     with pytest.raises(StorageError, match="missing"):
         storage._update_run("missing", status="Failure")
+    with pytest.raises(StorageError, match="Unknown run status: Running"):
+        storage._create_run(run("r2", 1, "Running"))
+    assert storage.get_run("r2") is None
 
 
 def test_run_id_reuse_replaces_the_run(storage: Storage) -> None:
@@ -538,26 +547,10 @@ def test_unknown_namespace_warns_but_an_emptied_one_does_not(storage: Storage) -
     storage.add_dynamic_partitions("empty", [])
     storage.add_dynamic_partitions("emptied", ["k"])
     storage.delete_dynamic_partition("emptied", "k")
-    with warnings_as_errors():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         assert storage.get_dynamic_partitions("empty") == []
         assert storage.get_dynamic_partitions("emptied") == []
-
-
-def warnings_as_errors():  # type: ignore[no-untyped-def]
-    import warnings
-
-    manager = warnings.catch_warnings()
-    manager.__enter__()
-    warnings.simplefilter("error")
-
-    class _Context:
-        def __enter__(self) -> None:
-            return None
-
-        def __exit__(self, *exc: object) -> None:
-            manager.__exit__(*exc)
-
-    return _Context()
 
 
 # -- async wrappers ---------------------------------------------------------------------
@@ -575,20 +568,23 @@ def test_async_wrappers_return_the_sync_results(storage: Storage) -> None:
     storage._create_run(run("r", 1))
     materialize(storage, "a", run_id="r")
 
+    store: Any = storage  # the async_* methods are generated, invisible to type checkers
+
     async def scenario() -> None:
-        await storage.async_kv_set("k", b"v")  # type: ignore[attr-defined]
-        assert await storage.async_kv_get("k") == b"v"  # type: ignore[attr-defined]
-        await storage.async_add_dynamic_partitions("d", ["x"])  # type: ignore[attr-defined]
-        assert await storage.async_has_dynamic_partition("d", "x") is True  # type: ignore[attr-defined]
-        assert await storage.async_get_dynamic_partitions("d") == ["x"]  # type: ignore[attr-defined]
-        assert await storage.async_get_run("r") == storage.get_run("r")  # type: ignore[attr-defined]
-        assert await storage.async_get_runs(status="Started") == storage.get_runs(status="Started")  # type: ignore[attr-defined]
-        assert await storage.async_get_events_for_run("r") == storage.get_events_for_run("r")  # type: ignore[attr-defined]
-        assert await storage.async_get_events_for_asset("a", limit=1) == storage.get_events_for_asset("a", 1)  # type: ignore[attr-defined]
-        latest = await storage.async_get_latest_materialization("a")  # type: ignore[attr-defined]
+        await store.async_kv_set("k", b"v")
+        assert await store.async_kv_get("k") == b"v"
+        await store.async_add_dynamic_partitions("d", ["x"])
+        assert await store.async_has_dynamic_partition("d", "x") is True
+        assert await store.async_get_dynamic_partitions("d") == ["x"]
+        assert await store.async_get_run("r") == storage.get_run("r")
+        assert await store.async_get_runs(status="Started") == storage.get_runs(status="Started")
+        assert await store.async_get_events_for_run("r") == storage.get_events_for_run("r")
+        assert await store.async_get_events_for_asset("a", limit=1) == storage.get_events_for_asset("a", 1)
+        assert await store.async_get_asset_records() == storage.get_asset_records()
+        latest = await store.async_get_latest_materialization("a")
         assert latest is not None and latest.event_type == "Materialization"
         with pytest.raises(StorageError, match="Unknown run status"):
-            await storage.async_get_runs(status="nope")  # type: ignore[attr-defined]
+            await store.async_get_runs(status="nope")
 
     asyncio.run(scenario())
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import os
-import subprocess
 from typing import Any, Callable
 
 from rivers.definitions.composition import active_composition
@@ -109,6 +107,9 @@ class BashTask(Task):
         self.cwd = cwd
 
     def _run(self) -> str:
+        import os
+        import subprocess
+
         environment = {**os.environ, **(self.env or {})}
         completed = subprocess.run(
             self.command,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
+from rivers._ids import random_uuid4
 from rivers.execution.log_capture import StepLogCapture
 from rivers.execution.outcome import FAILURE, SKIPPED, StepOutcome, describe_error
 from rivers.execution.plan import ExecutionPlan, PlannedStep
@@ -44,7 +44,7 @@ class RunCoordinator:
     ) -> None:
         self.plan = plan
         self.storage = storage
-        self.run_id = run_id or str(uuid.uuid4())
+        self.run_id = run_id or random_uuid4()
         self.job_name = job_name
         self.tags = list(tags or [])
         self.launched_by = launched_by or LaunchedBy.manual()

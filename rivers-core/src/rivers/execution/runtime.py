@@ -89,37 +89,43 @@ class StepRuntime:
         self.context_class = context_class
         self.config_type = signature.config_type if signature is not None else None
         self.misplaced_context = signature.misplaced_context if signature is not None else None
-        self.inputs = tuple(
-            InputLoad(
+        loads = []
+        upstream = []
+        for spec_input in spec.inputs:
+            name = spec_input.upstream
+            upstream.append(name)
+            handler = spec_input.handler_override
+            metadata = spec_input.metadata_override
+            loads.append(InputLoad(
                 spec_input.param,
-                spec_input.upstream,
-                spec_input.handler_override if spec_input.handler_override is not None
-                else write_handler(spec_input.upstream),
-                spec_input.metadata_override if spec_input.metadata_override is not None
-                else nodes[spec_input.upstream].metadata,
+                name,
+                write_handler(name) if handler is None else handler,
+                nodes[name].metadata if metadata is None else metadata,
                 spec_input.type_hint,
-            )
-            for spec_input in spec.inputs
-        )
-        self.resource_args = tuple((param, resources[param]) for param in spec.resource_params)
+            ))
+        self.inputs = tuple(loads)
+        self.resource_args = tuple((param, resources[param]) for param in spec.resource_params) \
+            if spec.resource_params else ()
         has_self = signature is not None and signature.has_self and spec.kind not in (GRAPH, OBSERVE)
         self.self_unannotated = has_self and not signature.self_is_dependency
         self.self_type = signature.self_type if has_self else None
         self.self_handler = write_handler(spec.outputs[0]) if has_self and spec.outputs else None
         self.outputs = {name: OutputWrite(nodes[name], write_handler(name)) for name in spec.outputs}
-        self.node_names = tuple(n for n, node in nodes.items() if node.step_key == spec.key) if spec.kind == GRAPH \
-            else spec.outputs
-        upstream = [spec_input.upstream for spec_input in spec.inputs] + list(spec.lineage_nodes)
         if spec.kind == GRAPH:
+            self.node_names = tuple(n for n, node in nodes.items() if node.step_key == spec.key)
             upstream += [n for n, node in nodes.items() if node.step_key in spec.upstream_steps]
-        self.upstream_nodes = tuple(dict.fromkeys(upstream))
+        else:
+            self.node_names = spec.outputs
+        if spec.lineage_nodes:
+            upstream.extend(spec.lineage_nodes)
+        self.upstream_nodes = tuple(dict.fromkeys(upstream)) if len(upstream) > 1 else tuple(upstream)
         annotation = signature.return_annotation if signature is not None else None
         self.return_type = None if annotation is inspect.Signature.empty else annotation
-        self.checker = return_checker(signature.return_annotation) if signature is not None and spec.kind in (
+        self.checker = return_checker(annotation) if self.return_type is not None and spec.kind in (
             ASSET, TASK, GRAPH_TASK) else None
-        hooks = spec.hooks or ()
-        self.success_hooks = tuple(h for h in hooks if isinstance(h, Hook.Success))
-        self.failure_hooks = tuple(h for h in hooks if isinstance(h, Hook.Failure))
+        hooks = spec.hooks
+        self.success_hooks = tuple(h for h in hooks if isinstance(h, Hook.Success)) if hooks else ()
+        self.failure_hooks = tuple(h for h in hooks if isinstance(h, Hook.Failure)) if hooks else ()
         self.is_generator_multi = False
         if spec.kind == MULTI and spec.fn is not None:
             self.is_generator_multi = inspect.isgeneratorfunction(spec.fn) or inspect.isasyncgenfunction(spec.fn)

@@ -7,7 +7,6 @@ runs and how outcomes come back.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import time
@@ -45,7 +44,7 @@ class RunState:
         self.storage = storage
         self._event_seq = 0
         self.retry_default = retry_default
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop: Any = None  # an asyncio event loop, created for the first async step
         self.log_capture: Any = None
 
     def event(self, event_type: str, asset_key: str | None, **fields: Any) -> StoredEvent:
@@ -66,6 +65,8 @@ class RunState:
     def run_coroutine(self, coroutine: Any) -> Any:
         """Drive a coroutine to completion on the run's event loop."""
         if self.loop is None:
+            import asyncio
+
             self.loop = asyncio.new_event_loop()
         return self.loop.run_until_complete(coroutine)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Iterable
 
 from rivers.definitions.asset_def import DepDef
@@ -268,6 +267,8 @@ class GraphBuilder:
         return tuple(inputs), tuple(resources)
 
     def _unresolved(self, step_key: str, name: str) -> GraphValidationError:
+        import difflib
+
         close = difflib.get_close_matches(name, list(self.nodes) + list(self.resource_keys), n=3)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         return GraphValidationError(

@@ -86,7 +86,9 @@ class RiversPluginManager:
         self._tables: dict[str, _Table] = {}
         self._observers: Observers | None = None
         self._entry_points_loaded = False
-        core = _Registration(PluginSource.BUILTIN, builtin.DISTRIBUTION, _distribution_version(builtin.DISTRIBUTION))
+        from rivers import __version__
+
+        core = _Registration(PluginSource.BUILTIN, builtin.DISTRIBUTION, __version__)
         self._add(builtin, builtin.PLUGIN_NAME, core)
 
     # ------------------------------------------------------------------

@@ -193,7 +193,9 @@ def _make_json_encoder() -> Callable[[Any], str]:
     make_c_encoder = getattr(json.encoder, "c_make_encoder", None)
     if make_c_encoder is None:
         return encoder.encode
-    c_encoder = make_c_encoder(None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    c_encoder = make_c_encoder(
+        None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
     join = "".join
     return lambda value: join(c_encoder(value, 0))
 

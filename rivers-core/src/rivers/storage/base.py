@@ -203,11 +203,14 @@ class Storage(abc.ABC):
         """Release connections and files. Using a closed persistent store raises :class:`StorageError`."""
 
     def _batch(self) -> contextlib.AbstractContextManager[None]:
-        """Context manager that may defer durability of writes until it exits.
+        """Context manager inside which ``_append_events`` and ``_append_logs`` may be queued.
 
-        Backends with expensive commits (SQLite) group every write made
-        inside it into one transaction; other processes see the writes only
-        after exit. The default does nothing. Nesting is allowed.
+        Backends with expensive commits (SQLite) queue those writes and store
+        them together, at the latest when the outermost batch exits. Reads
+        through the same object, and every other write, still see (or come
+        after) the queued records; other processes may see them only later,
+        and a crash may lose them. The default does nothing. Nesting is
+        allowed.
         """
         return contextlib.nullcontext()
 
@@ -414,12 +417,15 @@ class Storage(abc.ABC):
         """
         run_status = _OUTCOME_TO_RUN_STATUS.get(status) if isinstance(status, str) else None
         if run_status is None:
-            raise ValueError(f"Invalid run outcome status {status!r}: expected one of {', '.join(map(repr, RUN_OUTCOMES))}")
+            expected = ", ".join(map(repr, RUN_OUTCOMES))
+            raise ValueError(f"Invalid run outcome status {status!r}: expected one of {expected}")
         for label, value in (("completed_steps", completed_steps), ("total_steps", total_steps)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"set_run_outcome() {label} must be a non-negative int, got {value!r}")
         if completed_steps > total_steps:
-            raise ValueError(f"set_run_outcome() completed_steps ({completed_steps}) exceeds total_steps ({total_steps})")
+            raise ValueError(
+                f"set_run_outcome() completed_steps ({completed_steps}) exceeds total_steps ({total_steps})"
+            )
         self._store_run_outcome(run_id, run_status, completed_steps, total_steps, message, time.time_ns())
 
     def get_run_progress(self, run_id: str) -> tuple[int, int]:

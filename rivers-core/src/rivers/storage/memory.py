@@ -38,7 +38,7 @@ class MemoryStorage(Storage):
         self._assets: dict[str, AssetRecord] = {}
         self._upstream: dict[str, list[str]] = {}
         # run id -> (creation sequence, record)
-        self._runs: dict[str, tuple[int, RunRecord]] = {}
+        self._run_entries: dict[str, tuple[int, RunRecord]] = {}
         self._run_sequence = itertools.count()
         # asset -> {stored partition: latest materialization}, in first-materialized order
         self._latest_by_partition: dict[str, dict[str | None, StoredEvent]] = {}
@@ -74,9 +74,10 @@ class MemoryStorage(Storage):
                 self._upstream[node] = list(parents)
 
     def _create_run(self, record: RunRecord) -> None:
+        _check_run_status(record.status)
         with self._lock:
-            self._runs.pop(record.run_id, None)
-            self._runs[record.run_id] = (next(self._run_sequence), record)
+            self._run_entries.pop(record.run_id, None)
+            self._run_entries[record.run_id] = (next(self._run_sequence), record)
 
     def _update_run(
         self,
@@ -95,10 +96,10 @@ class MemoryStorage(Storage):
         if node_names is not None:
             changes["node_names"] = list(node_names)
         with self._lock:
-            entry = self._runs.get(run_id)
+            entry = self._run_entries.get(run_id)
             if entry is None:
                 raise StorageError(f"Run '{run_id}' not found")
-            self._runs[run_id] = (entry[0], attrs.evolve(entry[1], **changes))
+            self._run_entries[run_id] = (entry[0], attrs.evolve(entry[1], **changes))
 
     def _append_events(self, events: Sequence[StoredEvent]) -> None:
         with self._lock:
@@ -185,7 +186,7 @@ class MemoryStorage(Storage):
 
     def _runs(self, limit: int, status: str | None) -> list[RunRecord]:
         with self._lock:
-            entries = list(self._runs.values())
+            entries = list(self._run_entries.values())
         if status is not None:
             entries = [entry for entry in entries if entry[1].status == status]
         entries.sort(key=lambda entry: (entry[1].start_time, entry[0]), reverse=True)
@@ -217,7 +218,7 @@ class MemoryStorage(Storage):
     ) -> None:
         with self._lock:
             self._progress[run_id] = (completed_steps, total_steps, message)
-            entry = self._runs.get(run_id)
+            entry = self._run_entries.get(run_id)
             if entry is not None:
                 sequence, record = entry
                 record = attrs.evolve(
@@ -225,7 +226,7 @@ class MemoryStorage(Storage):
                     status=run_status,
                     end_time=record.end_time if record.end_time is not None else end_time,
                 )
-                self._runs[run_id] = (sequence, record)
+                self._run_entries[run_id] = (sequence, record)
 
     def _stored_progress(self, run_id: str) -> tuple[int, int] | None:
         with self._lock:
@@ -252,7 +253,7 @@ class MemoryStorage(Storage):
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._lock:
-            entry = self._runs.get(run_id)
+            entry = self._run_entries.get(run_id)
         return None if entry is None else entry[1]
 
     def kv_get(self, key: str) -> bytes | None:

@@ -306,7 +306,8 @@ class SqliteStorage(Storage):
 
     def _register_topology(self, upstream: Mapping[str, Sequence[str]]) -> None:
         rows = [(node, encode_json(list(parents))) for node, parents in upstream.items()]
-        self._write(lambda conn: conn.executemany("INSERT OR REPLACE INTO topology (node, upstream) VALUES (?, ?)", rows))
+        sql = "INSERT OR REPLACE INTO topology (node, upstream) VALUES (?, ?)"
+        self._write(lambda conn: conn.executemany(sql, rows))
 
     def _create_run(self, record: RunRecord) -> None:
         _check_run_status(record.status)
@@ -413,7 +414,8 @@ class SqliteStorage(Storage):
     ) -> None:
         def operation(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT OR REPLACE INTO run_progress (run_id, completed_steps, total_steps, message) VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO run_progress (run_id, completed_steps, total_steps, message) "
+                "VALUES (?, ?, ?, ?)",
                 (run_id, completed_steps, total_steps, message),
             )
             conn.execute(

@@ -1,0 +1,92 @@
+"""One benchmark measurement in this interpreter; prints one JSON line.
+
+    python bench/_workload.py import
+    python bench/_workload.py layered 1000
+    python bench/_workload.py validate 10000
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+
+
+def _functions(n: int, width: int = 10) -> list:
+    """``a{i}`` returns ``i`` for the first layer, then depends on ``a{i-width}``."""
+    lines = []
+    for i in range(n):
+        if i < width:
+            lines.append(f"def a{i}():\n    return {i}\n")
+        else:
+            lines.append(f"def a{i}(a{i - width}):\n    return a{i - width} + 1\n")
+    namespace: dict = {}
+    exec("".join(lines), namespace)  # noqa: S102 - generated benchmark graph
+    return [namespace[f"a{i}"] for i in range(n)]
+
+
+def measure_import() -> dict:
+    started = time.perf_counter()
+    import rivers  # noqa: F401
+
+    elapsed = (time.perf_counter() - started) * 1000
+    return {"import_ms": elapsed, "networkx_imported": "networkx" in sys.modules,
+            "pluggy_imported": "pluggy" in sys.modules}
+
+
+def measure_first_use() -> dict:
+    started = time.perf_counter()
+    import rivers as rs
+
+    rs.Asset(lambda: 1, name="x")
+    return {"import_ms": (time.perf_counter() - started) * 1000, "networkx_imported": "networkx" in sys.modules}
+
+
+def measure_layered(n: int) -> dict:
+    import rivers as rs
+
+    assets = [rs.Asset(f) for f in _functions(n)]
+    started = time.perf_counter()
+    repo = rs.CodeRepository(assets=assets, default_executor=rs.Executor.in_process())
+    repo.resolve()
+    resolved = time.perf_counter()
+    result = repo.materialize()
+    finished = time.perf_counter()
+    repo.materialize()
+    second = time.perf_counter()
+    assert result.success
+    return {
+        "us_per_asset": (finished - started) / n * 1e6,
+        "resolve_us_per_asset": (resolved - started) / n * 1e6,
+        "run_us_per_asset": (finished - resolved) / n * 1e6,
+        "second_run_us_per_asset": (second - finished) / n * 1e6,
+        "networkx_imported": "networkx" in sys.modules,
+    }
+
+
+def measure_validate(n: int) -> dict:
+    import rivers as rs
+
+    assets = [rs.Asset(f) for f in _functions(n)]
+    started = time.perf_counter()
+    rs.CodeRepository(assets=assets, default_executor=rs.Executor.in_process()).validate()
+    return {"validate_s": time.perf_counter() - started}
+
+
+def main() -> None:
+    os.chdir(tempfile.mkdtemp(prefix="rivers-bench-"))
+    workload = sys.argv[1]
+    size = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    result = {
+        "import": lambda: measure_import(),
+        "first-use": lambda: measure_first_use(),
+        "layered": lambda: measure_layered(size),
+        "validate": lambda: measure_validate(size),
+    }[workload]()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

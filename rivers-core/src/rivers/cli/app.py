@@ -1,0 +1,134 @@
+"""The ``rivers`` argument parser, the dispatch to commands, and error reporting."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from rivers.cli.commands import COMMANDS
+from rivers.cli.console import Console
+from rivers.cli.context import CommandContext
+from rivers.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CliError, Propagate, is_user_error
+from rivers.cli.project import Project
+
+__all__ = ["build_parser", "run"]
+
+_DESCRIPTION = "Materialise and inspect rivers assets, runs and plugins."
+_EPILOG = (
+    "TARGET is a Python file (pipeline.py), a module (my_pkg.pipeline) or either with :attribute "
+    "naming a CodeRepository. The project directory holds rivers.toml and .rivers/. "
+    "Exit codes: 0 ok, 1 failed run or invalid definitions, 2 usage or configuration error."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``rivers`` and its commands; global options work before or after the command."""
+    from rivers import __version__
+
+    parser = argparse.ArgumentParser(prog="rivers", description=_DESCRIPTION, epilog=_EPILOG)
+    _add_global_options(parser, suppress=False)
+    parser.add_argument("--version", action="version", version=f"rivers {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_options(common, suppress=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.add_parser(commands, [common])
+    return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Add the global options; on commands, unset ones must not hide values given before the command."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--project-dir",
+        metavar="DIR",
+        default=default(None),
+        help="run in DIR, where rivers.toml and .rivers/ live; relative paths, TARGET included, "
+        "are relative to it (default: the working directory)",
+    )
+    group.add_argument(
+        "--storage",
+        metavar="URL",
+        default=default(None),
+        help="storage URL overriding rivers.toml and RIVERS_STORAGE_URL (e.g. sqlite:///other.db, memory://)",
+    )
+    group.add_argument(
+        "-q", "--quiet", action="store_true", default=default(False), help="print results and errors only"
+    )
+    group.add_argument(
+        "--traceback",
+        action="store_true",
+        default=default(False),
+        help="show the Python traceback of errors in definitions and configuration",
+    )
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, run the command, report errors; return the exit code."""
+    args = build_parser().parse_args(argv)
+    _tolerate_unencodable_output()
+    console = Console(quiet=args.quiet)
+    start_dir = os.getcwd()
+    project: Project | None = None
+    try:
+        directory = _enter_project(args.project_dir)
+        project = Project(directory, console, storage_url=args.storage)
+        return int(args.handler(args, CommandContext(console, project)))
+    except Propagate as wrapper:
+        raise wrapper.error from None
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        return EXIT_INTERRUPTED
+    except CliError as error:
+        _report(console, error, args.traceback, prefix=str(error))
+        return error.exit_code
+    except Exception as error:
+        if not is_user_error(error):
+            console.error(f"error: unexpected {type(error).__name__}: {error}")
+            console.error(traceback.format_exc().rstrip())
+            return EXIT_FAILURE
+        _report(console, error, args.traceback, prefix=f"{type(error).__name__}: {error}")
+        return EXIT_USAGE
+    finally:
+        if project is not None:
+            project.close()
+        os.chdir(start_dir)
+
+
+def _enter_project(project_dir: str | None) -> Path:
+    """Change into ``--project-dir`` (if given) and return the project directory."""
+    if project_dir is None:
+        return Path.cwd()
+    directory = Path(project_dir).expanduser().resolve()
+    if not directory.is_dir():
+        raise CliError(f"--project-dir {project_dir}: not a directory ({directory})")
+    os.chdir(directory)
+    return directory
+
+
+def _report(console: Console, error: BaseException, show_traceback: bool, *, prefix: str) -> None:
+    """Print ``error: <prefix>``, its detail lines and, when asked, its traceback."""
+    console.error(f"error: {prefix}")
+    for line in getattr(error, "details", ()):
+        console.error(line)
+    if show_traceback:
+        console.error("".join(traceback.format_exception(error)).rstrip())
+
+
+def _tolerate_unencodable_output() -> None:
+    """Never crash on a character the terminal's encoding lacks: write an escape instead."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # pragma: no cover - detached or closed streams
+                pass

@@ -1,0 +1,15 @@
+"""The commands of ``rivers``.
+
+Each module has ``add_parser(subparsers, parents)``, which adds its parser and
+sets ``handler`` to a function ``(args, context) -> exit code``. Modules
+import rivers' engine inside their handlers, so building the parser is cheap.
+"""
+
+from __future__ import annotations
+
+from rivers.cli.commands import assets, materialize, plugins, run, runs, validate
+
+__all__ = ["COMMANDS"]
+
+#: The command modules, in the order ``rivers --help`` lists them.
+COMMANDS = (materialize, validate, assets, runs, run, plugins)

@@ -1,0 +1,115 @@
+"""``rivers materialize TARGET [--select EXPR ...]``: run assets with live progress and a summary."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rivers.cli.context import CommandContext
+from rivers.cli.errors import EXIT_FAILURE, EXIT_OK, Propagate
+from rivers.cli.table import format_table
+
+if TYPE_CHECKING:
+    from rivers.cli.reports import RunReport
+    from rivers.repository import CodeRepository
+    from rivers.storage import Storage
+
+__all__ = ["add_parser", "handle"]
+
+
+def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Add the ``materialize`` command."""
+    parser = subparsers.add_parser(
+        "materialize",
+        parents=parents,
+        help="materialise assets of TARGET and record the run",
+        description="Materialise the assets of TARGET (all, or --select), print a line per step, "
+        "a summary and, for failures, their tracebacks on stderr. Exit 1 when the run failed.",
+    )
+    parser.add_argument("target", metavar="TARGET", help="pipeline.py, my_pkg.pipeline, or either with :attribute")
+    parser.add_argument(
+        "-s",
+        "--select",
+        metavar="EXPR",
+        action="append",
+        help='assets to run: names or selection expressions ("group:raw", "+revenue", "orders*"); repeatable',
+    )
+    parser.add_argument(
+        "--raise",
+        dest="raise_error",
+        action="store_true",
+        help="after the summary, re-raise the first step failure as a Python exception (for debuggers)",
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace, context: CommandContext) -> int:
+    """Run the selection, then print the summary; 0 on success, 1 on a failed run."""
+    from rivers.cli.progress import ProgressPrinter, printing_progress
+    from rivers.cli.reports import load_report
+    from rivers.cli.target import load_target
+
+    repository = load_target(args.target).repository
+    failure: Exception | None = None
+    with repository:
+        storage = context.project.bind(repository)
+        printer = ProgressPrinter(context.console, _step_keys_of(repository))
+        with printing_progress(printer):
+            try:
+                result = repository.materialize(selection=args.select, raise_on_error=args.raise_error)
+                run_id, success = result.run_id, result.success
+            except Exception as error:
+                if not args.raise_error or printer.run_id is None:
+                    raise  # the run never started: a selection or definition error
+                failure, run_id, success = error, printer.run_id, False
+    record = storage.get_run(run_id)
+    if record is None:  # pragma: no cover - the engine records every run it starts
+        context.console.print(f"Run {run_id}: {'success' if success else 'failure'}")
+    else:
+        report = load_report(storage, record)
+        _print_summary(context, report)
+        _print_tracebacks(context, storage, report)
+    if failure is not None:
+        raise Propagate(failure)
+    return EXIT_OK if success else EXIT_FAILURE
+
+
+def _step_keys_of(repository: CodeRepository) -> Callable[[Sequence[str]], list[str]]:
+    """A function mapping a run's node names to the keys of the steps producing them."""
+    graph = repository._state().graph
+
+    def step_keys(node_names: Sequence[str]) -> list[str]:
+        keys = (graph.nodes[name].step_key for name in node_names if name in graph.nodes)
+        return [key for key in dict.fromkeys(keys) if key in graph.steps]
+
+    return step_keys
+
+
+def _print_summary(context: CommandContext, report: RunReport) -> None:
+    """The step table (not in quiet mode) and the final ``Run <id>: ...`` line."""
+    from rivers.cli.reports import step_table
+
+    console = context.console
+    headers, rows = step_table(report)
+    if rows:
+        console.info()
+        for line in format_table(headers, rows, align="llr"):
+            console.info(line)
+        console.info()
+    outcome = report.outcome()
+    coloured = console.status(report.status) + outcome[len(report.status) :]
+    console.print(f"Run {report.run_id}: {coloured}")
+
+
+def _print_tracebacks(context: CommandContext, storage: Storage, report: RunReport) -> None:
+    """Write the traceback of every failed step to stderr."""
+    from rivers.cli.reports import FAILURE
+
+    failed = set(report.keys(FAILURE))
+    if not failed:
+        return
+    for log in storage.get_run_logs(report.run_id):
+        if log.step_key in failed and log.stderr:
+            context.console.error(f"--- traceback of {log.step_key} ---")
+            context.console.error(log.stderr.rstrip())

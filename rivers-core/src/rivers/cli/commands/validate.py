@@ -1,0 +1,47 @@
+"""``rivers validate TARGET``: build the graph and check every definition, without running anything."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rivers.cli.context import CommandContext
+from rivers.cli.errors import EXIT_FAILURE, EXIT_OK, is_user_error
+from rivers.cli.formatting import plural
+
+__all__ = ["add_parser", "handle"]
+
+
+def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Add the ``validate`` command."""
+    parser = subparsers.add_parser(
+        "validate",
+        parents=parents,
+        help="check the definitions of TARGET (graph, jobs) and rivers.toml",
+        description="Import TARGET, build and validate its graph and jobs, and read rivers.toml. "
+        "Nothing runs and no storage is touched. Exit 1 when a definition is invalid.",
+    )
+    parser.add_argument("target", metavar="TARGET", help="pipeline.py, my_pkg.pipeline, or either with :attribute")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace, context: CommandContext) -> int:
+    """Print what TARGET defines; 1 with the error on stderr if a definition is invalid."""
+    from rivers.cli.target import load_target
+    from rivers.repository_state import build_graph
+
+    context.project.config  # noqa: B018 - a malformed rivers.toml is a usage error (exit 2)
+    try:
+        loaded = load_target(args.target)
+        repository = loaded.repository
+        repository.validate()
+    except Exception as error:
+        if not is_user_error(error):
+            raise
+        context.console.error(f"invalid: {type(error).__name__}: {error}")
+        return EXIT_FAILURE
+    graph = build_graph(repository)
+    assets = sum(1 for node in graph.nodes.values() if node.kind not in ("task", "graph_task"))
+    counts = [plural(assets, "asset"), plural(len(graph.steps), "step"), plural(len(repository._job_defs), "job")]
+    context.console.print(f"{loaded.origin}: valid, {', '.join(counts)}")
+    return EXIT_OK

@@ -1,0 +1,18 @@
+"""What every command receives: the parsed arguments' console and project."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rivers.cli.console import Console
+from rivers.cli.project import Project
+
+__all__ = ["CommandContext"]
+
+
+@dataclass
+class CommandContext:
+    """The console to write to and the project to work in."""
+
+    console: Console
+    project: Project

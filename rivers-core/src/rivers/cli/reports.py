@@ -1,0 +1,135 @@
+"""What happened in a recorded run, rebuilt from its stored events.
+
+``materialize`` prints its summary from here, so ``rivers run RUN_ID`` shows
+exactly the same table later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rivers.cli.formatting import format_duration, one_line
+
+if TYPE_CHECKING:
+    from rivers.storage import RunRecord, Storage, StoredEvent
+
+__all__ = ["RunReport", "StepReport", "load_report", "step_table"]
+
+SUCCESS = "success"
+FAILURE = "failure"
+SKIPPED = "skipped"
+RUNNING = "running"
+
+
+@dataclass
+class StepReport:
+    """One step of a run: status, timing, error or skip cause, retries."""
+
+    key: str
+    status: str = RUNNING
+    started_ns: int | None = None
+    finished_ns: int | None = None
+    error: str | None = None
+    skipped_because: str | None = None
+    retries: int = 0
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds between the step's start and end events (``None`` if skipped or unfinished)."""
+        if self.started_ns is None or self.finished_ns is None:
+            return None
+        return (self.finished_ns - self.started_ns) / 1e9
+
+    @property
+    def detail(self) -> str:
+        """The error, the skip cause, or the number of retries."""
+        if self.status == SKIPPED:
+            return f"upstream failed: {self.skipped_because}" if self.skipped_because else "upstream failed"
+        if self.error:
+            return one_line(self.error)
+        return f"{self.retries} retries" if self.retries else ""
+
+
+@dataclass
+class RunReport:
+    """A run record and the steps and materialisations of its events."""
+
+    record: RunRecord
+    steps: list[StepReport] = field(default_factory=list)
+    materializations: list[StoredEvent] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+    @property
+    def status(self) -> str:
+        """``success``, ``failure``, ``canceled``, ``started``, ... (lower case)."""
+        return self.record.status.lower()
+
+    @property
+    def job(self) -> str:
+        """The job name, ``materialize`` for ad-hoc materialisations."""
+        return self.record.job_name or "materialize"
+
+    @property
+    def duration_s(self) -> float | None:
+        """Wall-clock seconds of the run (``None`` while it runs)."""
+        if self.record.end_time is None or not self.record.start_time:
+            return None
+        return (self.record.end_time - self.record.start_time) / 1e9
+
+    def keys(self, status: str) -> list[str]:
+        """The keys of the steps with ``status``."""
+        return [step.key for step in self.steps if step.status == status]
+
+    def outcome(self) -> str:
+        """``success, 12 steps in 0.84s`` or ``failure: 2 failed, 3 skipped (12 steps in 0.84s)``."""
+        timing = f"{len(self.steps)} {'step' if len(self.steps) == 1 else 'steps'} in {format_duration(self.duration_s)}"
+        if self.status == SUCCESS:
+            return f"{self.status}, {timing}"
+        counts = [f"{len(self.keys(FAILURE))} failed"]
+        if self.keys(SKIPPED):
+            counts.append(f"{len(self.keys(SKIPPED))} skipped")
+        return f"{self.status}: {', '.join(counts)} ({timing})"
+
+
+def load_report(storage: Storage, record: RunRecord) -> RunReport:
+    """Rebuild the report of ``record`` from the run's events in ``storage``."""
+    report = RunReport(record)
+    steps: dict[str, StepReport] = {}
+    for event in storage.get_events_for_run(record.run_id):
+        if event.event_type == "Materialization":
+            report.materializations.append(event)
+            continue
+        if not event.event_type.startswith("Step") or event.asset_key is None:
+            continue
+        step = steps.setdefault(event.asset_key, StepReport(event.asset_key))
+        _apply(step, event)
+    report.steps = list(steps.values())
+    return report
+
+
+def _apply(step: StepReport, event: StoredEvent) -> None:
+    metadata = dict(event.metadata)
+    if event.event_type == "StepStart":
+        step.started_ns = event.timestamp
+        step.status = RUNNING
+    elif event.event_type == "StepRetry":
+        step.retries += 1
+    elif event.event_type == "StepSuccess":
+        step.status, step.finished_ns = SUCCESS, event.timestamp
+    elif event.event_type == "StepFailure":
+        step.finished_ns = event.timestamp
+        step.skipped_because = metadata.get("rivers/skipped_because")
+        step.status = SKIPPED if step.skipped_because is not None else FAILURE
+        step.error = metadata.get("error")
+
+
+def step_table(report: RunReport) -> tuple[list[str], list[list[object]]]:
+    """Headers and rows of the per-step table: step, status, duration, detail."""
+    rows: list[list[object]] = [
+        [step.key, step.status, format_duration(step.duration_s), step.detail] for step in report.steps
+    ]
+    return ["STEP", "STATUS", "DURATION", "DETAIL"], rows

@@ -1,0 +1,239 @@
+"""Behaviour specific to the embedded SQLite store: files, processes, fork, write-behind batches."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from rivers.exceptions import SchemaMigrationNeededError, StorageError
+from rivers.storage import AssetRecord, RunRecord, SqliteStorage, Storage, StoredEvent, StoredLog
+from rivers.storage._sqlite_schema import SCHEMA_VERSION
+
+
+def step_events(run_id: str, asset_key: str, index: int = 0) -> list[StoredEvent]:
+    prefix = f"{run_id}/{asset_key}/{index}"
+    return [
+        StoredEvent(f"{prefix}/start", "StepStart", asset_key, run_id, None, index),
+        StoredEvent(f"{prefix}/mat", "Materialization", asset_key, run_id, None, index, [], f"v{index}"),
+        StoredEvent(f"{prefix}/ok", "StepSuccess", asset_key, run_id, None, index),
+    ]
+
+
+def run_python(code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_wal_mode_and_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    Storage.embedded(path).close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        conn.close()
+    assert {"runs", "events", "logs", "asset_records", "latest_materializations", "topology", "kv"} <= tables
+
+
+def test_reopening_keeps_data_and_schema_creation_is_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    first = Storage.embedded(path)
+    first._create_run(RunRecord("r1", start_time=1))
+    first._register_assets([AssetRecord("a", group="g")])
+    first._register_topology({"b": ["a"]})
+    first.add_dynamic_partitions("d", ["x"])
+    first.close()
+    second = Storage.embedded(path)
+    assert [r.run_id for r in second.get_runs()] == ["r1"]
+    assert second.get_asset_record("a") == AssetRecord("a", group="g")
+    assert second._topology() == {"b": ["a"]}
+    assert second.get_dynamic_partitions("d") == ["x"]
+    second.close()
+
+
+def test_another_process_sees_earlier_runs(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    storage = Storage.embedded(path)
+    storage._create_run(RunRecord("first", start_time=1))
+    storage._create_run(RunRecord("second", start_time=2, status="Success"))
+    storage._append_events(step_events("second", "a"))
+    output = run_python(
+        f"""
+        from rivers.storage import Storage
+        storage = Storage.embedded({str(path)!r})
+        print(",".join(run.run_id for run in storage.get_runs()))
+        print(len(storage.get_events_for_run("second")))
+        storage._create_run(__import__("rivers.storage").storage.RunRecord("from-child", start_time=3))
+        storage.close()
+        """
+    )
+    assert output.split() == ["second,first", "3"]
+    assert storage.get_runs()[0].run_id == "from-child"
+    storage.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_uses_its_own_connection(tmp_path: Path) -> None:
+    storage = Storage.embedded(tmp_path / "fork.db")
+    storage._create_run(RunRecord("parent", start_time=1))
+    parent_connection = storage._conn
+    pid = os.fork()
+    if pid == 0:  # child: write through the inherited object, then leave without cleanup
+        code = 1
+        try:
+            storage._create_run(RunRecord("child", start_time=2))
+            storage._append_events(step_events("child", "a"))
+            if storage.get_run("parent") is None:
+                code = 2
+            elif storage._conn is parent_connection:
+                code = 3
+            else:
+                code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [r.run_id for r in storage.get_runs()] == ["child", "parent"]
+    assert len(storage.get_events_for_run("child")) == 3
+    storage._append_events(step_events("parent", "b"))
+    assert len(storage.get_events_for_run("parent")) == 3
+    storage.close()
+
+
+def test_closed_storage_raises(tmp_path: Path) -> None:
+    storage = Storage.embedded(tmp_path / "c.db")
+    storage.close()
+    storage.close()
+    with pytest.raises(StorageError, match="is closed"):
+        storage.get_runs()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(SchemaMigrationNeededError, match="newer than this rivers-core"):
+        Storage.embedded(path)
+
+
+def test_a_file_that_is_not_a_database_is_a_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StorageError, match="Cannot open embedded storage"):
+        Storage.embedded(path)
+
+
+def test_threads_with_separate_connections_to_one_file_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "multi.db"
+    Storage.embedded(path).close()
+    errors: list[BaseException] = []
+
+    def writer(index: int) -> None:
+        storage = Storage.embedded(path)
+        try:
+            for step in range(25):
+                storage._append_events(step_events(f"run-{index}", f"asset-{index}", step))
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            storage.close()
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    reader = Storage.embedded(path)
+    assert [len(reader.get_events_for_run(f"run-{i}")) for i in range(4)] == [75] * 4
+    reader.close()
+
+
+# -- write-behind batches -------------------------------------------------------------------
+
+
+def test_batch_defers_writes_until_exit(tmp_path: Path) -> None:
+    path = tmp_path / "batch.db"
+    storage = Storage.embedded(path)
+    other = Storage.embedded(path)
+    storage._create_run(RunRecord("r", start_time=1))
+    with storage._batch():
+        storage._append_events(step_events("r", "a"))
+        storage._append_logs([StoredLog("l", "r", "a", 1, stdout="hi")])
+        with storage._batch():
+            storage._append_events(step_events("r", "b"))
+        assert other.get_events_for_run("r") == []
+        assert other.get_run_logs("r") == []
+    assert [e.asset_key for e in other.get_events_for_run("r")] == ["a"] * 3 + ["b"] * 3
+    assert [log.id for log in other.get_run_logs("r")] == ["l"]
+    storage.close()
+    other.close()
+
+
+def test_batch_reads_from_the_same_object_see_queued_writes(tmp_path: Path) -> None:
+    storage = Storage.embedded(tmp_path / "b.db")
+    with storage._batch():
+        storage._append_events(step_events("r", "a"))
+        assert len(storage.get_events_for_run("r")) == 3
+        record = storage.get_asset_record("a")
+        assert record is not None and record.last_data_version == "v0"
+        assert storage._completed_steps("r") == {"a"}
+    storage.close()
+
+
+def test_batch_writes_events_before_a_later_run_update(tmp_path: Path) -> None:
+    path = tmp_path / "order.db"
+    storage = Storage.embedded(path)
+    other = Storage.embedded(path)
+    storage._create_run(RunRecord("r", start_time=1))
+    with storage._batch():
+        storage._append_events(step_events("r", "a"))
+        storage._update_run("r", status="Success", end_time=5)
+        run = other.get_run("r")
+        assert run is not None and run.status == "Success"
+        assert len(other.get_events_for_run("r")) == 3
+    storage.close()
+    other.close()
+
+
+def test_batch_flushes_when_the_queue_is_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "full.db"
+    monkeypatch.setattr(SqliteStorage, "batch_max_events", 6)
+    storage = Storage.embedded(path)
+    other = Storage.embedded(path)
+    with storage._batch():
+        storage._append_events(step_events("r", "a", 0))
+        assert other.get_events_for_run("r") == []
+        storage._append_events(step_events("r", "a", 1))
+        assert len(other.get_events_for_run("r")) == 6
+        storage._append_events(step_events("r", "a", 2))
+        assert len(other.get_events_for_run("r")) == 6
+    assert len(other.get_events_for_run("r")) == 9
+    storage.close()
+    other.close()
+
+
+def test_close_writes_the_queue(tmp_path: Path) -> None:
+    path = tmp_path / "close.db"
+    storage = Storage.embedded(path)
+    batch = storage._batch()
+    batch.__enter__()
+    storage._append_events(step_events("r", "a"))
+    storage.close()
+    batch.__exit__(None, None, None)
+    reopened = Storage.embedded(path)
+    assert len(reopened.get_events_for_run("r")) == 3
+    reopened.close()
