@@ -51,11 +51,6 @@ class Console:
         if not self.quiet:
             self.print(text)
 
-    def lines(self, lines: list[str], *, verbose: bool = True) -> None:
-        """Write several lines; with ``verbose`` they are dropped in quiet mode."""
-        for line in lines:
-            self.info(line) if verbose else self.print(line)
-
     def error(self, text: str) -> None:
         """Write a line to ``err``."""
         print(text, file=self.err, flush=True)

@@ -1,4 +1,4 @@
-"""What every command receives: the parsed arguments' console and project."""
+"""What every command receives besides its arguments: the console and the project."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from rivers.cli.formatting import format_duration, one_line
+from rivers.cli.formatting import format_duration, one_line, plural
 
 if TYPE_CHECKING:
     from rivers.storage import RunRecord, Storage, StoredEvent
@@ -86,7 +86,7 @@ class RunReport:
 
     def outcome(self) -> str:
         """``success, 12 steps in 0.84s`` or ``failure: 2 failed, 3 skipped (12 steps in 0.84s)``."""
-        timing = f"{len(self.steps)} {'step' if len(self.steps) == 1 else 'steps'} in {format_duration(self.duration_s)}"
+        timing = f"{plural(len(self.steps), 'step')} in {format_duration(self.duration_s)}"
         if self.status == SUCCESS:
             return f"{self.status}, {timing}"
         counts = [f"{len(self.keys(FAILURE))} failed"]

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from rivers._ids import random_uuid4
+from rivers.execution.event_writer import EventWriter
 from rivers.execution.log_capture import StepLogCapture
 from rivers.execution.outcome import FAILURE, SKIPPED, StepOutcome, describe_error
 from rivers.execution.plan import ExecutionPlan, PlannedStep
@@ -14,10 +15,6 @@ from rivers.execution.step_runner import RunState, run_step, skip_step
 from rivers.storage.records import LaunchedBy, RunRecord
 
 _CANCEL_CHECK_INTERVAL_S = 1.0
-#: Events are written in batches: at most this long after a step finished...
-_FLUSH_INTERVAL_S = 0.05
-#: ...or once this many are pending, and always when the run ends.
-_FLUSH_MAX_EVENTS = 2000
 
 
 class RunCoordinator:
@@ -56,9 +53,7 @@ class RunCoordinator:
         self._last_cancel_check = time.monotonic()
         self._cancelled = False
         self._started = 0.0
-        self._pending_events: list[Any] = []
-        self._pending_logs: list[Any] = []
-        self._last_flush = time.monotonic()
+        self._writer = EventWriter(storage)
         from rivers.plugins import get_observers
 
         self.observers = get_observers()
@@ -92,7 +87,7 @@ class RunCoordinator:
     def finish(self) -> RunResult:
         """Close the run record, tell observers, and build the result."""
         self.state.close()
-        self.flush()
+        self._writer.close()
         status = "Canceled" if self._cancelled else ("Failure" if self.failures else "Success")
         self.storage._update_run(self.run_id, status=status, end_time=time.time_ns())
         failed = [(name, describe_error(error)) for name, error in self.failures]
@@ -139,18 +134,13 @@ class RunCoordinator:
         return outcome
 
     def record(self, outcome: StepOutcome) -> None:
-        """Queue a step's events and logs for storage and remember its failures.
+        """Hand a step's events and logs to the writer and remember its failures.
 
-        Events are written in one transaction per batch (see ``_FLUSH_*``): a
-        crash loses at most the last fraction of a second of events, whose
-        steps a resumed run simply executes again.
+        Events are committed in batches on a background thread: a crash loses
+        at most the last fraction of a second of events, whose steps a resumed
+        run simply executes again.
         """
-        self._pending_events.extend(outcome.events)
-        if outcome.logs:
-            self._pending_logs.extend(outcome.logs)
-        now = time.monotonic()
-        if now - self._last_flush >= _FLUSH_INTERVAL_S or len(self._pending_events) >= _FLUSH_MAX_EVENTS:
-            self.flush()
+        self._writer.add(outcome.events, outcome.logs)
         if outcome.failed_nodes:
             for name, error in outcome.failed_nodes.items():
                 self.failed_nodes[name] = error
@@ -163,14 +153,8 @@ class RunCoordinator:
                                                       error))
 
     def flush(self) -> None:
-        """Write every queued event and log to storage now."""
-        self._last_flush = time.monotonic()
-        if self._pending_events:
-            events, self._pending_events = self._pending_events, []
-            self.storage._append_events(events)
-        if self._pending_logs:
-            logs, self._pending_logs = self._pending_logs, []
-            self.storage._append_logs(logs)
+        """Block until every event recorded so far is in storage."""
+        self._writer.flush()
 
     def cancel_requested(self) -> bool:
         """Whether cancellation was requested (checked against storage about once a second)."""

@@ -389,10 +389,18 @@ def _run_success_hooks(runtime: StepRuntime, run: RunState, name: str, value: An
 
 
 def _run_failure_hooks(runtime: StepRuntime, run: RunState, error: str) -> None:
+    if not runtime.failure_hooks:
+        return
     metadata = runtime.spec.metadata
+    config = None
+    if runtime.config_type is not None:
+        try:
+            config = build_config(runtime.config_type, run.config.get(runtime.key), runtime.key)
+        except Exception:  # noqa: BLE001 - the config itself may be what failed the step
+            config = None
     for hook in runtime.failure_hooks:
         _call_hook(hook, HookContext._create(asset_name=runtime.key, run_id=run.run_id, hook_type="failure",
-                                             error=error, metadata=metadata))
+                                             error=error, metadata=metadata, config=config))
 
 
 def _call_hook(hook: Any, context: HookContext) -> None:

@@ -15,7 +15,7 @@ that converts between what records carry and what a backend stores; when a
 from __future__ import annotations
 
 import enum
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import attrs
 
@@ -67,30 +67,53 @@ class StorageType(enum.IntEnum):
     Remote = 2
 
 
-@attrs.frozen
-class StoredEvent:
-    """One event of a run: step lifecycle, materialization, observation, queue or pool event.
-
-    ``asset_key`` is the step/output name; ``metadata`` and
-    ``input_data_versions`` are lists of ``(key, value)`` string pairs.
-    """
-
+class _StoredEventFields(NamedTuple):
     id: str
     event_type: str
     asset_key: str | None
     run_id: str
-    partition_key: str | None = None
-    timestamp: int = 0
-    metadata: list[tuple[str, str]] = attrs.Factory(list)
-    data_version: str | None = None
-    code_version: str | None = None
-    input_data_versions: list[tuple[str, str]] = attrs.Factory(list)
+    partition_key: str | None
+    timestamp: int
+    metadata: list[tuple[str, str]]
+    data_version: str | None
+    code_version: str | None
+    input_data_versions: list[tuple[str, str]]
 
 
-@attrs.frozen
-class StoredLog:
-    """Captured stdout, stderr and log records of one step of a run."""
+class StoredEvent(_StoredEventFields):
+    """One event of a run: step lifecycle, materialization, observation, queue or pool event.
 
+    ``asset_key`` is the step/output name; ``metadata`` and
+    ``input_data_versions`` are lists of ``(key, value)`` string pairs.
+
+    Events are the highest-volume records (three or more per step), so they
+    are immutable named tuples rather than attrs classes: creating one costs
+    a fraction of a frozen attrs instance, which matters on the per-step path.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        id: str,
+        event_type: str,
+        asset_key: str | None,
+        run_id: str,
+        partition_key: str | None = None,
+        timestamp: int = 0,
+        metadata: list[tuple[str, str]] | None = None,
+        data_version: str | None = None,
+        code_version: str | None = None,
+        input_data_versions: list[tuple[str, str]] | None = None,
+    ) -> StoredEvent:
+        return tuple.__new__(cls, (
+            id, event_type, asset_key, run_id, partition_key, timestamp,
+            [] if metadata is None else metadata, data_version, code_version,
+            [] if input_data_versions is None else input_data_versions,
+        ))
+
+
+class _StoredLogFields(NamedTuple):
     id: str
     run_id: str
     step_key: str
@@ -98,6 +121,12 @@ class StoredLog:
     stdout: str | None = None
     stderr: str | None = None
     logs: str | None = None
+
+
+class StoredLog(_StoredLogFields):
+    """Captured stdout, stderr and log records of one step of a run (an immutable named tuple)."""
+
+    __slots__ = ()
 
 
 @attrs.frozen

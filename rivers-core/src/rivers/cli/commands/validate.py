@@ -30,7 +30,7 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
     from rivers.cli.target import load_target
     from rivers.repository_state import build_graph
 
-    context.project.config  # noqa: B018 - a malformed rivers.toml is a usage error (exit 2)
+    _ = context.project.config  # read first: a malformed rivers.toml is a usage error (exit 2)
     try:
         loaded = load_target(args.target)
         repository = loaded.repository
@@ -38,7 +38,7 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
     except Exception as error:
         if not is_user_error(error):
             raise
-        context.console.error(f"invalid: {type(error).__name__}: {error}")
+        context.console.error(f"error: {type(error).__name__}: {error}")
         return EXIT_FAILURE
     graph = build_graph(repository)
     assets = sum(1 for node in graph.nodes.values() if node.kind not in ("task", "graph_task"))

@@ -1,0 +1,92 @@
+"""``rivers runs [--limit N] [--status S]``: the recent runs of the project storage."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rivers.cli.context import CommandContext
+from rivers.cli.errors import EXIT_OK
+from rivers.cli.formatting import format_duration, format_timestamp, one_line
+from rivers.cli.table import format_table
+
+__all__ = ["add_parser", "handle", "parse_status"]
+
+_HEADERS = ["RUN ID", "JOB", "STATUS", "STARTED", "DURATION", "STEPS", "FAILED"]
+#: Length of the run ids shown; ``rivers run`` accepts such prefixes.
+SHORT_ID = 8
+
+
+def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Add the ``runs`` command."""
+    parser = subparsers.add_parser(
+        "runs",
+        parents=parents,
+        help="list recent runs",
+        description="List the most recent runs recorded in the project storage, newest first.",
+    )
+    parser.add_argument("-n", "--limit", type=_non_negative, default=20, metavar="N", help="at most N runs (20)")
+    parser.add_argument(
+        "--status",
+        type=parse_status,
+        metavar="S",
+        help="only runs with this status: success, failure, started, queued, notstarted, canceled",
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace, context: CommandContext) -> int:
+    """Print one row per run."""
+    from rivers.cli.reports import FAILURE, load_report
+
+    console = context.console
+    project = context.project
+    if not project.storage_exists():
+        console.print(f"no runs recorded yet in {project.storage_url}")
+        return EXIT_OK
+    storage = project.storage()
+    records = storage.get_runs(limit=args.limit, status=args.status)
+    if not records:
+        console.print("no runs" + (f" with status {args.status}" if args.status else ""))
+        return EXIT_OK
+    rows = []
+    for record in records:
+        report = load_report(storage, record)
+        failed = ", ".join(report.keys(FAILURE))
+        rows.append(
+            [
+                record.run_id[:SHORT_ID],
+                report.job,
+                report.status,
+                format_timestamp(record.start_time),
+                format_duration(report.duration_s) if record.end_time else "running",
+                len(report.steps),
+                one_line(failed, 40) or None,
+            ]
+        )
+    for line in format_table(_HEADERS, rows, align="lllllr"):
+        console.print(line)
+    return EXIT_OK
+
+
+def parse_status(text: str) -> str:
+    """A run status as stored (``Success``), from any case; ``cancelled`` is accepted too."""
+    from rivers.storage.records import RUN_STATUSES
+
+    wanted = text.strip().lower().replace("cancelled", "canceled").replace("_", "").replace("-", "")
+    for status in RUN_STATUSES:
+        if status.lower() == wanted:
+            return status
+    raise argparse.ArgumentTypeError(
+        f"unknown status {text!r}; choose from {', '.join(status.lower() for status in RUN_STATUSES)}"
+    )
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value

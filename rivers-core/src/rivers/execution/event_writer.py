@@ -1,0 +1,114 @@
+"""Writing a run's events to storage on a background thread.
+
+Steps hand their events to an :class:`EventWriter`; a writer thread commits
+them in batches, so the storage's own work (SQLite releases the GIL while it
+writes) overlaps with the next steps instead of delaying them. ``flush()``
+waits until everything handed over is stored; runs flush before they update
+their status, so a run never reads as finished before its events exist.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+#: Batches are written at most this often...
+_INTERVAL_S = 0.05
+#: ...or as soon as this many records are waiting.
+_MAX_PENDING = 2000
+
+
+class EventWriter:
+    """Batches events and logs for one storage and writes them on a thread."""
+
+    #: write on a background thread (False: write in the caller, in batches)
+    threaded = True
+
+    def __init__(self, storage: Any) -> None:
+        self._storage = storage
+        self._condition = threading.Condition()
+        self._events: list[Any] = []
+        self._logs: list[Any] = []
+        self._in_flight = False
+        self._closed = False
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def add(self, events: list[Any], logs: list[Any]) -> None:
+        """Queue records; wakes the writer when enough are waiting."""
+        with self._condition:
+            self._raise_pending_error()
+            self._events.extend(events)
+            if logs:
+                self._logs.extend(logs)
+            if not self.threaded:
+                if len(self._events) >= _MAX_PENDING:
+                    self._write_now()
+                return
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="rivers-event-writer", daemon=True)
+                self._thread.start()
+            if len(self._events) >= _MAX_PENDING:
+                self._condition.notify_all()
+
+    def flush(self) -> None:
+        """Block until every queued record is stored (raises what the storage raised)."""
+        with self._condition:
+            if self._thread is None:
+                self._write_now()
+                return
+            self._condition.notify_all()
+            while self._events or self._logs or self._in_flight:
+                self._condition.wait()
+            self._raise_pending_error()
+
+    def close(self) -> None:
+        """Flush and stop the writer thread."""
+        try:
+            self.flush()
+        finally:
+            with self._condition:
+                self._closed = True
+                self._condition.notify_all()
+            if self._thread is not None:
+                self._thread.join()
+
+    # ---------------------------------------------------------------- thread
+    def _loop(self) -> None:
+        with self._condition:
+            while True:
+                if not (self._events or self._logs):
+                    if self._closed:
+                        return
+                    self._condition.wait(_INTERVAL_S)
+                    continue
+                events, self._events = self._events, []
+                logs, self._logs = self._logs, []
+                self._in_flight = True
+                self._condition.release()
+                try:
+                    self._store(events, logs)
+                except BaseException as error:  # noqa: BLE001 - surfaced by flush()/add()
+                    self._error = error
+                finally:
+                    self._condition.acquire()
+                    self._in_flight = False
+                    self._condition.notify_all()
+                if not self._closed:
+                    self._condition.wait(_INTERVAL_S)
+
+    def _write_now(self) -> None:
+        events, self._events = self._events, []
+        logs, self._logs = self._logs, []
+        self._store(events, logs)
+
+    def _store(self, events: list[Any], logs: list[Any]) -> None:
+        if events:
+            self._storage._append_events(events)
+        if logs:
+            self._storage._append_logs(logs)
+
+    def _raise_pending_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
