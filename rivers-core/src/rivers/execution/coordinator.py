@@ -49,6 +49,7 @@ class RunCoordinator:
         self.state.log_capture = StepLogCapture.install()
         self.failed_nodes: dict[str, BaseException] = {}
         self.failures: list[tuple[str, BaseException]] = []
+        self._first_error: BaseException | None = None
         self.completed: set[str] = storage._completed_steps(self.run_id) if resume else set()
         self._last_cancel_check = time.monotonic()
         self._cancelled = False
@@ -100,10 +101,7 @@ class RunCoordinator:
 
     def first_error(self) -> BaseException | None:
         """The first real failure of the run (skips are consequences, not causes)."""
-        for _, error in self.failures:
-            if not str(error).startswith("Skipped: upstream"):
-                return error
-        return self.failures[0][1] if self.failures else None
+        return self._first_error
 
     # ------------------------------------------------------------------ steps
     def upstream_failure(self, planned: PlannedStep) -> str | None:
@@ -122,13 +120,13 @@ class RunCoordinator:
         if runtime.key in self.completed:
             return None
         cause = self.upstream_failure(planned)
-        if self.observers.active:
-            from rivers.plugins.events import StepStarted
-
-            self.observers.step_started(StepStarted(self.run_id, runtime.key))
         if cause is not None:
             outcome = skip_step(runtime, self.state, cause)
         else:
+            if self.observers.active:
+                from rivers.plugins.events import StepStarted
+
+                self.observers.step_started(StepStarted(self.run_id, runtime.key))
             outcome = run_step(runtime, self.state, planned.selected)
         self.record(outcome)
         return outcome
@@ -141,6 +139,8 @@ class RunCoordinator:
         run simply executes again.
         """
         self._writer.add(outcome.events, outcome.logs)
+        if outcome.status == FAILURE and self._first_error is None:
+            self._first_error = outcome.error
         if outcome.failed_nodes:
             for name, error in outcome.failed_nodes.items():
                 self.failed_nodes[name] = error
