@@ -181,6 +181,54 @@ def test_io_contexts_constructed_directly():
     assert repr(inp) == "InputContext(asset_name='up', downstream_asset='down')"
 
 
+@pytest.mark.parametrize(
+    ("ctx", "attribute"),
+    [
+        (rs.AssetExecutionContext("a"), "asset_name"),
+        (rs.AssetExecutionContext("a"), "config"),
+        (rs.AssetExecutionContext("a"), "output_selection"),
+        (rs.AssetExecutionContext("a"), "output_metadata"),
+        (rs.TaskExecutionContext("t"), "task_name"),
+        (rs.TaskExecutionContext("t"), "partition"),
+        (rs.OutputContext("a"), "asset_name"),
+        (rs.OutputContext("a"), "type_hint"),
+        (rs.InputContext("a", "b"), "downstream_asset"),
+        (rs.InputContext("a", "b"), "asset_metadata"),
+    ],
+)
+def test_context_attributes_are_read_only(ctx, attribute):
+    before = getattr(ctx, attribute)
+    with pytest.raises(AttributeError):
+        setattr(ctx, attribute, "changed")
+    assert getattr(ctx, attribute) == before
+
+
+def test_hook_context_attributes_are_read_only():
+    seen = []
+
+    @rs.Hook.success
+    def on_ok(ctx):
+        try:
+            ctx.asset_name = "other"
+        except AttributeError:
+            seen.append("read-only")
+
+    @rs.Asset(hooks=[on_ok])
+    def a():
+        return 1
+
+    make_repo(a).materialize()
+    assert seen == ["read-only"]
+
+
+def test_context_metadata_methods_still_mutate():
+    ctx = rs.OutputContext("a")
+    ctx.add_output_metadata({"n": 1})
+    ctx.register_data_version("v")
+    assert ctx.output_metadata == {"n": rs.MetadataValue.int(1)}
+    assert ctx.drain_data_version() == "v"
+
+
 def test_hook_context_is_not_constructible():
     with pytest.raises(TypeError):
         rs.HookContext()

@@ -357,6 +357,15 @@ def test_observe_awaits_async_functions():
     assert make_repo(src).observe() == {"src": {"n": rs.MetadataValue.int(2)}}
 
 
+def test_observe_without_observable_externals_returns_an_empty_dict():
+    @rs.Asset
+    def a():
+        return 1
+
+    plain = rs.Asset.external(name="plain", io_handler=Source())
+    assert make_repo(a, plain).observe() == {}
+
+
 def test_observe_wraps_errors_in_runtime_error():
     @rs.Asset.external(io_handler=Source())
     def src():

@@ -33,7 +33,7 @@ class RunState:
     """Per-run facts every step reads: ids, partition, config, known data versions."""
 
     __slots__ = ("run_id", "partition", "config", "data_versions", "storage", "_event_seq", "retry_default",
-                 "loop", "log_capture")
+                 "loop", "log_capture", "self_persisted")
 
     def __init__(self, run_id: str, storage: Any, config: dict[str, Any] | None, retry_default: Any,
                  partition: Any = None) -> None:
@@ -45,6 +45,8 @@ class RunState:
         self._event_seq = 0
         self.retry_default = retry_default
         self.loop: Any = None  # an asyncio event loop, created for the first async step
+        # nodes that returned rs.Materialization in this run: they have no value to load
+        self.self_persisted: set[str] = set()
         self.log_capture: Any = None
 
     def event(self, event_type: str, asset_key: str | None, **fields: Any) -> StoredEvent:
@@ -202,7 +204,15 @@ def _load_arguments(runtime: StepRuntime, run: RunState, context: Any) -> dict[s
         kwargs[runtime.context_param] = context
     partition = run.partition
     key = runtime.key
+    self_persisted = run.self_persisted
     for load in runtime.inputs:
+        if self_persisted and load.upstream in self_persisted:
+            raise ExecutionError(
+                f"Asset '{key}' loads '{load.upstream}', but '{load.upstream}' returned rs.Materialization "
+                "(it persisted its value itself), so there is no value to load. Either declare the edge with "
+                f"deps=[rs.AssetDef.dep('{load.upstream}')] and drop the parameter, or return "
+                "rs.Output(value) from the upstream asset"
+            )
         kwargs[load.param] = load.handler.load_input(
             InputContext(load.upstream, key, load.metadata, partition, load.type_hint)
         )
@@ -232,6 +242,7 @@ def _handle_single(runtime: StepRuntime, run: RunState, context: Any, write: Any
         _record_observation(run, write.name, context, result, outcome)
         return
     if result_type is Materialization:
+        run.self_persisted.add(write.name)
         _record_materialization(runtime, run, write, context, result, None, outcome, written=False)
         _run_success_hooks(runtime, run, write.name, None, context)
         return
