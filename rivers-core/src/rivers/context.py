@@ -14,6 +14,32 @@ from rivers.exceptions import PartitionValidationError
 from rivers.metadata import MetadataValue, coerce_metadata
 
 
+class _Frozen:
+    """Public attributes are read-only once the context exists.
+
+    Contexts are frozen, as upstream's are: user code reads them, and only the
+    metadata / data-version / failed-partition methods change them. The
+    engine keeps its bookkeeping in private (``_``-prefixed) slots.
+    """
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+            return
+        raise AttributeError(f"'{type(self).__name__}' attribute '{name}' is read-only")
+
+    def __delattr__(self, name: str) -> None:
+        if name.startswith("_"):
+            object.__delattr__(self, name)
+            return
+        raise AttributeError(f"'{type(self).__name__}' attribute '{name}' is read-only")
+
+
+_set = object.__setattr__
+
+
 class _MetadataCollector:
     """Output metadata and data version accumulated by a context."""
 
@@ -26,7 +52,7 @@ class _MetadataCollector:
         """Add metadata to the output's event; values are coerced to MetadataValue."""
         coerced = coerce_metadata(metadata)
         if self._metadata is None:
-            self._metadata = coerced
+            _set(self, "_metadata", coerced)
         else:
             self._metadata.update(coerced)
 
@@ -39,11 +65,12 @@ class _MetadataCollector:
         """Use ``version`` as the output's data version instead of a random one."""
         if not isinstance(version, str):
             raise TypeError(f"data version must be a str, got {type(version).__name__}")
-        self._data_version = version
+        _set(self, "_data_version", version)
 
     def drain_data_version(self) -> str | None:
         """Return the registered data version and clear it."""
-        version, self._data_version = self._data_version, None
+        version = self._data_version
+        _set(self, "_data_version", None)
         return version
 
 
@@ -86,7 +113,7 @@ class _PartitionAccess:
         return None if self.partition is None else self.partition.time_window()
 
 
-class AssetExecutionContext(_MetadataCollector, _PartitionAccess):
+class AssetExecutionContext(_Frozen, _MetadataCollector, _PartitionAccess):
     """Context of an asset step; subscript with a config class: ``AssetExecutionContext[Cfg]``."""
 
     __slots__ = (
@@ -120,20 +147,20 @@ class AssetExecutionContext(_MetadataCollector, _PartitionAccess):
         config: Any = None,
         run_id: str = "",
     ) -> None:
-        self.asset_name = asset_name
-        self.tags = tags
-        self.kinds = list(kinds or [])
-        self.group = group
-        self.code_version = code_version
-        self.asset_metadata = asset_metadata
-        self.partition = partition
-        self.is_multi_asset = is_multi_asset
-        self.output_selection = list(output_selection or [])
-        self.config = config
-        self.run_id = run_id
-        self._metadata = None
-        self._data_version = None
-        self._failed_partitions: list[tuple[Any, str]] = []
+        _set(self, "asset_name", asset_name)
+        _set(self, "tags", tags)
+        _set(self, "kinds", list(kinds or []))
+        _set(self, "group", group)
+        _set(self, "code_version", code_version)
+        _set(self, "asset_metadata", asset_metadata)
+        _set(self, "partition", partition)
+        _set(self, "is_multi_asset", is_multi_asset)
+        _set(self, "output_selection", list(output_selection or []))
+        _set(self, "config", config)
+        _set(self, "run_id", run_id)
+        _set(self, "_metadata", None)
+        _set(self, "_data_version", None)
+        _set(self, "_failed_partitions", [])
 
     def __class_getitem__(cls, item: Any) -> types.GenericAlias:
         return types.GenericAlias(cls, item)
@@ -156,7 +183,7 @@ class AssetExecutionContext(_MetadataCollector, _PartitionAccess):
         return f"AssetExecutionContext(asset_name={self.asset_name!r})"
 
 
-class TaskExecutionContext(_PartitionAccess):
+class TaskExecutionContext(_Frozen, _PartitionAccess):
     """Context of a task step (standalone or inside a graph asset)."""
 
     __slots__ = ("task_name", "tags", "partition", "config", "run_id")
@@ -170,11 +197,11 @@ class TaskExecutionContext(_PartitionAccess):
         config: Any = None,
         run_id: str = "",
     ) -> None:
-        self.task_name = task_name
-        self.tags = tags
-        self.partition = partition
-        self.config = config
-        self.run_id = run_id
+        _set(self, "task_name", task_name)
+        _set(self, "tags", tags)
+        _set(self, "partition", partition)
+        _set(self, "config", config)
+        _set(self, "run_id", run_id)
 
     def __class_getitem__(cls, item: Any) -> types.GenericAlias:
         return types.GenericAlias(cls, item)
@@ -188,7 +215,7 @@ class TaskExecutionContext(_PartitionAccess):
         return f"TaskExecutionContext(task_name={self.task_name!r})"
 
 
-class OutputContext(_MetadataCollector):
+class OutputContext(_Frozen, _MetadataCollector):
     """What an IO handler's ``handle_output`` knows about the value it writes."""
 
     __slots__ = ("asset_name", "asset_metadata", "partition", "type_hint", "run_id", "_metadata", "_data_version")
@@ -201,19 +228,19 @@ class OutputContext(_MetadataCollector):
         type_hint: Any = None,
         run_id: str = "",
     ) -> None:
-        self.asset_name = asset_name
-        self.asset_metadata = asset_metadata
-        self.partition = partition
-        self.type_hint = type_hint
-        self.run_id = run_id
-        self._metadata = None
-        self._data_version = None
+        _set(self, "asset_name", asset_name)
+        _set(self, "asset_metadata", asset_metadata)
+        _set(self, "partition", partition)
+        _set(self, "type_hint", type_hint)
+        _set(self, "run_id", run_id)
+        _set(self, "_metadata", None)
+        _set(self, "_data_version", None)
 
     def __repr__(self) -> str:
         return f"OutputContext(asset_name={self.asset_name!r})"
 
 
-class InputContext:
+class InputContext(_Frozen):
     """What an IO handler's ``load_input`` knows about the value it loads."""
 
     __slots__ = ("asset_name", "downstream_asset", "asset_metadata", "partition", "type_hint")
@@ -226,17 +253,17 @@ class InputContext:
         partition: Any = None,
         type_hint: Any = None,
     ) -> None:
-        self.asset_name = asset_name
-        self.downstream_asset = downstream_asset
-        self.asset_metadata = asset_metadata
-        self.partition = partition
-        self.type_hint = type_hint
+        _set(self, "asset_name", asset_name)
+        _set(self, "downstream_asset", downstream_asset)
+        _set(self, "asset_metadata", asset_metadata)
+        _set(self, "partition", partition)
+        _set(self, "type_hint", type_hint)
 
     def __repr__(self) -> str:
         return f"InputContext(asset_name={self.asset_name!r}, downstream_asset={self.downstream_asset!r})"
 
 
-class HookContext:
+class HookContext(_Frozen):
     """What a success or failure hook receives (created by the engine only)."""
 
     __slots__ = ("asset_name", "run_id", "hook_type", "output", "error", "metadata", "config")
@@ -257,13 +284,13 @@ class HookContext:
         config: Any = None,
     ) -> HookContext:
         self = object.__new__(cls)
-        self.asset_name = asset_name
-        self.run_id = run_id
-        self.hook_type = hook_type
-        self.output = output
-        self.error = error
-        self.metadata = metadata
-        self.config = config
+        _set(self, "asset_name", asset_name)
+        _set(self, "run_id", run_id)
+        _set(self, "hook_type", hook_type)
+        _set(self, "output", output)
+        _set(self, "error", error)
+        _set(self, "metadata", metadata)
+        _set(self, "config", config)
         return self
 
     def __class_getitem__(cls, item: Any) -> types.GenericAlias:
