@@ -72,7 +72,19 @@ def test_bare_decorator_gives_single_asset_named_after_function():
     assert isinstance(orders, rs.SingleAsset)
     assert isinstance(orders, rs.Asset)
     assert orders.name == "orders"
-    assert orders._name is None
+    # upstream's own tests read `_name` back as the function name once bound
+    assert orders._name == "orders"
+
+
+def test_private_name_is_none_only_for_an_unnamed_unbound_asset():
+    assert rs.Asset(group="g")._name is None
+    assert rs.Asset(name="x")._name == "x"
+
+    @rs.Asset.from_multi(output_defs=[rs.AssetDef("a")], name="my_multi")
+    def foo():
+        return {"a": 1}
+
+    assert foo._name == "my_multi"
 
 
 def test_decorator_with_options_configures_the_asset():
@@ -109,6 +121,7 @@ def test_unbound_asset_binds_a_function_and_returns_the_same_object():
     bound = deco(first)
     assert bound is deco
     assert bound.name == "first"
+    assert bound._name == "first"
     assert bound._asset_fn is first
 
 
@@ -126,6 +139,7 @@ def test_reusing_a_configured_decorator_copies_on_bind():
     assert first is not second
     assert first.name == "first"
     assert second.name == "second"
+    assert (first._name, second._name) == ("first", "second")
     assert first._asset_fn() == 1
     assert second._asset_fn() == 2
     assert second.group == "g" and second.tags == ["t"]
@@ -408,6 +422,15 @@ def test_pool_of_a_wrong_type(bad):
 def test_empty_pool_name(bad):
     with pytest.raises(AssetDefinitionError):
         rs.Asset(lambda: 1, name="p", pool=bad)
+
+
+def test_pool_slots_read_back_normalised():
+    asset = rs.Asset(lambda: 1, name="p", pool="heavy", pool_slots=2, deps=[rs.AssetDef.dep("upstream")])
+    assert asset.pool == [("heavy", 2)]
+    assert asset.pool_slots == {"heavy": 2}
+    assert [d.name for d in asset.deps] == ["upstream"]
+    assert rs.Asset(lambda: 1, name="q", pool=["a", "b"], pool_slots={"a": 3}).pool_slots == {"a": 3, "b": 1}
+    assert rs.Asset(lambda: 1, name="r").pool_slots is None
 
 
 def test_pool_property_is_a_copy():
@@ -739,6 +762,15 @@ def test_output_repr_empty():
     assert repr(rs.Output()) == "Output(has_value=false, has_metadata=false)"
 
 
+def test_output_repr_shows_output_name_when_set():
+    r = repr(rs.Output(value=42, output_name="out", data_version="v1", metadata={"k": "v"}))
+    assert r == "Output(output_name='out', has_value=true, has_metadata=true, data_version='v1')"
+
+
+def test_output_repr_metadata_flag_for_empty_dict():
+    assert repr(rs.Output(1, metadata={})) == "Output(has_value=true, has_metadata=false)"
+
+
 def test_observation_repr():
     assert repr(rs.Observation()) == "Observation()"
     assert repr(rs.Observation(output_name="x")) == "Observation(output_name='x')"
@@ -749,6 +781,26 @@ def test_materialization_repr():
         "Materialization(output_name='o', has_metadata=true)"
     )
     assert repr(rs.Materialization()) == "Materialization()"
+    assert repr(rs.Materialization(data_version="v1", metadata={"k": "v"})) == (
+        "Materialization(has_metadata=true, data_version='v1')"
+    )
+
+
+def test_result_wrapper_defaults():
+    o, obs, m = rs.Output(), rs.Observation(), rs.Materialization()
+    assert (o.value, o.output_name, o.metadata, o.data_version, o.tags) == (None, None, None, None, None)
+    assert (obs.output_name, obs.metadata, obs.data_version) == (None, None, None)
+    assert (m.output_name, m.metadata, m.data_version, m.tags) == (None, None, None, None)
+
+
+def test_output_without_value_stores_none():
+    @rs.Asset
+    def a() -> rs.Output:
+        return rs.Output(metadata={"status": "done"})
+
+    repo = make_repo(a)
+    repo.materialize()
+    assert repo.load_node("a") is None
 
 
 def test_output_attributes_are_raw():
@@ -961,6 +1013,9 @@ def test_generic_alias_checks_only_the_origin():
         (bool, True, True),
         (float, 1, False),
         (dict[str, int], {"a": "b"}, True),
+        (int, None, False),
+        (int | None, None, True),
+        (list, "a string", False),
     ],
 )
 def test_return_annotation_variants(annotation, value, ok):
@@ -971,6 +1026,23 @@ def test_return_annotation_variants(annotation, value, ok):
     asset = rs.Asset(fn, name="typed")
     result = make_repo(asset).materialize(raise_on_error=False)
     assert result.success is ok, result.failed_assets
+
+
+def test_return_annotation_with_a_local_class():
+    class MyData:
+        pass
+
+    @rs.Asset
+    def good() -> MyData:
+        return MyData()
+
+    @rs.Asset
+    def bad() -> MyData:
+        return 42
+
+    result = make_repo(good, bad).materialize(raise_on_error=False)
+    assert [name for name, _ in result.failed_assets] == ["bad"]
+    assert "but expected 'MyData'" in result.failed_assets[0][1]
 
 
 def test_string_annotations_are_evaluated_before_checking():

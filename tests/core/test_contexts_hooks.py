@@ -71,6 +71,7 @@ def test_asset_context_constructed_directly_has_defaults_and_repr():
     assert ctx.config is None
     assert ctx.output_metadata is None
     assert ctx.partition_time_window is None
+    assert ctx.run_id is None  # a hand-built context belongs to no run
     assert repr(ctx) == "AssetExecutionContext(asset_name='a')"
 
 

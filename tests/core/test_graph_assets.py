@@ -248,6 +248,21 @@ def test_task_resources_are_injected_by_name():
     assert repo.load_node("g") == "http://x"
 
 
+def test_graph_returning_a_graph_parameter_passes_the_outer_asset_through():
+    @rs.Asset.from_graph()
+    def g(inner: int) -> int:
+        return inner
+
+    @rs.Asset
+    def inner() -> int:
+        return 1
+
+    repo = make_repo([g, inner])
+    result = repo.materialize()
+    assert result.materialized_assets == ["inner", "g"]
+    assert repo.load_node("g") == 1
+
+
 def test_graph_returning_nothing_has_no_stored_value():
     @rs.Task
     def side() -> int:

@@ -695,3 +695,104 @@ def test_job_with_a_multi_asset_contributes_every_output():
     result = repo.get_job("j").execute()
     assert result.success
     assert result.materialized_assets == ["a", "b"]
+
+
+def test_lineage_dep_mapping_disagreeing_with_the_asset_def_entry_conflicts():
+    with pytest.raises(AssetDefinitionError, match="conflicts with the entry"):
+        @rs.Asset.from_multi(
+            output_defs=[rs.AssetDef("out", partition_mapping={"upstream": object()},
+                                     deps=[rs.AssetDef.dep("upstream", partition_mapping=object())])],
+        )
+        def m():
+            yield rs.Output(1, output_name="out")
+
+
+def test_asset_def_mapping_conflict_is_detected_on_the_asset_def_itself():
+    with pytest.raises(AssetDefinitionError, match="conflicts with the entry"):
+        rs.AssetDef("out", partition_mapping={"upstream": object()},
+                    deps=[rs.AssetDef.input("upstream", partition_mapping=object())])
+
+
+def test_asset_def_entry_keyed_by_an_asset_def_also_conflicts():
+    up = rs.AssetDef("upstream")
+    with pytest.raises(AssetDefinitionError, match="conflicts with the entry"):
+        rs.AssetDef("out", partition_mapping={up: object()},
+                    deps=[rs.AssetDef.dep("upstream", partition_mapping=object())])
+
+
+def test_top_level_input_mapping_disagreeing_with_an_asset_def_entry_conflicts():
+    with pytest.raises(AssetDefinitionError, match="conflicts with the entry"):
+        @rs.Asset.from_multi(
+            output_defs=[rs.AssetDef("out", partition_mapping={"src": object()})],
+            deps=[rs.AssetDef.input("src", partition_mapping=object())],
+        )
+        def m(src: int):
+            return {"out": src}
+
+
+def test_agreeing_mapping_entries_are_accepted():
+    mapping = object()
+    out = rs.AssetDef("out", partition_mapping={"upstream": mapping},
+                      deps=[rs.AssetDef.dep("upstream", partition_mapping=mapping)])
+    assert out.partition_mapping == {"upstream": mapping}
+
+
+def test_per_output_dep_mapping_flows_into_the_asset_def_partition_mapping():
+    mapping = object()
+
+    @rs.Asset.from_multi(
+        output_defs=[rs.AssetDef("out", deps=[rs.AssetDef.dep("upstream", partition_mapping=mapping)])],
+    )
+    def m():
+        yield rs.Output(1, output_name="out")
+
+    assert m.output_defs[0].partition_mapping == {"upstream": mapping}
+    assert rs.AssetDef("plain").partition_mapping is None
+
+
+def test_multi_step_waits_for_every_per_output_lineage_upstream():
+    order = []
+
+    @rs.Asset
+    def upstream_a():
+        order.append("upstream_a")
+        return 1
+
+    @rs.Asset
+    def upstream_b():
+        order.append("upstream_b")
+        return 2
+
+    @rs.Asset.from_multi(output_defs=[rs.AssetDef("out_a", deps=[rs.AssetDef.dep("upstream_a")]),
+                                      rs.AssetDef("out_b", deps=[rs.AssetDef.dep("upstream_b")])])
+    def m():
+        order.append("multi")
+        yield rs.Output(1, output_name="out_a")
+        yield rs.Output(2, output_name="out_b")
+
+    repo = make_repo(m, upstream_a, upstream_b)
+    result = repo.materialize()
+    assert result.success
+    assert order.index("multi") > order.index("upstream_a")
+    assert order.index("multi") > order.index("upstream_b")
+    names = result.materialized_assets
+    assert names.index("upstream_a") < names.index("out_a")
+    assert names.index("upstream_b") < names.index("out_b")
+
+
+def test_same_input_declared_at_top_level_and_per_output_is_loaded_once():
+    handler = Recorder()
+
+    @rs.Asset(io_handler=handler)
+    def upstream() -> int:
+        return 4
+
+    @rs.Asset.from_multi(deps=[rs.AssetDef.input("upstream")],
+                         output_defs=[rs.AssetDef("out", deps=[rs.AssetDef.input("upstream")])])
+    def m(upstream: int):
+        yield rs.Output(upstream + 1, output_name="out")
+
+    repo = make_repo(upstream, m)
+    assert repo.materialize().success
+    assert repo.load_node("out") == 5
+    assert [ctx.downstream_asset for ctx in handler.loads] == ["m"]

@@ -545,18 +545,16 @@ def test_incomplete_job_is_rejected_at_validate():
         repo.validate()
 
 
-def test_incomplete_job_is_rejected_at_execute():
+def test_incomplete_job_is_rejected_when_the_repository_resolves():
     raw, a, b, c, x = diamond()
-    repo = make_repo(raw, a, b, c, x, jobs=[rs.Job("j", assets=[a])])
     with pytest.raises(GraphValidationError, match="depends on 'raw' which is not in the job"):
-        repo.get_job("j").execute()
+        make_repo(raw, a, b, c, x, jobs=[rs.Job("j", assets=[a])])
 
 
 def test_incomplete_job_with_flag_but_default_handler():
     raw, a, b, c, x = diamond()
-    repo = make_repo(raw, a, b, c, x, jobs=[rs.Job("j", assets=[a], allow_incomplete_deps=True)])
     with pytest.raises(GraphValidationError, match="which is not in the job and has no io_handler"):
-        repo.get_job("j").execute()
+        make_repo(raw, a, b, c, x, jobs=[rs.Job("j", assets=[a], allow_incomplete_deps=True)])
 
 
 def test_incomplete_job_with_flag_and_explicit_handler_runs():
@@ -1130,6 +1128,20 @@ def test_cycle_through_a_lineage_dep():
         rs.CodeRepository(assets=[a, b]).validate()
 
 
+def test_unbound_asset_in_a_repository():
+    with pytest.raises(AssetDefinitionError, match="not bound to a function"):
+        rs.CodeRepository(assets=[rs.Asset(name="x")]).validate()
+
+
+def test_task_passed_as_an_asset():
+    @rs.Task
+    def t() -> int:
+        return 1
+
+    with pytest.raises(AssetDefinitionError, match=r"tasks=\[\.\.\.\]"):
+        rs.CodeRepository(assets=[t]).validate()
+
+
 def test_duplicate_asset_names():
     @rs.Asset(name="x")
     def first():
@@ -1187,7 +1199,10 @@ def test_self_without_annotation():
         make_repo(me).materialize()
 
 
-def test_materialization_consumed_downstream_fails_the_downstream_load():
+def test_materialization_consumed_downstream_in_the_same_run_fails_the_load():
+    # Decision (lead, commit eaa2420): within one run the engine knows the upstream returned
+    # rs.Materialization and fails the load with a specific ExecutionError instead of the
+    # handler's KeyError.
     @rs.Asset
     def push() -> rs.Materialization:
         return rs.Materialization(metadata={"status": 200})
@@ -1200,9 +1215,24 @@ def test_materialization_consumed_downstream_fails_the_downstream_load():
     result = repo.materialize(raise_on_error=False)
     assert kinds(repo, result.run_id, "push") == ["StepStart", "Materialization", "StepSuccess"]
     assert [name for name, _ in result.failed_assets] == ["consumer"]
-    assert result.failed_assets[0][1].startswith("KeyError")
-    with pytest.raises(KeyError):
+    assert result.failed_assets[0][1].startswith("ExecutionError: Asset 'consumer' loads 'push'")
+    with pytest.raises(ExecutionError, match="rs.Materialization"):
         repo.materialize()
+
+
+def test_materialization_consumed_in_a_later_run_fails_in_the_handler():
+    @rs.Asset(io_handler=rs.InMemoryIOHandler())
+    def push() -> rs.Materialization:
+        return rs.Materialization(metadata={"status": 200})
+
+    @rs.Asset
+    def consumer(push):
+        return push
+
+    repo = make_repo(push, consumer)
+    assert repo.materialize(selection=["push"]).success
+    with pytest.raises(KeyError):  # the in-memory handler never stored a value
+        repo.materialize(selection=["consumer"])
 
 
 def test_non_str_static_metadata_is_a_type_error():

@@ -145,7 +145,7 @@ class AssetExecutionContext(_Frozen, _MetadataCollector, _PartitionAccess):
         is_multi_asset: bool = False,
         output_selection: list[str] | None = None,
         config: Any = None,
-        run_id: str = "",
+        run_id: str | None = None,
     ) -> None:
         _set(self, "asset_name", asset_name)
         _set(self, "tags", tags)
@@ -195,7 +195,7 @@ class TaskExecutionContext(_Frozen, _PartitionAccess):
         tags: list[str] | None = None,
         partition: Any = None,
         config: Any = None,
-        run_id: str = "",
+        run_id: str | None = None,
     ) -> None:
         _set(self, "task_name", task_name)
         _set(self, "tags", tags)
@@ -226,7 +226,7 @@ class OutputContext(_Frozen, _MetadataCollector):
         asset_metadata: dict[str, str] | None = None,
         partition: Any = None,
         type_hint: Any = None,
-        run_id: str = "",
+        run_id: str | None = None,
     ) -> None:
         _set(self, "asset_name", asset_name)
         _set(self, "asset_metadata", asset_metadata)

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 class Job:
     """A named selection of assets and tasks with its own executor and retry default.
 
-    ``assets`` may also be selection strings (``"group:raw"``, ``"+orders"``)
-    or an :class:`~rivers.selection.AssetSelection`.
+    ``assets`` may also contain :class:`~rivers.AssetSelection` objects
+    (``rs.AssetSelection.groups("raw")``, ``rivers.selection.parse_selection("+orders")``).
     """
 
     def __init__(
@@ -34,10 +34,14 @@ class Job:
         if not isinstance(name, str) or not name:
             raise GraphValidationError("Job name must be a non-empty str")
         for member in assets:
-            if not isinstance(member, (Asset, Task, str, AssetSelection)):
+            if not isinstance(member, (Asset, Task, AssetSelection)):
+                hint = (
+                    f"; for a selection expression use rivers.selection.parse_selection({member!r})"
+                    if isinstance(member, str) else ""
+                )
                 raise GraphValidationError(
-                    f"Job assets must be Asset, Task, or BashTask instances (or selection strings); "
-                    f"job '{name}' got {type(member).__name__}"
+                    f"Job assets must be Asset, Task, or BashTask instances (or AssetSelection objects); "
+                    f"job '{name}' got {type(member).__name__}{hint}"
                 )
         self.name = name
         self.assets = list(assets)

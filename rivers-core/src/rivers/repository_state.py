@@ -59,11 +59,45 @@ def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
         for member in job._selection():
             if isinstance(member, str) and member not in graph.nodes and _is_plain_name(member):
                 raise NodeNotFoundError(f"Job '{job.name}': node '{member}' not found in repository")
+        from rivers.execution.plan import check_upstreams
+
+        selected = select_nodes(graph, job._selection(), include_upstream=False)
+        default_is_memory = repo._default_io_handler is None or isinstance(repo._default_io_handler, InMemoryIOHandler)
+        check_upstreams(
+            job.name, graph, selected, allow_incomplete=job.allow_incomplete_deps,
+            explicit_handler=lambda node: node.explicit_handler or not default_is_memory,
+        )
     return jobs
 
 
 def _is_plain_name(text: str) -> bool:
     return not any(ch in text for ch in ":+*|&-() ") or "/" in text and ":" not in text
+
+
+def select_nodes(graph: AssetGraph, selection: Any, *, include_upstream: bool) -> list[str] | None:
+    """Node names a selection designates, in topological order (None: everything).
+
+    Selecting a graph asset pulls in its internal tasks; externals without an
+    observe function cannot be run.
+    """
+    if selection is None:
+        return None
+    from rivers.selection import normalize_selection
+
+    normalized = normalize_selection(selection)
+    names = normalized.resolve(graph) if normalized is not None else list(graph.names)
+    chosen = set(names)
+    steps = graph.steps
+    for name in names:
+        node = graph.nodes[name]
+        if node.kind == "external" and node.step_key not in steps:
+            raise ExecutionError(f"Cannot materialize external asset without observe function: '{name}'")
+        if node.kind == "graph":
+            prefix = name + "/"
+            chosen.update(n for n, other in graph.nodes.items() if other.kind == "graph_task" and n.startswith(prefix))
+    if include_upstream:
+        chosen = {n for n in graph.upstream_closure(chosen) if graph.nodes[n].step_key in steps}
+    return [n for n in graph.names if n in chosen]
 
 
 class ResolvedRepository:
@@ -187,27 +221,7 @@ class ResolvedRepository:
     # -------------------------------------------------------------- selection
     def select(self, selection: Any, *, include_upstream: bool) -> list[str] | None:
         """Node names to run for a ``materialize(selection=...)`` argument (None: all)."""
-        graph = self.graph
-        if selection is None:
-            return None
-        from rivers.selection import normalize_selection
-
-        normalized = normalize_selection(selection)
-        names = normalized.resolve(graph) if normalized is not None else list(graph.names)
-        chosen = set(names)
-        for name in names:
-            node = graph.nodes[name]
-            if node.kind == "external" and node.step_key not in self.runtimes:
-                raise ExecutionError(f"Cannot materialize external asset without observe function: '{name}'")
-            if node.kind == "graph":
-                chosen.update(n for n, other in graph.nodes.items() if other.kind == "graph_task"
-                              and n.startswith(name + "/"))
-        if include_upstream:
-            chosen = {
-                n for n in graph.upstream_closure(chosen)
-                if graph.nodes[n].step_key in self.runtimes
-            }
-        return [n for n in graph.names if n in chosen]
+        return select_nodes(self.graph, selection, include_upstream=include_upstream)
 
     def check_partition_request(self, nodes: list[str] | None, partition_key: Any, whole_repo: bool) -> None:
         """Reject runs of partitioned assets without a key, and invalid keys."""
@@ -332,9 +346,9 @@ class ResolvedRepository:
             try:
                 returned = call_observe_function(node.owner.observe_fn, context)
                 if inspect.isawaitable(returned):
-                    import asyncio
+                    from rivers.execution.coroutines import run_coroutine
 
-                    returned = asyncio.run(returned)
+                    returned = run_coroutine(returned)
             except Exception as error:
                 raise RuntimeError(f"observe failed for asset '{name}': {error}") from error
             metadata = dict(context._metadata or {})

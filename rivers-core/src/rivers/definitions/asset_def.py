@@ -12,6 +12,7 @@ from rivers.definitions.options import (
     normalize_kinds,
     normalize_pool,
 )
+from rivers.exceptions import AssetDefinitionError
 
 
 class DepDef:
@@ -98,9 +99,9 @@ class AssetDef:
         self._io_handler = check_io_handler(io_handler)
         self.metadata = check_metadata(metadata, owner)
         self.partitions_def = check_partitions_def(partitions_def)
-        self.partition_mapping = partition_mapping
+        self._deps = _check_output_deps(deps, owner)
+        self.partition_mapping = _merge_mappings(partition_mapping, self._deps, owner)
         self._pool = normalize_pool(pool, pool_slots)
-        self._deps = list(deps or [])
         self.description = description
 
     @staticmethod
@@ -156,3 +157,40 @@ class AssetDef:
 
     def __repr__(self) -> str:
         return f"AssetDef({self.name!r})"
+
+
+def mapping_key_name(key: Any) -> Any:
+    """The upstream name a ``partition_mapping`` key stands for (a str or an ``AssetDef``)."""
+    return key.name if isinstance(key, AssetDef) else key
+
+
+def _check_output_deps(deps: Any, owner: str) -> list[DepDef]:
+    checked = list(deps or [])
+    for dep in checked:
+        if not isinstance(dep, DepDef):
+            raise AssetDefinitionError(
+                f"{owner}: deps must be created with rs.AssetDef.input(...) or rs.AssetDef.dep(...), "
+                f"got {type(dep).__name__}"
+            )
+    return checked
+
+
+def _merge_mappings(partition_mapping: Any, deps: list[DepDef], owner: str) -> dict[Any, Any] | None:
+    """``partition_mapping`` plus the mappings carried by ``deps``; a disagreement is an error."""
+    if partition_mapping is not None and not isinstance(partition_mapping, dict):
+        raise TypeError(f"{owner}: partition_mapping must be a dict of upstream name to PartitionMapping")
+    merged = dict(partition_mapping or {})
+    by_name = {mapping_key_name(key): key for key in merged}
+    for dep in deps:
+        if dep.partition_mapping is None:
+            continue
+        key = by_name.get(dep.name)
+        if key is None:
+            merged[dep.name] = dep.partition_mapping
+            by_name[dep.name] = dep.name
+        elif merged[key] != dep.partition_mapping:
+            raise AssetDefinitionError(
+                f"{owner}: the partition mapping of {dep!r} conflicts with the entry for '{dep.name}' in "
+                "partition_mapping={...}; declare the mapping in one place"
+            )
+    return merged or None

@@ -6,7 +6,7 @@ import copy
 import inspect
 from typing import Any, Callable
 
-from rivers.definitions.asset_def import AssetDef, DepDef
+from rivers.definitions.asset_def import AssetDef, DepDef, mapping_key_name
 from rivers.definitions.composition import InvokedNodeOutput, active_composition, compose
 from rivers.definitions.options import (
     check_hooks,
@@ -107,7 +107,7 @@ class Asset:
         owner = f"Asset {name!r}" if name else "Asset"
         if name is not None and (not isinstance(name, str) or not name):
             raise AssetDefinitionError(f"Asset name must be a non-empty str, got {name!r}")
-        self._name = name
+        self._explicit_name = name
         self._tags = check_tags(tags, owner)
         self._kinds = normalize_kinds(kinds)
         self.group = group
@@ -139,6 +139,13 @@ class Asset:
     def _all_input_deps(self) -> list[DepDef]:
         return [d for d in self._deps if d.is_input]
 
+    @property
+    def _name(self) -> str | None:
+        """``name=`` if given, else the bound function's name (``None`` before binding)."""
+        if self._explicit_name is not None:
+            return self._explicit_name
+        return self._fn.__name__ if self._fn is not None else None
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         composition = active_composition()
         if composition is not None:
@@ -151,7 +158,7 @@ class Asset:
             rebound._bind(args[0])
             return rebound
         raise AssetDefinitionError(
-            f"Asset '{self._name or getattr(self._fn, '__name__', '?')}' cannot be called directly: "
+            f"Asset '{self._name or '?'}' cannot be called directly: "
             "materialize it with CodeRepository(...).materialize(), or call asset._asset_fn(...) "
             "to run the plain function"
         )
@@ -160,11 +167,10 @@ class Asset:
     @property
     def name(self) -> str:
         """The node name: ``name=`` if given, else the function's name."""
-        if self._name is not None:
-            return self._name
-        if self._fn is not None:
-            return self._fn.__name__
-        raise AssetDefinitionError("Asset has no name: pass name=... or decorate a function")
+        name = self._name
+        if name is None:
+            raise AssetDefinitionError("Asset has no name: pass name=... or decorate a function")
+        return name
 
     @property
     def tags(self) -> list[str] | None:
@@ -211,6 +217,11 @@ class Asset:
     def pool(self) -> list[tuple[str, int]]:
         """Normalised ``(pool, slots)`` pairs; ``[]`` when the asset has no pool."""
         return list(self._pool)
+
+    @property
+    def pool_slots(self) -> dict[str, int] | None:
+        """Slots claimed per pool, normalised (``None`` when the asset has no pool)."""
+        return dict(self._pool) if self._pool else None
 
     @property
     def observe_fn(self) -> Callable[..., Any] | None:
@@ -567,9 +578,15 @@ def _check_declared_inputs(inputs: list[DepDef], signature: FunctionSignature) -
 
 
 def _merge_input_deps(top_level: list[DepDef], outputs: list[AssetDef]) -> dict[str, DepDef]:
+    """Input deps of the whole step: top-level ones and every output's, merged by name.
+
+    The function runs once, so an input declared twice must be declared the
+    same way; a mapping must also agree with any ``AssetDef(partition_mapping=...)``
+    entry for that name (each ``AssetDef`` already checked its own deps).
+    """
     merged: dict[str, DepDef] = {}
     sources = [(d, None) for d in top_level] + [(d, o) for o in outputs for d in o.deps]
-    for dep, output in sources:
+    for dep, _output in sources:
         if not dep.is_input:
             continue
         earlier = merged.get(dep.name)
@@ -580,15 +597,17 @@ def _merge_input_deps(top_level: list[DepDef], outputs: list[AssetDef]) -> dict[
                 )
             if earlier.metadata != dep.metadata:
                 raise AssetDefinitionError(f"input '{dep.name}' declares metadata that conflicts with an earlier one")
-        if output is not None and output.partition_mapping:
-            for key, mapping in output.partition_mapping.items():
-                key_name = key.name if isinstance(key, AssetDef) else key
-                if key_name == dep.name and dep.partition_mapping is not None and mapping != dep.partition_mapping:
+        merged[dep.name] = dep
+    for dep in merged.values():
+        if dep.partition_mapping is None:
+            continue
+        for output in outputs:
+            for key, mapping in (output.partition_mapping or {}).items():
+                if mapping_key_name(key) == dep.name and mapping != dep.partition_mapping:
                     raise AssetDefinitionError(
                         f"AssetDef('{output.name}').partition_mapping for '{dep.name}' conflicts with the entry "
                         "declared by AssetDef.input"
                     )
-        merged[dep.name] = dep
     return merged
 
 

@@ -34,7 +34,8 @@ class Output:
         self.tags = tags
 
     def __repr__(self) -> str:
-        parts = [f"has_value={_flag(self.value is not None)}", f"has_metadata={_flag(bool(self.metadata))}"]
+        parts = [] if self.output_name is None else [f"output_name={self.output_name!r}"]
+        parts += [f"has_value={_flag(self.value is not None)}", f"has_metadata={_flag(bool(self.metadata))}"]
         if self.data_version is not None:
             parts.append(f"data_version={self.data_version!r}")
         return f"Output({', '.join(parts)})"
@@ -87,6 +88,8 @@ class Materialization:
             parts.append(f"output_name={self.output_name!r}")
         if self.metadata:
             parts.append("has_metadata=true")
+        if self.data_version is not None:
+            parts.append(f"data_version={self.data_version!r}")
         return f"Materialization({', '.join(parts)})"
 
 

@@ -47,10 +47,13 @@ class RunCoordinator:
         self.launched_by = launched_by or LaunchedBy.manual()
         self.state = RunState(self.run_id, storage, config, retry_default, partition)
         self.state.log_capture = StepLogCapture.install()
+        self.state.retry_wait = self.retry_wait
         self.failed_nodes: dict[str, BaseException] = {}
         self.failures: list[tuple[str, BaseException]] = []
         self._first_error: BaseException | None = None
         self.completed: set[str] = storage._completed_steps(self.run_id) if resume else set()
+        if resume:
+            self.state._event_seq = _last_event_number(storage, self.run_id)
         self._last_cancel_check = time.monotonic()
         self._cancelled = False
         self._started = 0.0
@@ -156,6 +159,21 @@ class RunCoordinator:
         """Block until every event recorded so far is in storage."""
         self._writer.flush()
 
+    def retry_wait(self, runtime: Any, delay: float) -> bool:
+        """Between two attempts of a step: wait ``delay`` seconds unless the run is cancelled meanwhile.
+
+        Returns False (no further attempt) when cancellation was requested.
+        May be called from several threads at once.
+        """
+        deadline = time.monotonic() + delay
+        while True:
+            if self.cancel_requested():
+                return False
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return True
+            time.sleep(min(remaining, _CANCEL_CHECK_INTERVAL_S))
+
     def cancel_requested(self) -> bool:
         """Whether cancellation was requested (checked against storage about once a second)."""
         if self._cancelled:
@@ -165,6 +183,17 @@ class RunCoordinator:
             self._last_cancel_check = now
             self._cancelled = bool(self.storage.is_cancelled(self.run_id))
         return self._cancelled
+
+
+def _last_event_number(storage: Any, run_id: str) -> int:
+    """The highest ``<run_id>:<n>`` event number already stored for a resumed run (so new ids never collide)."""
+    prefix = f"{run_id}:"
+    highest = 0
+    for event in storage.get_events_for_run(run_id):
+        tail = event.id[len(prefix):] if event.id.startswith(prefix) else ""
+        if tail.isdigit():
+            highest = max(highest, int(tail))
+    return highest
 
 
 __all__ = ["RunCoordinator", "FAILURE", "SKIPPED"]

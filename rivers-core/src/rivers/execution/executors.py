@@ -39,6 +39,16 @@ class Executor(abc.ABC):
         return InProcessExecutor()
 
     @staticmethod
+    def parallel(max_workers: int | None = None, max_async_concurrent: int | None = None) -> ParallelExecutor:
+        """Run sync steps in worker processes and async steps concurrently on an event loop.
+
+        ``max_workers`` defaults to the number of CPUs available to this
+        process; ``max_async_concurrent`` caps concurrent async steps (None:
+        no cap).
+        """
+        return ParallelExecutor(max_workers, max_async_concurrent)
+
+    @staticmethod
     def from_plugin(name: str, **config: Any) -> Executor:
         """The executor a plugin registered under ``name``, configured with ``config``."""
         from rivers.plugins import create_executor
@@ -67,3 +77,53 @@ class InProcessExecutor(Executor):
 
 
 Executor.InProcess = InProcessExecutor  # type: ignore[attr-defined]
+
+
+def _count(name: str, value: Any, default: int | None) -> int | None:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int or None, got {type(value).__name__}")
+    if value < 0:
+        raise OverflowError(f"{name} must not be negative, got {value} (can't convert negative int to unsigned)")
+    if value == 0:
+        raise ValueError(f"{name} must be at least 1, got 0")
+    return value
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class ParallelExecutor(Executor):
+    """Runs sync steps in a pool of worker processes and async steps on the controller's event loop.
+
+    A step starts as soon as the steps it depends on are done. Steps whose
+    values go through the in-memory IO handler (or with metadata
+    ``rivers/executor: in_process``) run in the controller process.
+    """
+
+    plugin_name = "parallel"
+
+    def __init__(self, max_workers: int | None = None, max_async_concurrent: int | None = None) -> None:
+        self.max_workers: int = _count("max_workers", max_workers, None) or available_cpus()
+        self.max_async_concurrent: int | None = _count("max_async_concurrent", max_async_concurrent, None)
+        #: warn once per run about steps kept in the controller for their in-memory handler
+        self._warn_in_memory = True
+
+    def execute(self, run: RunCoordinator) -> None:
+        from rivers.execution.parallel import execute_parallel
+
+        execute_parallel(self, run)
+
+    def __repr__(self) -> str:
+        return f"Executor.Parallel(max_workers={self.max_workers})"
+
+
+Executor.Parallel = ParallelExecutor  # type: ignore[attr-defined]

@@ -70,17 +70,43 @@ def build_plan(
         full = len(picked) >= len(runtime.node_names)
         steps.append(PlannedStep(runtime, None if full else frozenset(picked)))
         planned_nodes.extend(n for n in runtime.node_names if n in picked)
-        for upstream in (load.upstream for load in runtime.inputs):
-            if upstream in chosen or nodes[upstream].kind == "external":
-                continue
-            if not allow_incomplete:
-                raise GraphValidationError(
-                    f"Job '{name}': node '{key}' depends on '{upstream}' which is not in the job. "
-                    "Add it to the job or set allow_incomplete_deps=True"
-                )
-            if not explicit_handler(nodes[upstream]):
-                raise GraphValidationError(
-                    f"Job '{name}': node '{key}' depends on '{upstream}' which is not in the job and has no "
-                    f"io_handler{incomplete_hint}"
-                )
+        _check_step_upstreams(name, key, [load.upstream for load in runtime.inputs], chosen, nodes,
+                              allow_incomplete, explicit_handler, incomplete_hint)
     return ExecutionPlan(name, steps, planned_nodes)
+
+
+def check_upstreams(
+    name: str,
+    graph: Any,
+    selected_nodes: Sequence[str] | None,
+    *,
+    allow_incomplete: bool,
+    explicit_handler: Any,
+) -> None:
+    """Check, without building runtimes, that every loaded upstream is planned or loadable."""
+    if selected_nodes is None:
+        return
+    chosen = set(selected_nodes)
+    nodes = graph.nodes
+    for key in {nodes[n].step_key for n in chosen}:
+        step = graph.steps.get(key)
+        if step is not None:
+            _check_step_upstreams(name, key, [i.upstream for i in step.inputs], chosen, nodes, allow_incomplete,
+                                  explicit_handler, "")
+
+
+def _check_step_upstreams(name: str, key: str, upstreams: list[str], chosen: set[str], nodes: Any,
+                          allow_incomplete: bool, explicit_handler: Any, hint: str) -> None:
+    for upstream in upstreams:
+        if upstream in chosen or nodes[upstream].kind == "external":
+            continue
+        if not allow_incomplete:
+            raise GraphValidationError(
+                f"Job '{name}': node '{key}' depends on '{upstream}' which is not in the job. "
+                "Add it to the job or set allow_incomplete_deps=True"
+            )
+        if not explicit_handler(nodes[upstream]):
+            raise GraphValidationError(
+                f"Job '{name}': node '{key}' depends on '{upstream}' which is not in the job and has no "
+                f"io_handler{hint}"
+            )

@@ -11,7 +11,7 @@ class RunResult:
     ``"<ExceptionClass>: <message>"``.
     """
 
-    __slots__ = ("success", "run_id", "materialized_assets", "failed_assets", "_errors")
+    __slots__ = ("_success", "_run_id", "_materialized_assets", "_failed_assets")
 
     def __init__(
         self,
@@ -20,13 +20,33 @@ class RunResult:
         materialized_assets: list[str],
         failed_assets: list[tuple[str, str]],
     ) -> None:
-        self.success = success
-        self.run_id = run_id
-        self.materialized_assets = materialized_assets
-        self.failed_assets = failed_assets
+        self._success = success
+        self._run_id = run_id
+        self._materialized_assets = materialized_assets
+        self._failed_assets = failed_assets
+
+    @property
+    def success(self) -> bool:
+        """Whether every planned step succeeded."""
+        return self._success
+
+    @property
+    def run_id(self) -> str:
+        """The id of the run (look it up with ``storage.get_run``)."""
+        return self._run_id
+
+    @property
+    def materialized_assets(self) -> list[str]:
+        """Every planned node, attempted or not."""
+        return list(self._materialized_assets)
+
+    @property
+    def failed_assets(self) -> list[tuple[str, str]]:
+        """``(node, "<ExceptionClass>: <message>")`` for each failed or skipped node."""
+        return list(self._failed_assets)
 
     def __repr__(self) -> str:
         return (
             f"RunResult(success={'true' if self.success else 'false'}, run_id={self.run_id!r}, "
-            f"materialized={len(self.materialized_assets)}, failed={len(self.failed_assets)})"
+            f"materialized={len(self._materialized_assets)}, failed={len(self._failed_assets)})"
         )

@@ -33,7 +33,7 @@ class RunState:
     """Per-run facts every step reads: ids, partition, config, known data versions."""
 
     __slots__ = ("run_id", "partition", "config", "data_versions", "storage", "_event_seq", "retry_default",
-                 "loop", "log_capture", "self_persisted")
+                 "loop", "log_capture", "self_persisted", "retry_wait")
 
     def __init__(self, run_id: str, storage: Any, config: dict[str, Any] | None, retry_default: Any,
                  partition: Any = None) -> None:
@@ -44,10 +44,12 @@ class RunState:
         self.storage = storage
         self._event_seq = 0
         self.retry_default = retry_default
-        self.loop: Any = None  # an asyncio event loop, created for the first async step
+        self.loop: Any = None  # a CoroutineRunner, created for the first async step
         # nodes that returned rs.Materialization in this run: they have no value to load
         self.self_persisted: set[str] = set()
         self.log_capture: Any = None
+        # between attempts: retry_wait(runtime, delay) -> bool (False: give up); None: just sleep
+        self.retry_wait: Any = None
 
     def event(self, event_type: str, asset_key: str | None, **fields: Any) -> StoredEvent:
         """A new event of this run with a unique id."""
@@ -67,10 +69,10 @@ class RunState:
     def run_coroutine(self, coroutine: Any) -> Any:
         """Drive a coroutine to completion on the run's event loop."""
         if self.loop is None:
-            import asyncio
+            from rivers.execution.coroutines import CoroutineRunner
 
-            self.loop = asyncio.new_event_loop()
-        return self.loop.run_until_complete(coroutine)
+            self.loop = CoroutineRunner()
+        return self.loop.run(coroutine)
 
     def close(self) -> None:
         if self.loop is not None:
@@ -110,9 +112,15 @@ def run_step(runtime: StepRuntime, run: RunState, selected: Iterable[str] | None
                         ("rivers/failure_reason", reason.value),
                         ("rivers/next_delay_ms", str(int(delay * 1000))),
                     ]))
-                    if delay:
-                        time.sleep(delay)
-                    continue
+                    outcome.logs.append(_attempt_log(runtime, run, attempt, error))
+                    wait = run.retry_wait
+                    if wait is not None:
+                        if wait(runtime, delay):
+                            continue
+                    else:
+                        if delay:
+                            time.sleep(delay)
+                        continue
                 _record_failure(runtime, run, outcome, error, reason)
                 break
     finally:
@@ -126,6 +134,12 @@ def run_step(runtime: StepRuntime, run: RunState, selected: Iterable[str] | None
             outcome.events.append(run.event("StepSuccess", runtime.key))
     outcome.duration_s = time.perf_counter() - started
     return outcome
+
+
+def _attempt_log(runtime: StepRuntime, run: RunState, attempt: int, error: BaseException) -> StoredLog:
+    """The traceback of a failed attempt that will be retried, kept with the run's logs."""
+    return StoredLog(f"{run.run_id}:{runtime.key}:attempt-{attempt}", run.run_id, runtime.key, _now(),
+                     stderr=f"attempt {attempt} failed:\n" + "".join(traceback.format_exception(error)))
 
 
 def skip_step(runtime: StepRuntime, run: RunState, cause: str) -> StepOutcome:

@@ -199,7 +199,12 @@ class GraphBuilder:
                 for internal_key in internal:
                     upstream_steps[internal_key] = None
                 if final is not None:
+                    if final not in nodes:
+                        raise self._unresolved(key, final)
                     step.inputs = (InputSpec("value", final),)
+                    final_step = node_step[final]
+                    if final_step in self.steps:
+                        upstream_steps[final_step] = None
                 step.upstream_steps = tuple(upstream_steps)
                 continue
             inputs, resources = self._wire_parameters(step, nodes)

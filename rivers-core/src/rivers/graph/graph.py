@@ -127,12 +127,26 @@ def _topological_order(steps: dict[str, StepSpec]) -> list[str]:
 
 
 def _cycle_message(steps: dict[str, StepSpec], stuck: set[str]) -> str:
+    """Describe one cycle among the ``stuck`` steps, following the data flow.
+
+    The walk starts at the first stuck step in declaration order and follows
+    downstream edges depth-first (networkx keeps insertion order, so the
+    message is deterministic); the path is printed from the step after the
+    start, e.g. ``b -> a -> b`` for ``a(b)``, ``b(a)``.
+    """
     import networkx as nx
 
     graph = nx.DiGraph()
-    graph.add_edges_from((u, k) for k in stuck for u in steps[k].upstream_steps if u in stuck)
-    cycle = nx.find_cycle(graph)
-    path = [edge[0] for edge in cycle] + [cycle[0][0]]
+    ordered = [key for key in steps if key in stuck]
+    graph.add_nodes_from(ordered)
+    for key in ordered:
+        for upstream in steps[key].upstream_steps:
+            if upstream in stuck:
+                graph.add_edge(upstream, key)
+    cycle = nx.find_cycle(graph, source=ordered[0])
+    found = [edge[0] for edge in cycle]
+    found = found[1:] + found[:1]
+    path = [*found, found[0]]
     return (
         f"Cycle detected in asset graph: {' -> '.join(path)}. Break it by removing one of these "
         "dependencies (an asset that needs its own previous value uses SelfDependency[T])"

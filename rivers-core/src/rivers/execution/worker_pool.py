@@ -1,0 +1,269 @@
+"""A persistent pool of worker processes that run one step at a time each.
+
+Unlike :class:`concurrent.futures.ProcessPoolExecutor`, a worker that dies
+(``os._exit``, SIGKILL, a segfault) breaks nothing but the step it was
+running: the controller sees the process sentinel fire, fails that step with
+:class:`WorkerLostError` and the pool starts a fresh worker on the next
+lease. Workers live for the whole process and are shared by runs (each run
+leases workers exclusively while it uses them), so user modules are imported
+once per worker, not once per step.
+
+Workers are started with ``fork`` while the controller is single-threaded
+(milliseconds, and they inherit every module already imported), else with
+``forkserver`` (or ``spawn`` where that is unavailable). Set
+``RIVERS_WORKER_START_METHOD`` to ``fork``, ``forkserver`` or ``spawn`` to
+choose. A worker exits when its controller goes away (its pipe closes).
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import signal
+import threading
+from multiprocessing.connection import Connection
+from typing import Any
+
+from rivers.exceptions import ExecutionError
+
+_STOP = b"stop"
+#: Idle workers kept for later runs beyond this many are stopped.
+_MAX_IDLE = max(4, 2 * (os.cpu_count() or 1))
+
+
+class WorkerLostError(ExecutionError):
+    """A worker process died while running a step (killed, crashed or exited)."""
+
+
+def _describe_exit(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "stopped responding"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"was killed by {name}"
+    return f"exited with status {exitcode}"
+
+
+def choose_start_method() -> str:
+    """``RIVERS_WORKER_START_METHOD``, else fork when safe, else forkserver or spawn."""
+    available = multiprocessing.get_all_start_methods()
+    wanted = os.environ.get("RIVERS_WORKER_START_METHOD", "").strip().lower()
+    if wanted and wanted != "auto":
+        if wanted not in available:
+            raise ExecutionError(
+                f"RIVERS_WORKER_START_METHOD={wanted!r} is not available here; choose one of {available}"
+            )
+        return wanted
+    if "fork" in available and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in available else "spawn"
+
+
+class Worker:
+    """One worker process and the controller's end of its pipe."""
+
+    __slots__ = ("process", "conn", "pid", "start_method", "known_runtimes", "run_token", "__weakref__")
+
+    def __init__(self, start_method: str) -> None:
+        context = multiprocessing.get_context(start_method)
+        parent_end, child_end = context.Pipe(duplex=True)
+        close_in_child = parent_end if start_method == "fork" else None
+        process = context.Process(target=_worker_main, args=(child_end, close_in_child), daemon=True,
+                                  name="rivers-worker")
+        process.start()
+        child_end.close()
+        self.process = process
+        self.conn: Connection = parent_end
+        self.pid = process.pid
+        self.start_method = start_method
+        #: runtime tokens this worker has decoded and cached
+        self.known_runtimes: set[int] = set()
+        #: the run header the worker has cached (0: none)
+        self.run_token = 0
+
+    @property
+    def sentinel(self) -> int:
+        return self.process.sentinel
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def send(self, data: bytes) -> None:
+        self.conn.send_bytes(data)
+
+    def exit_description(self) -> str:
+        self.process.join(timeout=1.0)
+        return _describe_exit(self.process.exitcode)
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Ask the worker to exit; kill it if it does not."""
+        try:
+            self.conn.send_bytes(_STOP)
+        except OSError:
+            pass
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout)
+        self.conn.close()
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(1.0)
+        self.conn.close()
+
+    def __repr__(self) -> str:
+        return f"Worker(pid={self.pid}, {self.start_method})"
+
+
+class WorkerPool:
+    """Idle workers of this process, leased to runs one at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[Worker] = []
+        self._closed = False
+
+    def lease(self, count: int) -> list[Worker]:
+        """``count`` workers for the exclusive use of the caller (idle ones first, then new ones)."""
+        leased: list[Worker] = []
+        with self._lock:
+            while self._idle and len(leased) < count:
+                worker = self._idle.pop()
+                if worker.alive():
+                    leased.append(worker)
+                else:
+                    worker.kill()
+        while len(leased) < count:
+            leased.append(Worker(choose_start_method()))
+        return leased
+
+    def give_back(self, workers: list[Worker]) -> None:
+        """Return leased workers that are alive and idle (stops what the pool does not keep)."""
+        surplus = []
+        with self._lock:
+            for worker in workers:
+                if not self._closed and worker.alive() and len(self._idle) < _MAX_IDLE:
+                    self._idle.append(worker)
+                else:
+                    surplus.append(worker)
+        for worker in surplus:
+            worker.stop()
+
+    def idle_pids(self) -> list[int]:
+        with self._lock:
+            return [worker.pid for worker in self._idle]
+
+    def shutdown(self) -> None:
+        """Stop every idle worker (leased ones are stopped when given back)."""
+        with self._lock:
+            workers, self._idle = self._idle, []
+        for worker in workers:
+            worker.stop()
+
+    def _forget_after_fork(self) -> None:
+        """In a forked child: close the inherited pipe ends without stopping anybody's workers."""
+        for worker in self._idle:
+            try:
+                worker.conn.close()
+            except OSError:
+                pass
+        self._idle = []
+        self._lock = threading.Lock()
+
+
+_pool: WorkerPool | None = None
+_pool_lock = threading.Lock()
+
+
+def get_pool() -> WorkerPool:
+    """The process-wide worker pool (created on first use, shut down at exit)."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = WorkerPool()
+                atexit.register(_shutdown_pool)
+    return _pool
+
+
+def _shutdown_pool() -> None:
+    if _pool is not None:
+        _pool.shutdown()
+
+
+def _after_fork_in_child() -> None:
+    global _pool
+    if _pool is not None:
+        _pool._forget_after_fork()
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# --------------------------------------------------------------------------
+# The worker process
+# --------------------------------------------------------------------------
+
+
+class _Channel:
+    """The worker's side of talking to its controller while a step runs."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def request(self, kind: str, *args: Any) -> Any:
+        """Send ``(kind, *args)`` to the controller and wait for its answer."""
+        import pickle
+
+        self.conn.send_bytes(b"M" + pickle.dumps((kind, *args)))
+        return pickle.loads(self.conn.recv_bytes())
+
+    def retry_wait(self, runtime: Any, delay: float) -> bool:
+        """Between attempts: the controller gives pool slots back, waits ``delay`` and claims them again.
+
+        False when the run was cancelled meanwhile (no further attempt).
+        """
+        return self.request("retry_wait", runtime.key, delay) == "go"
+
+
+def _worker_main(conn: Connection, close_in_child: Connection | None) -> None:
+    """Serve steps from ``conn`` until it closes or the controller says stop."""
+    if close_in_child is not None:
+        close_in_child.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import pickle
+
+    from rivers.execution import payload
+
+    payload.IN_WORKER = True
+    cache = payload.WorkerCache(sync_environment=True)
+    channel = _Channel(conn)
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            break
+        if data == _STOP:
+            break
+        result = payload.execute_payload(data, cache, channel)
+        try:
+            reply = pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
+        except Exception as error:  # noqa: BLE001 - e.g. an unpicklable log or metadata object
+            reply = pickle.dumps({"load_error": payload.error_info(error), "duration_s": 0.0})
+        try:
+            conn.send_bytes(b"R" + reply)
+        except (BrokenPipeError, OSError):
+            break
+
+
+__all__ = ["Worker", "WorkerLostError", "WorkerPool", "choose_start_method", "get_pool"]

@@ -1,0 +1,63 @@
+"""The in-memory handler passes the IO-handler conformance kit (within its capabilities)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rivers.io_handlers.memory import InMemoryIOHandler
+from rivers.testing.io_handlers import IOHandlerConformance, load_value, partition, write_value
+
+
+class TestInMemoryConformance(IOHandlerConformance):
+    # Values live in the handler object: no other process or instance sees them.
+    cross_process = False
+    persistent = False
+    # The memory handler reads partition.key only and keys "a/b" under "a" + "/b".
+    multi_partition_loads = False
+    distinct_nested_names = False
+    missing_value_error = KeyError
+    expected_metadata_keys = {"storage", "size_bytes"}
+
+    def make_handler(self, tmp_path):
+        return InMemoryIOHandler()
+
+
+def test_capabilities_skip_what_does_not_apply():
+    """A disabled capability skips its tests with the reason (and does not pass them silently)."""
+    suite = TestInMemoryConformance()
+    with pytest.raises(pytest.skip.Exception, match="cross_process is False"):
+        suite.test_handler_pickles(InMemoryIOHandler())
+    with pytest.raises(pytest.skip.Exception, match="multi_partition_loads is False"):
+        suite.test_multi_partition_load_returns_dict(InMemoryIOHandler())
+
+
+class _ForgetfulHandler(InMemoryIOHandler):
+    """Loses partitions: stores every partition under the asset name alone."""
+
+    def handle_output(self, context, obj):
+        self._storage[context.asset_name] = obj
+
+    def load_input(self, context):
+        return self._storage[context.asset_name]
+
+
+def test_kit_catches_a_handler_that_ignores_partitions():
+    suite = TestInMemoryConformance()
+    with pytest.raises(AssertionError):
+        suite.test_partitions_are_independent(_ForgetfulHandler())
+
+
+def test_kit_catches_a_wrong_missing_value_error():
+    class Strict(TestInMemoryConformance):
+        missing_value_error = FileNotFoundError
+
+    with pytest.raises(KeyError):  # not the declared FileNotFoundError: the test fails
+        Strict().test_missing_asset_raises(InMemoryIOHandler())
+
+
+def test_helpers_build_contexts_handlers_understand():
+    handler = InMemoryIOHandler()
+    context = write_value(handler, "asset", 5, partition("k"))
+    assert context.output_metadata["size_bytes"].value > 0
+    assert load_value(handler, "asset", partition("k")) == 5
+    assert handler._storage == {"asset/k": 5}
