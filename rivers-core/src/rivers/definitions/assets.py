@@ -89,20 +89,20 @@ class Asset:
     def _configure(
         self,
         *,
-        name: str | None,
-        tags: Any,
-        kinds: Any,
-        group: str | None,
-        code_version: str | None,
-        io_handler: Any,
-        metadata: Any,
-        partitions_def: Any,
-        deps: Any,
-        hooks: Any,
-        automation_condition: Any,
-        retry: Any,
-        compute: Any,
-        description: str | None,
+        name: str | None = None,
+        tags: Any = None,
+        kinds: Any = None,
+        group: str | None = None,
+        code_version: str | None = None,
+        io_handler: Any = None,
+        metadata: Any = None,
+        partitions_def: Any = None,
+        deps: Any = None,
+        hooks: Any = None,
+        automation_condition: Any = None,
+        retry: Any = None,
+        compute: Any = None,
+        description: str | None = None,
     ) -> None:
         owner = f"Asset {name!r}" if name else "Asset"
         if name is not None and (not isinstance(name, str) or not name):
@@ -282,23 +282,8 @@ class Asset:
         description: str | None = None,
     ) -> MultiAsset:
         """A function producing several assets (``output_defs``) in one step."""
-        return MultiAsset(
-            wraps,
-            output_defs=output_defs or [],
-            name=name,
-            tags=tags,
-            kinds=kinds,
-            group=group,
-            code_version=code_version,
-            io_handler=io_handler,
-            partitions_def=partitions_def,
-            deps=deps,
-            hooks=hooks,
-            automation_condition=automation_condition,
-            compute=compute,
-            retry=retry,
-            description=description,
-        )
+        options = {key: value for key, value in locals().items() if key not in ("cls", "wraps", "output_defs")}
+        return MultiAsset(wraps, output_defs=output_defs or [], **options)
 
     @classmethod
     def from_graph(
@@ -320,23 +305,8 @@ class Asset:
         description: str | None = None,
     ) -> GraphAsset:
         """An asset computed by a sub-graph of tasks (each task its own step)."""
-        return GraphAsset(
-            wraps,
-            name=name,
-            tags=tags,
-            kinds=kinds,
-            group=group,
-            code_version=code_version,
-            io_handler=io_handler,
-            node_io_handler=node_io_handler,
-            metadata=metadata,
-            partitions_def=partitions_def,
-            deps=deps,
-            hooks=hooks,
-            automation_condition=automation_condition,
-            retry=retry,
-            description=description,
-        )
+        options = {key: value for key, value in locals().items() if key not in ("cls", "wraps")}
+        return GraphAsset(wraps, **options)
 
     @classmethod
     def external(
@@ -353,18 +323,8 @@ class Asset:
         description: str | None = None,
     ) -> ExternalAsset:
         """A source produced outside rivers, loaded downstream through ``io_handler``."""
-        return ExternalAsset(
-            wraps,
-            name=name,
-            io_handler=io_handler,
-            tags=tags,
-            kinds=kinds,
-            group=group,
-            metadata=metadata,
-            partitions_def=partitions_def,
-            automation_condition=automation_condition,
-            description=description,
-        )
+        options = {key: value for key, value in locals().items() if key not in ("cls", "wraps")}
+        return ExternalAsset(wraps, **options)
 
 
 class SingleAsset(Asset):
@@ -378,41 +338,9 @@ class MultiAsset(Asset):
 
     _kind = "multi"
 
-    def __init__(
-        self,
-        wraps: Callable[..., Any] | None = None,
-        *,
-        output_defs: list[AssetDef],
-        name: str | None = None,
-        tags: list[str] | None = None,
-        kinds: str | list[str] | None = None,
-        group: str | None = None,
-        code_version: str | None = None,
-        io_handler: Any = None,
-        partitions_def: Any = None,
-        deps: list[DepDef] | None = None,
-        hooks: list[Any] | None = None,
-        automation_condition: Any = None,
-        compute: Any = None,
-        retry: Any = None,
-        description: str | None = None,
-    ) -> None:
-        self._configure(
-            name=name,
-            tags=tags,
-            kinds=kinds,
-            group=group,
-            code_version=code_version,
-            io_handler=io_handler,
-            metadata=None,
-            partitions_def=partitions_def,
-            deps=deps,
-            hooks=hooks,
-            automation_condition=automation_condition,
-            retry=retry,
-            compute=compute,
-            description=description,
-        )
+    def __init__(self, wraps: Callable[..., Any] | None = None, *, output_defs: list[AssetDef],
+                 **options: Any) -> None:
+        self._configure(**options)
         outputs = list(output_defs)
         if not outputs or not all(isinstance(o, AssetDef) for o in outputs):
             raise AssetDefinitionError("Asset.from_multi needs output_defs: a non-empty list of rs.AssetDef")
@@ -424,7 +352,7 @@ class MultiAsset(Asset):
                 )
             seen.add(output.name)
         self.output_defs = outputs
-        if partitions_def is None:
+        if self._partitions_def is None:
             _check_output_partitions(outputs)
         self._input_deps = _merge_input_deps(self._deps, outputs)
         if wraps is not None:
@@ -447,41 +375,9 @@ class GraphAsset(Asset):
 
     _kind = "graph"
 
-    def __init__(
-        self,
-        wraps: Callable[..., Any] | None = None,
-        *,
-        node_io_handler: Any = None,
-        name: str | None = None,
-        tags: list[str] | None = None,
-        kinds: str | list[str] | None = None,
-        group: str | None = None,
-        code_version: str | None = None,
-        io_handler: Any = None,
-        metadata: dict[str, str] | None = None,
-        partitions_def: Any = None,
-        deps: list[DepDef] | None = None,
-        hooks: list[Any] | None = None,
-        automation_condition: Any = None,
-        retry: Any = None,
-        description: str | None = None,
-    ) -> None:
-        self._configure(
-            name=name,
-            tags=tags,
-            kinds=kinds,
-            group=group,
-            code_version=code_version,
-            io_handler=io_handler,
-            metadata=metadata,
-            partitions_def=partitions_def,
-            deps=deps,
-            hooks=hooks,
-            automation_condition=automation_condition,
-            retry=retry,
-            compute=None,
-            description=description,
-        )
+    def __init__(self, wraps: Callable[..., Any] | None = None, *, node_io_handler: Any = None,
+                 **options: Any) -> None:
+        self._configure(**options)
         self._node_io_handler = check_io_handler(node_io_handler)
         self.composition = None
         self.final_node: str | None = None
@@ -504,23 +400,11 @@ class ExternalAsset(Asset):
 
     _kind = "external"
 
-    def __init__(
-        self,
-        wraps: Callable[..., Any] | None = None,
-        *,
-        name: str | None = None,
-        io_handler: Any = None,
-        tags: list[str] | None = None,
-        kinds: str | list[str] | None = None,
-        group: str | None = None,
-        metadata: dict[str, str] | None = None,
-        partitions_def: Any = None,
-        automation_condition: Any = None,
-        description: str | None = None,
-    ) -> None:
+    def __init__(self, wraps: Callable[..., Any] | None = None, *, io_handler: Any = None, **options: Any) -> None:
         if io_handler is None:
+            name = options.get("name") or getattr(wraps, "__name__", "?")
             raise AssetDefinitionError(
-                f"External assets require an io_handler (asset {name or getattr(wraps, '__name__', '?')!r}): "
+                f"External assets require an io_handler (asset {name!r}): "
                 "pass io_handler=<a BaseIOHandler instance> that can load the data"
             )
         try:
@@ -529,22 +413,7 @@ class ExternalAsset(Asset):
             raise AssetDefinitionError(
                 "External asset io_handler must be a BaseIOHandler subclass instance or a string resource reference"
             ) from None
-        self._configure(
-            name=name,
-            tags=tags,
-            kinds=kinds,
-            group=group,
-            code_version=None,
-            io_handler=io_handler,
-            metadata=metadata,
-            partitions_def=partitions_def,
-            deps=None,
-            hooks=None,
-            automation_condition=automation_condition,
-            retry=None,
-            compute=None,
-            description=description,
-        )
+        self._configure(io_handler=io_handler, **options)
         if wraps is not None:
             self._bind(wraps)
 
