@@ -231,28 +231,42 @@ def pid_b(pid_a: int) -> int:
     return os.getpid()
 
 
-@rs.Asset
-async def async_one() -> float:
-    start = time.time()
-    await asyncio.sleep(0.3)
-    mark("async_one", start=start, end=time.time(), pid=os.getpid())
-    return start
+_RUNNING: set[str] = set()
+
+
+async def meet(name: str, expected: int = 3, patience: float = 0.8) -> int:
+    """Wait (up to ``patience`` s) until ``expected`` async steps run at once; the most seen together."""
+    _RUNNING.add(name)
+    peak = len(_RUNNING)
+    deadline = time.monotonic() + patience
+    while len(_RUNNING) < expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+        peak = max(peak, len(_RUNNING))
+    await asyncio.sleep(0.05)
+    peak = max(peak, len(_RUNNING))
+    _RUNNING.discard(name)
+    return peak
 
 
 @rs.Asset
-async def async_two() -> float:
-    start = time.time()
-    await asyncio.sleep(0.3)
-    mark("async_two", start=start, end=time.time(), pid=os.getpid())
-    return start
+async def async_one() -> int:
+    peak = await meet("async_one")
+    mark("async_one", peak=peak)
+    return peak
 
 
 @rs.Asset
-async def async_three() -> float:
-    start = time.time()
-    await asyncio.sleep(0.3)
-    mark("async_three", start=start, end=time.time(), pid=os.getpid())
-    return start
+async def async_two() -> int:
+    peak = await meet("async_two")
+    mark("async_two", peak=peak)
+    return peak
+
+
+@rs.Asset
+async def async_three() -> int:
+    peak = await meet("async_three")
+    mark("async_three", peak=peak)
+    return peak
 
 
 # -------------------------------------------------------------- resources
@@ -271,3 +285,36 @@ class Counter(rs.Resource):
 @rs.Asset(io_handler=IO)
 def uses_resource(counter: Counter) -> str:
     return f"{counter.label}:{os.getpid()}"
+
+
+# ------------------------------------------------------------------- pools
+@rs.Asset(io_handler=IO, pool="gate", retry=rs.RetryPolicy(1, backoff=rs.Backoff.constant(0.8)))
+def gate_flaky() -> int:
+    attempt = bump("gate_flaky")
+    mark("gate_flaky", start=time.time(), attempt=attempt)
+    if attempt == 1:
+        raise ConnectionError("first attempt fails")
+    return attempt
+
+
+@rs.Asset(io_handler=IO, pool="gate")
+def gate_quick() -> str:
+    start = time.time()
+    time.sleep(0.1)
+    mark("gate_quick", start=start, end=time.time())
+    return "quick"
+
+
+@rs.Asset(io_handler=IO, pool="gate")
+def gate_fails() -> int:
+    raise ValueError("pooled failure")
+
+
+@rs.Asset(io_handler=IO, pool="gate")
+def gate_dies() -> int:
+    os._exit(5)
+
+
+@rs.Asset(io_handler=IO, pool="gate", pool_slots=2)
+def gate_greedy() -> int:
+    return 2

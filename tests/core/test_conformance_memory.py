@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rivers.io_handlers.base import BaseIOHandler
 from rivers.io_handlers.memory import InMemoryIOHandler
 from rivers.testing.io_handlers import IOHandlerConformance, load_value, partition, write_value
 
@@ -31,14 +32,18 @@ def test_capabilities_skip_what_does_not_apply():
         suite.test_multi_partition_load_returns_dict(InMemoryIOHandler())
 
 
-class _ForgetfulHandler(InMemoryIOHandler):
+class _ForgetfulHandler(BaseIOHandler):
     """Loses partitions: stores every partition under the asset name alone."""
 
+    def __init__(self):
+        super().__init__()
+        self.values = {}
+
     def handle_output(self, context, obj):
-        self._storage[context.asset_name] = obj
+        self.values[context.asset_name] = obj
 
     def load_input(self, context):
-        return self._storage[context.asset_name]
+        return self.values[context.asset_name]
 
 
 def test_kit_catches_a_handler_that_ignores_partitions():
@@ -60,4 +65,5 @@ def test_helpers_build_contexts_handlers_understand():
     context = write_value(handler, "asset", 5, partition("k"))
     assert context.output_metadata["size_bytes"].value > 0
     assert load_value(handler, "asset", partition("k")) == 5
-    assert handler._storage == {"asset/k": 5}
+    with pytest.raises(KeyError):
+        load_value(handler, "asset", partition("other"))

@@ -66,6 +66,7 @@ _EXPORTS: dict[str, str] = {
     # io
     "BaseIOHandler": "rivers.io_handlers.base",
     "InMemoryIOHandler": "rivers.io_handlers.memory",
+    "PickleIOHandler": "rivers.io_handlers.pickle",
     # partitions
     "PartitionsDefinition": "rivers.partitions",
     # storage
@@ -127,6 +128,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from rivers.execution.retry import Backoff, FailureReason, RetryOn, RetryPolicy
     from rivers.io_handlers.base import BaseIOHandler
     from rivers.io_handlers.memory import InMemoryIOHandler
+    from rivers.io_handlers.pickle import PickleIOHandler
     from rivers.jobs import Job
     from rivers.loading import load_assets_from_modules, load_assets_from_package_module
     from rivers.metadata import MetadataValue, Schema

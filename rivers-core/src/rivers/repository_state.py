@@ -206,6 +206,9 @@ class ResolvedRepository:
             kind = "task" if spec.kind in ("task", "graph_task") else "asset"
             retry = self._retry_policy(spec.retry, f"{kind} '{key}'")
             self.runtimes[key] = StepRuntime(spec, self.graph.nodes, self.write_handler, resources, retry)
+        for job in self.jobs.values():
+            if isinstance(job.retry, str):
+                self._retry_policy(job.retry, f"job '{job.name}'")
 
     def _register_in_storage(self) -> None:
         from rivers.storage.records import AssetRecord
@@ -217,6 +220,11 @@ class ResolvedRepository:
         ]
         self.storage._register_assets(records)
         self.storage._register_topology({name: list(self.graph.parents(name)) for name in self.graph.nodes})
+        declared = {pool for node in self.graph.nodes.values() for pool, _ in node.pool}
+        if declared or self.repo._pool_limits:
+            from rivers.execution.pools import register_pools
+
+            register_pools(self.storage, self.repo._pool_limits, declared)
 
     # -------------------------------------------------------------- selection
     def select(self, selection: Any, *, include_upstream: bool) -> list[str] | None:
@@ -298,7 +306,8 @@ class ResolvedRepository:
         from rivers.execution.coordinator import RunCoordinator
         from rivers.execution.executors import Executor
 
-        retry_default = self._retry_policy(retry, "materialize(retry=...)") if retry is not None else None
+        retry_default = self._retry_policy(retry, f"job '{job_name}'" if job_name else "materialize(retry=...)") \
+            if retry is not None else None
         coordinator = RunCoordinator(
             plan,
             self.storage,

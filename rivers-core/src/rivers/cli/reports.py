@@ -33,6 +33,8 @@ class StepReport:
     error: str | None = None
     skipped_because: str | None = None
     retries: int = 0
+    #: one ``(attempt, failure reason, next delay in ms)`` per failed attempt that was retried
+    retry_events: list[tuple[int, str, int]] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float | None:
@@ -47,8 +49,15 @@ class StepReport:
         if self.status == SKIPPED:
             return f"upstream failed: {self.skipped_because}" if self.skipped_because else "upstream failed"
         if self.error:
+            if self.retries:
+                return f"{one_line(self.error)} (after {self.attempts} attempts)"
             return one_line(self.error)
         return f"{self.retries} retries" if self.retries else ""
+
+    @property
+    def attempts(self) -> int:
+        """How many times the step ran (1 + retries)."""
+        return self.retries + 1
 
 
 @dataclass
@@ -118,6 +127,9 @@ def _apply(step: StepReport, event: StoredEvent) -> None:
         step.status = RUNNING
     elif event.event_type == "StepRetry":
         step.retries += 1
+        step.retry_events.append((_int(metadata.get("rivers/attempt"), step.retries),
+                                  metadata.get("rivers/failure_reason", "error"),
+                                  _int(metadata.get("rivers/next_delay_ms"), 0)))
     elif event.event_type == "StepSuccess":
         step.status, step.finished_ns = SUCCESS, event.timestamp
     elif event.event_type == "StepFailure":
@@ -125,6 +137,13 @@ def _apply(step: StepReport, event: StoredEvent) -> None:
         step.skipped_because = metadata.get("rivers/skipped_because")
         step.status = SKIPPED if step.skipped_because is not None else FAILURE
         step.error = metadata.get("error")
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
 
 
 def step_table(report: RunReport) -> tuple[list[str], list[list[object]]]:

@@ -10,6 +10,7 @@ from rivers.execution.event_writer import EventWriter
 from rivers.execution.log_capture import StepLogCapture
 from rivers.execution.outcome import FAILURE, SKIPPED, StepOutcome, describe_error
 from rivers.execution.plan import ExecutionPlan, PlannedStep
+from rivers.execution.pools import plan_pools
 from rivers.execution.result import RunResult
 from rivers.execution.step_runner import RunState, run_step, skip_step
 from rivers.storage.records import LaunchedBy, RunRecord
@@ -56,8 +57,12 @@ class RunCoordinator:
             self.state._event_seq = _last_event_number(storage, self.run_id)
         self._last_cancel_check = time.monotonic()
         self._cancelled = False
+        self._resume = resume
         self._started = 0.0
         self._writer = EventWriter(storage)
+        #: pools of the plan's pool-using steps ({} for most plans: executors then skip pool handling)
+        self.step_pools = plan_pools(plan)
+        self._claims: Any = None
         from rivers.plugins import get_observers
 
         self.observers = get_observers()
@@ -73,11 +78,18 @@ class RunCoordinator:
                     priority = int(value)
                 except ValueError:
                     pass
+        start_time = time.time_ns()
+        if self._resume:
+            previous = self.storage.get_run(self.run_id)
+            if previous is not None:
+                start_time = previous.start_time  # a resumed run keeps its original start
+            if self.step_pools:
+                self.storage._free_concurrency_slots_for_run(self.run_id)  # claims of the crashed attempt
         self.storage._create_run(RunRecord(
             run_id=self.run_id,
             job_name=self.job_name,
             status="Started",
-            start_time=time.time_ns(),
+            start_time=start_time,
             tags=self.tags,
             node_names=list(self.plan.node_names),
             priority=priority,
@@ -90,6 +102,8 @@ class RunCoordinator:
 
     def finish(self) -> RunResult:
         """Close the run record, tell observers, and build the result."""
+        if self._claims is not None:
+            self._claims.close()
         self.state.close()
         self._writer.close()
         status = "Canceled" if self._cancelled else ("Failure" if self.failures else "Success")
@@ -165,14 +179,29 @@ class RunCoordinator:
         Returns False (no further attempt) when cancellation was requested.
         May be called from several threads at once.
         """
+        claims = self._claims
+        pools = claims.holds(runtime.key) and self.step_pools.get(runtime.key) if claims is not None else None
+        if pools:
+            claims.release(runtime.key)  # nobody waits on our slots while we back off
         deadline = time.monotonic() + delay
         while True:
             if self.cancel_requested():
                 return False
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return True
+                break
             time.sleep(min(remaining, _CANCEL_CHECK_INTERVAL_S))
+        if pools:
+            return claims.claim_blocking(runtime.key, pools) is None
+        return True
+
+    def pool_claims(self) -> Any:
+        """The run's :class:`~rivers.execution.pools.RunPoolClaims` (created on first use)."""
+        if self._claims is None:
+            from rivers.execution.pools import RunPoolClaims
+
+            self._claims = RunPoolClaims(self)
+        return self._claims
 
     def cancel_requested(self) -> bool:
         """Whether cancellation was requested (checked against storage about once a second)."""

@@ -67,6 +67,11 @@ class InProcessExecutor(Executor):
     plugin_name = "in_process"
 
     def execute(self, run: RunCoordinator) -> None:
+        if run.step_pools:
+            from rivers.execution.pools import execute_in_process_with_pools
+
+            execute_in_process_with_pools(run)
+            return
         for planned in run.plan.steps:
             if run.cancel_requested():
                 break
@@ -116,6 +121,8 @@ class ParallelExecutor(Executor):
         self.max_async_concurrent: int | None = _count("max_async_concurrent", max_async_concurrent, None)
         #: warn once per run about steps kept in the controller for their in-memory handler
         self._warn_in_memory = True
+        # load the scheduler, worker pool and payload code now rather than inside the first run
+        import rivers.execution.parallel  # noqa: F401
 
     def execute(self, run: RunCoordinator) -> None:
         from rivers.execution.parallel import execute_parallel

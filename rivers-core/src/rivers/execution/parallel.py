@@ -21,10 +21,10 @@ import collections
 import os
 import pickle
 import queue
+import select
 import threading
 import time
 import warnings
-from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
 from rivers.execution import payload as _payload
@@ -199,6 +199,16 @@ class _ParallelRun:
         self._run_token = 0
         self._run_blob: bytes | None = None
         self._local_state: Any = None
+        self.pools = run.step_pools
+        self.claims = run.pool_claims() if self.pools else None
+        #: steps waiting for pool slots: [due (monotonic), queue, key, retries_used]
+        self.pool_waiting: list[list[Any]] = []
+        #: workers in a retry's backoff: [due (monotonic), worker, key]
+        self.backoffs: list[list[Any]] = []
+        self.cancelled = False
+        self._poller = select.poll()
+        self._watched: dict[int, Worker] = {}  # pipe fd -> worker
+        self._sentinels: dict[int, Worker] = {}  # process sentinel -> worker
 
     # ------------------------------------------------------------------ main
     def execute(self) -> None:
@@ -216,23 +226,31 @@ class _ParallelRun:
 
     def _loop(self) -> None:
         run = self.run
-        cancelled = False
         while self.remaining:
             while self.ready:
                 self._route(self.ready.popleft())
-            if not cancelled and run.cancel_requested():
-                cancelled = True
-            if cancelled:
-                self.worker_queue.clear()
-                self.local_queue.clear()
-                self.async_queue.clear()
+            if not self.cancelled and run.cancel_requested():
+                self.cancelled = True
+            if self.cancelled:
+                self._drop_queued()
             else:
+                self._wake_due_pool_waiters()
                 self._dispatch()
-            if not self.in_flight and not self.threads_busy:
+            self._answer_due_backoffs()
+            if not self.in_flight and not self.threads_busy and not self.pool_waiting:
                 if self.ready:
                     continue
                 break  # cancelled, or nothing left that can start
             self._wait()
+
+    def _drop_queued(self) -> None:
+        """After cancellation: steps that have not started never will."""
+        self.worker_queue.clear()
+        self.local_queue.clear()
+        self.async_queue.clear()
+        for _, _, key, _ in self.pool_waiting:
+            self.claims.abandon(key)
+        self.pool_waiting.clear()
 
     def _route(self, key: str) -> None:
         run = self.run
@@ -263,6 +281,8 @@ class _ParallelRun:
 
     def _record(self, outcome: StepOutcome) -> None:
         self.run.record(outcome)
+        if self.claims is not None and outcome.key in self.pools:
+            self.claims.release(outcome.key)
         self._done(outcome.key)
 
     def _step_started(self, key: str) -> None:
@@ -276,11 +296,84 @@ class _ParallelRun:
     def _dispatch(self) -> None:
         while self.worker_queue and self.idle:
             key, retries_used = self.worker_queue.popleft()
-            self._submit(self.idle.pop(), self.steps[key], retries_used)
+            if self._claimed(key, WORKER, retries_used):
+                self._submit(self.idle.pop(), self.steps[key], retries_used)
         while self.async_queue and (self.max_async is None or self.async_busy < self.max_async):
-            self._start_async(self.steps[self.async_queue.popleft()])
-        if self.local_queue and not self.local_busy:
-            self._start_local(self.steps[self.local_queue.popleft()])
+            key = self.async_queue.popleft()
+            if self._claimed(key, ASYNC, 0):
+                self._start_async(self.steps[key])
+        while self.local_queue and not self.local_busy:
+            key = self.local_queue.popleft()
+            if self._claimed(key, LOCAL, 0):
+                self._start_local(self.steps[key])
+
+    # ----------------------------------------------------------------- pools
+    def _claimed(self, key: str, where: str, retries_used: int) -> bool:
+        """Whether ``key`` may start now: no pools, or its slots were just claimed (else it waits)."""
+        pools = self.pools.get(key) if self.pools else None
+        if pools is None or self.claims.holds(key):
+            return True
+        from rivers.execution.pools import claim_timed_out, claim_timeout, poll_interval
+
+        status = self.claims.try_claim(key, pools)
+        if status.is_claimed:
+            return True
+        waited = self.claims.waited(key)
+        if waited >= claim_timeout():
+            self.claims.abandon(key)
+            planned = self.steps[key]
+            self._step_started(key)
+            self._record(_payload.failed_outcome(planned.runtime, self.state,
+                                                 claim_timed_out(key, pools, waited, status.reason)))
+            return False
+        self.pool_waiting.append([time.monotonic() + poll_interval(), where, key, retries_used])
+        return False
+
+    def _wake_due_pool_waiters(self) -> None:
+        """Put steps whose next claim attempt is due back at the front of their queue."""
+        if not self.pool_waiting:
+            return
+        now = time.monotonic()
+        due = [entry for entry in self.pool_waiting if entry[0] <= now]
+        if not due:
+            return
+        self.pool_waiting = [entry for entry in self.pool_waiting if entry[0] > now]
+        for _, where, key, retries_used in reversed(due):
+            if where == WORKER:
+                self.worker_queue.appendleft((key, retries_used))
+            elif where == ASYNC:
+                self.async_queue.appendleft(key)
+            else:
+                self.local_queue.appendleft(key)
+
+    def _answer_due_backoffs(self) -> None:
+        """Tell workers whose retry backoff is over to go on (once their pool slots are back)."""
+        if not self.backoffs:
+            return
+        now = time.monotonic()
+        waiting = []
+        for entry in self.backoffs:
+            due, worker, key = entry
+            if due > now and not self.cancelled:
+                waiting.append(entry)
+                continue
+            answer = "go"
+            if self.cancelled:
+                answer = "stop"
+            elif self.claims is not None and key in self.pools:
+                from rivers.execution.pools import claim_timeout, poll_interval
+
+                if not self.claims.try_claim(key, self.pools[key]).is_claimed:
+                    if self.claims.waited(key) < claim_timeout():
+                        waiting.append([now + poll_interval(), worker, key])
+                        continue
+                    self.claims.abandon(key)
+                    answer = "stop"
+            try:
+                worker.send(pickle.dumps(answer))
+            except OSError:
+                pass  # the worker died: its sentinel reports it
+        self.backoffs = waiting
 
     def _submit(self, worker: Worker, planned: PlannedStep, retries_used: int) -> None:
         runtime = planned.runtime
@@ -308,12 +401,31 @@ class _ParallelRun:
         try:
             worker.send(message)
         except OSError:
-            self.in_flight[worker] = _InFlight(planned, retries_used)
+            self._fly(worker, _InFlight(planned, retries_used))
             self._worker_died(worker)
             return
         known.add(token)
         worker.run_token = self._run_token
-        self.in_flight[worker] = _InFlight(planned, retries_used)
+        self._fly(worker, _InFlight(planned, retries_used))
+
+    def _fly(self, worker: Worker, flight: _InFlight) -> None:
+        """Mark ``worker`` busy with ``flight`` and watch its pipe and process."""
+        self.in_flight[worker] = flight
+        conn_fd, sentinel = worker.conn.fileno(), worker.sentinel
+        self._watched[conn_fd] = worker
+        self._sentinels[sentinel] = worker
+        self._poller.register(conn_fd, select.POLLIN)
+        self._poller.register(sentinel, select.POLLIN)
+
+    def _land(self, worker: Worker) -> _InFlight:
+        """Stop watching ``worker``; its flight."""
+        for fd, table in ((worker.conn.fileno(), self._watched), (worker.sentinel, self._sentinels)):
+            if table.pop(fd, None) is not None:
+                try:
+                    self._poller.unregister(fd)
+                except (KeyError, ValueError):
+                    pass
+        return self.in_flight.pop(worker)
 
     def _start_local(self, planned: PlannedStep) -> None:
         if self._local_thread is None:
@@ -351,25 +463,39 @@ class _ParallelRun:
     def _ensure_wakeup(self) -> None:
         if self._wake_r < 0:
             self._wake_r, self._wake_w = os.pipe()
+            self._poller.register(self._wake_r, select.POLLIN)
 
     # ------------------------------------------------------------------ wait
     def _wait(self) -> None:
-        objects: list[Any] = []
-        for worker in self.in_flight:
-            objects.append(worker.conn)
-            objects.append(worker.sentinel)
-        if self._wake_r >= 0:
-            objects.append(self._wake_r)
-        ready = wait(objects, timeout=_TICK_S)
-        if not ready:
+        timeout = _TICK_S
+        if self.pool_waiting or self.backoffs:
+            now = time.monotonic()
+            soonest = min(entry[0] for entry in self.pool_waiting + self.backoffs)
+            timeout = min(timeout, max(soonest - now, 0.0))
+        if not self.in_flight and self._wake_r < 0:
+            time.sleep(timeout)
             return
-        ready_set = set(ready) if len(ready) > 1 else ready
-        for worker in list(self.in_flight):
-            if worker.conn in ready_set:
-                self._read_worker(worker)
-            elif worker.sentinel in ready_set:
+        try:
+            events = self._poller.poll(timeout * 1000)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for safety
+            return
+        exited = []
+        wake = False
+        for fd, _ in events:
+            worker = self._watched.get(fd)
+            if worker is not None:
+                if worker in self.in_flight:
+                    self._read_worker(worker)
+                continue
+            worker = self._sentinels.get(fd)
+            if worker is not None:
+                exited.append(worker)
+            elif fd == self._wake_r:
+                wake = True
+        for worker in exited:
+            if worker in self.in_flight:
                 self._worker_exited(worker)
-        if self._wake_r in ready_set:
+        if wake:
             os.read(self._wake_r, 4096)
             self._drain_threads()
 
@@ -396,7 +522,7 @@ class _ParallelRun:
         if kind == b"M":
             self._answer(worker, pickle.loads(data[1:]))
             return
-        flight = self.in_flight.pop(worker)
+        flight = self._land(worker)
         self.idle.append(worker)
         result = pickle.loads(data[1:])
         planned = flight.planned
@@ -417,9 +543,10 @@ class _ParallelRun:
     def _answer(self, worker: Worker, request: tuple[Any, ...]) -> None:
         kind = request[0]
         if kind == "retry_wait":
-            _, _key, delay = request
-            # the worker sleeps in its own process; nothing to hold here yet
-            worker.send(pickle.dumps("go"))
+            _, key, delay = request
+            if self.claims is not None:
+                self.claims.release(key)  # nobody waits on our slots while we back off
+            self.backoffs.append([time.monotonic() + delay, worker, key])
             return
         worker.send(pickle.dumps(None))  # pragma: no cover - unknown requests get an empty answer
 
@@ -443,9 +570,12 @@ class _ParallelRun:
         worker.kill()
 
     def _worker_died(self, worker: Worker) -> None:
-        flight = self.in_flight.pop(worker)
+        flight = self._land(worker)
+        self.backoffs = [entry for entry in self.backoffs if entry[1] is not worker]
         description = worker.exit_description()
         self._forget_worker(worker)
+        if self.claims is not None:
+            self.claims.release(flight.planned.key)
         planned = flight.planned
         runtime = planned.runtime
         error = WorkerLostError(
@@ -504,7 +634,7 @@ class _ParallelRun:
             self.run.record(outcome)
         for worker in list(self.in_flight):
             # an error in the scheduler left steps running: stop them, never reuse those workers
-            self.in_flight.pop(worker)
+            self._land(worker)
             self._forget_worker(worker)
         if self.leased:
             get_pool().give_back(self.leased)

@@ -193,12 +193,17 @@ _EMPTY_CELL = "__rivers_empty_cell__"
 
 
 def _make_function(code: bytes, module_name: str | None, path: str | None, name: str, qualname: str,
-                   defaults: Any, kwdefaults: Any, closure: tuple[Any, ...] | None, attributes: dict[str, Any]) -> Any:
-    """Rebuild a function pickled by value."""
+                   defaults: Any, kwdefaults: Any, closure: tuple[Any, ...] | None, attributes: dict[str, Any],
+                   own_globals: dict[str, Any] | None = None) -> Any:
+    """Rebuild a function pickled by value (``own_globals``: its globals, when it has no importable module)."""
     cells = None
     if closure is not None:
         cells = tuple(types.CellType() if value == _EMPTY_CELL else types.CellType(value) for value in closure)
-    fn = types.FunctionType(marshal.loads(code), _function_globals(module_name, path), name, defaults, cells)
+    if own_globals is not None:
+        namespace = {"__builtins__": builtins, "__name__": module_name or "__rivers_by_value__", **own_globals}
+    else:
+        namespace = _function_globals(module_name, path)
+    fn = types.FunctionType(marshal.loads(code), namespace, name, defaults, cells)
     fn.__qualname__ = qualname
     fn.__kwdefaults__ = kwdefaults
     fn.__module__ = module_name  # type: ignore[assignment]
@@ -215,6 +220,8 @@ class _Pickler(pickle.Pickler):
         self._by_value: set[int] = set()
 
     def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is types.ModuleType:
+            return importlib.import_module, (obj.__name__,)
         if type(obj) is not types.FunctionType or obj in _OWN_FUNCTIONS:
             return NotImplemented
         reference = _reference_of(obj)
@@ -236,13 +243,30 @@ class _Pickler(pickle.Pickler):
                     values.append(_EMPTY_CELL)
             closure = tuple(values)
         module_name = obj.__module__
+        own_globals = None
+        if not module_name or sys.modules.get(module_name) is None:
+            # no module to take globals from in the worker: send the ones the code uses
+            own_globals = _referenced_globals(obj)
         return _make_function, (
             marshal.dumps(obj.__code__), module_name, _module_file(module_name) if module_name else None,
             obj.__name__, obj.__qualname__, obj.__defaults__, obj.__kwdefaults__, closure, dict(obj.__dict__),
+            own_globals,
         )
 
 
 _OWN_FUNCTIONS = (_load_function, _make_function)
+
+
+def _referenced_globals(fn: types.FunctionType) -> dict[str, Any]:
+    """The globals ``fn``'s code (and the code nested in it) refers to."""
+    names: set[str] = set()
+    stack = [fn.__code__]
+    while stack:
+        code = stack.pop()
+        names.update(code.co_names)
+        stack.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
+    namespace = fn.__globals__
+    return {name: namespace[name] for name in names if name in namespace and name != "__builtins__"}
 
 
 def dumps(obj: Any) -> bytes:

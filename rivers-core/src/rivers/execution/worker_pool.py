@@ -21,6 +21,7 @@ import atexit
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from multiprocessing.connection import Connection
 from typing import Any
@@ -72,8 +73,11 @@ class Worker:
         context = multiprocessing.get_context(start_method)
         parent_end, child_end = context.Pipe(duplex=True)
         close_in_child = parent_end if start_method == "fork" else None
-        process = context.Process(target=_worker_main, args=(child_end, close_in_child), daemon=True,
-                                  name="rivers-worker")
+        # the kernel's parent-death signal follows the creating *thread*: only tie workers to the main
+        # thread (or to the fork server), never to a thread that may end while the process lives on
+        tie_to_parent = start_method == "forkserver" or threading.current_thread() is threading.main_thread()
+        process = context.Process(target=_worker_main, args=(child_end, close_in_child, tie_to_parent),
+                                  daemon=True, name="rivers-worker")
         process.start()
         child_end.close()
         self.process = process
@@ -236,10 +240,32 @@ class _Channel:
         return self.request("retry_wait", runtime.key, delay) == "go"
 
 
-def _worker_main(conn: Connection, close_in_child: Connection | None) -> None:
+def _die_with_parent() -> None:
+    """On Linux, have the kernel kill this worker when its parent (the controller) dies.
+
+    A step cut off from its controller can report nothing; a resumed run
+    re-runs it, and an orphan finishing it meanwhile would only race with it.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _worker_main(conn: Connection, close_in_child: Connection | None, tie_to_parent: bool = True) -> None:
     """Serve steps from ``conn`` until it closes or the controller says stop."""
     if close_in_child is not None:
         close_in_child.close()
+    if tie_to_parent:
+        _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import pickle
 

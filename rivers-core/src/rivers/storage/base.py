@@ -41,6 +41,7 @@ from rivers.storage.records import (
 
 if TYPE_CHECKING:
     from rivers.storage.memory import MemoryStorage
+    from rivers.storage.pools import ConcurrencyClaimStatus, PoolInfo, PoolLimit, SlotHolder
     from rivers.storage.sqlite import SqliteStorage
 
 __all__ = ["ASYNC_METHODS", "Staleness", "Storage"]
@@ -309,6 +310,94 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def is_cancelled(self, run_id: str) -> bool:
         """Whether cancellation of ``run_id`` was requested."""
+
+    # ------------------------------------------------------------------
+    # Concurrency pools (see rivers.storage.pools). Backends without pool
+    # support keep these defaults, which say so.
+    # ------------------------------------------------------------------
+
+    def _set_pool_limits(self, limits: Sequence[tuple[str, int, float | None]], *, only_missing: bool = False) -> None:
+        """Upsert ``(pool_key, slot_limit, lease_seconds)`` rows; a None lease keeps the stored one.
+
+        With ``only_missing``, pools that exist already are left alone.
+        """
+        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
+
+    def _pool_limits(self) -> list[PoolLimit]:
+        """Every configured pool, first-configured first."""
+        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
+
+    def _pool_infos(self, pool_key: str | None) -> list[PoolInfo]:
+        """Live counters of one pool (``[]`` when unknown) or of all pools."""
+        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
+
+    def _pool_holders(self, pool_key: str) -> list[SlotHolder]:
+        """Unexpired claims of ``pool_key``, oldest first."""
+        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
+
+    def _claim_concurrency_slots(
+        self, run_id: str, step_key: str, pools: Sequence[tuple[str, int]]
+    ) -> ConcurrencyClaimStatus:
+        """Atomically claim ``slots`` in every ``(pool, slots)`` of ``pools``, or none of them.
+
+        Expired leases are dropped first; unknown pools are registered as
+        unlimited. A claim the step already holds is renewed. When a pool
+        lacks room the step is recorded as pending (counted by
+        ``pending_count`` until it claims, frees or its pending entry expires).
+        """
+        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
+
+    def _free_concurrency_slots(self, run_id: str, step_key: str) -> None:
+        """Give back every slot (and pending entry) of the step."""
+        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
+
+    def _free_concurrency_slots_for_run(self, run_id: str) -> None:
+        """Give back every slot (and pending entry) of the run."""
+        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
+
+    def _renew_slot_lease(self, run_id: str, step_key: str) -> bool:
+        """Extend the step's claims by their pools' lease; False when it holds none (they expired)."""
+        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
+
+    def _free_expired_leases(self) -> int:
+        """Drop expired claims and pending entries; how many claims were dropped."""
+        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
+
+    def set_pool_limit(self, pool_key: str, limit: int, lease_duration: str = "5m") -> None:
+        """Set (or create) pool ``pool_key`` with ``limit`` slots (``-1``: unlimited) and a claim lease.
+
+        ``lease_duration`` is a duration like ``"5m"`` or ``"30s"``; claims
+        not renewed within it stop counting (their holder crashed).
+        """
+        from rivers.storage.pools import parse_duration
+
+        if not isinstance(pool_key, str) or not pool_key:
+            raise StorageError(f"pool key must be a non-empty str, got {pool_key!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < -1:
+            raise ValueError(f"pool limit must be an int >= -1 (-1: unlimited), got {limit!r}")
+        seconds = parse_duration(lease_duration, "lease_duration")
+        if seconds <= 0:
+            raise ValueError(f"invalid duration for 'lease_duration': {lease_duration!r} (must be positive)")
+        self._set_pool_limits([(pool_key, limit, seconds)])
+
+    def get_pool_limits(self) -> list[PoolLimit]:
+        """Every configured pool with its limit and lease."""
+        return self._pool_limits()
+
+    def get_all_pool_infos(self) -> list[PoolInfo]:
+        """Every pool with its live counters (slots claimed, steps waiting)."""
+        return self._pool_infos(None)
+
+    def get_pool_info(self, pool_key: str) -> PoolInfo:
+        """Pool ``pool_key`` with its live counters; an unknown pool raises :class:`StorageError`."""
+        infos = self._pool_infos(pool_key)
+        if not infos:
+            raise StorageError(f"pool '{pool_key}' not configured")
+        return infos[0]
+
+    def get_pool_slot_holders(self, pool_key: str) -> list[SlotHolder]:
+        """The steps currently holding slots of ``pool_key`` (unexpired claims)."""
+        return self._pool_holders(pool_key)
 
     # ------------------------------------------------------------------
     # Public API implemented once on top of the primitives

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Mapping, Sequence
 
 import attrs
 
 from rivers.exceptions import StorageError
 from rivers.storage.base import Storage, _check_run_status
+from rivers.storage.pools import (
+    DEFAULT_LEASE_SECONDS,
+    ConcurrencyClaimStatus,
+    PoolInfo,
+    PoolLimit,
+    SlotHolder,
+    blocked,
+)
 from rivers.storage.records import (
     MATERIALIZATION,
     OBSERVATION,
@@ -23,6 +32,11 @@ from rivers.storage.records import (
 )
 
 __all__ = ["MemoryStorage"]
+
+
+def _lease_number(seconds: float) -> int | float:
+    """Lease seconds as an int when whole (``PoolLimit.lease_duration_secs``)."""
+    return int(seconds) if float(seconds).is_integer() else seconds
 
 
 class MemoryStorage(Storage):
@@ -47,6 +61,10 @@ class MemoryStorage(Storage):
         self._dynamic: dict[str, dict[str, None]] = {}
         self._cancelled: set[str] = set()
         self._progress: dict[str, tuple[int, int, str | None]] = {}
+        # pools: key -> (limit, lease seconds); (pool, run, step) -> (slots, claimed_at ns, expires_at ns)
+        self._pool_limit_rows: dict[str, tuple[int, float]] = {}
+        self._pool_claims: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+        self._pool_pending: dict[tuple[str, str, str], tuple[int, int, int]] = {}
 
     def __repr__(self) -> str:
         return "MemoryStorage()"
@@ -232,6 +250,115 @@ class MemoryStorage(Storage):
         with self._lock:
             stored = self._progress.get(run_id)
         return None if stored is None else (stored[0], stored[1])
+
+    # -- concurrency pools --------------------------------------------------
+
+    def _set_pool_limits(self, limits: Sequence[tuple[str, int, float | None]], *, only_missing: bool = False) -> None:
+        with self._lock:
+            for pool_key, limit, lease in limits:
+                existing = self._pool_limit_rows.get(pool_key)
+                if only_missing and existing is not None:
+                    continue
+                if lease is None:
+                    lease = existing[1] if existing is not None else DEFAULT_LEASE_SECONDS
+                self._pool_limit_rows[pool_key] = (limit, lease)
+
+    def _pool_limits(self) -> list[PoolLimit]:
+        with self._lock:
+            return [PoolLimit(key, limit, _lease_number(lease)) for key, (limit, lease) in self._pool_limit_rows.items()]
+
+    def _expire_pools(self, now: int) -> int:
+        """Drop expired claims and pending entries (lock held)."""
+        expired = [key for key, (_, _, expires) in self._pool_claims.items() if expires <= now]
+        for key in expired:
+            del self._pool_claims[key]
+        for key in [key for key, (_, _, expires) in self._pool_pending.items() if expires <= now]:
+            del self._pool_pending[key]
+        return len(expired)
+
+    def _pool_infos(self, pool_key: str | None) -> list[PoolInfo]:
+        with self._lock:
+            self._expire_pools(time.time_ns())
+            infos = []
+            for key, (limit, lease) in self._pool_limit_rows.items():
+                if pool_key is not None and key != pool_key:
+                    continue
+                claimed = sum(slots for (pool, _, _), (slots, _, _) in self._pool_claims.items() if pool == key)
+                pending = sum(1 for (pool, _, _) in self._pool_pending if pool == key)
+                infos.append(PoolInfo(key, limit, _lease_number(lease), claimed, pending))
+            return infos
+
+    def _pool_holders(self, pool_key: str) -> list[SlotHolder]:
+        with self._lock:
+            self._expire_pools(time.time_ns())
+            holders = [SlotHolder(run_id, step_key, slots, claimed_at, expires)
+                       for (pool, run_id, step_key), (slots, claimed_at, expires) in self._pool_claims.items()
+                       if pool == pool_key]
+        return sorted(holders, key=lambda holder: holder.claimed_at)
+
+    def _claim_concurrency_slots(
+        self, run_id: str, step_key: str, pools: Sequence[tuple[str, int]]
+    ) -> ConcurrencyClaimStatus:
+        now = time.time_ns()
+        with self._lock:
+            self._expire_pools(now)
+            limits = {}
+            for pool_key, _ in pools:
+                if pool_key not in self._pool_limit_rows:
+                    self._pool_limit_rows[pool_key] = (-1, DEFAULT_LEASE_SECONDS)
+                limits[pool_key] = self._pool_limit_rows[pool_key][0]
+            claimed: dict[str, int] = {}
+            for (pool, run, step), (slots, _, _) in self._pool_claims.items():
+                if pool in limits and (run, step) != (run_id, step_key):
+                    claimed[pool] = claimed.get(pool, 0) + slots
+            reason = blocked(limits, claimed, list(pools))
+            if reason is None:
+                for pool_key, slots in pools:
+                    lease = self._pool_limit_rows[pool_key][1]
+                    previous = self._pool_claims.get((pool_key, run_id, step_key))
+                    claimed_at = previous[1] if previous is not None else now
+                    self._pool_claims[(pool_key, run_id, step_key)] = (slots, claimed_at, now + int(lease * 1e9))
+                    self._pool_pending.pop((pool_key, run_id, step_key), None)
+                return ConcurrencyClaimStatus("claimed")
+            position = 1
+            for pool_key, slots in pools:
+                lease = self._pool_limit_rows[pool_key][1]
+                previous = self._pool_pending.get((pool_key, run_id, step_key))
+                since = previous[1] if previous is not None else now
+                self._pool_pending[(pool_key, run_id, step_key)] = (slots, since, now + int(lease * 1e9))
+            first_blocked = reason.pools[0].pool_key
+            mine = self._pool_pending[(first_blocked, run_id, step_key)][1]
+            position += sum(1 for (pool, _, _), (_, since, _) in self._pool_pending.items()
+                            if pool == first_blocked and since < mine)
+            return ConcurrencyClaimStatus("pending", position, reason)
+
+    def _free_concurrency_slots(self, run_id: str, step_key: str) -> None:
+        with self._lock:
+            for table in (self._pool_claims, self._pool_pending):
+                for key in [key for key in table if key[1] == run_id and key[2] == step_key]:
+                    del table[key]
+
+    def _free_concurrency_slots_for_run(self, run_id: str) -> None:
+        with self._lock:
+            for table in (self._pool_claims, self._pool_pending):
+                for key in [key for key in table if key[1] == run_id]:
+                    del table[key]
+
+    def _renew_slot_lease(self, run_id: str, step_key: str) -> bool:
+        now = time.time_ns()
+        renewed = False
+        with self._lock:
+            self._expire_pools(now)
+            for key, (slots, claimed_at, _) in list(self._pool_claims.items()):
+                if key[1] == run_id and key[2] == step_key:
+                    lease = self._pool_limit_rows.get(key[0], (-1, DEFAULT_LEASE_SECONDS))[1]
+                    self._pool_claims[key] = (slots, claimed_at, now + int(lease * 1e9))
+                    renewed = True
+        return renewed
+
+    def _free_expired_leases(self) -> int:
+        with self._lock:
+            return self._expire_pools(time.time_ns())
 
     # -- public queries ---------------------------------------------------
 

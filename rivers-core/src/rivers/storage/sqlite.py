@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -104,6 +105,11 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def _is_locked(error: sqlite3.OperationalError) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
 def _resolve_path(path: str | os.PathLike[str]) -> str:
     text = os.fspath(path)
     if text == ":memory:":
@@ -126,6 +132,10 @@ class SqliteStorage(Storage):
     batch_max_events: ClassVar[int] = 2000
     #: Inside ``_batch()``: write the queue on append once its oldest record is this old (seconds).
     batch_max_delay: ClassVar[float] = 1.0
+    #: How long SQLite itself waits for another process's write lock (``PRAGMA busy_timeout``).
+    busy_timeout_ms: ClassVar[int] = _BUSY_TIMEOUT_MS
+    #: After SQLite gave up with "database is locked" / "busy", keep retrying this many seconds more.
+    lock_retry_seconds: ClassVar[float] = 60.0
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = _resolve_path(path)
@@ -162,10 +172,10 @@ class SqliteStorage(Storage):
         except sqlite3.Error as error:
             raise StorageError(f"Cannot open embedded storage at '{self._path}': {error}") from error
         try:
-            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            self._retry_while_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
             conn.execute("PRAGMA synchronous = NORMAL")
-            ensure_schema(conn, self._path)
+            self._retry_while_locked(lambda: ensure_schema(conn, self._path))
         except sqlite3.Error as error:
             conn.close()
             raise StorageError(f"Cannot open embedded storage at '{self._path}': {error}") from error
@@ -186,11 +196,36 @@ class SqliteStorage(Storage):
         self._queued_events = []
         self._queued_logs = []
 
+    def _retry_while_locked(self, attempt: Callable[[], _T]) -> _T:
+        """Call ``attempt`` again (with a short jittered sleep) while SQLite reports the database locked or busy.
+
+        ``busy_timeout`` already makes SQLite wait for other writers; this
+        covers the cases where it returns SQLITE_BUSY anyway (journal-mode
+        changes and recovery of a file many processes open at once, or a
+        writer holding the lock longer than the timeout), for at most
+        :attr:`lock_retry_seconds`.
+        """
+        deadline = 0.0
+        pause = 0.005
+        while True:
+            try:
+                return attempt()
+            except sqlite3.OperationalError as error:
+                if not _is_locked(error):
+                    raise
+                now = time.monotonic()
+                if not deadline:
+                    deadline = now + self.lock_retry_seconds
+                elif now >= deadline:
+                    raise
+                time.sleep(pause * (0.5 + random.random()))
+                pause = min(pause * 2, 0.25)
+
     def _transaction(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run ``operation`` in its own ``BEGIN IMMEDIATE`` transaction (lock held)."""
         conn = self._conn or self._connect()
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            self._retry_while_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
             try:
                 result = operation(conn)
             except BaseException:
@@ -237,7 +272,7 @@ class SqliteStorage(Storage):
                 self._flush()
             conn = self._conn or self._connect()
             try:
-                return conn.execute(sql, parameters).fetchall()
+                return self._retry_while_locked(lambda: conn.execute(sql, parameters).fetchall())
             except sqlite3.Error as error:
                 raise StorageError(f"Embedded storage at '{self._path}': query failed: {error}") from error
 
@@ -429,6 +464,65 @@ class SqliteStorage(Storage):
         sql = "SELECT completed_steps, total_steps FROM run_progress WHERE run_id = ?"
         rows = self._read(sql, (run_id,), flush=False)
         return (rows[0][0], rows[0][1]) if rows else None
+
+    # -- concurrency pools (rivers.storage._sqlite_pools) ---------------------------
+
+    def _pool_write(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run a pool operation in one ``BEGIN IMMEDIATE`` transaction, creating the pool tables once."""
+        from rivers.storage import _sqlite_pools
+
+        def with_tables(conn: sqlite3.Connection) -> _T:
+            if getattr(self, "_pool_tables_conn", None) is not conn:
+                _sqlite_pools.ensure_tables(conn)
+                self._pool_tables_conn = conn
+            return operation(conn)
+
+        return self._write(with_tables)
+
+    def _set_pool_limits(self, limits: Sequence[tuple[str, int, float | None]], *, only_missing: bool = False) -> None:
+        from rivers.storage import _sqlite_pools
+
+        self._pool_write(lambda conn: _sqlite_pools.set_limits(conn, limits, only_missing))
+
+    def _pool_limits(self) -> list[Any]:
+        from rivers.storage import _sqlite_pools
+
+        return self._pool_write(_sqlite_pools.limits)
+
+    def _pool_infos(self, pool_key: str | None) -> list[Any]:
+        from rivers.storage import _sqlite_pools
+
+        return self._pool_write(lambda conn: _sqlite_pools.infos(conn, pool_key))
+
+    def _pool_holders(self, pool_key: str) -> list[Any]:
+        from rivers.storage import _sqlite_pools
+
+        return self._pool_write(lambda conn: _sqlite_pools.holders(conn, pool_key))
+
+    def _claim_concurrency_slots(self, run_id: str, step_key: str, pools: Sequence[tuple[str, int]]) -> Any:
+        from rivers.storage import _sqlite_pools
+
+        return self._pool_write(lambda conn: _sqlite_pools.claim(conn, run_id, step_key, pools))
+
+    def _free_concurrency_slots(self, run_id: str, step_key: str) -> None:
+        from rivers.storage import _sqlite_pools
+
+        self._pool_write(lambda conn: _sqlite_pools.free_step(conn, run_id, step_key))
+
+    def _free_concurrency_slots_for_run(self, run_id: str) -> None:
+        from rivers.storage import _sqlite_pools
+
+        self._pool_write(lambda conn: _sqlite_pools.free_run(conn, run_id))
+
+    def _renew_slot_lease(self, run_id: str, step_key: str) -> bool:
+        from rivers.storage import _sqlite_pools
+
+        return self._pool_write(lambda conn: _sqlite_pools.renew(conn, run_id, step_key))
+
+    def _free_expired_leases(self) -> int:
+        from rivers.storage import _sqlite_pools
+
+        return self._pool_write(_sqlite_pools.expire)
 
     # -- public queries -------------------------------------------------------------
 

@@ -48,17 +48,17 @@ Capabilities
 Class attributes switch off what does not apply to a handler; the tests
 concerned are skipped with the reason:
 
-======================== ======= ==================================================
-attribute                default meaning
-======================== ======= ==================================================
-supports_arbitrary_objects True  stores any picklable object (``False``: JSON values only)
-supports_partitions      True    handles ``context.partition``
-multi_partition_loads    True    loads several keys as ``{key: value}``
-distinct_nested_names    True    ``"a/b"`` (a graph-internal node) and partition ``b`` of ``a`` are distinct
-arbitrary_partition_keys True    any non-empty str is a key (``"a/b"``, ``".."``, ``"CON"``, 300 characters)
-persistent               True    values outlive the handler object (a new one from ``make_handler`` sees them)
-cross_process            True    picklable, and values are shared between processes
-======================== ======= ==================================================
+========================== ======= ========================================================
+attribute                  default meaning
+========================== ======= ========================================================
+supports_arbitrary_objects True    stores any picklable object (``False``: JSON values only)
+supports_partitions        True    handles ``context.partition``
+multi_partition_loads      True    loads several keys as ``{key: value}``
+distinct_nested_names      True    ``"a/b"`` (a graph-internal node) and partition ``b`` of ``a`` are distinct
+arbitrary_partition_keys   True    any non-empty str is a key (``"a/b"``, ``".."``, ``"CON"``, 300 characters)
+persistent                 True    values outlive the handler object (a new one from ``make_handler`` sees them)
+cross_process              True    picklable, and values are shared between processes
+========================== ======= ========================================================
 
 Other knobs: ``missing_value_error`` (exception type or tuple, default
 ``Exception``), ``expected_metadata_keys``, ``large_value_bytes`` (8 MiB),

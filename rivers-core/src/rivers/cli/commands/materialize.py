@@ -56,8 +56,12 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
         storage = context.project.bind(repository)
         printer = ProgressPrinter(context.console, _step_keys_of(repository))
         with printing_progress(printer):
+            from rivers.cli.commands.resume import remember_target
+
+            run_id = remember_target(storage, args.target, args.select)
             try:
-                result = repository.materialize(selection=args.select, raise_on_error=args.raise_error)
+                result = repository.materialize(selection=args.select, raise_on_error=args.raise_error,
+                                                run_id_override=run_id)
                 run_id, success = result.run_id, result.success
             except Exception as error:
                 if not args.raise_error or printer.run_id is None:

@@ -51,6 +51,7 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
         for event in report.materializations
     ]
     _section(context, "Materializations", format_table(["ASSET", "TIME", "DATA VERSION"], materialized))
+    _section(context, "Retried attempts", _retried_attempts(storage, report))
     _print_logs(context, storage, report)
     return EXIT_OK
 
@@ -104,6 +105,27 @@ def _section(context: CommandContext, title: str, lines: list[str]) -> None:
     context.console.print(f"{title}:")
     for line in lines:
         context.console.print("  " + line)
+
+
+def _retried_attempts(storage: Storage, report: RunReport) -> list[str]:
+    """One row per failed attempt that was retried: step, attempt, reason, its error, the wait before the next."""
+    rows: list[list[object]] = []
+    errors: dict[tuple[str, int], str] = {}
+    if any(step.retry_events for step in report.steps):
+        for log in storage.get_run_logs(report.run_id):
+            marker = f"{report.run_id}:{log.step_key}:attempt-"
+            if log.id.startswith(marker) and log.stderr:
+                lines = [line for line in log.stderr.strip().splitlines() if line.strip()]
+                number = log.id[len(marker):]
+                if number.isdigit():
+                    errors[(log.step_key, int(number))] = lines[-1] if lines else ""
+    for step in report.steps:
+        for attempt, reason, delay_ms in step.retry_events:
+            rows.append([step.key, attempt, reason, errors.get((step.key, attempt)),
+                         format_duration(delay_ms / 1000)])
+    if not rows:
+        return []
+    return format_table(["STEP", "ATTEMPT", "REASON", "ERROR", "RETRIED AFTER"], rows, align="lrlll")
 
 
 def _print_logs(context: CommandContext, storage: Storage, report: RunReport) -> None:

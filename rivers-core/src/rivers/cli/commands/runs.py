@@ -52,7 +52,10 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
     rows = []
     for record in records:
         report = load_report(storage, record)
-        failed = ", ".join(report.keys(FAILURE))
+        failed = ", ".join(
+            f"{step.key} ({step.attempts} attempts)" if step.retries else step.key
+            for step in report.steps if step.status == FAILURE
+        )
         rows.append(
             [
                 record.run_id[:SHORT_ID],

@@ -1,0 +1,115 @@
+"""``PickleIOHandler``: pickled values in an object store (spec/io.md §3).
+
+The store is anything with ``put(key, data)`` and ``get(key)``:
+
+* ``rivers_io_fs.LocalStore(prefix=...)`` (files below a directory);
+* an obstore store (``obstore.store.LocalStore``, ``MemoryStore``,
+  ``S3Store``, ...) when obstore is installed — used through
+  ``obstore.put``/``obstore.get``;
+* any object of your own: ``get`` returns bytes (or a buffer, or an object
+  with a ``bytes()`` method like obstore's ``GetResult``) and raises a
+  ``FileNotFoundError`` (or ``KeyError``) for a missing key.
+
+Object keys: ``"<asset>.pkl"``, ``"<asset>/<suffix>/data.pkl"`` for a
+partition (the suffix of the partition's first key, as the in-memory handler
+computes it), both prefixed with ``"<prefix>/"`` when ``prefix`` is set.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from rivers.io_handlers.base import BaseIOHandler
+from rivers.io_handlers.memory import partition_suffix
+from rivers.io_handlers.serialization import PICKLE
+from rivers.metadata import MetadataValue
+
+if TYPE_CHECKING:
+    from rivers.context import InputContext, OutputContext
+
+__all__ = ["PickleIOHandler", "object_key"]
+
+_SERIALIZER = MetadataValue.text("pickle")
+
+
+def object_key(asset_name: str, partition: Any, prefix: str = "") -> str:
+    """The object key of a value: ``[<prefix>/]<asset>.pkl`` or ``[<prefix>/]<asset>/<suffix>/data.pkl``."""
+    if partition is None:
+        key = f"{asset_name}.pkl"
+    else:
+        key = f"{asset_name}/{partition_suffix(partition.key)}/data.pkl"
+    return f"{prefix}/{key}" if prefix else key
+
+
+def _is_obstore(store: Any) -> bool:
+    return type(store).__module__.split(".", 1)[0] == "obstore"
+
+
+def _put(store: Any, key: str, data: bytes) -> None:
+    if _is_obstore(store):
+        import obstore
+
+        obstore.put(store, key, data)
+    else:
+        store.put(key, data)
+
+
+def _get(store: Any, key: str) -> Any:
+    if _is_obstore(store):
+        import obstore
+
+        result = obstore.get(store, key)
+    else:
+        result = store.get(key)
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        return result
+    read = getattr(result, "bytes", None)
+    return read() if callable(read) else result
+
+
+class PickleIOHandler(BaseIOHandler):
+    """Pickles every value into ``store`` under a key derived from the asset name.
+
+    ``PickleIOHandler(store=LocalStore(prefix="data"), prefix="v1")``.
+    Output metadata: ``path`` (the object key), ``serializer`` (``"pickle"``),
+    ``size_bytes`` and ``write_duration_s`` (float, rounded to 6 places).
+    Loading a missing value raises the store's not-found error (a
+    ``FileNotFoundError`` for obstore and ``LocalStore``).
+    """
+
+    store: Any
+    prefix: str = ""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        store = self.store
+        if not (_is_obstore(store) or (callable(getattr(store, "put", None)) and callable(getattr(store, "get", None)))):
+            raise TypeError(
+                f"PickleIOHandler store must be an object store with put(key, data) and get(key) "
+                f"(rivers_io_fs.LocalStore, an obstore store, ...), got {type(store).__name__}"
+            )
+        if not isinstance(self.prefix, str):
+            raise TypeError(f"PickleIOHandler prefix must be a str, got {type(self.prefix).__name__}")
+        self.prefix = self.prefix.strip("/")
+
+    def key_for(self, context: Any) -> str:
+        """The object key of ``context``'s value."""
+        return object_key(context.asset_name, context.partition, self.prefix)
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        start = time.perf_counter()
+        key = self.key_for(context)
+        data = PICKLE.dumps(obj)
+        _put(self.store, key, data)
+        context.add_output_metadata(
+            {
+                "path": MetadataValue.path(key),
+                "serializer": _SERIALIZER,
+                "size_bytes": len(data),
+                "write_duration_s": round(time.perf_counter() - start, 6),
+            }
+        )
+
+    def load_input(self, context: InputContext) -> Any:
+        return PICKLE.loads(_get(self.store, self.key_for(context)))
