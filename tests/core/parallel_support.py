@@ -237,6 +237,7 @@ _RUNNING: set[str] = set()
 async def meet(name: str, expected: int = 3, patience: float = 0.8) -> int:
     """Wait (up to ``patience`` s) until ``expected`` async steps run at once; the most seen together."""
     _RUNNING.add(name)
+    print(f"output of {name}")
     peak = len(_RUNNING)
     deadline = time.monotonic() + patience
     while len(_RUNNING) < expected and time.monotonic() < deadline:
@@ -318,3 +319,33 @@ def gate_dies() -> int:
 @rs.Asset(io_handler=IO, pool="gate", pool_slots=2)
 def gate_greedy() -> int:
     return 2
+
+
+# ------------------------------------------------------------------ graphs
+@rs.Task(io_handler=IO)
+def task_pid() -> int:
+    return os.getpid()
+
+
+@rs.Task(io_handler=IO)
+def task_pair(task_pid: int) -> tuple:
+    return task_pid, os.getpid()
+
+
+def pid_graph(name: str, metadata: dict | None = None) -> rs.Asset:
+    def body():
+        return task_pair(task_pid())
+
+    body.__name__ = body.__qualname__ = name
+    return rs.Asset.from_graph(body, name=name, io_handler=IO, node_io_handler=IO, metadata=metadata)
+
+
+GRAPH_IN_WORKERS = pid_graph("graph_in_workers")
+GRAPH_INTERNALS_HERE = pid_graph("graph_internals_here", {"rivers/node/executor": "in_process"})
+
+
+@rs.Asset(io_handler=IO)
+def chatty() -> int:
+    print("hello from a worker")
+    print("to stderr", file=__import__("sys").stderr)
+    return 1

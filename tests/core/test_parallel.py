@@ -155,11 +155,24 @@ def test_unknown_executor_metadata_is_a_configuration_error() -> None:
 
 # ---------------------------------------------------------------------- async
 def test_async_steps_run_concurrently_in_the_controller() -> None:
+    stdout = sys.stdout
     repo = repo_of([ps.async_one, ps.async_two, ps.async_three])
-    assert repo.materialize().success
+    result = repo.materialize()
+    assert result.success
     found = [ps.marks(name)[0] for name in ("async_one", "async_two", "async_three")]
     assert {m["pid"] for m in found} == {os.getpid()}
     assert [m["peak"] for m in found] == [3, 3, 3]  # all three were running at once
+    # each step kept its own output, and the streams were given back
+    outputs = {log.step_key: log.stdout for log in repo.storage.get_run_logs(result.run_id)}
+    assert outputs == {name: f"output of {name}\n" for name in ("async_one", "async_two", "async_three")}
+    assert sys.stdout is stdout
+
+
+def test_output_of_worker_steps_is_kept_with_the_run() -> None:
+    repo = repo_of([ps.chatty])
+    result = repo.materialize()
+    (log,) = [log for log in repo.storage.get_run_logs(result.run_id) if log.step_key == "chatty"]
+    assert (log.stdout, log.stderr) == ("hello from a worker\n", "to stderr\n")
 
 
 def test_max_async_concurrent_bounds_async_steps() -> None:
@@ -252,3 +265,65 @@ def test_python_m_rivers_worker_reports_an_undecodable_payload() -> None:
                                capture_output=True, timeout=60, check=False)
     assert completed.returncode == 2
     assert "load_error" in json.loads(completed.stdout)
+
+
+def test_rivers_executor_parallel_metadata_sends_a_step_to_a_worker_under_the_in_process_executor() -> None:
+    @rs.Asset(io_handler=ps.IO, metadata={"rivers/executor": "parallel"})
+    def elsewhere() -> int:
+        return os.getpid()
+
+    @rs.Asset(io_handler=ps.IO)
+    def here(elsewhere: int) -> tuple:
+        return elsewhere, os.getpid()
+
+    repo = repo_of([elsewhere, here], executor=rs.Executor.in_process())
+    assert repo.materialize().success
+    worker_pid, controller_pid = repo.load_node("here")
+    assert controller_pid == os.getpid() and worker_pid != os.getpid()
+
+
+def test_graph_internal_tasks_follow_rivers_node_executor() -> None:
+    repo = repo_of([ps.GRAPH_IN_WORKERS, ps.GRAPH_INTERNALS_HERE], tasks=[ps.task_pid, ps.task_pair])
+    assert repo.materialize().success
+    first, second = repo.load_node("graph_in_workers")
+    assert first != os.getpid() and second != os.getpid()
+    assert repo.load_node("graph_internals_here") == (os.getpid(), os.getpid())
+
+
+INTERACTIVE_SESSION = """
+import os, sys
+sys.path.insert(0, {support!r})
+import rivers as rs
+import parallel_support as ps
+
+FACTOR = 3
+def helper(x):
+    return x * FACTOR
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+@rs.Asset(io_handler=ps.IO)
+def interactive():
+    return helper(fib(10)), os.getpid()
+
+repo = rs.CodeRepository(assets=[interactive], default_executor=rs.Executor.parallel(max_workers=1))
+repo.resolve(rs.Storage.memory())
+assert repo.materialize().success
+value, pid = repo.load_node("interactive")
+assert pid != os.getpid()
+print(value)
+def helper(x):  # a notebook cell redefines it
+    return x * 100
+assert repo.materialize().success
+print(repo.load_node("interactive")[0])
+"""
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_functions_of_an_interactive_session_travel_by_value(start_method: str) -> None:
+    code = INTERACTIVE_SESSION.format(support=str(Path(ps.__file__).parent))
+    env = {**os.environ, "RIVERS_WORKER_START_METHOD": start_method}
+    completed = subprocess.run([sys.executable, "-"], input=code, capture_output=True, text=True, env=env,
+                               timeout=60, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["165", "5500"]

@@ -30,7 +30,8 @@ def repo_of(assets: list, workers: int = 2, **kwargs: object) -> rs.CodeReposito
 
 
 def failure_metadata(repo: rs.CodeRepository, run_id: str, key: str) -> dict[str, str]:
-    (event,) = [e for e in repo.storage.get_events_for_run(run_id) if e.event_type == "StepFailure" and e.asset_key == key]
+    (event,) = [e for e in repo.storage.get_events_for_run(run_id)
+                if e.event_type == "StepFailure" and e.asset_key == key]
     return dict(event.metadata)
 
 

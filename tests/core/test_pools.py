@@ -180,7 +180,8 @@ def test_a_step_that_can_never_claim_fails_after_the_claim_timeout(monkeypatch: 
         repo = rs.CodeRepository(assets=[ps.gate_greedy, ps.independent], pool_limits={"gate": 1},
                                  default_executor=executor)
         repo.resolve(rs.Storage.memory())
-        with pytest.raises(ExecutionError, match=r"Step 'gate_greedy' could not claim its pool slots 'gate' \(2 slots\)"):
+        expected = r"Step 'gate_greedy' could not claim its pool slots 'gate' \(2 slots\)"
+        with pytest.raises(ExecutionError, match=expected):
             repo.materialize()
         assert repo.storage.get_pool_info("gate").pending_count == 0
 

@@ -277,6 +277,7 @@ class ResolvedRepository:
         return self.plan(job.name, nodes, allow_incomplete=job.allow_incomplete_deps)
 
     def _check_executor_overrides(self, plan: ExecutionPlan) -> None:
+        wants_parallel = False
         for planned in plan.steps:
             metadata = planned.runtime.spec.metadata or {}
             for key in ("rivers/executor", "rivers/node/executor"):
@@ -286,6 +287,11 @@ class ResolvedRepository:
                         f"Unknown executor in {key} metadata: '{value}'. Valid values: 'in_process', 'parallel' "
                         f"(asset '{planned.key}')"
                     )
+                wants_parallel = wants_parallel or value == "parallel"
+        if wants_parallel:
+            from rivers.execution.executors import note_parallel_overrides
+
+            note_parallel_overrides(plan)
 
     # ------------------------------------------------------------------- runs
     def run(

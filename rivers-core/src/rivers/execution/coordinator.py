@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
 from rivers._ids import random_uuid4
 from rivers.execution.event_writer import EventWriter
-from rivers.execution.log_capture import StepLogCapture
+from rivers.execution.log_capture import StepLogCapture, hold_streams, release_streams
 from rivers.execution.outcome import FAILURE, SKIPPED, StepOutcome, describe_error
 from rivers.execution.plan import ExecutionPlan, PlannedStep
-from rivers.execution.pools import plan_pools
 from rivers.execution.result import RunResult
 from rivers.execution.step_runner import RunState, run_step, skip_step
 from rivers.storage.records import LaunchedBy, RunRecord
 
 _CANCEL_CHECK_INTERVAL_S = 1.0
+_NO_POOLS: dict[str, Any] = {}
 
 
 class RunCoordinator:
@@ -60,9 +61,12 @@ class RunCoordinator:
         self._resume = resume
         self._started = 0.0
         self._writer = EventWriter(storage)
-        #: pools of the plan's pool-using steps ({} for most plans: executors then skip pool handling)
-        self.step_pools = plan_pools(plan)
+        #: pools of the plan's pool-using steps ({} for most plans: executors then skip pool handling);
+        #: only a repository declaring pools imports rivers.execution.pools (at resolve)
+        pools_module = sys.modules.get("rivers.execution.pools")
+        self.step_pools = pools_module.plan_pools(plan) if pools_module is not None else _NO_POOLS
         self._claims: Any = None
+        self._holds_streams = False
         from rivers.plugins import get_observers
 
         self.observers = get_observers()
@@ -71,6 +75,8 @@ class RunCoordinator:
     def start(self) -> None:
         """Create (or re-open) the run record and tell observers."""
         self._started = time.perf_counter()
+        hold_streams()  # steps' output is teed from here to finish(); steps then pay nothing for it
+        self._holds_streams = True
         priority = 0
         for key, value in self.tags:
             if key == "rivers/priority":
@@ -102,6 +108,9 @@ class RunCoordinator:
 
     def finish(self) -> RunResult:
         """Close the run record, tell observers, and build the result."""
+        if self._holds_streams:
+            self._holds_streams = False
+            release_streams()
         if self._claims is not None:
             self._claims.close()
         self.state.close()

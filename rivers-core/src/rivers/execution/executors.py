@@ -67,6 +67,12 @@ class InProcessExecutor(Executor):
     plugin_name = "in_process"
 
     def execute(self, run: RunCoordinator) -> None:
+        if _parallel_override_plans and id(run.plan) in _parallel_override_plans:
+            # some steps asked for rivers/executor: parallel; the others still run here, one at a time
+            from rivers.execution.parallel import execute_parallel
+
+            execute_parallel(ParallelExecutor(), run, default_local=True)
+            return
         if run.step_pools:
             from rivers.execution.pools import execute_in_process_with_pools
 
@@ -82,6 +88,16 @@ class InProcessExecutor(Executor):
 
 
 Executor.InProcess = InProcessExecutor  # type: ignore[attr-defined]
+
+#: plans with steps whose metadata says ``rivers/executor: parallel`` (id -> plan), noted when planned
+_parallel_override_plans: dict[int, Any] = {}
+
+
+def note_parallel_overrides(plan: Any) -> None:
+    """Remember that ``plan`` has steps that run in worker processes even under the in-process executor."""
+    if len(_parallel_override_plans) >= 256:
+        _parallel_override_plans.pop(next(iter(_parallel_override_plans)))
+    _parallel_override_plans[id(plan)] = plan
 
 
 def _count(name: str, value: Any, default: int | None) -> int | None:

@@ -47,14 +47,24 @@ ASYNC = "async"
 _TICK_S = 0.5
 
 
-def execute_parallel(executor: ParallelExecutor, run: RunCoordinator) -> None:
-    """Execute ``run`` with ``executor``'s limits (in-process when already inside a worker)."""
+def execute_parallel(executor: ParallelExecutor, run: RunCoordinator, *, default_local: bool = False) -> None:
+    """Execute ``run`` with ``executor``'s limits (in-process when already inside a worker).
+
+    ``default_local``: the in-process executor with some steps overridden to
+    ``parallel`` — only those go to workers.
+    """
     if _payload.IN_WORKER:
         from rivers.execution.executors import InProcessExecutor
 
-        InProcessExecutor().execute(run)
+        if default_local:
+            for planned in run.plan.steps:
+                if run.cancel_requested():
+                    break
+                run.run_here(planned)
+        else:
+            InProcessExecutor().execute(run)
         return
-    _ParallelRun(executor, run).execute()
+    _ParallelRun(executor, run, default_local=default_local).execute()
 
 
 def executor_override(runtime: Any) -> str | None:
@@ -78,11 +88,20 @@ def uses_memory_handler(runtime: Any) -> bool:
     return any(isinstance(handler, InMemoryIOHandler) for handler in handlers)
 
 
-def placement(runtime: Any) -> str:
-    """Where a step runs under the parallel executor: ``worker``, ``local`` or ``async``."""
+def placement(runtime: Any, default_local: bool = False) -> str:
+    """Where a step runs: ``worker``, ``local`` or ``async``.
+
+    Under the parallel executor sync steps go to workers unless they use the
+    in-memory handler or say ``rivers/executor: in_process``; with
+    ``default_local`` (the in-process executor) only steps saying
+    ``rivers/executor: parallel`` leave the controller.
+    """
+    override = executor_override(runtime)
+    if default_local and override != "parallel":
+        return LOCAL
     if runtime.is_async:
         return ASYNC
-    if executor_override(runtime) == "in_process" or uses_memory_handler(runtime):
+    if override == "in_process" or uses_memory_handler(runtime):
         return LOCAL
     return WORKER
 
@@ -91,20 +110,25 @@ def placement(runtime: Any) -> str:
 # Shared per-process caches of encoded runtimes
 # --------------------------------------------------------------------------
 
-_runtime_tokens: dict[int, tuple[Any, int, bytes | Exception]] = {}
+_runtime_tokens: dict[int, tuple[Any, int, bytes | Exception, int]] = {}
 _token_lock = threading.Lock()
 _next_token = [0]
 _run_tokens = [0]
 _MAX_CACHED = 8192
 
 
-def _encoded_runtime(runtime: Any) -> tuple[int, bytes | Exception]:
-    """A process-unique token for ``runtime`` and its bytes (or why it cannot be sent)."""
+def _encoded_runtime(runtime: Any, run_token: int) -> tuple[int, bytes | Exception]:
+    """A process-unique token for ``runtime`` and its bytes (or why it cannot be sent).
+
+    Encoded once per process; runtimes with notebook functions sent by value
+    once per run (a cell may have redefined them since).
+    """
     entry = _runtime_tokens.get(id(runtime))
-    if entry is not None and entry[0] is runtime:
+    if entry is not None and entry[0] is runtime and entry[3] in (0, run_token):
         return entry[1], entry[2]
+    volatile = False
     try:
-        blob: bytes | Exception = _payload.dumps_runtime(runtime)
+        blob, volatile = _payload.encode_runtime(runtime)
     except Exception as error:  # noqa: BLE001 - recorded as the step's failure
         blob = error
     with _token_lock:
@@ -112,7 +136,7 @@ def _encoded_runtime(runtime: Any) -> tuple[int, bytes | Exception]:
         token = _next_token[0]
         if len(_runtime_tokens) >= _MAX_CACHED:
             _runtime_tokens.pop(next(iter(_runtime_tokens)))
-        _runtime_tokens[id(runtime)] = (runtime, token, blob)
+        _runtime_tokens[id(runtime)] = (runtime, token, blob, run_token if volatile else 0)
     return token, blob
 
 
@@ -161,15 +185,16 @@ class _InFlight:
 class _ParallelRun:
     """Schedules one run's steps over workers, the controller thread and the event loop."""
 
-    def __init__(self, executor: ParallelExecutor, run: RunCoordinator) -> None:
+    def __init__(self, executor: ParallelExecutor, run: RunCoordinator, *, default_local: bool = False) -> None:
         self.executor = executor
+        self.default_local = default_local
         self.run = run
         self.state = run.state
         self.max_workers = executor.max_workers
         self.max_async = executor.max_async_concurrent
         steps = run.plan.steps
         self.steps = {planned.key: planned for planned in steps}
-        self.placement = {planned.key: placement(planned.runtime) for planned in steps}
+        self.placement = {planned.key: placement(planned.runtime, default_local) for planned in steps}
         producer = {}
         for planned in steps:
             for node in planned.runtime.node_names:
@@ -248,8 +273,9 @@ class _ParallelRun:
         self.worker_queue.clear()
         self.local_queue.clear()
         self.async_queue.clear()
-        for _, _, key, _ in self.pool_waiting:
-            self.claims.abandon(key)
+        if self.claims is not None:
+            for _, _, key, _ in self.pool_waiting:
+                self.claims.abandon(key)
         self.pool_waiting.clear()
 
     def _route(self, key: str) -> None:
@@ -294,6 +320,10 @@ class _ParallelRun:
 
     # -------------------------------------------------------------- dispatch
     def _dispatch(self) -> None:
+        if self.worker_queue and not self.idle and len(self.leased) < self.max_workers:
+            fresh = get_pool().lease(min(self.max_workers - len(self.leased), len(self.worker_queue)))
+            self.leased.extend(fresh)
+            self.idle.extend(fresh)
         while self.worker_queue and self.idle:
             key, retries_used = self.worker_queue.popleft()
             if self._claimed(key, WORKER, retries_used):
@@ -377,17 +407,17 @@ class _ParallelRun:
 
     def _submit(self, worker: Worker, planned: PlannedStep, retries_used: int) -> None:
         runtime = planned.runtime
-        token, blob = _encoded_runtime(runtime)
-        if isinstance(blob, Exception):
-            self.idle.append(worker)
-            self._step_started(planned.key)
-            self._record(_payload.failed_outcome(runtime, self.state, blob))
-            return
         if self._run_blob is None:
             with _token_lock:
                 _run_tokens[0] += 1
                 self._run_token = _run_tokens[0]
             self._run_blob = _payload.dumps_run_header(self.state)
+        token, blob = _encoded_runtime(runtime, self._run_token)
+        if isinstance(blob, Exception):
+            self.idle.append(worker)
+            self._step_started(planned.key)
+            self._record(_payload.failed_outcome(runtime, self.state, blob))
+            return
         versions, persisted = _payload.step_inputs(runtime, self.state)
         known = worker.known_runtimes
         message = _payload.step_message(
@@ -411,7 +441,7 @@ class _ParallelRun:
     def _fly(self, worker: Worker, flight: _InFlight) -> None:
         """Mark ``worker`` busy with ``flight`` and watch its pipe and process."""
         self.in_flight[worker] = flight
-        conn_fd, sentinel = worker.conn.fileno(), worker.sentinel
+        conn_fd, sentinel = worker.fd, worker.sentinel
         self._watched[conn_fd] = worker
         self._sentinels[sentinel] = worker
         self._poller.register(conn_fd, select.POLLIN)
@@ -419,7 +449,7 @@ class _ParallelRun:
 
     def _land(self, worker: Worker) -> _InFlight:
         """Stop watching ``worker``; its flight."""
-        for fd, table in ((worker.conn.fileno(), self._watched), (worker.sentinel, self._sentinels)):
+        for fd, table in ((worker.fd, self._watched), (worker.sentinel, self._sentinels)):
             if table.pop(fd, None) is not None:
                 try:
                     self._poller.unregister(fd)
@@ -604,9 +634,7 @@ class _ParallelRun:
                 ("rivers/next_delay_ms", str(int(delay * 1000))),
             ]))
             self.run._writer.add(outcome.events, outcome.logs)
-            if delay:
-                time.sleep(delay)
-            self.worker_queue.appendleft((runtime.key, attempt))
+            self.pool_waiting.append([time.monotonic() + delay, WORKER, runtime.key, attempt])  # retried when due
             self._replace_worker()
             return
         from rivers.execution.step_runner import _record_failure
@@ -620,7 +648,7 @@ class _ParallelRun:
 
     def _replace_worker(self) -> None:
         """Keep the run's width: lease a fresh worker if steps still wait for one."""
-        if len(self.leased) < self.max_workers and (self.worker_queue or self.ready):
+        if len(self.leased) < self.max_workers and self.remaining:
             fresh = get_pool().lease(1)
             self.leased.extend(fresh)
             self.idle.extend(fresh)
@@ -654,7 +682,8 @@ class _ParallelRun:
             return
         names = [key for key, where in self.placement.items()
                  if where == LOCAL and executor_override(self.steps[key].runtime) != "in_process"
-                 and key not in self.run.completed]
+                 and key not in self.run.completed
+                 and (not self.default_local or executor_override(self.steps[key].runtime) == "parallel")]
         if names:
             listed = ", ".join(f"'{name}'" for name in names)
             warnings.warn(
@@ -663,7 +692,7 @@ class _ParallelRun:
                 "(e.g. rs.io_handler('fs', base_dir=...)) to run them in worker processes, or set "
                 "metadata={'rivers/executor': 'in_process'} to silence this warning",
                 UserWarning,
-                stacklevel=6,
+                stacklevel=7,
             )
 
 

@@ -31,6 +31,7 @@ import marshal
 import os
 import pickle
 import sys
+import threading
 import time
 import traceback
 import types
@@ -204,6 +205,8 @@ def _make_function(code: bytes, module_name: str | None, path: str | None, name:
     else:
         namespace = _function_globals(module_name, path)
     fn = types.FunctionType(marshal.loads(code), namespace, name, defaults, cells)
+    if own_globals is not None:
+        namespace.setdefault(name, fn)  # a recursive function finds itself
     fn.__qualname__ = qualname
     fn.__kwdefaults__ = kwdefaults
     fn.__module__ = module_name  # type: ignore[assignment]
@@ -218,6 +221,8 @@ class _Pickler(pickle.Pickler):
     def __init__(self, file: io.BytesIO) -> None:
         super().__init__(file, protocol=_PROTOCOL)
         self._by_value: set[int] = set()
+        #: True once a notebook/REPL function was sent by value: the bytes are only good for this run
+        self.volatile = False
 
     def reducer_override(self, obj: Any) -> Any:
         if type(obj) is types.ModuleType:
@@ -225,11 +230,42 @@ class _Pickler(pickle.Pickler):
         if type(obj) is not types.FunctionType or obj in _OWN_FUNCTIONS:
             return NotImplemented
         reference = _reference_of(obj)
+        if obj.__module__ == "__main__" and _interactive_main():
+            # a notebook or REPL: workers cannot import its __main__ (and a forked copy goes stale when
+            # a cell redefines the function), so the function travels by value with the globals it uses
+            by_value = self._by_value_reduction(obj, own_globals=True)
+            self.volatile = True
+            if by_value is not None:
+                return by_value
+            if reference is None:
+                return self._by_value_reduction(obj, own_globals=False)
         if reference is not None:
             module_name, qualname, attribute = reference
             if attribute is None and _importable_by_name(module_name):
                 return NotImplemented  # pickle's own by-reference save
             return _load_function, (module_name, qualname, attribute, _module_file(module_name))
+        needs_globals = not obj.__module__ or sys.modules.get(obj.__module__) is None
+        reduction = self._by_value_reduction(obj, own_globals=needs_globals)
+        if reduction is None:
+            raise pickle.PicklingError(f"function {obj.__qualname__!r} uses globals that cannot be pickled")
+        return reduction
+
+    def _by_value_reduction(self, obj: types.FunctionType, *, own_globals: bool) -> Any:
+        """Reduce ``obj`` to its code, closure and defaults (None if ``own_globals`` cannot be pickled)."""
+        shipped_globals = None
+        if own_globals:
+            # send the globals the code uses (itself excluded: it is put back by name when rebuilt)
+            shipped_globals = {k: v for k, v in _referenced_globals(obj).items() if v is not obj}
+            depth = getattr(_prechecks, "depth", 0)
+            if depth >= 8:  # functions shipping each other by value without end (mutual recursion)
+                return None
+            _prechecks.depth = depth + 1
+            try:
+                dumps(shipped_globals)
+            except Exception:  # noqa: BLE001 - e.g. a connection object; the caller falls back
+                return None
+            finally:
+                _prechecks.depth = depth
         if id(obj) in self._by_value:
             raise pickle.PicklingError(f"function {obj.__qualname__!r} refers to itself through its closure")
         self._by_value.add(id(obj))
@@ -243,18 +279,22 @@ class _Pickler(pickle.Pickler):
                     values.append(_EMPTY_CELL)
             closure = tuple(values)
         module_name = obj.__module__
-        own_globals = None
-        if not module_name or sys.modules.get(module_name) is None:
-            # no module to take globals from in the worker: send the ones the code uses
-            own_globals = _referenced_globals(obj)
         return _make_function, (
             marshal.dumps(obj.__code__), module_name, _module_file(module_name) if module_name else None,
             obj.__name__, obj.__qualname__, obj.__defaults__, obj.__kwdefaults__, closure, dict(obj.__dict__),
-            own_globals,
+            shipped_globals,
         )
 
 
 _OWN_FUNCTIONS = (_load_function, _make_function)
+_prechecks = threading.local()
+
+
+def _interactive_main() -> bool:
+    """Whether ``__main__`` is a notebook or REPL (no file a worker could load it from)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return main is not None and not (isinstance(path, str) and os.path.isfile(path))
 
 
 def _referenced_globals(fn: types.FunctionType) -> dict[str, Any]:
@@ -379,10 +419,18 @@ def runtime_from_state(state: dict[str, Any]) -> Any:
 
 def dumps_runtime(runtime: Any) -> bytes:
     """The runtime of a step as bytes; raises :class:`ExecutionError` naming the step if it cannot be sent."""
+    return encode_runtime(runtime)[0]
+
+
+def encode_runtime(runtime: Any) -> tuple[bytes, bool]:
+    """The runtime's bytes, and whether they must be re-encoded for every run (notebook functions by value)."""
+    buffer = io.BytesIO()
+    pickler = _Pickler(buffer)
     try:
-        return dumps(runtime_state(runtime))
+        pickler.dump(runtime_state(runtime))
     except Exception as error:  # noqa: BLE001 - any pickling failure gets the same explanation
         raise unsendable(runtime.key, error) from error
+    return buffer.getvalue(), pickler.volatile
 
 
 def unsendable(key: str, error: BaseException) -> ExecutionError:

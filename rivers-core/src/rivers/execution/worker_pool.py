@@ -67,7 +67,7 @@ def choose_start_method() -> str:
 class Worker:
     """One worker process and the controller's end of its pipe."""
 
-    __slots__ = ("process", "conn", "pid", "start_method", "known_runtimes", "run_token", "__weakref__")
+    __slots__ = ("process", "conn", "fd", "pid", "start_method", "known_runtimes", "run_token", "__weakref__")
 
     def __init__(self, start_method: str) -> None:
         context = multiprocessing.get_context(start_method)
@@ -82,6 +82,7 @@ class Worker:
         child_end.close()
         self.process = process
         self.conn: Connection = parent_end
+        self.fd = parent_end.fileno()
         self.pid = process.pid
         self.start_method = start_method
         #: runtime tokens this worker has decoded and cached
@@ -272,6 +273,9 @@ def _worker_main(conn: Connection, close_in_child: Connection | None, tie_to_par
     from rivers.execution import payload
 
     payload.IN_WORKER = True
+    from rivers.execution.log_capture import hold_streams
+
+    hold_streams()  # steps' output is teed for the worker's whole life (steps then pay nothing for it)
     cache = payload.WorkerCache(sync_environment=True)
     channel = _Channel(conn)
     while True:

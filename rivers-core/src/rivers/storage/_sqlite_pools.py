@@ -96,7 +96,9 @@ def infos(conn: sqlite3.Connection, pool_key: str | None) -> list[PoolInfo]:
         f"FROM pool_limits AS l {where} ORDER BY l.rowid",
         parameters,
     ).fetchall()
-    return [PoolInfo(key, limit, _lease_number(lease), claimed, pending) for key, limit, lease, claimed, pending in rows]
+    return [
+        PoolInfo(key, limit, _lease_number(lease), claimed, pending) for key, limit, lease, claimed, pending in rows
+    ]
 
 
 def holders(conn: sqlite3.Connection, pool_key: str) -> list[SlotHolder]:
@@ -109,7 +111,9 @@ def holders(conn: sqlite3.Connection, pool_key: str) -> list[SlotHolder]:
     return [SlotHolder(*row) for row in rows]
 
 
-def claim(conn: sqlite3.Connection, run_id: str, step_key: str, pools: Sequence[tuple[str, int]]) -> ConcurrencyClaimStatus:
+def claim(
+    conn: sqlite3.Connection, run_id: str, step_key: str, pools: Sequence[tuple[str, int]]
+) -> ConcurrencyClaimStatus:
     now = time.time_ns()
     _expire(conn, now)
     keys = [key for key, _ in pools]

@@ -51,7 +51,9 @@ def parse_duration(value: str | float | int, parameter: str) -> float:
         raise ValueError(f"invalid duration for '{parameter}': {value!r}")
     if isinstance(value, (int, float)):
         if value < 0 or value != value:
-            raise ValueError(f"invalid duration for '{parameter}': {value!r} (must be a non-negative number of seconds)")
+            raise ValueError(
+                f"invalid duration for '{parameter}': {value!r} (must be a non-negative number of seconds)"
+            )
         return float(value)
     if not isinstance(value, str):
         raise ValueError(f"invalid duration for '{parameter}': expected a string like '5m', got {type(value).__name__}")
