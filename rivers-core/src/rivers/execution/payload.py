@@ -123,7 +123,12 @@ def _module_file(module_name: str) -> str | None:
 
 
 def _import_module(module_name: str, path: str | None) -> types.ModuleType:
-    """Import ``module_name``; a module loaded from a file under a name no finder knows is loaded from ``path``."""
+    """Import ``module_name``; a module loaded from a file under a name no finder knows is loaded from ``path``.
+
+    ``__main__`` is never loaded from its file: that would run the controller's script again.
+    """
+    if module_name == "__main__":
+        path = None
     module = sys.modules.get(module_name)
     if module is not None and (path is None or _same_file(module, path)):
         return module
@@ -175,7 +180,7 @@ def _load_function(module_name: str, qualname: str, attribute: str | None, path:
     try:
         found = _walk(module, qualname)
     except AttributeError:
-        if path is None or (module.__name__ != "__main__" and _same_file(module, path)):
+        if path is None or module_name == "__main__" or _same_file(module, path):
             raise
         found = _walk(_load_file(module_name, path), qualname)
     return getattr(found, attribute) if attribute else found
@@ -230,11 +235,13 @@ class _Pickler(pickle.Pickler):
         if type(obj) is not types.FunctionType or obj in _OWN_FUNCTIONS:
             return NotImplemented
         reference = _reference_of(obj)
-        if obj.__module__ == "__main__" and _interactive_main():
-            # a notebook or REPL: workers cannot import its __main__ (and a forked copy goes stale when
-            # a cell redefines the function), so the function travels by value with the globals it uses
+        if obj.__module__ == "__main__":
+            # workers never import the controller's __main__ (a script would run again there; a notebook
+            # or REPL has no file, and a cell may redefine the function): it travels by value, with the
+            # globals it uses
             by_value = self._by_value_reduction(obj, own_globals=True)
-            self.volatile = True
+            if _interactive_main():
+                self.volatile = True
             if by_value is not None:
                 return by_value
             if reference is None:

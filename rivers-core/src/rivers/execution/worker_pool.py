@@ -18,11 +18,13 @@ choose. A worker exits when its controller goes away (its pipe closes).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -64,6 +66,30 @@ def choose_start_method() -> str:
     return "forkserver" if "forkserver" in available else "spawn"
 
 
+@contextlib.contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Keep multiprocessing from running the controller's ``__main__`` again in a spawned worker.
+
+    Workers get functions of ``__main__`` by value, so they never need it; an
+    unguarded pipeline script would otherwise run (and materialise) once more
+    in each worker or in the fork server.
+    """
+    main = sys.modules.get("__main__")
+    saved = dict(main.__dict__) if main is not None else {}
+    if main is not None:
+        main.__dict__.pop("__file__", None)
+        main.__dict__["__spec__"] = None
+    try:
+        yield
+    finally:
+        if main is not None:
+            for name in ("__file__", "__spec__"):
+                if name in saved:
+                    main.__dict__[name] = saved[name]
+                else:
+                    main.__dict__.pop(name, None)
+
+
 class Worker:
     """One worker process and the controller's end of its pipe."""
 
@@ -78,7 +104,11 @@ class Worker:
         tie_to_parent = start_method == "forkserver" or threading.current_thread() is threading.main_thread()
         process = context.Process(target=_worker_main, args=(child_end, close_in_child, tie_to_parent),
                                   daemon=True, name="rivers-worker")
-        process.start()
+        if start_method == "fork":
+            process.start()
+        else:
+            with _main_hidden():
+                process.start()
         child_end.close()
         self.process = process
         self.conn: Connection = parent_end
