@@ -136,7 +136,7 @@ def test_exhausted_retries_fail_the_step_and_the_cli_shows_every_attempt(tmp_pat
     assert "RuntimeError: never works (after 2 attempts)" in steps
     attempts = shown.stdout.split("Retried attempts:")[1].split("---")[0]
     rows = [line.split() for line in attempts.strip().splitlines()[1:]]
-    assert [(row[0], row[1], row[2]) for row in rows] == [
+    assert sorted((row[0], row[1], row[2]) for row in rows) == [
         ("always_fails", "1", "error"), ("flaky", "1", "error"), ("flaky", "2", "error")]
     assert "RuntimeError: never works" in attempts and "ConnectionResetError: attempt 2" in attempts
 

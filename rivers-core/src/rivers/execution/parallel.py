@@ -231,6 +231,7 @@ class _ParallelRun:
         #: workers in a retry's backoff: [due (monotonic), worker, key]
         self.backoffs: list[list[Any]] = []
         self.cancelled = False
+        self._replaced = 0
         self._poller = select.poll()
         self._watched: dict[int, Worker] = {}  # pipe fd -> worker
         self._sentinels: dict[int, Worker] = {}  # process sentinel -> worker
@@ -325,6 +326,11 @@ class _ParallelRun:
             self.leased.extend(fresh)
             self.idle.extend(fresh)
         while self.worker_queue and self.idle:
+            worker = self.idle[-1]
+            if not worker.alive():  # died while idle
+                self._forget_worker(worker)
+                self._replace_worker()
+                continue
             key, retries_used = self.worker_queue.popleft()
             if self._claimed(key, WORKER, retries_used):
                 self._submit(self.idle.pop(), self.steps[key], retries_used)
@@ -525,6 +531,9 @@ class _ParallelRun:
         for worker in exited:
             if worker in self.in_flight:
                 self._worker_exited(worker)
+            elif worker in self.idle:  # it sent its result, then died: never give it another step
+                self._forget_worker(worker)
+                self._replace_worker()
         if wake:
             os.read(self._wake_r, 4096)
             self._drain_threads()
@@ -649,6 +658,14 @@ class _ParallelRun:
     def _replace_worker(self) -> None:
         """Keep the run's width: lease a fresh worker if steps still wait for one."""
         if len(self.leased) < self.max_workers and self.remaining:
+            self._replaced += 1
+            if self._replaced > 4 * self.max_workers + 2 * len(self.steps):
+                from rivers.exceptions import ExecutionError
+
+                raise ExecutionError(
+                    f"worker processes keep dying ({self._replaced} replaced in this run); last exit: see the "
+                    "failed steps. Check that `python -c 'import rivers'` works in this environment"
+                )
             fresh = get_pool().lease(1)
             self.leased.extend(fresh)
             self.idle.extend(fresh)

@@ -629,12 +629,17 @@ def _run_decoded(runtime: Any, header: RunHeader, key: str, selected: Any, versi
     if retries_used:
         runtime = _with_fewer_retries(runtime, header.retry_default, retries_used)
     resources = [value for _, value in runtime.resource_args if isinstance(value, Resource)]
-    for resource in resources:
-        resource.setup()
+    ready: list[Any] = []
     try:
-        outcome = run_step(runtime, state, selected)
+        try:
+            for resource in resources:
+                resource.setup()
+                ready.append(resource)
+            outcome = run_step(runtime, state, selected)
+        except BaseException as error:  # noqa: BLE001 - a resource's setup, SystemExit & co.: the step failed
+            outcome = failed_outcome(runtime, state, error)
     finally:
-        for resource in resources:
+        for resource in ready:
             try:
                 resource.teardown()
             except Exception:  # noqa: BLE001 - like CodeRepository.shutdown(): logged, not raised

@@ -75,7 +75,7 @@ def _main_hidden() -> Iterator[None]:
     in each worker or in the fork server.
     """
     main = sys.modules.get("__main__")
-    saved = dict(main.__dict__) if main is not None else {}
+    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if name in main.__dict__} if main else {}
     if main is not None:
         main.__dict__.pop("__file__", None)
         main.__dict__["__spec__"] = None
