@@ -20,35 +20,10 @@ from rivers.exceptions import (
     ExecutionError,
     GraphValidationError,
 )
+from support import Recorder, make_repo
 
 
 # --------------------------------------------------------------------- helpers
-class Recorder(rs.BaseIOHandler):
-    """An IO handler that keeps values and remembers every call."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: dict[str, Any] = {}
-        self.writes: list[tuple[str, Any]] = []
-        self.loads: list[rs.InputContext] = []
-        self.output_contexts: list[rs.OutputContext] = []
-
-    def handle_output(self, context, obj):
-        self.values[context.asset_name] = obj
-        self.writes.append((context.asset_name, obj))
-        self.output_contexts.append(context)
-
-    def load_input(self, context):
-        self.loads.append(context)
-        return self.values[context.asset_name]
-
-
-def make_repo(*assets: Any, **kwargs: Any) -> rs.CodeRepository:
-    repo = rs.CodeRepository(assets=list(assets), **kwargs)
-    repo.resolve(rs.Storage.memory())
-    return repo
-
-
 def events(repo: rs.CodeRepository, run_id: str, asset: str | None = None) -> list[Any]:
     return [e for e in repo.storage.get_events_for_run(run_id) if asset is None or e.asset_key == asset]
 

@@ -22,26 +22,7 @@ from rivers.exceptions import (
     GraphValidationError,
     PartitionValidationError,
 )
-
-
-class Recorder(rs.BaseIOHandler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: dict[str, Any] = {}
-        self.writes: list[str] = []
-
-    def handle_output(self, context, obj):
-        self.values[context.asset_name] = obj
-        self.writes.append(context.asset_name)
-
-    def load_input(self, context):
-        return self.values[context.asset_name]
-
-
-def make_repo(*assets: Any, **kwargs: Any) -> rs.CodeRepository:
-    repo = rs.CodeRepository(assets=list(assets), **kwargs)
-    repo.resolve(rs.Storage.memory())
-    return repo
+from support import Recorder, make_repo
 
 
 def materialization(repo: rs.CodeRepository, run_id: str, asset: str) -> Any:
@@ -868,7 +849,7 @@ def test_success_hook_runs_after_the_write_with_its_context():
     @rs.Hook.success
     def on_ok(ctx: rs.HookContext):
         calls.append((ctx.asset_name, ctx.run_id, ctx.hook_type, ctx.output, ctx.error, ctx.metadata,
-                      list(handler.writes)))
+                      list(handler.written_names)))
 
     @rs.Asset(hooks=[on_ok], io_handler=handler, metadata={"k": "v"})
     def a() -> int:

@@ -15,22 +15,7 @@ from rivers.exceptions import (
     NodeNotFoundError,
     TaskDefinitionError,
 )
-
-
-class Recorder(rs.BaseIOHandler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: dict[str, Any] = {}
-        self.writes: list[tuple[str, Any]] = []
-        self.loads: list[Any] = []
-
-    def handle_output(self, context, obj):
-        self.values[context.asset_name] = obj
-        self.writes.append((context.asset_name, obj))
-
-    def load_input(self, context):
-        self.loads.append(context)
-        return self.values[context.asset_name]
+from support import Recorder
 
 
 def make_repo(assets, tasks=(), **kwargs: Any) -> rs.CodeRepository:

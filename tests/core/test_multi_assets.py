@@ -4,7 +4,6 @@ Spec: assets.md §2.1, §3, §6; io.md §4; context.md §1 (output_selection).
 """
 
 import json
-from typing import Any
 
 import pytest
 
@@ -15,28 +14,7 @@ from rivers.exceptions import (
     ExecutionError,
     NodeNotFoundError,
 )
-
-
-class Recorder(rs.BaseIOHandler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: dict[str, Any] = {}
-        self.writes: list[str] = []
-        self.loads: list[Any] = []
-
-    def handle_output(self, context, obj):
-        self.values[context.asset_name] = obj
-        self.writes.append(context.asset_name)
-
-    def load_input(self, context):
-        self.loads.append(context)
-        return self.values[context.asset_name]
-
-
-def make_repo(*assets: Any, **kwargs: Any) -> rs.CodeRepository:
-    repo = rs.CodeRepository(assets=list(assets), **kwargs)
-    repo.resolve(rs.Storage.memory())
-    return repo
+from support import Recorder, make_repo
 
 
 def event_list(repo, run_id):
@@ -172,7 +150,7 @@ def test_dict_values_may_be_output_and_materialization_wrappers():
     repo = make_repo(split)
     result = repo.materialize()
     assert result.success
-    assert handler.writes == ["a"]  # Materialization never calls handle_output
+    assert handler.written_names == ["a"]  # Materialization never calls handle_output
     assert handler.values == {"a": 5}
     ev_a, ev_b = materialization(repo, result.run_id, "a"), materialization(repo, result.run_id, "b")
     assert (ev_a.data_version, ev_b.data_version) == ("va", "vb")
@@ -282,7 +260,7 @@ def test_generator_may_yield_observation_and_materialization():
     repo = make_repo(multi)
     result = repo.materialize()
     assert result.success
-    assert handler.writes == ["x"]
+    assert handler.written_names == ["x"]
     kinds = event_list(repo, result.run_id)
     assert ("Observation", "y") in kinds
     assert ("Materialization", "z") in kinds
@@ -414,7 +392,7 @@ def test_subset_dict_return_discards_unselected_values():
 
     repo = make_repo(split)
     assert repo.materialize(selection=["a"]).success
-    assert handler.writes == ["a"]
+    assert handler.written_names == ["a"]
 
 
 def test_unselected_output_missing_from_the_dict_is_not_a_failure():

@@ -5,7 +5,6 @@ Spec: repository.md §1-§3, §5; execution.md §1, §2, §5-§6; storage.md §2
 
 import asyncio
 import json
-from typing import Any
 
 import pytest
 
@@ -20,26 +19,7 @@ from rivers.exceptions import (
     NodeNotFoundError,
     PartitionValidationError,
 )
-
-
-class Recorder(rs.BaseIOHandler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: dict[str, Any] = {}
-        self.loads: list[Any] = []
-
-    def handle_output(self, context, obj):
-        self.values[context.asset_name] = obj
-
-    def load_input(self, context):
-        self.loads.append(context)
-        return self.values[context.asset_name]
-
-
-def make_repo(*assets: Any, **kwargs: Any) -> rs.CodeRepository:
-    repo = rs.CodeRepository(assets=list(assets), **kwargs)
-    repo.resolve(rs.Storage.memory())
-    return repo
+from support import Recorder, make_repo
 
 
 def run_events(repo, run_id, asset=None):
