@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Sequence
 
-from rivers.exceptions import (
-    AssetDefinitionError,
-    AssetNotFoundError,
-    ConfigurationError,
-    ExecutionError,
-    GraphValidationError,
-    NodeNotFoundError,
-    PartitionValidationError,
-)
+from rivers.exceptions import NodeNotFoundError, PartitionValidationError
 from rivers.jobs import Job
 
 MATERIALIZE_JOB = "<materialize>"
-_VALID_EXECUTOR_OVERRIDES = ("in_process", "parallel")
 
 
 class CodeRepository:
@@ -205,7 +195,7 @@ class CodeRepository:
         """
         state = self._state()
         nodes = state.select(selection, include_upstream=include_upstream)
-        state.check_partition_request(nodes, partition_key, selection is None)
+        state.check_partition_request(nodes, partition_key)
         plan = state.plan(MATERIALIZE_JOB, nodes, allow_incomplete=True)
         return state.run(
             plan,
@@ -259,12 +249,4 @@ class CodeRepository:
         return f"CodeRepository(assets={len(self._asset_defs)})"
 
 
-__all__ = [
-    "CodeRepository",
-    "MATERIALIZE_JOB",
-    "AssetDefinitionError",
-    "AssetNotFoundError",
-    "ConfigurationError",
-    "ExecutionError",
-    "GraphValidationError",
-]
+__all__ = ["CodeRepository", "MATERIALIZE_JOB"]

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from rivers.exceptions import (
     AssetDefinitionError,
-    AssetNotFoundError,
     ConfigurationError,
     ExecutionError,
     NodeNotFoundError,
@@ -57,21 +56,28 @@ def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
             raise GraphValidationError(f"Duplicate job name: '{job.name}'")
         jobs[job.name] = job
         for member in job._selection():
-            if isinstance(member, str) and member not in graph.nodes and _is_plain_name(member):
+            if isinstance(member, str) and member not in graph.nodes:
                 raise NodeNotFoundError(f"Job '{job.name}': node '{member}' not found in repository")
         from rivers.execution.plan import check_upstreams
 
         selected = select_nodes(graph, job._selection(), include_upstream=False)
-        default_is_memory = repo._default_io_handler is None or isinstance(repo._default_io_handler, InMemoryIOHandler)
+        default_handler = repo._default_io_handler
         check_upstreams(
             job.name, graph, selected, allow_incomplete=job.allow_incomplete_deps,
-            explicit_handler=lambda node: node.explicit_handler or not default_is_memory,
+            explicit_handler=lambda node: loadable_without_running(node, default_handler),
         )
     return jobs
 
 
-def _is_plain_name(text: str) -> bool:
-    return not any(ch in text for ch in ":+*|&-() ") or "/" in text and ":" not in text
+def loadable_without_running(node: Any, default_handler: Any) -> bool:
+    """Whether a node outside a plan can be loaded: it has its own handler, or the default persists.
+
+    The shared in-memory default does not count: its values exist only in
+    the process (and run) that produced them.
+    """
+    if node.explicit_handler:
+        return True
+    return default_handler is not None and not isinstance(default_handler, InMemoryIOHandler)
 
 
 def select_nodes(graph: AssetGraph, selection: Any, *, include_upstream: bool) -> list[str] | None:
@@ -165,9 +171,7 @@ class ResolvedRepository:
 
     def explicit_handler(self, node: Any) -> bool:
         """Whether ``node`` can be loaded without running it in the same run."""
-        if node.explicit_handler:
-            return True
-        return not isinstance(self.default_handler, InMemoryIOHandler)
+        return loadable_without_running(node, self.default_handler)
 
     # -------------------------------------------------------------- resolving
     def _warn_shadowed_resources(self) -> None:
@@ -231,7 +235,7 @@ class ResolvedRepository:
         """Node names to run for a ``materialize(selection=...)`` argument (None: all)."""
         return select_nodes(self.graph, selection, include_upstream=include_upstream)
 
-    def check_partition_request(self, nodes: list[str] | None, partition_key: Any, whole_repo: bool) -> None:
+    def check_partition_request(self, nodes: list[str] | None, partition_key: Any) -> None:
         """Reject runs of partitioned assets without a key, and invalid keys."""
         graph = self.graph
         names = nodes if nodes is not None else [n for n, node in graph.nodes.items() if node.step_key in self.runtimes]

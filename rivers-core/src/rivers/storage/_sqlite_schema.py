@@ -41,7 +41,7 @@ ASSET_COLUMNS: Final = (
 LOG_COLUMNS: Final = "id, run_id, step_key, timestamp, stdout, stderr, logs"
 
 _DDL: Final = (
-    f"""CREATE TABLE IF NOT EXISTS runs (
+    """CREATE TABLE IF NOT EXISTS runs (
         seq INTEGER PRIMARY KEY,
         run_id TEXT NOT NULL UNIQUE,
         job_name TEXT,
