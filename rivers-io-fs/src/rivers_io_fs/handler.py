@@ -155,18 +155,14 @@ class FilesystemIOHandler(BaseIOHandler):
             size = atomic_write(path, lambda fileobj: write(obj, fileobj), fsync=self.fsync)
         except FilesystemIOHandlerError:
             raise
-        except OSError as exc:
-            raise _access_error("write", context, path, exc) from exc
-        except FormatUnavailableError as exc:
-            raise _unavailable(fmt, context) from exc
         except Exception as exc:
-            raise SerializationError(
+            raise _translate("write", context, path, fmt, exc, lambda error: SerializationError(
                 f"cannot write {_what(context)} to {path}: the {fmt.name!r} format cannot store "
-                f"{_type_name(obj)} ({type(exc).__name__}: {exc})",
+                f"{_type_name(obj)} ({type(error).__name__}: {error})",
                 asset=context.asset_name,
                 partition=_key_of(context),
                 path=path,
-            ) from exc
+            )) from exc
         context.add_output_metadata(
             {
                 "path": _path_value(path),
@@ -197,18 +193,16 @@ class FilesystemIOHandler(BaseIOHandler):
         with fileobj:
             try:
                 return fmt.read(fileobj)
-            except OSError as exc:
-                raise _access_error("read", context, path, exc) from exc
-            except FormatUnavailableError as exc:
-                raise _unavailable(fmt, context) from exc
+            except FilesystemIOHandlerError:
+                raise
             except Exception as exc:
-                raise DeserializationError(
+                raise _translate("read", context, path, fmt, exc, lambda error: DeserializationError(
                     f"cannot read {_what(context)} from {path} with the {fmt.name!r} format "
-                    f"({type(exc).__name__}: {exc}); was it written with another format or version?",
+                    f"({type(error).__name__}: {error}); was it written with another format or version?",
                     asset=context.asset_name,
                     partition=_key_of(context),
                     path=path,
-                ) from exc
+                )) from exc
 
     def _not_found(self, context: Any, path: str, fmt: Format) -> ValueNotFoundError:
         hint = "; it has not been materialised with this handler (same base_dir and format) yet"
@@ -275,6 +269,21 @@ def _checked_format(name: str, asset: str | None = None) -> Format:
             raise
         _available.add(name)
     return fmt
+
+
+def _translate(action: str, context: Any, path: str, fmt: Format, exc: Exception,
+               otherwise: Any) -> Exception:
+    """The error to raise for ``exc`` met while ``action``-ing a value (one mapping for reads and writes).
+
+    OS errors name the asset and path; a missing optional format dependency
+    names the extra to install; anything else is the format's failure, built
+    by ``otherwise(exc)``. (Callers let the handler's own errors pass first.)
+    """
+    if isinstance(exc, OSError):
+        return _access_error(action, context, path, exc)
+    if isinstance(exc, FormatUnavailableError):
+        return _unavailable(fmt, context)
+    return otherwise(exc)
 
 
 def _unavailable(fmt: Format, context: Any) -> FormatUnavailableError:
