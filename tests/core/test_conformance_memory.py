@@ -13,9 +13,6 @@ class TestInMemoryConformance(IOHandlerConformance):
     # Values live in the handler object: no other process or instance sees them.
     cross_process = False
     persistent = False
-    # The memory handler reads partition.key only and keys "a/b" under "a" + "/b".
-    multi_partition_loads = False
-    distinct_nested_names = False
     missing_value_error = KeyError
     expected_metadata_keys = {"storage", "size_bytes"}
 
@@ -28,8 +25,8 @@ def test_capabilities_skip_what_does_not_apply():
     suite = TestInMemoryConformance()
     with pytest.raises(pytest.skip.Exception, match="cross_process is False"):
         suite.test_handler_pickles(InMemoryIOHandler())
-    with pytest.raises(pytest.skip.Exception, match="multi_partition_loads is False"):
-        suite.test_multi_partition_load_returns_dict(InMemoryIOHandler())
+    with pytest.raises(pytest.skip.Exception, match="persistent is False"):
+        suite.test_new_handler_sees_stored_values(InMemoryIOHandler(), None)
 
 
 class _ForgetfulHandler(BaseIOHandler):

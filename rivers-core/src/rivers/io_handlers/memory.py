@@ -6,25 +6,22 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from rivers.io_handlers.base import BaseIOHandler
+from rivers.io_handlers.partition_keys import load_per_key, partition_suffix
 from rivers.metadata import MetadataValue
 
 if TYPE_CHECKING:
     from rivers.context import InputContext, OutputContext
 
 
-def storage_key(asset_name: str, partition: Any) -> str:
-    """The key a value is stored under: the asset name, plus the partition suffix."""
-    if partition is None:
+def storage_key(asset_name: str, partition_key: Any = None) -> Any:
+    """The dict key of a value: the asset name, or ``(asset name, partition suffix)``.
+
+    Partitioned values use a tuple so that node ``"a/b"`` (a graph-internal
+    task) and partition ``"b"`` of asset ``"a"`` never share a slot.
+    """
+    if partition_key is None:
         return asset_name
-    return f"{asset_name}/{partition_suffix(partition.key)}"
-
-
-def partition_suffix(key: Any) -> str:
-    """Path-like suffix of a partition key (``a``, ``a/b``, ``d=x/r=y``)."""
-    suffix = getattr(key, "path_suffix", None)
-    if suffix is not None:
-        return suffix()
-    return str(key)
+    return (asset_name, partition_suffix(partition_key))
 
 
 _MEMORY = MetadataValue.text("memory")
@@ -33,7 +30,8 @@ _MEMORY = MetadataValue.text("memory")
 class InMemoryIOHandler(BaseIOHandler):
     """Keeps every value in a dict owned by the handler instance.
 
-    It is the repository default. Values live only as long as the handler
+    A context with several partition keys loads ``{key: value}``. It is the
+    repository default. Values live only as long as the handler
     (so as long as the repository object) and cannot cross processes.
     """
 
@@ -42,11 +40,16 @@ class InMemoryIOHandler(BaseIOHandler):
         self._storage: dict[str, Any] = {}
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        self._storage[storage_key(context.asset_name, context.partition)] = obj
+        partition = context.partition
+        self._storage[storage_key(context.asset_name, None if partition is None else partition.key)] = obj
         context.add_output_metadata({"storage": _MEMORY, "size_bytes": MetadataValue.Int(sys.getsizeof(obj))})
 
     def load_input(self, context: InputContext) -> Any:
-        return self._storage[storage_key(context.asset_name, context.partition)]
+        name = context.asset_name
+        storage = self._storage
+        if context.partition is None:
+            return storage[name]
+        return load_per_key(context, lambda key: storage[storage_key(name, key)])
 
     def __repr__(self) -> str:
         return "InMemoryIOHandler()"

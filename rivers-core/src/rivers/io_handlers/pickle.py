@@ -21,7 +21,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from rivers.io_handlers.base import BaseIOHandler
-from rivers.io_handlers.memory import partition_suffix
+from rivers.io_handlers.partition_keys import load_per_key, partition_suffix
 from rivers.io_handlers.serialization import PICKLE
 from rivers.metadata import MetadataValue
 
@@ -34,11 +34,18 @@ _SERIALIZER = MetadataValue.text("pickle")
 
 
 def object_key(asset_name: str, partition: Any, prefix: str = "") -> str:
-    """The object key of a value: ``[<prefix>/]<asset>.pkl`` or ``[<prefix>/]<asset>/<suffix>/data.pkl``."""
-    if partition is None:
+    """The object key of a value: ``[<prefix>/]<asset>.pkl`` or ``[<prefix>/]<asset>/<suffix>/data.pkl``.
+
+    ``partition`` is a partition context (its first key is used) or ``None``.
+    """
+    return _key(asset_name, None if partition is None else partition.key, prefix)
+
+
+def _key(asset_name: str, partition_key: Any, prefix: str) -> str:
+    if partition_key is None:
         key = f"{asset_name}.pkl"
     else:
-        key = f"{asset_name}/{partition_suffix(partition.key)}/data.pkl"
+        key = f"{asset_name}/{partition_suffix(partition_key)}/data.pkl"
     return f"{prefix}/{key}" if prefix else key
 
 
@@ -112,4 +119,9 @@ class PickleIOHandler(BaseIOHandler):
         )
 
     def load_input(self, context: InputContext) -> Any:
-        return PICKLE.loads(_get(self.store, self.key_for(context)))
+        """The stored value; a context with several partition keys loads ``{key: value}``."""
+        store = self.store
+        if context.partition is None:
+            return PICKLE.loads(_get(store, self.key_for(context)))
+        name, prefix = context.asset_name, self.prefix
+        return load_per_key(context, lambda key: PICKLE.loads(_get(store, _key(name, key, prefix))))
