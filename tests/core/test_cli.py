@@ -406,7 +406,7 @@ def test_plugins_lists_builtins_and_the_example_plugin(tmp_path: Path) -> None:
     listing = json.loads(rivers(tmp_path, "plugins", "--json").stdout)
     names = {plugin["name"]: plugin for plugin in listing["plugins"]}
     assert names["rivers.builtin"]["builtin"] is True
-    assert names["example"]["components"] == {"io_handler": ["example-json"]}
+    assert names["example"]["components"] == {"io_handler": ["example-json"], "partition_type": ["fiscal_quarter"]}
     assert listing["broken"] == []
 
 

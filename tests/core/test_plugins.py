@@ -164,8 +164,8 @@ def test_example_plugin_is_discovered_with_its_distribution(example_version: str
     assert not example.builtin
     assert example.source == "entry point"
     assert (example.distribution, example.version) == (EXAMPLE_DIST, example_version)
-    assert example.components == {"io_handler": ("example-json",)}
-    assert {"rivers_io_handlers", "rivers_run_started", "rivers_run_finished"} <= set(example.hooks)
+    assert example.components == {"io_handler": ("example-json",), "partition_type": ("fiscal_quarter",)}
+    assert {"rivers_io_handlers", "rivers_partition_types", "rivers_run_started", "rivers_run_finished"} <= set(example.hooks)
     assert json.loads(json.dumps(example.to_dict()))["distribution"] == EXAMPLE_DIST
 
 

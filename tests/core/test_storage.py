@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from rivers.exceptions import StorageError
+from rivers.partitions.keys import PartitionKey
 from rivers.storage import (
     ASYNC_METHODS,
     RUN_STATUSES,
@@ -215,13 +216,15 @@ def test_latest_materialization_per_partition(storage: Storage) -> None:
     materialize(storage, "daily", partition="p1", data_version="v3", timestamp=3)
     latest_p1 = storage.get_latest_materialization("daily", "p1")
     latest_p2 = storage.get_latest_materialization("daily", partition="p2")
-    assert latest_p1 is not None and latest_p1.data_version == "v3" and latest_p1.partition_key == "p1"
+    # records carry PartitionKey objects (spec storage.md §2); a display string is accepted on the way in
+    assert latest_p1 is not None and latest_p1.data_version == "v3"
+    assert latest_p1.partition_key == PartitionKey.single("p1") and latest_p1.partition_key != "p1"
     assert latest_p2 is not None and latest_p2.data_version == "v2"
     latest_any = storage.get_latest_materialization("daily")
     assert latest_any is not None and latest_any.data_version == "v3"
     assert storage.get_latest_materialization("daily", "p9") is None
     assert storage.get_latest_materialization("unknown") is None
-    assert storage.get_materialized_partitions("daily") == ["p1", "p2"]
+    assert storage.get_materialized_partitions("daily") == [PartitionKey.single("p1"), PartitionKey.single("p2")]
     assert storage.count_materialized_partitions("daily") == 2
 
 

@@ -68,7 +68,14 @@ _EXPORTS: dict[str, str] = {
     "InMemoryIOHandler": "rivers.io_handlers.memory",
     "PickleIOHandler": "rivers.io_handlers.pickle",
     # partitions
-    "PartitionsDefinition": "rivers.partitions",
+    "PartitionsDefinition": "rivers.partitions.base",
+    "PartitionKey": "rivers.partitions.keys",
+    "PartitionKeyRange": "rivers.partitions.ranges",
+    "PartitionContext": "rivers.partitions.context",
+    "PartitionMapping": "rivers.partitions.mappings",
+    "BackfillStrategy": "rivers.partitions.strategy",
+    "BackfillResult": "rivers.backfills.results",
+    "BackfillStatus": "rivers.backfills.results",
     # storage
     "Storage": "rivers.storage",
     "StorageType": "rivers.storage",
@@ -132,7 +139,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from rivers.jobs import Job
     from rivers.loading import load_assets_from_modules, load_assets_from_package_module
     from rivers.metadata import MetadataValue, Schema
-    from rivers.partitions import PartitionsDefinition
+    from rivers.backfills.results import BackfillResult, BackfillStatus
+    from rivers.partitions.base import PartitionsDefinition
+    from rivers.partitions.context import PartitionContext
+    from rivers.partitions.keys import PartitionKey
+    from rivers.partitions.mappings import PartitionMapping
+    from rivers.partitions.ranges import PartitionKeyRange
+    from rivers.partitions.strategy import BackfillStrategy
     from rivers.plugins import hookimpl
     from rivers.repository import CodeRepository
     from rivers.resources import Resource

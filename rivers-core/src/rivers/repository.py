@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from rivers.exceptions import NodeNotFoundError, PartitionValidationError
+from rivers.exceptions import NodeNotFoundError
 from rivers.jobs import Job
 
 MATERIALIZE_JOB = "<materialize>"
@@ -161,13 +161,7 @@ class CodeRepository:
         node = state.graph.nodes.get(name)
         if node is None:
             raise NodeNotFoundError(f"Node '{name}' not found in repository")
-        partition = None
-        if partition_key is not None:
-            if node.partitions_def is None:
-                raise PartitionValidationError(
-                    f"Node '{name}' is not partitioned, but a partition_key was provided"
-                )
-            partition = state.partition_context(node, partition_key)
+        partition = None if partition_key is None else state.partition_context(node, partition_key)
         context = InputContext(name, "__load_node__", node.metadata, partition, type_hint)
         return state.write_handler(name).load_input(context)
 
@@ -195,12 +189,13 @@ class CodeRepository:
         """
         state = self._state()
         nodes = state.select(selection, include_upstream=include_upstream)
-        state.check_partition_request(nodes, partition_key)
+        key = state.check_partition_request(nodes, partition_key)
         plan = state.plan(MATERIALIZE_JOB, nodes, allow_incomplete=True)
         return state.run(
             plan,
             executor=executor or self.default_executor,
-            partition_key=partition_key,
+            partition_key=key,
+            partition_checked=True,
             tags=tags,
             config=config,
             run_id=run_id_override,
@@ -210,12 +205,14 @@ class CodeRepository:
         )
 
     def _execute_job(self, job: Job, *, partition_key: Any, tags: Any, config: Any, raise_on_error: bool) -> Any:
+        from rivers.execution.partition_requests import coerce_key
+
         state = self._state()
         plan = state.job_plan(job)
         return state.run(
             plan,
             executor=job.executor or self.default_executor,
-            partition_key=partition_key,
+            partition_key=coerce_key(partition_key),
             tags=tags,
             config=config,
             run_id=None,
@@ -237,9 +234,93 @@ class CodeRepository:
         else:
             plan = state.plan(MATERIALIZE_JOB, [n for n in record.node_names if n in state.graph.nodes],
                               allow_incomplete=True)
-        return state.run(plan, executor=self.default_executor, partition_key=partition_key, tags=record.tags,
+        if partition_key is None:
+            partition_key = record.partition_key
+        from rivers.execution.partition_requests import coerce_key
+
+        return state.run(plan, executor=self.default_executor, partition_key=coerce_key(partition_key),
+                         tags=record.tags,
                          config=config, run_id=run_id, raise_on_error=raise_on_error, resume=resume, retry=None,
                          job_name=record.job_name)
+
+    # -------------------------------------------------------------- backfills
+    def backfill(
+        self,
+        selection: Any = None,
+        partition_keys: Sequence[Any] | None = None,
+        partition_range: Any = None,
+        strategy: Any = None,
+        failure_policy: str = "continue",
+        max_concurrency: int = 4,
+        tags: list[tuple[str, str]] | None = None,
+        config: dict[str, Any] | None = None,
+        block: bool = True,
+        dry_run: bool = False,
+        executor: Any = None,
+        progress: Any = None,
+    ) -> Any:
+        """Materialize many partitions of ``selection`` (every asset when None) and return a BackfillResult.
+
+        Give ``partition_keys`` (a list; wins when both are given) or a
+        ``partition_range``. ``strategy`` groups keys into runs
+        (:class:`~rivers.BackfillStrategy`; default: the assets' own
+        ``backfill_strategy`` when they agree, else one run per key).
+        ``failure_policy`` is ``"continue"`` or ``"stop_on_failure"`` (the
+        remaining partitions are then canceled). Runs are launched one after
+        another in this process, each with the executor's own parallelism;
+        ``max_concurrency`` is recorded with the backfill. ``block=False`` only
+        records the backfill (status ``"Requested"``) for a daemon to run;
+        ``dry_run=True`` plans without storing anything. ``progress`` is
+        called with the backfill's record after every run. Progress and
+        outcome are kept in storage: see :meth:`get_backfill`.
+        """
+        from rivers.backfills.service import start_backfill
+
+        return start_backfill(
+            self._state(), selection=selection, partition_keys=partition_keys, partition_range=partition_range,
+            strategy=strategy, failure_policy=failure_policy, max_concurrency=max_concurrency, tags=tags,
+            config=config, block=block, dry_run=dry_run, executor=executor or self.default_executor,
+            progress=progress,
+        )
+
+    def get_backfill(self, backfill_id: str) -> Any:
+        """The stored :class:`~rivers.BackfillStatus` of ``backfill_id``, or ``None``."""
+        from rivers.backfills.state import load_backfill
+
+        record = load_backfill(self._state().storage, backfill_id)
+        return None if record is None else record.to_status()
+
+    def get_backfills(self) -> list[Any]:
+        """Every stored backfill (:class:`~rivers.BackfillStatus`), oldest first."""
+        from rivers.backfills.state import backfill_ids
+
+        storage = self._state().storage
+        statuses = [self.get_backfill(backfill_id) for backfill_id in backfill_ids(storage)]
+        return [status for status in statuses if status is not None]
+
+    def cancel_backfill(self, backfill_id: str) -> bool:
+        """Stop a backfill from launching more runs.
+
+        Returns ``True`` when the backfill runs in this process and was
+        signalled, ``False`` after storing a cancel request that the process
+        running it picks up before it launches its next run.
+        """
+        from rivers.backfills.service import cancel_backfill
+
+        return cancel_backfill(self._state().storage, backfill_id)
+
+    def rerun_backfill(self, backfill_id: str, block: bool = True, dry_run: bool = False, progress: Any = None) -> Any:
+        """Start a new backfill over the failed and canceled partitions of ``backfill_id``.
+
+        It reuses the original selection, strategy, failure policy and tags
+        (plus ``("rivers/rerun_of", <id>)``); partitions that are no longer
+        valid (e.g. deleted dynamic keys) are dropped with a warning.
+        ``progress`` is called after every run, as for :meth:`backfill`.
+        """
+        from rivers.backfills.service import rerun_backfill
+
+        return rerun_backfill(self._state(), backfill_id, block=block, dry_run=dry_run,
+                              executor=self.default_executor, progress=progress)
 
     def observe(self, asset_names: Sequence[str] | None = None) -> dict[str, Any]:
         """Run the observe function of every external asset (or of ``asset_names``)."""

@@ -14,9 +14,9 @@ from rivers.exceptions import (
     ConfigurationError,
     ExecutionError,
     NodeNotFoundError,
-    PartitionValidationError,
 )
 from rivers.graph import AssetGraph
+from rivers.graph.partition_checks import resolve_partitions
 from rivers.io_handlers.base import BaseIOHandler
 from rivers.io_handlers.memory import InMemoryIOHandler
 
@@ -31,13 +31,8 @@ _VALID_EXECUTOR_OVERRIDES = ("in_process", "parallel")
 def build_graph(repo: CodeRepository) -> AssetGraph:
     """Build the repository's graph and check what needs no storage."""
     graph = AssetGraph.build(repo._asset_defs, repo._task_defs, repo._resources)
+    resolve_partitions(graph, repo._partition_defs)
     for name, node in graph.nodes.items():
-        definition = node.partitions_def
-        if isinstance(definition, str) and definition not in repo._partition_defs:
-            raise ConfigurationError(
-                f"unknown partitions definition '{definition}' referenced by '{name}'; "
-                f"registered: {sorted(repo._partition_defs)}"
-            )
         if node.kind == "external" and node.owner.automation_condition is not None and node.owner.observe_fn is None:
             raise AssetDefinitionError(
                 f"External asset '{name}' has an automation_condition but no observe function; "
@@ -235,25 +230,19 @@ class ResolvedRepository:
         """Node names to run for a ``materialize(selection=...)`` argument (None: all)."""
         return select_nodes(self.graph, selection, include_upstream=include_upstream)
 
-    def check_partition_request(self, nodes: list[str] | None, partition_key: Any) -> None:
-        """Reject runs of partitioned assets without a key, and invalid keys."""
+    def check_partition_request(self, nodes: list[str] | None, partition_key: Any) -> Any:
+        """Validate a run's key against the selected steps; return it as a PartitionKey (or None)."""
+        from rivers.execution.partition_requests import check_run_key
+
         graph = self.graph
         names = nodes if nodes is not None else [n for n, node in graph.nodes.items() if node.step_key in self.runtimes]
-        partitioned = [n for n in names if graph.nodes[n].partitions_def is not None]
-        if partition_key is None and partitioned:
-            listed = ", ".join(f'"{n}"' for n in partitioned)
-            raise ExecutionError(
-                f"Cannot materialize without partition_key: assets [{listed}] have partition definitions. "
-                "Provide a partition_key or exclude them from selection."
-            )
-        if partition_key is not None:
-            raise ExecutionError(
-                "partitioned runs are not supported by this build of rivers-core yet: "
-                "materialize unpartitioned assets without partition_key"
-            )
+        return check_run_key(graph, names, partition_key, self.storage)
 
     def partition_context(self, node: Any, partition_key: Any) -> Any:
-        raise PartitionValidationError(f"Partition key {partition_key!r} is not valid for node '{node.name}'")
+        """The PartitionContext for loading ``node`` at ``partition_key`` (validated)."""
+        from rivers.execution.partition_requests import load_partition
+
+        return load_partition(node, partition_key, self.storage)
 
     # ------------------------------------------------------------------ plans
     def plan(self, name: str, nodes: list[str] | None, *, allow_incomplete: bool) -> ExecutionPlan:
@@ -311,8 +300,14 @@ class ResolvedRepository:
         resume: bool,
         retry: Any,
         job_name: str | None = None,
+        partition_checked: bool = False,
+        launched_by: Any = None,
     ) -> Any:
-        """Execute ``plan`` and return its RunResult (or raise its first failure)."""
+        """Execute ``plan`` and return its RunResult (or raise its first failure).
+
+        ``partition_key`` is a PartitionKey (or None); ``partition_checked``
+        says it was validated against every selected asset already.
+        """
         from rivers.execution.coordinator import RunCoordinator
         from rivers.execution.executors import Executor
 
@@ -326,6 +321,9 @@ class ResolvedRepository:
             tags=tags,
             config=config,
             retry_default=retry_default if retry_default is not None else self.default_retry,
+            partition=partition_key,
+            partition_checked=partition_checked,
+            launched_by=launched_by,
             resume=resume,
         )
         executor = executor or Executor.in_process()

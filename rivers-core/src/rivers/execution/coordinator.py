@@ -38,6 +38,7 @@ class RunCoordinator:
         config: dict[str, Any] | None = None,
         retry_default: Any = None,
         partition: Any = None,
+        partition_checked: bool = False,
         launched_by: LaunchedBy | None = None,
         resume: bool = False,
     ) -> None:
@@ -48,10 +49,12 @@ class RunCoordinator:
         self.tags = list(tags or [])
         self.launched_by = launched_by or LaunchedBy.manual()
         self.state = RunState(self.run_id, storage, config, retry_default, partition)
+        self.state.partition_checked = partition_checked
         self.state.log_capture = StepLogCapture.install()
         self.state.retry_wait = self.retry_wait
         self.failed_nodes: dict[str, BaseException] = {}
         self.failures: list[tuple[str, BaseException]] = []
+        self.failed_partitions: list[tuple[str, Any, str]] = []
         self._first_error: BaseException | None = None
         self.completed: set[str] = storage._completed_steps(self.run_id) if resume else set()
         if resume:
@@ -99,6 +102,7 @@ class RunCoordinator:
             tags=self.tags,
             node_names=list(self.plan.node_names),
             priority=priority,
+            partition_key=self.state.partition,
             launched_by=self.launched_by,
         ))
         if self.observers.active:
@@ -123,7 +127,8 @@ class RunCoordinator:
 
             self.observers.run_finished(RunFinished(self.run_id, status.lower(), time.perf_counter() - self._started,
                                                     [name for name, _ in failed]))
-        return RunResult(not self.failures and not self._cancelled, self.run_id, list(self.plan.node_names), failed)
+        return RunResult(not self.failures and not self._cancelled, self.run_id, list(self.plan.node_names), failed,
+                         self.failed_partitions)
 
     def first_error(self) -> BaseException | None:
         """The first real failure of the run (skips are consequences, not causes)."""
@@ -165,6 +170,10 @@ class RunCoordinator:
         run simply executes again.
         """
         self._writer.add(outcome.events, outcome.logs)
+        if self.state.partition is not None:
+            for event in outcome.events:
+                if event.event_type == "PartitionFailure":
+                    self.failed_partitions.append((event.asset_key, event.partition_key, dict(event.metadata)["error"]))
         if outcome.status == FAILURE and self._first_error is None:
             self._first_error = outcome.error
         if outcome.failed_nodes:

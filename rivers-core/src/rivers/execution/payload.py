@@ -45,7 +45,6 @@ from rivers.storage.records import StoredEvent
 #: Bumped when the payload or result layout changes.
 PAYLOAD_VERSION = 1
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
-_now = time.time_ns
 
 #: True inside a worker process (a parallel executor there runs steps in-process).
 IN_WORKER = False
@@ -382,7 +381,7 @@ class HookInfo:
 _PLAIN_SLOTS = (
     "key", "kind", "fn", "is_async", "context_param", "context_class", "config_type", "inputs", "resource_args",
     "self_handler", "self_type", "self_unannotated", "misplaced_context", "retry", "is_generator_multi",
-    "node_names", "upstream_nodes", "return_type",
+    "node_names", "upstream_nodes", "return_type", "partitions_def",
 )
 
 
@@ -461,12 +460,7 @@ class PrefixedRunState(RunState):
     one, sharing the run's data versions but never colliding on event ids.
     """
 
-    __slots__ = ("_prefix",)
-
-    def event(self, event_type: str, asset_key: str | None, **fields: Any) -> StoredEvent:
-        self._event_seq += 1
-        return StoredEvent(f"{self._prefix}{self._event_seq}", event_type, asset_key, self.run_id, None, _now(),
-                           **fields)
+    __slots__ = ()
 
     @classmethod
     def derive(cls, base: RunState, prefix: str) -> PrefixedRunState:
@@ -476,7 +470,7 @@ class PrefixedRunState(RunState):
             setattr(state, slot, getattr(base, slot, None))
         state._event_seq = 0
         state.loop = None
-        state._prefix = prefix
+        state.event_prefix = prefix
         return state
 
 
@@ -620,7 +614,7 @@ def _run_decoded(runtime: Any, header: RunHeader, key: str, selected: Any, versi
 
     state = PrefixedRunState.__new__(PrefixedRunState)
     RunState.__init__(state, header.run_id, None, header.config, header.retry_default, header.partition)
-    state._prefix = prefix
+    state.event_prefix = prefix
     state.data_versions.update(versions)
     state.self_persisted.update(persisted)
     state.log_capture = StepLogCapture.install()

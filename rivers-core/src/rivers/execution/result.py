@@ -11,7 +11,7 @@ class RunResult:
     ``"<ExceptionClass>: <message>"``.
     """
 
-    __slots__ = ("_success", "_run_id", "_materialized_assets", "_failed_assets")
+    __slots__ = ("_success", "_run_id", "_materialized_assets", "_failed_assets", "_failed_partitions")
 
     def __init__(
         self,
@@ -19,11 +19,13 @@ class RunResult:
         run_id: str,
         materialized_assets: list[str],
         failed_assets: list[tuple[str, str]],
+        failed_partitions: list[tuple[str, object, str]] | None = None,
     ) -> None:
         self._success = success
         self._run_id = run_id
         self._materialized_assets = materialized_assets
         self._failed_assets = failed_assets
+        self._failed_partitions = failed_partitions or []
 
     @property
     def success(self) -> bool:
@@ -44,6 +46,11 @@ class RunResult:
     def failed_assets(self) -> list[tuple[str, str]]:
         """``(node, "<ExceptionClass>: <message>")`` for each failed or skipped node."""
         return list(self._failed_assets)
+
+    @property
+    def failed_partitions(self) -> list[tuple[str, object, str]]:
+        """``(node, PartitionKey, error)`` for each key a step marked failed with ``mark_partition_failed``."""
+        return list(self._failed_partitions)
 
     def __repr__(self) -> str:
         return (

@@ -13,20 +13,29 @@ from typing import Any
 from rivers.context import AssetExecutionContext, TaskExecutionContext
 from rivers.definitions.hooks import Hook
 from rivers.execution.type_check import return_checker
+from rivers.graph.partition_checks import edge_mapping, step_partitions_def
 from rivers.graph.model import ASSET, GRAPH, GRAPH_TASK, MULTI, OBSERVE, TASK, Node, StepSpec
 
 
 class InputLoad:
-    """One parameter loaded from an upstream node through a handler."""
+    """One parameter loaded from an upstream node through a handler.
 
-    __slots__ = ("param", "upstream", "handler", "metadata", "type_hint")
+    ``mapping`` is the edge's partition mapping (``None``: the default) and
+    ``upstream_def`` the upstream's partitions definition (``None``:
+    unpartitioned); both are ``None`` on the common unpartitioned edge.
+    """
 
-    def __init__(self, param: str, upstream: str, handler: Any, metadata: Any, type_hint: Any) -> None:
+    __slots__ = ("param", "upstream", "handler", "metadata", "type_hint", "mapping", "upstream_def")
+
+    def __init__(self, param: str, upstream: str, handler: Any, metadata: Any, type_hint: Any,
+                 mapping: Any = None, upstream_def: Any = None) -> None:
         self.param = param
         self.upstream = upstream
         self.handler = handler
         self.metadata = metadata
         self.type_hint = type_hint
+        self.mapping = mapping
+        self.upstream_def = upstream_def
 
 
 class OutputWrite:
@@ -70,6 +79,7 @@ class StepRuntime:
         "node_names",
         "upstream_nodes",
         "return_type",
+        "partitions_def",
     )
 
     def __init__(self, spec: StepSpec, nodes: dict[str, Node], write_handler: Any, resources: dict[str, Any],
@@ -89,6 +99,7 @@ class StepRuntime:
         self.context_class = context_class
         self.config_type = signature.config_type if signature is not None else None
         self.misplaced_context = signature.misplaced_context if signature is not None else None
+        self.partitions_def = step_partitions_def(spec, nodes)
         loads = []
         upstream = []
         for spec_input in spec.inputs:
@@ -102,6 +113,8 @@ class StepRuntime:
                 write_handler(name) if handler is None else handler,
                 nodes[name].metadata if metadata is None else metadata,
                 spec_input.type_hint,
+                edge_mapping(spec, name, spec_input.partition_mapping),
+                nodes[name].partitions_def,
             ))
         self.inputs = tuple(loads)
         self.resource_args = tuple((param, resources[param]) for param in spec.resource_params) \

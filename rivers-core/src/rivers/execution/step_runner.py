@@ -20,6 +20,7 @@ from rivers.definitions.self_dependency import SelfDependency
 from rivers.exceptions import AssetOutputValidationError, ExecutionError
 from rivers.execution.outcome import FAILURE, SKIPPED, StepOutcome, describe_error
 from rivers.execution.retry import FailureReason, classify_failure
+from rivers.execution.partition_scope import NOT_LOADED, input_partition, step_partition
 from rivers.execution.runtime import StepRuntime
 from rivers.graph.model import GRAPH, MULTI, OBSERVE
 from rivers.metadata import coerce_metadata, extract_data_version, serialize_metadata
@@ -27,18 +28,26 @@ from rivers.resources import build_config
 from rivers.storage.records import StoredEvent, StoredLog
 
 _now = time.time_ns
+_RUN_KEY: Any = object()  # RunState.event(): "the run's partition key"
 
 
 class RunState:
     """Per-run facts every step reads: ids, partition, config, known data versions."""
 
     __slots__ = ("run_id", "partition", "config", "data_versions", "storage", "_event_seq", "retry_default",
-                 "loop", "log_capture", "self_persisted", "retry_wait")
+                 "loop", "log_capture", "self_persisted", "retry_wait", "partition_cache", "partition_checked",
+                 "event_prefix")
 
     def __init__(self, run_id: str, storage: Any, config: dict[str, Any] | None, retry_default: Any,
                  partition: Any = None) -> None:
         self.run_id = run_id
+        #: event ids are ``<event_prefix><n>``; steps running concurrently get their own prefix
+        self.event_prefix = f"{run_id}:"
+        #: the run's PartitionKey (None: unpartitioned run); steps get contexts from execution.partition_scope
         self.partition = partition
+        self.partition_cache: dict[Any, Any] = {}
+        #: whether the key was validated against every selected asset before the run (materialize, backfill)
+        self.partition_checked = False
         self.config = config or {}
         self.data_versions: dict[str, str] = {}
         self.storage = storage
@@ -51,11 +60,23 @@ class RunState:
         # between attempts: retry_wait(runtime, delay) -> bool (False: give up); None: just sleep
         self.retry_wait: Any = None
 
-    def event(self, event_type: str, asset_key: str | None, **fields: Any) -> StoredEvent:
-        """A new event of this run with a unique id."""
+    def event(self, event_type: str, asset_key: str | None, partition_key: Any = _RUN_KEY,
+              **fields: Any) -> StoredEvent:
+        """A new event of this run with a unique id.
+
+        Step events carry the run's partition key; a Materialization passes
+        its own key (``None`` for an unpartitioned node in a partitioned run).
+        """
         self._event_seq += 1
-        return StoredEvent(f"{self.run_id}:{self._event_seq}", event_type, asset_key, self.run_id,
-                           None, _now(), **fields)
+        return StoredEvent(f"{self.event_prefix}{self._event_seq}", event_type, asset_key, self.run_id,
+                           self.partition if partition_key is _RUN_KEY else partition_key, _now(), **fields)
+
+    def dynamic_partitions(self) -> Any:
+        """``name -> registered keys`` of dynamic partitions (``None`` where storage is not reachable)."""
+        storage = self.storage
+        if storage is None:
+            return None
+        return lambda name: storage._dynamic_partitions(name) or []
 
     def input_data_version(self, node: str) -> str | None:
         """The data version of ``node`` this run would read (cached per run)."""
@@ -173,8 +194,10 @@ def _attempt(runtime: StepRuntime, run: RunState, selected: list[str], outcome: 
     if kind == GRAPH:
         _run_graph_step(runtime, run, outcome)
         return
-    context = _make_context(runtime, run, selected) if (runtime.context_param or kind == OBSERVE) else None
-    kwargs = _load_arguments(runtime, run, context)
+    partition = step_partition(runtime, run) if run.partition is not None else None
+    context = _make_context(runtime, run, selected, partition) if (runtime.context_param or kind == OBSERVE) \
+        else None
+    kwargs = _load_arguments(runtime, run, context, partition)
     if kind == OBSERVE:
         _run_observe(runtime, run, context, outcome)
         return
@@ -182,13 +205,13 @@ def _attempt(runtime: StepRuntime, run: RunState, selected: list[str], outcome: 
     if runtime.is_async and inspect.isawaitable(result):
         result = run.run_coroutine(result)
     if kind == MULTI:
-        _handle_multi(runtime, run, context, result, selected, outcome)
+        _handle_multi(runtime, run, context, partition, result, selected, outcome)
     else:
         name = runtime.spec.outputs[0]
-        _handle_single(runtime, run, context, runtime.outputs[name], result, outcome)
+        _handle_single(runtime, run, context, partition, runtime.outputs[name], result, outcome)
 
 
-def _make_context(runtime: StepRuntime, run: RunState, selected: list[str]) -> Any:
+def _make_context(runtime: StepRuntime, run: RunState, selected: list[str], partition: Any) -> Any:
     config = None
     if runtime.config_type is not None:
         config = build_config(runtime.config_type, run.config.get(runtime.key), runtime.key)
@@ -202,21 +225,20 @@ def _make_context(runtime: StepRuntime, run: RunState, selected: list[str]) -> A
             group=getattr(owner, "group", None),
             code_version=getattr(owner, "code_version", None),
             asset_metadata=first.metadata if first is not None else None,
-            partition=run.partition,
+            partition=partition,
             is_multi_asset=runtime.kind == MULTI,
             output_selection=selected if runtime.kind == MULTI else None,
             config=config,
             run_id=run.run_id,
         )
-    return runtime.context_class(runtime.key, tags=getattr(owner, "tags", None), partition=run.partition,
+    return runtime.context_class(runtime.key, tags=getattr(owner, "tags", None), partition=partition,
                                  config=config, run_id=run.run_id)
 
 
-def _load_arguments(runtime: StepRuntime, run: RunState, context: Any) -> dict[str, Any]:
+def _load_arguments(runtime: StepRuntime, run: RunState, context: Any, partition: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     if runtime.context_param is not None:
         kwargs[runtime.context_param] = context
-    partition = run.partition
     key = runtime.key
     self_persisted = run.self_persisted
     for load in runtime.inputs:
@@ -227,29 +249,34 @@ def _load_arguments(runtime: StepRuntime, run: RunState, context: Any) -> dict[s
                 f"deps=[rs.AssetDef.dep('{load.upstream}')] and drop the parameter, or return "
                 "rs.Output(value) from the upstream asset"
             )
+        upstream_partition = None if load.upstream_def is None and load.mapping is None else \
+            input_partition(load, runtime, run, partition)
+        if upstream_partition is NOT_LOADED:
+            kwargs[load.param] = None
+            continue
         kwargs[load.param] = load.handler.load_input(
-            InputContext(load.upstream, key, load.metadata, partition, load.type_hint)
+            InputContext(load.upstream, key, load.metadata, upstream_partition, load.type_hint)
         )
     for param, value in runtime.resource_args:
         kwargs[param] = value
     if runtime.self_handler is not None:
-        kwargs["self"] = SelfDependency(_load_self(runtime, run))
+        kwargs["self"] = SelfDependency(_load_self(runtime, partition))
     return kwargs
 
 
-def _load_self(runtime: StepRuntime, run: RunState) -> Any:
+def _load_self(runtime: StepRuntime, partition: Any) -> Any:
     name = runtime.spec.outputs[0]
     write = runtime.outputs[name]
     try:
         return runtime.self_handler.load_input(
-            InputContext(name, name, write.metadata, run.partition, runtime.self_type)
+            InputContext(name, name, write.metadata, partition, runtime.self_type)
         )
     except Exception:
         return None
 
 
 # ------------------------------------------------------------------- outputs
-def _handle_single(runtime: StepRuntime, run: RunState, context: Any, write: Any, result: Any,
+def _handle_single(runtime: StepRuntime, run: RunState, context: Any, partition: Any, write: Any, result: Any,
                    outcome: StepOutcome) -> None:
     result_type = type(result)
     if result_type is Observation:
@@ -257,7 +284,7 @@ def _handle_single(runtime: StepRuntime, run: RunState, context: Any, write: Any
         return
     if result_type is Materialization:
         run.self_persisted.add(write.name)
-        _record_materialization(runtime, run, write, context, result, None, outcome, written=False)
+        _record_materialization(runtime, run, write, context, partition, result, None, outcome, written=False)
         _run_success_hooks(runtime, run, write.name, None, context)
         return
     wrapper = None
@@ -270,12 +297,12 @@ def _handle_single(runtime: StepRuntime, run: RunState, context: Any, write: Any
         raise AssetOutputValidationError(
             f"Asset '{runtime.key}' returned value of type '{type(value).__name__}' but expected '{checker[1]}'"
         )
-    _record_materialization(runtime, run, write, context, wrapper, value, outcome, written=True)
+    _record_materialization(runtime, run, write, context, partition, wrapper, value, outcome, written=True)
     _run_success_hooks(runtime, run, write.name, value, context)
 
 
-def _handle_multi(runtime: StepRuntime, run: RunState, context: Any, result: Any, selected: list[str],
-                  outcome: StepOutcome) -> None:
+def _handle_multi(runtime: StepRuntime, run: RunState, context: Any, partition: Any, result: Any,
+                  selected: list[str], outcome: StepOutcome) -> None:
     outputs = runtime.outputs
     if inspect.isgenerator(result) or inspect.isasyncgen(result):
         seen: set[str] = set()
@@ -297,7 +324,7 @@ def _handle_multi(runtime: StepRuntime, run: RunState, context: Any, result: Any
                 )
             seen.add(name)
             if name in selected:
-                _handle_single(runtime, run, context, outputs[name], item, outcome)
+                _handle_single(runtime, run, context, partition, outputs[name], item, outcome)
         for name in selected:
             if name not in seen:
                 outcome.failed_nodes[name] = ExecutionError(
@@ -315,7 +342,7 @@ def _handle_multi(runtime: StepRuntime, run: RunState, context: Any, result: Any
                 f"Multi-asset '{runtime.key}' did not return output '{name}' (returned keys: {sorted(result)})"
             )
             continue
-        _handle_single(runtime, run, context, outputs[name], result[name], outcome)
+        _handle_single(runtime, run, context, partition, outputs[name], result[name], outcome)
 
 
 def _iterate(result: Any, run: RunState) -> Iterable[Any]:
@@ -329,15 +356,18 @@ def _iterate(result: Any, run: RunState) -> Iterable[Any]:
         yield from result
 
 
-def _record_materialization(runtime: StepRuntime, run: RunState, write: Any, context: Any, wrapper: Any,
-                            value: Any, outcome: StepOutcome, *, written: bool) -> None:
+def _record_materialization(runtime: StepRuntime, run: RunState, write: Any, context: Any, partition: Any,
+                            wrapper: Any, value: Any, outcome: StepOutcome, *, written: bool) -> None:
     context_metadata = getattr(context, "_metadata", None)
     metadata = dict(context_metadata) if context_metadata else {}
     if wrapper is not None and wrapper.metadata:
         metadata.update(coerce_metadata(wrapper.metadata))
+    if partition is not None and (len(partition.keys) > 1 or getattr(context, "_failed_partitions", None)):
+        _record_partitioned(runtime, run, write, context, partition, wrapper, value, outcome, metadata, written)
+        return
     handler_version = None
     if written:
-        output_context = OutputContext(write.name, write.metadata, run.partition, runtime.return_type, run.run_id)
+        output_context = OutputContext(write.name, write.metadata, partition, runtime.return_type, run.run_id)
         output_context._metadata = metadata
         write.handler.handle_output(output_context, value)
         metadata = output_context._metadata or {}
@@ -349,10 +379,18 @@ def _record_materialization(runtime: StepRuntime, run: RunState, write: Any, con
         data_version = extract_data_version(metadata) if metadata else None
         if data_version is None:
             data_version = random_uuid4()
+    _append_materialization(runtime, run, write, None if partition is None else partition.key, metadata,
+                            data_version, outcome)
+
+
+def _append_materialization(runtime: StepRuntime, run: RunState, write: Any, partition_key: Any,
+                            metadata: dict[str, Any], data_version: str, outcome: StepOutcome) -> None:
+    """The Materialization event of ``write`` (for one partition key, or unpartitioned)."""
     input_versions = [(load.upstream, run.input_data_version(load.upstream) or "") for load in runtime.inputs]
     outcome.events.append(run.event(
         "Materialization",
         write.name,
+        partition_key,
         metadata=serialize_metadata(metadata),
         data_version=data_version,
         code_version=write.code_version,
@@ -360,6 +398,65 @@ def _record_materialization(runtime: StepRuntime, run: RunState, write: Any, con
     ))
     outcome.data_versions[write.name] = data_version
     run.data_versions[write.name] = data_version
+
+
+def _record_partitioned(runtime: StepRuntime, run: RunState, write: Any, context: Any, partition: Any,
+                        wrapper: Any, value: Any, outcome: StepOutcome, metadata: dict[str, Any],
+                        written: bool) -> None:
+    """Materializations of a step covering several keys (a batched backfill step or a multi-valued key).
+
+    A returned dict keyed by the step's partition keys (``PartitionKey`` or
+    their ``str``) is written one key at a time, so that each key's value
+    is stored under its own key; any other value is handed to the handler
+    once with every key. Keys marked failed with
+    ``context.mark_partition_failed`` get a ``PartitionFailure`` event and
+    no value.
+    """
+    from rivers.partitions.context import PartitionContext
+
+    failed = {str(key): error for key, error in (getattr(context, "_failed_partitions", None) or ())}
+    keys = [key for key in partition.keys if str(key) not in failed]
+    per_key = _values_by_key(value, partition.keys) if written else None
+    wrapper_version = wrapper.data_version if wrapper is not None else None
+    if written and per_key is None and keys:
+        _write(runtime, run, write, partition, value, dict(metadata))
+    for key in keys:
+        key_metadata = dict(metadata)
+        handler_version = None
+        if per_key is not None:
+            if key not in per_key:
+                continue  # the step returned no value for this key: nothing materialized
+            single = PartitionContext([key], partition.definition)
+            key_metadata, handler_version = _write(runtime, run, write, single, per_key[key], key_metadata)
+        data_version = handler_version or wrapper_version or extract_data_version(key_metadata) or random_uuid4()
+        _append_materialization(runtime, run, write, key, key_metadata, data_version, outcome)
+    for key in partition.keys:
+        error = failed.get(str(key))
+        if error is not None:
+            outcome.events.append(run.event("PartitionFailure", write.name, key, metadata=[("error", str(error))]))
+
+
+def _write(runtime: StepRuntime, run: RunState, write: Any, partition: Any, value: Any,
+           metadata: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """Hand ``value`` to the write handler; the output metadata and the handler's data version."""
+    output_context = OutputContext(write.name, write.metadata, partition, runtime.return_type, run.run_id)
+    output_context._metadata = metadata
+    write.handler.handle_output(output_context, value)
+    return output_context._metadata or {}, output_context._data_version
+
+
+def _values_by_key(value: Any, keys: list[Any]) -> dict[Any, Any] | None:
+    """``{key: value}`` when ``value`` is a dict keyed by (some of) the partition keys, else ``None``."""
+    if not isinstance(value, dict) or not value:
+        return None
+    by_text = {str(key): key for key in keys}
+    result = {}
+    for item_key, item in value.items():
+        key = by_text.get(str(item_key)) if isinstance(item_key, str) or hasattr(item_key, "members") else None
+        if key is None:
+            return None
+        result[key] = item
+    return result
 
 
 def _record_observation(run: RunState, name: str, context: Any, observation: Any, outcome: StepOutcome) -> None:
@@ -396,9 +493,10 @@ def _run_graph_step(runtime: StepRuntime, run: RunState, outcome: StepOutcome) -
     if not runtime.inputs:
         return
     load = runtime.inputs[0]
-    value = load.handler.load_input(InputContext(load.upstream, runtime.key, load.metadata, run.partition, None))
+    partition = step_partition(runtime, run) if run.partition is not None else None
+    value = load.handler.load_input(InputContext(load.upstream, runtime.key, load.metadata, partition, None))
     write = runtime.outputs[runtime.key]
-    _record_materialization(runtime, run, write, None, None, value, outcome, written=True)
+    _record_materialization(runtime, run, write, None, partition, None, value, outcome, written=True)
     _run_success_hooks(runtime, run, write.name, None, None)
 
 

@@ -5,11 +5,11 @@ published ``rivers`` package (storage.md §2). Timestamps are integer
 nanoseconds since the epoch. List-valued fields stay plain lists of tuples,
 as upstream returns them.
 
-Partition keys: for now a record's ``partition_key`` holds the partition
-key's display string (``str | None``). The two functions
-:func:`_partition_to_db` and :func:`_partition_from_db` are the only place
-that converts between what records carry and what a backend stores; when a
-``PartitionKey`` class arrives only they change.
+Partition keys: records carry :class:`~rivers.PartitionKey` objects (or
+``None``); backends store the key's display string (``"2024-01-01"``,
+``"a,b"``, ``"date=2024-01-01|region=eu"``), which is indexed and readable
+in SQL. :func:`_partition_to_db` and :func:`_partition_from_db` are the only
+place that converts between the two.
 """
 
 from __future__ import annotations
@@ -44,19 +44,27 @@ STEP_SUCCESS: Final = "StepSuccess"
 
 
 def _partition_to_db(partition: Any) -> str | None:
-    """Return the stored (and indexed) form of a record's partition key.
+    """Return the stored (and indexed) form of a record's partition key: its display string.
 
-    Accepts ``None``, a display string or any object whose ``str()`` is its
-    display string (the future ``PartitionKey``).
+    Accepts ``None``, a ``PartitionKey`` or a display string.
     """
     if partition is None or type(partition) is str:
         return partition
     return str(partition)
 
 
-def _partition_from_db(value: str | None) -> str | None:
-    """Return the record form of a stored partition key (inverse of :func:`_partition_to_db`)."""
-    return value
+def _partition_from_db(value: str | None) -> Any:
+    """Return the ``PartitionKey`` of a stored display string (inverse of :func:`_partition_to_db`)."""
+    if value is None:
+        return None
+    from rivers.partitions.keys import parse_display
+
+    return parse_display(value)
+
+
+def _partition_key_of(value: Any) -> Any:
+    """A record field's partition key: a display string given by a caller becomes a ``PartitionKey``."""
+    return _partition_from_db(value) if type(value) is str else value
 
 
 class StorageType(enum.IntEnum):
@@ -72,7 +80,7 @@ class _StoredEventFields(NamedTuple):
     event_type: str
     asset_key: str | None
     run_id: str
-    partition_key: str | None
+    partition_key: Any
     timestamp: int
     metadata: list[tuple[str, str]]
     data_version: str | None
@@ -99,13 +107,15 @@ class StoredEvent(_StoredEventFields):
         event_type: str,
         asset_key: str | None,
         run_id: str,
-        partition_key: str | None = None,
+        partition_key: Any = None,
         timestamp: int = 0,
         metadata: list[tuple[str, str]] | None = None,
         data_version: str | None = None,
         code_version: str | None = None,
         input_data_versions: list[tuple[str, str]] | None = None,
     ) -> StoredEvent:
+        if type(partition_key) is str:  # a display string given by a caller
+            partition_key = _partition_from_db(partition_key)
         return tuple.__new__(cls, (
             id, event_type, asset_key, run_id, partition_key, timestamp,
             [] if metadata is None else metadata, data_version, code_version,
@@ -253,6 +263,6 @@ class RunRecord:
     tags: list[tuple[str, str]] = attrs.Factory(list)
     node_names: list[str] = attrs.Factory(list)
     priority: int = 0
-    partition_key: str | None = None
+    partition_key: Any = attrs.field(default=None, converter=_partition_key_of)
     block_reason: str | None = None
     launched_by: LaunchedBy = _MANUAL

@@ -20,6 +20,14 @@ def rivers_io_handlers() -> dict[str, type]:
     return {"example-json": JsonFileIOHandler}
 
 
+@hookimpl
+def rivers_partition_types() -> dict[str, type]:
+    """Contribute the ``fiscal_quarter`` partition type."""
+    from rivers_example_plugin.partitions import FiscalQuarters
+
+    return {"fiscal_quarter": FiscalQuarters}
+
+
 def _log(event: Any) -> None:
     path = os.environ.get(LOG_ENV)
     if path:

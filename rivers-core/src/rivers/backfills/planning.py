@@ -1,0 +1,188 @@
+"""Turning ``backfill(selection, partition_keys | partition_range, strategy)`` into runs.
+
+Keys are resolved and validated against every selected partitioned asset
+before anything is stored, then grouped by the strategy: one run per key
+(``multi_run``), one run for every key (``single_run``), or one run per
+combination of some dimensions with the others batched (``per_dimension``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import attrs
+
+from rivers.exceptions import ExecutionError
+
+__all__ = ["BackfillPlan", "PlannedRun", "plan_backfill", "strategy_to_dict", "strategy_from_dict"]
+
+
+@attrs.frozen
+class PlannedRun:
+    """One run of a backfill: its run key and the member keys it covers."""
+
+    key: Any
+    members: list[Any]
+
+
+@attrs.frozen
+class BackfillPlan:
+    """The resolved backfill: selected nodes, every member key, the strategy, the runs and their execution plan."""
+
+    nodes: list[str] | None
+    keys: list[Any]
+    strategy: Any
+    runs: list[PlannedRun]
+    execution: Any = None
+
+
+def plan_backfill(state: Any, selection: Any, partition_keys: Any, partition_range: Any, strategy: Any) -> BackfillPlan:
+    """Resolve the selection, keys and strategy of a backfill request (nothing is stored)."""
+    from rivers.execution.partition_requests import coerce_key, dynamic_lookup, invalid_key_error
+
+    graph = state.graph
+    nodes = state.select(selection, include_upstream=False)
+    names = nodes if nodes is not None else [n for n, node in graph.nodes.items() if node.step_key in state.runtimes]
+    partitioned = [name for name in names if graph.nodes[name].partitions_def is not None]
+    if not partitioned:
+        raise ExecutionError(
+            "Backfill partition_keys/partition_range require a partitioned selection; no asset in the selection "
+            "is partitioned."
+        )
+    dynamic = dynamic_lookup(state.storage)
+    first_def = graph.nodes[partitioned[0]].partitions_def
+    if partition_keys is not None:
+        if isinstance(partition_keys, (str, dict)) or not isinstance(partition_keys, Sequence):
+            raise ExecutionError(
+                f"partition_keys must be a list of keys (PartitionKey, str or dict), got "
+                f"{type(partition_keys).__name__}; wrap a single key in a list"
+            )
+        if not partition_keys:
+            raise ExecutionError("partition_keys must not be empty")
+        keys = _unique(member for key in partition_keys for member in coerce_key(key).members())
+    elif partition_range is not None:
+        keys = list(first_def.resolve_range(partition_range, dynamic_partitions=dynamic))
+        if not keys:
+            raise ExecutionError(f"partition_range {partition_range!r} selects no partition of '{partitioned[0]}'")
+    else:
+        raise ExecutionError("Either partition_keys or partition_range must be provided")
+    checked: set[int] = set()
+    for name in partitioned:
+        definition = graph.nodes[name].partitions_def
+        if id(definition) in checked:
+            continue
+        checked.add(id(definition))
+        for key in keys:
+            if not definition.validate_partition_key(key, dynamic_partitions=dynamic):
+                raise invalid_key_error(key, name, definition, dynamic)
+    chosen = _choose_strategy(strategy, [graph.nodes[n] for n in partitioned])
+    runs = _group(chosen, keys, graph, partitioned)
+    # the steps every run executes: a selection that cannot run (e.g. an in-memory upstream left out)
+    # fails here, before the backfill is recorded
+    from rivers.repository import MATERIALIZE_JOB
+
+    execution = state.plan(MATERIALIZE_JOB, nodes, allow_incomplete=True)
+    return BackfillPlan(nodes, keys, chosen, runs, execution)
+
+
+def _unique(keys: Any) -> list[Any]:
+    return list(dict.fromkeys(keys))
+
+
+def _choose_strategy(strategy: Any, nodes: list[Any]) -> Any:
+    """The explicit strategy, else the one every declaring asset agrees on, else multi_run."""
+    from rivers.partitions.strategy import BackfillStrategy
+
+    if strategy is not None:
+        if not isinstance(strategy, BackfillStrategy):
+            raise ExecutionError(
+                f"strategy must be a BackfillStrategy (BackfillStrategy.multi_run(), .single_run() or "
+                f".per_dimension(...)), got {type(strategy).__name__}"
+            )
+        return strategy
+    declared = {repr(s): s for s in (getattr(n.owner, "backfill_strategy", None) for n in nodes) if s is not None}
+    if len(declared) == 1:
+        return next(iter(declared.values()))
+    return BackfillStrategy.multi_run()
+
+
+def _group(strategy: Any, keys: list[Any], graph: Any, partitioned: list[str]) -> list[PlannedRun]:
+    from rivers.partitions.keys import PartitionKey
+    from rivers.partitions.strategy import BackfillStrategy
+
+    if isinstance(strategy, BackfillStrategy.SingleRun):
+        return [PlannedRun(batch_key(keys), keys)]
+    if isinstance(strategy, BackfillStrategy.PerDimension):
+        _check_dimensions(strategy, graph, partitioned)
+        groups: dict[tuple[Any, ...], list[Any]] = {}
+        for key in keys:
+            if not isinstance(key, PartitionKey.Multi):
+                raise ExecutionError(f"BackfillStrategy.per_dimension requires multi-dimensional keys, got {key!r}")
+            groups.setdefault(tuple(key.keys[d][0] for d in strategy.multi_run_dims), []).append(key)
+        return [PlannedRun(batch_key(members), members) for members in groups.values()]
+    return [PlannedRun(key, [key]) for key in keys]
+
+
+def batch_key(members: list[Any]) -> Any:
+    """The run key of a batched run: a multi-valued single key, a multi key, or a set of members."""
+    from rivers.partitions.keys import PartitionKey
+
+    if len(members) == 1:
+        return members[0]
+    if all(isinstance(m, PartitionKey.Single) for m in members):
+        return PartitionKey.single([v for m in members for v in m.key])
+    if all(isinstance(m, PartitionKey.Multi) for m in members):
+        dimensions: dict[str, list[str]] = {}
+        for member in members:
+            for dimension, values in member.keys.items():
+                known = dimensions.setdefault(dimension, [])
+                known.extend(v for v in values if v not in known)
+        product = 1
+        for values in dimensions.values():
+            product *= len(values)
+        if product == len(members):
+            return PartitionKey.multi(dimensions)
+    return PartitionKey.Set(members)
+
+
+def _check_dimensions(strategy: Any, graph: Any, partitioned: list[str]) -> None:
+    from rivers.partitions.base import PartitionsDefinition
+
+    for name in partitioned:
+        definition = graph.nodes[name].partitions_def
+        if not isinstance(definition, PartitionsDefinition.Multi):
+            raise ExecutionError(
+                f"BackfillStrategy.per_dimension requires Multi-partitioned assets; asset '{name}' is not "
+                "Multi-partitioned"
+            )
+        dimensions = [d for d, _ in definition.dimensions]
+        for dimension in (*strategy.multi_run_dims, *strategy.single_run_dims):
+            if dimension not in dimensions:
+                raise ExecutionError(
+                    f"BackfillStrategy.per_dimension references dimension '{dimension}', which is not a dimension "
+                    f"of asset '{name}' (dimensions: {', '.join(dimensions)})"
+                )
+
+
+def strategy_to_dict(strategy: Any) -> dict[str, Any]:
+    """The stored form of a strategy."""
+    from rivers.partitions.strategy import BackfillStrategy
+
+    if isinstance(strategy, BackfillStrategy.SingleRun):
+        return {"kind": "single_run"}
+    if isinstance(strategy, BackfillStrategy.PerDimension):
+        return {"kind": "per_dimension", "multi_run": list(strategy.multi_run_dims),
+                "single_run": list(strategy.single_run_dims)}
+    return {"kind": "multi_run"}
+
+
+def strategy_from_dict(data: dict[str, Any]) -> Any:
+    """Inverse of :func:`strategy_to_dict`."""
+    from rivers.partitions.strategy import BackfillStrategy
+
+    kind = data.get("kind")
+    if kind == "single_run":
+        return BackfillStrategy.single_run()
+    if kind == "per_dimension":
+        return BackfillStrategy.per_dimension(multi_run=data["multi_run"], single_run=data["single_run"])
+    return BackfillStrategy.multi_run()

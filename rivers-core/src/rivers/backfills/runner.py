@@ -1,0 +1,127 @@
+"""Executing a planned backfill: its runs, one after another, with progress kept in storage."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Final
+
+from rivers.backfills.planning import BackfillPlan
+from rivers.backfills.state import BackfillRecord, cancel_requested, save_backfill
+from rivers.exceptions import ExecutionError
+
+__all__ = ["FAILURE_POLICIES", "run_backfill", "signal_cancel", "check_failure_policy"]
+
+#: Accepted ``failure_policy`` values (upstream silently treats anything else as "continue").
+FAILURE_POLICIES: Final = ("continue", "stop_on_failure")
+
+#: How often progress is written to storage while runs complete.
+_SAVE_INTERVAL_S: Final = 0.5
+
+#: Backfills running in this process: id -> cancel flag.
+_LIVE: dict[str, threading.Event] = {}
+
+
+def check_failure_policy(policy: str) -> str:
+    """``policy`` when valid, else an :class:`ExecutionError` listing the valid ones."""
+    if policy not in FAILURE_POLICIES:
+        raise ExecutionError(
+            f"Unknown failure_policy {policy!r}; valid values: {', '.join(repr(p) for p in FAILURE_POLICIES)}"
+        )
+    return policy
+
+
+def signal_cancel(backfill_id: str) -> bool:
+    """Cancel a backfill running in this process; ``False`` when it does not run here."""
+    flag = _LIVE.get(backfill_id)
+    if flag is None:
+        return False
+    flag.set()
+    return True
+
+
+def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, executor: Any, tags: list[Any],
+                 config: Any, progress: Callable[[BackfillRecord], None] | None = None) -> BackfillRecord:
+    """Run every planned run of ``record`` and return the final record (also stored)."""
+    from rivers.storage.records import LaunchedBy
+
+    storage = state.storage
+    position = {key: index for index, key in enumerate(record.partition_keys)}
+    execution_plan = plan.execution
+    launched_by = LaunchedBy.backfill(record.backfill_id)
+    stop_on_failure = record.failure_policy == "stop_on_failure"
+    cancel = _LIVE[record.backfill_id] = threading.Event()
+    record.status = "InProgress"
+    save_backfill(storage, record)
+    last_save = time.monotonic()
+    failed_any = False
+    try:
+        for planned in plan.runs:
+            # a cancel from another process is looked for before every run (one kv read);
+            # progress is written at most every _SAVE_INTERVAL_S
+            if cancel_requested(storage, record.backfill_id):
+                cancel.set()
+            now = time.monotonic()
+            if now - last_save >= _SAVE_INTERVAL_S:
+                save_backfill(storage, record)
+                last_save = now
+            if cancel.is_set() or (stop_on_failure and failed_any):
+                break
+            outcome = _run_one(state, execution_plan, planned, executor, tags, config, launched_by)
+            run_id, succeeded, failed_keys, error = outcome
+            if run_id is not None:
+                record.run_ids.append(run_id)
+            # a run canceled while it ran (a cancel cascaded from the backfill) cancels its keys
+            canceled_run = not succeeded and run_id is not None and _was_canceled(storage, run_id)
+            for member in planned.members:
+                text = str(member)
+                if canceled_run:
+                    record.statuses[position[text]] = "canceled"
+                    continue
+                ok = succeeded and text not in failed_keys
+                record.statuses[position[text]] = "completed" if ok else "failed"
+                failed_any = failed_any or not ok
+            if error is not None and record.error is None:
+                record.error = error
+            if progress is not None:
+                progress(record)
+        record.statuses = ["canceled" if s == "pending" else s for s in record.statuses]
+        if cancel.is_set():
+            record.status = "Canceled"
+        else:
+            # a run canceled on its own (not the backfill) leaves canceled keys: not a success either
+            incomplete = failed_any or record.count("canceled") > 0
+            record.status = "CompletedFailed" if incomplete else "CompletedSuccess"
+    except BaseException as error:  # e.g. a raising progress callback or Ctrl-C: never leave "InProgress" behind
+        record.statuses = ["canceled" if s == "pending" else s for s in record.statuses]
+        record.status = "Canceled"
+        record.error = record.error or f"backfill interrupted: {type(error).__name__}: {error}"
+        raise
+    finally:
+        _LIVE.pop(record.backfill_id, None)
+        save_backfill(storage, record)
+    return record
+
+
+def _was_canceled(storage: Any, run_id: str) -> bool:
+    run = storage.get_run(run_id)
+    return run is not None and run.status == "Canceled"
+
+
+def _run_one(state: Any, execution_plan: Any, planned: Any, executor: Any, tags: list[Any], config: Any,
+             launched_by: Any) -> tuple[str | None, bool, set[str], str | None]:
+    """``(run_id, success, keys marked failed, first error)`` of one planned run."""
+    try:
+        result = state.run(execution_plan, executor=executor, partition_key=planned.key, tags=tags, config=config,
+                           run_id=None, raise_on_error=False, resume=False, retry=None, partition_checked=True,
+                           launched_by=launched_by)
+    except Exception as error:  # noqa: BLE001 - an executor failure fails this run's keys, not the backfill
+        return None, False, set(), f"{type(error).__name__}: {error}"
+    failed_keys = {str(key) for _, key, _ in result.failed_partitions}
+    first_error = None
+    if result.failed_assets:
+        first_error = "{}: {}".format(*result.failed_assets[0])
+    elif result.failed_partitions:
+        node, key, message = result.failed_partitions[0]
+        first_error = f"{node} [{key}]: {message}"
+    return result.run_id, result.success, failed_keys, first_error

@@ -1,0 +1,146 @@
+"""The backfill operations behind ``CodeRepository.backfill / get_backfill / cancel_backfill / rerun_backfill``."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+from rivers.backfills.planning import BackfillPlan, plan_backfill, strategy_from_dict, strategy_to_dict
+from rivers.backfills.results import BackfillResult
+from rivers.backfills.runner import check_failure_policy, run_backfill, signal_cancel
+from rivers.backfills.state import BackfillRecord, load_backfill, request_cancel, save_backfill
+from rivers.exceptions import ExecutionError
+
+__all__ = ["start_backfill", "cancel_backfill", "rerun_backfill"]
+
+_PRIORITY_TAG = "rivers/priority"
+_BACKFILL_PRIORITY = "-10"
+
+
+def start_backfill(state: Any, *, selection: Any, partition_keys: Any, partition_range: Any, strategy: Any,
+                   failure_policy: str, max_concurrency: int, tags: Any, config: Any, block: bool, dry_run: bool,
+                   executor: Any, progress: Callable[[BackfillRecord], None] | None = None,
+                   extra_tags: list[tuple[str, str]] | None = None) -> BackfillResult:
+    """Plan, record and (when ``block``) run a backfill."""
+    check_failure_policy(failure_policy)
+    if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1:
+        raise ExecutionError(f"max_concurrency must be a positive int, got {max_concurrency!r}")
+    plan = plan_backfill(state, selection, partition_keys, partition_range, strategy)
+    if dry_run:
+        return BackfillResult(backfill_id="", num_partitions=len(plan.keys), num_runs=len(plan.runs),
+                              status="dry_run", is_dry_run=True, partition_keys=list(plan.keys),
+                              partition_statuses={key: "pending" for key in plan.keys})
+    run_tags = [tuple(tag) for tag in (tags or [])] + list(extra_tags or [])
+    if not any(key == _PRIORITY_TAG for key, _ in run_tags):
+        run_tags.append((_PRIORITY_TAG, _BACKFILL_PRIORITY))
+    record = _new_record(plan, failure_policy, max_concurrency, run_tags)
+    save_backfill(state.storage, record, new=True)
+    if block:
+        record = run_backfill(state, plan, record, executor=executor, tags=run_tags, config=config,
+                              progress=progress)
+    return _result(record, plan)
+
+
+def _new_record(plan: BackfillPlan, failure_policy: str, max_concurrency: int,
+                tags: list[tuple[str, str]]) -> BackfillRecord:
+    from rivers._ids import random_uuid4
+
+    return BackfillRecord(
+        backfill_id=random_uuid4(),
+        status="Requested",
+        selection=None if plan.nodes is None else list(plan.nodes),
+        strategy=strategy_to_dict(plan.strategy),
+        failure_policy=failure_policy,
+        max_concurrency=max_concurrency,
+        tags=tags,
+        partition_keys=[str(key) for key in plan.keys],
+        statuses=["pending"] * len(plan.keys),
+    )
+
+
+def _result(record: BackfillRecord, plan: BackfillPlan) -> BackfillResult:
+    return BackfillResult(
+        backfill_id=record.backfill_id,
+        num_partitions=len(plan.keys),
+        num_runs=len(record.run_ids) if record.run_ids else len(plan.runs),
+        status=record.status,
+        completed=record.count("completed"),
+        failed=record.count("failed"),
+        canceled=record.count("canceled"),
+        run_ids=list(record.run_ids),
+        partition_keys=list(plan.keys),
+        partition_statuses=dict(zip(plan.keys, record.statuses)),
+    )
+
+
+def cancel_backfill(storage: Any, backfill_id: str) -> bool:
+    """Signal a backfill running here (``True``), else store a cancel request for its process (``False``)."""
+    record = load_backfill(storage, backfill_id)
+    if record is None:
+        raise ExecutionError(f"Failed to cancel backfill: backfill not found ('{backfill_id}')")
+    if signal_cancel(backfill_id):
+        return True
+    request_cancel(storage, backfill_id)
+    _cancel_unfinished_runs(storage, backfill_id)
+    if record.status == "Requested":  # nobody runs it: cancel its partitions now
+        record.status = "Canceled"
+        record.statuses = ["canceled" if s == "pending" else s for s in record.statuses]
+        save_backfill(storage, record)
+    return False
+
+
+def _cancel_unfinished_runs(storage: Any, backfill_id: str) -> None:
+    """Cascade a storage-level cancel to the backfill's runs that have not finished yet."""
+    for status in ("Queued", "NotStarted", "Started"):
+        for run in storage.get_runs(limit=1000, status=status):
+            if run.launched_by.backfill_id == backfill_id:
+                storage.request_cancellation(run.run_id)
+
+
+def rerun_backfill(state: Any, backfill_id: str, *, block: bool, dry_run: bool, executor: Any,
+                   progress: Callable[[BackfillRecord], None] | None = None) -> BackfillResult:
+    """A new backfill over the failed and canceled partitions of ``backfill_id`` still valid today."""
+    from rivers.partitions.keys import parse_display
+
+    record = load_backfill(state.storage, backfill_id)
+    if record is None:
+        raise ExecutionError(f"backfill '{backfill_id}' not found")
+    wanted = [k for k, s in zip(record.partition_keys, record.statuses) if s in ("failed", "canceled", "pending")]
+    if not wanted:
+        raise ExecutionError(
+            f"Cannot rerun backfill '{backfill_id}': every one of its {len(record.partition_keys)} partitions "
+            "completed; nothing failed or was canceled"
+        )
+    keys = _still_valid(state, record, [parse_display(k) for k in wanted])
+    if not keys:
+        raise ExecutionError(
+            f"Cannot rerun backfill '{backfill_id}': none of its {len(wanted)} partitions are valid for the "
+            "current definitions"
+        )
+    tags = [tag for tag in record.tags if tag[0] != "rivers/rerun_of"] + [("rivers/rerun_of", backfill_id)]
+    return start_backfill(
+        state, selection=record.selection, partition_keys=keys, partition_range=None,
+        strategy=strategy_from_dict(record.strategy), failure_policy=record.failure_policy,
+        max_concurrency=record.max_concurrency, tags=tags, config=None, block=block, dry_run=dry_run,
+        executor=executor, progress=progress,
+    )
+
+
+def _still_valid(state: Any, record: BackfillRecord, keys: list[Any]) -> list[Any]:
+    """``keys`` valid for every selected partitioned asset; retired ones are dropped with a warning."""
+    from rivers.execution.partition_requests import dynamic_lookup
+
+    graph = state.graph
+    dynamic = dynamic_lookup(state.storage)
+    names = record.selection if record.selection is not None else list(graph.nodes)
+    definitions = {id(d): d for d in (graph.nodes[n].partitions_def for n in names if n in graph.nodes) if d}
+    valid = [k for k in keys if all(d.validate_partition_key(k, dynamic_partitions=dynamic)
+                                    for d in definitions.values())]
+    dropped = [str(k) for k in keys if k not in valid]
+    if dropped and valid:
+        warnings.warn(
+            f"rerun_backfill('{record.backfill_id}'): skipping {len(dropped)} partition(s) that are no longer "
+            f"valid: {', '.join(dropped[:10])}{' ...' if len(dropped) > 10 else ''}",
+            stacklevel=4,
+        )
+    return valid

@@ -1,0 +1,109 @@
+"""A backfill's state in storage, so that another process can follow or cancel it.
+
+The record lives in the storage's key-value area (every backend has one,
+plugins included) as JSON under ``rivers/backfills/<id>``; an index key lists
+the ids, and a separate key carries a cancel request so that a canceling
+process never overwrites the running backfill's progress.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import attrs
+
+from rivers.backfills.results import BackfillStatus
+
+__all__ = ["BackfillRecord", "save_backfill", "load_backfill", "backfill_ids", "request_cancel",
+           "cancel_requested"]
+
+_PREFIX = "rivers/backfills/"
+_INDEX = "rivers/backfills"
+
+
+@attrs.define
+class BackfillRecord:
+    """Everything needed to report, cancel or re-run a backfill.
+
+    ``partition_keys`` are display strings (``str(PartitionKey)``) and
+    ``statuses`` the matching partition statuses, in the same order.
+    """
+
+    backfill_id: str
+    status: str
+    selection: list[str] | None
+    strategy: dict[str, Any]
+    failure_policy: str
+    max_concurrency: int
+    tags: list[tuple[str, str]]
+    partition_keys: list[str]
+    statuses: list[str]
+    launched_by: tuple[str, str | None] = ("manual", None)
+    run_ids: list[str] = attrs.Factory(list)
+    error: str | None = None
+    created: int = attrs.Factory(time.time_ns)
+    updated: int = attrs.Factory(time.time_ns)
+
+    def count(self, status: str) -> int:
+        """How many partitions have ``status``."""
+        return self.statuses.count(status)
+
+    def to_status(self) -> BackfillStatus:
+        """The user-facing view of this record."""
+        from rivers.partitions.keys import parse_display
+        from rivers.storage.records import LaunchedBy
+
+        return BackfillStatus(
+            backfill_id=self.backfill_id,
+            status=self.status,
+            total_partitions=len(self.partition_keys),
+            completed_partitions=self.count("completed"),
+            failed_partitions=self.count("failed"),
+            canceled_partitions=self.count("canceled"),
+            run_ids=list(self.run_ids),
+            error=self.error,
+            tags=[tuple(tag) for tag in self.tags],
+            launched_by=LaunchedBy._from_db(*self.launched_by),
+            partition_statuses={parse_display(k): s for k, s in zip(self.partition_keys, self.statuses)},
+            selection=None if self.selection is None else list(self.selection),
+            strategy=self.strategy.get("kind", "multi_run"),
+        )
+
+
+def save_backfill(storage: Any, record: BackfillRecord, *, new: bool = False) -> None:
+    """Write ``record`` (and, for a new backfill, add it to the index)."""
+    record.updated = time.time_ns()
+    storage.kv_set(_PREFIX + record.backfill_id, json.dumps(attrs.asdict(record)).encode())
+    if new:
+        ids = backfill_ids(storage)
+        ids.append(record.backfill_id)
+        storage.kv_set(_INDEX, json.dumps(ids).encode())
+
+
+def load_backfill(storage: Any, backfill_id: str) -> BackfillRecord | None:
+    """The stored record of ``backfill_id``, or ``None``."""
+    data = storage.kv_get(_PREFIX + backfill_id)
+    if data is None:
+        return None
+    fields = json.loads(data)
+    fields["tags"] = [tuple(tag) for tag in fields["tags"]]
+    fields["launched_by"] = tuple(fields["launched_by"])
+    return BackfillRecord(**fields)
+
+
+def backfill_ids(storage: Any) -> list[str]:
+    """Ids of every stored backfill, oldest first."""
+    data = storage.kv_get(_INDEX)
+    return list(json.loads(data)) if data else []
+
+
+def request_cancel(storage: Any, backfill_id: str) -> None:
+    """Ask the process running ``backfill_id`` to stop launching runs."""
+    storage.kv_set(_PREFIX + backfill_id + "/cancel", b"1")
+
+
+def cancel_requested(storage: Any, backfill_id: str) -> bool:
+    """Whether a cancel of ``backfill_id`` was requested (by any process)."""
+    return storage.kv_get(_PREFIX + backfill_id + "/cancel") is not None

@@ -1,0 +1,80 @@
+"""Which partitions a step runs for, and which upstream partitions each input loads.
+
+A run carries one partition key (``RunState.partition``: a
+:class:`~rivers.PartitionKey` or ``None``). A partitioned step gets a
+:class:`~rivers.PartitionContext` holding the key's members under the
+step's own definition; an unpartitioned step in a partitioned run simply
+runs unpartitioned. Inputs follow the edge's partition mapping.
+
+Everything is cached per run and definition, so a run over many steps
+builds one context per definition, and unpartitioned edges cost one
+attribute test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rivers.exceptions import PartitionValidationError
+
+__all__ = ["step_partition", "input_partition", "NOT_LOADED"]
+
+#: Returned by :func:`input_partition` when the parameter receives ``None`` without calling the handler.
+NOT_LOADED: Any = object()
+
+
+def step_partition(runtime: Any, run: Any) -> Any:
+    """The :class:`PartitionContext` of ``runtime`` in ``run`` (``None``: runs unpartitioned)."""
+    definition = runtime.partitions_def
+    key = run.partition
+    if definition is None or key is None:
+        return None
+    cache = run.partition_cache
+    cached = cache.get(id(definition))
+    if cached is not None and cached[0] is definition:
+        return cached[1]
+    from rivers.partitions.context import PartitionContext
+
+    members = key.members()
+    if not run.partition_checked:
+        dynamic = run.dynamic_partitions()
+        for member in members:
+            if not definition.validate_partition_key(member, dynamic_partitions=dynamic):
+                raise PartitionValidationError(
+                    f"Partition key {str(member)!r} is not valid for node '{runtime.key}' "
+                    f"({definition.describe()})"
+                )
+    context = PartitionContext(members, definition)
+    cache[id(definition)] = (definition, context)
+    return context
+
+
+def input_partition(load: Any, runtime: Any, run: Any, partition: Any) -> Any:
+    """The partition context to load ``load`` with, ``None`` (unpartitioned), or :data:`NOT_LOADED`."""
+    upstream_def = load.upstream_def
+    mapping = load.mapping
+    if mapping is None:
+        if upstream_def is None:
+            return None  # unpartitioned upstream: its one value, whatever the step's partition
+        if partition is not None and upstream_def is runtime.partitions_def:
+            return partition  # identity on the same definition: the step's own keys
+    if partition is None and runtime.partitions_def is not None:
+        return None  # a partitioned step run without a key (Job.execute()): loads unpartitioned, as upstream
+    cache_key = ("input", runtime.key, load.param)
+    cache = run.partition_cache
+    if cache_key in cache:
+        return cache[cache_key]
+    from rivers.partitions.context import PartitionContext
+    from rivers.partitions.mapping_resolution import resolve_upstream
+
+    downstream_keys = None if partition is None else partition.keys
+    resolved = resolve_upstream(mapping, downstream_keys, runtime.partitions_def, upstream_def,
+                                dynamic_partitions=run.dynamic_partitions())
+    if resolved.is_none:
+        result = NOT_LOADED
+    elif resolved.is_unpartitioned:
+        result = None
+    else:
+        result = PartitionContext(resolved.keys, upstream_def)
+    cache[cache_key] = result
+    return result

@@ -1,0 +1,158 @@
+"""The runtime of a time-window definition: keys <-> ticks, bounds, "now" and windows.
+
+:class:`CompiledGrid` is what a valid ``TimeWindowPartitions`` compiles to:
+its grid, zone, key format and wall-clock bounds (microseconds), plus caches
+(parsed keys, the current timeline). :class:`TimeKeySource` exposes a
+timeline's keys to :class:`~rivers.partitions.sequence.PartitionKeySequence`.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from itertools import chain
+from typing import TYPE_CHECKING
+
+from rivers.partitions.grids import Grid
+from rivers.partitions.sequence import KeySource, PartitionKeySequence
+from rivers.partitions.timefmt import TimeFormat, from_us, to_us
+from rivers.partitions.timeline import Timeline
+from rivers.partitions.zones import exists
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from datetime import tzinfo
+
+__all__ = ["CompiledGrid", "TimeKeySource"]
+
+_PARSE_CACHE_LIMIT = 8192
+
+
+class CompiledGrid:
+    """The parsed form of a valid definition: grid, zone, format and bounds (wall-clock microseconds)."""
+
+    __slots__ = (
+        "grid", "zone", "format", "start", "end",
+        "_timeline", "_timeline_ceil", "_ticks", "_valid_through", "_lock",
+    )
+
+    def __init__(self, grid: Grid, zone: tzinfo | None, fmt: TimeFormat, start: int, end: int | None) -> None:
+        self.grid, self.zone, self.format, self.start, self.end = grid, zone, fmt, start, end
+        self._timeline: Timeline | None = None
+        self._timeline_ceil: int | None = None  # grid.ceil(bound) the cached timeline was built for
+        self._ticks: dict[str, int] = {}  # key value -> tick (-1: not a tick of the grid)
+        self._valid_through = start - 1  # ticks up to here were <= now at some point
+        self._lock = threading.Lock()
+
+    def now(self) -> int:
+        """The wall clock now (in the zone, if any)."""
+        if self.zone is None:
+            return to_us(datetime.now())
+        return to_us(datetime.now(self.zone).replace(tzinfo=None))
+
+    def bound(self) -> int:
+        """Ticks before this time are keys."""
+        return self.end if self.end is not None else self.now() + 1
+
+    def timeline(self) -> Timeline:
+        """The current timeline (rebuilt only when an open-ended grid gained a tick)."""
+        timeline = self._timeline
+        if timeline is not None and self.end is not None:
+            return timeline
+        bound = self.bound()
+        ceil = self.grid.ceil(bound)
+        if timeline is not None and ceil == self._timeline_ceil:
+            return timeline
+        with self._lock:
+            timeline = Timeline.build(self.grid, self.zone, self.start, bound)
+            self._timeline, self._timeline_ceil = timeline, ceil
+        return timeline
+
+    def keys(self, timeline: Timeline | None = None) -> PartitionKeySequence:
+        """The keys of ``timeline`` (default: the current one)."""
+        return PartitionKeySequence(TimeKeySource(self, timeline or self.timeline()))
+
+    def tick_of(self, value: str) -> int | None:
+        """The tick whose key is ``value`` (on the grid, existing locally, not before start), or None."""
+        tick = self._ticks.get(value)
+        if tick is None:
+            tick = self._parse(value)
+            if len(self._ticks) >= _PARSE_CACHE_LIMIT:
+                self._ticks.clear()
+            self._ticks[value] = tick
+        return None if tick < 0 else tick
+
+    def _parse(self, value: str) -> int:
+        parsed = self.format.parse(value)
+        if parsed is None or self.format.format(parsed) != value:
+            return -1
+        tick = to_us(parsed)
+        if tick < self.start or not self.grid.contains(tick):
+            return -1
+        if self.zone is not None and not exists(self.zone, tick):
+            return -1
+        return tick
+
+    def is_key(self, tick: int) -> bool:
+        """Whether a tick returned by :meth:`tick_of` is before the bound."""
+        if self.end is not None:
+            return tick < self.end
+        if tick <= self._valid_through:
+            return True
+        now = self.now()
+        self._valid_through = now
+        return tick <= now
+
+    def window_end(self, tick: int) -> int:
+        """The end of the window starting at ``tick``: the next tick that exists locally."""
+        g = self.grid.index(tick)
+        if g is None:
+            raise ValueError(f"{from_us(tick).isoformat()} is not a tick of the grid")
+        g += 1
+        t = self.grid.tick(g)
+        while self.zone is not None and not exists(self.zone, t):
+            g += 1
+            t = self.grid.tick(g)
+        return t
+
+    def window_position(self, timeline: Timeline, t: int) -> int | None:
+        """The position of the window of ``timeline`` containing ``t``, or None."""
+        position = timeline.rank(t + 1) - 1
+        if position < 0:
+            return None
+        if position == len(timeline) - 1 and t >= self.window_end(timeline.tick(position)):
+            return None
+        return position
+
+    def to_datetime(self, t: int) -> datetime:
+        """A wall-clock tick as a datetime (aware in the zone, if any)."""
+        moment = from_us(t)
+        return moment if self.zone is None else moment.replace(tzinfo=self.zone)
+
+
+class TimeKeySource(KeySource):
+    """The keys of a timeline, rendered with the definition's format."""
+
+    __slots__ = ("compiled", "timeline")
+
+    def __init__(self, compiled: CompiledGrid, timeline: Timeline) -> None:
+        self.compiled, self.timeline = compiled, timeline
+
+    def __len__(self) -> int:
+        return len(self.timeline)
+
+    def display(self, index: int) -> str:
+        if not 0 <= index < len(self.timeline):
+            raise IndexError("partition key index out of range")
+        return self.compiled.format.format(from_us(self.timeline.tick(index)))
+
+    def position_of_value(self, value: str) -> int | None:
+        tick = self.compiled.tick_of(value)
+        return None if tick is None else self.timeline.position_of(tick)
+
+    def displays(self, positions: range) -> Iterator[str]:
+        render = self.compiled.format.render_ticks
+        runs = self.timeline.tick_runs(positions)
+        if len(runs) == 1:
+            return render(runs[0])
+        return chain.from_iterable(map(render, runs))

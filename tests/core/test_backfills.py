@@ -1,0 +1,731 @@
+"""Backfills end to end: planning, runs, per-key storage, failure policies, cancel, rerun, another process.
+
+Every repository here records in the default embedded SQLite storage
+(``.rivers/rivers.db`` under the test's ``tmp_path``, see ``tests/conftest.py``)
+so that a second process can open the same file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rivers as rs
+from rivers.exceptions import ExecutionError
+
+DB = Path(".rivers") / "rivers.db"
+LETTERS = ["a", "b", "c", "d", "e"]
+PRIORITY = ("rivers/priority", "-10")
+
+
+def letters() -> rs.PartitionsDefinition:
+    return rs.PartitionsDefinition.static_(LETTERS)
+
+
+def days() -> rs.PartitionsDefinition:
+    return rs.PartitionsDefinition.daily(dt.datetime(2024, 1, 1), dt.datetime(2024, 2, 1))
+
+
+def repo_of(*assets: Any, **kwargs: Any) -> rs.CodeRepository:
+    """A repository run in-process against the default SQLite storage of the working directory."""
+    kwargs.setdefault("default_executor", rs.Executor.in_process())
+    return rs.CodeRepository(assets=list(assets), **kwargs)
+
+
+def key(value: Any) -> rs.PartitionKey:
+    return rs.PartitionKey.single(value) if isinstance(value, (str, list)) else rs.PartitionKey.multi(value)
+
+
+def texts(keys: Any) -> list[str]:
+    return [str(k) for k in keys]
+
+
+def statuses(result: Any) -> dict[str, str]:
+    """``{str(key): status}`` of a BackfillResult or BackfillStatus."""
+    return {str(k): s for k, s in result.partition_statuses.items()}
+
+
+def letter_asset(calls: list[str], broken: set[str] | None = None, **options: Any) -> Any:
+    """A letters-partitioned asset ``letter`` that records the keys it ran and fails on ``broken`` ones."""
+
+    @rs.Asset(partitions_def=letters(), **options)
+    def letter(context: rs.AssetExecutionContext) -> str:
+        calls.extend(texts(context.partition.keys))
+        if broken and str(context.partition.key) in broken:
+            raise ValueError(f"no data for {context.partition.key}")
+        return str(context.partition.key).upper()
+
+    return letter
+
+
+def in_subprocess(code: str, *args: str) -> str:
+    """Run python ``code`` in a fresh interpreter in the working directory; its stdout."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+READ_STATUS = """
+    import json, sys
+    import rivers as rs
+    repo = rs.CodeRepository(assets=[])
+    repo.resolve(rs.Storage.embedded(".rivers/rivers.db"))
+    status = repo.get_backfill(sys.argv[1])
+    print(json.dumps({"status": status.status, "total": status.total_partitions,
+                      "completed": status.completed_partitions, "failed": status.failed_partitions,
+                      "canceled": status.canceled_partitions, "run_ids": status.run_ids, "error": status.error,
+                      "tags": status.tags, "launched_by": repr(status.launched_by)}))
+"""
+
+CANCEL = """
+    import sys
+    import rivers as rs
+    repo = rs.CodeRepository(assets=[])
+    repo.resolve(rs.Storage.embedded(".rivers/rivers.db"))
+    print(repo.get_backfill(sys.argv[1]).status, repo.cancel_backfill(sys.argv[1]))
+"""
+
+
+def backfill_of_run(context: rs.AssetExecutionContext) -> str:
+    """The id of the backfill that launched the running step, read back from storage."""
+    return rs.Storage.embedded(DB).get_run(context.run_id).launched_by.backfill_id
+
+
+# --------------------------------------------------------------------------- multi_run
+def test_multi_run_over_a_range_materialises_every_key_in_its_own_run() -> None:
+    calls: list[str] = []
+    repo = repo_of(letter_asset(calls))
+    result = repo.backfill(partition_range=rs.PartitionKeyRange.single("b", "e"))
+
+    assert (result.status, result.num_partitions, result.num_runs) == ("CompletedSuccess", 4, 4)
+    assert (result.completed, result.failed, result.canceled) == (4, 0, 0)
+    assert result.success and not result.is_dry_run
+    assert texts(result.partition_keys) == ["b", "c", "d", "e"] == calls
+    assert set(statuses(result).values()) == {"completed"}
+    assert texts(repo.storage.get_materialized_partitions("letter")) == ["b", "c", "d", "e"]
+    assert [repo.load_node("letter", partition_key=k) for k in "bcde"] == ["B", "C", "D", "E"]
+
+    assert len(set(result.run_ids)) == 4
+    for run_id, expected in zip(result.run_ids, "bcde"):
+        run = repo.storage.get_run(run_id)
+        assert run.status == "Success"
+        assert run.partition_key == key(expected)
+        assert run.launched_by == rs.LaunchedBy.backfill(result.backfill_id)
+        assert run.tags == [PRIORITY] and run.priority == -10
+
+    stored = repo.get_backfill(result.backfill_id)
+    assert (stored.status, stored.total_partitions, stored.completed_partitions) == ("CompletedSuccess", 4, 4)
+    assert stored.run_ids == result.run_ids and stored.error is None
+    assert stored.launched_by == rs.LaunchedBy.manual() and stored.tags == [PRIORITY]
+    assert repr(stored) == f"BackfillStatus(id='{result.backfill_id}', status='CompletedSuccess', completed=4/4, failed=0)"
+    assert [s.backfill_id for s in repo.get_backfills()] == [result.backfill_id]
+
+
+def test_daily_range_and_keys_given_as_strings_dicts_or_partition_keys() -> None:
+    @rs.Asset(partitions_def=days())
+    def clicks(context: rs.AssetExecutionContext) -> int:
+        start, end = context.partition_time_window
+        return start.day
+
+    repo = repo_of(clicks)
+    ranged = repo.backfill(partition_range=rs.PartitionKeyRange.single("2024-01-30", "2024-01-31"))
+    assert texts(ranged.partition_keys) == ["2024-01-30", "2024-01-31"] and ranged.num_runs == 2
+    listed = repo.backfill(partition_keys=["2024-01-02", key("2024-01-03"), "2024-01-02"],
+                           partition_range=rs.PartitionKeyRange.single("2024-01-05", "2024-01-09"))
+    # keys win over the range, duplicates are dropped
+    assert texts(listed.partition_keys) == ["2024-01-02", "2024-01-03"] and listed.num_runs == 2
+    assert repo.load_node("clicks", partition_key="2024-01-31") == 31
+
+
+def test_given_tags_are_kept_and_a_given_priority_replaces_the_default() -> None:
+    repo = repo_of(letter_asset([]))
+    result = repo.backfill(partition_keys=["a"], tags=[("team", "data")])
+    assert repo.storage.get_run(result.run_ids[0]).tags == [("team", "data"), PRIORITY]
+
+    result = repo.backfill(partition_keys=["a"], tags=[("rivers/priority", "3"), ("team", "data")])
+    run = repo.storage.get_run(result.run_ids[0])
+    assert run.tags == [("rivers/priority", "3"), ("team", "data")] and run.priority == 3
+    assert repo.get_backfill(result.backfill_id).tags == [("rivers/priority", "3"), ("team", "data")]
+
+
+def test_only_the_selected_assets_run_and_downstream_partitions_follow() -> None:
+    calls: list[str] = []
+    letter = letter_asset(calls)
+
+    @rs.Asset(partitions_def=letters())
+    def shout(letter: str) -> str:
+        return letter + "!"
+
+    @rs.Asset(partitions_def=letters())
+    def untouched(context: rs.AssetExecutionContext) -> str:
+        raise AssertionError("not selected")
+
+    repo = repo_of(letter, shout, untouched)
+    result = repo.backfill(selection=["letter", "shout"], partition_keys=["a", "c"])
+    assert result.status == "CompletedSuccess" and calls == ["a", "c"]
+    assert texts(repo.storage.get_materialized_partitions("shout")) == ["a", "c"]
+    assert repo.storage.get_materialized_partitions("untouched") == []
+    assert repo.load_node("shout", partition_key="c") == "C!"
+    assert sorted(repo.storage.get_run(result.run_ids[0]).node_names) == ["letter", "shout"]
+
+
+# --------------------------------------------------------------------------- single_run
+def test_single_run_batches_every_key_into_one_step_and_stores_each_value_under_its_key() -> None:
+    seen: list[list[str]] = []
+
+    @rs.Asset(partitions_def=letters())
+    def batched(context: rs.AssetExecutionContext) -> dict:
+        seen.append(texts(context.partition.keys))
+        return {k: str(k) * 2 for k in context.partition.keys}
+
+    repo = repo_of(batched)
+    result = repo.backfill(partition_keys=["a", "c", "d"], strategy=rs.BackfillStrategy.single_run())
+
+    assert (result.status, result.num_runs, result.completed) == ("CompletedSuccess", 1, 3)
+    assert seen == [["a", "c", "d"]]
+    run = repo.storage.get_run(result.run_ids[0])
+    assert run.partition_key == rs.PartitionKey.single(["a", "c", "d"])
+    assert run.launched_by == rs.LaunchedBy.backfill(result.backfill_id)
+    assert texts(repo.storage.get_materialized_partitions("batched")) == ["a", "c", "d"]
+    assert {k: repo.load_node("batched", partition_key=k) for k in "acd"} == {"a": "aa", "c": "cc", "d": "dd"}
+
+
+def test_a_batched_step_can_return_values_keyed_by_key_text() -> None:
+    @rs.Asset(partitions_def=letters())
+    def by_text(context: rs.AssetExecutionContext) -> dict:
+        return {str(k): ord(str(k)) for k in context.partition.keys}
+
+    repo = repo_of(by_text)
+    repo.backfill(partition_keys=["a", "b"], strategy=rs.BackfillStrategy.single_run())
+    assert [repo.load_node("by_text", partition_key=k) for k in "ab"] == [97, 98]
+
+
+def test_mark_partition_failed_fails_exactly_that_key_of_a_batched_run() -> None:
+    @rs.Asset(partitions_def=letters())
+    def batched(context: rs.AssetExecutionContext) -> dict:
+        context.mark_partition_failed(key("b"), "b is corrupt")
+        return {k: str(k) for k in context.partition.keys}
+
+    repo = repo_of(batched)
+    result = repo.backfill(partition_keys=["a", "b", "c"], strategy=rs.BackfillStrategy.single_run())
+
+    assert (result.status, result.completed, result.failed, result.num_runs) == ("CompletedFailed", 2, 1, 1)
+    assert statuses(result) == {"a": "completed", "b": "failed", "c": "completed"}
+    assert texts(repo.storage.get_materialized_partitions("batched")) == ["a", "c"]
+    events = [(e.event_type, str(e.partition_key)) for e in repo.storage.get_events_for_run(result.run_ids[0])
+              if e.event_type in ("Materialization", "PartitionFailure")]
+    assert sorted(events) == [("Materialization", "a"), ("Materialization", "c"), ("PartitionFailure", "b")]
+    stored = repo.get_backfill(result.backfill_id)
+    assert (stored.status, stored.failed_partitions) == ("CompletedFailed", 1)
+    assert "b is corrupt" in stored.error
+
+
+# --------------------------------------------------------------------------- per_dimension
+def grid() -> rs.PartitionsDefinition:
+    return rs.PartitionsDefinition.multi({"date": days(), "region": rs.PartitionsDefinition.static_(["eu", "us", "ap"])})
+
+
+def test_per_dimension_runs_each_date_with_its_regions_batched() -> None:
+    seen: list[list[str]] = []
+
+    @rs.Asset(partitions_def=grid())
+    def sales(context: rs.AssetExecutionContext) -> dict:
+        seen.append(texts(context.partition.keys))
+        return {k: k.keys["region"][0] for k in context.partition.keys}
+
+    repo = repo_of(sales)
+    result = repo.backfill(
+        partition_range=rs.PartitionKeyRange.multi({"date": ("2024-01-01", "2024-01-03"), "region": ["eu", "us"]}),
+        strategy=rs.BackfillStrategy.per_dimension(multi_run=["date"], single_run=["region"]),
+    )
+    assert (result.status, result.num_partitions, result.num_runs, result.completed) == ("CompletedSuccess", 6, 3, 6)
+    run_keys = [repo.storage.get_run(run_id).partition_key for run_id in result.run_ids]
+    assert run_keys == [key({"date": f"2024-01-0{d}", "region": ["eu", "us"]}) for d in (1, 2, 3)]
+    assert seen[0] == ["date=2024-01-01|region=eu", "date=2024-01-01|region=us"] and len(seen) == 3
+    assert len(repo.storage.get_materialized_partitions("sales")) == 6
+    assert repo.load_node("sales", partition_key={"date": "2024-01-02", "region": "us"}) == "us"
+
+
+def test_per_dimension_needs_multi_partitioned_assets_and_known_dimensions() -> None:
+    @rs.Asset(partitions_def=grid())
+    def sales(context: rs.AssetExecutionContext) -> int:
+        return 1
+
+    repo = repo_of(sales, letter_asset([]))
+    by_date = rs.BackfillStrategy.per_dimension(multi_run=["date"], single_run=["region"])
+    with pytest.raises(ExecutionError, match="per_dimension requires Multi-partitioned assets; asset 'letter' is not"):
+        repo.backfill(selection=["letter"], partition_keys=["a"], strategy=by_date)
+    with pytest.raises(ExecutionError, match="references dimension 'day', which is not a dimension of asset 'sales'"):
+        repo.backfill(selection=["sales"], partition_keys=[{"date": "2024-01-01", "region": "eu"}],
+                      strategy=rs.BackfillStrategy.per_dimension(multi_run=["day"], single_run=["region"]))
+    assert repo.get_backfills() == [] and repo.storage.get_runs() == []
+
+
+# --------------------------------------------------------------------------- strategy defaults
+def test_the_assets_backfill_strategy_is_the_default_and_an_explicit_strategy_wins() -> None:
+    calls: list[str] = []
+    repo = repo_of(letter_asset(calls, backfill_strategy=rs.BackfillStrategy.single_run()))
+    assert repo.backfill(partition_keys=["a", "b", "c"]).num_runs == 1
+    assert calls == ["a", "b", "c"]
+    assert repo.get_backfills()[0].strategy == "single_run"
+    assert repo.backfill(partition_keys=["a", "b", "c"], strategy=rs.BackfillStrategy.multi_run()).num_runs == 3
+
+
+@pytest.mark.parametrize(("other", "runs"), [(None, 1), (rs.BackfillStrategy.single_run(), 1),
+                                             (rs.BackfillStrategy.multi_run(), 3)],
+                         ids=["undeclared", "agreeing", "disagreeing"])
+def test_assets_that_disagree_on_a_strategy_fall_back_to_multi_run(other: Any, runs: int) -> None:
+    @rs.Asset(partitions_def=letters(), backfill_strategy=other)
+    def other_asset(context: rs.AssetExecutionContext) -> dict:
+        return {k: 1 for k in context.partition.keys}
+
+    batched = letter_asset([], backfill_strategy=rs.BackfillStrategy.single_run())
+    repo = repo_of(batched, other_asset)
+    assert repo.backfill(partition_keys=["a", "b", "c"], dry_run=True).num_runs == runs
+
+
+# --------------------------------------------------------------------------- failure policies
+def test_continue_runs_every_partition_and_reports_the_failures() -> None:
+    calls: list[str] = []
+    repo = repo_of(letter_asset(calls, broken={"c"}))
+    result = repo.backfill(partition_keys=LETTERS)
+
+    assert calls == LETTERS
+    assert (result.status, result.completed, result.failed, result.canceled) == ("CompletedFailed", 4, 1, 0)
+    assert repr(result) == f"BackfillResult(id='{result.backfill_id}', status='CompletedFailed', completed=4, " \
+                           "failed=1, canceled=0)"
+    assert statuses(result)["c"] == "failed" and not result.success
+    assert repo.storage.get_run(result.run_ids[2]).status == "Failure"
+    assert "c" not in texts(repo.storage.get_materialized_partitions("letter"))
+    assert "ValueError: no data for c" in repo.get_backfill(result.backfill_id).error
+
+
+def test_stop_on_failure_cancels_the_partitions_not_started() -> None:
+    calls: list[str] = []
+    repo = repo_of(letter_asset(calls, broken={"b"}))
+    result = repo.backfill(partition_keys=LETTERS, failure_policy="stop_on_failure")
+
+    assert calls == ["a", "b"]
+    assert (result.status, result.num_runs, result.completed, result.failed, result.canceled) == \
+        ("CompletedFailed", 2, 1, 1, 3)
+    assert statuses(result) == {"a": "completed", "b": "failed", "c": "canceled", "d": "canceled", "e": "canceled"}
+    stored = repo.get_backfill(result.backfill_id)
+    assert (stored.status, stored.canceled_partitions, stored.remaining_partitions) == ("CompletedFailed", 3, 0)
+
+
+def test_a_key_marked_failed_by_a_successful_run_stops_the_backfill_too() -> None:
+    @rs.Asset(partitions_def=letters())
+    def letter(context: rs.AssetExecutionContext) -> str:
+        if context.partition.key == key("b"):
+            context.mark_partition_failed(context.partition.key, "b is corrupt")
+        return "x"
+
+    repo = repo_of(letter)
+    result = repo.backfill(partition_keys=["a", "b", "c"], failure_policy="stop_on_failure")
+    assert repo.storage.get_run(result.run_ids[1]).status == "Success"  # the run itself succeeded
+    assert statuses(result) == {"a": "completed", "b": "failed", "c": "canceled"}
+    assert result.status == "CompletedFailed"
+    assert repo.get_backfill(result.backfill_id).error == "letter [b]: b is corrupt"
+
+
+def test_an_unknown_failure_policy_is_an_error_before_anything_is_stored() -> None:
+    repo = repo_of(letter_asset([]))
+    with pytest.raises(ExecutionError, match="Unknown failure_policy 'stop'; valid values: 'continue', 'stop_on_failure'"):
+        repo.backfill(partition_keys=["a"], failure_policy="stop")
+    assert repo.get_backfills() == []
+
+
+# --------------------------------------------------------------------------- rerun
+def test_rerun_runs_only_the_failed_and_canceled_partitions_once_fixed() -> None:
+    calls: list[str] = []
+    broken = {"b"}
+
+    @rs.Asset(partitions_def=letters())
+    def not_selected(context: rs.AssetExecutionContext) -> str:
+        raise AssertionError("the rerun reuses the original selection")
+
+    repo = repo_of(letter_asset(calls, broken=broken), not_selected)
+    first = repo.backfill(selection=["letter"], partition_keys=LETTERS, failure_policy="stop_on_failure",
+                          tags=[("team", "data")])
+    assert statuses(first) == {"a": "completed", "b": "failed", "c": "canceled", "d": "canceled", "e": "canceled"}
+
+    broken.clear()
+    calls.clear()
+    rerun = repo.rerun_backfill(first.backfill_id)
+
+    assert calls == ["b", "c", "d", "e"]  # not "a": it completed the first time
+    assert rerun.backfill_id != first.backfill_id
+    assert (rerun.status, rerun.num_partitions, rerun.completed) == ("CompletedSuccess", 4, 4)
+    expected_tags = [("team", "data"), PRIORITY, ("rivers/rerun_of", first.backfill_id)]
+    assert repo.get_backfill(rerun.backfill_id).tags == expected_tags
+    assert repo.storage.get_run(rerun.run_ids[0]).tags == expected_tags
+    assert repo.get_backfill(first.backfill_id).status == "CompletedFailed"  # the original record is untouched
+    assert texts(repo.storage.get_materialized_partitions("letter")) == LETTERS
+
+    with pytest.raises(ExecutionError, match=f"Cannot rerun backfill '{rerun.backfill_id}'.*nothing failed"):
+        repo.rerun_backfill(rerun.backfill_id)
+    with pytest.raises(ExecutionError, match="backfill 'no-such-id' not found"):
+        repo.rerun_backfill("no-such-id")
+
+
+def test_rerun_keeps_the_strategy_and_supports_dry_run_and_block_false() -> None:
+    calls: list[str] = []
+    broken = {"a"}
+    repo = repo_of(letter_asset(calls, broken=broken))
+    first = repo.backfill(partition_keys=["a", "b", "c"], strategy=rs.BackfillStrategy.single_run())
+    assert statuses(first) == {"a": "failed", "b": "failed", "c": "failed"}  # one failed run fails all its keys
+
+    planned = repo.rerun_backfill(first.backfill_id, dry_run=True)
+    assert (planned.status, planned.num_partitions, planned.num_runs) == ("dry_run", 3, 1)
+    queued = repo.rerun_backfill(first.backfill_id, block=False)
+    assert queued.status == "Requested" and repo.get_backfill(queued.backfill_id).strategy == "single_run"
+    assert len(repo.get_backfills()) == 2 and len(calls) == 3
+
+
+def test_rerun_drops_deleted_dynamic_keys_with_a_warning() -> None:
+    @rs.Asset(partitions_def=rs.PartitionsDefinition.dynamic("customers"))
+    def customer(context: rs.AssetExecutionContext) -> str:
+        raise ValueError("always")
+
+    repo = repo_of(customer)
+    repo.storage.add_dynamic_partitions("customers", ["acme", "globex", "initech"])
+    first = repo.backfill(partition_keys=["acme", "globex"])
+    assert first.failed == 2
+
+    repo.storage.delete_dynamic_partition("customers", "acme")
+    with pytest.warns(UserWarning, match="skipping 1 partition.*no longer valid: acme"):
+        rerun = repo.rerun_backfill(first.backfill_id, dry_run=True)
+    assert texts(rerun.partition_keys) == ["globex"]
+
+    repo.storage.delete_dynamic_partition("customers", "globex")
+    with pytest.raises(ExecutionError, match="none of its 2 partitions are valid for the current definitions"):
+        repo.rerun_backfill(first.backfill_id)
+
+
+# --------------------------------------------------------------------------- cancel
+def test_cancel_from_the_progress_callback_cancels_the_remaining_partitions() -> None:
+    calls: list[str] = []
+    repo = repo_of(letter_asset(calls))
+    signalled: list[bool] = []
+    seen: list[tuple[int, int]] = []
+
+    def progress(record: Any) -> None:
+        seen.append((record.count("completed"), len(record.run_ids)))
+        if record.count("completed") == 2:
+            signalled.append(repo.cancel_backfill(record.backfill_id))
+
+    result = repo.backfill(partition_keys=LETTERS, progress=progress)
+
+    assert signalled == [True] and calls == ["a", "b"] and seen == [(1, 1), (2, 2)]
+    assert (result.status, result.num_runs, result.completed, result.canceled) == ("Canceled", 2, 2, 3)
+    stored = repo.get_backfill(result.backfill_id)
+    assert (stored.status, stored.canceled_partitions) == ("Canceled", 3)
+    assert statuses(stored) == statuses(result)
+
+
+def test_an_interrupted_backfill_is_not_left_in_progress() -> None:
+    repo = repo_of(letter_asset([]))
+
+    def progress(record: Any) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        repo.backfill(partition_keys=["a", "b", "c"], progress=progress)
+    [stored] = repo.get_backfills()
+    assert (stored.status, stored.completed_partitions, stored.canceled_partitions) == ("Canceled", 1, 2)
+    assert stored.error.startswith("backfill interrupted: KeyboardInterrupt")
+    assert repo.rerun_backfill(stored.backfill_id, dry_run=True).num_partitions == 2
+
+
+def test_cancel_an_unknown_backfill() -> None:
+    repo = repo_of(letter_asset([]))
+    with pytest.raises(ExecutionError, match="Failed to cancel backfill: backfill not found"):
+        repo.cancel_backfill("no-such-id")
+
+
+def test_cancel_a_requested_backfill_cancels_its_partitions() -> None:
+    repo = repo_of(letter_asset([]))
+    queued = repo.backfill(partition_keys=["a", "b"], block=False)
+    assert repo.cancel_backfill(queued.backfill_id) is False
+    stored = repo.get_backfill(queued.backfill_id)
+    assert (stored.status, stored.canceled_partitions, stored.run_ids) == ("Canceled", 2, [])
+
+
+def test_a_cancel_from_another_process_is_honoured_before_the_next_run() -> None:
+    replies: list[str] = []
+    calls: list[str] = []
+
+    @rs.Asset(partitions_def=letters())
+    def letter(context: rs.AssetExecutionContext) -> str:
+        calls.append(str(context.partition.key))
+        if context.partition.key == key("b"):
+            replies.append(in_subprocess(CANCEL, backfill_of_run(context)).strip())
+        return "x"
+
+    repo = repo_of(letter)
+    result = repo.backfill(partition_keys=LETTERS)
+
+    # the other process could not signal this one: it stored the request (False) and this one obeyed it
+    assert replies == ["InProgress False"]
+    assert calls == ["a", "b"]
+    assert (result.status, result.completed, result.canceled, result.num_runs) == ("Canceled", 2, 3, 2)
+    # the request cascaded to the run that was still going
+    assert repo.storage.is_cancelled(result.run_ids[1]) and not repo.storage.is_cancelled(result.run_ids[0])
+    assert repo.get_backfill(result.backfill_id).status == "Canceled"
+
+
+def test_a_run_canceled_while_it_runs_cancels_its_keys_not_fails_them() -> None:
+    @rs.Asset(partitions_def=letters())
+    def first(context: rs.AssetExecutionContext) -> str:
+        if context.partition.key == key("b"):
+            rs.Storage.embedded(DB).request_cancellation(context.run_id)  # e.g. `rivers` canceling that run
+            time.sleep(1.05)  # the executor looks for a cancel about once a second, between steps
+        return "x"
+
+    @rs.Asset(partitions_def=letters())
+    def second(first: str) -> str:
+        return first
+
+    repo = repo_of(first, second)
+    result = repo.backfill(partition_keys=["a", "b", "c"])
+
+    assert repo.storage.get_run(result.run_ids[1]).status == "Canceled"
+    assert statuses(result) == {"a": "completed", "b": "canceled", "c": "completed"}
+    assert texts(repo.storage.get_materialized_partitions("second")) == ["a", "c"]
+    # not every partition completed: not a success, and the rerun picks the canceled key up
+    assert (result.status, result.canceled) == ("CompletedFailed", 1)
+    assert texts(repo.rerun_backfill(result.backfill_id, dry_run=True).partition_keys) == ["b"]
+
+
+# --------------------------------------------------------------------------- another process
+def test_get_backfill_from_another_process_while_running_and_after() -> None:
+    during: list[dict] = []
+
+    @rs.Asset(partitions_def=letters())
+    def letter(context: rs.AssetExecutionContext) -> str:
+        if context.partition.key == key("c"):
+            during.append(json.loads(in_subprocess(READ_STATUS, backfill_of_run(context))))
+        if context.partition.key == key("e"):
+            raise ValueError("no data for e")
+        return "x"
+
+    repo = repo_of(letter)
+    result = repo.backfill(partition_keys=LETTERS, tags=[("team", "data")])
+
+    assert [(d["status"], d["total"], d["failed"]) for d in during] == [("InProgress", 5, 0)]
+    after = json.loads(in_subprocess(READ_STATUS, result.backfill_id))
+    assert after == {
+        "status": "CompletedFailed", "total": 5, "completed": 4, "failed": 1, "canceled": 0,
+        "run_ids": result.run_ids, "error": "letter: ValueError: no data for e",
+        "tags": [["team", "data"], list(PRIORITY)], "launched_by": "LaunchedBy.manual()",
+    }
+
+
+# --------------------------------------------------------------------------- dry run and block=False
+def test_dry_run_plans_without_storing_anything() -> None:
+    calls: list[str] = []
+    repo = repo_of(letter_asset(calls))
+    result = repo.backfill(partition_keys=LETTERS, dry_run=True)
+
+    assert repr(result) == "BackfillResult(dry_run, partitions=5, runs=5)"
+    assert (result.backfill_id, result.status, result.is_dry_run) == ("", "dry_run", True)
+    assert (result.run_ids, result.completed, result.failed, result.canceled) == ([], 0, 0, 0)
+    assert texts(result.partition_keys) == LETTERS
+    assert repo.backfill(partition_keys=LETTERS, dry_run=True, strategy=rs.BackfillStrategy.single_run()).num_runs == 1
+    assert calls == [] and repo.get_backfills() == [] and repo.storage.get_runs() == []
+    assert repo.storage.get_materialized_partitions("letter") == []
+
+
+def test_block_false_only_records_the_request() -> None:
+    calls: list[str] = []
+    repo = repo_of(letter_asset(calls))
+    result = repo.backfill(partition_range=rs.PartitionKeyRange.single("a", "c"), block=False)
+
+    assert (result.status, result.run_ids, result.num_runs, result.num_partitions) == ("Requested", [], 3, 3)
+    assert set(statuses(result).values()) == {"pending"}
+    stored = repo.get_backfill(result.backfill_id)
+    assert (stored.status, stored.total_partitions, stored.remaining_partitions) == ("Requested", 3, 3)
+    assert calls == [] and repo.storage.get_runs() == []
+    assert repo.get_backfill("no-such-id") is None
+
+
+# --------------------------------------------------------------------------- bad input
+@rs.Asset(partitions_def=days())
+def daily_clicks(context: rs.AssetExecutionContext) -> int:
+    return 1
+
+
+@rs.Asset
+def unpartitioned() -> int:
+    return 1
+
+
+@pytest.mark.parametrize(("request_", "message"), [
+    ({"selection": ["unpartitioned"], "partition_keys": ["2024-01-01"]},
+     "Backfill partition_keys/partition_range require a partitioned selection; no asset in the selection is "
+     "partitioned."),
+    ({"partition_keys": []}, "partition_keys must not be empty"),
+    ({}, "Either partition_keys or partition_range must be provided"),
+    ({"partition_keys": "2024-01-01"}, "partition_keys must be a list of keys"),
+    ({"partition_keys": ["2024-01-01", "2024-02-05"]},
+     "Invalid partition_key '2024-02-05' for asset 'daily_clicks': not a member of its partition definition "
+     "(daily partitions from 2024-01-01 to 2024-02-01). The nearest valid key is '2024-01-31'."),
+    ({"partition_range": rs.PartitionKeyRange.single("2024-01-05", "2024-01-01")},
+     "from_key '2024-01-05' is after to_key '2024-01-01'"),
+    ({"partition_range": rs.PartitionKeyRange.single("2024-01-05", "2024-03-01")},
+     "Range endpoint '2024-03-01' is not a partition key; nearest valid key is '2024-01-31'"),
+    ({"partition_keys": ["2024-01-01"], "strategy": "single_run"}, "strategy must be a BackfillStrategy"),
+    ({"partition_keys": ["2024-01-01"], "max_concurrency": 0}, "max_concurrency must be a positive int"),
+], ids=["unpartitioned", "empty-keys", "no-keys", "bare-string", "invalid-key", "inverted-range",
+        "unknown-endpoint", "bad-strategy", "bad-concurrency"])
+def test_bad_requests_fail_before_anything_is_stored(request_: dict, message: str) -> None:
+    repo = repo_of(daily_clicks, unpartitioned)
+    with pytest.raises(ExecutionError) as raised:
+        repo.backfill(**request_)
+    assert message in str(raised.value)
+    assert repo.get_backfills() == [] and repo.storage.get_runs() == []
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+def test_a_selection_that_cannot_run_fails_before_the_backfill_is_recorded(dry_run: bool) -> None:
+    @rs.Asset
+    def lookup() -> dict:
+        return {}
+
+    @rs.Asset(partitions_def=letters())
+    def uses_lookup(lookup: dict) -> int:
+        return len(lookup)
+
+    repo = repo_of(lookup, uses_lookup)
+    with pytest.raises(rs.exceptions.GraphValidationError, match="node 'uses_lookup' depends on 'lookup'"):
+        repo.backfill(selection=["uses_lookup"], partition_keys=["a"], dry_run=dry_run)
+    assert repo.get_backfills() == []
+
+
+def test_unpartitioned_upstreams_in_the_selection_run_with_every_partition() -> None:
+    calls: list[str] = []
+
+    @rs.Asset
+    def lookup() -> dict:
+        calls.append("lookup")
+        return {"a": 1, "b": 2}
+
+    @rs.Asset(partitions_def=letters())
+    def looked_up(context: rs.AssetExecutionContext, lookup: dict) -> int:
+        return lookup[str(context.partition.key)]
+
+    repo = repo_of(lookup, looked_up)
+    result = repo.backfill(partition_keys=["a", "b"])
+    assert (result.status, result.completed) == ("CompletedSuccess", 2)
+    assert [repo.load_node("looked_up", partition_key=k) for k in "ab"] == [1, 2]
+    assert calls and set(calls) == {"lookup"}  # runs with the partitions: each run is self-contained
+
+
+# --------------------------------------------------------------------------- dynamic partitions
+def test_dynamic_partitions_backfill_after_they_are_registered_and_not_after_deletion() -> None:
+    @rs.Asset(partitions_def=rs.PartitionsDefinition.dynamic("customers"))
+    def customer(context: rs.AssetExecutionContext) -> str:
+        return str(context.partition.key).title()
+
+    repo = repo_of(customer)
+    unregistered = 'not a registered dynamic partition key of namespace \'customers\'. Register it with ' \
+                   'add_dynamic_partitions("customers", [...]) first.'
+    with pytest.raises(ExecutionError, match="Invalid partition_key 'acme' for asset 'customer'") as raised:
+        repo.backfill(partition_keys=["acme"])
+    assert unregistered in str(raised.value)
+
+    repo.storage.add_dynamic_partitions("customers", ["acme", "globex"])
+    result = repo.backfill(partition_keys=["acme", "globex"])
+    assert (result.status, result.num_runs) == ("CompletedSuccess", 2)
+    assert repo.load_node("customer", partition_key="globex") == "Globex"
+
+    repo.storage.delete_dynamic_partition("customers", "acme")
+    with pytest.raises(ExecutionError) as raised:
+        repo.backfill(partition_keys=["globex", "acme"])
+    assert unregistered in str(raised.value)
+
+
+# --------------------------------------------------------------------------- parallel executor
+PARALLEL_PIPELINE = """
+    import os
+
+    import rivers as rs
+
+    FILES = rs.io_handler("fs", base_dir={base_dir!r})
+    LETTERS = rs.PartitionsDefinition.static_(["a", "b", "c", "d"])
+
+
+    @rs.Asset(partitions_def=LETTERS, io_handler=FILES)
+    def raw(context: rs.AssetExecutionContext) -> dict:
+        if context.partition.key == rs.PartitionKey.single("d"):
+            raise ValueError("no data for d")
+        return {{"key": str(context.partition.key), "pid": os.getpid()}}
+
+
+    @rs.Asset(partitions_def=LETTERS, io_handler=FILES)
+    def doubled(raw: dict) -> str:
+        return raw["key"] * 2
+
+
+    @rs.Asset(partitions_def=LETTERS, io_handler=FILES)
+    def batched(context: rs.AssetExecutionContext) -> dict:
+        for key in context.partition.keys:
+            if key == rs.PartitionKey.single("d"):
+                context.mark_partition_failed(key, "d is corrupt")
+        return {{key: (str(key), os.getpid()) for key in context.partition.keys}}
+"""
+
+
+@pytest.fixture
+def parallel_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An importable module of fs-backed assets (worker processes re-import it by name)."""
+    name = "backfill_parallel_pipeline"
+    (tmp_path / f"{name}.py").write_text(
+        textwrap.dedent(PARALLEL_PIPELINE.format(base_dir=str(tmp_path / "data"))), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    module = __import__(name)
+    yield module
+    sys.modules.pop(name, None)
+
+
+def test_a_parallel_executor_backfill_keeps_every_key_in_files(parallel_pipeline: Any, tmp_path: Path) -> None:
+    import os
+
+    repo = repo_of(parallel_pipeline.raw, parallel_pipeline.doubled,
+                   default_executor=rs.Executor.parallel(max_workers=2))
+    result = repo.backfill(partition_keys=["a", "b", "c", "d"])
+
+    assert statuses(result) == {"a": "completed", "b": "completed", "c": "completed", "d": "failed"}
+    assert (result.status, result.num_runs) == ("CompletedFailed", 4)
+    assert "ValueError: no data for d" in repo.get_backfill(result.backfill_id).error
+    assert texts(repo.storage.get_materialized_partitions("doubled")) == ["a", "b", "c"]
+    assert sorted(p.name for p in (tmp_path / "data" / "doubled").iterdir()) == ["a.pkl", "b.pkl", "c.pkl"]
+    assert [repo.load_node("doubled", partition_key=k) for k in "abc"] == ["aa", "bb", "cc"]
+    raw_b = repo.load_node("raw", partition_key="b")
+    assert raw_b["key"] == "b" and raw_b["pid"] != os.getpid()  # computed in a worker process
+    for run_id in result.run_ids:
+        assert repo.storage.get_run(run_id).launched_by == rs.LaunchedBy.backfill(result.backfill_id)
+
+
+def test_a_batched_step_in_a_worker_process_stores_each_key(parallel_pipeline: Any, tmp_path: Path) -> None:
+    import os
+
+    repo = repo_of(parallel_pipeline.batched, default_executor=rs.Executor.parallel(max_workers=2))
+    result = repo.backfill(partition_keys=["a", "b", "c", "d"], strategy=rs.BackfillStrategy.single_run())
+
+    assert statuses(result) == {"a": "completed", "b": "completed", "c": "completed", "d": "failed"}
+    assert (result.status, result.num_runs) == ("CompletedFailed", 1)
+    assert sorted(p.name for p in (tmp_path / "data" / "batched").iterdir()) == ["a.pkl", "b.pkl", "c.pkl"]
+    values = [repo.load_node("batched", partition_key=k) for k in "abc"]
+    assert [v[0] for v in values] == ["a", "b", "c"] and len({v[1] for v in values} | {os.getpid()}) == 2
+    assert "d is corrupt" in repo.get_backfill(result.backfill_id).error
