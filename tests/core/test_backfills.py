@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -97,7 +98,8 @@ CANCEL = """
 
 def backfill_of_run(context: rs.AssetExecutionContext) -> str:
     """The id of the backfill that launched the running step, read back from storage."""
-    return rs.Storage.embedded(DB).get_run(context.run_id).launched_by.backfill_id
+    with rs.Storage.embedded(DB) as storage:
+        return storage.get_run(context.run_id).launched_by.backfill_id
 
 
 # --------------------------------------------------------------------------- multi_run
@@ -126,7 +128,8 @@ def test_multi_run_over_a_range_materialises_every_key_in_its_own_run() -> None:
     assert (stored.status, stored.total_partitions, stored.completed_partitions) == ("CompletedSuccess", 4, 4)
     assert stored.run_ids == result.run_ids and stored.error is None
     assert stored.launched_by == rs.LaunchedBy.manual() and stored.tags == [PRIORITY]
-    assert repr(stored) == f"BackfillStatus(id='{result.backfill_id}', status='CompletedSuccess', completed=4/4, failed=0)"
+    assert repr(stored) == (f"BackfillStatus(id='{result.backfill_id}', status='CompletedSuccess', "
+                            "completed=4/4, failed=0)")
     assert [s.backfill_id for s in repo.get_backfills()] == [result.backfill_id]
 
 
@@ -231,7 +234,8 @@ def test_mark_partition_failed_fails_exactly_that_key_of_a_batched_run() -> None
 
 # --------------------------------------------------------------------------- per_dimension
 def grid() -> rs.PartitionsDefinition:
-    return rs.PartitionsDefinition.multi({"date": days(), "region": rs.PartitionsDefinition.static_(["eu", "us", "ap"])})
+    regions = rs.PartitionsDefinition.static_(["eu", "us", "ap"])
+    return rs.PartitionsDefinition.multi({"date": days(), "region": regions})
 
 
 def test_per_dimension_runs_each_date_with_its_regions_batched() -> None:
@@ -301,8 +305,8 @@ def test_continue_runs_every_partition_and_reports_the_failures() -> None:
 
     assert calls == LETTERS
     assert (result.status, result.completed, result.failed, result.canceled) == ("CompletedFailed", 4, 1, 0)
-    assert repr(result) == f"BackfillResult(id='{result.backfill_id}', status='CompletedFailed', completed=4, " \
-                           "failed=1, canceled=0)"
+    assert repr(result) == (f"BackfillResult(id='{result.backfill_id}', status='CompletedFailed', completed=4, "
+                            "failed=1, canceled=0)")
     assert statuses(result)["c"] == "failed" and not result.success
     assert repo.storage.get_run(result.run_ids[2]).status == "Failure"
     assert "c" not in texts(repo.storage.get_materialized_partitions("letter"))
@@ -315,8 +319,8 @@ def test_stop_on_failure_cancels_the_partitions_not_started() -> None:
     result = repo.backfill(partition_keys=LETTERS, failure_policy="stop_on_failure")
 
     assert calls == ["a", "b"]
-    assert (result.status, result.num_runs, result.completed, result.failed, result.canceled) == \
-        ("CompletedFailed", 2, 1, 1, 3)
+    counts = (result.num_runs, result.completed, result.failed, result.canceled)
+    assert (result.status, counts) == ("CompletedFailed", (2, 1, 1, 3))
     assert statuses(result) == {"a": "completed", "b": "failed", "c": "canceled", "d": "canceled", "e": "canceled"}
     stored = repo.get_backfill(result.backfill_id)
     assert (stored.status, stored.canceled_partitions, stored.remaining_partitions) == ("CompletedFailed", 3, 0)
@@ -339,7 +343,7 @@ def test_a_key_marked_failed_by_a_successful_run_stops_the_backfill_too() -> Non
 
 def test_an_unknown_failure_policy_is_an_error_before_anything_is_stored() -> None:
     repo = repo_of(letter_asset([]))
-    with pytest.raises(ExecutionError, match="Unknown failure_policy 'stop'; valid values: 'continue', 'stop_on_failure'"):
+    with pytest.raises(ExecutionError, match="Unknown failure_policy 'stop'; valid values: 'continue', 'stop_on_fail"):
         repo.backfill(partition_keys=["a"], failure_policy="stop")
     assert repo.get_backfills() == []
 
@@ -442,7 +446,7 @@ def test_an_interrupted_backfill_is_not_left_in_progress() -> None:
         repo.backfill(partition_keys=["a", "b", "c"], progress=progress)
     [stored] = repo.get_backfills()
     assert (stored.status, stored.completed_partitions, stored.canceled_partitions) == ("Canceled", 1, 2)
-    assert stored.error.startswith("backfill interrupted: KeyboardInterrupt")
+    assert stored.error == "backfill interrupted: KeyboardInterrupt"
     assert repo.rerun_backfill(stored.backfill_id, dry_run=True).num_partitions == 2
 
 
@@ -483,11 +487,28 @@ def test_a_cancel_from_another_process_is_honoured_before_the_next_run() -> None
     assert repo.get_backfill(result.backfill_id).status == "Canceled"
 
 
+def test_a_second_repository_in_the_same_process_signals_the_live_backfill() -> None:
+    replies: list[bool] = []
+
+    @rs.Asset(partitions_def=letters())
+    def letter(context: rs.AssetExecutionContext) -> str:
+        if context.partition.key == key("a"):
+            other = rs.CodeRepository(assets=[])
+            other.resolve(rs.Storage.embedded(DB))
+            replies.append(other.cancel_backfill(backfill_of_run(context)))
+        return "x"
+
+    result = repo_of(letter).backfill(partition_keys=LETTERS)
+    assert replies == [True]  # the backfill runs in this process: signalled directly
+    assert (result.status, result.completed, result.canceled) == ("Canceled", 1, 4)
+
+
 def test_a_run_canceled_while_it_runs_cancels_its_keys_not_fails_them() -> None:
     @rs.Asset(partitions_def=letters())
     def first(context: rs.AssetExecutionContext) -> str:
         if context.partition.key == key("b"):
-            rs.Storage.embedded(DB).request_cancellation(context.run_id)  # e.g. `rivers` canceling that run
+            with rs.Storage.embedded(DB) as storage:  # a second storage object, e.g. a tool canceling that run
+                storage.request_cancellation(context.run_id)
             time.sleep(1.05)  # the executor looks for a cancel about once a second, between steps
         return "x"
 
@@ -503,6 +524,7 @@ def test_a_run_canceled_while_it_runs_cancels_its_keys_not_fails_them() -> None:
     assert texts(repo.storage.get_materialized_partitions("second")) == ["a", "c"]
     # not every partition completed: not a success, and the rerun picks the canceled key up
     assert (result.status, result.canceled) == ("CompletedFailed", 1)
+    assert repo.get_backfill(result.backfill_id).error is None  # a cancel is not an error
     assert texts(repo.rerun_backfill(result.backfill_id, dry_run=True).partition_keys) == ["b"]
 
 
@@ -637,8 +659,8 @@ def test_dynamic_partitions_backfill_after_they_are_registered_and_not_after_del
         return str(context.partition.key).title()
 
     repo = repo_of(customer)
-    unregistered = 'not a registered dynamic partition key of namespace \'customers\'. Register it with ' \
-                   'add_dynamic_partitions("customers", [...]) first.'
+    unregistered = ("not a registered dynamic partition key of namespace 'customers'. Register it with "
+                    'add_dynamic_partitions("customers", [...]) first.')
     with pytest.raises(ExecutionError, match="Invalid partition_key 'acme' for asset 'customer'") as raised:
         repo.backfill(partition_keys=["acme"])
     assert unregistered in str(raised.value)
@@ -699,8 +721,6 @@ def parallel_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_a_parallel_executor_backfill_keeps_every_key_in_files(parallel_pipeline: Any, tmp_path: Path) -> None:
-    import os
-
     repo = repo_of(parallel_pipeline.raw, parallel_pipeline.doubled,
                    default_executor=rs.Executor.parallel(max_workers=2))
     result = repo.backfill(partition_keys=["a", "b", "c", "d"])
@@ -718,8 +738,6 @@ def test_a_parallel_executor_backfill_keeps_every_key_in_files(parallel_pipeline
 
 
 def test_a_batched_step_in_a_worker_process_stores_each_key(parallel_pipeline: Any, tmp_path: Path) -> None:
-    import os
-
     repo = repo_of(parallel_pipeline.batched, default_executor=rs.Executor.parallel(max_workers=2))
     result = repo.backfill(partition_keys=["a", "b", "c", "d"], strategy=rs.BackfillStrategy.single_run())
 

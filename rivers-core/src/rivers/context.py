@@ -175,6 +175,9 @@ class AssetExecutionContext(_Frozen, _MetadataCollector, _PartitionAccess):
         from rivers.exceptions import ExecutionError
 
         keys = [] if self.partition is None else list(self.partition.keys)
+        if isinstance(partition_key, str):  # "2024-01-01" for PartitionKey.single("2024-01-01")
+            by_text = {str(key): key for key in keys}
+            partition_key = by_text.get(partition_key, partition_key)
         if partition_key not in keys:
             raise ExecutionError(f"partition key {partition_key!r} is not in this context's partition keys")
         self._failed_partitions.append((partition_key, error))

@@ -81,7 +81,7 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
                 ok = succeeded and text not in failed_keys
                 record.statuses[position[text]] = "completed" if ok else "failed"
                 failed_any = failed_any or not ok
-            if error is not None and record.error is None:
+            if error is not None and record.error is None and not canceled_run:
                 record.error = error
             if progress is not None:
                 progress(record)
@@ -95,7 +95,8 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
     except BaseException as error:  # e.g. a raising progress callback or Ctrl-C: never leave "InProgress" behind
         record.statuses = ["canceled" if s == "pending" else s for s in record.statuses]
         record.status = "Canceled"
-        record.error = record.error or f"backfill interrupted: {type(error).__name__}: {error}"
+        reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        record.error = record.error or f"backfill interrupted: {reason}"
         raise
     finally:
         _LIVE.pop(record.backfill_id, None)

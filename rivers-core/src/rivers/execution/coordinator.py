@@ -118,9 +118,10 @@ class RunCoordinator:
         if self._claims is not None:
             self._claims.close()
         self.state.close()
-        self._writer.close()
         status = "Canceled" if self._cancelled else ("Failure" if self.failures else "Success")
-        self.storage._update_run(self.run_id, status=status, end_time=time.time_ns())
+        with self.storage._batch():  # the last events and the final status: one commit
+            self._writer.close()
+            self.storage._update_run(self.run_id, status=status, end_time=time.time_ns())
         failed = [(name, describe_error(error)) for name, error in self.failures]
         if self.observers.active:
             from rivers.plugins.events import RunFinished

@@ -5,6 +5,10 @@ them in batches, so the storage's own work (SQLite releases the GIL while it
 writes) overlaps with the next steps instead of delaying them. ``flush()``
 waits until everything handed over is stored; runs flush before they update
 their status, so a run never reads as finished before its events exist.
+
+The thread starts with the second batch of records: a one-step run (for
+example one partition per ``materialize()`` call) writes its events in the
+caller at the end of the run, without paying for a thread start and join.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class EventWriter:
         self._closed = False
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._batches = 0
 
     def add(self, events: list[Any], logs: list[Any]) -> None:
         """Queue records; wakes the writer when enough are waiting."""
@@ -46,6 +51,9 @@ class EventWriter:
                     self._write_now()
                 return
             if self._thread is None:
+                self._batches += 1
+                if self._batches < 2:
+                    return  # maybe a one-step run: flush() writes it in the caller
                 self._thread = threading.Thread(target=self._loop, name="rivers-event-writer", daemon=True)
                 self._thread.start()
             if len(self._events) >= _MAX_PENDING:

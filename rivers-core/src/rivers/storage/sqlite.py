@@ -236,33 +236,36 @@ class SqliteStorage(Storage):
             raise StorageError(f"Embedded storage at '{self._path}': write failed: {error}") from error
         return result
 
-    def _flush(self) -> None:
-        """Write the queued events and logs in one transaction (lock held).
+    def _flush(self, then: Callable[[sqlite3.Connection], _T] | None = None) -> _T | None:
+        """Write the queued events and logs in one transaction (lock held), followed by ``then``.
 
         The queue is emptied first: if writing fails the queued records are
         discarded and the error says how many.
         """
         events, logs = self._queued_events, self._queued_logs
-        if not events and not logs:
-            return
+        if not events and not logs and then is None:
+            return None
         self._queued_events, self._queued_logs = [], []
         event_rows = [event_to_row(event) for event in events]
         log_rows = [log_to_row(log) for log in logs]
 
-        def operation(conn: sqlite3.Connection) -> None:
-            conn.executemany(_INSERT_EVENT, event_rows)
-            conn.executemany(_INSERT_LOG, log_rows)
+        def operation(conn: sqlite3.Connection) -> _T | None:
+            if event_rows:
+                conn.executemany(_INSERT_EVENT, event_rows)
+            if log_rows:
+                conn.executemany(_INSERT_LOG, log_rows)
+            return then(conn) if then is not None else None
 
         try:
-            self._transaction(operation)
+            return self._transaction(operation)
         except StorageError as error:
             raise StorageError(f"{error} ({len(events)} queued events and {len(logs)} logs were discarded)") from error
 
     def _write(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Write queued records, then run ``operation`` in its own transaction."""
+        """Run ``operation`` in a transaction, after the queued records (one commit for both)."""
         with self._lock:
             if self._queued_events or self._queued_logs:
-                self._flush()
+                return self._flush(operation)  # type: ignore[return-value]
             return self._transaction(operation)
 
     def _read(self, sql: str, parameters: Sequence[Any] = (), *, flush: bool = True) -> list[Any]:

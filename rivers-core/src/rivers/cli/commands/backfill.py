@@ -37,7 +37,8 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     parser.add_argument("--from", dest="from_key", metavar="KEY", help="first key of an inclusive range")
     parser.add_argument("--to", dest="to_key", metavar="KEY", help="last key of an inclusive range")
     parser.add_argument("--strategy", choices=_STRATEGIES, help="one run per key (multi_run) or one run for all")
-    parser.add_argument("--stop-on-failure", action="store_true", help="cancel the remaining partitions after a failure")
+    parser.add_argument("--stop-on-failure", action="store_true",
+                        help="cancel the remaining partitions after a failure")
     parser.add_argument("--dry-run", action="store_true", help="print the plan (partitions and runs) and exit")
     parser.add_argument("--status", metavar="ID", help="show the stored state of backfill ID and exit")
     parser.add_argument("--cancel", metavar="ID", help="ask backfill ID to stop launching runs")
