@@ -377,3 +377,30 @@ def test_parallel_executor_runs_partitioned_steps_in_workers(tmp_path, monkeypat
     import os
 
     assert value["pid"] != os.getpid() and value["clean_pid"] != os.getpid()
+
+
+def test_batched_step_with_one_value_writes_it_once_for_the_keys_that_did_not_fail():
+    class Sized(rs.InMemoryIOHandler):
+        def __init__(self):
+            super().__init__()
+            self.partitions = []
+
+        def handle_output(self, context, obj):
+            self.partitions.append([str(k) for k in context.partition.keys])
+            super().handle_output(context, obj)
+
+    handler = Sized()
+
+    @rs.Asset(partitions_def=REGIONS, io_handler=handler)
+    def summary(context: rs.AssetExecutionContext) -> str:
+        context.mark_partition_failed("eu", "no data for eu")
+        return "one summary"
+
+    repo = repo_of(summary)
+    result = repo.backfill(partition_keys=["us", "eu", "apac"], strategy=rs.BackfillStrategy.single_run())
+    assert (result.completed, result.failed) == (2, 1)
+    assert handler.partitions == [["apac", "us"]]  # the failed key is not written
+    for key in ("us", "apac"):
+        event = repo.storage.get_latest_materialization("summary", key)
+        assert dict(event.metadata)["storage"]  # the handler's output metadata reaches every key's record
+    assert repo.storage.get_latest_materialization("summary", "eu") is None

@@ -7,22 +7,11 @@ import datetime as dt
 import pytest
 
 from rivers.exceptions import PartitionValidationError
-from rivers.partitions import PartitionKey, PartitionKeyRange, PartitionsDefinition
+from rivers.partitions import PartitionKeyRange
 from rivers.partitions.mapping_checks import validate_edge
 from rivers.partitions.mapping_defaults import MappingMismatch, default_mapping
-from rivers.partitions.mappings import PartitionMapping
+from mapping_definitions import AB, ABC, CUSTOMERS, DAILY, DATE_REGION, HOURLY, PD, REGIONS, K, M
 
-M = PartitionMapping
-PD = PartitionsDefinition
-K = PartitionKey
-
-DAILY = PD.daily(dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 8))
-HOURLY = PD.hourly(dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 3))
-AB = PD.static_(["a", "b"])
-ABC = PD.static_(["a", "b", "c"])
-REGIONS = PD.static_(["us", "eu"])
-DATE_REGION = PD.multi({"date": DAILY, "region": REGIONS})
-DYNAMIC = PD.dynamic("cust")
 
 
 def check(mapping, downstream_def, upstream_def):
@@ -130,8 +119,8 @@ def test_identity_static_downstream_keys_must_exist_upstream():
 
 
 def test_identity_dynamic_namespaces_must_match():
-    check(M.identity(), DYNAMIC, PD.dynamic("cust"))
-    fails(M.identity(), DYNAMIC, PD.dynamic("orders"), "same dynamic namespace: downstream 'cust', upstream 'orders'")
+    check(M.identity(), CUSTOMERS, PD.dynamic("cust"))
+    fails(M.identity(), CUSTOMERS, PD.dynamic("orders"), "same dynamic namespace: downstream 'cust', upstream 'orders'")
 
 
 def test_identity_multi_dimensions_must_match():
@@ -201,7 +190,7 @@ def test_specific_partitions_keys_must_be_upstream_keys():
 
 
 def test_specific_partitions_on_dynamic_upstream_cannot_be_checked_before_run_time():
-    check(M.specific_partitions(["anything"]), None, DYNAMIC)
+    check(M.specific_partitions(["anything"]), None, CUSTOMERS)
 
 
 def test_for_keys_selectors_must_be_valid_downstream_keys():
@@ -212,7 +201,7 @@ def test_for_keys_selectors_must_be_valid_downstream_keys():
 
 
 def test_for_keys_ranges_of_dynamic_downstream_are_checked_at_run_time():
-    check(M.for_keys([PartitionKeyRange.single("x", "y")]), DYNAMIC, None)
+    check(M.for_keys([PartitionKeyRange.single("x", "y")]), CUSTOMERS, None)
 
 
 # --- Subset ---------------------------------------------------------------------------------
@@ -241,7 +230,7 @@ def test_subset_multi_is_checked_per_dimension():
 
 
 def test_subset_dynamic_is_checked_at_run_time():
-    check(M.subset(), DYNAMIC, PD.dynamic("other"))
+    check(M.subset(), CUSTOMERS, PD.dynamic("other"))
 
 
 # --- Multi ----------------------------------------------------------------------------------
@@ -365,7 +354,7 @@ def test_ambiguous_multi_to_single_default():
     two = PD.multi({"left": AB, "right": AB})
     fails(None, two, AB, "several downstream dimensions (left, right)")
     fails(None, AB, two, "several upstream dimensions (left, right)")
-    fails(None, DATE_REGION, DYNAMIC, "no downstream dimension (date, region) matches")
+    fails(None, DATE_REGION, CUSTOMERS, "no downstream dimension (date, region) matches")
 
 
 def test_unpartitioned_upstream_default_loads_the_value():

@@ -7,21 +7,10 @@ import datetime as dt
 import pytest
 
 from rivers.exceptions import PartitionValidationError
-from rivers.partitions import PartitionKey, PartitionKeyRange, PartitionsDefinition
+from rivers.partitions import PartitionKeyRange
 from rivers.partitions.mapping_resolution import UpstreamLoad, resolve_upstream
-from rivers.partitions.mappings import PartitionMapping
+from mapping_definitions import AB, ABC, CUSTOMERS, DAILY, DATE_REGION, HOURLY, PD, REGIONS, K, M
 
-M = PartitionMapping
-PD = PartitionsDefinition
-K = PartitionKey
-
-DAILY = PD.daily(dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 8))
-HOURLY = PD.hourly(dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 3))
-AB = PD.static_(["a", "b"])
-ABC = PD.static_(["a", "b", "c"])
-REGIONS = PD.static_(["us", "eu"])
-DATE_REGION = PD.multi({"date": DAILY, "region": REGIONS})
-CUSTOMERS = PD.dynamic("cust")
 REGISTERED = {"cust": ["acme", "globex", "initech"], "empty": []}
 
 

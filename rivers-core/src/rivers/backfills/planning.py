@@ -38,7 +38,7 @@ class BackfillPlan:
 
 def plan_backfill(state: Any, selection: Any, partition_keys: Any, partition_range: Any, strategy: Any) -> BackfillPlan:
     """Resolve the selection, keys and strategy of a backfill request (nothing is stored)."""
-    from rivers.execution.partition_requests import coerce_key, dynamic_lookup, invalid_key_error
+    from rivers.execution.partition_requests import check_keys, coerce_key, dynamic_lookup
 
     graph = state.graph
     nodes = state.select(selection, include_upstream=False)
@@ -66,15 +66,7 @@ def plan_backfill(state: Any, selection: Any, partition_keys: Any, partition_ran
             raise ExecutionError(f"partition_range {partition_range!r} selects no partition of '{partitioned[0]}'")
     else:
         raise ExecutionError("Either partition_keys or partition_range must be provided")
-    checked: set[int] = set()
-    for name in partitioned:
-        definition = graph.nodes[name].partitions_def
-        if id(definition) in checked:
-            continue
-        checked.add(id(definition))
-        for key in keys:
-            if not definition.validate_partition_key(key, dynamic_partitions=dynamic):
-                raise invalid_key_error(key, name, definition, dynamic)
+    check_keys(graph, partitioned, keys, dynamic)
     chosen = _choose_strategy(strategy, [graph.nodes[n] for n in partitioned])
     runs = _group(chosen, keys, graph, partitioned)
     # the steps every run executes: a selection that cannot run (e.g. an in-memory upstream left out)

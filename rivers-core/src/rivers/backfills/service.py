@@ -128,15 +128,16 @@ def rerun_backfill(state: Any, backfill_id: str, *, block: bool, dry_run: bool, 
 
 def _still_valid(state: Any, record: BackfillRecord, keys: list[Any]) -> list[Any]:
     """``keys`` valid for every selected partitioned asset; retired ones are dropped with a warning."""
-    from rivers.execution.partition_requests import dynamic_lookup
+    from rivers.execution.partition_requests import distinct_definitions, dynamic_lookup, first_rejection
 
     graph = state.graph
     dynamic = dynamic_lookup(state.storage)
     names = record.selection if record.selection is not None else list(graph.nodes)
-    definitions = {id(d): d for d in (graph.nodes[n].partitions_def for n in names if n in graph.nodes) if d}
-    valid = [k for k in keys if all(d.validate_partition_key(k, dynamic_partitions=dynamic)
-                                    for d in definitions.values())]
-    dropped = [str(k) for k in keys if k not in valid]
+    definitions = distinct_definitions(graph, [n for n in names if n in graph.nodes])
+    valid, dropped = [], []
+    for key in keys:
+        (dropped if first_rejection(definitions, key, dynamic) else valid).append(key)
+    dropped = [str(k) for k in dropped]
     if dropped and valid:
         warnings.warn(
             f"rerun_backfill('{record.backfill_id}'): skipping {len(dropped)} partition(s) that are no longer "

@@ -11,7 +11,8 @@ from typing import Any, Iterable
 
 from rivers.exceptions import ExecutionError, PartitionValidationError
 
-__all__ = ["check_run_key", "dynamic_lookup", "load_partition", "coerce_key"]
+__all__ = ["check_run_key", "check_keys", "coerce_key", "distinct_definitions", "dynamic_lookup", "first_rejection",
+           "invalid_key_error", "load_partition", "node_partition"]
 
 
 def coerce_key(partition_key: Any) -> Any:
@@ -52,18 +53,35 @@ def check_run_key(graph: Any, names: Iterable[str], partition_key: Any, storage:
             f"Node '{first}' is not partitioned, but a partition_key was provided: none of the selected assets "
             "is partitioned; drop partition_key or select partitioned assets"
         )
-    members = key.members()
-    dynamic = dynamic_lookup(storage)
-    checked: set[int] = set()
-    for name in partitioned:
-        definition = nodes[name].partitions_def
-        if id(definition) in checked:
-            continue
-        checked.add(id(definition))
-        for member in members:
-            if not definition.validate_partition_key(member, dynamic_partitions=dynamic):
-                raise invalid_key_error(member, name, definition, dynamic)
+    check_keys(graph, partitioned, key.members(), dynamic_lookup(storage))
     return key
+
+
+def distinct_definitions(graph: Any, names: Iterable[str]) -> list[tuple[str, Any]]:
+    """``(first node, definition)`` for each distinct partitions definition among ``names``."""
+    found: dict[int, tuple[str, Any]] = {}
+    for name in names:
+        definition = graph.nodes[name].partitions_def
+        if definition is not None and id(definition) not in found:
+            found[id(definition)] = (name, definition)
+    return list(found.values())
+
+
+def first_rejection(definitions: list[tuple[str, Any]], key: Any, dynamic: Any) -> tuple[str, Any] | None:
+    """The first ``(node, definition)`` for which ``key`` is not a valid partition, or ``None``."""
+    for name, definition in definitions:
+        if not definition.validate_partition_key(key, dynamic_partitions=dynamic):
+            return name, definition
+    return None
+
+
+def check_keys(graph: Any, names: Iterable[str], keys: Iterable[Any], dynamic: Any) -> None:
+    """Raise the submit-time error for the first key that is not a partition of every node in ``names``."""
+    definitions = distinct_definitions(graph, names)
+    for key in keys:
+        rejected = first_rejection(definitions, key, dynamic)
+        if rejected is not None:
+            raise invalid_key_error(key, *rejected, dynamic)
 
 
 def invalid_key_error(key: Any, asset: str, definition: Any, dynamic: Any) -> ExecutionError:
@@ -111,15 +129,18 @@ def load_partition(node: Any, partition_key: Any, storage: Any) -> Any:
     """The PartitionContext ``load_node(name, partition_key=...)`` hands to the handler."""
     if node.partitions_def is None:
         raise PartitionValidationError(f"Node '{node.name}' is not partitioned, but a partition_key was provided")
+    return node_partition(node.name, node.partitions_def, coerce_key(partition_key).members(),
+                          dynamic_lookup(storage))
+
+
+def node_partition(node: str, definition: Any, members: list[Any], dynamic: Any, *, check: bool = True) -> Any:
+    """The PartitionContext of ``members`` for ``node``; with ``check``, each member must be valid."""
     from rivers.partitions.context import PartitionContext
 
-    definition = node.partitions_def
-    key = coerce_key(partition_key)
-    members = key.members()
-    dynamic = dynamic_lookup(storage)
-    for member in members:
-        if not definition.validate_partition_key(member, dynamic_partitions=dynamic):
-            raise PartitionValidationError(
-                f"Partition key '{member}' is not valid for node '{node.name}' ({definition.describe()})"
-            )
+    if check:
+        for member in members:
+            if not definition.validate_partition_key(member, dynamic_partitions=dynamic):
+                raise PartitionValidationError(
+                    f"Partition key '{member}' is not valid for node '{node}' ({definition.describe()})"
+                )
     return PartitionContext(members, definition)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rivers.exceptions import PartitionValidationError
 
 __all__ = ["step_partition", "input_partition", "NOT_LOADED"]
 
@@ -33,18 +32,11 @@ def step_partition(runtime: Any, run: Any) -> Any:
     cached = cache.get(id(definition))
     if cached is not None and cached[0] is definition:
         return cached[1]
-    from rivers.partitions.context import PartitionContext
+    from rivers.execution.partition_requests import node_partition
 
-    members = key.members()
-    if not run.partition_checked:
-        dynamic = run.dynamic_partitions()
-        for member in members:
-            if not definition.validate_partition_key(member, dynamic_partitions=dynamic):
-                raise PartitionValidationError(
-                    f"Partition key {str(member)!r} is not valid for node '{runtime.key}' "
-                    f"({definition.describe()})"
-                )
-    context = PartitionContext(members, definition)
+    checked = run.partition_checked
+    context = node_partition(runtime.key, definition, key.members(), None if checked else run.dynamic_partitions(),
+                             check=not checked)
     cache[id(definition)] = (definition, context)
     return context
 

@@ -73,10 +73,11 @@ class RunState:
 
     def dynamic_partitions(self) -> Any:
         """``name -> registered keys`` of dynamic partitions (``None`` where storage is not reachable)."""
-        storage = self.storage
-        if storage is None:
+        if self.storage is None:
             return None
-        return lambda name: storage._dynamic_partitions(name) or []
+        from rivers.execution.partition_requests import dynamic_lookup
+
+        return dynamic_lookup(self.storage)
 
     def input_data_version(self, node: str) -> str | None:
         """The data version of ``node`` this run would read (cached per run)."""
@@ -418,11 +419,13 @@ def _record_partitioned(runtime: StepRuntime, run: RunState, write: Any, context
     keys = [key for key in partition.keys if str(key) not in failed]
     per_key = _values_by_key(value, partition.keys) if written else None
     wrapper_version = wrapper.data_version if wrapper is not None else None
-    if written and per_key is None and keys:
-        _write(runtime, run, write, partition, value, dict(metadata))
+    shared_version = None
+    if written and per_key is None and keys:  # one value for the keys that did not fail
+        covered = partition if len(keys) == len(partition.keys) else PartitionContext(keys, partition.definition)
+        metadata, shared_version = _write(runtime, run, write, covered, value, dict(metadata))
     for key in keys:
         key_metadata = dict(metadata)
-        handler_version = None
+        handler_version = shared_version
         if per_key is not None:
             if key not in per_key:
                 continue  # the step returned no value for this key: nothing materialized
@@ -447,12 +450,14 @@ def _write(runtime: StepRuntime, run: RunState, write: Any, partition: Any, valu
 
 def _values_by_key(value: Any, keys: list[Any]) -> dict[Any, Any] | None:
     """``{key: value}`` when ``value`` is a dict keyed by (some of) the partition keys, else ``None``."""
+    from rivers.partitions.keys import PartitionKey
+
     if not isinstance(value, dict) or not value:
         return None
     by_text = {str(key): key for key in keys}
     result = {}
     for item_key, item in value.items():
-        key = by_text.get(str(item_key)) if isinstance(item_key, str) or hasattr(item_key, "members") else None
+        key = by_text.get(str(item_key)) if isinstance(item_key, (str, PartitionKey)) else None
         if key is None:
             return None
         result[key] = item

@@ -18,6 +18,7 @@ from rivers.partitions.mapping_defaults import (
     dimensions_of,
     identity_mismatch,
     key_from_text,
+    kind_mismatch,
 )
 from rivers.partitions.keys import PartitionKey
 from rivers.partitions.mappings import PartitionMapping
@@ -221,10 +222,7 @@ def subset_mismatch(downstream: PartitionsDefinition, upstream: PartitionsDefini
     if downstream is upstream or downstream == upstream:
         return None
     if downstream.kind != upstream.kind:
-        return (
-            f"Subset mapping requires same partition type: downstream has {downstream.describe()}, "
-            f"upstream has {upstream.describe()}"
-        )
+        return kind_mismatch("Subset", downstream, upstream)
     if downstream.kind == "dynamic":
         return None  # membership is only known at run time
     if downstream.kind == "multi":

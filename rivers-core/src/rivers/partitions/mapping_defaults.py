@@ -71,6 +71,14 @@ def identity_mismatch(downstream: PartitionsDefinition, upstream: PartitionsDefi
         return _identity_mismatch(downstream, upstream)
 
 
+def kind_mismatch(mapping_name: str, downstream: PartitionsDefinition, upstream: PartitionsDefinition) -> str:
+    """Why ``mapping_name`` does not fit definitions of different kinds."""
+    return (
+        f"{mapping_name} mapping requires same partition type: downstream has {downstream.describe()}, "
+        f"upstream has {upstream.describe()}"
+    )
+
+
 @lru_cache(maxsize=512)
 def _identity_mismatch_cached(downstream: PartitionsDefinition, upstream: PartitionsDefinition) -> str | None:
     return _identity_mismatch(downstream, upstream)
@@ -80,10 +88,7 @@ def _identity_mismatch(downstream: PartitionsDefinition, upstream: PartitionsDef
     if downstream is upstream or downstream == upstream:
         return None
     if downstream.kind != upstream.kind:
-        return (
-            f"Identity mapping requires same partition type: downstream has {downstream.describe()}, "
-            f"upstream has {upstream.describe()}"
-        )
+        return kind_mismatch("Identity", downstream, upstream)
     check = _IDENTITY_CHECKS.get(downstream.kind, _identity_keys)
     return check(downstream, upstream)
 
