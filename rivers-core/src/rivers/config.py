@@ -24,17 +24,17 @@ the fix.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import attrs
+from rivers._record import Record, factory
 
 from rivers.exceptions import ConfigurationError, ProjectConfigError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rivers.execution.executors import Executor
     from rivers.io_handlers.base import BaseIOHandler
     from rivers.storage import Storage
@@ -67,8 +67,7 @@ _SECTIONS: dict[str, tuple[str, str]] = {
 _T = TypeVar("_T")
 
 
-@attrs.frozen
-class ProjectConfig:
+class ProjectConfig(Record):
     """The settings of a project, from ``rivers.toml`` or the defaults.
 
     ``path`` is the file read (``None`` when there is none);
@@ -79,11 +78,11 @@ class ProjectConfig:
 
     path: Path | None = None
     storage_url: str = DEFAULT_STORAGE_URL
-    storage_settings: dict[str, Any] = attrs.Factory(dict)
+    storage_settings: dict[str, Any] = factory(dict)
     executor_name: str = DEFAULT_EXECUTOR
-    executor_settings: dict[str, Any] = attrs.Factory(dict)
+    executor_settings: dict[str, Any] = factory(dict)
     io_handler_name: str = DEFAULT_IO_HANDLER
-    io_handler_settings: dict[str, Any] = attrs.Factory(dict)
+    io_handler_settings: dict[str, Any] = factory(dict)
     storage_url_source: str = "default"
 
     @classmethod
@@ -98,10 +97,14 @@ class ProjectConfig:
         :raises ProjectConfigError: if the file is not valid TOML or has an
             unknown section or a value of the wrong type.
         """
-        path = Path(directory if directory is not None else os.getcwd()) / CONFIG_FILENAME
+        location = os.path.join(os.fspath(directory) if directory is not None else os.getcwd(), CONFIG_FILENAME)
         data: dict[str, Any] = {}
-        if path.is_file():
+        path = None
+        if os.path.isfile(location):  # pathlib and tomllib are imported only when there is a file
             import tomllib
+            from pathlib import Path
+
+            path = Path(location)
 
             try:
                 with path.open("rb") as file:
@@ -110,12 +113,12 @@ class ProjectConfig:
                 raise ProjectConfigError(f"{path}: invalid TOML ({exc}); fix the syntax at that position") from exc
             except OSError as exc:
                 raise ProjectConfigError(f"{path}: cannot be read ({exc})") from exc
-        config = cls.from_dict(data, path=path if path.is_file() else None)
+        config = cls.from_dict(data, path=path)
         override = os.environ.get(STORAGE_URL_ENV, "").strip()
         if override:
             settings = config.storage_settings if _scheme(override) == _scheme(config.storage_url) else {}
-            config = attrs.evolve(
-                config, storage_url=override, storage_settings=settings, storage_url_source=STORAGE_URL_ENV
+            config = config.evolve(
+                storage_url=override, storage_settings=settings, storage_url_source=STORAGE_URL_ENV
             )
         return config
 
@@ -194,6 +197,8 @@ def _unknown_section(where: str, section: str, value: object) -> str:
     known = ", ".join(f"[{name}]" for name in _SECTIONS)
     if not isinstance(value, Mapping):
         return f"{where}: unexpected top-level key {section!r}; keys belong in a section ({known})"
+    import difflib
+
     matches = difflib.get_close_matches(section, _SECTIONS, n=1)
     hint = f" Did you mean [{matches[0]}]?" if matches else ""
     return f"{where}: unknown section [{section}]; known sections: {known}.{hint}"

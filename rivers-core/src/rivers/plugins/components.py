@@ -7,11 +7,10 @@ knows how to validate what a hook returned and how to explain a failed lookup;
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import attrs
+from rivers._record import Record
 
 from rivers.exceptions import PluginConflictError, PluginError, PluginNotFoundError
 from rivers.plugins.records import BrokenPlugin
@@ -46,15 +45,16 @@ def _check_class(value: object) -> str | None:
     return None if isinstance(value, type) else "must be a class"
 
 
-@attrs.frozen
-class ComponentKind:
+class ComponentKind(Record):
     """One kind of component: its key, hook, wording and value check."""
 
     key: str
     hook: str
     label: str
     plural: str
-    check: Callable[[object], str | None] = attrs.field(repr=False)
+    check: Callable[[object], str | None]
+
+    _hidden = frozenset({"check"})
 
     def validate(self, contributed: object) -> dict[str, Any]:
         """Return ``contributed`` if it is a valid ``{name: component}`` dict.
@@ -95,8 +95,7 @@ FIRST_PARTY_DISTRIBUTIONS: dict[tuple[str, str], str] = {
 }
 
 
-@attrs.frozen
-class Provider:
+class Provider(Record):
     """A component and the plugin that contributed it."""
 
     value: Any
@@ -125,6 +124,8 @@ def not_found_error(
         parts = [f"{kind.label} {name!r} is not available (plugin may not be installed): pip install {distribution}."]
     else:
         parts = [f"{kind.label} {name!r} is not available (plugin may not be installed)."]
+    import difflib
+
     matches = difflib.get_close_matches(name, available, n=3)
     if matches:
         parts.append("Did you mean " + " or ".join(repr(m) for m in matches) + "?")

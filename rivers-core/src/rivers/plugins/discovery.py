@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
+from rivers._record import Record
 
 from rivers.plugins import DISABLE_AUTOLOAD_ENV, ENTRY_POINT_GROUP
 
@@ -28,15 +28,16 @@ __all__ = ["InstalledPlugin", "autoload_disabled", "installed_plugins"]
 _FALSE_VALUES = frozenset({"", "0", "false", "no", "off"})
 
 
-@attrs.frozen
-class InstalledPlugin:
+class InstalledPlugin(Record):
     """An entry point of the ``rivers`` group and the distribution declaring it."""
 
     name: str
     value: str
     distribution: str | None
     version: str | None
-    entry_point: Any = attrs.field(repr=False, eq=False)
+    entry_point: Any
+
+    _hidden = frozenset({"entry_point"})
 
     def load(self) -> object:
         """Import the plugin object (usually a module); may raise anything."""

@@ -3,33 +3,41 @@
 The key is ``sys.path`` plus the modification time of each of its directories:
 installing or removing a distribution adds or removes a ``*.dist-info``
 folder there, which changes that time and so invalidates the cache.
+
+Each file is named by a CRC-32 of its key and stores the full key, which is
+compared on read (so a CRC collision is a cache miss, never a wrong answer).
+``zlib`` is used rather than ``hashlib`` because importing ``hashlib`` loads
+OpenSSL, which costs more than the rest of this module. The directory keeps
+the :data:`MAX_FILES` most recent files.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import os
 import sys
-from pathlib import Path
+import zlib
 from typing import Any
 
 CACHE_ENV = "RIVERS_PLUGIN_CACHE"
 CACHE_DIR_ENV = "RIVERS_CACHE_DIR"
-_FORMAT = 1
+#: Older cache files beyond this many are removed when a new one is written.
+MAX_FILES = 64
+_FORMAT = 2
+_PREFIX = "entry-points-"
 
 
 def _enabled() -> bool:
     return os.environ.get(CACHE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def _cache_dir() -> Path:
+def _cache_dir() -> str:
     configured = os.environ.get(CACHE_DIR_ENV)
     if configured:
-        return Path(configured)
+        return configured
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "rivers"
+    return os.path.join(base, "rivers")
 
 
 def _key() -> str:
@@ -40,22 +48,27 @@ def _key() -> str:
         except OSError:
             mtime = -1
         parts.append(f"{entry}\0{mtime}")
-    return hashlib.sha1("\n".join(parts).encode()).hexdigest()
+    return "\n".join(parts)
 
 
-def _path() -> Path:
-    return _cache_dir() / f"entry-points-{_key()}.json"
+def _path(key: str) -> str:
+    return os.path.join(_cache_dir(), f"{_PREFIX}{zlib.crc32(key.encode()):08x}.json")
 
 
 def read() -> list[dict[str, Any]] | None:
     """The cached scan, or None when there is no valid cache."""
     if not _enabled():
         return None
+    key = _key()
     try:
-        data = json.loads(_path().read_text())
+        with open(_path(key), encoding="utf-8") as handle:
+            data = json.load(handle)
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, list) else None
+    if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("entries"), list):
+        return None
+    entries: list[dict[str, Any]] = data["entries"]
+    return entries
 
 
 def write(entries: list[dict[str, Any]]) -> None:
@@ -64,15 +77,35 @@ def write(entries: list[dict[str, Any]]) -> None:
         return
     import tempfile
 
+    key = _key()
+    directory = _cache_dir()
     try:
-        target = _path()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".entry-points-")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(entries, handle)
-        os.replace(temporary, target)
+        os.makedirs(directory, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix="." + _PREFIX)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({"key": key, "entries": entries}, handle)
+        os.replace(temporary, _path(key))
+        _prune(directory)
     except OSError:
         pass
+
+
+def _prune(directory: str) -> None:
+    """Remove all but the :data:`MAX_FILES` most recently written cache files."""
+    files = []
+    with os.scandir(directory) as listing:
+        for entry in listing:
+            if entry.name.startswith(_PREFIX) and entry.name.endswith(".json"):
+                try:
+                    files.append((entry.stat().st_mtime_ns, entry.path))
+                except OSError:
+                    continue
+    files.sort(reverse=True)
+    for _, path in files[MAX_FILES:]:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
 
 
 class Reference:

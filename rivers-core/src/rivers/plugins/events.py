@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-import attrs
+from rivers._record import Record
 
 __all__ = [
     "RUN_STATUSES",
@@ -27,26 +27,21 @@ STEP_STATUSES = ("success", "failure", "skipped")
 RUN_STATUSES = ("success", "failure", "canceled")
 
 
-def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
-    return tuple(values)
+def _check_status(event: str, status: object, allowed: tuple[str, ...]) -> None:
+    if status not in allowed:
+        raise ValueError(f"{event} status must be one of {', '.join(allowed)}; got {status!r}")
 
 
-def _tag_dict(tags: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> dict[str, str]:
-    return dict(tags or ())
-
-
-class _Event:
+class _Event(Record):
     """Shared behaviour of the event classes."""
 
-    __slots__ = ()
     kind: ClassVar[str]
 
     def to_dict(self) -> dict[str, Any]:
         """The event as a JSON-ready dict, with its ``kind`` under ``"event"``."""
-        return {"event": self.kind, **attrs.asdict(self)}  # type: ignore[arg-type]
+        return {"event": self.kind, **self.to_plain()}
 
 
-@attrs.frozen
 class RunStarted(_Event):
     """A run has started.
 
@@ -58,11 +53,15 @@ class RunStarted(_Event):
 
     run_id: str
     job_name: str | None
-    node_names: tuple[str, ...] = attrs.field(converter=_str_tuple)
-    tags: dict[str, str] = attrs.field(factory=dict, converter=_tag_dict)
+    node_names: tuple[str, ...]
+    tags: dict[str, str] | None = None
+
+    def _prepare(self, values: dict[str, Any]) -> None:
+        values["node_names"] = tuple(values["node_names"])
+        tags: Mapping[str, str] | Iterable[tuple[str, str]] | None = values["tags"]
+        values["tags"] = dict(tags or ())
 
 
-@attrs.frozen
 class StepStarted(_Event):
     """A step of a run has started executing."""
 
@@ -72,7 +71,6 @@ class StepStarted(_Event):
     step_key: str
 
 
-@attrs.frozen
 class StepFinished(_Event):
     """A step has ended; ``status`` is one of :data:`STEP_STATUSES`.
 
@@ -84,18 +82,24 @@ class StepFinished(_Event):
 
     run_id: str
     step_key: str
-    status: str = attrs.field(validator=attrs.validators.in_(STEP_STATUSES))
+    status: str
     duration_s: float
     error: str | None = None
 
+    def _prepare(self, values: dict[str, Any]) -> None:
+        _check_status("StepFinished", values["status"], STEP_STATUSES)
 
-@attrs.frozen
+
 class RunFinished(_Event):
     """A run has ended; ``status`` is one of :data:`RUN_STATUSES`."""
 
     kind: ClassVar[str] = "run_finished"
 
     run_id: str
-    status: str = attrs.field(validator=attrs.validators.in_(RUN_STATUSES))
+    status: str
     duration_s: float
-    failed_steps: tuple[str, ...] = attrs.field(factory=tuple, converter=_str_tuple)
+    failed_steps: tuple[str, ...] = ()
+
+    def _prepare(self, values: dict[str, Any]) -> None:
+        _check_status("RunFinished", values["status"], RUN_STATUSES)
+        values["failed_steps"] = tuple(values["failed_steps"])

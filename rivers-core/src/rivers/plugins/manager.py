@@ -8,12 +8,11 @@ Tables and the observer snapshot are rebuilt after any (un)registration.
 
 from __future__ import annotations
 
-import difflib
 import threading
 import types
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import attrs
+from rivers._record import Record
 import pluggy
 
 from rivers import hookspecs
@@ -46,8 +45,7 @@ _HOOK_NAMES = tuple(name for name in dir(hookspecs) if name.startswith("rivers_"
 _SOURCE_ORDER = {PluginSource.BUILTIN: 0, PluginSource.ENTRY_POINT: 1, PluginSource.REGISTERED: 2}
 
 
-@attrs.frozen
-class _Registration:
+class _Registration(Record):
     """Where a registered plugin comes from."""
 
     source: str
@@ -55,13 +53,13 @@ class _Registration:
     version: str | None = None
 
 
-@attrs.define
 class _Table:
     """The components of one kind: usable names, contested names, per-plugin names."""
 
-    providers: dict[str, Provider] = attrs.Factory(dict)
-    conflicts: dict[str, list[Provider]] = attrs.Factory(dict)
-    contributions: dict[str, tuple[str, ...]] = attrs.Factory(dict)
+    def __init__(self) -> None:
+        self.providers: dict[str, Provider] = {}
+        self.conflicts: dict[str, list[Provider]] = {}
+        self.contributions: dict[str, tuple[str, ...]] = {}
 
 
 class RiversPluginManager:
@@ -172,6 +170,8 @@ class RiversPluginManager:
                 if impl.plugin is not plugin:
                     continue
                 if not caller.has_spec() and not impl.optionalhook:
+                    import difflib
+
                     matches = difflib.get_close_matches(caller.name, _HOOK_NAMES, n=1)
                     hint = f" (did you mean {matches[0]!r}?)" if matches else ""
                     problems.append(f"it implements the unknown hook {caller.name!r}{hint}")

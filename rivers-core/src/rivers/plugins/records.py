@@ -5,7 +5,7 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-import attrs
+from rivers._record import Record
 
 __all__ = ["BrokenPlugin", "PluginInfo", "PluginSource"]
 
@@ -18,8 +18,7 @@ class PluginSource:
     REGISTERED = "registered"
 
 
-@attrs.frozen
-class PluginInfo:
+class PluginInfo(Record):
     """One registered plugin, as listed by ``rivers plugins``.
 
     ``name`` is the entry-point name for installed plugins (the name given to
@@ -49,11 +48,10 @@ class PluginInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (used by ``rivers plugins --json``)."""
-        return {**attrs.asdict(self), "builtin": self.builtin}
+        return {**self.to_plain(), "builtin": self.builtin}
 
 
-@attrs.frozen
-class BrokenPlugin:
+class BrokenPlugin(Record):
     """A plugin that failed to load or whose hook failed, isolated from the rest.
 
     ``stage`` says where it failed: ``"import"`` (loading the entry point),
@@ -115,7 +113,7 @@ class BrokenPlugin:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
-        return {**attrs.asdict(self), "cause": self.cause}
+        return {**self.to_plain(), "cause": self.cause}
 
 
 def describe_plugin(name: str, distribution: str | None, version: str | None) -> str:

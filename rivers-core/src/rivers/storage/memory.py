@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 
-import attrs
 
 from rivers.exceptions import StorageError
 from rivers.storage.base import Storage, _check_run_status
@@ -76,8 +75,7 @@ class MemoryStorage(Storage):
             for record in records:
                 existing = self._assets.get(record.asset_key)
                 if existing is not None:
-                    record = attrs.evolve(
-                        existing,
+                    record = existing.evolve(
                         tags=list(record.tags),
                         kinds=list(record.kinds),
                         group=record.group,
@@ -117,7 +115,7 @@ class MemoryStorage(Storage):
             entry = self._run_entries.get(run_id)
             if entry is None:
                 raise StorageError(f"Run '{run_id}' not found")
-            self._run_entries[run_id] = (entry[0], attrs.evolve(entry[1], **changes))
+            self._run_entries[run_id] = (entry[0], entry[1].evolve(**changes))
 
     def _append_events(self, events: Sequence[StoredEvent]) -> None:
         with self._lock:
@@ -239,8 +237,7 @@ class MemoryStorage(Storage):
             entry = self._run_entries.get(run_id)
             if entry is not None:
                 sequence, record = entry
-                record = attrs.evolve(
-                    record,
+                record = record.evolve(
                     status=run_status,
                     end_time=record.end_time if record.end_time is not None else end_time,
                 )

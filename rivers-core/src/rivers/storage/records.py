@@ -1,6 +1,6 @@
 """Record types returned and accepted by :class:`rivers.Storage`.
 
-Every record is an immutable, slotted ``attrs`` class whose fields follow the
+Every record is an immutable :class:`~rivers._record.Record` whose fields follow the
 published ``rivers`` package (storage.md §2). Timestamps are integer
 nanoseconds since the epoch. List-valued fields stay plain lists of tuples,
 as upstream returns them.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from typing import Any, Final, NamedTuple
 
-import attrs
+from rivers._record import Record, factory
 
 __all__ = [
     "RUN_OUTCOMES",
@@ -62,11 +62,6 @@ def _partition_from_db(value: str | None) -> Any:
     return parse_display(value)
 
 
-def _partition_key_of(value: Any) -> Any:
-    """A record field's partition key: a display string given by a caller becomes a ``PartitionKey``."""
-    return _partition_from_db(value) if type(value) is str else value
-
-
 class StorageType(enum.IntEnum):
     """Which kind of store a :class:`rivers.Storage` is."""
 
@@ -95,8 +90,8 @@ class StoredEvent(_StoredEventFields):
     ``input_data_versions`` are lists of ``(key, value)`` string pairs.
 
     Events are the highest-volume records (three or more per step), so they
-    are immutable named tuples rather than attrs classes: creating one costs
-    a fraction of a frozen attrs instance, which matters on the per-step path.
+    are immutable named tuples rather than records: creating one costs a
+    fraction of a record instance, which matters on the per-step path.
     """
 
     __slots__ = ()
@@ -139,8 +134,7 @@ class StoredLog(_StoredLogFields):
     __slots__ = ()
 
 
-@attrs.frozen
-class AssetRecord:
+class AssetRecord(Record):
     """Declared properties of an asset plus a summary of its last materialization.
 
     ``tags``, ``kinds``, ``group``, ``code_version`` and ``pool`` come from the
@@ -150,8 +144,8 @@ class AssetRecord:
     """
 
     asset_key: str
-    tags: list[str] = attrs.Factory(list)
-    kinds: list[str] = attrs.Factory(list)
+    tags: list[str] = factory(list)
+    kinds: list[str] = factory(list)
     group: str | None = None
     code_version: str | None = None
     last_event_id: str | None = None
@@ -159,12 +153,11 @@ class AssetRecord:
     last_timestamp: int | None = None
     last_data_version: str | None = None
     last_materialization_code_version: str | None = None
-    last_input_data_versions: list[tuple[str, str]] = attrs.Factory(list)
-    pool: list[tuple[str, int]] = attrs.Factory(list)
+    last_input_data_versions: list[tuple[str, str]] = factory(list)
+    pool: list[tuple[str, int]] = factory(list)
 
 
-@attrs.frozen
-class StaleCause:
+class StaleCause(Record):
     """Why ``compute_staleness()`` considers an asset stale.
 
     ``category`` is ``"Code"`` or ``"Data"``; ``dependency`` names the upstream
@@ -180,13 +173,16 @@ class StaleCause:
 _LAUNCH_KINDS: Final = ("manual", "schedule", "sensor", "backfill", "condition")
 
 
-@attrs.frozen(repr=False)
-class LaunchedBy:
+class LaunchedBy(Record):
     """Who or what launched a run. Build it with the classmethods, e.g. ``LaunchedBy.schedule("daily")``."""
 
-    kind: str = attrs.field(validator=attrs.validators.in_(_LAUNCH_KINDS))
+    kind: str
     name: str | None = None
     backfill_id: str | None = None
+
+    def _prepare(self, values: dict[str, Any]) -> None:
+        if values["kind"] not in _LAUNCH_KINDS:
+            raise ValueError(f"LaunchedBy kind must be one of {', '.join(_LAUNCH_KINDS)}; got {values['kind']!r}")
 
     @classmethod
     def manual(cls) -> LaunchedBy:
@@ -247,8 +243,7 @@ _MANUAL: Final = LaunchedBy("manual")
 _CONDITION: Final = LaunchedBy("condition")
 
 
-@attrs.frozen
-class RunRecord:
+class RunRecord(Record):
     """One run: its status, timing, tags, planned steps and origin.
 
     ``status`` is one of :data:`RUN_STATUSES`; ``job_name`` is ``None`` for
@@ -260,9 +255,13 @@ class RunRecord:
     status: str = "Started"
     start_time: int = 0
     end_time: int | None = None
-    tags: list[tuple[str, str]] = attrs.Factory(list)
-    node_names: list[str] = attrs.Factory(list)
+    tags: list[tuple[str, str]] = factory(list)
+    node_names: list[str] = factory(list)
     priority: int = 0
-    partition_key: Any = attrs.field(default=None, converter=_partition_key_of)
+    partition_key: Any = None
     block_reason: str | None = None
     launched_by: LaunchedBy = _MANUAL
+
+    def _prepare(self, values: dict[str, Any]) -> None:
+        if type(values["partition_key"]) is str:
+            values["partition_key"] = _partition_from_db(values["partition_key"])

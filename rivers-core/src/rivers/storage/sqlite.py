@@ -30,7 +30,6 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Final, TypeVar
 
 from rivers.exceptions import StorageError
@@ -116,7 +115,7 @@ def _resolve_path(path: str | os.PathLike[str]) -> str:
         return text
     if os.path.isdir(text):
         return os.path.join(text, DEFAULT_FILENAME)
-    Path(text).parent.mkdir(parents=True, exist_ok=True)
+    os.makedirs(os.path.dirname(text) or ".", exist_ok=True)
     return text
 
 
