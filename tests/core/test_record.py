@@ -1,0 +1,106 @@
+"""rivers._record.Record: the immutable value base of the run-path records."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any, ClassVar
+
+import pytest
+
+from rivers._record import FrozenRecordError, Record, factory
+from rivers.storage.records import LaunchedBy, RunRecord
+
+
+class Point(Record):
+    kind: ClassVar[str] = "point"
+    x: int
+    y: int = 0
+    tags: list[str] = factory(list)
+    secret: str = "s"
+
+    _hidden = frozenset({"secret"})
+
+
+class Point3(Point):
+    z: int = 0
+
+
+class Positive(Record):
+    value: int
+
+    def _prepare(self, values: dict[str, Any]) -> None:
+        if values["value"] <= 0:
+            raise ValueError("value must be positive")
+        values["value"] = int(values["value"])
+
+
+def test_fields_defaults_and_factories():
+    a, b = Point(1), Point(x=1, y=2)
+    assert (a.x, a.y, a.tags) == (1, 0, [])
+    assert b.y == 2
+    assert a.tags is not Point(1).tags  # a fresh list per instance
+    assert Point._fields == ("x", "y", "tags", "secret")  # ClassVar is not a field
+    assert Point3._fields == ("x", "y", "tags", "secret", "z")
+
+
+def test_wrong_arguments_are_type_errors():
+    with pytest.raises(TypeError, match="missing required argument 'x'"):
+        Point()
+    with pytest.raises(TypeError, match="unexpected keyword argument 'w'"):
+        Point(1, w=2)
+    with pytest.raises(TypeError, match="multiple values for 'x'"):
+        Point(1, x=2)
+    with pytest.raises(TypeError, match="takes 4 arguments"):
+        Point(1, 2, [], "s", 5)
+
+
+def test_a_required_field_after_a_default_is_rejected_at_class_creation():
+    with pytest.raises(TypeError, match="'b' without a default"):
+        class Bad(Record):  # noqa: F841
+            a: int = 0
+            b: int
+
+
+def test_frozen():
+    p = Point(1)
+    with pytest.raises(FrozenRecordError, match="evolve"):
+        p.x = 2
+    with pytest.raises(AttributeError):
+        del p.y
+    assert p.evolve(y=5) == Point(1, 5)
+    assert p.y == 0
+
+
+def test_equality_hash_and_repr():
+    assert Point(1, 2) == Point(1, 2)
+    assert Point(1, 2) != Point(1, 3)
+    assert Point(1) != Point3(1)  # another class is never equal
+    assert hash(LaunchedBy.schedule("d")) == hash(LaunchedBy.schedule("d"))
+    assert repr(Point(1)) == "Point(x=1, y=0, tags=[])"  # hidden field left out
+
+
+def test_prepare_converts_and_validates():
+    assert Positive(True).value == 1 and type(Positive(True).value) is int
+    with pytest.raises(ValueError, match="positive"):
+        Positive(0)
+
+
+def test_pickle_round_trip():
+    record = RunRecord("r1", partition_key="2024-01-01", tags=[("a", "b")])
+    assert pickle.loads(pickle.dumps(record)) == record
+
+
+def test_to_plain_is_json_ready():
+    class Outer(Record):
+        inner: Point
+        pairs: tuple[tuple[str, int], ...]
+
+    assert Outer(Point(1), (("a", 1),)).to_plain() == {
+        "inner": {"x": 1, "y": 0, "tags": [], "secret": "s"},
+        "pairs": [["a", 1]],
+    }
+
+
+def test_launched_by_kind_is_validated():
+    with pytest.raises(ValueError, match="manual"):
+        LaunchedBy("nobody")
