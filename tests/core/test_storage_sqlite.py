@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,97 @@ def test_close_writes_the_queue(tmp_path: Path) -> None:
     reopened = Storage.embedded(path)
     assert len(reopened.get_events_for_run("r")) == 3
     reopened.close()
+
+
+# -- run records queued by _start_run -------------------------------------------------
+
+
+def test_a_started_run_is_read_back_by_this_process_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "start.db"
+    storage = Storage.embedded(path)
+    other = Storage.embedded(path)
+    storage._start_run(RunRecord("r", start_time=1))
+    assert storage.get_run("r") is not None  # the same object writes its queue before reading
+    storage._start_run(RunRecord("s", start_time=2))
+    assert other.get_run("s") is not None  # so does any other storage object of this process
+    storage.close()
+    other.close()
+
+
+def test_a_started_run_reaches_other_processes_without_further_writes(tmp_path: Path) -> None:
+    path = tmp_path / "publish.db"
+    storage = Storage.embedded(path)
+    storage._start_run(RunRecord("r", start_time=1, partition_key="p"))
+    # this process does nothing more with the storage: the publisher thread writes the record
+    out = run_python(f"""
+        import time
+        from rivers.storage import Storage
+        storage = Storage.embedded({str(path)!r})
+        deadline = time.monotonic() + 30
+        while storage.get_run("r") is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        run = storage.get_run("r")
+        print(run.status, run.partition_key)
+    """)
+    assert out.split() == ["Started", "p"]
+    storage.close()
+
+
+def test_a_short_run_commits_once(tmp_path: Path) -> None:
+    import rivers as rs
+
+    @rs.Asset
+    def a() -> int:
+        return 1
+
+    storage = Storage.embedded(tmp_path / "once.db")
+    repo = rs.CodeRepository(assets=[a])
+    repo.resolve(storage)
+    repo.materialize()
+    commits: list[str] = []
+    storage._conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    result = repo.materialize()
+    storage._conn.set_trace_callback(None)
+    assert commits == ["COMMIT"]  # run record, events and final status in one transaction
+    run = storage.get_run(result.run_id)
+    assert run is not None and run.status == "Success"
+    assert [e.event_type for e in storage.get_events_for_run(result.run_id)] == [
+        "StepStart", "Materialization", "StepSuccess"
+    ]
+    storage.close()
+
+
+def test_close_writes_queued_runs_and_stops_the_publisher(tmp_path: Path) -> None:
+    path = tmp_path / "close-runs.db"
+    storage = Storage.embedded(path)
+    storage._start_run(RunRecord("r", start_time=1))
+    publisher = storage._publisher
+    assert publisher is not None
+    storage.close()
+    publisher.join(timeout=30)
+    assert not publisher.is_alive()
+    reopened = Storage.embedded(path)
+    assert reopened.get_run("r") is not None
+    reopened.close()
+
+
+def test_a_failed_background_write_is_raised_by_the_next_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = Storage.embedded(tmp_path / "fail.db")
+    real_transaction = SqliteStorage._transaction
+
+    def failing_in_the_publisher(self: SqliteStorage, operation):  # type: ignore[no-untyped-def]
+        if threading.current_thread() is self._publisher:
+            raise StorageError("disk is full")
+        return real_transaction(self, operation)
+
+    monkeypatch.setattr(SqliteStorage, "_transaction", failing_in_the_publisher)
+    monkeypatch.setattr(SqliteStorage, "run_publish_delay", 0.0)
+    storage._start_run(RunRecord("r", start_time=1))
+    deadline = time.monotonic() + 30
+    while storage._queued_runs and time.monotonic() < deadline:  # until the publisher has tried
+        time.sleep(0.01)
+    with pytest.raises(StorageError, match="disk is full"):
+        storage._update_run("r", status="Success")
+    storage.close()

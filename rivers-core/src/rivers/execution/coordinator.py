@@ -94,7 +94,7 @@ class RunCoordinator:
                 start_time = previous.start_time  # a resumed run keeps its original start
             if self.step_pools:
                 self.storage._free_concurrency_slots_for_run(self.run_id)  # claims of the crashed attempt
-        self.storage._create_run(RunRecord(
+        self.storage._start_run(RunRecord(
             run_id=self.run_id,
             job_name=self.job_name,
             status="Started",

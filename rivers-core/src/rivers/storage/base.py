@@ -11,7 +11,7 @@ and third-party storage plugins implement it:
 
 ``_register_assets``, ``_register_topology``, ``_create_run``,
 ``_update_run``, ``_append_events``, ``_append_logs``, ``_completed_steps``,
-``_batch`` (optional, defaults to a no-op) and ``close``.
+``_batch`` and ``_start_run`` (optional, with defaults) and ``close``.
 """
 
 from __future__ import annotations
@@ -159,6 +159,15 @@ class Storage(abc.ABC):
 
         A replaced run counts as the newest of runs with the same start time.
         """
+
+    def _start_run(self, record: RunRecord) -> None:
+        """Record a run that starts executing now (the executor's first write of a run).
+
+        Defaults to :meth:`_create_run`. A backend may defer the write until
+        the run's next write or read, as the embedded SQLite storage does for
+        a few milliseconds so that a short run commits once.
+        """
+        self._create_run(record)
 
     @abc.abstractmethod
     def _update_run(

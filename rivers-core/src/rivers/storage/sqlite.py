@@ -18,6 +18,13 @@ Design notes:
   any other write (so a run's status is never committed before its events)
   and before any read of events or asset records from this object. Other
   processes see queued records only after that; a crash loses them.
+* ``_start_run`` (the executor's "a run starts" write) queues the run record
+  too: it is written with the run's first other write, before any read from
+  this object, or by a publisher thread once it is
+  :attr:`SqliteStorage.run_publish_delay` seconds old, whichever comes first.
+  A short run therefore commits once (record, events and final status
+  together) instead of twice; other processes see a running run at most
+  that delay late, and a crash in that window leaves no record of the run.
 """
 
 from __future__ import annotations
@@ -93,6 +100,10 @@ _T = TypeVar("_T")
 # child (closing could disturb the parent's locks): they are parked here.
 _abandoned_connections: list[sqlite3.Connection] = []
 _live_storages: weakref.WeakSet[SqliteStorage] = weakref.WeakSet()
+# Storages holding run records queued by _start_run: a read through any
+# storage object of this process writes them first, so this process always
+# reads its own runs (other processes see them at most run_publish_delay late).
+_storages_with_queued_runs: weakref.WeakSet[SqliteStorage] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
@@ -131,6 +142,8 @@ class SqliteStorage(Storage):
     batch_max_events: ClassVar[int] = 2000
     #: Inside ``_batch()``: write the queue on append once its oldest record is this old (seconds).
     batch_max_delay: ClassVar[float] = 1.0
+    #: A run record queued by ``_start_run`` is written at the latest this many seconds later.
+    run_publish_delay: ClassVar[float] = 0.05
     #: How long SQLite itself waits for another process's write lock (``PRAGMA busy_timeout``).
     busy_timeout_ms: ClassVar[int] = _BUSY_TIMEOUT_MS
     #: After SQLite gave up with "database is locked" / "busy", keep retrying this many seconds more.
@@ -146,6 +159,13 @@ class SqliteStorage(Storage):
         self._queued_events: list[StoredEvent] = []
         self._queued_logs: list[StoredLog] = []
         self._queued_since = 0.0
+        self._queued_runs: list[tuple[Any, ...]] = []
+        self._runs_queued_since = 0.0
+        self._runs_queued = threading.Condition(self._lock)
+        self._publisher: threading.Thread | None = None
+        self._publisher_idle = False
+        self._runs_started_lately = False
+        self._publish_error: StorageError | None = None
         _live_storages.add(self)
         with self._lock:
             self._connect()
@@ -194,6 +214,10 @@ class SqliteStorage(Storage):
         self._batch_depth = 0
         self._queued_events = []
         self._queued_logs = []
+        self._queued_runs = []
+        self._runs_queued = threading.Condition(self._lock)
+        self._publisher = None
+        _storages_with_queued_runs.discard(self)
 
     def _retry_while_locked(self, attempt: Callable[[], _T]) -> _T:
         """Call ``attempt`` again (with a short jittered sleep) while SQLite reports the database locked or busy.
@@ -241,14 +265,18 @@ class SqliteStorage(Storage):
         The queue is emptied first: if writing fails the queued records are
         discarded and the error says how many.
         """
-        events, logs = self._queued_events, self._queued_logs
-        if not events and not logs and then is None:
+        events, logs, run_rows = self._queued_events, self._queued_logs, self._queued_runs
+        if not events and not logs and not run_rows and then is None:
             return None
-        self._queued_events, self._queued_logs = [], []
+        self._queued_events, self._queued_logs, self._queued_runs = [], [], []
+        if run_rows:
+            _storages_with_queued_runs.discard(self)
         event_rows = [event_to_row(event) for event in events]
         log_rows = [log_to_row(log) for log in logs]
 
         def operation(conn: sqlite3.Connection) -> _T | None:
+            if run_rows:
+                conn.executemany(_CREATE_RUN, run_rows)
             if event_rows:
                 conn.executemany(_INSERT_EVENT, event_rows)
             if log_rows:
@@ -258,19 +286,30 @@ class SqliteStorage(Storage):
         try:
             return self._transaction(operation)
         except StorageError as error:
-            raise StorageError(f"{error} ({len(events)} queued events and {len(logs)} logs were discarded)") from error
+            runs = f", {len(run_rows)} run records" if run_rows else ""
+            raise StorageError(
+                f"{error} ({len(events)} queued events{runs} and {len(logs)} logs were discarded)"
+            ) from error
 
     def _write(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run ``operation`` in a transaction, after the queued records (one commit for both)."""
         with self._lock:
-            if self._queued_events or self._queued_logs:
+            self._raise_publish_error()
+            if self._queued_events or self._queued_logs or self._queued_runs:
                 return self._flush(operation)  # type: ignore[return-value]
             return self._transaction(operation)
 
     def _read(self, sql: str, parameters: Sequence[Any] = (), *, flush: bool = True) -> list[Any]:
-        """Run a query and return all rows; ``flush`` first writes queued records (they may be read)."""
+        """Run a query and return all rows; ``flush`` first writes queued records (they may be read).
+
+        Queued run records are always written first, also those of other
+        storage objects of this process.
+        """
+        if _storages_with_queued_runs:
+            self._publish_queued_runs_of_others()
         with self._lock:
-            if flush and (self._queued_events or self._queued_logs):
+            self._raise_publish_error()
+            if self._queued_runs or (flush and (self._queued_events or self._queued_logs)):
                 self._flush()
             conn = self._conn or self._connect()
             try:
@@ -318,6 +357,7 @@ class SqliteStorage(Storage):
                     self._flush()
             finally:
                 self._closed = True
+                self._runs_queued.notify_all()  # the publisher thread ends
                 conn, self._conn = self._conn, None
                 _live_storages.discard(self)
                 if conn is not None and self._pid == os.getpid():
@@ -350,6 +390,74 @@ class SqliteStorage(Storage):
         _check_run_status(record.status)
         row = run_to_row(record)
         self._write(lambda conn: conn.execute(_CREATE_RUN, row))
+
+    def _start_run(self, record: RunRecord) -> None:
+        _check_run_status(record.status)
+        row = run_to_row(record)
+        with self._lock:
+            queue = not self._closed and self._pid == os.getpid()
+            if queue:
+                self._raise_publish_error()
+                if not self._queued_runs:
+                    self._runs_queued_since = time.monotonic()
+                    _storages_with_queued_runs.add(self)
+                self._queued_runs.append(row)
+                self._runs_started_lately = True
+                self._wake_publisher()
+        if not queue:  # closed (raises) or a forked child (reconnects): the ordinary write path
+            self._write(lambda conn: conn.execute(_CREATE_RUN, row))
+
+    # -- the run-record publisher -----------------------------------------------------
+
+    def _wake_publisher(self) -> None:
+        """Start the publisher thread, or wake it when it idles (lock held)."""
+        if self._publisher is None:
+            self._publisher = threading.Thread(target=self._publish_loop, name="rivers-run-publisher", daemon=True)
+            self._publisher.start()
+        elif self._publisher_idle:
+            self._runs_queued.notify()
+
+    def _publish_loop(self) -> None:
+        """Write queued run records once the oldest is ``run_publish_delay`` old.
+
+        While runs keep starting, the thread wakes once per delay (runs that
+        end sooner were written by their own final write); after a quiet
+        delay it idles until the next ``_start_run`` wakes it.
+        """
+        pid = os.getpid()
+        with self._lock:
+            while not self._closed and self._pid == pid:
+                if self._queued_runs:
+                    remaining = self._runs_queued_since + self.run_publish_delay - time.monotonic()
+                    if remaining <= 0:
+                        try:
+                            self._flush()
+                        except StorageError as error:  # raised by this storage's next read or write
+                            self._publish_error = error
+                        continue
+                    self._runs_started_lately = False
+                    self._runs_queued.wait(remaining)
+                elif self._runs_started_lately:
+                    self._runs_started_lately = False
+                    self._runs_queued.wait(self.run_publish_delay)
+                else:
+                    self._publisher_idle = True
+                    self._runs_queued.wait()
+                    self._publisher_idle = False
+
+    def _publish_queued_runs_of_others(self) -> None:
+        """Write the run records other storage objects of this process still queue."""
+        for other in list(_storages_with_queued_runs):
+            if other is not self:
+                with other._lock:
+                    if other._queued_runs and not other._closed and other._pid == os.getpid():
+                        other._flush()
+
+    def _raise_publish_error(self) -> None:
+        """Raise (once) the error of a failed background write of run records (lock held)."""
+        error, self._publish_error = self._publish_error, None
+        if error is not None:
+            raise error
 
     def _update_run(
         self,
