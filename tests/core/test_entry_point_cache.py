@@ -83,3 +83,20 @@ def test_old_files_are_pruned(cache_dir, monkeypatch):
     assert len(files) == entry_point_cache.MAX_FILES
     assert "entry-points-00000000.json" not in files  # the oldest went first
     assert entry_point_cache.read() == []  # the new one stayed
+
+
+def test_writing_files_next_to_the_script_keeps_the_cache(cache_dir, monkeypatch, tmp_path_factory):
+    project = tmp_path_factory.mktemp("project")
+    monkeypatch.setattr(sys, "path", [str(project), *sys.path])
+    entry_point_cache.write([])
+    (project / "output.csv").write_text("a,b\n")  # changes the directory's modification time
+    (project / ".rivers").mkdir()
+    assert entry_point_cache.read() == []
+
+
+def test_a_distribution_installed_next_to_the_script_misses(cache_dir, monkeypatch, tmp_path_factory):
+    project = tmp_path_factory.mktemp("project")
+    monkeypatch.setattr(sys, "path", [str(project), *sys.path])
+    entry_point_cache.write([])
+    (project / "thing-1.0.dist-info").mkdir()
+    assert entry_point_cache.read() is None

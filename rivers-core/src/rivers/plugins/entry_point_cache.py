@@ -1,8 +1,12 @@
 """A cache of the ``rivers`` entry-point scan, valid while ``sys.path`` is unchanged.
 
-The key is ``sys.path`` plus the modification time of each of its directories:
-installing or removing a distribution adds or removes a ``*.dist-info``
-folder there, which changes that time and so invalidates the cache.
+The key is ``sys.path`` plus a fingerprint of each of its entries. For the
+interpreter's own directories and site directories (``site-packages``) that
+is the directory's modification time: installing or removing a distribution
+adds or removes a ``*.dist-info`` folder there, which changes that time. Other
+entries (the script's directory, the working directory) change whenever a
+program writes a file next to itself, so their fingerprint is the list of
+distribution metadata folders they hold, with those folders' times.
 
 Each file is named by a CRC-32 of its key and stores the full key, which is
 compared on read (so a CRC collision is a cache miss, never a wrong answer).
@@ -40,15 +44,30 @@ def _cache_dir() -> str:
     return os.path.join(base, "rivers")
 
 
+_METADATA_SUFFIXES = (".dist-info", ".egg-info", ".egg-link")
+
+
 def _key() -> str:
     parts = [sys.version, str(_FORMAT)]
+    prefixes = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
     for entry in sys.path:
-        try:
-            mtime = os.stat(entry or ".").st_mtime_ns
-        except OSError:
-            mtime = -1
-        parts.append(f"{entry}\0{mtime}")
+        parts.append(f"{entry}\0{_fingerprint(entry or '.', prefixes)}")
     return "\n".join(parts)
+
+
+def _fingerprint(path: str, prefixes: tuple[str, ...]) -> str:
+    """What identifies the distributions ``path`` can hold (see the module docs)."""
+    try:
+        if path.startswith(prefixes) or "site-packages" in path or "dist-packages" in path or not os.path.isdir(path):
+            return str(os.stat(path).st_mtime_ns)
+        found = []
+        with os.scandir(path) as listing:
+            for item in listing:
+                if item.name.endswith(_METADATA_SUFFIXES):
+                    found.append(f"{item.name}@{item.stat().st_mtime_ns}")
+        return ",".join(sorted(found))
+    except OSError:
+        return "-1"
 
 
 def _path(key: str) -> str:
