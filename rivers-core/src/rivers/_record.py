@@ -65,6 +65,10 @@ class Record:
     _fields: ClassVar[tuple[str, ...]] = ()
     #: Defaults by field name (a ``_Factory`` for per-instance defaults).
     _defaults: ClassVar[dict[str, Any]] = {}
+    #: Plain defaults and per-instance default makers, split from ``_defaults`` for ``__init__``.
+    _field_set: ClassVar[frozenset[str]] = frozenset()
+    _static_defaults: ClassVar[dict[str, Any]] = {}
+    _factories: ClassVar[dict[str, Callable[[], Any]]] = {}
     #: Fields left out of ``repr()``.
     _hidden: ClassVar[frozenset[str]] = frozenset()
 
@@ -89,28 +93,43 @@ class Record:
             raise TypeError(f"{cls.__name__}: field {required_after_default[0]!r} without a default follows one with a default")
         cls._fields = tuple(fields)
         cls._defaults = defaults
+        cls._field_set = frozenset(fields)
+        cls._static_defaults = {name: value for name, value in defaults.items() if type(value) is not _Factory}
+        cls._factories = {name: value.make for name, value in defaults.items() if type(value) is _Factory}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields = self._fields
-        if len(args) > len(fields):
-            raise TypeError(f"{type(self).__name__}() takes {len(fields)} arguments, got {len(args)}")
-        values = dict(zip(fields, args))
-        for name, value in kwargs.items():
-            if name in values:
-                raise TypeError(f"{type(self).__name__}() got multiple values for {name!r}")
-            if name not in self._defaults and name not in fields:
-                raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {name!r}")
-            values[name] = value
-        if len(values) < len(fields):
-            for name in fields:
-                if name in values:
-                    continue
-                default = self._defaults.get(name, _MISSING)
-                if default is _MISSING:
-                    raise TypeError(f"{type(self).__name__}() missing required argument {name!r}")
-                values[name] = default.make() if type(default) is _Factory else default
+        values = dict(self._static_defaults)
+        if args:
+            if len(args) > len(fields) or kwargs.keys() & set(fields[: len(args)]):
+                self._bad_arguments(args, kwargs)
+            values.update(zip(fields, args))
+        if not kwargs.keys() <= self._field_set:
+            self._bad_arguments(args, kwargs)
+        values.update(kwargs)
+        if len(values) != len(fields):
+            for name, make in self._factories.items():
+                if name not in values:
+                    values[name] = make()
+            if len(values) != len(fields):
+                self._bad_arguments(args, kwargs)
         self._prepare(values)
         self.__dict__.update(values)
+
+    def _bad_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Raise the TypeError a function with this record's fields would raise for these arguments."""
+        name, fields = type(self).__name__, self._fields
+        if len(args) > len(fields):
+            raise TypeError(f"{name}() takes {len(fields)} arguments, got {len(args)}")
+        for field in fields[: len(args)]:
+            if field in kwargs:
+                raise TypeError(f"{name}() got multiple values for {field!r}")
+        for keyword in kwargs:
+            if keyword not in fields:
+                raise TypeError(f"{name}() got an unexpected keyword argument {keyword!r}")
+        given = set(fields[: len(args)]) | kwargs.keys()
+        missing = [field for field in fields if field not in given and field not in self._defaults]
+        raise TypeError(f"{name}() missing required argument {missing[0]!r}")
 
     def _prepare(self, values: dict[str, Any]) -> None:
         """Convert or validate ``values`` (every field, by name) in place; raise to reject them."""
