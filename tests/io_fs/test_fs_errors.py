@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import io
 import os
 import pickle
 
@@ -225,13 +224,13 @@ class _FullDisk:
         self._file.close()
 
 
-def test_disk_full_mid_write(base, monkeypatch):
+@pytest.mark.parametrize("buffered", [False, True], ids=["unbuffered", "buffered"])
+def test_disk_full_mid_write(base, monkeypatch, buffered):
     handler = FilesystemIOHandler(base_dir=str(base), fsync=False)
     write_value(handler, "orders", "previous")
-    monkeypatch.setattr(
-        atomic_module, "open", lambda fd, mode, closefd=True: _FullDisk(io.open(fd, mode, closefd=closefd), 4096),
-        raising=False,
-    )
+    real = atomic_module._open_writer
+    # the writer atomic_write hands to the format, failing once 4 kB are written
+    monkeypatch.setattr(atomic_module, "_open_writer", lambda fd, _buffered: _FullDisk(real(fd, buffered), 4096))
     with pytest.raises(FilesystemAccessError, match="no space left on the device") as info:
         write_value(handler, "orders", os.urandom(100_000))
     assert info.value.errno == errno.ENOSPC and isinstance(info.value.__cause__, OSError)

@@ -12,7 +12,8 @@ from rivers.metadata import MetadataValue
 from rivers.testing.io_handlers import StubMultiKey, load_value, partition, write_value
 
 import rivers_io_fs.atomic as atomic_module
-from rivers_io_fs import FilesystemIOHandler
+import rivers_io_fs.handler as handler_module
+from rivers_io_fs import FilesystemAccessError, FilesystemIOHandler
 
 
 @pytest.fixture
@@ -158,3 +159,45 @@ def test_threads_writing_the_same_asset(handler, base):
     assert errors == []
     assert load_value(handler, "shared") in values
     assert os.listdir(base) == ["shared.pkl"]  # no temporary file left behind
+
+
+# ----------------------------------------------------------------- read path
+def _pickled_bytes_of_file_size(size):
+    """A bytes value whose pickle file is exactly ``size`` bytes."""
+    for length in range(size - 40, size):  # the header's length depends on the value's
+        if len(pickle.dumps(b"x" * length, protocol=pickle.HIGHEST_PROTOCOL)) == size:
+            return os.urandom(length)
+    raise AssertionError(f"no bytes value pickles to {size} bytes")
+
+
+@pytest.mark.parametrize("delta", [-1, 0, 1, 100_000])
+def test_values_round_trip_around_the_whole_read_limit(handler, base, delta):
+    # small files are read in one os.read and decoded with loads, larger ones streamed
+    size = handler_module.WHOLE_READ_LIMIT + delta
+    value = _pickled_bytes_of_file_size(size)
+    write_value(handler, "value", value)
+    assert (base / "value.pkl").stat().st_size == size
+    assert load_value(handler, "value") == value
+
+
+@pytest.mark.parametrize("fmt", ["pickle", "json"])
+def test_a_file_that_grew_after_its_size_was_taken_is_read_whole(base, monkeypatch, fmt):
+    # the file changed size between taking its size and reading it (another
+    # writer rewriting it in place): the read must not be cut short
+    handler = FilesystemIOHandler(base_dir=str(base), format=fmt)
+    value = {"numbers": list(range(2000))}
+    write_value(handler, "value", value)
+    real_lseek = os.lseek
+
+    def stale_size(fd, position, how):
+        offset = real_lseek(fd, position, how)
+        return offset - 10 if how == os.SEEK_END else offset
+
+    monkeypatch.setattr(os, "lseek", stale_size)
+    assert load_value(handler, "value") == value
+
+
+def test_reading_a_directory_is_an_access_error(handler, base):
+    (base / "orders.pkl").mkdir(parents=True)
+    with pytest.raises(FilesystemAccessError, match=r"cannot read asset 'orders' from .*orders\.pkl is a directory"):
+        load_value(handler, "orders")

@@ -62,7 +62,8 @@ class LocalStore:
     def put(self, key: str, data: Any) -> None:
         """Store ``data`` (bytes or any buffer) under ``key``, replacing it atomically."""
         view = memoryview(data)
-        atomic_write(self._path(key), lambda fileobj: fileobj.write(view), fsync=self.fsync)
+        # one chunk: written straight from the caller's buffer, no file object buffering
+        atomic_write(self._path(key), lambda fileobj: fileobj.write(view), fsync=self.fsync, buffered=False)
 
     def get(self, key: str) -> bytes:
         """The bytes stored under ``key``.
