@@ -36,6 +36,14 @@ class Files(rs.BaseIOHandler):
         return pickle.loads(self._path(context.asset_name).read_bytes())
 
 
+def repo_of(assets: list, workers: int = 2, **kwargs: object) -> rs.CodeRepository:
+    """A repository of ``assets`` on a parallel executor (or ``executor=``), runs in ``runs.db``."""
+    executor = kwargs.pop("executor", None) or rs.Executor.parallel(max_workers=workers)
+    repo = rs.CodeRepository(assets=assets, default_executor=executor, **kwargs)
+    repo.resolve(rs.Storage.embedded("runs.db"))
+    return repo
+
+
 def marks_dir() -> Path:
     """Where assets leave their traces (shared by controller and workers through the environment)."""
     path = Path(os.environ.get("RIVERS_TEST_MARKS", "marks"))

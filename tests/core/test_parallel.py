@@ -24,13 +24,6 @@ def _marks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def repo_of(assets: list, workers: int = 2, **kwargs: object) -> rs.CodeRepository:
-    executor = kwargs.pop("executor", None) or rs.Executor.parallel(max_workers=workers)
-    repo = rs.CodeRepository(assets=assets, default_executor=executor, **kwargs)
-    repo.resolve(rs.Storage.embedded("runs.db"))
-    return repo
-
-
 def events_of(repo: rs.CodeRepository, run_id: str) -> list[tuple[str, str]]:
     return [(e.event_type, e.asset_key) for e in repo.storage.get_events_for_run(run_id)]
 
@@ -58,7 +51,7 @@ def test_registered_as_the_parallel_plugin() -> None:
 
 # --------------------------------------------------------------- where steps run
 def test_sync_steps_run_in_worker_processes_and_values_stay_in_files() -> None:
-    repo = repo_of(ps.DIAMOND)
+    repo = ps.repo_of(ps.DIAMOND)
     result = repo.materialize()
     assert result.success
     assert repo.load_node("joined") == 112
@@ -80,7 +73,7 @@ def test_sync_steps_run_in_worker_processes_and_values_stay_in_files() -> None:
 
 
 def test_workers_are_reused_across_steps_and_runs() -> None:
-    repo = repo_of([ps.pid_a, ps.pid_b], workers=1)
+    repo = ps.repo_of([ps.pid_a, ps.pid_b], workers=1)
     assert repo.materialize().success
     first = {repo.load_node("pid_a"), repo.load_node("pid_b")}
     assert repo.materialize().success
@@ -89,7 +82,7 @@ def test_workers_are_reused_across_steps_and_runs() -> None:
 
 
 def test_a_step_starts_as_soon_as_its_own_dependencies_are_done() -> None:
-    repo = repo_of([ps.slow_root, ps.fast_root, ps.fast_child])
+    repo = ps.repo_of([ps.slow_root, ps.fast_root, ps.fast_child])
     assert repo.materialize().success
     (slow,) = ps.marks("slow_root")
     (child,) = ps.marks("fast_child")
@@ -98,7 +91,7 @@ def test_a_step_starts_as_soon_as_its_own_dependencies_are_done() -> None:
 
 
 def test_steps_overlap_up_to_max_workers_and_never_beyond() -> None:
-    repo = repo_of(ps.NAPS, workers=2)
+    repo = ps.repo_of(ps.NAPS, workers=2)
     assert repo.materialize().success
     spans = [(m["start"], m["end"]) for i in range(4) for m in ps.marks(f"nap{i}")]
     assert len(spans) == 4
@@ -136,7 +129,7 @@ def test_rivers_executor_metadata_keeps_a_step_in_the_controller_without_warning
     def here() -> int:
         return os.getpid()
 
-    repo = repo_of([here, ps.pid_a])
+    repo = ps.repo_of([here, ps.pid_a])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert repo.materialize().success
@@ -150,13 +143,13 @@ def test_unknown_executor_metadata_is_a_configuration_error() -> None:
         return 1
 
     with pytest.raises(rs.exceptions.ConfigurationError, match="Unknown executor"):
-        repo_of([odd]).materialize()
+        ps.repo_of([odd]).materialize()
 
 
 # ---------------------------------------------------------------------- async
 def test_async_steps_run_concurrently_in_the_controller() -> None:
     stdout = sys.stdout
-    repo = repo_of([ps.async_one, ps.async_two, ps.async_three])
+    repo = ps.repo_of([ps.async_one, ps.async_two, ps.async_three])
     result = repo.materialize()
     assert result.success
     found = [ps.marks(name)[0] for name in ("async_one", "async_two", "async_three")]
@@ -169,7 +162,7 @@ def test_async_steps_run_concurrently_in_the_controller() -> None:
 
 
 def test_output_of_worker_steps_is_kept_with_the_run() -> None:
-    repo = repo_of([ps.chatty])
+    repo = ps.repo_of([ps.chatty])
     result = repo.materialize()
     (log,) = [log for log in repo.storage.get_run_logs(result.run_id) if log.step_key == "chatty"]
     assert (log.stdout, log.stderr) == ("hello from a worker\n", "to stderr\n")
@@ -177,7 +170,7 @@ def test_output_of_worker_steps_is_kept_with_the_run() -> None:
 
 def test_max_async_concurrent_bounds_async_steps() -> None:
     executor = rs.Executor.parallel(max_workers=1, max_async_concurrent=1)
-    repo = repo_of([ps.async_one, ps.async_two], executor=executor)
+    repo = ps.repo_of([ps.async_one, ps.async_two], executor=executor)
     assert repo.materialize().success
     assert [ps.marks(name)[0]["peak"] for name in ("async_one", "async_two")] == [1, 1]
 
@@ -190,7 +183,7 @@ def test_closures_are_sent_by_value() -> None:
     def local_closure() -> tuple:
         return offset + 1, os.getpid()
 
-    repo = repo_of([local_closure])
+    repo = ps.repo_of([local_closure])
     assert repo.materialize().success
     value, pid = repo.load_node("local_closure")
     assert value == 42 and pid != os.getpid()
@@ -205,7 +198,7 @@ def test_a_step_that_cannot_be_sent_fails_with_an_error_naming_it() -> None:
     def holds_a_lock() -> bool:
         return lock.locked()
 
-    repo = repo_of([holds_a_lock, ps.independent])
+    repo = ps.repo_of([holds_a_lock, ps.independent])
     result = repo.materialize(raise_on_error=False)
     assert not result.success
     (failed,) = result.failed_assets
@@ -217,7 +210,7 @@ def test_a_step_that_cannot_be_sent_fails_with_an_error_naming_it() -> None:
 
 
 def test_resources_are_set_up_and_torn_down_around_each_worker_call() -> None:
-    repo = repo_of([ps.uses_resource], resources={"counter": ps.Counter(label="w")})
+    repo = ps.repo_of([ps.uses_resource], resources={"counter": ps.Counter(label="w")})
     assert [m["pid"] for m in ps.marks("setup-w")] == [os.getpid()]  # resolve() sets it up in the controller
     assert repo.materialize().success
     label, pid = repo.load_node("uses_resource").split(":")
@@ -231,7 +224,7 @@ def test_python_m_rivers_worker_runs_one_serialised_step(tmp_path: Path) -> None
     from rivers.execution.coordinator import RunCoordinator
     from rivers.execution.payload import dumps_payload, outcome_from_result, result_from_json
 
-    repo = repo_of(ps.DIAMOND)
+    repo = ps.repo_of(ps.DIAMOND)
     assert repo.materialize(selection=["source"]).success
     state = repo._state()
     plan = state.plan("<materialize>", ["left"], allow_incomplete=True)
@@ -276,14 +269,14 @@ def test_rivers_executor_parallel_metadata_sends_a_step_to_a_worker_under_the_in
     def here(elsewhere: int) -> tuple:
         return elsewhere, os.getpid()
 
-    repo = repo_of([elsewhere, here], executor=rs.Executor.in_process())
+    repo = ps.repo_of([elsewhere, here], executor=rs.Executor.in_process())
     assert repo.materialize().success
     worker_pid, controller_pid = repo.load_node("here")
     assert controller_pid == os.getpid() and worker_pid != os.getpid()
 
 
 def test_graph_internal_tasks_follow_rivers_node_executor() -> None:
-    repo = repo_of([ps.GRAPH_IN_WORKERS, ps.GRAPH_INTERNALS_HERE], tasks=[ps.task_pid, ps.task_pair])
+    repo = ps.repo_of([ps.GRAPH_IN_WORKERS, ps.GRAPH_INTERNALS_HERE], tasks=[ps.task_pid, ps.task_pair])
     assert repo.materialize().success
     first, second = repo.load_node("graph_in_workers")
     assert first != os.getpid() and second != os.getpid()

@@ -23,12 +23,6 @@ def _marks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def repo_of(assets: list, workers: int = 2, **kwargs: object) -> rs.CodeRepository:
-    repo = rs.CodeRepository(assets=assets, default_executor=rs.Executor.parallel(max_workers=workers), **kwargs)
-    repo.resolve(rs.Storage.embedded("runs.db"))
-    return repo
-
-
 def failure_metadata(repo: rs.CodeRepository, run_id: str, key: str) -> dict[str, str]:
     (event,) = [e for e in repo.storage.get_events_for_run(run_id)
                 if e.event_type == "StepFailure" and e.asset_key == key]
@@ -36,7 +30,7 @@ def failure_metadata(repo: rs.CodeRepository, run_id: str, key: str) -> dict[str
 
 
 def test_a_failing_step_skips_its_dependants_and_independent_branches_run_on() -> None:
-    repo = repo_of([ps.boom, ps.after_boom, ps.independent])
+    repo = ps.repo_of([ps.boom, ps.after_boom, ps.independent])
     result = repo.materialize(raise_on_error=False)
     assert not result.success
     assert dict(result.failed_assets) == {
@@ -54,7 +48,7 @@ def test_a_failing_step_skips_its_dependants_and_independent_branches_run_on() -
 
 
 def test_raise_on_error_reraises_the_original_exception_type_with_the_remote_traceback() -> None:
-    repo = repo_of([ps.raises_custom, ps.independent])
+    repo = ps.repo_of([ps.raises_custom, ps.independent])
     with pytest.raises(ps.CustomError, match="custom failure") as caught:
         repo.materialize()
     assert isinstance(caught.value.__cause__, RemoteTraceback)
@@ -65,7 +59,7 @@ def test_raise_on_error_reraises_the_original_exception_type_with_the_remote_tra
 
 
 def test_an_unpicklable_exception_becomes_an_execution_error_with_the_remote_traceback() -> None:
-    repo = repo_of([ps.raises_unpicklable])
+    repo = ps.repo_of([ps.raises_unpicklable])
     with pytest.raises(ExecutionError) as caught:
         repo.materialize()
     message = str(caught.value)
@@ -81,7 +75,7 @@ def test_an_unpicklable_exception_becomes_an_execution_error_with_the_remote_tra
 )
 def test_a_dying_worker_fails_only_its_step(asset: rs.Asset, how: str) -> None:
     downstream = rs.Asset(io_handler=ps.IO, name=f"after_{asset.name}")(_passthrough(asset.name))
-    repo = repo_of([asset, downstream, ps.independent, ps.pid_a], workers=2)
+    repo = ps.repo_of([asset, downstream, ps.independent, ps.pid_a], workers=2)
     started = time.monotonic()
     result = repo.materialize(raise_on_error=False)
     assert time.monotonic() - started < 8
@@ -110,7 +104,7 @@ def _passthrough(upstream: str):  # noqa: ANN202 - builds a one-parameter functi
 
 
 def test_dead_workers_are_not_returned_to_the_pool() -> None:
-    repo = repo_of([ps.exits], workers=1)
+    repo = ps.repo_of([ps.exits], workers=1)
     assert not repo.materialize(raise_on_error=False).success
     for pid in get_pool().idle_pids():
         os.kill(pid, 0)  # every idle worker is alive

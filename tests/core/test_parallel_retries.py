@@ -79,8 +79,7 @@ def test_unknown_job_retry_name_fails_at_resolve_naming_the_job() -> None:
 
 # ------------------------------------------------------------------ in workers
 def test_retries_run_in_the_worker_and_every_attempt_is_recorded() -> None:
-    repo = rs.CodeRepository(assets=[ps.flaky], default_executor=rs.Executor.parallel(max_workers=1))
-    repo.resolve(rs.Storage.embedded("runs.db"))
+    repo = ps.repo_of([ps.flaky], workers=1)
     result = repo.materialize()
     assert result.success and repo.load_node("flaky") == 3
     retries = retry_events(repo, result.run_id, "flaky")
@@ -147,8 +146,7 @@ def test_exhausted_retries_fail_the_step_and_the_cli_shows_every_attempt(tmp_pat
 def test_cancelling_a_run_interrupts_a_retry_backoff(executor: rs.Executor) -> None:
     slow_retry = rs.RetryPolicy(5, backoff=rs.Backoff.constant(30.0))
     asset = rs.Asset(io_handler=ps.IO, name="backs_off", retry=slow_retry)(_raiser("backs_off"))
-    repo = rs.CodeRepository(assets=[asset], default_executor=executor)
-    repo.resolve(rs.Storage.embedded("runs.db"))
+    repo = ps.repo_of([asset], executor=executor)
 
     def cancel_soon() -> None:
         time.sleep(0.3)

@@ -119,6 +119,10 @@ def test_closed_storage_raises(tmp_path: Path) -> None:
     storage.close()
     with pytest.raises(StorageError, match="is closed"):
         storage.get_runs()
+    with pytest.raises(StorageError, match="is closed"):
+        storage._start_run(RunRecord("r", start_time=1))  # not queued for a publisher that is gone
+    with pytest.raises(StorageError, match="Unknown run status: Running"):
+        Storage.embedded(tmp_path / "d.db")._start_run(RunRecord("r", status="Running"))
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -23,16 +23,6 @@ from rivers_io_fs import (
 )
 
 
-@pytest.fixture
-def base(tmp_path):
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def handler(base):
-    return FilesystemIOHandler(base_dir=str(base))
-
-
 # ------------------------------------------------------------------- missing
 def test_missing_value_error_names_asset_partition_and_path(handler, base):
     with pytest.raises(ValueNotFoundError) as info:

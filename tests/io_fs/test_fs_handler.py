@@ -16,16 +16,6 @@ import rivers_io_fs.handler as handler_module
 from rivers_io_fs import FilesystemAccessError, FilesystemIOHandler
 
 
-@pytest.fixture
-def base(tmp_path):
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def handler(base):
-    return FilesystemIOHandler(base_dir=str(base))
-
-
 def test_output_metadata_describes_the_file(handler, base):
     context = write_value(handler, "orders", list(range(1000)), partition("2024-01-01"))
     metadata = context.output_metadata

@@ -17,11 +17,6 @@ def files(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
-@pytest.fixture
-def handler(tmp_path):
-    return FilesystemIOHandler(base_dir=str(tmp_path / "data"))
-
-
 def test_layout_of_plain_partitioned_and_graph_internal_values(handler, tmp_path):
     write_value(handler, "orders", [1])
     write_value(handler, "daily", "d1", partition("2024-01-01"))

@@ -160,10 +160,6 @@ class Record:
             return NotImplemented
         return self._key() == other._key()  # type: ignore[attr-defined]
 
-    def __ne__(self, other: object) -> bool:
-        result = self.__eq__(other)
-        return result if result is NotImplemented else not result
-
     def __hash__(self) -> int:
         return hash((self.__class__, self._key()))
 

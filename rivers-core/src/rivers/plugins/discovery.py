@@ -62,7 +62,8 @@ def installed_plugins() -> list[InstalledPlugin]:
     """
     from rivers.plugins import entry_point_cache
 
-    cached = entry_point_cache.read()
+    key = entry_point_cache.current_key()
+    cached = entry_point_cache.read(key)
     if cached is not None:
         return [
             InstalledPlugin(name=e["name"], value=e["value"], distribution=e["distribution"],
@@ -71,7 +72,8 @@ def installed_plugins() -> list[InstalledPlugin]:
         ]
     plugins = _scan()
     entry_point_cache.write(
-        [{"name": p.name, "value": p.value, "distribution": p.distribution, "version": p.version} for p in plugins]
+        [{"name": p.name, "value": p.value, "distribution": p.distribution, "version": p.version} for p in plugins],
+        key,
     )
     return plugins
 

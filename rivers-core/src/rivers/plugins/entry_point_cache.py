@@ -47,7 +47,8 @@ def _cache_dir() -> str:
 _METADATA_SUFFIXES = (".dist-info", ".egg-info", ".egg-link")
 
 
-def _key() -> str:
+def current_key() -> str:
+    """The cache key of the current ``sys.path`` state (compute it once per scan: it lists directories)."""
     parts = [sys.version, str(_FORMAT)]
     prefixes = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
     for entry in sys.path:
@@ -74,11 +75,11 @@ def _path(key: str) -> str:
     return os.path.join(_cache_dir(), f"{_PREFIX}{zlib.crc32(key.encode()):08x}.json")
 
 
-def read() -> list[dict[str, Any]] | None:
-    """The cached scan, or None when there is no valid cache."""
+def read(key: str | None = None) -> list[dict[str, Any]] | None:
+    """The cached scan for ``key`` (default: the current one), or None when there is no valid cache."""
     if not _enabled():
         return None
-    key = _key()
+    key = key if key is not None else current_key()
     try:
         with open(_path(key), encoding="utf-8") as handle:
             data = json.load(handle)
@@ -90,13 +91,13 @@ def read() -> list[dict[str, Any]] | None:
     return entries
 
 
-def write(entries: list[dict[str, Any]]) -> None:
-    """Store a scan result (silently does nothing when the cache dir is unwritable)."""
+def write(entries: list[dict[str, Any]], key: str | None = None) -> None:
+    """Store a scan result under ``key`` (default: the current one); does nothing when the dir is unwritable."""
     if not _enabled():
         return
     import tempfile
 
-    key = _key()
+    key = key if key is not None else current_key()
     directory = _cache_dir()
     try:
         os.makedirs(directory, exist_ok=True)

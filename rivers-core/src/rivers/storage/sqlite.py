@@ -392,20 +392,18 @@ class SqliteStorage(Storage):
         self._write(lambda conn: conn.execute(_CREATE_RUN, row))
 
     def _start_run(self, record: RunRecord) -> None:
-        _check_run_status(record.status)
-        row = run_to_row(record)
         with self._lock:
-            queue = not self._closed and self._pid == os.getpid()
-            if queue:
+            if not self._closed and self._pid == os.getpid():
+                _check_run_status(record.status)
                 self._raise_publish_error()
                 if not self._queued_runs:
                     self._runs_queued_since = time.monotonic()
                     _storages_with_queued_runs.add(self)
-                self._queued_runs.append(row)
+                self._queued_runs.append(run_to_row(record))
                 self._runs_started_lately = True
                 self._wake_publisher()
-        if not queue:  # closed (raises) or a forked child (reconnects): the ordinary write path
-            self._write(lambda conn: conn.execute(_CREATE_RUN, row))
+                return
+        self._create_run(record)  # closed (raises) or a forked child (reconnects): the ordinary write
 
     # -- the run-record publisher -----------------------------------------------------
 
