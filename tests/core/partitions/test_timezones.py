@@ -124,12 +124,56 @@ def test_positions_and_keys_agree_across_the_whole_year():
     assert [str(k) for k in seq[1630:1640]] == expected[1630:1640]  # slice across the spring gap
 
 
-def test_midnight_gap_skips_the_day():
-    # Sao Paulo moved clocks from 00:00 to 01:00 on 2018-11-04: that day's midnight tick does not exist
+def test_a_day_whose_midnight_falls_in_a_gap_keeps_its_key_and_starts_late():
+    # Sao Paulo moved clocks from 00:00 to 01:00 on 2018-11-04: that day has no midnight, but it is a local
+    # day all the same; its window starts at 01:00, the first local time that exists (as cron runs it)
     days = P.daily(D(2018, 11, 2), D(2018, 11, 7), timezone="America/Sao_Paulo")
-    assert [str(k) for k in days.get_partition_keys()] == ["2018-11-02", "2018-11-03", "2018-11-05", "2018-11-06"]
-    start, end = days.window(K("2018-11-03"))
-    assert end.replace(tzinfo=None) == D(2018, 11, 5)
+    keys = ["2018-11-02", "2018-11-03", "2018-11-04", "2018-11-05", "2018-11-06"]
+    assert [str(k) for k in days.get_partition_keys()] == keys
+    assert days.validate_partition_key(K("2018-11-04")) and days.index_of(K("2018-11-04")) == 2
+    before, gap_day = days.window(K("2018-11-03")), days.window(K("2018-11-04"))
+    assert before[1] == gap_day[0]
+    assert gap_day[0].replace(tzinfo=None) == D(2018, 11, 4, 1) and gap_day[0].utcoffset() == dt.timedelta(hours=-2)
+    assert gap_day[1].replace(tzinfo=None) == D(2018, 11, 5)
+    assert hours_of(before) == 24 and hours_of(gap_day) == 23
+    # instants map to the window that holds them, on both sides of the late start
+    sao_paulo = ZoneInfo("America/Sao_Paulo")
+    assert days.tick_index(D(2018, 11, 4, 1, tzinfo=sao_paulo)) == 2
+    assert days.tick_index(D(2018, 11, 4, 2, 59, tzinfo=UTC)) == 1  # 23:59 on the 3rd, local
+    assert [str(k) for k in days.keys_overlapping(D(2018, 11, 4, 2, tzinfo=UTC), D(2018, 11, 4, 3, tzinfo=UTC))] == [
+        "2018-11-03"
+    ]
+    assert [str(k) for k in days.keys_overlapping(D(2018, 11, 4, 2, tzinfo=UTC), D(2018, 11, 4, 4, tzinfo=UTC))] == [
+        "2018-11-03",
+        "2018-11-04",
+    ]
+
+
+def test_hourly_still_skips_the_hour_a_midnight_gap_removes():
+    hours = P.hourly(D(2018, 11, 3, 22), D(2018, 11, 4, 3), timezone="America/Sao_Paulo")
+    assert [str(k) for k in hours.get_partition_keys()] == [
+        "2018-11-03T22:00", "2018-11-03T23:00", "2018-11-04T01:00", "2018-11-04T02:00",
+    ]
+    assert not hours.validate_partition_key(K("2018-11-04T00:00"))
+    assert hours_of(hours.window(K("2018-11-03T23:00"))) == 1
+
+
+def test_a_tick_inside_a_gap_moves_to_the_gap_end():
+    # a daily grid at 00:30: on 2018-11-04 in Sao Paulo that time does not exist; the window opens at 01:00
+    days = P.time_window(D(2018, 11, 2), "30 0 * * *", end=D(2018, 11, 6), timezone="America/Sao_Paulo")
+    keys = [str(k) for k in days.get_partition_keys()]
+    assert keys == ["2018-11-02T00:30:00", "2018-11-03T00:30:00", "2018-11-04T00:30:00", "2018-11-05T00:30:00"]
+    start, end = days.window(K("2018-11-04T00:30:00"))
+    assert (start.replace(tzinfo=None), end.replace(tzinfo=None)) == (D(2018, 11, 4, 1), D(2018, 11, 5, 0, 30))
+    assert days.window(K("2018-11-03T00:30:00"))[1] == start
+
+
+def test_half_hour_gap_keeps_the_hour_that_partly_exists():
+    # Lord Howe Island moves from 02:00 to 02:30: half of the 02:00 hour exists, so it is a 30-minute window
+    hours = P.hourly(D(2023, 10, 1), D(2023, 10, 1, 4), timezone="Australia/Lord_Howe")
+    assert [str(k) for k in hours.get_partition_keys()][2:4] == ["2023-10-01T02:00", "2023-10-01T03:00"]
+    start, end = hours.window(K("2023-10-01T02:00"))
+    assert start.replace(tzinfo=None) == D(2023, 10, 1, 2, 30) and hours_of((start, end)) == 0.5
 
 
 def test_aware_start_and_end_are_converted_to_the_zone():

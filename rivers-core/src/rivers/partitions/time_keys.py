@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 from rivers.partitions.grids import Grid
 from rivers.partitions.sequence import KeySource, PartitionKeySequence
 from rivers.partitions.timefmt import TimeFormat, from_us, to_us
-from rivers.partitions.timeline import Timeline
-from rivers.partitions.zones import exists
+from rivers.partitions.timeline import Timeline, window_start
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -89,7 +88,7 @@ class CompiledGrid:
         tick = to_us(parsed)
         if tick < self.start or not self.grid.contains(tick):
             return -1
-        if self.zone is not None and not exists(self.zone, tick):
+        if self.zone is not None and self.window_start(tick) is None:
             return -1
         return tick
 
@@ -103,21 +102,34 @@ class CompiledGrid:
         self._valid_through = now
         return tick <= now
 
-    def window_end(self, tick: int) -> int:
-        """The end of the window starting at ``tick``: the next tick that exists locally."""
+    def window_start(self, tick: int) -> int | None:
+        """Where the window of grid tick ``tick`` starts locally (later inside a DST gap), or None if it has none."""
         g = self.grid.index(tick)
         if g is None:
             raise ValueError(f"{from_us(tick).isoformat()} is not a tick of the grid")
-        g += 1
-        t = self.grid.tick(g)
-        while self.zone is not None and not exists(self.zone, t):
+        return window_start(self.grid, self.zone, g)
+
+    def window_end(self, tick: int) -> int:
+        """The end of the window of grid tick ``tick``: where the next window starts."""
+        g = self.grid.index(tick)
+        if g is None:
+            raise ValueError(f"{from_us(tick).isoformat()} is not a tick of the grid")
+        while True:
             g += 1
-            t = self.grid.tick(g)
-        return t
+            start = window_start(self.grid, self.zone, g)
+            if start is not None:
+                return start
+
+    def windows_before(self, timeline: Timeline, t: int) -> int:
+        """How many windows of ``timeline`` start before ``t`` (a tick moved by a DST gap starts late)."""
+        count = timeline.rank(t)
+        if count and self.zone is not None and self.window_start(timeline.tick(count - 1)) >= t:  # type: ignore[operator]
+            count -= 1
+        return count
 
     def window_position(self, timeline: Timeline, t: int) -> int | None:
         """The position of the window of ``timeline`` containing ``t``, or None."""
-        position = timeline.rank(t + 1) - 1
+        position = self.windows_before(timeline, t + 1) - 1
         if position < 0:
             return None
         if position == len(timeline) - 1 and t >= self.window_end(timeline.tick(position)):

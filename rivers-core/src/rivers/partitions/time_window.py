@@ -242,7 +242,11 @@ class TimeWindowPartitions(PartitionsDefinition):
         return compiled.format.format(from_us(timeline.tick(position)))
 
     def window(self, key: PartitionKey | str) -> tuple[datetime, datetime] | None:
-        """``[tick, next tick)`` of a single-valued key on the grid (aware when the grid has a zone)."""
+        """``[start, end)`` of a single-valued key's window (aware when the grid has a zone).
+
+        The window runs from its tick to the next key's tick; a tick that falls
+        in a DST gap starts at the gap's end.
+        """
         values = single_values(key)
         if values is None or len(values) != 1:
             return None
@@ -250,7 +254,8 @@ class TimeWindowPartitions(PartitionsDefinition):
         tick = compiled.tick_of(values[0])
         if tick is None:
             return None
-        return compiled.to_datetime(tick), compiled.to_datetime(compiled.window_end(tick))
+        start = compiled.window_start(tick)  # not None: tick_of returns only ticks that open a window
+        return compiled.to_datetime(start), compiled.to_datetime(compiled.window_end(tick))  # type: ignore[arg-type]
 
     def shift(self, key: PartitionKey | str, offset: int) -> PartitionKey | None:
         """The key ``offset`` windows away from ``key``; None when either is not a current key."""
@@ -279,8 +284,8 @@ class TimeWindowPartitions(PartitionsDefinition):
             return keys[0:0]
         first = compiled.window_position(timeline, low)
         if first is None:
-            first = 0 if timeline.rank(low + 1) == 0 else len(keys)
-        return keys[first : timeline.rank(high)]
+            first = 0 if compiled.windows_before(timeline, low + 1) == 0 else len(keys)
+        return keys[first : compiled.windows_before(timeline, high)]
 
     def describe(self) -> str:
         try:

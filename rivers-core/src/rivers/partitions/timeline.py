@@ -1,9 +1,14 @@
 """The ticks of one time-window definition: a grid cut to ``[start, bound)`` minus nonexistent local times.
 
 Positions (0 .. len-1) are the partitions in chronological order. With a
-time zone, grid ticks inside DST gaps are skipped; the skipped global indices
-are kept as a short sorted list of intervals (one or two per year), so
-position <-> global index conversions stay O(log n).
+time zone, a grid tick inside a DST gap (a local time that does not exist)
+moves to the end of the gap, the first local time that does exist, as cron
+does, unless the grid has another tick at or before that end: then the tick
+opens no window and is skipped. So an hourly grid loses the hour that spring
+forward skips, while a daily grid whose midnight falls in a gap keeps that
+day, starting when the gap ends (:func:`window_start`). The skipped global
+indices are kept as a short sorted list of intervals (one or two per year),
+so position <-> global index conversions stay O(log n).
 """
 
 from __future__ import annotations
@@ -14,12 +19,27 @@ from itertools import chain
 from typing import TYPE_CHECKING
 
 from rivers.partitions.grids import Grid
-from rivers.partitions.zones import gaps_between
+from rivers.partitions.zones import gap_at, gaps_between
 
 if TYPE_CHECKING:
     from datetime import tzinfo
 
-__all__ = ["Timeline"]
+__all__ = ["Timeline", "window_start"]
+
+
+def window_start(grid: Grid, zone: tzinfo | None, g: int) -> int | None:
+    """Where the window of grid tick ``g`` starts on the local wall clock, or None when it opens none.
+
+    That is the tick itself when it exists; the end of the DST gap it falls
+    in when the grid's next tick comes after that end; None otherwise.
+    """
+    t = grid.tick(g)
+    if zone is None:
+        return t
+    gap = gap_at(zone, t)
+    if gap is None:
+        return t
+    return gap[1] if grid.tick(g + 1) > gap[1] else None
 
 
 class Timeline:
@@ -47,7 +67,9 @@ class Timeline:
         skips: list[tuple[int, int]] = []
         if zone is not None and stop > first:
             for low, high in gaps_between(zone, grid.tick(first), grid.tick(stop - 1) + 1):
-                skip = (max(grid.ceil(low), first), min(grid.ceil(high), stop))
+                after = grid.ceil(high)  # the first tick at or after the gap's end
+                last_skipped = after if grid.tick(after) == high else after - 1  # see window_start
+                skip = (max(grid.ceil(low), first), min(last_skipped, stop))
                 if skip[1] > skip[0]:
                     skips.append(skip)
         return cls(grid, zone, first, stop, skips)

@@ -1,12 +1,13 @@
 """Time zones for time-window grids: loading zones and finding DST gaps.
 
 A grid with a time zone ticks on the zone's *local wall clock*. Wall times
-inside a spring-forward gap do not exist and are skipped; ambiguous wall
-times (fall back) are taken at their first occurrence (``fold=0``). This
-module finds the gaps: :func:`gaps_between` lists the nonexistent wall-clock
-intervals ``[start, end)`` (microseconds on the naive timeline), found by
-sampling the zone's UTC offset once a day and bisecting each change to the
-second. Results are cached per zone and year.
+inside a spring-forward gap do not exist (what that means for a grid's ticks
+is :mod:`rivers.partitions.timeline`'s business); ambiguous wall times (fall
+back) are taken at their first occurrence (``fold=0``). This module finds the
+gaps: :func:`gaps_between` lists the nonexistent wall-clock intervals
+``[start, end)`` (microseconds on the naive timeline), found by sampling the
+zone's UTC offset once a day and bisecting each change to the second.
+Results are cached per zone and year.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rivers.partitions.timefmt import EPOCH, from_us, to_us
 if TYPE_CHECKING:
     from datetime import tzinfo
 
-__all__ = ["exists", "gaps_between", "load_zone", "wall_us"]
+__all__ = ["exists", "gap_at", "gaps_between", "load_zone", "wall_us"]
 
 _US = 1_000_000
 _DAY_S = 86_400
@@ -109,11 +110,16 @@ def gaps_between(zone: tzinfo, low: int, high: int) -> list[tuple[int, int]]:
     ]
 
 
-def exists(zone: tzinfo, t: int) -> bool:
-    """Whether the wall-clock time ``t`` exists in ``zone`` (is not inside a DST gap)."""
+def gap_at(zone: tzinfo, t: int) -> tuple[int, int] | None:
+    """The DST gap ``[start, end)`` of ``zone`` containing the wall-clock time ``t``, or None."""
     year = from_us(t).year
     for gap_year in (year - 1, year) if year > 1 else (year,):
         for start, end in _year_gaps(zone, gap_year):
             if start <= t < end:
-                return False
-    return True
+                return start, end
+    return None
+
+
+def exists(zone: tzinfo, t: int) -> bool:
+    """Whether the wall-clock time ``t`` exists in ``zone`` (is not inside a DST gap)."""
+    return gap_at(zone, t) is None
