@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -111,9 +112,9 @@ def test_multi_run_over_a_range_materialises_every_key_in_its_own_run() -> None:
     assert (result.status, result.num_partitions, result.num_runs) == ("CompletedSuccess", 4, 4)
     assert (result.completed, result.failed, result.canceled) == (4, 0, 0)
     assert result.success and not result.is_dry_run
-    assert texts(result.partition_keys) == ["b", "c", "d", "e"] == calls
+    assert texts(result.partition_keys) == ["b", "c", "d", "e"] == sorted(calls)  # up to 4 runs at a time
     assert set(statuses(result).values()) == {"completed"}
-    assert texts(repo.storage.get_materialized_partitions("letter")) == ["b", "c", "d", "e"]
+    assert sorted(texts(repo.storage.get_materialized_partitions("letter"))) == ["b", "c", "d", "e"]
     assert [repo.load_node("letter", partition_key=k) for k in "bcde"] == ["B", "C", "D", "E"]
 
     assert len(set(result.run_ids)) == 4
@@ -316,7 +317,7 @@ def test_continue_runs_every_partition_and_reports_the_failures() -> None:
 def test_stop_on_failure_cancels_the_partitions_not_started() -> None:
     calls: list[str] = []
     repo = repo_of(letter_asset(calls, broken={"b"}))
-    result = repo.backfill(partition_keys=LETTERS, failure_policy="stop_on_failure")
+    result = repo.backfill(partition_keys=LETTERS, failure_policy="stop_on_failure", max_concurrency=1)
 
     assert calls == ["a", "b"]
     counts = (result.num_runs, result.completed, result.failed, result.canceled)
@@ -334,7 +335,7 @@ def test_a_key_marked_failed_by_a_successful_run_stops_the_backfill_too() -> Non
         return "x"
 
     repo = repo_of(letter)
-    result = repo.backfill(partition_keys=["a", "b", "c"], failure_policy="stop_on_failure")
+    result = repo.backfill(partition_keys=["a", "b", "c"], failure_policy="stop_on_failure", max_concurrency=1)
     assert repo.storage.get_run(result.run_ids[1]).status == "Success"  # the run itself succeeded
     assert statuses(result) == {"a": "completed", "b": "failed", "c": "canceled"}
     assert result.status == "CompletedFailed"
@@ -345,6 +346,105 @@ def test_an_unknown_failure_policy_is_an_error_before_anything_is_stored() -> No
     repo = repo_of(letter_asset([]))
     with pytest.raises(ExecutionError, match="Unknown failure_policy 'stop'; valid values: 'continue', 'stop_on_fail"):
         repo.backfill(partition_keys=["a"], failure_policy="stop")
+    assert repo.get_backfills() == []
+
+
+# --------------------------------------------------------------------------- max_concurrency
+def concurrency_probe(gate: Any = None) -> tuple[Any, dict[str, int]]:
+    """A letters asset that counts how many of its runs are in their step at once (``peak``)."""
+    lock = threading.Lock()
+    counts = {"now": 0, "peak": 0}
+
+    @rs.Asset(partitions_def=letters())
+    def letter(context: rs.AssetExecutionContext) -> str:
+        with lock:
+            counts["now"] += 1
+            counts["peak"] = max(counts["peak"], counts["now"])
+        try:
+            if gate is not None:
+                gate(str(context.partition.key))
+            time.sleep(0.02)
+        finally:
+            with lock:
+                counts["now"] -= 1
+        return str(context.partition.key)
+
+    return letter, counts
+
+
+def test_up_to_max_concurrency_runs_run_at_the_same_time() -> None:
+    # the first three runs meet at a barrier: it only opens if three runs are in their step together
+    barrier = threading.Barrier(3, timeout=30)
+    letter, counts = concurrency_probe(gate=lambda k: barrier.wait() if k in "abc" else None)
+    repo = repo_of(letter)
+    result = repo.backfill(partition_keys=LETTERS, max_concurrency=3)
+
+    assert (result.status, result.completed, result.num_runs) == ("CompletedSuccess", 5, 5)
+    assert counts["peak"] == 3  # never more than max_concurrency
+    assert sorted(texts(repo.storage.get_materialized_partitions("letter"))) == LETTERS
+    # every run wrote its whole event log, although the runs shared one storage from several threads
+    for run_id, letter_key in zip(result.run_ids, LETTERS):  # run_ids follow the plan, not completion order
+        run = repo.storage.get_run(run_id)
+        assert (run.status, run.partition_key) == ("Success", key(letter_key))
+        assert repo.storage.get_latest_materialization("letter", letter_key).run_id == run_id
+
+
+def test_max_concurrency_one_runs_in_order_one_at_a_time() -> None:
+    letter, counts = concurrency_probe()
+    calls: list[str] = []
+    repo = repo_of(letter)
+    result = repo.backfill(partition_keys=LETTERS, max_concurrency=1, progress=lambda r: calls.append(r.run_ids[-1]))
+
+    assert counts["peak"] == 1
+    assert calls == result.run_ids and len(calls) == 5
+    assert texts(repo.storage.get_materialized_partitions("letter")) == LETTERS
+
+
+def test_stop_on_failure_lets_running_runs_finish_and_launches_no_more() -> None:
+    failure_seen = threading.Event()
+
+    def gate(letter_key: str) -> None:
+        if letter_key == "a":
+            raise ValueError("no data for a")
+        assert failure_seen.wait(30)  # b stays in its step until the backfill has handled a's failure
+
+    letter, _ = concurrency_probe(gate=gate)
+    repo = repo_of(letter)
+    result = repo.backfill(partition_keys=LETTERS, failure_policy="stop_on_failure", max_concurrency=2,
+                           progress=lambda record: failure_seen.set())
+
+    assert statuses(result) == {"a": "failed", "b": "completed", "c": "canceled", "d": "canceled", "e": "canceled"}
+    assert (result.status, result.num_runs) == ("CompletedFailed", 2)
+
+
+def test_an_interrupt_asks_the_runs_still_going_to_stop() -> None:
+    a_done = threading.Event()
+
+    def gate(letter_key: str) -> None:
+        if letter_key == "b":
+            assert a_done.wait(30)  # b is still in its step when the interrupt comes
+
+    letter, _ = concurrency_probe(gate=gate)
+    repo = repo_of(letter)
+
+    def progress(record: Any) -> None:
+        a_done.set()
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        repo.backfill(partition_keys=["a", "b", "c"], max_concurrency=2, progress=progress)
+    [stored] = repo.get_backfills()
+    assert statuses(stored) == {"a": "completed", "b": "canceled", "c": "canceled"}
+    [run_b] = [run for run in repo.storage.get_runs() if run.partition_key == key("b")]
+    assert repo.storage.is_cancelled(run_b.run_id)  # the cancel reached b's run; c was never launched
+    assert not any(run.partition_key == key("c") for run in repo.storage.get_runs())
+
+
+def test_max_concurrency_must_be_a_positive_int() -> None:
+    repo = repo_of(letter_asset([]))
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ExecutionError, match="max_concurrency must be a positive int"):
+            repo.backfill(partition_keys=["a"], max_concurrency=bad)
     assert repo.get_backfills() == []
 
 
@@ -359,7 +459,7 @@ def test_rerun_runs_only_the_failed_and_canceled_partitions_once_fixed() -> None
 
     repo = repo_of(letter_asset(calls, broken=broken), not_selected)
     first = repo.backfill(selection=["letter"], partition_keys=LETTERS, failure_policy="stop_on_failure",
-                          tags=[("team", "data")])
+                          tags=[("team", "data")], max_concurrency=1)
     assert statuses(first) == {"a": "completed", "b": "failed", "c": "canceled", "d": "canceled", "e": "canceled"}
 
     broken.clear()
@@ -427,7 +527,7 @@ def test_cancel_from_the_progress_callback_cancels_the_remaining_partitions() ->
         if record.count("completed") == 2:
             signalled.append(repo.cancel_backfill(record.backfill_id))
 
-    result = repo.backfill(partition_keys=LETTERS, progress=progress)
+    result = repo.backfill(partition_keys=LETTERS, progress=progress, max_concurrency=1)
 
     assert signalled == [True] and calls == ["a", "b"] and seen == [(1, 1), (2, 2)]
     assert (result.status, result.num_runs, result.completed, result.canceled) == ("Canceled", 2, 2, 3)
@@ -476,7 +576,7 @@ def test_a_cancel_from_another_process_is_honoured_before_the_next_run() -> None
         return "x"
 
     repo = repo_of(letter)
-    result = repo.backfill(partition_keys=LETTERS)
+    result = repo.backfill(partition_keys=LETTERS, max_concurrency=1)
 
     # the other process could not signal this one: it stored the request (False) and this one obeyed it
     assert replies == ["InProgress False"]
@@ -498,7 +598,7 @@ def test_a_second_repository_in_the_same_process_signals_the_live_backfill() -> 
             replies.append(other.cancel_backfill(backfill_of_run(context)))
         return "x"
 
-    result = repo_of(letter).backfill(partition_keys=LETTERS)
+    result = repo_of(letter).backfill(partition_keys=LETTERS, max_concurrency=1)
     assert replies == [True]  # the backfill runs in this process: signalled directly
     assert (result.status, result.completed, result.canceled) == ("Canceled", 1, 4)
 
@@ -728,7 +828,7 @@ def test_a_parallel_executor_backfill_keeps_every_key_in_files(parallel_pipeline
     assert statuses(result) == {"a": "completed", "b": "completed", "c": "completed", "d": "failed"}
     assert (result.status, result.num_runs) == ("CompletedFailed", 4)
     assert "ValueError: no data for d" in repo.get_backfill(result.backfill_id).error
-    assert texts(repo.storage.get_materialized_partitions("doubled")) == ["a", "b", "c"]
+    assert sorted(texts(repo.storage.get_materialized_partitions("doubled"))) == ["a", "b", "c"]
     assert sorted(p.name for p in (tmp_path / "data" / "doubled").iterdir()) == ["a.pkl", "b.pkl", "c.pkl"]
     assert [repo.load_node("doubled", partition_key=k) for k in "abc"] == ["aa", "bb", "cc"]
     raw_b = repo.load_node("raw", partition_key="b")

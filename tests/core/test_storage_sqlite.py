@@ -214,6 +214,32 @@ def test_batch_writes_events_before_a_later_run_update(tmp_path: Path) -> None:
     other.close()
 
 
+def test_threads_batching_on_one_storage_object_lose_nothing(tmp_path: Path) -> None:
+    # concurrent runs in one process (e.g. a backfill's runs) share the storage object; one thread's
+    # batch ending flushes the queue while others are adding to it
+    storage = Storage.embedded(tmp_path / "shared.db")
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            for step in range(150):
+                with storage._batch():
+                    storage._append_events(step_events(f"run-{index}", "a", step))
+                    storage._append_logs([StoredLog(f"log-{index}-{step}", f"run-{index}", "a", step, stdout="x")])
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [len(storage.get_events_for_run(f"run-{i}")) for i in range(4)] == [450] * 4
+    assert [len(storage.get_run_logs(f"run-{i}")) for i in range(4)] == [150] * 4
+    storage.close()
+
+
 def test_batch_flushes_when_the_queue_is_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "full.db"
     monkeypatch.setattr(SqliteStorage, "batch_max_events", 6)

@@ -1,11 +1,13 @@
-"""Executing a planned backfill: its runs, one after another, with progress kept in storage."""
+"""Executing a planned backfill: its runs, up to ``max_concurrency`` at a time, with progress kept in storage."""
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from typing import Any, Callable, Final
 
+from rivers.backfills.dispatch import completions
 from rivers.backfills.planning import BackfillPlan
 from rivers.backfills.state import BackfillRecord, cancel_requested, save_backfill
 from rivers.exceptions import ExecutionError
@@ -42,7 +44,15 @@ def signal_cancel(backfill_id: str) -> bool:
 
 def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, executor: Any, tags: list[Any],
                  config: Any, progress: Callable[[BackfillRecord], None] | None = None) -> BackfillRecord:
-    """Run every planned run of ``record`` and return the final record (also stored)."""
+    """Run every planned run of ``record``, up to ``record.max_concurrency`` at a time; return the final record.
+
+    The record is also stored: at the start, at most every ``_SAVE_INTERVAL_S``
+    while runs finish, and at the end. Runs beyond the first go to threads
+    (the executor of each run does the work: in this process, in worker
+    processes or in pods), so concurrency pays where steps wait on I/O or
+    on other processes.
+    """
+    from rivers._ids import random_uuid4
     from rivers.storage.records import LaunchedBy
 
     storage = state.storage
@@ -55,22 +65,38 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
     save_backfill(storage, record)
     last_save = time.monotonic()
     failed_any = False
+
+    def keep_launching() -> bool:
+        nonlocal last_save
+        # a cancel from another process is looked for before every launch (one kv read);
+        # progress is written at most every _SAVE_INTERVAL_S
+        if cancel_requested(storage, record.backfill_id):
+            cancel.set()
+        now = time.monotonic()
+        if now - last_save >= _SAVE_INTERVAL_S:
+            save_backfill(storage, record)
+            last_save = now
+        return not (cancel.is_set() or (stop_on_failure and failed_any))
+
+    def launch(item: tuple[int, Any, str]) -> tuple[str | None, bool, set[str], str | None]:
+        _, planned, run_id = item
+        return _run_one(state, execution_plan, planned, run_id, executor, tags, config, launched_by)
+
+    def abort(running: list[tuple[int, Any, str]]) -> None:
+        for _, _, run_id in running:  # stop them before their next step; their keys end up canceled
+            storage.request_cancellation(run_id)
+
+    launches = ((index, planned, random_uuid4()) for index, planned in enumerate(plan.runs))
+    run_order: list[int] = []  # plan index of each entry of record.run_ids: they stay in plan order
     try:
-        for planned in plan.runs:
-            # a cancel from another process is looked for before every run (one kv read);
-            # progress is written at most every _SAVE_INTERVAL_S
-            if cancel_requested(storage, record.backfill_id):
-                cancel.set()
-            now = time.monotonic()
-            if now - last_save >= _SAVE_INTERVAL_S:
-                save_backfill(storage, record)
-                last_save = now
-            if cancel.is_set() or (stop_on_failure and failed_any):
-                break
-            outcome = _run_one(state, execution_plan, planned, executor, tags, config, launched_by)
+        for (index, planned, _), outcome in completions(
+            launches, record.max_concurrency, keep_launching, launch, abort
+        ):
             run_id, succeeded, failed_keys, error = outcome
             if run_id is not None:
-                record.run_ids.append(run_id)
+                at = bisect.bisect(run_order, index)
+                run_order.insert(at, index)
+                record.run_ids.insert(at, run_id)
             # a run canceled while it ran (a cancel cascaded from the backfill) cancels its keys
             canceled_run = not succeeded and run_id is not None and _was_canceled(storage, run_id)
             for member in planned.members:
@@ -109,12 +135,12 @@ def _was_canceled(storage: Any, run_id: str) -> bool:
     return run is not None and run.status == "Canceled"
 
 
-def _run_one(state: Any, execution_plan: Any, planned: Any, executor: Any, tags: list[Any], config: Any,
-             launched_by: Any) -> tuple[str | None, bool, set[str], str | None]:
-    """``(run_id, success, keys marked failed, first error)`` of one planned run."""
+def _run_one(state: Any, execution_plan: Any, planned: Any, run_id: str, executor: Any, tags: list[Any],
+             config: Any, launched_by: Any) -> tuple[str | None, bool, set[str], str | None]:
+    """``(run_id, success, keys marked failed, first error)`` of one planned run, started as ``run_id``."""
     try:
         result = state.run(execution_plan, executor=executor, partition_key=planned.key, tags=tags, config=config,
-                           run_id=None, raise_on_error=False, resume=False, retry=None, partition_checked=True,
+                           run_id=run_id, raise_on_error=False, resume=False, retry=None, partition_checked=True,
                            launched_by=launched_by)
     except Exception as error:  # noqa: BLE001 - an executor failure fails this run's keys, not the backfill
         return None, False, set(), f"{type(error).__name__}: {error}"

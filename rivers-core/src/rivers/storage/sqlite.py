@@ -317,15 +317,16 @@ class SqliteStorage(Storage):
             except sqlite3.Error as error:
                 raise StorageError(f"Embedded storage at '{self._path}': query failed: {error}") from error
 
-    def _enqueue(self, queue: list[Any], records: Sequence[Any]) -> bool:
-        """Queue ``records`` if a batch is open and return whether they were queued."""
+    def _enqueue(self, records: Sequence[Any], *, logs: bool) -> bool:
+        """Queue events (or ``logs``) if a batch is open and return whether they were queued."""
         with self._lock:
             if not self._batch_depth:
                 return False
             now = time.monotonic()
             if not self._queued_events and not self._queued_logs:
                 self._queued_since = now
-            queue.extend(records)
+            # the queue is looked up under the lock: a flush in another thread swaps in new lists
+            (self._queued_logs if logs else self._queued_events).extend(records)
             if (
                 len(self._queued_events) + len(self._queued_logs) >= self.batch_max_events
                 or now - self._queued_since >= self.batch_max_delay
@@ -366,13 +367,13 @@ class SqliteStorage(Storage):
     # -- engine-facing writes -----------------------------------------------------
 
     def _append_events(self, events: Sequence[StoredEvent]) -> None:
-        if self._batch_depth and self._enqueue(self._queued_events, events):
+        if self._batch_depth and self._enqueue(events, logs=False):
             return
         rows = [event_to_row(event) for event in events]
         self._write(lambda conn: conn.executemany(_INSERT_EVENT, rows))
 
     def _append_logs(self, logs: Sequence[StoredLog]) -> None:
-        if self._batch_depth and self._enqueue(self._queued_logs, logs):
+        if self._batch_depth and self._enqueue(logs, logs=True):
             return
         rows = [log_to_row(log) for log in logs]
         self._write(lambda conn: conn.executemany(_INSERT_LOG, rows))

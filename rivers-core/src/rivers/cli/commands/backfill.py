@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from rivers.cli.argtypes import int_at_least
 from rivers.cli.context import CommandContext
 from rivers.cli.errors import EXIT_FAILURE, EXIT_OK, CliError
 from rivers.cli.table import format_table
@@ -39,6 +40,8 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     parser.add_argument("--strategy", choices=_STRATEGIES, help="one run per key (multi_run) or one run for all")
     parser.add_argument("--stop-on-failure", action="store_true",
                         help="cancel the remaining partitions after a failure")
+    parser.add_argument("--max-concurrency", metavar="N", type=int_at_least(1, "a whole number of runs"), default=4,
+                        help="how many runs may run at the same time (default 4; 1 runs them in order)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan (partitions and runs) and exit")
     parser.add_argument("--status", metavar="ID", help="show the stored state of backfill ID and exit")
     parser.add_argument("--cancel", metavar="ID", help="ask backfill ID to stop launching runs")
@@ -64,7 +67,8 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
             result = repository.backfill(
                 selection=args.select, partition_keys=_keys(args), partition_range=_range(args),
                 strategy=_strategy(args.strategy), dry_run=args.dry_run,
-                failure_policy="stop_on_failure" if args.stop_on_failure else "continue", progress=printer,
+                failure_policy="stop_on_failure" if args.stop_on_failure else "continue",
+                max_concurrency=args.max_concurrency, progress=printer,
             )
     if result.is_dry_run:
         context.console.print(f"Dry run: {result.num_partitions} partition(s) in {result.num_runs} run(s)")

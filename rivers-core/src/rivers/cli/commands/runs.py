@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from rivers.cli.argtypes import int_at_least
 from rivers.cli.context import CommandContext
 from rivers.cli.errors import EXIT_OK
 from rivers.cli.formatting import format_duration, format_timestamp, one_line
@@ -25,7 +26,7 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="list recent runs",
         description="List the most recent runs recorded in the project storage, newest first.",
     )
-    parser.add_argument("-n", "--limit", type=_non_negative, default=20, metavar="N", help="at most N runs (20)")
+    parser.add_argument("-n", "--limit", type=int_at_least(0, "a number of runs"), default=20, metavar="N", help="at most N runs (20)")
     parser.add_argument(
         "--status",
         type=parse_status,
@@ -83,13 +84,3 @@ def parse_status(text: str) -> str:
     raise argparse.ArgumentTypeError(
         f"unknown status {text!r}; choose from {', '.join(status.lower() for status in RUN_STATUSES)}"
     )
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value

@@ -1,0 +1,62 @@
+"""Running a backfill's launches at most ``limit`` at a time, handing back each outcome as it finishes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+__all__ = ["completions"]
+
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
+
+
+def completions(
+    items: Iterable[Item],
+    limit: int,
+    keep_launching: Callable[[], bool],
+    launch: Callable[[Item], Outcome],
+    abort: Callable[[list[Item]], None],
+) -> Iterator[tuple[Item, Outcome]]:
+    """Call ``launch(item)`` for ``items``, at most ``limit`` at once, while ``keep_launching()`` says so.
+
+    Yields ``(item, outcome)`` in the order the launches finish.
+    ``keep_launching`` is asked before every launch, after the consumer has
+    handled every outcome yielded so far, so a failure or a cancel it sees
+    stops further launches; launches already running finish. With ``limit``
+    1 every launch runs in the calling thread, one after another. If the
+    consumer stops early (an exception such as Ctrl-C, or closing the
+    iterator) while launches run in other threads, ``abort`` gets their items
+    (to ask them to stop) and they are waited for.
+    """
+    pending = iter(items)
+    if limit == 1:
+        while keep_launching():
+            item = next(pending, _END)
+            if item is _END:
+                return
+            yield item, launch(item)  # type: ignore[arg-type]
+        return
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    running: dict[Future[Outcome], Item] = {}
+    exhausted = False
+    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="rivers-backfill") as pool:
+        try:
+            while True:
+                while not exhausted and len(running) < limit and keep_launching():
+                    item = next(pending, _END)
+                    exhausted = item is _END
+                    if not exhausted:
+                        running[pool.submit(launch, item)] = item  # type: ignore[arg-type]
+                if not running:
+                    return
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield running.pop(future), future.result()
+        finally:
+            if running:
+                abort(list(running.values()))
+
+
+_END = object()
