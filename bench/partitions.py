@@ -15,7 +15,10 @@ default storage:
   partition; ``../shared/bench/compare.py --workloads partitions:200`` runs
   the same workload against the published package);
 * ``backfill``  a ``multi_run`` and a ``single_run`` backfill of N daily
-  partitions of a two-asset chain (per-partition time and runs per second).
+  partitions of a two-asset chain (per-partition time and runs per second);
+  ``multi_run`` with the default ``max_concurrency=4`` and with 1 (these
+  steps only compute, so threads cannot overlap anything: the difference is
+  what running four at a time costs).
 """
 
 from __future__ import annotations
@@ -107,7 +110,7 @@ def _chain(days: Any) -> rs.CodeRepository:
     return rs.CodeRepository(assets=[raw, clean], default_executor=rs.Executor.in_process())
 
 
-def backfill(partitions: int, strategy: str) -> dict[str, Any]:
+def backfill(partitions: int, strategy: str, max_concurrency: int = 4) -> dict[str, Any]:
     start_day = dt.datetime(2000, 1, 1)
     days = rs.PartitionsDefinition.daily(start_day, start_day + dt.timedelta(days=partitions))
     repo = _chain(days)
@@ -115,11 +118,13 @@ def backfill(partitions: int, strategy: str) -> dict[str, Any]:
     chosen = rs.BackfillStrategy.single_run() if strategy == "single_run" else rs.BackfillStrategy.multi_run()
     last = (start_day + dt.timedelta(days=partitions - 1)).strftime("%Y-%m-%d")
     started = _perf()
-    result = repo.backfill(partition_range=rs.PartitionKeyRange.single("2000-01-01", last), strategy=chosen)
+    result = repo.backfill(partition_range=rs.PartitionKeyRange.single("2000-01-01", last), strategy=chosen,
+                           max_concurrency=max_concurrency)
     elapsed = _perf() - started
     assert result.status == "CompletedSuccess" and result.completed == partitions, result
     assert repo.storage.count_materialized_partitions("clean") == partitions
-    return {"strategy": strategy, "partitions": partitions, "runs": result.num_runs, "seconds": round(elapsed, 3),
+    return {"strategy": strategy, "max_concurrency": max_concurrency, "partitions": partitions,
+            "runs": result.num_runs, "seconds": round(elapsed, 3),
             "us_per_partition": round(elapsed / partitions * 1e6, 1)}
 
 
@@ -141,6 +146,8 @@ def main() -> None:
         "enumerate": best(enumerate_hourly, "list_all_ms", args.repeat),
         "materialize": best(lambda: materialize_per_partition(args.runs), "us_per_partition", args.repeat),
         "backfill_multi_run": best(lambda: backfill(args.backfill, "multi_run"), "us_per_partition", args.repeat),
+        "backfill_multi_run_1": best(lambda: backfill(args.backfill, "multi_run", max_concurrency=1),
+                                     "us_per_partition", args.repeat),
         "backfill_single_run": best(lambda: backfill(args.backfill, "single_run"), "us_per_partition", args.repeat),
     }
     for name, values in results.items():
