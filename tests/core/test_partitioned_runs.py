@@ -60,6 +60,39 @@ def test_storage_records_one_materialization_per_partition_and_the_run_key():
     assert storage.get_latest_materialization("clicks", "2024-01-02").run_id == result.run_id
 
 
+@pytest.mark.parametrize("storage", ["embedded", "memory"])
+def test_a_static_key_containing_equals_reads_back_as_that_key(storage):
+    # "a=b" is a valid static key whose display string looks like a one-dimension multi key
+    tricky = rs.PartitionsDefinition.static_(["a=b", "plain"])
+    calls = []
+
+    @rs.Asset(partitions_def=tricky)
+    def letters(context: rs.AssetExecutionContext) -> str:
+        calls.append(context.partition_key)
+        if context.partition_key == "a=b" and len(calls) == 1:
+            raise ValueError("first attempt fails")
+        return context.partition_key
+
+    repo = rs.CodeRepository(assets=[letters])
+    repo.resolve(rs.Storage.embedded(".rivers/eq.db") if storage == "embedded" else rs.Storage.memory())
+    first = repo.backfill(partition_keys=["a=b", "plain"], max_concurrency=1)
+    assert {str(k): s for k, s in first.partition_statuses.items()} == {"a=b": "failed", "plain": "completed"}
+    stored = repo.get_backfill(first.backfill_id)
+    assert stored.partition_statuses == {rs.PartitionKey.single("a=b"): "failed",
+                                         rs.PartitionKey.single("plain"): "completed"}
+    rerun = repo.rerun_backfill(first.backfill_id)  # the failed key is still valid: it is not dropped
+    assert rerun.partition_keys == [rs.PartitionKey.single("a=b")] and rerun.completed == 1
+
+    single = rs.PartitionKey.single("a=b")
+    assert sorted(repo.storage.get_materialized_partitions("letters"), key=str) == [
+        single, rs.PartitionKey.single("plain")]
+    assert repo.storage.get_latest_materialization("letters", single).partition_key == single
+    assert repo.storage.get_latest_materialization("letters", "a=b").partition_key == single  # display string
+    run = repo.storage.get_run(rerun.run_ids[0])
+    assert run.partition_key == single
+    assert repo.load_node("letters", partition_key="a=b") == "a=b"
+
+
 def test_multi_valued_key_runs_one_step_and_records_every_member():
     calls = []
 

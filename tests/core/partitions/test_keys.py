@@ -8,6 +8,7 @@ import pytest
 
 from rivers.exceptions import PartitionDefinitionError, PartitionValidationError
 from rivers.partitions import PartitionKey, as_partition_key, parse_display
+from rivers.partitions.keys import from_stored_text, stored_text
 
 
 def test_base_class_cannot_be_instantiated():
@@ -178,6 +179,23 @@ def test_parse_display_disambiguation_and_errors():
         parse_display("a", multi=True)
     with pytest.raises(PartitionDefinitionError):
         parse_display("d=x|d=y")
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        (PartitionKey.single("a"), "a"),
+        (PartitionKey.single(["a", "b"]), "a,b"),
+        (PartitionKey.multi({"d": "x", "r": ["eu", "us"]}), "d=x|r=eu,us"),
+        (PartitionKey.multi({"a": "b"}), "a=b"),
+        (PartitionKey.single("a=b"), ",a=b"),  # would read back as the multi key above without the mark
+        (PartitionKey.single(["a=b", "c"]), ",a=b,c"),
+    ],
+)
+def test_stored_text_is_the_display_string_made_unambiguous(key, text):
+    assert stored_text(key) == text
+    assert from_stored_text(text) == key
+    assert type(from_stored_text(text)) is type(key)
 
 
 def test_as_partition_key():

@@ -10,6 +10,7 @@ from rivers.backfills.results import BackfillResult
 from rivers.backfills.runner import check_failure_policy, run_backfill, signal_cancel
 from rivers.backfills.state import BackfillRecord, load_backfill, request_cancel, save_backfill
 from rivers.exceptions import ExecutionError
+from rivers.partitions.keys import stored_text
 
 __all__ = ["start_backfill", "cancel_backfill", "rerun_backfill"]
 
@@ -53,7 +54,7 @@ def _new_record(plan: BackfillPlan, failure_policy: str, max_concurrency: int,
         failure_policy=failure_policy,
         max_concurrency=max_concurrency,
         tags=tags,
-        partition_keys=[str(key) for key in plan.keys],
+        partition_keys=[stored_text(key) for key in plan.keys],
         statuses=["pending"] * len(plan.keys),
     )
 
@@ -100,7 +101,7 @@ def _cancel_unfinished_runs(storage: Any, backfill_id: str) -> None:
 def rerun_backfill(state: Any, backfill_id: str, *, block: bool, dry_run: bool, executor: Any,
                    progress: Callable[[BackfillRecord], None] | None = None) -> BackfillResult:
     """A new backfill over the failed and canceled partitions of ``backfill_id`` still valid today."""
-    from rivers.partitions.keys import parse_display
+    from rivers.partitions.keys import from_stored_text
 
     record = load_backfill(state.storage, backfill_id)
     if record is None:
@@ -111,7 +112,7 @@ def rerun_backfill(state: Any, backfill_id: str, *, block: bool, dry_run: bool, 
             f"Cannot rerun backfill '{backfill_id}': every one of its {len(record.partition_keys)} partitions "
             "completed; nothing failed or was canceled"
         )
-    keys = _still_valid(state, record, [parse_display(k) for k in wanted])
+    keys = _still_valid(state, record, [from_stored_text(k) for k in wanted])
     if not keys:
         raise ExecutionError(
             f"Cannot rerun backfill '{backfill_id}': none of its {len(wanted)} partitions are valid for the "

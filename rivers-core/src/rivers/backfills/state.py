@@ -27,7 +27,8 @@ _INDEX = "rivers/backfills"
 class BackfillRecord:
     """Everything needed to report, cancel or re-run a backfill.
 
-    ``partition_keys`` are display strings (``str(PartitionKey)``) and
+    ``partition_keys`` are stored texts (display strings, see
+    :func:`rivers.partitions.keys.stored_text`) and
     ``statuses`` the matching partition statuses, in the same order.
     """
 
@@ -52,7 +53,7 @@ class BackfillRecord:
 
     def to_status(self) -> BackfillStatus:
         """The user-facing view of this record."""
-        from rivers.partitions.keys import parse_display
+        from rivers.partitions.keys import from_stored_text
         from rivers.storage.records import LaunchedBy
 
         return BackfillStatus(
@@ -66,7 +67,7 @@ class BackfillRecord:
             error=self.error,
             tags=[tuple(tag) for tag in self.tags],
             launched_by=LaunchedBy._from_db(*self.launched_by),
-            partition_statuses={parse_display(k): s for k, s in zip(self.partition_keys, self.statuses)},
+            partition_statuses={from_stored_text(k): s for k, s in zip(self.partition_keys, self.statuses)},
             selection=None if self.selection is None else list(self.selection),
             strategy=self.strategy.get("kind", "multi_run"),
         )

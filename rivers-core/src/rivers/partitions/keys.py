@@ -32,6 +32,8 @@ __all__ = [
     "single_key",
     "single_key_of_values",
     "single_values",
+    "stored_text",
+    "from_stored_text",
 ]
 
 #: Characters a key value may not contain (they separate values and dimensions).
@@ -434,6 +436,32 @@ def parse_display(text: str, *, multi: bool | None = None) -> PartitionKey:
             )
         dims[name] = values.split(",")
     return MultiKey(dims)
+
+
+#: Leads the stored text of a single key containing ``=``, which would read back as a multi key.
+#: Neither display form can start with it: single values and dimension names are non-empty and comma-free.
+_SINGLE_MARK = ","
+
+
+def stored_text(key: PartitionKey) -> str:
+    """The text storage keeps for ``key``: its display string, unambiguous.
+
+    A single key whose value contains ``=`` (``"a=b"``, valid in a static
+    definition) displays like a one-dimension multi key, so its stored text
+    is the display string with a leading ``,``. Read back with
+    :func:`from_stored_text`.
+    """
+    text = str(key)
+    if type(key) is SingleKey and "=" in text:
+        return _SINGLE_MARK + text
+    return text
+
+
+def from_stored_text(text: str) -> PartitionKey:
+    """The key whose stored text is ``text`` (inverse of :func:`stored_text`; plain display strings too)."""
+    if text.startswith(_SINGLE_MARK):
+        return parse_display(text[1:], multi=False)
+    return parse_display(text)
 
 
 def as_partition_key(value: Any) -> PartitionKey:

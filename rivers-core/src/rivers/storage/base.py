@@ -416,13 +416,20 @@ class Storage(abc.ABC):
         """Return the latest ``limit`` events of ``asset_key``, newest first."""
         return self._events_for_asset(asset_key, _check_limit(limit))
 
-    def get_latest_materialization(self, asset_key: str, partition: str | None = None) -> StoredEvent | None:
+    def get_latest_materialization(self, asset_key: str, partition: Any = None) -> StoredEvent | None:
         """Return the latest Materialization event of ``asset_key``.
 
-        ``partition`` is the partition key's display string; without it the
-        latest materialization of any partition is returned.
+        ``partition`` is the partition key (a ``PartitionKey`` or its display
+        string); without it the latest materialization of any partition is
+        returned. A display string with ``=`` is tried as a multi key first,
+        then as a single key (``"a=b"`` is both).
         """
-        return self._latest_materialization(asset_key, _partition_to_db(partition))
+        event = self._latest_materialization(asset_key, _partition_to_db(partition))
+        if event is None and type(partition) is str and "=" in partition:
+            from rivers.partitions.keys import parse_display, stored_text
+
+            event = self._latest_materialization(asset_key, stored_text(parse_display(partition, multi=False)))
+        return event
 
     def get_assets_by_tag(self, tag: str) -> list[AssetRecord]:
         """Return the records of the assets tagged ``tag``."""

@@ -44,22 +44,25 @@ STEP_SUCCESS: Final = "StepSuccess"
 
 
 def _partition_to_db(partition: Any) -> str | None:
-    """Return the stored (and indexed) form of a record's partition key: its display string.
+    """Return the stored (and indexed) form of a record's partition key: its display string, unambiguous.
 
-    Accepts ``None``, a ``PartitionKey`` or a display string.
+    Accepts ``None``, a ``PartitionKey`` (see
+    :func:`rivers.partitions.keys.stored_text`) or text already in stored form.
     """
     if partition is None or type(partition) is str:
         return partition
-    return str(partition)
+    from rivers.partitions.keys import stored_text
+
+    return stored_text(partition)
 
 
 def _partition_from_db(value: str | None) -> Any:
-    """Return the ``PartitionKey`` of a stored display string (inverse of :func:`_partition_to_db`)."""
+    """Return the ``PartitionKey`` of a stored text (inverse of :func:`_partition_to_db`)."""
     if value is None:
         return None
-    from rivers.partitions.keys import parse_display
+    from rivers.partitions.keys import from_stored_text
 
-    return parse_display(value)
+    return from_stored_text(value)
 
 
 class StorageType(enum.IntEnum):
