@@ -175,8 +175,8 @@ def test_only_the_selected_assets_run_and_downstream_partitions_follow() -> None
 
     repo = repo_of(letter, shout, untouched)
     result = repo.backfill(selection=["letter", "shout"], partition_keys=["a", "c"])
-    assert result.status == "CompletedSuccess" and calls == ["a", "c"]
-    assert texts(repo.storage.get_materialized_partitions("shout")) == ["a", "c"]
+    assert result.status == "CompletedSuccess" and sorted(calls) == ["a", "c"]
+    assert sorted(texts(repo.storage.get_materialized_partitions("shout"))) == ["a", "c"]
     assert repo.storage.get_materialized_partitions("untouched") == []
     assert repo.load_node("shout", partition_key="c") == "C!"
     assert sorted(repo.storage.get_run(result.run_ids[0]).node_names) == ["letter", "shout"]
@@ -304,7 +304,7 @@ def test_continue_runs_every_partition_and_reports_the_failures() -> None:
     repo = repo_of(letter_asset(calls, broken={"c"}))
     result = repo.backfill(partition_keys=LETTERS)
 
-    assert calls == LETTERS
+    assert sorted(calls) == LETTERS
     assert (result.status, result.completed, result.failed, result.canceled) == ("CompletedFailed", 4, 1, 0)
     assert repr(result) == (f"BackfillResult(id='{result.backfill_id}', status='CompletedFailed', completed=4, "
                             "failed=1, canceled=0)")
@@ -621,7 +621,7 @@ def test_a_run_canceled_while_it_runs_cancels_its_keys_not_fails_them() -> None:
 
     assert repo.storage.get_run(result.run_ids[1]).status == "Canceled"
     assert statuses(result) == {"a": "completed", "b": "canceled", "c": "completed"}
-    assert texts(repo.storage.get_materialized_partitions("second")) == ["a", "c"]
+    assert sorted(texts(repo.storage.get_materialized_partitions("second"))) == ["a", "c"]
     # not every partition completed: not a success, and the rerun picks the canceled key up
     assert (result.status, result.canceled) == ("CompletedFailed", 1)
     assert repo.get_backfill(result.backfill_id).error is None  # a cancel is not an error

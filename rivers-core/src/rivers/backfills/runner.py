@@ -93,23 +93,12 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
         for (index, planned, _), outcome in completions(
             launches, record.max_concurrency, keep_launching, launch, abort
         ):
-            run_id, succeeded, failed_keys, error = outcome
+            run_id = outcome[0]
             if run_id is not None:
                 at = bisect.bisect(run_order, index)
                 run_order.insert(at, index)
                 record.run_ids.insert(at, run_id)
-            # a run canceled while it ran (a cancel cascaded from the backfill) cancels its keys
-            canceled_run = not succeeded and run_id is not None and _was_canceled(storage, run_id)
-            for member in planned.members:
-                text = stored_text(member)
-                if canceled_run:
-                    record.statuses[position[text]] = "canceled"
-                    continue
-                ok = succeeded and text not in failed_keys
-                record.statuses[position[text]] = "completed" if ok else "failed"
-                failed_any = failed_any or not ok
-            if error is not None and record.error is None and not canceled_run:
-                record.error = error
+            failed_any = _record_outcome(storage, record, position, planned, outcome) or failed_any
             if progress is not None:
                 progress(record)
         record.statuses = ["canceled" if s == "pending" else s for s in record.statuses]
@@ -129,6 +118,26 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
         _LIVE.pop(record.backfill_id, None)
         save_backfill(storage, record)
     return record
+
+
+def _record_outcome(storage: Any, record: BackfillRecord, position: dict[str, int], planned: Any,
+                    outcome: tuple[str | None, bool, set[str], str | None]) -> bool:
+    """Set the statuses of ``planned``'s keys (and the first error) from its run; whether a key failed."""
+    run_id, succeeded, failed_keys, error = outcome
+    # a run canceled while it ran (a cancel cascaded from the backfill) cancels its keys
+    canceled_run = not succeeded and run_id is not None and _was_canceled(storage, run_id)
+    failed = False
+    for member in planned.members:
+        text = stored_text(member)
+        if canceled_run:
+            record.statuses[position[text]] = "canceled"
+            continue
+        ok = succeeded and text not in failed_keys
+        record.statuses[position[text]] = "completed" if ok else "failed"
+        failed = failed or not ok
+    if error is not None and record.error is None and not canceled_run:
+        record.error = error
+    return failed
 
 
 def _was_canceled(storage: Any, run_id: str) -> bool:
