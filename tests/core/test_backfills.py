@@ -448,6 +448,96 @@ def test_max_concurrency_must_be_a_positive_int() -> None:
     assert repo.get_backfills() == []
 
 
+# --------------------------------------------------------------------------- unpartitioned assets in the selection
+def staged_assets(calls: list[str], broken: str = "") -> list[Any]:
+    """``settings`` (unpartitioned) -> ``letter`` (letters) -> ``summary`` (all partitions), each with a handler."""
+
+    @rs.Asset(io_handler=rs.InMemoryIOHandler())
+    def settings() -> int:
+        calls.append("settings")
+        if broken == "settings":
+            raise ValueError("no settings")
+        return 2
+
+    @rs.Asset(partitions_def=letters(), io_handler=rs.InMemoryIOHandler())
+    def letter(context: rs.AssetExecutionContext, settings: int) -> str:
+        calls.append(str(context.partition.key))
+        if broken == str(context.partition.key):
+            raise ValueError(f"no data for {broken}")
+        return str(context.partition.key) * settings
+
+    @rs.Asset(deps=[rs.AssetDef.input("letter", partition_mapping=rs.PartitionMapping.all_partitions())])
+    def summary(letter: dict) -> str:
+        calls.append("summary")
+        if broken == "summary":
+            raise ValueError("no summary")
+        return "".join(value for _, value in sorted(letter.items(), key=lambda item: str(item[0])))
+
+    return [settings, letter, summary]
+
+
+def test_unpartitioned_assets_run_once_before_and_after_the_partition_runs() -> None:
+    calls: list[str] = []
+    repo = repo_of(*staged_assets(calls))
+    assert repo.backfill(partition_keys=LETTERS, dry_run=True).num_runs == 7
+    result = repo.backfill(partition_keys=LETTERS)
+
+    assert (result.status, result.completed, result.num_runs) == ("CompletedSuccess", 5, 7)
+    assert calls[0] == "settings" and sorted(calls[1:6]) == LETTERS and calls[6:] == ["summary"]
+    runs = [repo.storage.get_run(run_id) for run_id in result.run_ids]
+    assert [run.partition_key for run in runs] == [None, *map(key, LETTERS), None]
+    assert [runs[0].node_names, runs[-1].node_names] == [["settings"], ["summary"]]
+    assert all(run.launched_by == rs.LaunchedBy.backfill(result.backfill_id) for run in runs)
+    assert repo.load_node("summary") == "aabbccddee"
+
+
+def test_a_failed_upstream_stage_fails_every_partition_without_running_them() -> None:
+    calls: list[str] = []
+    repo = repo_of(*staged_assets(calls, broken="settings"))
+    result = repo.backfill(partition_keys=["a", "b"])
+
+    assert calls == ["settings"]
+    assert (result.status, result.failed, result.num_runs) == ("CompletedFailed", 2, 1)
+    assert "ValueError: no settings" in repo.get_backfill(result.backfill_id).error
+
+
+def test_a_failed_roll_up_fails_the_backfill_but_no_partition() -> None:
+    calls: list[str] = []
+    repo = repo_of(*staged_assets(calls, broken="summary"))
+    result = repo.backfill(partition_keys=LETTERS)
+
+    assert (result.status, result.completed, result.failed, result.num_runs) == ("CompletedFailed", 5, 0, 7)
+    assert "ValueError: no summary" in repo.get_backfill(result.backfill_id).error
+    assert sorted(texts(repo.storage.get_materialized_partitions("letter"))) == LETTERS
+
+
+def test_a_failed_partition_skips_the_roll_up() -> None:
+    calls: list[str] = []
+    repo = repo_of(*staged_assets(calls, broken="c"))
+    result = repo.backfill(partition_keys=LETTERS)
+
+    assert "summary" not in calls and calls[0] == "settings"
+    assert (result.status, result.completed, result.failed, result.num_runs) == ("CompletedFailed", 4, 1, 6)
+    assert "ValueError: no data for c" in repo.get_backfill(result.backfill_id).error
+
+
+def test_values_only_the_producing_run_keeps_are_not_split_across_runs() -> None:
+    # the shared in-memory default handler keeps a value for its own run only: every run runs everything
+    calls: list[str] = []
+
+    @rs.Asset
+    def settings() -> int:
+        calls.append("settings")
+        return 1
+
+    @rs.Asset(partitions_def=letters())
+    def letter(context: rs.AssetExecutionContext, settings: int) -> str:
+        return str(context.partition.key)
+
+    result = repo_of(settings, letter).backfill(partition_keys=["a", "b"])
+    assert (result.status, result.num_runs, calls) == ("CompletedSuccess", 2, ["settings", "settings"])
+
+
 # --------------------------------------------------------------------------- rerun
 def test_rerun_runs_only_the_failed_and_canceled_partitions_once_fixed() -> None:
     calls: list[str] = []

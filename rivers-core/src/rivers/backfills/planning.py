@@ -27,13 +27,26 @@ class PlannedRun:
 
 @attrs.frozen
 class BackfillPlan:
-    """The resolved backfill: selected nodes, every member key, the strategy, the runs and their execution plan."""
+    """The resolved backfill: selected nodes, every member key, the strategy, the runs and their execution plans.
+
+    ``execution`` is what every partition run executes. ``before`` and
+    ``after`` (or None) run once, without a key: the selected unpartitioned
+    assets that feed the partitioned ones (and those unrelated to them), and
+    the ones that read the partitioned ones (an ``all_partitions`` roll-up).
+    """
 
     nodes: list[str] | None
     keys: list[Any]
     strategy: Any
     runs: list[PlannedRun]
     execution: Any = None
+    before: Any = None
+    after: Any = None
+
+    @property
+    def run_count(self) -> int:
+        """How many runs the backfill plans: the partition runs and the once-only stages."""
+        return len(self.runs) + (self.before is not None) + (self.after is not None)
 
 
 def plan_backfill(state: Any, selection: Any, partition_keys: Any, partition_range: Any, strategy: Any) -> BackfillPlan:
@@ -69,12 +82,60 @@ def plan_backfill(state: Any, selection: Any, partition_keys: Any, partition_ran
     check_keys(graph, partitioned, keys, dynamic)
     chosen = _choose_strategy(strategy, [graph.nodes[n] for n in partitioned])
     runs = _group(chosen, keys, graph, partitioned)
-    # the steps every run executes: a selection that cannot run (e.g. an in-memory upstream left out)
+    # the steps of every run: a selection that cannot run (e.g. an in-memory upstream left out)
     # fails here, before the backfill is recorded
     from rivers.repository import MATERIALIZE_JOB
 
-    execution = state.plan(MATERIALIZE_JOB, nodes, allow_incomplete=True)
-    return BackfillPlan(nodes, keys, chosen, runs, execution)
+    before, after = _unpartitioned_stages(graph, names, partitioned)
+    if not _stages_can_share_values(state, [before, partitioned, after]):
+        before, after = [], []
+    if not before and not after:
+        return BackfillPlan(nodes, keys, chosen, runs, state.plan(MATERIALIZE_JOB, nodes, allow_incomplete=True))
+    return BackfillPlan(
+        nodes, keys, chosen, runs,
+        execution=state.plan(MATERIALIZE_JOB, partitioned, allow_incomplete=True),
+        before=state.plan(MATERIALIZE_JOB, before, allow_incomplete=True) if before else None,
+        after=state.plan(MATERIALIZE_JOB, after, allow_incomplete=True) if after else None,
+    )
+
+
+def _stages_can_share_values(state: Any, stages: list[list[str]]) -> bool:
+    """Whether every value one stage reads from another can be loaded outside the run that made it.
+
+    Not so for the shared in-memory default handler: its values live only in
+    the run that produced them, so such a selection is not split.
+    """
+    graph = state.graph
+    for stage in stages:
+        members = set(stage)
+        for name in stage:
+            for parent in graph.parents(name):
+                if parent not in members and any(parent in other for other in stages) \
+                        and not state.explicit_handler(graph.nodes[parent]):
+                    return False
+    return True
+
+
+def _unpartitioned_stages(graph: Any, names: list[str], partitioned: list[str]) -> tuple[list[str], list[str]]:
+    """The selected unpartitioned assets to run once before the partition runs, and once after them.
+
+    After: those downstream of a selected partitioned asset; before: the
+    rest. When an unpartitioned asset sits between two partitioned ones
+    (it would have to run after some partitions and before others), nothing
+    is split: every run executes the whole selection, as a ``materialize``
+    with that key would.
+    """
+    chosen = set(partitioned)
+    unpartitioned = [name for name in names if name not in chosen]
+    if not unpartitioned:
+        return [], []
+    selected = set(names)
+    after = [name for name in unpartitioned if (graph.upstream_closure([name]) - {name}) & chosen]
+    feeding_partitions = set().union(*(graph.upstream_closure([name]) & selected for name in partitioned))
+    if feeding_partitions & set(after):
+        return [], []
+    later = set(after)
+    return [name for name in unpartitioned if name not in later], after
 
 
 def _unique(keys: Any) -> list[Any]:

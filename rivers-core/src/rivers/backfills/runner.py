@@ -81,15 +81,33 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
 
     def launch(item: tuple[int, Any, str]) -> tuple[str | None, bool, set[str], str | None]:
         _, planned, run_id = item
-        return _run_one(state, execution_plan, planned, run_id, executor, tags, config, launched_by)
+        return _run_one(state, execution_plan, planned.key, run_id, executor, tags, config, launched_by)
+
+    def run_stage(stage: Any) -> bool:
+        """Run a once-only stage (no key); whether it succeeded."""
+        run_id, succeeded, _, error = _run_one(state, stage, None, random_uuid4(), executor, tags, config,
+                                               launched_by)
+        if run_id is not None:
+            record.run_ids.append(run_id)
+        if error is not None and record.error is None:
+            record.error = error
+        if progress is not None:
+            progress(record)
+        return succeeded
 
     def abort(running: list[tuple[int, Any, str]]) -> None:
         for _, _, run_id in running:  # stop them before their next step; their keys end up canceled
             storage.request_cancellation(run_id)
 
     launches = ((index, planned, random_uuid4()) for index, planned in enumerate(plan.runs))
-    run_order: list[int] = []  # plan index of each entry of record.run_ids: they stay in plan order
+    run_order: list[int] = []  # plan index of each partition run in record.run_ids: they stay in plan order
     try:
+        if plan.before is not None and keep_launching() and not run_stage(plan.before):
+            # the partition runs would fail on the missing upstream values: they fail without running
+            record.statuses = ["failed"] * len(record.statuses)
+            failed_any = True
+            launches = iter(())
+        first_partition_run = len(record.run_ids)
         for (index, planned, _), outcome in completions(
             launches, record.max_concurrency, keep_launching, launch, abort
         ):
@@ -97,16 +115,21 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
             if run_id is not None:
                 at = bisect.bisect(run_order, index)
                 run_order.insert(at, index)
-                record.run_ids.insert(at, run_id)
+                record.run_ids.insert(first_partition_run + at, run_id)
             failed_any = _record_outcome(storage, record, position, planned, outcome) or failed_any
             if progress is not None:
                 progress(record)
         record.statuses = ["canceled" if s == "pending" else s for s in record.statuses]
+        stage_failed = False
+        # the assets reading the partitions (e.g. a roll-up of every partition) run once all of them succeeded;
+        # their failure fails no partition, only the backfill
+        if plan.after is not None and not failed_any and record.count("canceled") == 0 and keep_launching():
+            stage_failed = not run_stage(plan.after)
         if cancel.is_set():
             record.status = "Canceled"
         else:
             # a run canceled on its own (not the backfill) leaves canceled keys: not a success either
-            incomplete = failed_any or record.count("canceled") > 0
+            incomplete = failed_any or stage_failed or record.count("canceled") > 0
             record.status = "CompletedFailed" if incomplete else "CompletedSuccess"
     except BaseException as error:  # e.g. a raising progress callback or Ctrl-C: never leave "InProgress" behind
         record.statuses = ["canceled" if s == "pending" else s for s in record.statuses]
@@ -145,11 +168,11 @@ def _was_canceled(storage: Any, run_id: str) -> bool:
     return run is not None and run.status == "Canceled"
 
 
-def _run_one(state: Any, execution_plan: Any, planned: Any, run_id: str, executor: Any, tags: list[Any],
+def _run_one(state: Any, execution_plan: Any, run_key: Any, run_id: str, executor: Any, tags: list[Any],
              config: Any, launched_by: Any) -> tuple[str | None, bool, set[str], str | None]:
-    """``(run_id, success, keys marked failed, first error)`` of one planned run, started as ``run_id``."""
+    """``(run_id, success, keys marked failed, first error)`` of one run of ``run_key``, started as ``run_id``."""
     try:
-        result = state.run(execution_plan, executor=executor, partition_key=planned.key, tags=tags, config=config,
+        result = state.run(execution_plan, executor=executor, partition_key=run_key, tags=tags, config=config,
                            run_id=run_id, raise_on_error=False, resume=False, retry=None, partition_checked=True,
                            launched_by=launched_by)
     except Exception as error:  # noqa: BLE001 - an executor failure fails this run's keys, not the backfill

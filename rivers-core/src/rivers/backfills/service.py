@@ -28,7 +28,7 @@ def start_backfill(state: Any, *, selection: Any, partition_keys: Any, partition
         raise ExecutionError(f"max_concurrency must be a positive int, got {max_concurrency!r}")
     plan = plan_backfill(state, selection, partition_keys, partition_range, strategy)
     if dry_run:
-        return BackfillResult(backfill_id="", num_partitions=len(plan.keys), num_runs=len(plan.runs),
+        return BackfillResult(backfill_id="", num_partitions=len(plan.keys), num_runs=plan.run_count,
                               status="dry_run", is_dry_run=True, partition_keys=list(plan.keys),
                               partition_statuses={key: "pending" for key in plan.keys})
     run_tags = [tuple(tag) for tag in (tags or [])] + list(extra_tags or [])
@@ -63,7 +63,7 @@ def _result(record: BackfillRecord, plan: BackfillPlan) -> BackfillResult:
     return BackfillResult(
         backfill_id=record.backfill_id,
         num_partitions=len(plan.keys),
-        num_runs=len(record.run_ids) if record.run_ids else len(plan.runs),
+        num_runs=len(record.run_ids) if record.run_ids else plan.run_count,
         status=record.status,
         completed=record.count("completed"),
         failed=record.count("failed"),
