@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from typing import Any, Callable
 
 import rivers as rs
 
@@ -37,3 +38,22 @@ def make_repo(*assets: Any, **kwargs: Any) -> rs.CodeRepository:
     repo = rs.CodeRepository(assets=list(assets), **kwargs)
     repo.resolve(rs.Storage.memory())
     return repo
+
+
+def in_threads(work: Callable[[int], None], count: int = 4) -> None:
+    """Run ``work(0..count-1)`` in ``count`` threads at once; re-raise the first error any of them raised."""
+    errors: list[BaseException] = []
+
+    def guarded(index: int) -> None:
+        try:
+            work(index)
+        except BaseException as error:  # pragma: no cover - re-raised below
+            errors.append(error)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]

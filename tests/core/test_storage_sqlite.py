@@ -16,6 +16,7 @@ import pytest
 from rivers.exceptions import SchemaMigrationNeededError, StorageError
 from rivers.storage import AssetRecord, RunRecord, SqliteStorage, Storage, StoredEvent, StoredLog
 from rivers.storage._sqlite_schema import SCHEMA_VERSION
+from support import in_threads
 
 
 def step_events(run_id: str, asset_key: str, index: int = 0) -> list[StoredEvent]:
@@ -144,24 +145,16 @@ def test_a_file_that_is_not_a_database_is_a_storage_error(tmp_path: Path) -> Non
 def test_threads_with_separate_connections_to_one_file_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "multi.db"
     Storage.embedded(path).close()
-    errors: list[BaseException] = []
 
     def writer(index: int) -> None:
         storage = Storage.embedded(path)
         try:
             for step in range(25):
                 storage._append_events(step_events(f"run-{index}", f"asset-{index}", step))
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
         finally:
             storage.close()
 
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    in_threads(writer)
     reader = Storage.embedded(path)
     assert [len(reader.get_events_for_run(f"run-{i}")) for i in range(4)] == [75] * 4
     reader.close()
@@ -218,23 +211,14 @@ def test_threads_batching_on_one_storage_object_lose_nothing(tmp_path: Path) -> 
     # concurrent runs in one process (e.g. a backfill's runs) share the storage object; one thread's
     # batch ending flushes the queue while others are adding to it
     storage = Storage.embedded(tmp_path / "shared.db")
-    errors: list[BaseException] = []
 
     def run(index: int) -> None:
-        try:
-            for step in range(150):
-                with storage._batch():
-                    storage._append_events(step_events(f"run-{index}", "a", step))
-                    storage._append_logs([StoredLog(f"log-{index}-{step}", f"run-{index}", "a", step, stdout="x")])
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
+        for step in range(150):
+            with storage._batch():
+                storage._append_events(step_events(f"run-{index}", "a", step))
+                storage._append_logs([StoredLog(f"log-{index}-{step}", f"run-{index}", "a", step, stdout="x")])
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    in_threads(run)
     assert [len(storage.get_events_for_run(f"run-{i}")) for i in range(4)] == [450] * 4
     assert [len(storage.get_run_logs(f"run-{i}")) for i in range(4)] == [150] * 4
     storage.close()
