@@ -99,7 +99,7 @@ class AssetDef:
         self._io_handler = check_io_handler(io_handler)
         self.metadata = check_metadata(metadata, owner)
         self.partitions_def = check_partitions_def(partitions_def)
-        self._deps = _check_output_deps(deps, owner)
+        self._deps = check_deps(deps, owner)
         self.partition_mapping = _merge_mappings(partition_mapping, self._deps, owner)
         self._pool = normalize_pool(pool, pool_slots)
         self.description = description
@@ -164,7 +164,8 @@ def mapping_key_name(key: Any) -> Any:
     return key.name if isinstance(key, AssetDef) else key
 
 
-def _check_output_deps(deps: Any, owner: str) -> list[DepDef]:
+def check_deps(deps: Any, owner: str) -> list[DepDef]:
+    """``deps`` as a list (None: empty), each made with ``AssetDef.input``/``AssetDef.dep``; else names ``owner``."""
     checked = list(deps or [])
     for dep in checked:
         if not isinstance(dep, DepDef):

@@ -6,7 +6,7 @@ import copy
 import inspect
 from typing import Any, Callable
 
-from rivers.definitions.asset_def import AssetDef, DepDef, mapping_key_name
+from rivers.definitions.asset_def import AssetDef, DepDef, check_deps, mapping_key_name
 from rivers.definitions.composition import InvokedNodeOutput, active_composition, compose
 from rivers.definitions.options import (
     check_hooks,
@@ -115,7 +115,7 @@ class Asset:
         self._io_handler = check_io_handler(io_handler)
         self._metadata = check_metadata(metadata, owner)
         self._partitions_def = check_partitions_def(partitions_def)
-        self._deps = _check_deps(deps, owner)
+        self._deps = check_deps(deps, owner)
         self._hooks = check_hooks(hooks, owner)
         self.automation_condition = automation_condition
         self.retry = check_retry(retry)
@@ -423,19 +423,6 @@ class ExternalAsset(Asset):
 
 
 # ------------------------------------------------------------------ helpers
-def _check_deps(deps: Any, owner: str) -> list[DepDef]:
-    if deps is None:
-        return []
-    checked = list(deps)
-    for dep in checked:
-        if not isinstance(dep, DepDef):
-            raise AssetDefinitionError(
-                f"{owner}: deps must be created with rs.AssetDef.input(...) or rs.AssetDef.dep(...), "
-                f"got {type(dep).__name__}"
-            )
-    return checked
-
-
 def _check_declared_inputs(inputs: list[DepDef], signature: FunctionSignature) -> None:
     available = sorted(n for n in signature.annotated_names if n != "self")
     for dep in inputs:

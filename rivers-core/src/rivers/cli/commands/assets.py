@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from rivers.cli.argtypes import add_target_argument
 from rivers.cli.context import CommandContext
 from rivers.cli.errors import EXIT_OK
 from rivers.cli.formatting import format_timestamp, short_version
@@ -28,9 +29,7 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         description="List the assets of TARGET with their group, kinds, last materialisation (local time) "
         "and data version. Without TARGET, list the assets recorded in the project storage.",
     )
-    parser.add_argument(
-        "target", metavar="TARGET", nargs="?", help="pipeline.py, my_pkg.pipeline, or either with :attribute"
-    )
+    add_target_argument(parser, optional=True)
     parser.set_defaults(handler=handle)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rivers.cli.argtypes import int_at_least
+from rivers.cli.argtypes import add_target_argument, int_at_least
 from rivers.cli.context import CommandContext
 from rivers.cli.errors import EXIT_FAILURE, EXIT_OK, CliError
 from rivers.cli.table import format_table
@@ -30,7 +30,7 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         "inclusive range --from/--to, printing progress after each run and a summary. Exit 1 when a "
         "partition failed.",
     )
-    parser.add_argument("target", metavar="TARGET", help="pipeline.py, my_pkg.pipeline, or either with :attribute")
+    add_target_argument(parser)
     parser.add_argument("-s", "--select", metavar="EXPR", action="append",
                         help="assets to backfill (names or selection expressions); repeatable; default: all")
     parser.add_argument("-p", "--partition", metavar="KEY", action="append",

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rivers.cli.argtypes import add_target_argument
 from rivers.cli.context import CommandContext
 from rivers.cli.errors import EXIT_FAILURE, EXIT_OK, Propagate
 from rivers.cli.table import format_table
@@ -27,7 +28,7 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         description="Materialise the assets of TARGET (all, or --select), print a line per step, "
         "a summary and, for failures, their tracebacks on stderr. Exit 1 when the run failed.",
     )
-    parser.add_argument("target", metavar="TARGET", help="pipeline.py, my_pkg.pipeline, or either with :attribute")
+    add_target_argument(parser)
     parser.add_argument(
         "-s",
         "--select",

@@ -15,6 +15,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from rivers.cli.argtypes import add_target_argument
 from rivers.cli.context import CommandContext
 from rivers.cli.errors import EXIT_FAILURE, EXIT_OK, CliError
 
@@ -37,8 +38,7 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         "materialize` recorded for the run. Exit 1 when the resumed run failed.",
     )
     parser.add_argument("run_id", metavar="RUN_ID", help="a run id, or a unique prefix of a recent one")
-    parser.add_argument("target", metavar="TARGET", nargs="?",
-                        help="pipeline.py, my_pkg.pipeline or either with :attribute (default: the run's own)")
+    add_target_argument(parser, optional=True, default_help="default: the run's own")
     parser.set_defaults(handler=handle)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from rivers.cli.argtypes import add_target_argument
 from rivers.cli.context import CommandContext
 from rivers.cli.errors import EXIT_FAILURE, EXIT_OK, is_user_error
 from rivers.cli.formatting import plural
@@ -21,7 +22,7 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         description="Import TARGET, build and validate its graph and jobs, and read rivers.toml. "
         "Nothing runs and no storage is touched. Exit 1 when a definition is invalid.",
     )
-    parser.add_argument("target", metavar="TARGET", help="pipeline.py, my_pkg.pipeline, or either with :attribute")
+    add_target_argument(parser)
     parser.set_defaults(handler=handle)
 
 
