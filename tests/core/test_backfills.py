@@ -521,6 +521,25 @@ def test_a_failed_partition_skips_the_roll_up() -> None:
     assert "ValueError: no data for c" in repo.get_backfill(result.backfill_id).error
 
 
+def test_an_unpartitioned_asset_between_partitioned_ones_is_not_split_out() -> None:
+    # ``middle`` would have to run after every ``first`` partition and before any ``last`` one
+    @rs.Asset(partitions_def=letters(), io_handler=rs.InMemoryIOHandler())
+    def first(context: rs.AssetExecutionContext) -> str:
+        return str(context.partition.key)
+
+    @rs.Asset(deps=[rs.AssetDef.input("first", partition_mapping=rs.PartitionMapping.all_partitions())],
+              io_handler=rs.InMemoryIOHandler())
+    def middle(first: dict) -> int:
+        return len(first)
+
+    @rs.Asset(partitions_def=letters(), io_handler=rs.InMemoryIOHandler())
+    def last(context: rs.AssetExecutionContext, middle: int) -> int:
+        return middle
+
+    # no once-only runs: two partition runs, each executing the whole selection
+    assert repo_of(first, middle, last).backfill(partition_keys=["a", "b"], dry_run=True).num_runs == 2
+
+
 def test_values_only_the_producing_run_keeps_are_not_split_across_runs() -> None:
     # the shared in-memory default handler keeps a value for its own run only: every run runs everything
     calls: list[str] = []

@@ -8,7 +8,7 @@ import pytest
 
 from rivers.exceptions import PartitionDefinitionError, PartitionValidationError
 from rivers.partitions import PartitionKey, as_partition_key, parse_display
-from rivers.partitions.keys import from_stored_text, stored_text
+from rivers.partitions.keys import from_stored_text
 
 
 def test_base_class_cannot_be_instantiated():
@@ -193,7 +193,7 @@ def test_parse_display_disambiguation_and_errors():
     ],
 )
 def test_stored_text_is_the_display_string_made_unambiguous(key, text):
-    assert stored_text(key) == text
+    assert key.stored_text() == text
     assert from_stored_text(text) == key
     assert type(from_stored_text(text)) is type(key)
 

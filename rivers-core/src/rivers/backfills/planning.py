@@ -106,13 +106,12 @@ def _stages_can_share_values(state: Any, stages: list[list[str]]) -> bool:
     the run that produced them, so such a selection is not split.
     """
     graph = state.graph
+    staged = set().union(*stages)
     for stage in stages:
         members = set(stage)
-        for name in stage:
-            for parent in graph.parents(name):
-                if parent not in members and any(parent in other for other in stages) \
-                        and not state.explicit_handler(graph.nodes[parent]):
-                    return False
+        crossing = {parent for name in stage for parent in graph.parents(name) if parent in staged - members}
+        if not all(state.explicit_handler(graph.nodes[parent]) for parent in crossing):
+            return False
     return True
 
 
@@ -131,10 +130,9 @@ def _unpartitioned_stages(graph: Any, names: list[str], partitioned: list[str]) 
         return [], []
     selected = set(names)
     after = [name for name in unpartitioned if (graph.upstream_closure([name]) - {name}) & chosen]
-    feeding_partitions = set().union(*(graph.upstream_closure([name]) & selected for name in partitioned))
-    if feeding_partitions & set(after):
-        return [], []
     later = set(after)
+    if graph.upstream_closure(partitioned) & selected & later:  # feeds a partitioned asset too
+        return [], []
     return [name for name in unpartitioned if name not in later], after
 
 

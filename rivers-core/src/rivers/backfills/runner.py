@@ -11,7 +11,6 @@ from rivers.backfills.dispatch import completions
 from rivers.backfills.planning import BackfillPlan
 from rivers.backfills.state import BackfillRecord, cancel_requested, save_backfill
 from rivers.exceptions import ExecutionError
-from rivers.partitions.keys import stored_text
 
 __all__ = ["FAILURE_POLICIES", "run_backfill", "signal_cancel", "check_failure_policy"]
 
@@ -151,7 +150,7 @@ def _record_outcome(storage: Any, record: BackfillRecord, position: dict[str, in
     canceled_run = not succeeded and run_id is not None and _was_canceled(storage, run_id)
     failed = False
     for member in planned.members:
-        text = stored_text(member)
+        text = member.stored_text()
         if canceled_run:
             record.statuses[position[text]] = "canceled"
             continue
@@ -177,7 +176,7 @@ def _run_one(state: Any, execution_plan: Any, run_key: Any, run_id: str, executo
                            launched_by=launched_by)
     except Exception as error:  # noqa: BLE001 - an executor failure fails this run's keys, not the backfill
         return None, False, set(), f"{type(error).__name__}: {error}"
-    failed_keys = {stored_text(key) for _, key, _ in result.failed_partitions}
+    failed_keys = {key.stored_text() for _, key, _ in result.failed_partitions}
     first_error = None
     if result.failed_assets:
         first_error = "{}: {}".format(*result.failed_assets[0])

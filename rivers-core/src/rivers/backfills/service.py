@@ -10,7 +10,6 @@ from rivers.backfills.results import BackfillResult
 from rivers.backfills.runner import check_failure_policy, run_backfill, signal_cancel
 from rivers.backfills.state import BackfillRecord, load_backfill, request_cancel, save_backfill
 from rivers.exceptions import ExecutionError
-from rivers.partitions.keys import stored_text
 
 __all__ = ["start_backfill", "cancel_backfill", "rerun_backfill"]
 
@@ -54,7 +53,7 @@ def _new_record(plan: BackfillPlan, failure_policy: str, max_concurrency: int,
         failure_policy=failure_policy,
         max_concurrency=max_concurrency,
         tags=tags,
-        partition_keys=[stored_text(key) for key in plan.keys],
+        partition_keys=[key.stored_text() for key in plan.keys],
         statuses=["pending"] * len(plan.keys),
     )
 

@@ -28,7 +28,7 @@ class BackfillRecord:
     """Everything needed to report, cancel or re-run a backfill.
 
     ``partition_keys`` are stored texts (display strings, see
-    :func:`rivers.partitions.keys.stored_text`) and
+    :meth:`rivers.PartitionKey.stored_text`) and
     ``statuses`` the matching partition statuses, in the same order.
     """
 

@@ -32,10 +32,12 @@ __all__ = [
     "single_key",
     "single_key_of_values",
     "single_values",
-    "stored_text",
     "from_stored_text",
 ]
 
+#: Leads the stored text of a single key containing ``=``, which would read back as a multi key.
+#: Neither display form can start with it: single values and dimension names are non-empty and comma-free.
+_SINGLE_MARK = ","
 #: Characters a key value may not contain (they separate values and dimensions).
 KEY_RESERVED = ("|", ",")
 #: Characters a multi dimension name may not contain.
@@ -121,6 +123,16 @@ class PartitionKey:
         """The key whose display form (``str(key)``) is ``text``; see :func:`parse_display`."""
         return parse_display(text, multi=multi)
 
+    def stored_text(self) -> str:
+        """The text storage keeps for this key: its display string, unambiguous.
+
+        A single key whose value contains ``=`` (``"a=b"``, valid in a static
+        definition) displays like a one-dimension multi key, so its stored
+        text is the display string with a leading ``,``. Read back with
+        :func:`from_stored_text`.
+        """
+        return str(self)
+
     # -- engine helpers (overridden by the variants) ----------------------
 
     def members(self) -> list[PartitionKey]:
@@ -200,6 +212,10 @@ class SingleKey(PartitionKey):
     def __str__(self) -> str:
         value = self._v
         return value if type(value) is str else ",".join(value)
+
+    def stored_text(self) -> str:
+        text = str(self)
+        return _SINGLE_MARK + text if "=" in text else text
 
     def __repr__(self) -> str:
         value = self._v
@@ -438,27 +454,8 @@ def parse_display(text: str, *, multi: bool | None = None) -> PartitionKey:
     return MultiKey(dims)
 
 
-#: Leads the stored text of a single key containing ``=``, which would read back as a multi key.
-#: Neither display form can start with it: single values and dimension names are non-empty and comma-free.
-_SINGLE_MARK = ","
-
-
-def stored_text(key: PartitionKey) -> str:
-    """The text storage keeps for ``key``: its display string, unambiguous.
-
-    A single key whose value contains ``=`` (``"a=b"``, valid in a static
-    definition) displays like a one-dimension multi key, so its stored text
-    is the display string with a leading ``,``. Read back with
-    :func:`from_stored_text`.
-    """
-    text = str(key)
-    if type(key) is SingleKey and "=" in text:
-        return _SINGLE_MARK + text
-    return text
-
-
 def from_stored_text(text: str) -> PartitionKey:
-    """The key whose stored text is ``text`` (inverse of :func:`stored_text`; plain display strings too)."""
+    """The key whose stored text is ``text`` (inverse of ``PartitionKey.stored_text``; plain display strings too)."""
     if text.startswith(_SINGLE_MARK):
         return parse_display(text[1:], multi=False)
     return parse_display(text)

@@ -426,9 +426,9 @@ class Storage(abc.ABC):
         """
         event = self._latest_materialization(asset_key, _partition_to_db(partition))
         if event is None and type(partition) is str and "=" in partition:
-            from rivers.partitions.keys import parse_display, stored_text
+            from rivers.partitions.keys import parse_display
 
-            event = self._latest_materialization(asset_key, stored_text(parse_display(partition, multi=False)))
+            event = self._latest_materialization(asset_key, parse_display(partition, multi=False).stored_text())
         return event
 
     def get_assets_by_tag(self, tag: str) -> list[AssetRecord]:

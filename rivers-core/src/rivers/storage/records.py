@@ -47,13 +47,11 @@ def _partition_to_db(partition: Any) -> str | None:
     """Return the stored (and indexed) form of a record's partition key: its display string, unambiguous.
 
     Accepts ``None``, a ``PartitionKey`` (see
-    :func:`rivers.partitions.keys.stored_text`) or text already in stored form.
+    :meth:`rivers.PartitionKey.stored_text`) or text already in stored form.
     """
     if partition is None or type(partition) is str:
         return partition
-    from rivers.partitions.keys import stored_text
-
-    return stored_text(partition)
+    return partition.stored_text()
 
 
 def _partition_from_db(value: str | None) -> Any:
