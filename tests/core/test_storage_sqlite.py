@@ -299,16 +299,58 @@ def test_a_short_run_commits_once(tmp_path: Path) -> None:
     repo = rs.CodeRepository(assets=[a])
     repo.resolve(storage)
     repo.materialize()
-    commits: list[str] = []
-    storage._conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    statements: list[str] = []
+    storage._conn.set_trace_callback(statements.append)
     result = repo.materialize()
     storage._conn.set_trace_callback(None)
-    assert commits == ["COMMIT"]  # run record, events and final status in one transaction
+    assert [sql for sql in statements if sql == "COMMIT"] == ["COMMIT"]  # record, events and status together
+    assert not [sql for sql in statements if sql.startswith("UPDATE runs")]  # inserted in its final state
     run = storage.get_run(result.run_id)
     assert run is not None and run.status == "Success"
     assert [e.event_type for e in storage.get_events_for_run(result.run_id)] == [
         "StepStart", "Materialization", "StepSuccess"
     ]
+    storage.close()
+
+
+def _committed_run(path: Path, run_id: str) -> tuple[object, ...] | None:
+    """The run's row as another process would read it (a plain connection, not a rivers storage)."""
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT status, end_time, node_names FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    finally:
+        conn.close()
+
+
+def test_updating_a_queued_run_commits_its_final_state_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "fold.db"
+    storage = Storage.embedded(path)
+    storage._start_run(RunRecord("r", start_time=1, node_names=["a"]))
+    storage._start_run(RunRecord("s", start_time=2))
+    storage._update_run("r", status="Success", end_time=5, node_names=["a", "b"])
+    assert storage._queued_runs == []  # committed now, not left to the publisher
+    assert _committed_run(path, "r") == ("Success", 5, '["a","b"]')
+    assert _committed_run(path, "s")[:2] == ("Started", None)  # type: ignore[index]
+    storage._update_run("s", status="Failure")  # no longer queued: an UPDATE
+    assert _committed_run(path, "s")[:2] == ("Failure", None)  # type: ignore[index]
+    with pytest.raises(StorageError, match="Run 'nope' not found"):
+        storage._update_run("nope", status="Success")
+    storage.close()
+
+
+def test_updating_a_queued_run_in_a_batch_commits_with_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(SqliteStorage, "run_publish_delay", 60.0)  # the publisher stays out of it
+    path = tmp_path / "fold-batch.db"
+    storage = Storage.embedded(path)
+    with storage._batch():
+        storage._start_run(RunRecord("r", start_time=1))
+        storage._update_run("r", status="Canceled", end_time=7)
+        assert _committed_run(path, "r") is None  # nothing committed inside the batch
+    assert _committed_run(path, "r")[:2] == ("Canceled", 7)  # type: ignore[index]
+    run = storage.get_run("r")
+    assert run is not None and run.status == "Canceled" and run.end_time == 7
     storage.close()
 
 

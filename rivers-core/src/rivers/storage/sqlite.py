@@ -23,7 +23,9 @@ Design notes:
   this object, or by a publisher thread once it is
   :attr:`SqliteStorage.run_publish_delay` seconds old, whichever comes first.
   A short run therefore commits once (record, events and final status
-  together) instead of twice; other processes see a running run at most
+  together) instead of twice, and ``_update_run`` of a record still queued
+  changes the queued row (the record is inserted in its final state, with
+  no ``UPDATE``); other processes see a running run at most
   that delay late, and a crash in that window leaves no record of the run.
 """
 
@@ -88,6 +90,8 @@ _UPDATE_RUN: Final = (
     "UPDATE runs SET status = COALESCE(?, status), end_time = COALESCE(?, end_time), "
     "node_names = COALESCE(?, node_names) WHERE run_id = ?"
 )
+# Positions in a ``runs`` row (RUN_COLUMNS order) that ``_update_run`` changes.
+_RUN_ID, _STATUS, _END_TIME, _NODE_NAMES = 0, 2, 4, 6
 _LATEST_EVENT: Final = (
     f"SELECT {', '.join('e.' + column.strip() for column in EVENT_COLUMNS.split(','))} "
     "FROM latest_materializations AS l JOIN events AS e ON e.seq = l.event_seq "
@@ -468,9 +472,34 @@ class SqliteStorage(Storage):
     ) -> None:
         if status is not None:
             _check_run_status(status)
-        row = (status, end_time, None if node_names is None else encode_json(list(node_names)), run_id)
+        names = None if node_names is None else encode_json(list(node_names))
+        if self._update_queued_run(run_id, status, end_time, names):
+            return
+        row = (status, end_time, names, run_id)
         if self._write(lambda conn: conn.execute(_UPDATE_RUN, row).rowcount) == 0:
             raise StorageError(f"Run '{run_id}' not found")
+
+    def _update_queued_run(self, run_id: str, status: str | None, end_time: int | None, names: str | None) -> bool:
+        """Apply an update to the run's record if it is still queued; whether it was.
+
+        The record is then inserted in its final state (no UPDATE), committed
+        now unless a batch is open (whose end commits it with the events).
+        """
+        with self._lock:
+            self._raise_publish_error()
+            queued = self._queued_runs
+            for index in range(len(queued) - 1, -1, -1):
+                row = queued[index]
+                if row[_RUN_ID] == run_id:
+                    updated = list(row)
+                    for column, value in ((_STATUS, status), (_END_TIME, end_time), (_NODE_NAMES, names)):
+                        if value is not None:
+                            updated[column] = value
+                    queued[index] = tuple(updated)
+                    if not self._batch_depth:
+                        self._flush()
+                    return True
+        return False
 
     def _completed_steps(self, run_id: str) -> set[str]:
         rows = self._read(
