@@ -168,6 +168,16 @@ def test_multi_dimensional_keys(tmp_path: Path) -> None:
     assert sorted(str(k) for k in stored.partition_statuses) == ["region=eu|size=s", "region=us|size=l"]
 
 
+def test_a_static_key_containing_an_equals_sign(tmp_path: Path) -> None:
+    write(tmp_path, "pipeline.py", PIPELINE.replace('["a", "b", "c", "d"]', '["a=1", "b=2"]'))
+    result = rivers(tmp_path, "backfill", "pipeline.py", "-p", "a=1", "-p", "b=2")
+    assert result.returncode == 0, result.stderr
+    assert summary(result)["Completed"] == "2"
+    [stored] = stored_backfills(tmp_path)
+    assert stored.partition_statuses == {rs.PartitionKey.single("a=1"): "completed",
+                                         rs.PartitionKey.single("b=2"): "completed"}
+
+
 def test_cancel(tmp_path: Path) -> None:
     project(tmp_path)
     assert_user_error(rivers(tmp_path, "backfill", "pipeline.py", "--cancel", "no-such-id"))

@@ -65,7 +65,7 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
             result = repository.rerun_backfill(args.rerun, dry_run=args.dry_run, progress=printer)
         else:
             result = repository.backfill(
-                selection=args.select, partition_keys=_keys(args), partition_range=_range(args),
+                selection=args.select, partition_keys=_keys(args, repository), partition_range=_range(args),
                 strategy=_strategy(args.strategy), dry_run=args.dry_run,
                 failure_policy="stop_on_failure" if args.stop_on_failure else "continue",
                 max_concurrency=args.max_concurrency, progress=printer,
@@ -76,14 +76,30 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
     return _summary(context, result, args.target)
 
 
-def _keys(args: argparse.Namespace) -> list[Any] | None:
+def _keys(args: argparse.Namespace, repository: Any) -> list[Any] | None:
+    """The ``--partition`` keys; text with ``=`` is a multi key only if the selection has a multi definition.
+
+    (``"a=b"`` is also a valid static key: read as multi, it would not be one.)
+    """
     if not args.partition:
         if args.from_key is None and args.to_key is None:
             raise CliError("give the partitions: --partition KEY (repeatable) or --from KEY --to KEY")
         return None
     from rivers.partitions.keys import parse_display
 
-    return [parse_display(text) for text in args.partition]
+    multi = any("=" in text for text in args.partition) and _selects_multi_definition(repository, args.select)
+    return [parse_display(text, multi=multi and "=" in text) for text in args.partition]
+
+
+def _selects_multi_definition(repository: Any, selection: Any) -> bool:
+    """Whether an asset of ``selection`` (all assets if None) is partitioned by a multi definition."""
+    from rivers.partitions.base import PartitionsDefinition
+
+    state = repository._state()
+    nodes = state.graph.nodes
+    names = state.select(selection, include_upstream=False)
+    return any(isinstance(nodes[name].partitions_def, PartitionsDefinition.Multi)
+               for name in (nodes if names is None else names))
 
 
 def _range(args: argparse.Namespace) -> Any:
