@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 from typing import Any, Callable
 
@@ -57,3 +61,11 @@ def in_threads(work: Callable[[int], None], count: int = 4) -> None:
         thread.join()
     if errors:
         raise errors[0]
+
+
+def run_python(code: str, *args: str, timeout: float = 120, **env: str) -> str:
+    """Run python ``code`` (dedented) with ``args`` in a fresh interpreter; its stdout (it must succeed)."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **env}, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout

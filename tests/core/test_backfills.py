@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 import textwrap
 import threading
@@ -22,6 +21,7 @@ import pytest
 
 import rivers as rs
 from rivers.exceptions import ExecutionError
+from support import run_python
 
 DB = Path(".rivers") / "rivers.db"
 LETTERS = ["a", "b", "c", "d", "e"]
@@ -66,14 +66,6 @@ def letter_asset(calls: list[str], broken: set[str] | None = None, **options: An
         return str(context.partition.key).upper()
 
     return letter
-
-
-def in_subprocess(code: str, *args: str) -> str:
-    """Run python ``code`` in a fresh interpreter in the working directory; its stdout."""
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True,
-                          timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 READ_STATUS = """
@@ -681,7 +673,7 @@ def test_a_cancel_from_another_process_is_honoured_before_the_next_run() -> None
     def letter(context: rs.AssetExecutionContext) -> str:
         calls.append(str(context.partition.key))
         if context.partition.key == key("b"):
-            replies.append(in_subprocess(CANCEL, backfill_of_run(context)).strip())
+            replies.append(run_python(CANCEL, backfill_of_run(context)).strip())
         return "x"
 
     repo = repo_of(letter)
@@ -694,6 +686,38 @@ def test_a_cancel_from_another_process_is_honoured_before_the_next_run() -> None
     # the request cascaded to the run that was still going
     assert repo.storage.is_cancelled(result.run_ids[1]) and not repo.storage.is_cancelled(result.run_ids[0])
     assert repo.get_backfill(result.backfill_id).status == "Canceled"
+
+
+START_BACKFILLS = """
+    import sys, time
+    import rivers as rs
+
+    letters = rs.PartitionsDefinition.static_(["a", "b"])
+
+    @rs.Asset(partitions_def=letters)
+    def letter(context: rs.AssetExecutionContext) -> str:
+        return str(context.partition.key)
+
+    repo = rs.CodeRepository(assets=[letter])
+    repo.resolve(rs.Storage.embedded(".rivers/rivers.db"))
+    start = float(sys.argv[1])
+    time.sleep(max(0.0, start - time.time()))  # all processes start together
+    for _ in range(int(sys.argv[2])):
+        print(repo.backfill(partition_keys=["a"], max_concurrency=1).backfill_id)
+"""
+
+
+def test_backfills_started_by_several_processes_at_once_are_all_listed() -> None:
+    import concurrent.futures
+
+    assert repo_of(letter_asset([])).get_backfills() == []  # creates the storage before the processes start
+    start = str(time.time() + 3)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        outputs = list(pool.map(lambda _: run_python(START_BACKFILLS, start, "15"), range(4)))
+    started = [line for output in outputs for line in output.split()]
+    assert len(started) == 60
+    listed = [status.backfill_id for status in repo_of(letter_asset([])).get_backfills()]
+    assert sorted(listed) == sorted(started)  # no id lost by two processes appending to the index at once
 
 
 def test_a_second_repository_in_the_same_process_signals_the_live_backfill() -> None:
@@ -744,7 +768,7 @@ def test_get_backfill_from_another_process_while_running_and_after() -> None:
     @rs.Asset(partitions_def=letters())
     def letter(context: rs.AssetExecutionContext) -> str:
         if context.partition.key == key("c"):
-            during.append(json.loads(in_subprocess(READ_STATUS, backfill_of_run(context))))
+            during.append(json.loads(run_python(READ_STATUS, backfill_of_run(context))))
         if context.partition.key == key("e"):
             raise ValueError("no data for e")
         return "x"
@@ -753,7 +777,7 @@ def test_get_backfill_from_another_process_while_running_and_after() -> None:
     result = repo.backfill(partition_keys=LETTERS, tags=[("team", "data")])
 
     assert [(d["status"], d["total"], d["failed"]) for d in during] == [("InProgress", 5, 0)]
-    after = json.loads(in_subprocess(READ_STATUS, result.backfill_id))
+    after = json.loads(run_python(READ_STATUS, result.backfill_id))
     assert after == {
         "status": "CompletedFailed", "total": 5, "completed": 4, "failed": 1, "canceled": 0,
         "run_ids": result.run_ids, "error": "letter: ValueError: no data for e",

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
-import textwrap
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ from rivers.plugins.builtin import sqlite_path
 from rivers.plugins.discovery import autoload_disabled
 from rivers.plugins.events import RunFinished, RunStarted, StepFinished, StepStarted
 from rivers.plugins.manager import RiversPluginManager
+from support import run_python
 
 EXAMPLE_DIST = "rivers-example-plugin"
 
@@ -115,19 +113,6 @@ def make_broken_distribution(root: Path) -> None:
     (root / "broken_plugin_module.py").write_text(
         "def explode():\n    raise RuntimeError('boom at import')\n\nexplode()\n"
     )
-
-
-def run_python(code: str, **env: str) -> str:
-    """Run ``code`` in a fresh interpreter; return its stdout."""
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def info(name: str, manager: RiversPluginManager | None = None) -> rivers.plugins.PluginInfo:

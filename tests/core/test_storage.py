@@ -514,6 +514,27 @@ def test_kv_is_bytes_only(storage: Storage) -> None:
     assert storage.kv_get("cursor") == b"\x00\xff"
 
 
+def test_kv_update_from_many_threads_loses_no_update(storage: Storage) -> None:
+    def add_one(_: int) -> None:
+        for _ in range(50):
+            storage._kv_update("counter", lambda value: str(int(value or b"0") + 1).encode())
+
+    in_threads(add_one, 4)
+    assert storage.kv_get("counter") == b"200"
+
+
+class _PlainKvStorage(SqliteStorage):
+    """A backend that keeps the default ``_kv_update`` (as a third-party plugin may)."""
+
+    _kv_update = Storage._kv_update
+
+
+def test_the_default_kv_update_loses_no_update_between_threads(tmp_path: Path) -> None:
+    storage = _PlainKvStorage(tmp_path / "plain.db")
+    test_kv_update_from_many_threads_loses_no_update(storage)
+    storage.close()
+
+
 # -- dynamic partitions -----------------------------------------------------------------
 
 

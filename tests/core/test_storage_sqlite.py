@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -16,7 +13,7 @@ import pytest
 from rivers.exceptions import SchemaMigrationNeededError, StorageError
 from rivers.storage import AssetRecord, RunRecord, SqliteStorage, Storage, StoredEvent, StoredLog
 from rivers.storage._sqlite_schema import SCHEMA_VERSION
-from support import in_threads
+from support import in_threads, run_python
 
 
 def step_events(run_id: str, asset_key: str, index: int = 0) -> list[StoredEvent]:
@@ -26,14 +23,6 @@ def step_events(run_id: str, asset_key: str, index: int = 0) -> list[StoredEvent
         StoredEvent(f"{prefix}/mat", "Materialization", asset_key, run_id, None, index, [], f"v{index}"),
         StoredEvent(f"{prefix}/ok", "StepSuccess", asset_key, run_id, None, index),
     ]
-
-
-def run_python(code: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def test_wal_mode_and_schema_version(tmp_path: Path) -> None:

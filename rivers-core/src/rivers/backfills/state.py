@@ -77,10 +77,8 @@ def save_backfill(storage: Any, record: BackfillRecord, *, new: bool = False) ->
     """Write ``record`` (and, for a new backfill, add it to the index)."""
     record.updated = time.time_ns()
     storage.kv_set(_PREFIX + record.backfill_id, json.dumps(attrs.asdict(record)).encode())
-    if new:
-        ids = backfill_ids(storage)
-        ids.append(record.backfill_id)
-        storage.kv_set(_INDEX, json.dumps(ids).encode())
+    if new:  # appended atomically: backfills started by several processes at once all stay listed
+        storage._kv_update(_INDEX, lambda data: json.dumps([*_decode_ids(data), record.backfill_id]).encode())
 
 
 def load_backfill(storage: Any, backfill_id: str) -> BackfillRecord | None:
@@ -96,7 +94,10 @@ def load_backfill(storage: Any, backfill_id: str) -> BackfillRecord | None:
 
 def backfill_ids(storage: Any) -> list[str]:
     """Ids of every stored backfill, oldest first."""
-    data = storage.kv_get(_INDEX)
+    return _decode_ids(storage.kv_get(_INDEX))
+
+
+def _decode_ids(data: bytes | None) -> list[str]:
     return list(json.loads(data)) if data else []
 
 

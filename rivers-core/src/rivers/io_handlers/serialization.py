@@ -47,6 +47,8 @@ from typing import IO, Any
 from rivers.exceptions import ConfigurationError
 
 __all__ = [
+    "JSON",
+    "PICKLE",
     "Format",
     "FormatUnavailableError",
     "UnknownFormatError",
@@ -233,6 +235,7 @@ def _pickle_dumps(obj: Any) -> bytes:
     return pickle.dumps(obj, protocol=_PROTOCOL)
 
 
+#: The built-in pickle format (default of the fs handler, used by ``PickleIOHandler``).
 PICKLE = register_format(
     Format(
         "pickle",
@@ -267,6 +270,7 @@ def _json_loads(data: Any) -> Any:
     return json.loads(data)
 
 
+#: The built-in JSON format.
 JSON = register_format(
     Format(
         "json",

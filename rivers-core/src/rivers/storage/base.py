@@ -20,6 +20,7 @@ import abc
 import contextlib
 import functools
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -71,6 +72,7 @@ ASYNC_METHODS: Final = (
 )
 
 _RESERVED_PARTITION_CHARACTERS: Final = ("|", ",")
+_KV_UPDATE_LOCK: Final = threading.Lock()
 _OUTCOME_TO_RUN_STATUS: Final = {"Success": "Success", "Failure": "Failure", "Cancelled": "Canceled"}
 
 _T = TypeVar("_T")
@@ -255,6 +257,17 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def _kv_put(self, key: str, value: bytes) -> None:
         """Store ``value`` under ``key``."""
+
+    def _kv_update(self, key: str, update: Callable[[bytes | None], bytes]) -> None:
+        """Replace the value under ``key`` (``None`` when missing) with ``update(value)``, without lost updates.
+
+        The default reads and writes under one lock of this process, so it is
+        atomic between threads only. A backend that several processes share
+        should override it with one atomic operation (the embedded storage
+        runs it in one write transaction).
+        """
+        with _KV_UPDATE_LOCK:
+            self._kv_put(key, update(self.kv_get(key)))
 
     @abc.abstractmethod
     def _insert_dynamic_partitions(self, name: str, keys: Sequence[str]) -> None:

@@ -556,6 +556,14 @@ class SqliteStorage(Storage):
     def _kv_put(self, key: str, value: bytes) -> None:
         self._write(lambda conn: conn.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value)))
 
+    def _kv_update(self, key: str, update: Callable[[bytes | None], bytes]) -> None:
+        def operation(conn: sqlite3.Connection) -> None:  # BEGIN IMMEDIATE: no other process writes in between
+            row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+            value = update(None if row is None else bytes(row[0]))
+            conn.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))
+
+        self._write(operation)
+
     def _insert_dynamic_partitions(self, name: str, keys: Sequence[str]) -> None:
         rows = [(name, key) for key in keys]
 
