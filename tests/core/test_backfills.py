@@ -426,10 +426,39 @@ def test_an_interrupt_asks_the_runs_still_going_to_stop() -> None:
     with pytest.raises(KeyboardInterrupt):
         repo.backfill(partition_keys=["a", "b", "c"], max_concurrency=2, progress=progress)
     [stored] = repo.get_backfills()
-    assert statuses(stored) == {"a": "completed", "b": "canceled", "c": "canceled"}
     [run_b] = [run for run in repo.storage.get_runs() if run.partition_key == key("b")]
-    assert repo.storage.is_cancelled(run_b.run_id)  # the cancel reached b's run; c was never launched
+    assert repo.storage.is_cancelled(run_b.run_id)  # the cancel was sent to b's run; c was never launched
     assert not any(run.partition_key == key("c") for run in repo.storage.get_runs())
+    # b was in its only step: it had no later step to stop at, finished, and is recorded as it ended
+    assert run_b.status == "Success" and run_b.run_id in stored.run_ids
+    assert statuses(stored) == {"a": "completed", "b": "completed", "c": "canceled"}
+
+
+def test_an_interrupt_cancels_a_running_run_at_its_next_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rivers.execution.coordinator as coordinator
+
+    monkeypatch.setattr(coordinator, "_CANCEL_CHECK_INTERVAL_S", 0.0)  # look for the cancel before every step
+    a_done = threading.Event()
+    letter, _ = concurrency_probe(gate=lambda k: a_done.wait(30) if k == "b" else None)
+    later_keys: list[str] = []
+
+    @rs.Asset(partitions_def=letters())
+    def later(context: rs.AssetExecutionContext, letter: str) -> str:
+        later_keys.append(str(context.partition.key))
+        return letter
+
+    def progress(record: Any) -> None:
+        a_done.set()
+        raise KeyboardInterrupt
+
+    repo = repo_of(letter, later)
+    with pytest.raises(KeyboardInterrupt):
+        repo.backfill(partition_keys=["a", "b", "c"], max_concurrency=2, progress=progress)
+    [stored] = repo.get_backfills()
+    [run_b] = [run for run in repo.storage.get_runs() if run.partition_key == key("b")]
+    assert run_b.status == "Canceled" and later_keys == ["a"]  # b stopped before its second step
+    assert statuses(stored) == {"a": "completed", "b": "canceled", "c": "canceled"}
+    assert run_b.run_id in stored.run_ids
 
 
 def test_max_concurrency_must_be_a_positive_int() -> None:
@@ -643,8 +672,8 @@ def test_an_interrupted_backfill_is_not_left_in_progress() -> None:
     def progress(record: Any) -> None:
         raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        repo.backfill(partition_keys=["a", "b", "c"], progress=progress)
+    with pytest.raises(KeyboardInterrupt):  # one run at a time: b and c are never launched
+        repo.backfill(partition_keys=["a", "b", "c"], progress=progress, max_concurrency=1)
     [stored] = repo.get_backfills()
     assert (stored.status, stored.completed_partitions, stored.canceled_partitions) == ("Canceled", 1, 2)
     assert stored.error == "backfill interrupted: KeyboardInterrupt"

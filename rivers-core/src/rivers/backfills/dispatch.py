@@ -17,6 +17,7 @@ def completions(
     keep_launching: Callable[[], bool],
     launch: Callable[[Item], Outcome],
     abort: Callable[[list[Item]], None],
+    settle: Callable[[list[tuple[Item, Outcome]]], None] | None = None,
 ) -> Iterator[tuple[Item, Outcome]]:
     """Call ``launch(item)`` for ``items``, at most ``limit`` at once, while ``keep_launching()`` says so.
 
@@ -27,7 +28,9 @@ def completions(
     1 every launch runs in the calling thread, one after another. If the
     consumer stops early (an exception such as Ctrl-C, or closing the
     iterator) while launches run in other threads, ``abort`` gets their items
-    (to ask them to stop) and they are waited for.
+    (to ask them to stop) and they are waited for; then ``settle`` gets the
+    ``(item, outcome)`` of each that returned (a launch may finish anyway),
+    so that the caller can still record what happened.
     """
     pending = iter(items)
     if limit == 1:
@@ -57,6 +60,11 @@ def completions(
         finally:
             if running:
                 abort(list(running.values()))
+                wait(running)
+                returned = [(item, future.result()) for future, item in running.items()
+                            if future.exception() is None]
+                if settle is not None and returned:
+                    settle(returned)
 
 
 _END = object()

@@ -95,8 +95,22 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
         return succeeded
 
     def abort(running: list[tuple[int, Any, str]]) -> None:
-        for _, _, run_id in running:  # stop them before their next step; their keys end up canceled
+        for _, _, run_id in running:  # stop them before their next step
             storage.request_cancellation(run_id)
+
+    def record_run(index: int, planned: Any, outcome: tuple[str | None, bool, set[str], str | None]) -> bool:
+        """Record a partition run's id (in plan order) and its keys' statuses; whether a key failed."""
+        run_id = outcome[0]
+        if run_id is not None:
+            at = bisect.bisect(run_order, index)
+            run_order.insert(at, index)
+            record.run_ids.insert(first_partition_run + at, run_id)
+        return _record_outcome(storage, record, position, planned, outcome)
+
+    def settle(returned: list[tuple[tuple[int, Any, str], Any]]) -> None:
+        # runs still going at an interrupt: canceled if the cancel reached them, else what they did
+        for (index, planned, _), outcome in returned:
+            record_run(index, planned, outcome)
 
     launches = ((index, planned, random_uuid4()) for index, planned in enumerate(plan.runs))
     run_order: list[int] = []  # plan index of each partition run in record.run_ids: they stay in plan order
@@ -108,14 +122,9 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
             launches = iter(())
         first_partition_run = len(record.run_ids)
         for (index, planned, _), outcome in completions(
-            launches, record.max_concurrency, keep_launching, launch, abort
+            launches, record.max_concurrency, keep_launching, launch, abort, settle
         ):
-            run_id = outcome[0]
-            if run_id is not None:
-                at = bisect.bisect(run_order, index)
-                run_order.insert(at, index)
-                record.run_ids.insert(first_partition_run + at, run_id)
-            failed_any = _record_outcome(storage, record, position, planned, outcome) or failed_any
+            failed_any = record_run(index, planned, outcome) or failed_any
             if progress is not None:
                 progress(record)
         record.statuses = ["canceled" if s == "pending" else s for s in record.statuses]
