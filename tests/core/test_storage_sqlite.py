@@ -302,6 +302,43 @@ def test_a_short_run_commits_once(tmp_path: Path) -> None:
     storage.close()
 
 
+def test_a_read_waits_for_run_records_another_object_is_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(SqliteStorage, "run_publish_delay", 60.0)  # the publisher stays out of it
+    path = tmp_path / "in-flight.db"
+    writer, reader = Storage.embedded(path), Storage.embedded(path)
+    in_transaction, release = threading.Event(), threading.Event()
+    real_transaction = SqliteStorage._transaction
+
+    def paused(self: SqliteStorage, operation):  # type: ignore[no-untyped-def]
+        if threading.current_thread().name == "flusher":
+            in_transaction.set()
+            assert release.wait(30)
+        return real_transaction(self, operation)
+
+    monkeypatch.setattr(SqliteStorage, "_transaction", paused)
+    writer._start_run(RunRecord("r", start_time=1))
+
+    def flush() -> None:
+        with writer._lock:
+            writer._flush()
+
+    flusher = threading.Thread(target=flush, name="flusher")
+    flusher.start()
+    assert in_transaction.wait(30)  # the record left the queue and is not committed yet
+    found: list[object] = []
+    reading = threading.Thread(target=lambda: found.append(reader.get_run("r")))
+    reading.start()
+    reading.join(0.2)
+    release.set()
+    reading.join(30)
+    flusher.join(30)
+    assert found and found[0] is not None  # the read waited for the commit instead of missing the run
+    writer.close()
+    reader.close()
+
+
 def _committed_run(path: Path, run_id: str) -> tuple[object, ...] | None:
     """The run's row as another process would read it (a plain connection, not a rivers storage)."""
     conn = sqlite3.connect(path)

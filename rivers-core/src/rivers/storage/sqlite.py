@@ -273,8 +273,6 @@ class SqliteStorage(Storage):
         if not events and not logs and not run_rows and then is None:
             return None
         self._queued_events, self._queued_logs, self._queued_runs = [], [], []
-        if run_rows:
-            _storages_with_queued_runs.discard(self)
         event_rows = [event_to_row(event) for event in events]
         log_rows = [log_to_row(log) for log in logs]
 
@@ -294,6 +292,11 @@ class SqliteStorage(Storage):
             raise StorageError(
                 f"{error} ({len(events)} queued events{runs} and {len(logs)} logs were discarded)"
             ) from error
+        finally:
+            # only once committed: until then a read through another storage object of this
+            # process must find this one and wait for its lock, or it would miss these runs
+            if run_rows:
+                _storages_with_queued_runs.discard(self)
 
     def _write(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run ``operation`` in a transaction, after the queued records (one commit for both)."""
