@@ -230,13 +230,17 @@ class ResolvedRepository:
         """Node names to run for a ``materialize(selection=...)`` argument (None: all)."""
         return select_nodes(self.graph, selection, include_upstream=include_upstream)
 
+    def step_names(self, nodes: list[str] | None) -> list[str]:
+        """``nodes`` (a selection), or every node that runs as a step when it is None (everything)."""
+        if nodes is not None:
+            return nodes
+        return [name for name, node in self.graph.nodes.items() if node.step_key in self.runtimes]
+
     def check_partition_request(self, nodes: list[str] | None, partition_key: Any) -> Any:
         """Validate a run's key against the selected steps; return it as a PartitionKey (or None)."""
         from rivers.execution.partition_requests import check_run_key
 
-        graph = self.graph
-        names = nodes if nodes is not None else [n for n, node in graph.nodes.items() if node.step_key in self.runtimes]
-        return check_run_key(graph, names, partition_key, self.storage)
+        return check_run_key(self.graph, self.step_names(nodes), partition_key, self.storage)
 
     def partition_context(self, node: Any, partition_key: Any) -> Any:
         """The PartitionContext for loading ``node`` at ``partition_key`` (validated)."""

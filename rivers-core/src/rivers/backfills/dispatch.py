@@ -17,7 +17,7 @@ def completions(
     keep_launching: Callable[[], bool],
     launch: Callable[[Item], Outcome],
     abort: Callable[[list[Item]], None],
-    settle: Callable[[list[tuple[Item, Outcome]]], None] | None = None,
+    settle: Callable[[list[tuple[Item, Outcome]]], None],
 ) -> Iterator[tuple[Item, Outcome]]:
     """Call ``launch(item)`` for ``items``, at most ``limit`` at once, while ``keep_launching()`` says so.
 
@@ -63,7 +63,7 @@ def completions(
                 wait(running)
                 returned = [(item, future.result()) for future, item in running.items()
                             if future.exception() is None]
-                if settle is not None and returned:
+                if returned:
                     settle(returned)
 
 

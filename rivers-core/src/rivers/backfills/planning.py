@@ -55,7 +55,7 @@ def plan_backfill(state: Any, selection: Any, partition_keys: Any, partition_ran
 
     graph = state.graph
     nodes = state.select(selection, include_upstream=False)
-    names = nodes if nodes is not None else [n for n, node in graph.nodes.items() if node.step_key in state.runtimes]
+    names = state.step_names(nodes)
     partitioned = [name for name in names if graph.nodes[name].partitions_def is not None]
     if not partitioned:
         raise ExecutionError(

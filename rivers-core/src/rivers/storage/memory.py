@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 
 from rivers.exceptions import StorageError
@@ -211,10 +211,6 @@ class MemoryStorage(Storage):
     def _kv_put(self, key: str, value: bytes) -> None:
         with self._lock:
             self._kv[key] = value
-
-    def _kv_update(self, key: str, update: Callable[[bytes | None], bytes]) -> None:
-        with self._lock:
-            self._kv[key] = update(self._kv.get(key))
 
     def _insert_dynamic_partitions(self, name: str, keys: Sequence[str]) -> None:
         with self._lock:

@@ -91,7 +91,11 @@ _UPDATE_RUN: Final = (
     "node_names = COALESCE(?, node_names) WHERE run_id = ?"
 )
 # Positions in a ``runs`` row (RUN_COLUMNS order) that ``_update_run`` changes.
-_RUN_ID, _STATUS, _END_TIME, _NODE_NAMES = 0, 2, 4, 6
+_RUN_ID, _STATUS, _END_TIME, _NODE_NAMES = (
+    [column.strip() for column in RUN_COLUMNS.split(",")].index(name)
+    for name in ("run_id", "status", "end_time", "node_names")
+)
+_PUT_KV: Final = "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)"
 _LATEST_EVENT: Final = (
     f"SELECT {', '.join('e.' + column.strip() for column in EVENT_COLUMNS.split(','))} "
     "FROM latest_materializations AS l JOIN events AS e ON e.seq = l.event_seq "
@@ -557,13 +561,13 @@ class SqliteStorage(Storage):
         return [run_from_row(row) for row in rows]
 
     def _kv_put(self, key: str, value: bytes) -> None:
-        self._write(lambda conn: conn.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value)))
+        self._write(lambda conn: conn.execute(_PUT_KV, (key, value)))
 
     def _kv_update(self, key: str, update: Callable[[bytes | None], bytes]) -> None:
         def operation(conn: sqlite3.Connection) -> None:  # BEGIN IMMEDIATE: no other process writes in between
             row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
             value = update(None if row is None else bytes(row[0]))
-            conn.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))
+            conn.execute(_PUT_KV, (key, value))
 
         self._write(operation)
 

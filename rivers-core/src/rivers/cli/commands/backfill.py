@@ -97,9 +97,8 @@ def _selects_multi_definition(repository: Any, selection: Any) -> bool:
 
     state = repository._state()
     nodes = state.graph.nodes
-    names = state.select(selection, include_upstream=False)
-    return any(isinstance(nodes[name].partitions_def, PartitionsDefinition.Multi)
-               for name in (nodes if names is None else names))
+    names = state.step_names(state.select(selection, include_upstream=False))
+    return any(isinstance(nodes[name].partitions_def, PartitionsDefinition.Multi) for name in names)
 
 
 def _range(args: argparse.Namespace) -> Any:
