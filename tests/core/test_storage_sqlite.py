@@ -302,10 +302,16 @@ def test_a_short_run_commits_once(tmp_path: Path) -> None:
     storage.close()
 
 
+@pytest.fixture
+def no_publisher(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Queued run records stay queued until this process writes them (the publisher thread stays out)."""
+    monkeypatch.setattr(SqliteStorage, "run_publish_delay", 60.0)
+
+
+@pytest.mark.usefixtures("no_publisher")
 def test_a_read_waits_for_run_records_another_object_is_writing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(SqliteStorage, "run_publish_delay", 60.0)  # the publisher stays out of it
     path = tmp_path / "in-flight.db"
     writer, reader = Storage.embedded(path), Storage.embedded(path)
     in_transaction, release = threading.Event(), threading.Event()
@@ -364,10 +370,8 @@ def test_updating_a_queued_run_commits_its_final_state_at_once(tmp_path: Path) -
     storage.close()
 
 
-def test_updating_a_queued_run_in_a_batch_commits_with_the_batch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(SqliteStorage, "run_publish_delay", 60.0)  # the publisher stays out of it
+@pytest.mark.usefixtures("no_publisher")
+def test_updating_a_queued_run_in_a_batch_commits_with_the_batch(tmp_path: Path) -> None:
     path = tmp_path / "fold-batch.db"
     storage = Storage.embedded(path)
     with storage._batch():
