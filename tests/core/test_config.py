@@ -9,7 +9,7 @@ import pytest
 
 import rivers.plugins
 from rivers.config import DEFAULT_STORAGE_URL, STORAGE_URL_ENV, ProjectConfig
-from rivers.exceptions import PluginNotFoundError, ProjectConfigError
+from rivers.exceptions import ConfigurationError, PluginNotFoundError, ProjectConfigError
 from rivers.io_handlers.base import BaseIOHandler
 from rivers.io_handlers.memory import InMemoryIOHandler
 from rivers.plugins import hookimpl
@@ -130,6 +130,18 @@ def test_bad_settings_error_names_the_section(tmp_path: Path, rooted_plugin: obj
     write_config(tmp_path, '[io_handler]\nname = "rooted"\nroot = "out"\ncolour = "blue"\n')
     with pytest.raises(ProjectConfigError, match=r"\[io_handler\] name = 'rooted': invalid settings.*colour"):
         ProjectConfig.load(tmp_path).make_io_handler()
+
+
+def test_the_embedded_storage_takes_its_commit_delay_from_the_storage_section(tmp_path: Path) -> None:
+    write_config(tmp_path, f'[storage]\nurl = "sqlite:///{tmp_path}/db.sqlite"\ncommit_delay = 0\n')
+    storage = ProjectConfig.load(tmp_path).make_storage()
+    assert storage.commit_delay == 0  # type: ignore[attr-defined]
+    storage.close()
+    path = write_config(tmp_path, f'[storage]\nurl = "sqlite:///{tmp_path}/db.sqlite"\ncommit_delay = "soon"\n')
+    with pytest.raises(ConfigurationError) as excinfo:
+        ProjectConfig.load(tmp_path).make_storage()
+    assert str(excinfo.value).startswith(f"{path} [storage] url = ")
+    assert "commit_delay must be a number of seconds >= 0" in str(excinfo.value)
 
 
 def test_bad_storage_url_from_the_environment_names_the_variable(

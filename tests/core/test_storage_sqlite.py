@@ -7,10 +7,11 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from rivers.exceptions import SchemaMigrationNeededError, StorageError
+from rivers.exceptions import ConfigurationError, SchemaMigrationNeededError, StorageError
 from rivers.storage import AssetRecord, RunRecord, SqliteStorage, Storage, StoredEvent, StoredLog
 from rivers.storage._sqlite_schema import SCHEMA_VERSION
 from support import in_threads, run_python
@@ -277,35 +278,140 @@ def test_a_started_run_reaches_other_processes_without_further_writes(tmp_path: 
     storage.close()
 
 
-def test_a_short_run_commits_once(tmp_path: Path) -> None:
+def _one_asset_repo(storage: Storage) -> Any:
     import rivers as rs
 
     @rs.Asset
     def a() -> int:
         return 1
 
-    storage = Storage.embedded(tmp_path / "once.db")
     repo = rs.CodeRepository(assets=[a])
     repo.resolve(storage)
-    repo.materialize()
-    statements: list[str] = []
-    storage._conn.set_trace_callback(statements.append)
-    result = repo.materialize()
-    storage._conn.set_trace_callback(None)
-    assert [sql for sql in statements if sql == "COMMIT"] == ["COMMIT"]  # record, events and status together
-    assert not [sql for sql in statements if sql.startswith("UPDATE runs")]  # inserted in its final state
-    run = storage.get_run(result.run_id)
-    assert run is not None and run.status == "Success"
-    assert [e.event_type for e in storage.get_events_for_run(result.run_id)] == [
-        "StepStart", "Materialization", "StepSuccess"
-    ]
-    storage.close()
+    return repo
 
 
 @pytest.fixture
 def no_publisher(monkeypatch: pytest.MonkeyPatch) -> None:
     """Queued run records stay queued until this process writes them (the publisher thread stays out)."""
-    monkeypatch.setattr(SqliteStorage, "run_publish_delay", 60.0)
+    monkeypatch.setattr(SqliteStorage, "commit_delay", 60.0)
+
+
+@pytest.mark.usefixtures("no_publisher")
+def test_short_runs_share_one_commit(tmp_path: Path) -> None:
+    path = tmp_path / "group.db"
+    storage = Storage.embedded(path)
+    repo = _one_asset_repo(storage)
+    repo.materialize()
+    storage.get_runs()  # commits the first run (and the set-up)
+    statements: list[str] = []
+    storage._conn.set_trace_callback(statements.append)
+    run_ids = [repo.materialize().run_id for _ in range(3)]
+    assert "COMMIT" not in statements  # all three wait for the group commit
+    assert all(_committed_run(path, run_id) is None for run_id in run_ids)
+    runs = {run.run_id: run.status for run in storage.get_runs()}  # a read commits them first
+    storage._conn.set_trace_callback(None)
+    assert [sql for sql in statements if sql == "COMMIT"] == ["COMMIT"]  # one transaction for the three runs
+    assert not [sql for sql in statements if sql.startswith("UPDATE runs")]  # inserted in their final state
+    assert all(runs[run_id] == "Success" for run_id in run_ids)
+    for run_id in run_ids:
+        assert _committed_run(path, run_id)[0] == "Success"  # type: ignore[index]
+        assert [e.event_type for e in storage.get_events_for_run(run_id)] == [
+            "StepStart", "Materialization", "StepSuccess"
+        ]
+    storage.close()
+
+
+def test_commit_delay_zero_commits_each_run_before_it_returns(tmp_path: Path) -> None:
+    path = tmp_path / "durable.db"
+    storage = Storage.embedded(path, commit_delay=0)
+    repo = _one_asset_repo(storage)
+    for _ in range(2):
+        run_id = repo.materialize().run_id
+        assert storage._queued_runs == [] and storage._publisher is None
+        assert _committed_run(path, run_id)[0] == "Success"  # type: ignore[index]
+    storage.close()
+
+
+def test_a_finished_run_reaches_other_processes_without_further_writes(tmp_path: Path) -> None:
+    path = tmp_path / "finished.db"
+    storage = Storage.embedded(path)
+    run_id = _one_asset_repo(storage).materialize().run_id
+    # this process does nothing more with the storage: the publisher thread commits the run
+    out = run_python(f"""
+        import time
+        from rivers.storage import Storage
+        storage = Storage.embedded({str(path)!r})
+        deadline = time.monotonic() + 30
+        while storage.get_run({run_id!r}) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        print(storage.get_run({run_id!r}).status, len(storage.get_events_for_run({run_id!r})))
+    """)
+    assert out.split() == ["Success", "3"]
+    storage.close()
+
+
+_MATERIALIZE_WITH_A_LONG_COMMIT_DELAY = """
+import multiprocessing
+import sys
+
+import rivers as rs
+
+
+@rs.Asset
+def a() -> int:
+    return 1
+
+
+def materialize(path, queue=None):
+    repo = rs.CodeRepository(assets=[a])
+    repo.resolve(rs.Storage.embedded(path, commit_delay=60))
+    run_id = repo.materialize().run_id
+    if queue is not None:
+        queue.put(run_id)
+    return run_id
+
+
+if __name__ == "__main__":
+    path, start_method = sys.argv[1:]
+    if start_method == "none":  # in this process, which then exits
+        print(0, materialize(path))
+    else:  # in a multiprocessing child
+        context = multiprocessing.get_context(start_method)
+        queue = context.Queue()
+        child = context.Process(target=materialize, args=(path, queue))
+        child.start()
+        run_id = queue.get(timeout=60)
+        child.join(60)
+        print(child.exitcode, run_id)
+"""
+
+
+@pytest.mark.parametrize("start_method", ["none", "fork", "spawn"])
+def test_runs_waiting_for_the_group_commit_are_committed_when_the_process_ends(
+    tmp_path: Path, start_method: str
+) -> None:
+    import multiprocessing
+    import subprocess
+    import sys
+
+    if start_method != "none" and start_method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {start_method} start method here")
+    script, path = tmp_path / "script.py", tmp_path / "exit.db"
+    script.write_text(_MATERIALIZE_WITH_A_LONG_COMMIT_DELAY)
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, str(script), str(path), start_method], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 30  # the exit did not wait out the 60 s delay
+    exitcode, run_id = done.stdout.split()
+    assert exitcode == "0"
+    assert _committed_run(path, run_id)[0] == "Success"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("value", [-1, "soon", float("inf"), True])
+def test_an_invalid_commit_delay_is_refused(tmp_path: Path, value: object) -> None:
+    with pytest.raises(ConfigurationError, match=r"commit_delay must be a number of seconds >= 0"):
+        Storage.embedded(tmp_path / "bad.db", commit_delay=value)  # type: ignore[arg-type]
 
 
 @pytest.mark.usefixtures("no_publisher")
@@ -371,16 +477,31 @@ def test_updating_a_queued_run_commits_its_final_state_at_once(tmp_path: Path) -
 
 
 @pytest.mark.usefixtures("no_publisher")
-def test_updating_a_queued_run_in_a_batch_commits_with_the_batch(tmp_path: Path) -> None:
+def test_updating_a_queued_run_in_a_batch_leaves_it_for_the_group_commit(tmp_path: Path) -> None:
     path = tmp_path / "fold-batch.db"
     storage = Storage.embedded(path)
     with storage._batch():
         storage._start_run(RunRecord("r", start_time=1))
         storage._update_run("r", status="Canceled", end_time=7)
         assert _committed_run(path, "r") is None  # nothing committed inside the batch
-    assert _committed_run(path, "r")[:2] == ("Canceled", 7)  # type: ignore[index]
-    run = storage.get_run("r")
+    assert _committed_run(path, "r") is None  # nor when it ends: the run waits for the group commit
+    run = storage.get_run("r")  # which a read of this process does first
     assert run is not None and run.status == "Canceled" and run.end_time == 7
+    assert _committed_run(path, "r")[:2] == ("Canceled", 7)  # type: ignore[index]
+    storage.close()
+
+
+def test_a_batch_without_queued_runs_commits_when_it_ends(tmp_path: Path) -> None:
+    path = tmp_path / "plain-batch.db"
+    storage = Storage.embedded(path)
+    storage._create_run(RunRecord("r", start_time=1))
+    with storage._batch():
+        storage._append_events(step_events("r", "a"))
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM events WHERE run_id = 'r'").fetchone()[0] == 3
+    finally:
+        conn.close()
     storage.close()
 
 
@@ -410,7 +531,7 @@ def test_a_failed_background_write_is_raised_by_the_next_call(
         return real_transaction(self, operation)
 
     monkeypatch.setattr(SqliteStorage, "_transaction", failing_in_the_publisher)
-    monkeypatch.setattr(SqliteStorage, "run_publish_delay", 0.0)
+    monkeypatch.setattr(SqliteStorage, "commit_delay", 0.001)
     storage._start_run(RunRecord("r", start_time=1))
     deadline = time.monotonic() + 30
     while storage._queued_runs and time.monotonic() < deadline:  # until the publisher has tried

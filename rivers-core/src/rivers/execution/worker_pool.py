@@ -174,8 +174,10 @@ class WorkerPool:
                     leased.append(worker)
                 else:
                     worker.kill()
-        while len(leased) < count:
-            leased.append(Worker(choose_start_method()))
+        if len(leased) < count:
+            start_method = choose_start_method()  # once: workers of a lease start alike (and ready alike)
+            while len(leased) < count:
+                leased.append(Worker(start_method))
         return leased
 
     def give_back(self, workers: list[Worker]) -> None:

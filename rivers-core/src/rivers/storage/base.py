@@ -101,15 +101,17 @@ class Storage(abc.ABC):
         return MemoryStorage()
 
     @staticmethod
-    def embedded(path: str | os.PathLike[str]) -> SqliteStorage:
+    def embedded(path: str | os.PathLike[str], *, commit_delay: float | None = None) -> SqliteStorage:
         """Open (or create) the embedded SQLite store at ``path``, creating parent directories.
 
         If ``path`` is an existing directory the database file is
-        ``<path>/rivers.sqlite3`` inside it.
+        ``<path>/rivers.sqlite3`` inside it. ``commit_delay`` (seconds,
+        default 0.05) is how long the records of short runs may wait to be
+        committed together (group commit); ``0`` commits each write at once.
         """
         from rivers.storage.sqlite import SqliteStorage
 
-        return SqliteStorage(path)
+        return SqliteStorage(path, commit_delay=commit_delay)
 
     @staticmethod
     def connect(url: str, **config: Any) -> Storage:

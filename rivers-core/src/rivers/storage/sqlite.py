@@ -18,15 +18,20 @@ Design notes:
   any other write (so a run's status is never committed before its events)
   and before any read of events or asset records from this object. Other
   processes see queued records only after that; a crash loses them.
-* ``_start_run`` (the executor's "a run starts" write) queues the run record
-  too: it is written with the run's first other write, before any read from
-  this object, or by a publisher thread once it is
-  :attr:`SqliteStorage.run_publish_delay` seconds old, whichever comes first.
-  A short run therefore commits once (record, events and final status
-  together) instead of twice, and ``_update_run`` of a record still queued
-  changes the queued row (the record is inserted in its final state, with
-  no ``UPDATE``); other processes see a running run at most
-  that delay late, and a crash in that window leaves no record of the run.
+* Group commit. ``_start_run`` (the executor's "a run starts" write) queues
+  the run record, and a run that ends while its record is still queued
+  leaves its events and final status queued with it (``_update_run`` of a
+  queued record changes the queued row: it is inserted in its final state,
+  with no ``UPDATE``). The queue is committed in one transaction, whole runs
+  only, at the latest :attr:`SqliteStorage.commit_delay` seconds after the
+  oldest queued run started (by a publisher thread), and earlier by any read
+  or other write through a storage object of this process, by ``close()``
+  and when the process exits (the publisher is not a daemon thread, so the
+  interpreter and ``multiprocessing`` children wait for it). Short runs in
+  quick succession therefore share one commit. Other processes see a run at
+  most that delay late; a process killed outright (``SIGKILL``, ``os._exit``,
+  power loss) within the delay loses the records of the runs in it, never a
+  part of a run. ``commit_delay=0`` commits every write when it is made.
 """
 
 from __future__ import annotations
@@ -35,13 +40,14 @@ import contextlib
 import os
 import random
 import sqlite3
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Final, TypeVar
 
-from rivers.exceptions import StorageError
+from rivers.exceptions import ConfigurationError, StorageError
 from rivers.storage._sqlite_schema import (
     ASSET_COLUMNS,
     EVENT_COLUMNS,
@@ -76,6 +82,8 @@ __all__ = ["DEFAULT_FILENAME", "SqliteStorage"]
 DEFAULT_FILENAME: Final = "rivers.sqlite3"
 
 _BUSY_TIMEOUT_MS: Final = 30_000
+#: The publisher checks this often (seconds) whether the interpreter is exiting, to commit at once.
+_EXIT_CHECK_INTERVAL: Final = 0.05
 
 _INSERT_EVENT: Final = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 _INSERT_LOG: Final = f"INSERT INTO logs ({LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -110,7 +118,7 @@ _abandoned_connections: list[sqlite3.Connection] = []
 _live_storages: weakref.WeakSet[SqliteStorage] = weakref.WeakSet()
 # Storages holding run records queued by _start_run: a read through any
 # storage object of this process writes them first, so this process always
-# reads its own runs (other processes see them at most run_publish_delay late).
+# reads its own runs (other processes see them at most commit_delay late).
 _storages_with_queued_runs: weakref.WeakSet[SqliteStorage] = weakref.WeakSet()
 
 
@@ -126,6 +134,15 @@ if hasattr(os, "register_at_fork"):
 def _is_locked(error: sqlite3.OperationalError) -> bool:
     text = str(error).lower()
     return "locked" in text or "busy" in text
+
+
+def _checked_commit_delay(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise ConfigurationError(
+            f"Embedded storage: commit_delay must be a number of seconds >= 0 (0 commits every write at once), "
+            f"not {value!r}"
+        )
+    return float(value)
 
 
 def _resolve_path(path: str | os.PathLike[str]) -> str:
@@ -150,14 +167,19 @@ class SqliteStorage(Storage):
     batch_max_events: ClassVar[int] = 2000
     #: Inside ``_batch()``: write the queue on append once its oldest record is this old (seconds).
     batch_max_delay: ClassVar[float] = 1.0
-    #: A run record queued by ``_start_run`` is written at the latest this many seconds later.
-    run_publish_delay: ClassVar[float] = 0.05
+    #: Group commit: queued run records (and the events and final status of
+    #: runs that ended meanwhile) are committed at the latest this many seconds
+    #: after the oldest of those runs started; 0 commits every write at once.
+    #: Set per storage with ``commit_delay=`` (``[storage] commit_delay`` in rivers.toml).
+    commit_delay: float = 0.05
     #: How long SQLite itself waits for another process's write lock (``PRAGMA busy_timeout``).
     busy_timeout_ms: ClassVar[int] = _BUSY_TIMEOUT_MS
     #: After SQLite gave up with "database is locked" / "busy", keep retrying this many seconds more.
     lock_retry_seconds: ClassVar[float] = 60.0
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, commit_delay: float | None = None) -> None:
+        if commit_delay is not None:
+            self.commit_delay = _checked_commit_delay(commit_delay)
         self._path = _resolve_path(path)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -171,8 +193,6 @@ class SqliteStorage(Storage):
         self._runs_queued_since = 0.0
         self._runs_queued = threading.Condition(self._lock)
         self._publisher: threading.Thread | None = None
-        self._publisher_idle = False
-        self._runs_started_lately = False
         self._publish_error: StorageError | None = None
         _live_storages.add(self)
         with self._lock:
@@ -357,7 +377,10 @@ class SqliteStorage(Storage):
                 if self._batch_depth > 0:
                     self._batch_depth -= 1
                 if self._batch_depth == 0 and not self._closed:
-                    self._flush()
+                    if self._queued_runs and self._pid == os.getpid():
+                        self._wake_publisher()  # group commit: the publisher commits them within commit_delay
+                    else:
+                        self._flush()
 
     def close(self) -> None:
         """Write queued records and close the connection; later calls raise :class:`StorageError`."""
@@ -405,55 +428,51 @@ class SqliteStorage(Storage):
 
     def _start_run(self, record: RunRecord) -> None:
         with self._lock:
-            if not self._closed and self._pid == os.getpid():
+            if not self._closed and self._pid == os.getpid() and self.commit_delay > 0:
                 _check_run_status(record.status)
                 self._raise_publish_error()
                 if not self._queued_runs:
                     self._runs_queued_since = time.monotonic()
                     _storages_with_queued_runs.add(self)
                 self._queued_runs.append(run_to_row(record))
-                self._runs_started_lately = True
                 self._wake_publisher()
                 return
-        self._create_run(record)  # closed (raises) or a forked child (reconnects): the ordinary write
+        self._create_run(record)  # no group commit, closed (raises) or a forked child (reconnects)
 
     # -- the run-record publisher -----------------------------------------------------
 
     def _wake_publisher(self) -> None:
-        """Start the publisher thread, or wake it when it idles (lock held)."""
+        """Start the publisher thread unless it runs (lock held); it commits the queue in time."""
         if self._publisher is None:
-            self._publisher = threading.Thread(target=self._publish_loop, name="rivers-run-publisher", daemon=True)
+            # not a daemon: the interpreter (and a multiprocessing child) waits for its last commit
+            self._publisher = threading.Thread(target=self._publish_loop, name="rivers-run-publisher")
             self._publisher.start()
-        elif self._publisher_idle:
-            self._runs_queued.notify()
 
     def _publish_loop(self) -> None:
-        """Write queued run records once the oldest is ``run_publish_delay`` old.
+        """Commit the queue once its oldest run record is ``commit_delay`` old; end when it is empty.
 
-        While runs keep starting, the thread wakes once per delay (runs that
-        end sooner were written by their own final write); after a quiet
-        delay it idles until the next ``_start_run`` wakes it.
+        While runs keep starting the queue refills and the thread stays; the
+        next ``_start_run`` after a quiet moment starts a new one. Once the
+        main thread has ended (the interpreter is exiting) it commits at once.
         """
         pid = os.getpid()
+        main_thread = threading.main_thread()
         with self._lock:
-            while not self._closed and self._pid == pid:
-                if self._queued_runs:
-                    remaining = self._runs_queued_since + self.run_publish_delay - time.monotonic()
-                    if remaining <= 0:
-                        try:
-                            self._flush()
-                        except StorageError as error:  # raised by this storage's next read or write
-                            self._publish_error = error
+            try:
+                while self._queued_runs and not self._closed and self._pid == pid:
+                    remaining = self._runs_queued_since + self.commit_delay - time.monotonic()
+                    if remaining > 0 and main_thread.is_alive():
+                        self._runs_queued.wait(min(remaining, _EXIT_CHECK_INTERVAL))
                         continue
-                    self._runs_started_lately = False
-                    self._runs_queued.wait(remaining)
-                elif self._runs_started_lately:
-                    self._runs_started_lately = False
-                    self._runs_queued.wait(self.run_publish_delay)
-                else:
-                    self._publisher_idle = True
-                    self._runs_queued.wait()
-                    self._publisher_idle = False
+                    try:
+                        self._flush()
+                    except StorageError as error:  # raised by this storage's next read or write
+                        self._publish_error = error
+                        if not main_thread.is_alive():
+                            print(f"rivers: {error}", file=sys.stderr)
+            finally:
+                if self._publisher is threading.current_thread():
+                    self._publisher = None
 
     def _publish_queued_runs_of_others(self) -> None:
         """Write the run records other storage objects of this process still queue."""
