@@ -432,13 +432,14 @@ def test_a_read_waits_for_run_records_another_object_is_writing(
     monkeypatch.setattr(SqliteStorage, "_transaction", paused)
     writer._start_run(RunRecord("r", start_time=1))
 
-    def flush() -> None:
-        with writer._lock:
-            writer._flush()
-
-    flusher = threading.Thread(target=flush, name="flusher")
+    flusher = threading.Thread(target=writer._flush_now, name="flusher")
     flusher.start()
     assert in_transaction.wait(30)  # the record left the queue and is not committed yet
+    # meanwhile runs keep queueing: only the connection waits for the commit, not the queue
+    queueing = threading.Thread(target=writer._start_run, args=(RunRecord("s", start_time=2),))
+    queueing.start()
+    queueing.join(5)
+    assert not queueing.is_alive() and [row[0] for row in writer._queued_runs] == ["s"]
     found: list[object] = []
     reading = threading.Thread(target=lambda: found.append(reader.get_run("r")))
     reading.start()
@@ -458,6 +459,26 @@ def _committed_run(path: Path, run_id: str) -> tuple[object, ...] | None:
         return conn.execute("SELECT status, end_time, node_names FROM runs WHERE run_id = ?", (run_id,)).fetchone()
     finally:
         conn.close()
+
+
+def test_the_publisher_leaves_runs_that_just_started_for_their_end(tmp_path: Path) -> None:
+    path = tmp_path / "young.db"
+    storage = Storage.embedded(path, commit_delay=60)
+    storage._start_run(RunRecord("old", start_time=1))
+    storage._queued_run_times[0] -= 45  # queued 45 s ago: more than half the delay
+    storage._start_run(RunRecord("ended", start_time=2))
+    with storage._batch():
+        storage._update_run("ended", status="Success", end_time=3)
+    storage._start_run(RunRecord("young", start_time=4))
+    with storage._conn_lock:
+        storage._flush(keep_young_runs=True)  # what the publisher does
+    assert _committed_run(path, "old") == ("Started", None, "[]")
+    assert _committed_run(path, "ended")[0] == "Success"  # type: ignore[index]
+    assert _committed_run(path, "young") is None  # still going and queued just now: left queued
+    assert [row[0] for row in storage._queued_runs] == ["young"] and len(storage._queued_run_times) == 1
+    storage._update_run("young", status="Success", end_time=6)  # so it is inserted in its final state
+    assert _committed_run(path, "young")[0] == "Success"  # type: ignore[index]
+    storage.close()
 
 
 def test_updating_a_queued_run_commits_its_final_state_at_once(tmp_path: Path) -> None:

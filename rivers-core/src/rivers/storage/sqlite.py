@@ -3,8 +3,11 @@
 Design notes:
 
 * One connection per process and storage object, shared by threads under a
-  lock (``check_same_thread=False``). A forked child never uses or closes its
-  parent's connection: it opens its own on first use.
+  lock (``check_same_thread=False``); the write-behind queue has its own
+  lock, taken only briefly, so threads keep queueing records while a commit
+  is being written (``_conn_lock`` is always taken before ``_lock``). A
+  forked child never uses or closes its parent's connection: it opens its
+  own on first use.
 * Several processes may open the same file; writers wait for each other up
   to ``busy_timeout`` (30 s). Every write is one ``BEGIN IMMEDIATE``
   transaction, so a reader never sees half of an ``_append_events`` call.
@@ -24,10 +27,13 @@ Design notes:
   queued record changes the queued row: it is inserted in its final state,
   with no ``UPDATE``). The queue is committed in one transaction, whole runs
   only, at the latest :attr:`SqliteStorage.commit_delay` seconds after the
-  oldest queued run started (by a publisher thread), and earlier by any read
-  or other write through a storage object of this process, by ``close()``
-  and when the process exits (the publisher is not a daemon thread, so the
-  interpreter and ``multiprocessing`` children wait for it). Short runs in
+  oldest queued run started (by a publisher thread, which leaves the records
+  of runs that started less than half that delay ago and are still going:
+  they usually end in time to be inserted in their final state), and
+  earlier by any read or other write through a storage object of this
+  process, by ``close()`` and when the process exits (the publisher is not a
+  daemon thread, so the interpreter and ``multiprocessing`` children wait
+  for it; then it commits everything at once). Short runs in
   quick succession therefore share one commit. Other processes see a run at
   most that delay late; a process killed outright (``SIGKILL``, ``os._exit``,
   power loss) within the delay loses the records of the runs in it, never a
@@ -181,6 +187,9 @@ class SqliteStorage(Storage):
         if commit_delay is not None:
             self.commit_delay = _checked_commit_delay(commit_delay)
         self._path = _resolve_path(path)
+        # _conn_lock: the connection (every transaction and query), always taken before _lock;
+        # _lock: the queue and flags, held only briefly, so runs queue records while a commit is written
+        self._conn_lock = threading.Lock()
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
@@ -190,12 +199,12 @@ class SqliteStorage(Storage):
         self._queued_logs: list[StoredLog] = []
         self._queued_since = 0.0
         self._queued_runs: list[tuple[Any, ...]] = []
-        self._runs_queued_since = 0.0
+        self._queued_run_times: list[float] = []  # when each queued run record was queued (monotonic)
         self._runs_queued = threading.Condition(self._lock)
         self._publisher: threading.Thread | None = None
         self._publish_error: StorageError | None = None
         _live_storages.add(self)
-        with self._lock:
+        with self._conn_lock:
             self._connect()
 
     @property
@@ -209,7 +218,7 @@ class SqliteStorage(Storage):
     # -- connection, transactions, write-behind queue ---------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        """Open this process's connection and ensure the schema (lock held)."""
+        """Open this process's connection and ensure the schema (``_conn_lock`` held)."""
         if self._closed:
             raise StorageError(f"Embedded storage at '{self._path}' is closed; open it again with Storage.embedded()")
         if self._pid != os.getpid():
@@ -233,16 +242,18 @@ class SqliteStorage(Storage):
         return conn
 
     def _forget_connection_after_fork(self) -> None:
-        """In a forked child: drop the parent's connection, lock, batch and queue without touching them."""
+        """In a forked child: drop the parent's connection, locks, batch and queue without touching them."""
         if self._conn is not None:
             _abandoned_connections.append(self._conn)
         self._conn = None
+        self._conn_lock = threading.Lock()
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._batch_depth = 0
         self._queued_events = []
         self._queued_logs = []
         self._queued_runs = []
+        self._queued_run_times = []
         self._runs_queued = threading.Condition(self._lock)
         self._publisher = None
         _storages_with_queued_runs.discard(self)
@@ -273,7 +284,7 @@ class SqliteStorage(Storage):
                 pause = min(pause * 2, 0.25)
 
     def _transaction(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run ``operation`` in its own ``BEGIN IMMEDIATE`` transaction (lock held)."""
+        """Run ``operation`` in its own ``BEGIN IMMEDIATE`` transaction (``_conn_lock`` held)."""
         conn = self._conn or self._connect()
         try:
             self._retry_while_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
@@ -287,16 +298,32 @@ class SqliteStorage(Storage):
             raise StorageError(f"Embedded storage at '{self._path}': write failed: {error}") from error
         return result
 
-    def _flush(self, then: Callable[[sqlite3.Connection], _T] | None = None) -> _T | None:
-        """Write the queued events and logs in one transaction (lock held), followed by ``then``.
+    def _flush(
+        self, then: Callable[[sqlite3.Connection], _T] | None = None, *, keep_young_runs: bool = False
+    ) -> _T | None:
+        """Write the queued records in one transaction, followed by ``then`` (``_conn_lock`` held, not ``_lock``).
 
-        The queue is emptied first: if writing fails the queued records are
-        discarded and the error says how many.
+        The queue is taken under ``_lock`` and written outside it, so other
+        threads keep queueing meanwhile; a reader waits on ``_conn_lock``
+        until the write committed. If writing fails the taken records are
+        discarded and the error says how many. ``keep_young_runs`` (the
+        publisher) leaves the records of runs still going that were queued
+        less than half ``commit_delay`` ago: they are likely to end soon and
+        are then inserted in their final state.
         """
-        events, logs, run_rows = self._queued_events, self._queued_logs, self._queued_runs
-        if not events and not logs and not run_rows and then is None:
-            return None
-        self._queued_events, self._queued_logs, self._queued_runs = [], [], []
+        with self._lock:
+            events, logs, run_rows = self._queued_events, self._queued_logs, self._queued_runs
+            queued = bool(events or logs or run_rows)
+            if queued:
+                self._queued_events, self._queued_logs = [], []
+                if keep_young_runs:
+                    run_rows, self._queued_runs, self._queued_run_times = self._split_young_running(
+                        run_rows, self._queued_run_times
+                    )
+                else:
+                    self._queued_runs, self._queued_run_times = [], []
+        if not queued:
+            return None if then is None else self._transaction(then)
         event_rows = [event_to_row(event) for event in events]
         log_rows = [log_to_row(log) for log in logs]
 
@@ -318,17 +345,39 @@ class SqliteStorage(Storage):
             ) from error
         finally:
             # only once committed: until then a read through another storage object of this
-            # process must find this one and wait for its lock, or it would miss these runs
+            # process must find this one and wait for its connection, or it would miss these runs
             if run_rows:
-                _storages_with_queued_runs.discard(self)
+                with self._lock:
+                    if not self._queued_runs:
+                        _storages_with_queued_runs.discard(self)
+
+    def _split_young_running(
+        self, rows: list[tuple[Any, ...]], times: list[float]
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[float]]:
+        """``(rows to write, rows to keep, their queue times)``: kept are runs still going, queued < delay/2 ago."""
+        cutoff = time.monotonic() - self.commit_delay / 2
+        write: list[tuple[Any, ...]] = []
+        keep: list[tuple[Any, ...]] = []
+        keep_times: list[float] = []
+        for row, queued_at in zip(rows, times):
+            if queued_at > cutoff and row[_STATUS] == "Started":
+                keep.append(row)
+                keep_times.append(queued_at)
+            else:
+                write.append(row)
+        return write, keep, keep_times
+
+    def _flush_now(self) -> None:
+        """Commit what is queued (takes the locks)."""
+        with self._conn_lock:
+            self._flush()
 
     def _write(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run ``operation`` in a transaction, after the queued records (one commit for both)."""
-        with self._lock:
-            self._raise_publish_error()
-            if self._queued_events or self._queued_logs or self._queued_runs:
-                return self._flush(operation)  # type: ignore[return-value]
-            return self._transaction(operation)
+        with self._conn_lock:
+            with self._lock:
+                self._raise_publish_error()
+            return self._flush(operation)  # type: ignore[return-value]
 
     def _read(self, sql: str, parameters: Sequence[Any] = (), *, flush: bool = True) -> list[Any]:
         """Run a query and return all rows; ``flush`` first writes queued records (they may be read).
@@ -338,8 +387,9 @@ class SqliteStorage(Storage):
         """
         if _storages_with_queued_runs:
             self._publish_queued_runs_of_others()
-        with self._lock:
-            self._raise_publish_error()
+        with self._conn_lock:
+            with self._lock:
+                self._raise_publish_error()
             if self._queued_runs or (flush and (self._queued_events or self._queued_logs)):
                 self._flush()
             conn = self._conn or self._connect()
@@ -358,12 +408,13 @@ class SqliteStorage(Storage):
                 self._queued_since = now
             # the queue is looked up under the lock: a flush in another thread swaps in new lists
             (self._queued_logs if logs else self._queued_events).extend(records)
-            if (
+            full = (
                 len(self._queued_events) + len(self._queued_logs) >= self.batch_max_events
                 or now - self._queued_since >= self.batch_max_delay
-            ):
-                self._flush()
-            return True
+            )
+        if full:
+            self._flush_now()
+        return True
 
     @contextlib.contextmanager
     def _batch(self) -> Iterator[None]:
@@ -376,23 +427,25 @@ class SqliteStorage(Storage):
             with self._lock:
                 if self._batch_depth > 0:
                     self._batch_depth -= 1
-                if self._batch_depth == 0 and not self._closed:
-                    if self._queued_runs and self._pid == os.getpid():
-                        self._wake_publisher()  # group commit: the publisher commits them within commit_delay
-                    else:
-                        self._flush()
+                commit = self._batch_depth == 0 and not self._closed
+                if commit and self._queued_runs and self._pid == os.getpid():
+                    self._wake_publisher()  # group commit: the publisher commits them within commit_delay
+                    commit = False
+            if commit:
+                self._flush_now()
 
     def close(self) -> None:
         """Write queued records and close the connection; later calls raise :class:`StorageError`."""
-        with self._lock:
+        with self._conn_lock:
             if self._closed:
                 return
             try:
                 if self._pid == os.getpid() and self._conn is not None:
                     self._flush()
             finally:
-                self._closed = True
-                self._runs_queued.notify_all()  # the publisher thread ends
+                with self._lock:
+                    self._closed = True
+                    self._runs_queued.notify_all()  # the publisher thread ends
                 conn, self._conn = self._conn, None
                 _live_storages.discard(self)
                 if conn is not None and self._pid == os.getpid():
@@ -432,9 +485,9 @@ class SqliteStorage(Storage):
                 _check_run_status(record.status)
                 self._raise_publish_error()
                 if not self._queued_runs:
-                    self._runs_queued_since = time.monotonic()
                     _storages_with_queued_runs.add(self)
                 self._queued_runs.append(run_to_row(record))
+                self._queued_run_times.append(time.monotonic())
                 self._wake_publisher()
                 return
         self._create_run(record)  # no group commit, closed (raises) or a forked child (reconnects)
@@ -457,33 +510,36 @@ class SqliteStorage(Storage):
         """
         pid = os.getpid()
         main_thread = threading.main_thread()
-        with self._lock:
+        while True:
+            with self._lock:
+                while True:
+                    if not self._queued_runs or self._closed or self._pid != pid:
+                        if self._publisher is threading.current_thread():
+                            self._publisher = None
+                        return
+                    remaining = self._queued_run_times[0] + self.commit_delay - time.monotonic()
+                    if remaining <= 0 or not main_thread.is_alive():
+                        break
+                    self._runs_queued.wait(min(remaining, _EXIT_CHECK_INTERVAL))
             try:
-                while self._queued_runs and not self._closed and self._pid == pid:
-                    remaining = self._runs_queued_since + self.commit_delay - time.monotonic()
-                    if remaining > 0 and main_thread.is_alive():
-                        self._runs_queued.wait(min(remaining, _EXIT_CHECK_INTERVAL))
-                        continue
-                    try:
-                        self._flush()
-                    except StorageError as error:  # raised by this storage's next read or write
-                        self._publish_error = error
-                        if not main_thread.is_alive():
-                            print(f"rivers: {error}", file=sys.stderr)
-            finally:
-                if self._publisher is threading.current_thread():
-                    self._publisher = None
+                with self._conn_lock:
+                    if not self._closed:
+                        self._flush(keep_young_runs=main_thread.is_alive())
+            except StorageError as error:  # raised by this storage's next read or write
+                with self._lock:
+                    self._publish_error = error
+                if not main_thread.is_alive():
+                    print(f"rivers: {error}", file=sys.stderr)
 
     def _publish_queued_runs_of_others(self) -> None:
         """Write the run records other storage objects of this process still queue."""
         for other in list(_storages_with_queued_runs):
-            if other is not self:
-                with other._lock:
-                    if other._queued_runs and not other._closed and other._pid == os.getpid():
-                        other._flush()
+            # also when its queue looks empty: the records may be in flight (the flush waits for their commit)
+            if other is not self and not other._closed and other._pid == os.getpid():
+                other._flush_now()
 
     def _raise_publish_error(self) -> None:
-        """Raise (once) the error of a failed background write of run records (lock held)."""
+        """Raise (once) the error of a failed background write of run records (``_lock`` held)."""
         error, self._publish_error = self._publish_error, None
         if error is not None:
             raise error
@@ -522,10 +578,13 @@ class SqliteStorage(Storage):
                         if value is not None:
                             updated[column] = value
                     queued[index] = tuple(updated)
-                    if not self._batch_depth:
-                        self._flush()
-                    return True
-        return False
+                    break
+            else:
+                return False
+            commit = not self._batch_depth
+        if commit:
+            self._flush_now()
+        return True
 
     def _completed_steps(self, run_id: str) -> set[str]:
         rows = self._read(
