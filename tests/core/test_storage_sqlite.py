@@ -231,6 +231,18 @@ def test_batch_flushes_when_the_queue_is_full(tmp_path: Path, monkeypatch: pytes
     other.close()
 
 
+def test_a_large_batch_is_written_in_order_in_several_statements(tmp_path: Path) -> None:
+    storage = Storage.embedded(tmp_path / "large.db")
+    storage._create_run(RunRecord("r", start_time=1))
+    events = [event for index in range(401) for event in step_events("r", "a", index)]  # 1203 rows
+    with storage._batch():
+        storage._append_events(events)
+    stored = storage.get_events_for_run("r")
+    assert [event.id for event in stored] == [event.id for event in events]
+    assert storage.get_asset_record("a").last_event_id == "r/a/400/mat"  # type: ignore[union-attr]
+    storage.close()
+
+
 def test_close_writes_the_queue(tmp_path: Path) -> None:
     path = tmp_path / "close.db"
     storage = Storage.embedded(path)

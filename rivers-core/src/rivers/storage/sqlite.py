@@ -43,6 +43,7 @@ Design notes:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import sqlite3
@@ -88,6 +89,8 @@ __all__ = ["DEFAULT_FILENAME", "SqliteStorage"]
 DEFAULT_FILENAME: Final = "rivers.sqlite3"
 
 _BUSY_TIMEOUT_MS: Final = 30_000
+#: Rows per multi-row INSERT of a group commit (12 columns x 500 stays far below SQLite's variable limit).
+_ROWS_PER_INSERT: Final = 500
 #: The publisher checks this often (seconds) whether the interpreter is exiting, to commit at once.
 _EXIT_CHECK_INTERVAL: Final = 0.05
 
@@ -135,6 +138,29 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@functools.lru_cache(maxsize=64)
+def _multi_row(sql: str, count: int) -> str:
+    """``sql`` (one ``INSERT ... VALUES (?, ...)``) extended to insert ``count`` rows."""
+    head, _, placeholders = sql.rpartition(" VALUES ")
+    return f"{head} VALUES {', '.join([placeholders] * count)}"
+
+
+def _insert_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """``conn.executemany(sql, rows)``, as multi-row INSERTs of up to :data:`_ROWS_PER_INSERT` rows.
+
+    Python's sqlite3 releases the GIL around each step of a statement, and
+    ``executemany`` steps once per row: a group commit written by the
+    publisher thread while the main thread runs Python would wait for the
+    GIL once per row. One multi-row statement waits once.
+    """
+    if len(rows) == 1:
+        conn.execute(sql, rows[0])
+        return
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start:start + _ROWS_PER_INSERT]
+        conn.execute(_multi_row(sql, len(chunk)), [value for row in chunk for value in row])
 
 
 def _is_locked(error: sqlite3.OperationalError) -> bool:
@@ -329,11 +355,11 @@ class SqliteStorage(Storage):
 
         def operation(conn: sqlite3.Connection) -> _T | None:
             if run_rows:
-                conn.executemany(_CREATE_RUN, run_rows)
+                _insert_rows(conn, _CREATE_RUN, run_rows)
             if event_rows:
-                conn.executemany(_INSERT_EVENT, event_rows)
+                _insert_rows(conn, _INSERT_EVENT, event_rows)
             if log_rows:
-                conn.executemany(_INSERT_LOG, log_rows)
+                _insert_rows(conn, _INSERT_LOG, log_rows)
             return then(conn) if then is not None else None
 
         try:
@@ -457,13 +483,13 @@ class SqliteStorage(Storage):
         if self._batch_depth and self._enqueue(events, logs=False):
             return
         rows = [event_to_row(event) for event in events]
-        self._write(lambda conn: conn.executemany(_INSERT_EVENT, rows))
+        self._write(lambda conn: _insert_rows(conn, _INSERT_EVENT, rows))
 
     def _append_logs(self, logs: Sequence[StoredLog]) -> None:
         if self._batch_depth and self._enqueue(logs, logs=True):
             return
         rows = [log_to_row(log) for log in logs]
-        self._write(lambda conn: conn.executemany(_INSERT_LOG, rows))
+        self._write(lambda conn: _insert_rows(conn, _INSERT_LOG, rows))
 
     def _register_assets(self, records: Sequence[AssetRecord]) -> None:
         rows = [asset_to_row(record) for record in records]
