@@ -427,6 +427,21 @@ def test_an_invalid_commit_delay_is_refused(tmp_path: Path, value: object) -> No
 
 
 @pytest.mark.usefixtures("no_publisher")
+def test_reads_of_tables_the_queue_never_holds_leave_the_group_commit_alone(tmp_path: Path) -> None:
+    path = tmp_path / "kv.db"
+    storage, other = Storage.embedded(path), Storage.embedded(path)
+    storage._kv_put("k", b"v")
+    storage._start_run(RunRecord("r", start_time=1))
+    assert storage.kv_get("k") == b"v" and other.kv_get("k") == b"v"
+    assert not storage.is_cancelled("r") and storage._dynamic_partitions("none") is None
+    assert [row[0] for row in storage._queued_runs] == ["r"]  # still waiting for its group
+    assert other.get_run("r") is not None  # a read of runs commits it first
+    assert storage._queued_runs == []
+    storage.close()
+    other.close()
+
+
+@pytest.mark.usefixtures("no_publisher")
 def test_a_read_waits_for_run_records_another_object_is_writing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

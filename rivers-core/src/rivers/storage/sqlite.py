@@ -405,18 +405,23 @@ class SqliteStorage(Storage):
                 self._raise_publish_error()
             return self._flush(operation)  # type: ignore[return-value]
 
-    def _read(self, sql: str, parameters: Sequence[Any] = (), *, flush: bool = True) -> list[Any]:
+    def _read(
+        self, sql: str, parameters: Sequence[Any] = (), *, flush: bool = True, reads_queued_tables: bool = True
+    ) -> list[Any]:
         """Run a query and return all rows; ``flush`` first writes queued records (they may be read).
 
         Queued run records are always written first, also those of other
-        storage objects of this process.
+        storage objects of this process, unless ``reads_queued_tables`` is
+        false: the query reads only tables the queue never holds rows of (kv,
+        cancellations, dynamic partitions, topology, run progress), so it
+        neither waits for nor forces a group commit.
         """
-        if _storages_with_queued_runs:
+        if reads_queued_tables and _storages_with_queued_runs:
             self._publish_queued_runs_of_others()
         with self._conn_lock:
             with self._lock:
                 self._raise_publish_error()
-            if self._queued_runs or (flush and (self._queued_events or self._queued_logs)):
+            if reads_queued_tables and (self._queued_runs or (flush and (self._queued_events or self._queued_logs))):
                 self._flush()
             conn = self._conn or self._connect()
             try:
@@ -652,7 +657,7 @@ class SqliteStorage(Storage):
         return int(rows[0][0])
 
     def _topology(self) -> dict[str, list[str]]:
-        rows = self._read("SELECT node, upstream FROM topology", flush=False)
+        rows = self._read("SELECT node, upstream FROM topology", reads_queued_tables=False)
         return {node: decode_json(upstream) for node, upstream in rows}
 
     def _runs(self, limit: int, status: str | None) -> list[RunRecord]:
@@ -686,14 +691,16 @@ class SqliteStorage(Storage):
 
     def _dynamic_partitions(self, name: str) -> list[str] | None:
         sql = "SELECT key FROM dynamic_partitions WHERE name = ? ORDER BY seq"
-        keys = [row[0] for row in self._read(sql, (name,), flush=False)]
-        if keys or self._read("SELECT 1 FROM dynamic_partition_namespaces WHERE name = ?", (name,), flush=False):
+        keys = [row[0] for row in self._read(sql, (name,), reads_queued_tables=False)]
+        if keys or self._read(
+            "SELECT 1 FROM dynamic_partition_namespaces WHERE name = ?", (name,), reads_queued_tables=False
+        ):
             return keys
         return None
 
     def has_dynamic_partition(self, name: str, key: str) -> bool:
         sql = "SELECT 1 FROM dynamic_partitions WHERE name = ? AND key = ?"
-        return bool(self._read(sql, (name, key), flush=False))
+        return bool(self._read(sql, (name, key), reads_queued_tables=False))
 
     def _store_run_outcome(
         self,
@@ -719,7 +726,7 @@ class SqliteStorage(Storage):
 
     def _stored_progress(self, run_id: str) -> tuple[int, int] | None:
         sql = "SELECT completed_steps, total_steps FROM run_progress WHERE run_id = ?"
-        rows = self._read(sql, (run_id,), flush=False)
+        rows = self._read(sql, (run_id,), reads_queued_tables=False)
         return (rows[0][0], rows[0][1]) if rows else None
 
     # -- concurrency pools (rivers.storage._sqlite_pools) ---------------------------
@@ -807,7 +814,7 @@ class SqliteStorage(Storage):
         return run_from_row(rows[0]) if rows else None
 
     def kv_get(self, key: str) -> bytes | None:
-        rows = self._read("SELECT value FROM kv WHERE key = ?", (key,), flush=False)
+        rows = self._read("SELECT value FROM kv WHERE key = ?", (key,), reads_queued_tables=False)
         return bytes(rows[0][0]) if rows else None
 
     def delete_dynamic_partition(self, name: str, key: str) -> None:
@@ -817,4 +824,4 @@ class SqliteStorage(Storage):
         self._write(lambda conn: conn.execute("INSERT OR IGNORE INTO cancellations (run_id) VALUES (?)", (run_id,)))
 
     def is_cancelled(self, run_id: str) -> bool:
-        return bool(self._read("SELECT 1 FROM cancellations WHERE run_id = ?", (run_id,), flush=False))
+        return bool(self._read("SELECT 1 FROM cancellations WHERE run_id = ?", (run_id,), reads_queued_tables=False))
