@@ -69,3 +69,27 @@ def test_a_cycle_report_uses_networkx_only_then():
         """
     )
     assert "networkx" in loaded
+
+
+def test_a_run_with_only_the_builtin_plugins_does_not_import_pluggy():
+    # RIVERS_DISABLE_PLUGIN_AUTOLOAD=1 stands for a machine with rivers-core and no plugin installed
+    script = """
+        import os, subprocess, sys, tempfile
+        os.chdir(tempfile.mkdtemp())
+        os.environ["RIVERS_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        import rivers as rs
+
+        @rs.Asset
+        def a():
+            return 1
+
+        assert rs.CodeRepository(assets=[a]).materialize().success  # sqlite storage, in-process, memory handler
+        assert rs.CodeRepository(assets=[a], default_executor=rs.Executor.parallel(max_workers=1)).materialize().success
+        assert "pluggy" not in sys.modules, "pluggy was imported"
+        from rivers.plugins import list_plugins
+
+        (builtins,) = list_plugins()  # listing creates the pluggy manager: the same built-ins, with their hooks
+        assert builtins.name == "rivers.builtin" and "rivers_storage_backends" in builtins.hooks, builtins
+        assert "pluggy" in sys.modules
+        """
+    assert "rivers.plugins.manager" in _modules_after(script)

@@ -353,6 +353,29 @@ def test_register_and_unregister_update_lookups() -> None:
         rivers.plugins.unregister(plugin)
 
 
+def test_the_builtins_answer_the_same_with_and_without_pluggy() -> None:
+    direct, through_pluggy = RiversPluginManager(autoload=False), RiversPluginManager(autoload=False)
+    through_pluggy.pluggy_manager  # creates the pluggy manager and registers the built-ins with it
+    assert direct._pm is None and through_pluggy._pm is not None
+    for kind in ("io_handler", "executor", "storage_backend"):
+        assert direct.names(kind) == through_pluggy.names(kind)
+    assert direct.io_handler_class("memory") is through_pluggy.io_handler_class("memory") is InMemoryIOHandler
+    assert not direct.observers().active and not through_pluggy.observers().active
+    assert direct._pm is None  # lookups and observers never needed it
+    direct.register(HandlerPlugin("extra"))  # the first other plugin brings pluggy in, after the built-ins
+    assert direct._pm is not None
+    assert direct.names("io_handler") == ["extra", "memory"]
+    assert direct.pluggy_manager.get_plugin("rivers.builtin") is not None
+
+
+def test_the_builtins_can_be_unregistered_before_pluggy_is_needed() -> None:
+    manager = RiversPluginManager(autoload=False)
+    manager.unregister("rivers.builtin")
+    with pytest.raises(PluginNotFoundError, match="'memory' is not available"):
+        manager.io_handler_class("memory")
+    assert manager.pluggy_manager.get_plugin("rivers.builtin") is None
+
+
 def test_register_names_plugins_after_their_module_or_class(isolated: RiversPluginManager) -> None:
     import types
 

@@ -4,8 +4,9 @@ Plugins implement the hooks of :mod:`rivers.hookspecs` with :data:`hookimpl`
 and are found through the ``rivers`` entry-point group, or registered in code
 with :func:`register`. Core's built-ins are plugins too.
 
-Importing this module is cheap: it imports pluggy and nothing else. The
-shared :class:`~rivers.plugins.manager.RiversPluginManager` is created on
+Importing this module is cheap: it imports nothing (pluggy is imported with
+:data:`hookimpl`, or once a plugin other than the built-ins is registered).
+The shared :class:`~rivers.plugins.manager.RiversPluginManager` is created on
 first use, and entry points are scanned once, on the first lookup.
 ``RIVERS_DISABLE_PLUGIN_AUTOLOAD=1`` skips the scan.
 
@@ -28,9 +29,9 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import pluggy
-
 if TYPE_CHECKING:
+    import pluggy
+
     from rivers.execution.executors import Executor
     from rivers.io_handlers.base import BaseIOHandler
     from rivers.plugins.events import RunFinished, RunStarted, StepFinished, StepStarted
@@ -65,9 +66,6 @@ __all__ = [
     "unregister",
 ]
 
-#: Marks a function of a plugin as the implementation of a rivers hook.
-hookimpl = pluggy.HookimplMarker("rivers")
-
 #: The entry-point group plugins declare (``[project.entry-points.rivers]``).
 ENTRY_POINT_GROUP = "rivers"
 #: Set to ``1`` to skip loading plugins from entry points.
@@ -91,7 +89,17 @@ _LAZY = {
 }
 
 
+#: Marks a function of a plugin as the implementation of a rivers hook
+#: (``pluggy.HookimplMarker("rivers")``, created on first access).
+hookimpl: pluggy.HookimplMarker
+
+
 def __getattr__(name: str) -> Any:
+    if name == "hookimpl":
+        import pluggy
+
+        marker = globals()["hookimpl"] = pluggy.HookimplMarker("rivers")
+        return marker
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

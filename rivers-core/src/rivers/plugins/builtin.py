@@ -4,6 +4,11 @@ Heavy modules (executors, storage backends) are imported inside the hook
 implementations and factories, so registering this plugin costs nothing and
 the imports happen only when a component of that kind is first looked up.
 
+The hook implementations below are marked with :data:`rivers.plugins.hookimpl`
+when the plugin manager registers this module with pluggy
+(:data:`HOOK_IMPLEMENTATIONS`), not at import: while they are the only
+plugin, the manager calls them directly and pluggy is not imported.
+
 Storage URLs handled here:
 
 * ``memory://`` — an in-process store, lost when the process exits.
@@ -18,7 +23,6 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from rivers.exceptions import ConfigurationError
-from rivers.plugins import hookimpl
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,7 +39,6 @@ DISTRIBUTION = "rivers-core"
 _SQLITE_PREFIX = "sqlite:///"
 
 
-@hookimpl
 def rivers_io_handlers() -> dict[str, type[BaseIOHandler]]:
     """``memory``: the in-process default handler."""
     from rivers.io_handlers.memory import InMemoryIOHandler
@@ -43,7 +46,6 @@ def rivers_io_handlers() -> dict[str, type[BaseIOHandler]]:
     return {"memory": InMemoryIOHandler}
 
 
-@hookimpl
 def rivers_executors() -> dict[str, Callable[..., Executor]]:
     """``in_process`` (and ``parallel`` once the engine provides it)."""
     from rivers.execution.executors import Executor
@@ -55,10 +57,13 @@ def rivers_executors() -> dict[str, Callable[..., Executor]]:
     return executors
 
 
-@hookimpl
 def rivers_storage_backends() -> dict[str, Callable[..., Storage]]:
     """``memory://`` and ``sqlite:///path`` (see the module docstring)."""
     return {"memory": memory_storage, "sqlite": sqlite_storage}
+
+
+#: The hook implementations of this plugin (marked when it is registered with pluggy).
+HOOK_IMPLEMENTATIONS = (rivers_io_handlers, rivers_executors, rivers_storage_backends)
 
 
 def memory_storage(url: str, **config: Any) -> Storage:

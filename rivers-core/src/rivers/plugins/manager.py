@@ -4,18 +4,23 @@ It registers core's built-ins at construction, loads the ``rivers`` entry
 points once on the first lookup (isolating plugins that fail), and keeps one
 ``{name: provider}`` table per component kind so that a lookup is a dict hit.
 Tables and the observer snapshot are rebuilt after any (un)registration.
+
+The pluggy manager itself is created on first need: when a plugin other
+than the built-ins is registered (in code or from an entry point), or when
+asked for (``pluggy_manager``, ``list_plugins``). Until then the built-ins
+are the only plugin, and their hook implementations (the same functions
+pluggy would call) are called directly: a process with no plugin installed
+does not import pluggy at all (about 7 ms of every first run).
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import types
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rivers._record import Record
-import pluggy
-
-from rivers import hookspecs
 from rivers.exceptions import ConfigurationError, PluginConflictError, PluginError, PluginNotFoundError
 from rivers.plugins import builtin
 from rivers.plugins.components import (
@@ -34,6 +39,8 @@ from rivers.plugins.observers import Observers
 from rivers.plugins.records import BrokenPlugin, PluginInfo, PluginSource, describe_plugin
 
 if TYPE_CHECKING:
+    import pluggy
+
     from rivers.execution.executors import Executor
     from rivers.io_handlers.base import BaseIOHandler
     from rivers.storage import Storage
@@ -41,7 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["RiversPluginManager"]
 
 _P = TypeVar("_P")
-_HOOK_NAMES = tuple(name for name in dir(hookspecs) if name.startswith("rivers_"))
 _SOURCE_ORDER = {PluginSource.BUILTIN: 0, PluginSource.ENTRY_POINT: 1, PluginSource.REGISTERED: 2}
 
 
@@ -74,8 +80,8 @@ class RiversPluginManager:
     """
 
     def __init__(self, *, autoload: bool | None = None) -> None:
-        self._pm = pluggy.PluginManager("rivers")
-        self._pm.add_hookspecs(hookspecs)
+        self._pm: pluggy.PluginManager | None = None  # created by _pluggy() on first need
+        self._builtins_registered = True  # with pluggy once it exists; False once unregistered
         self._autoload = autoload
         self._lock = threading.RLock()
         self._registrations: dict[str, _Registration] = {}
@@ -86,8 +92,7 @@ class RiversPluginManager:
         self._entry_points_loaded = False
         from rivers import __version__
 
-        core = _Registration(PluginSource.BUILTIN, builtin.DISTRIBUTION, __version__)
-        self._add(builtin, builtin.PLUGIN_NAME, core)
+        self._registrations[builtin.PLUGIN_NAME] = _Registration(PluginSource.BUILTIN, builtin.DISTRIBUTION, __version__)
 
     # ------------------------------------------------------------------
     # Registration
@@ -96,7 +101,26 @@ class RiversPluginManager:
     @property
     def pluggy_manager(self) -> pluggy.PluginManager:
         """The underlying pluggy manager (for tracing and advanced use)."""
-        return self._pm
+        with self._lock:
+            return self._pluggy()
+
+    def _pluggy(self) -> pluggy.PluginManager:
+        """The pluggy manager, created (with the hook specifications and the built-ins) on first call."""
+        pm = self._pm
+        if pm is None:
+            import pluggy
+
+            from rivers import hookspecs
+            from rivers.plugins import hookimpl
+
+            pm = pluggy.PluginManager("rivers")
+            pm.add_hookspecs(hookspecs)
+            if self._builtins_registered:
+                for function in builtin.HOOK_IMPLEMENTATIONS:
+                    hookimpl(function)
+                pm.register(builtin, builtin.PLUGIN_NAME)
+            self._pm = pm
+        return pm
 
     @property
     def entry_points_loaded(self) -> bool:
@@ -126,59 +150,67 @@ class RiversPluginManager:
         :raises PluginNotFoundError: if no such plugin is registered.
         """
         with self._lock:
+            pm = self._pluggy()
             if isinstance(plugin_or_name, str):
                 name = plugin_or_name
-                plugin = self._pm.get_plugin(name)
+                plugin = pm.get_plugin(name)
             else:
                 plugin = plugin_or_name
-                name = self._pm.get_name(plugin) or ""
-            if plugin is None or not self._pm.is_registered(plugin):
+                name = pm.get_name(plugin) or ""
+            if plugin is None or not pm.is_registered(plugin):
                 registered = ", ".join(repr(n) for n in sorted(self._registrations))
                 raise PluginNotFoundError(
                     f"cannot unregister {plugin_or_name!r}: it is not a registered plugin. "
                     f"Registered plugins: {registered}."
                 )
-            self._pm.unregister(plugin)
+            pm.unregister(plugin)
+            if plugin is builtin:
+                self._builtins_registered = False
             self._registrations.pop(name, None)
             self._invalidate()
             return plugin
 
     def _add(self, plugin: object, name: str, registration: _Registration) -> None:
         """Register with pluggy, validate, record; roll back and raise on any problem."""
-        if self._pm.has_plugin(name):
+        import pluggy
+
+        pm = self._pluggy()
+        if pm.has_plugin(name):
             raise PluginError(
                 f"a plugin named {name!r} is already registered; pass another name= or unregister it first"
             )
-        if self._pm.is_registered(plugin):
-            raise PluginError(f"{plugin!r} is already registered as {self._pm.get_name(plugin)!r}; unregister it first")
+        if pm.is_registered(plugin):
+            raise PluginError(f"{plugin!r} is already registered as {pm.get_name(plugin)!r}; unregister it first")
         try:
-            self._pm.register(plugin, name)
+            pm.register(plugin, name)
         except pluggy.PluginValidationError as exc:
             raise PluginError(f"plugin {name!r} cannot be registered: {exc}") from exc
-        problems = self._problems(plugin)
+        problems = self._problems(pm, plugin)
         if problems:
-            self._pm.unregister(plugin)
+            pm.unregister(plugin)
             raise PluginError(f"plugin {name!r} cannot be registered: " + "; ".join(problems))
         self._registrations[name] = registration
         self._invalidate()
 
-    def _problems(self, plugin: object) -> list[str]:
+    @staticmethod
+    def _problems(pm: pluggy.PluginManager, plugin: object) -> list[str]:
         """What is wrong with a freshly registered plugin's hook implementations."""
+        hook_names = _hook_names()
         problems = []
-        for caller in self._pm.get_hookcallers(plugin) or ():
+        for caller in pm.get_hookcallers(plugin) or ():
             for impl in caller.get_hookimpls():
                 if impl.plugin is not plugin:
                     continue
                 if not caller.has_spec() and not impl.optionalhook:
                     import difflib
 
-                    matches = difflib.get_close_matches(caller.name, _HOOK_NAMES, n=1)
+                    matches = difflib.get_close_matches(caller.name, hook_names, n=1)
                     hint = f" (did you mean {matches[0]!r}?)" if matches else ""
                     problems.append(f"it implements the unknown hook {caller.name!r}{hint}")
                 if impl.wrapper or impl.hookwrapper:
                     problems.append(f"{caller.name} is a wrapper; rivers calls each implementation on its own")
         for attr in dir(plugin):
-            if attr in _HOOK_NAMES and self._pm.parse_hookimpl_opts(plugin, attr) is None:
+            if attr in hook_names and pm.parse_hookimpl_opts(plugin, attr) is None:
                 problems.append(f"{attr} is not marked with @rivers.hookimpl (add the decorator)")
         return problems
 
@@ -221,7 +253,7 @@ class RiversPluginManager:
                 )
             )
 
-        if self._pm.has_plugin(installed.name):
+        if installed.name in self._registrations:
             other = self._label(installed.name)
             fail(
                 PluginConflictError(
@@ -236,7 +268,7 @@ class RiversPluginManager:
         except Exception as exc:
             fail(exc, "import")
             return
-        if self._pm.is_registered(plugin):
+        if self._pm is not None and self._pm.is_registered(plugin):
             return  # already registered in code before the scan
         registration = _Registration(PluginSource.ENTRY_POINT, installed.distribution, installed.version)
         try:
@@ -261,10 +293,9 @@ class RiversPluginManager:
 
     def _build_table(self, kind: ComponentKind) -> _Table:
         table = _Table()
-        for impl in getattr(self._pm.hook, kind.hook).get_hookimpls():  # registration order
-            plugin = impl.plugin_name
+        for plugin, function in self._implementations(kind.hook):
             try:
-                contributed = kind.validate(impl.function())
+                contributed = kind.validate(function())
             except Exception as exc:
                 registration = self._registrations.get(plugin, _Registration(PluginSource.REGISTERED))
                 self._hook_failures[(plugin, kind.hook)] = BrokenPlugin.from_exception(
@@ -285,6 +316,13 @@ class RiversPluginManager:
                 else:
                     table.providers[name] = provider
         return table
+
+    def _implementations(self, hook: str) -> list[tuple[str, Any]]:
+        """``(plugin name, function)`` of every implementation of ``hook``, in registration order."""
+        if self._pm is not None:
+            return [(impl.plugin_name, impl.function) for impl in getattr(self._pm.hook, hook).get_hookimpls()]
+        function = getattr(builtin, hook, None) if self._builtins_registered else None
+        return [] if function is None else [(builtin.PLUGIN_NAME, function)]
 
     def _label(self, plugin: str) -> str:
         registration = self._registrations.get(plugin)
@@ -361,7 +399,8 @@ class RiversPluginManager:
         if observers is None:
             self.load_entry_points()
             with self._lock:
-                observers = self._observers = Observers.from_hooks(self._pm.hook)
+                # without pluggy the built-ins are the only plugin, and they observe nothing
+                observers = self._observers = Observers() if self._pm is None else Observers.from_hooks(self._pm.hook)
         return observers
 
     # ------------------------------------------------------------------
@@ -372,14 +411,15 @@ class RiversPluginManager:
         """Every registered plugin: built-ins, then installed, then registered in code."""
         self.load_entry_points()
         with self._lock:
+            pm = self._pluggy()
             tables = {key: self._table(kind) for key, kind in KINDS.items()}
             infos = []
             for name, registration in self._registrations.items():
-                plugin = self._pm.get_plugin(name)
+                plugin = pm.get_plugin(name)
                 components = {
                     key: table.contributions[name] for key, table in tables.items() if name in table.contributions
                 }
-                hooks = sorted(caller.name for caller in self._pm.get_hookcallers(plugin) or ())
+                hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or ())
                 infos.append(
                     PluginInfo(
                         name=name,
@@ -400,6 +440,14 @@ class RiversPluginManager:
             for kind in KINDS.values():
                 self._table(kind)
             return [*self._load_failures, *self._hook_failures.values()]
+
+
+@functools.lru_cache(maxsize=1)
+def _hook_names() -> tuple[str, ...]:
+    """The names of the hooks :mod:`rivers.hookspecs` specifies."""
+    from rivers import hookspecs
+
+    return tuple(name for name in dir(hookspecs) if name.startswith("rivers_"))
 
 
 def _default_name(plugin: object) -> str:
