@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import subprocess
@@ -32,6 +33,28 @@ def test_entry_point_provides_fs():
     info = next(p for p in rivers.plugins.list_plugins() if p.distribution == "rivers-io-fs")
     assert info.version == rivers_io_fs.__version__
     assert not [b for b in rivers.plugins.broken_plugins() if b.distribution == "rivers-io-fs"]
+
+
+def test_loading_the_entry_point_imports_no_handler_code(tmp_path):
+    # every rivers process loads the entry point; the handler (pathlib, pickle, ...) waits for an fs lookup
+    script = textwrap.dedent("""
+        import json, os, sys, tempfile
+        os.chdir(tempfile.mkdtemp())
+        import rivers as rs
+
+        @rs.Asset
+        def a():
+            return 1
+
+        assert rs.CodeRepository(assets=[a]).materialize().success
+        loaded = sorted(name for name in sys.modules if name.startswith("rivers_io_fs"))
+        handler = rs.io_handler("fs", base_dir="data")
+        print(json.dumps([loaded, type(handler).__name__]))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    loaded, handler = json.loads(out.stdout.strip().splitlines()[-1])
+    assert loaded == ["rivers_io_fs", "rivers_io_fs.plugin"]
+    assert handler == "FilesystemIOHandler"
 
 
 def test_rs_io_handler_builds_a_configured_handler(tmp_path):

@@ -14,17 +14,21 @@ errors.
 
 from __future__ import annotations
 
-from rivers_io_fs.errors import (
-    DeserializationError,
-    FilesystemAccessError,
-    FilesystemIOHandlerError,
-    ObjectNotFoundError,
-    SerializationError,
-    ValueNotFoundError,
-)
-from rivers_io_fs.handler import FORMAT_METADATA_KEY, FilesystemIOHandler
-from rivers_io_fs.paths import escape_component, unescape_component
-from rivers_io_fs.store import LocalStore
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rivers_io_fs.errors import (
+        DeserializationError,
+        FilesystemAccessError,
+        FilesystemIOHandlerError,
+        ObjectNotFoundError,
+        SerializationError,
+        ValueNotFoundError,
+    )
+    from rivers_io_fs.handler import FORMAT_METADATA_KEY, FilesystemIOHandler
+    from rivers_io_fs.paths import escape_component, unescape_component
+    from rivers_io_fs.store import LocalStore
 
 __version__ = "0.1.0"
 
@@ -41,3 +45,33 @@ __all__ = [
     "escape_component",
     "unescape_component",
 ]
+
+# The public names live in submodules imported on first access (PEP 562): rivers loads the
+# entry point ``rivers_io_fs.plugin`` in every process, and that must not import the handler,
+# pathlib, pickle and the rest before an ``fs`` handler is asked for.
+_SUBMODULE = {
+    "FORMAT_METADATA_KEY": "handler",
+    "FilesystemIOHandler": "handler",
+    "LocalStore": "store",
+    "escape_component": "paths",
+    "unescape_component": "paths",
+    "DeserializationError": "errors",
+    "FilesystemAccessError": "errors",
+    "FilesystemIOHandlerError": "errors",
+    "ObjectNotFoundError": "errors",
+    "SerializationError": "errors",
+    "ValueNotFoundError": "errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    submodule = _SUBMODULE.get(name)
+    if submodule is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{submodule}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_SUBMODULE])
