@@ -92,7 +92,8 @@ class RiversPluginManager:
         self._entry_points_loaded = False
         from rivers import __version__
 
-        self._registrations[builtin.PLUGIN_NAME] = _Registration(PluginSource.BUILTIN, builtin.DISTRIBUTION, __version__)
+        core = _Registration(PluginSource.BUILTIN, builtin.DISTRIBUTION, __version__)
+        self._registrations[builtin.PLUGIN_NAME] = core  # registered with pluggy when that is created
 
     # ------------------------------------------------------------------
     # Registration
