@@ -227,6 +227,8 @@ def test_subset_multi_is_checked_per_dimension():
     wider = PD.multi({"date": DAILY, "region": PD.static_(["us", "eu", "apac"])})
     fails(M.subset(), DATE_REGION, wider, "in dimension 'region': ")
     check(M.subset(), wider, DATE_REGION)
+    renamed = PD.multi({"date": DAILY, "zone": PD.static_(["us", "eu"])})
+    fails(M.subset(), DATE_REGION, renamed, "Subset mapping requires the same multi dimensions")
 
 
 def test_subset_dynamic_is_checked_at_run_time():

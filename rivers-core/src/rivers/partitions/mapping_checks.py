@@ -15,6 +15,7 @@ from rivers.exceptions import ExecutionError, PartitionDefinitionError, Partitio
 from rivers.partitions.mapping_defaults import (
     MappingMismatch,
     default_mapping,
+    dimensions_mismatch,
     dimensions_of,
     identity_mismatch,
     key_from_text,
@@ -226,17 +227,7 @@ def subset_mismatch(downstream: PartitionsDefinition, upstream: PartitionsDefini
     if downstream.kind == "dynamic":
         return None  # membership is only known at run time
     if downstream.kind == "multi":
-        down_dims, up_dims = dimensions_of(downstream), dimensions_of(upstream)
-        if set(down_dims) != set(up_dims):
-            return (
-                f"Subset mapping requires the same multi dimensions: downstream {sorted(down_dims)}, "
-                f"upstream {sorted(up_dims)}"
-            )
-        for name, up_dim in up_dims.items():
-            reason = subset_mismatch(down_dims[name], up_dim)
-            if reason is not None:
-                return f"in dimension '{name}': {reason}"
-        return None
+        return dimensions_mismatch("Subset", downstream, upstream, subset_mismatch)
     if downstream.kind == "time_window":
         reason = identity_mismatch(downstream, upstream)
         if reason is not None:

@@ -25,7 +25,10 @@ from rivers.partitions.zones import load_zone, wall_us
 if TYPE_CHECKING:
     from rivers.partitions.base import PartitionsDefinition
 
-__all__ = ["MappingMismatch", "default_mapping", "dimensions_of", "grid_text", "identity_mismatch", "key_from_text"]
+__all__ = [
+    "MappingMismatch", "default_mapping", "dimensions_mismatch", "dimensions_of", "grid_text", "identity_mismatch",
+    "key_from_text",
+]
 
 M = PartitionMapping
 
@@ -79,6 +82,30 @@ def kind_mismatch(mapping_name: str, downstream: PartitionsDefinition, upstream:
     )
 
 
+def dimensions_mismatch(
+    mapping_name: str,
+    downstream: PartitionsDefinition,
+    upstream: PartitionsDefinition,
+    mismatch: Callable[[PartitionsDefinition, PartitionsDefinition], str | None],
+) -> str | None:
+    """Why two multi definitions do not fit ``mapping_name`` dimension by dimension (None when they do).
+
+    They need the same dimension names, and each downstream/upstream pair of
+    dimensions must pass ``mismatch`` (checked in the downstream's declaration order).
+    """
+    down_dims, up_dims = dimensions_of(downstream), dimensions_of(upstream)
+    if set(down_dims) != set(up_dims):
+        return (
+            f"{mapping_name} mapping requires the same multi dimensions: downstream {sorted(down_dims)}, "
+            f"upstream {sorted(up_dims)}"
+        )
+    for name, down_dim in down_dims.items():
+        reason = mismatch(down_dim, up_dims[name])
+        if reason is not None:
+            return f"in dimension '{name}': {reason}"
+    return None
+
+
 @lru_cache(maxsize=512)
 def _identity_mismatch_cached(downstream: PartitionsDefinition, upstream: PartitionsDefinition) -> str | None:
     return _identity_mismatch(downstream, upstream)
@@ -114,17 +141,7 @@ def _identity_dynamic(downstream: PartitionsDefinition, upstream: PartitionsDefi
 
 
 def _identity_multi(downstream: PartitionsDefinition, upstream: PartitionsDefinition) -> str | None:
-    down_dims, up_dims = dimensions_of(downstream), dimensions_of(upstream)
-    if set(down_dims) != set(up_dims):
-        return (
-            f"Identity mapping requires the same multi dimensions: downstream {sorted(down_dims)}, "
-            f"upstream {sorted(up_dims)}"
-        )
-    for name, down_dim in down_dims.items():
-        reason = identity_mismatch(down_dim, up_dims[name])
-        if reason is not None:
-            return f"in dimension '{name}': {reason}"
-    return None
+    return dimensions_mismatch("Identity", downstream, upstream, identity_mismatch)
 
 
 def _identity_time(downstream: PartitionsDefinition, upstream: PartitionsDefinition) -> str | None:
