@@ -81,7 +81,6 @@ class RiversPluginManager:
 
     def __init__(self, *, autoload: bool | None = None) -> None:
         self._pm: pluggy.PluginManager | None = None  # created by _pluggy() on first need
-        self._builtins_registered = True  # with pluggy once it exists; False once unregistered
         self._autoload = autoload
         self._lock = threading.RLock()
         self._registrations: dict[str, _Registration] = {}
@@ -116,10 +115,9 @@ class RiversPluginManager:
 
             pm = pluggy.PluginManager("rivers")
             pm.add_hookspecs(hookspecs)
-            if self._builtins_registered:
-                for function in builtin.HOOK_IMPLEMENTATIONS:
-                    hookimpl(function)
-                pm.register(builtin, builtin.PLUGIN_NAME)
+            for function in builtin.HOOK_IMPLEMENTATIONS:
+                hookimpl(function)
+            pm.register(builtin, builtin.PLUGIN_NAME)
             self._pm = pm
         return pm
 
@@ -165,8 +163,6 @@ class RiversPluginManager:
                     f"Registered plugins: {registered}."
                 )
             pm.unregister(plugin)
-            if plugin is builtin:
-                self._builtins_registered = False
             self._registrations.pop(name, None)
             self._invalidate()
             return plugin
@@ -322,7 +318,8 @@ class RiversPluginManager:
         """``(plugin name, function)`` of every implementation of ``hook``, in registration order."""
         if self._pm is not None:
             return [(impl.plugin_name, impl.function) for impl in getattr(self._pm.hook, hook).get_hookimpls()]
-        function = getattr(builtin, hook, None) if self._builtins_registered else None
+        # no pluggy yet: nothing was registered or unregistered (both create it), so the built-ins are the only plugin
+        function = getattr(builtin, hook, None)
         return [] if function is None else [(builtin.PLUGIN_NAME, function)]
 
     def _label(self, plugin: str) -> str:
