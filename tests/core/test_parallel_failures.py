@@ -12,7 +12,7 @@ import pytest
 import parallel_support as ps
 import rivers as rs
 from rivers.exceptions import ExecutionError
-from rivers.execution.payload import RemoteTraceback
+from rivers.execution.wire import RemoteTraceback
 from rivers.execution.worker_pool import WorkerLostError, get_pool
 
 
