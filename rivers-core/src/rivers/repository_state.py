@@ -331,11 +331,10 @@ class ResolvedRepository:
         )
         executor = executor or Executor.in_process()
         coordinator.start()
-        end = None
         try:
-            end = executor.execute(coordinator)
+            executor.execute(coordinator)
         finally:
-            result = coordinator.finish(end)
+            result = coordinator.finish()
         if raise_on_error and not result.success:
             error = coordinator.first_error()
             if error is not None:

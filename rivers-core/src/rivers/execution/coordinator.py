@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ from rivers.execution.step_runner import RunState
 from rivers.storage.records import LaunchedBy, RunRecord
 
 if TYPE_CHECKING:
-    from rivers.execution.scheduler import RunEnd, StepScheduler, StopReason
+    from rivers.execution.scheduler import StepScheduler
 
 _CANCEL_CHECK_INTERVAL_S = 1.0
 
@@ -64,8 +65,12 @@ class RunCoordinator:
             self.state._event_seq, self.started_before = _resume_facts(storage, self.run_id, self.completed)
         self._last_cancel_check = time.monotonic()
         self._cancelled = False
-        #: set by :meth:`request_stop`; the scheduler reads it before every launch and after every wait
-        self.stop_reason: StopReason | None = None
+        #: why the run was asked to stop (see :meth:`request_stop`), None while it may go on
+        self.stop_reason: str | None = None
+        #: the step executing in the main thread right now (a signal handler may interrupt it), else None
+        self.inline_step: str | None = None
+        self._main_ident = threading.main_thread().ident
+        self._ended: set[str] = set()  # steps with an outcome in this attempt
         self._scheduler: StepScheduler | None = None
         self._resume = resume
         self._started = 0.0
@@ -112,23 +117,29 @@ class RunCoordinator:
 
             self.observers.run_started(RunStarted(self.run_id, self.job_name, list(self.plan.node_names), self.tags))
 
-    def finish(self, end: RunEnd | None = None, status: str | None = None) -> RunResult:
+    def finish(self) -> RunResult:
         """Close the run record, tell observers, and build the result.
 
-        ``end`` is what the scheduler returned (a stopped run is recorded
-        ``Canceled``); ``status`` overrides the recorded status (the run
-        layer's choice for interrupted or terminated runs).
+        After a stop request, every planned step that neither succeeded nor
+        failed gets a ``StepNotRun`` event (``rivers/reason``: the stop
+        reason) and the run is ``Canceled`` (unless the stop came once every
+        step had succeeded: then it stopped nothing).
         """
-        if end is not None and end.stopped is not None:
-            self._cancelled = True
         if self._holds_streams:
             self._holds_streams = False
             release_streams()
         if self._claims is not None:
             self._claims.close()
         self.state.close()
-        if status is None:
-            status = "Canceled" if self._cancelled else ("Failure" if self.failures else "Success")
+        not_run = self._not_run_events() if self._cancelled else []
+        # a stop that came once every step had succeeded stopped nothing: the run succeeded
+        stopped = bool(not_run) or (self._cancelled and bool(self.failures))
+        status = "Canceled" if stopped else ("Failure" if self.failures else "Success")
+        if not_run:
+            self._writer.add(not_run, [])
+        if not stopped:
+            self._cancelled = False
+            self.stop_reason = None
         with self.storage._batch():  # the last events and the final status: one commit
             self._writer.close()
             self.storage._update_run(self.run_id, status=status, end_time=time.time_ns())
@@ -140,6 +151,12 @@ class RunCoordinator:
                                                     [name for name, _ in failed]))
         return RunResult(not self.failures and not self._cancelled, self.run_id, list(self.plan.node_names), failed,
                          self.failed_partitions)
+
+    def _not_run_events(self) -> list[Any]:
+        """One ``StepNotRun`` event per planned step that neither succeeded nor failed in this run."""
+        reason = [("rivers/reason", self.stop_reason or "canceled")]
+        return [self.state.event("StepNotRun", planned.key, metadata=list(reason)) for planned in self.plan.steps
+                if planned.key not in self._ended and planned.key not in self.completed]
 
     def first_error(self) -> BaseException | None:
         """The first real failure of the run (skips are consequences, not causes)."""
@@ -171,6 +188,7 @@ class RunCoordinator:
         run simply executes again.
         """
         self._writer.add(outcome.events, outcome.logs)
+        self._ended.add(outcome.key)
         if self.state.partition is not None:
             for event in outcome.events:
                 if event.event_type == "PartitionFailure":
@@ -197,18 +215,19 @@ class RunCoordinator:
         self._writer.add(events, logs)
 
     # ------------------------------------------------------------------- stop
-    def request_stop(self, reason: StopReason | str) -> None:
-        """Ask the run to stop: nothing more is launched and steps in flight are terminated.
+    def request_stop(self, reason: str) -> None:
+        """Ask the run to stop: no step starts any more; ``reason`` is "canceled", "interrupted" or "terminated".
 
-        ``reason``: a :class:`~rivers.execution.scheduler.StopReason` or its
-        value (``"cancel"``, ``"interrupt"``, ``"terminate"``). Safe to call
-        from any thread and from signal handlers (it sets a flag and wakes
-        the scheduler). The scheduler then returns a
-        :class:`~rivers.execution.scheduler.RunEnd` saying how the run ended.
+        Safe to call from any thread and from a signal handler (it sets
+        attributes and wakes the scheduler). The scheduler launches nothing
+        more; on "interrupted" and "terminated" it also terminates the steps
+        in flight through their launchers (a "canceled" run lets them
+        finish). :meth:`finish` then records the steps that did not end as not
+        run and the run as canceled.
         """
-        from rivers.execution.scheduler import StopReason
-
-        self.stop_reason = reason if isinstance(reason, StopReason) else StopReason(reason)
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self._cancelled = True
         scheduler = self._scheduler
         if scheduler is not None:
             scheduler.wake()
@@ -232,7 +251,8 @@ class RunCoordinator:
         now = time.monotonic()
         if now - self._last_cancel_check >= _CANCEL_CHECK_INTERVAL_S:
             self._last_cancel_check = now
-            self._cancelled = bool(self.storage.is_cancelled(self.run_id))
+            if self.storage.is_cancelled(self.run_id):
+                self.request_stop("canceled")
         return self._cancelled
 
 

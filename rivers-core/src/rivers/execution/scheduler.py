@@ -46,9 +46,8 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from rivers.exceptions import ExecutionError
 from rivers.execution.launcher import LaunchContext, StepAttempt, StepLauncher
-from rivers.execution.outcome import FAILURE, RETRY, StepOutcome
+from rivers.execution.outcome import RETRY, StepOutcome
 from rivers.execution.retry import FailureReason
 from rivers.execution.step_runner import (
     PrefixedRunState,
@@ -70,22 +69,22 @@ _TICK_S = 0.5
 _LOST = object()  # inbox marker: the attempt's runner was lost
 
 
-class StopReason(enum.Enum):
-    """Why a run was asked to stop before its end."""
+class StopReason(str, enum.Enum):
+    """Why a run was asked to stop before its end (the values :meth:`RunCoordinator.request_stop` takes)."""
 
-    CANCEL = "cancel"
-    INTERRUPT = "interrupt"
-    TERMINATE = "terminate"
+    CANCELED = "canceled"  # steps in flight finish
+    INTERRUPTED = "interrupted"  # SIGINT: steps in flight are terminated
+    TERMINATED = "terminated"  # SIGTERM: steps in flight are terminated
 
 
 class RunEnd:
     """How the scheduling of a run ended.
 
     ``stopped``: the :class:`StopReason` when the run was stopped (a
-    cancellation recorded in storage counts as ``CANCEL``), None when every
-    step was run or skipped. ``not_run``: keys of the steps that never ran
-    (nor were skipped). ``terminated``: keys of the steps stopped while they
-    ran.
+    cancellation recorded in storage counts as ``CANCELED``), None when every
+    step was run or skipped. ``not_run``: keys of the steps that were never
+    launched (nor skipped). ``terminated``: keys of the steps stopped while
+    they ran. :meth:`RunCoordinator.finish` records both as ``StepNotRun``.
     """
 
     __slots__ = ("stopped", "not_run", "terminated")
@@ -115,6 +114,7 @@ class StepScheduler(LaunchContext):
         self.plan = run.plan
         self.executor = executor
         self._thread = threading.get_ident()
+        self._inline_here = self._thread == threading.main_thread().ident
         self._steps = self.plan.by_key
         self._waiting: dict[str, int] = {}
         self.ready: collections.deque[str] = collections.deque()
@@ -169,15 +169,15 @@ class StepScheduler(LaunchContext):
         ready = self.ready
         while self.remaining:
             while ready and self._stopped is None:
-                if run.stop_reason is not None or run.cancel_requested():
-                    self._stop(run.stop_reason or StopReason.CANCEL)
+                if run.cancel_requested():
+                    self._stop(StopReason(run.stop_reason or StopReason.CANCELED))
                     break
                 self._begin(ready.popleft())
             if self._inbox:
                 self._drain()
                 continue
-            if self._stopped is None and (run.stop_reason is not None or run.cancel_requested()):
-                self._stop(run.stop_reason or StopReason.CANCEL)
+            if self._stopped is None and run.cancel_requested():
+                self._stop(StopReason(run.stop_reason or StopReason.CANCELED))
             if self._stopped is not None and not self.in_flight:
                 break
             self._dispatch_queues()
@@ -284,6 +284,9 @@ class StepScheduler(LaunchContext):
         self._submit(attempt)
 
     def _submit(self, attempt: StepAttempt) -> None:
+        if self._stopped is not None:
+            self._not_run.append(attempt.key)
+            return
         launcher = self._routes[attempt.key]
         queue = self._queues[launcher]
         if queue or not launcher.has_room():
@@ -297,7 +300,15 @@ class StepScheduler(LaunchContext):
         attempt.launcher = launcher
         attempt.launched_ns = time.time_ns()
         self.in_flight[attempt.key] = attempt
-        launcher.launch(attempt)
+        if self._inline_here and launcher.capabilities.blocking:
+            run = self.run
+            run.inline_step = attempt.key  # a signal handler may interrupt it (see RunCoordinator.inline_step)
+            try:
+                launcher.launch(attempt)
+            finally:
+                run.inline_step = None
+        else:
+            launcher.launch(attempt)
 
     def _dispatch_queues(self) -> None:
         for launcher, queue in self._queues.items():
@@ -435,7 +446,7 @@ class StepScheduler(LaunchContext):
         self._delayed.clear()
         self._not_run.extend(self.ready)
         self.ready.clear()
-        if self.run.stop_reason is None:
+        if reason is StopReason.CANCELED:
             return  # cooperative cancellation: steps in flight finish
         for key, attempt in list(self.in_flight.items()):
             launcher = attempt.launcher
@@ -443,15 +454,6 @@ class StepScheduler(LaunchContext):
                 launcher.terminate(attempt)
             del self.in_flight[key]
             self._terminated.append(key)
-            outcome = StepOutcome(key)
-            outcome.status = FAILURE
-            outcome.error = ExecutionError(f"Step '{key}' was terminated: the run was asked to {reason.value}")
-            outcome.reason = FailureReason.CANCELLED
-            outcome.events.append(self.state.event("StepFailure", key, metadata=[
-                ("error", f"ExecutionError: {outcome.error}"),
-                ("rivers/failure_reason", FailureReason.CANCELLED.value),
-            ]))
-            self.run.record(outcome)
             if attempt.planned.pools:
                 self._release(key)
 

@@ -272,12 +272,37 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+def _exit_when_the_controller_goes(conn: Connection) -> None:
+    """Exit this worker as soon as the controller's end of ``conn`` closes, even in the middle of a step.
+
+    A worker started through the fork server is not the controller's child,
+    so the kernel's parent-death signal cannot tie it to the controller; a
+    thread waiting for the peer to hang up does (Linux ``POLLRDHUP``).
+    """
+    import select
+
+    hangup = getattr(select, "POLLRDHUP", None)
+    if hangup is None:
+        return
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(conn.fileno(), hangup)
+        while True:
+            for _, events in poller.poll():
+                if events & (hangup | select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                    os._exit(1)
+
+    threading.Thread(target=watch, name="rivers-worker-lifeline", daemon=True).start()
+
+
 def _worker_main(conn: Connection, close_in_child: Connection | None, tie_to_parent: bool = True) -> None:
     """Serve steps from ``conn`` until it closes or the controller says stop."""
     if close_in_child is not None:
         close_in_child.close()
     if tie_to_parent:
         _die_with_parent()
+    _exit_when_the_controller_goes(conn)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from rivers.execution.log_capture import hold_streams
     from rivers.execution.step_host import RunnerCache, encode_report, run_request
