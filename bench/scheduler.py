@@ -26,17 +26,7 @@ import statistics
 import time
 from typing import Any
 
-
-def _functions(n: int, width: int = 10) -> list:
-    lines = []
-    for i in range(n):
-        if i < width:
-            lines.append(f"def a{i}():\n    return {i}\n")
-        else:
-            lines.append(f"def a{i}(a{i - width}):\n    return a{i - width} + 1\n")
-    namespace: dict = {}
-    exec("".join(lines), namespace)  # noqa: S102 - generated benchmark graph
-    return [namespace[f"a{i}"] for i in range(n)]
+from _workload import _functions  # the same generated graph as bench/run.py (run as a script from bench/)
 
 
 class _OneThread:
@@ -77,6 +67,9 @@ def main() -> None:
     def plain_loop(run: RunCoordinator) -> None:
         state = run.state
         for planned in plan.steps:
+            if run.cancel_requested():
+                break
+            run.step_started(planned.key)
             run.record(run_attempt(planned.runtime, state, planned.selected))
 
     ways = {
@@ -85,7 +78,7 @@ def main() -> None:
         "threads": lambda run: execute_run(run, threads),
     }
     timings: dict[str, list[float]] = {name: [] for name in ways}
-    for _ in range(options.repeat):
+    for round_number in range(options.repeat + 1):  # round 0 warms caches up and is not counted
         for name, way in ways.items():
             run = RunCoordinator(plan, repo.storage)
             run.start()
@@ -94,7 +87,8 @@ def main() -> None:
             elapsed = time.perf_counter() - started
             result = run.finish()
             assert result.success, result.failed_assets
-            timings[name].append(elapsed / n * 1e6)
+            if round_number:
+                timings[name].append(elapsed / n * 1e6)
     medians = {name: statistics.median(values) for name, values in timings.items()}
     results = {"steps": n, "us_per_step": medians,
                "added_us_per_step": {name: medians[name] - medians["loop"] for name in ("inline", "threads")}}
