@@ -312,6 +312,7 @@ class ResolvedRepository:
         ``partition_key`` is a PartitionKey (or None); ``partition_checked``
         says it was validated against every selected asset already.
         """
+        from rivers.definitions.compute import warn_inert_compute
         from rivers.execution.coordinator import RunCoordinator
         from rivers.execution.executors import Executor
 
@@ -331,6 +332,7 @@ class ResolvedRepository:
             resume=resume,
         )
         executor = executor or Executor.in_process()
+        warn_inert_compute(executor, plan)
         coordinator.start()
         try:
             executor.execute(coordinator)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rivers.io_handlers.base import BaseIOHandler
+from rivers.io_handlers.partition_keys import BATCH_SEGMENT, NOT_STORED, BatchRef, batch_of, load_partitions
 from rivers.io_handlers.serialization import (
     JSON,
     PICKLE,
@@ -31,10 +32,13 @@ from rivers_io_fs.errors import (
 )
 from rivers_io_fs.paths import escape_component, relative_parts
 
-__all__ = ["FORMAT_METADATA_KEY", "FilesystemIOHandler"]
+__all__ = ["BATCH_MARKER_SUFFIX", "FORMAT_METADATA_KEY", "FilesystemIOHandler"]
 
 #: Static asset metadata key choosing the format of one asset (``{"fs/format": "parquet"}``).
 FORMAT_METADATA_KEY = "fs/format"
+
+#: Appended to a batch member's value path to name the file saying which batch holds its value.
+BATCH_MARKER_SUFFIX = ".batch"
 
 #: What to install for a format whose library is missing.
 _INSTALL_HINTS = {"parquet": "rivers-io-fs[parquet]"}
@@ -96,6 +100,12 @@ class FilesystemIOHandler(BaseIOHandler):
     Layout: ``<base_dir>/<asset><ext>`` and, for partitioned values,
     ``<base_dir>/<asset>/<partition><ext>``, with names escaped as described
     in :mod:`rivers_io_fs.paths`. Override :meth:`path_for` to change it.
+    A batched step's one value (see :mod:`rivers.io_handlers.partition_keys`)
+    is written once to ``<base_dir>/<asset>/__batch__/<batch id><ext>``
+    (:meth:`batch_path_for`); each member gets a small text file
+    ``<its value path>.batch`` naming the batch (and an older value of the
+    member is removed), so loading the member alone raises
+    :class:`~rivers.exceptions.BatchValueError`.
 
     Writes are atomic (temporary file in the same directory, ``os.replace``).
     Loading a context whose partition has several keys returns a dict
@@ -171,11 +181,35 @@ class FilesystemIOHandler(BaseIOHandler):
         except ValueError as exc:
             raise ValueError(f"asset {context.asset_name!r}: {exc}") from None
 
+    def batch_path_for(self, context: Any, batch_id: str) -> str:
+        """The file holding the one value of a batch (see :mod:`rivers.io_handlers.partition_keys`)."""
+        extension = self.format_for(context).extension
+        return self._prefix + _SEP.join((escape_component(context.asset_name), BATCH_SEGMENT, batch_id + extension))
+
     # ------------------------------------------------------------------ writes
     def handle_output(self, context: Any, obj: Any) -> None:
+        batch = batch_of(context.partition)
+        if batch is not None:
+            self._write_batch(context, obj, batch)
+            return
+        self._write(context, obj, os.fspath(self.path_for(context)))
+
+    def _write_batch(self, context: Any, obj: Any, batch: BatchRef) -> None:
+        self._write(context, obj, self.batch_path_for(context, batch.batch_id))
+        marker = batch.to_text().encode("utf-8", "surrogatepass")
+        for key in context.partition.keys:
+            member = os.fspath(self.path_for(_SingleKeyContext(context, key)))
+            # markers are not synced: one lost in a power cut turns a BatchValueError into a missing value
+            atomic_write(member + BATCH_MARKER_SUFFIX, lambda fileobj: fileobj.write(marker), fsync=False,
+                         buffered=False)
+            try:
+                os.unlink(member)  # an older value of the key on its own: the batch replaces it
+            except FileNotFoundError:
+                pass
+
+    def _write(self, context: Any, obj: Any, path: str) -> None:
         start = _perf_counter()
         fmt = self.format_for(context)
-        path = os.fspath(self.path_for(context))
         write = fmt.write
         with _Translating("write", context, path, fmt, SerializationError, lambda error: (
             f"cannot write {_what(context)} to {path}: the {fmt.name!r} format cannot store "
@@ -196,15 +230,21 @@ class FilesystemIOHandler(BaseIOHandler):
     # ------------------------------------------------------------------- loads
     def load_input(self, context: Any) -> Any:
         partition = context.partition
-        if partition is not None:
-            keys = partition.keys
-            if len(keys) > 1:
-                return {key: self._load(_SingleKeyContext(context, key)) for key in keys}
+        if partition is not None and len(partition.keys) > 1:
+            return load_partitions(context, lambda key: self._load(_SingleKeyContext(context, key)),
+                                   lambda batch_id: self._load_batch(context, batch_id))
         return self._load(context)
 
-    def _load(self, context: Any) -> Any:
+    def _load_batch(self, context: Any, batch_id: str) -> Any:
+        path = self.batch_path_for(context, batch_id)
+        if not os.path.exists(path):
+            return NOT_STORED
+        return self._load(context, path)
+
+    def _load(self, context: Any, path: str | None = None) -> Any:
         fmt = self.format_for(context)
-        path = os.fspath(self.path_for(context))
+        if path is None:
+            path = os.fspath(self.path_for(context))
         try:
             fd = os.open(path, _READ_FLAGS)
         except FileNotFoundError as exc:
@@ -220,7 +260,12 @@ class FilesystemIOHandler(BaseIOHandler):
         finally:
             os.close(fd)
 
-    def _not_found(self, context: Any, path: str, fmt: Format) -> ValueNotFoundError:
+    def _not_found(self, context: Any, path: str, fmt: Format) -> Exception:
+        try:
+            with open(path + BATCH_MARKER_SUFFIX, encoding="utf-8", errors="surrogatepass") as marker:
+                return BatchRef.from_text(marker.read()).error(context.asset_name, _key_of(context))
+        except (OSError, ValueError):
+            pass  # no marker (or an unreadable one): the value is simply missing
         hint = "; it has not been materialised with this handler (same base_dir and format) yet"
         stem = path[: len(path) - len(fmt.extension)] if fmt.extension and path.endswith(fmt.extension) else None
         if stem is not None:

@@ -11,8 +11,11 @@ The store is anything with ``put(key, data)`` and ``get(key)``:
   ``FileNotFoundError`` (or ``KeyError``) for a missing key.
 
 Object keys: ``"<asset>.pkl"``, ``"<asset>/<suffix>/data.pkl"`` for a
-partition (the suffix of the partition's first key, as the in-memory handler
-computes it), both prefixed with ``"<prefix>/"`` when ``prefix`` is set.
+partition (the suffix of the partition's key, as the in-memory handler
+computes it), both prefixed with ``"<prefix>/"`` when ``prefix`` is set. A
+batched step's one value (see :mod:`rivers.io_handlers.partition_keys`) is
+stored once at ``"<asset>/__batch__/<batch id>/data.pkl"`` and each member's
+object holds a small pickled :class:`~rivers.io_handlers.partition_keys.BatchRef`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from rivers.io_handlers.base import BaseIOHandler
-from rivers.io_handlers.partition_keys import load_per_key, partition_suffix
+from rivers.io_handlers.partition_keys import BATCH_SEGMENT, NOT_STORED, batch_of, load_partitions, partition_suffix
 from rivers.io_handlers.serialization import PICKLE
 from rivers.metadata import MetadataValue
 
@@ -46,6 +49,11 @@ def _key(asset_name: str, partition_key: Any, prefix: str) -> str:
         key = f"{asset_name}.pkl"
     else:
         key = f"{asset_name}/{partition_suffix(partition_key)}/data.pkl"
+    return f"{prefix}/{key}" if prefix else key
+
+
+def _batch_key(asset_name: str, batch_id: str, prefix: str) -> str:
+    key = f"{asset_name}/{BATCH_SEGMENT}/{batch_id}/data.pkl"
     return f"{prefix}/{key}" if prefix else key
 
 
@@ -106,9 +114,18 @@ class PickleIOHandler(BaseIOHandler):
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         start = time.perf_counter()
-        key = self.key_for(context)
+        batch = batch_of(context.partition)
         data = PICKLE.dumps(obj)
-        _put(self.store, key, data)
+        if batch is None:
+            key = self.key_for(context)
+            _put(self.store, key, data)
+        else:  # one value for the batch, and in each member's slot where to find it
+            name, prefix, store = context.asset_name, self.prefix, self.store
+            key = _batch_key(name, batch.batch_id, prefix)
+            _put(store, key, data)
+            reference = PICKLE.dumps(batch)
+            for member in context.partition.keys:
+                _put(store, _key(name, member, prefix), reference)
         context.add_output_metadata(
             {
                 "path": MetadataValue.path(key),
@@ -119,9 +136,17 @@ class PickleIOHandler(BaseIOHandler):
         )
 
     def load_input(self, context: InputContext) -> Any:
-        """The stored value; a context with several partition keys loads ``{key: value}``."""
+        """The stored value; several partition keys load ``{key: value}``, or their batch's one value."""
         store = self.store
         if context.partition is None:
             return PICKLE.loads(_get(store, self.key_for(context)))
         name, prefix = context.asset_name, self.prefix
-        return load_per_key(context, lambda key: PICKLE.loads(_get(store, _key(name, key, prefix))))
+
+        def load_batch(batch_id: str) -> Any:
+            try:
+                data = _get(store, _batch_key(name, batch_id, prefix))
+            except (FileNotFoundError, KeyError):
+                return NOT_STORED
+            return PICKLE.loads(data)
+
+        return load_partitions(context, lambda key: PICKLE.loads(_get(store, _key(name, key, prefix))), load_batch)
