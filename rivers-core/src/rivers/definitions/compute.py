@@ -22,21 +22,23 @@ when a pod is refused.
 
 from __future__ import annotations
 
-import logging
 import re
-from decimal import ROUND_CEILING, Decimal
-from typing import Any, Iterable, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from rivers.exceptions import ConfigurationError
+
+if TYPE_CHECKING:  # decimal is imported when a quantity is first computed with (every process imports this module)
+    from decimal import Decimal
 
 __all__ = ["Compute", "ComputeEscalation", "check_compute", "compute_for_attempt", "escalate",
            "warn_inert_compute"]
 
-_QUANTITY = re.compile(r"^(?P<number>[+]?(?:\d+(?:\.\d*)?|\.\d+))(?P<suffix>[eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?$")
+_QUANTITY = re.compile(
+    r"^(?P<number>[+]?(?:\d+(?:\.\d*)?|\.\d+))(?P<suffix>[eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?$"
+)
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "k": Decimal(10**3),
-            "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12), "P": Decimal(10**15),
-            "E": Decimal(10**18)}
+_DECIMAL_EXPONENTS = {"n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 
 
 def _quantity(value: Any, owner: str, parameter: str) -> str | None:
@@ -56,8 +58,11 @@ def _quantity(value: Any, owner: str, parameter: str) -> str | None:
     return value.strip()
 
 
+@lru_cache(maxsize=256)
 def parse_quantity(text: str) -> Decimal:
-    """The numeric value of a quantity string (bytes for memory, cores for CPU)."""
+    """The numeric value of a quantity string (bytes for memory, cores for CPU), exact."""
+    from decimal import Decimal
+
     match = _QUANTITY.match(text)
     if match is None:
         raise ConfigurationError(f"{text!r} is not a Kubernetes quantity")
@@ -66,13 +71,14 @@ def parse_quantity(text: str) -> Decimal:
         return number
     if suffix in _BINARY:
         return number * _BINARY[suffix]
-    if suffix in _DECIMAL:
-        return number * _DECIMAL[suffix]
-    return number * Decimal(10) ** int(suffix[1:])
+    exponent = _DECIMAL_EXPONENTS[suffix] if suffix in _DECIMAL_EXPONENTS else int(suffix[1:])
+    return number.scaleb(exponent)
 
 
 def _memory_text(amount: Decimal) -> str:
     """Bytes as the largest binary unit that holds them exactly (whole bytes, rounded up)."""
+    from decimal import ROUND_CEILING
+
     whole = int(amount.to_integral_value(rounding=ROUND_CEILING))
     for suffix in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
         if whole and whole % _BINARY[suffix] == 0:
@@ -82,6 +88,8 @@ def _memory_text(amount: Decimal) -> str:
 
 def _cpu_text(amount: Decimal) -> str:
     """Cores as whole cores (``"2"``) or millicores (``"1500m"``), rounded up to a millicore."""
+    from decimal import ROUND_CEILING
+
     millis = int((amount * 1000).to_integral_value(rounding=ROUND_CEILING))
     return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
 
@@ -251,6 +259,8 @@ def escalate(compute: Compute | None, escalation: ComputeEscalation | None,
     """
     if compute is None or escalation is None:
         return compute
+    from decimal import Decimal
+
     steps = sum(1 for reason in failure_reasons if reason in escalation._on)
     if not steps:
         return compute
@@ -292,7 +302,6 @@ def compute_for_attempt(step: Any, failure_reasons: Sequence[Any] = (), retry_de
     return escalate(compute, getattr(policy, "escalate", None), failure_reasons)
 
 
-_log = logging.getLogger("rivers.executor")
 _warned: set[int] = set()
 
 
@@ -305,6 +314,8 @@ def warn_inert_compute(executor: Any, plan: Any) -> None:
         _warned.clear()
     _warned.add(id(plan))
     if names:
-        _log.warning("compute= is ignored by the %s executor; it applies where an executor places work "
+        import logging
+
+        logging.getLogger("rivers.executor").warning("compute= is ignored by the %s executor; it applies where an executor places work "
                      "(Kubernetes); assets: %s", getattr(executor, "plugin_name", "") or type(executor).__name__,
                      ", ".join(names))

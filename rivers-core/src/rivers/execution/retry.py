@@ -160,9 +160,8 @@ class RetryPolicy:
             from rivers.definitions.compute import ComputeEscalation
 
             if not isinstance(escalate, ComputeEscalation):
-                raise TypeError(
-                    f"RetryPolicy escalate must be an rs.ComputeEscalation(max_memory=...), got {type(escalate).__name__}"
-                )
+                raise TypeError("RetryPolicy escalate must be an rs.ComputeEscalation(max_memory=...), "
+                                f"got {type(escalate).__name__}")
         self.escalate = escalate
 
     @property

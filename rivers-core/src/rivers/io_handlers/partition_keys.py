@@ -35,7 +35,6 @@ checks it (``supports_batch_values``).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Callable
 
 from rivers.exceptions import BatchValueError
@@ -74,6 +73,8 @@ def _text(key: Any) -> str:
 
 def batch_id(keys: Any) -> str:
     """The identity of a batch: 32 hex digits of a digest of its sorted key texts (order does not matter)."""
+    import hashlib  # only batched steps need it: not imported by every run
+
     digest = hashlib.blake2b(digest_size=16)
     for text in sorted(_text(key) for key in keys):
         digest.update(text.encode("utf-8", "surrogatepass"))
