@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from rivers.io_handlers.base import BaseIOHandler
-from rivers.io_handlers.partition_keys import BATCH_SEGMENT, NOT_STORED, BatchRef, batch_of, load_partitions
+from rivers.io_handlers.partition_keys import (
+    BATCH_SEGMENT,
+    NOT_STORED,
+    BatchRef,
+    batch_manifest,
+    batch_of,
+    load_partitions,
+    manifest_batch,
+)
 from rivers.io_handlers.serialization import (
     JSON,
     PICKLE,
@@ -32,13 +40,13 @@ from rivers_io_fs.errors import (
 )
 from rivers_io_fs.paths import escape_component, relative_parts
 
-__all__ = ["BATCH_MARKER_SUFFIX", "FORMAT_METADATA_KEY", "FilesystemIOHandler"]
+__all__ = ["FORMAT_METADATA_KEY", "MANIFEST_EXTENSION", "FilesystemIOHandler"]
 
 #: Static asset metadata key choosing the format of one asset (``{"fs/format": "parquet"}``).
 FORMAT_METADATA_KEY = "fs/format"
 
-#: Appended to a batch member's value path to name the file saying which batch holds its value.
-BATCH_MARKER_SUFFIX = ".batch"
+#: Extension of a batch's manifest (its keys), next to the batch value in ``<asset>/__batch__/``.
+MANIFEST_EXTENSION = ".keys"
 
 #: What to install for a format whose library is missing.
 _INSTALL_HINTS = {"parquet": "rivers-io-fs[parquet]"}
@@ -102,9 +110,9 @@ class FilesystemIOHandler(BaseIOHandler):
     in :mod:`rivers_io_fs.paths`. Override :meth:`path_for` to change it.
     A batched step's one value (see :mod:`rivers.io_handlers.partition_keys`)
     is written once to ``<base_dir>/<asset>/__batch__/<batch id><ext>``
-    (:meth:`batch_path_for`); each member gets a small text file
-    ``<its value path>.batch`` naming the batch (and an older value of the
-    member is removed), so loading the member alone raises
+    (:meth:`batch_path_for`) with its manifest ``<batch id>.keys`` (the
+    batch's keys, JSON) beside it, and older values the members had on their
+    own are removed; loading a member alone finds the manifest and raises
     :class:`~rivers.exceptions.BatchValueError`.
 
     Writes are atomic (temporary file in the same directory, ``os.replace``).
@@ -195,15 +203,14 @@ class FilesystemIOHandler(BaseIOHandler):
         self._write(context, obj, os.fspath(self.path_for(context)))
 
     def _write_batch(self, context: Any, obj: Any, batch: BatchRef) -> None:
-        self._write(context, obj, self.batch_path_for(context, batch.batch_id))
-        marker = batch.to_text().encode("utf-8", "surrogatepass")
+        path = self.batch_path_for(context, batch.batch_id)
+        self._write(context, obj, path)
+        manifest = batch_manifest(batch, context.partition.keys)
+        atomic_write(os.path.join(os.path.dirname(path), batch.batch_id + MANIFEST_EXTENSION),
+                     lambda fileobj: fileobj.write(manifest), fsync=self.fsync, buffered=False)
         for key in context.partition.keys:
-            member = os.fspath(self.path_for(_SingleKeyContext(context, key)))
-            # markers are not synced: one lost in a power cut turns a BatchValueError into a missing value
-            atomic_write(member + BATCH_MARKER_SUFFIX, lambda fileobj: fileobj.write(marker), fsync=False,
-                         buffered=False)
             try:
-                os.unlink(member)  # an older value of the key on its own: the batch replaces it
+                os.unlink(self.path_for(_SingleKeyContext(context, key)))  # the batch replaces the key's own value
             except FileNotFoundError:
                 pass
 
@@ -235,6 +242,23 @@ class FilesystemIOHandler(BaseIOHandler):
                                    lambda batch_id: self._load_batch(context, batch_id))
         return self._load(context)
 
+    def _batch_holding(self, context: Any, key: Any) -> BatchRef | None:
+        """The newest batch whose manifest lists ``key`` (a missing value's cold path)."""
+        directory = os.path.dirname(self.batch_path_for(context, "manifest"))
+        try:
+            entries = [entry for entry in os.scandir(directory) if entry.name.endswith(MANIFEST_EXTENSION)]
+        except OSError:
+            return None
+        for entry in sorted(entries, key=lambda e: e.stat().st_mtime_ns, reverse=True):
+            try:
+                with open(entry.path, "rb") as manifest:
+                    batch = manifest_batch(manifest.read(), key)
+            except OSError:
+                continue
+            if batch is not None:
+                return batch
+        return None
+
     def _load_batch(self, context: Any, batch_id: str) -> Any:
         path = self.batch_path_for(context, batch_id)
         if not os.path.exists(path):
@@ -261,11 +285,11 @@ class FilesystemIOHandler(BaseIOHandler):
             os.close(fd)
 
     def _not_found(self, context: Any, path: str, fmt: Format) -> Exception:
-        try:
-            with open(path + BATCH_MARKER_SUFFIX, encoding="utf-8", errors="surrogatepass") as marker:
-                return BatchRef.from_text(marker.read()).error(context.asset_name, _key_of(context))
-        except (OSError, ValueError):
-            pass  # no marker (or an unreadable one): the value is simply missing
+        key = _key_of(context)
+        if key is not None:
+            batch = self._batch_holding(context, key)
+            if batch is not None:
+                return batch.error(context.asset_name, key)
         hint = "; it has not been materialised with this handler (same base_dir and format) yet"
         stem = path[: len(path) - len(fmt.extension)] if fmt.extension and path.endswith(fmt.extension) else None
         if stem is not None:

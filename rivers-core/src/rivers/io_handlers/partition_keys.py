@@ -26,11 +26,16 @@ as a whole, not to any one key. A handler following this contract:
    (a ``multi_run`` re-materialisation) loads as that newer value.
 
 A batched step that returns ``{key: value}`` stores one value per key
-instead, which every load can read. The built-in handlers (memory,
-``PickleIOHandler``) and ``rivers-io-fs`` implement the contract with
-:func:`batch_of`, :func:`load_partitions` and a :class:`BatchRef` left in
-each member's slot; the conformance kit (:mod:`rivers.testing.io_handlers`)
-checks it (``supports_batch_values``).
+instead, which every load can read. The helpers here: :func:`batch_of`
+(the batch of an output context), :func:`load_partitions` (the load side),
+:class:`BatchRef`, and a *manifest* (:func:`batch_manifest`,
+:func:`manifest_batch`) recording a batch's keys, so that a handler can
+find, on a missing value, the batch holding the key. The in-memory
+handler leaves a :class:`BatchRef` in each member's slot;
+``PickleIOHandler`` and ``rivers-io-fs`` write the value and its manifest
+once per batch and remove the members' own values (one write per batch,
+not per key). The conformance kit (:mod:`rivers.testing.io_handlers`)
+checks the contract (``supports_batch_values``).
 """
 
 from __future__ import annotations
@@ -39,8 +44,8 @@ from typing import Any, Callable
 
 from rivers.exceptions import BatchValueError
 
-__all__ = ["BATCH_SEGMENT", "NOT_STORED", "BatchRef", "batch_id", "batch_of", "load_partitions", "load_per_key",
-           "partition_suffix"]
+__all__ = ["BATCH_SEGMENT", "NOT_STORED", "BatchRef", "batch_id", "batch_manifest", "batch_of", "load_partitions",
+           "load_per_key", "manifest_batch", "partition_suffix"]
 
 #: The path segment under which handlers with path-like keys store batch values (``<asset>/__batch__/<id>``).
 BATCH_SEGMENT = "__batch__"
@@ -141,6 +146,26 @@ def batch_of(partition: Any) -> BatchRef | None:
         return None
     texts = [str(key) for key in keys]
     return BatchRef(batch_id(keys), len(keys), min(texts), max(texts))
+
+
+def batch_manifest(batch: BatchRef, keys: Any) -> bytes:
+    """The manifest of a batch: its :class:`BatchRef` and the texts of its keys, as JSON bytes."""
+    import json
+
+    return json.dumps({"batch": batch.to_text(), "keys": sorted(_text(key) for key in keys)},
+                      ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+def manifest_batch(manifest: bytes, key: Any) -> BatchRef | None:
+    """The batch of ``manifest`` when it holds ``key`` (None when not, or when the manifest is unreadable)."""
+    import json
+
+    try:
+        data = json.loads(manifest)
+        keys, batch = data["keys"], BatchRef.from_text(data["batch"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    return batch if _text(key) in keys else None
 
 
 def load_per_key(context: Any, load_one: Callable[[Any], Any]) -> Any:
