@@ -190,3 +190,45 @@ def test_unknown_per_dimension_names_are_rejected_before_any_run() -> None:
         repo.backfill(partition_range=R.multi({"d": ("1", "2")}),
                       strategy=rs.BackfillStrategy.per_dimension(multi_run=["d"], single_run=["region"]))
     assert calls == [] and repo.get_backfills() == [] and repo.storage.get_runs() == []
+
+
+BATCH_CHAIN = """
+import os
+import rivers as rs
+
+files = rs.io_handler("fs", base_dir={base_dir!r})
+grid = rs.PartitionsDefinition.multi({{"d": rs.PartitionsDefinition.static_(["1", "2"]),
+                                      "r": rs.PartitionsDefinition.static_(["eu", "us"])}})
+
+
+@rs.Asset(partitions_def=grid, io_handler=files)
+def cells(context: rs.AssetExecutionContext) -> dict:
+    return {{"keys": sorted(str(key) for key in context.partition.keys), "pid": os.getpid()}}
+
+
+@rs.Asset(partitions_def=grid, io_handler=files)
+def counted(cells: dict) -> tuple:
+    return len(cells["keys"]), cells["pid"]
+"""
+
+
+def test_batch_values_round_trip_in_worker_processes(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import sys
+    import textwrap
+
+    name = "batch_chain_pipeline"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(BATCH_CHAIN.format(base_dir=str(tmp_path / "data"))))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    module = __import__(name)
+    repo = rs.CodeRepository(assets=[module.cells, module.counted],
+                             default_executor=rs.Executor.parallel(max_workers=2))
+    repo.resolve(rs.Storage.memory())
+    result = repo.backfill(partition_range=R.multi({"d": ("1", "2")}),
+                           strategy=rs.BackfillStrategy.per_dimension(multi_run=["d"], single_run=["r"]))
+    assert result.success and result.num_runs == 2
+    batch = rs.PartitionKey.multi({"d": "2", "r": ["eu", "us"]})
+    count, pid = repo.load_node("counted", partition_key=batch)
+    assert count == 2 and pid != os.getpid()  # one value per date's batch, written and read in workers
+    sys.modules.pop(name, None)
