@@ -122,7 +122,15 @@ class Storage(ReadApi, ControlApi, abc.ABC):
 
     @staticmethod
     def migrate_embedded(path: str | os.PathLike[str]) -> None:
-        """Accepted for compatibility; the embedded store migrates itself when opened."""
+        """Apply every pending schema migration to the embedded store at ``path`` (idempotent).
+
+        Opening a store applies the automatic migrations by itself; this also
+        applies the ones that are not automatic (what ``rivers storage
+        migrate`` does).
+        """
+        from rivers.storage.sqlite import migrate_file
+
+        migrate_file(path)
 
     @property
     def type(self) -> StorageType:
