@@ -190,10 +190,10 @@ def test_a_newer_store_names_both_versions(tmp_path: Path) -> None:
 
 
 def test_migrate_embedded_and_a_missing_file(tmp_path: Path, v1_file: Path) -> None:
-    rs.Storage.migrate_embedded(v1_file)
+    assert rs.Storage.migrate_embedded(v1_file) is None
     assert _version(v1_file) == SCHEMA_VERSION
     with pytest.raises(StorageError, match="does not exist"):
-        rs.Storage.migrate_embedded(tmp_path / "missing.db")
+        migrate_file(tmp_path / "missing.db")
 
 
 def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:

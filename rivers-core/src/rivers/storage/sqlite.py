@@ -183,13 +183,15 @@ def _checked_commit_delay(value: object) -> float:
     return float(value)
 
 
-def _resolve_path(path: str | os.PathLike[str]) -> str:
+def resolve_path(path: str | os.PathLike[str], *, create_parent: bool = True) -> str:
+    """The database file of ``path`` (``<dir>/rivers.sqlite3`` for a directory), creating its parent by default."""
     text = os.fspath(path)
     if text == ":memory:":
         return text
     if os.path.isdir(text):
         return os.path.join(text, DEFAULT_FILENAME)
-    os.makedirs(os.path.dirname(text) or ".", exist_ok=True)
+    if create_parent:
+        os.makedirs(os.path.dirname(text) or ".", exist_ok=True)
     return text
 
 
@@ -211,7 +213,7 @@ def migrate_file(path: str | os.PathLike[str]) -> MigrationReport:
     """
     from rivers.storage._sqlite_migrations import describe, schema_version
 
-    resolved = _resolve_path(path)
+    resolved = resolve_path(path, create_parent=False)
     if resolved != ":memory:" and not os.path.exists(resolved):
         raise StorageError(f"Embedded storage at '{resolved}' does not exist; nothing to migrate")
     try:
@@ -256,7 +258,7 @@ class SqliteStorage(Storage):
     def __init__(self, path: str | os.PathLike[str], *, commit_delay: float | None = None) -> None:
         if commit_delay is not None:
             self.commit_delay = _checked_commit_delay(commit_delay)
-        self._path = _resolve_path(path)
+        self._path = resolve_path(path)
         # _conn_lock: the connection (every transaction and query), always taken before _lock;
         # _lock: the queue and flags, held only briefly, so runs queue records while a commit is written
         self._conn_lock = threading.Lock()
