@@ -479,6 +479,14 @@ class MemoryStorage(Storage):
         ticks.sort(key=lambda tick: tick.timestamp, reverse=True)
         return ticks[:limit]
 
+    def _prune_ticks(self, automation_name: str, keep: int) -> int:
+        with self._lock:
+            ticks = self._tick_rows.get(automation_name, {})
+            newest = sorted(ticks.values(), key=lambda tick: tick.timestamp, reverse=True)
+            for tick in newest[keep:]:
+                del ticks[tick.id]
+            return max(0, len(newest) - keep)
+
     def _set_automation_cursor(self, automation_name: str, cursor: str | None) -> None:
         with self._lock:
             if cursor is None:

@@ -706,6 +706,9 @@ class SqliteStorage(Storage):
     def _ticks(self, automation_name: str, limit: int, before: int | None) -> list[StoredTick]:
         return self._control_read(lambda conn: _sqlite_control.ticks(conn, automation_name, limit, before))
 
+    def _prune_ticks(self, automation_name: str, keep: int) -> int:
+        return self._write(lambda conn: _sqlite_control.prune_ticks(conn, automation_name, keep))
+
     def _set_automation_cursor(self, automation_name: str, cursor: str | None) -> None:
         self._write(lambda conn: _sqlite_control.set_cursor(conn, automation_name, cursor))
 
