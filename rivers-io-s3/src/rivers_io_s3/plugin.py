@@ -1,0 +1,19 @@
+"""The hook implementation rivers finds through the ``rivers`` entry point ``s3``.
+
+Registering costs nothing: obstore and the handler module are imported on
+the first lookup of an IO handler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rivers.plugins import hookimpl
+
+
+@hookimpl
+def rivers_io_handlers() -> dict[str, Any]:
+    """``s3``: :class:`rivers_io_s3.S3IOHandler`."""
+    from rivers_io_s3.handler import S3IOHandler
+
+    return {"s3": S3IOHandler}
