@@ -66,7 +66,7 @@ def test_loading_the_entry_point_imports_no_client_library():
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     after_run, after_lookup, after_constructor, handler = json.loads(out.stdout.strip().splitlines()[-1])
-    assert after_run == ["rivers_io_s3", "rivers_io_s3.plugin"]
+    assert after_run == ["rivers_io_s3", "rivers_io_s3.plugin", "rivers_io_s3.runtime"]  # the fork hook only
     for names in (after_lookup, after_constructor):
         assert not [name for name in names if name.startswith(("obstore", "boto"))], names
     assert handler == "S3IOHandler"
@@ -179,6 +179,10 @@ RUN = textwrap.dedent("""
     import pipeline
 
     if __name__ == "__main__":
+        # the controller talks to S3 before the workers start: forked workers must not inherit its client
+        from rivers.testing.io_handlers import load_value, write_value
+        write_value(pipeline.data, "warmup", 1)
+        assert load_value(pipeline.data, "warmup") == 1
         repo = rs.CodeRepository(
             assets=[pipeline.orders, pipeline.customers, pipeline.report, pipeline.counter, pipeline.parts],
             default_executor=rs.Executor.parallel(max_workers=2),
@@ -193,11 +197,13 @@ RUN = textwrap.dedent("""
 
 
 @pytest.mark.skipif(not hasattr(rs.Executor, "parallel"), reason="no parallel executor in this core")
-def test_parallel_executor_exchanges_values_through_s3_between_workers(tmp_path, moto_server):
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_parallel_executor_exchanges_values_through_s3_between_workers(tmp_path, moto_server, start_method):
     (tmp_path / "pipeline.py").write_text(PIPELINE)
     (tmp_path / "run.py").write_text(RUN)
     prefix = prefix_for(tmp_path)
-    environ = _environ(moto_server.endpoint_url, S3_BUCKET=BUCKET, S3_PREFIX=prefix)
+    environ = _environ(moto_server.endpoint_url, S3_BUCKET=BUCKET, S3_PREFIX=prefix,
+                       RIVERS_WORKER_START_METHOD=start_method)
     out = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                          env=environ)
     assert out.returncode == 0, out.stdout + out.stderr

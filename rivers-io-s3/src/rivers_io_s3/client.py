@@ -25,6 +25,8 @@ from typing import Any
 
 from rivers.exceptions import ConfigurationError
 
+from rivers_io_s3.runtime import native
+
 __all__ = ["ClientSettings", "build_store"]
 
 
@@ -120,8 +122,7 @@ def _credential_provider(settings: ClientSettings) -> Any:
 
 def build_store(settings: ClientSettings, prefix: str | None = None) -> Any:
     """A new ``obstore.store.S3Store`` for ``settings`` (one per process: it is not fork-safe)."""
-    from obstore.store import S3Store
-
+    S3Store = native()._store.S3Store  # noqa: N806 - the class of this process's obstore
     config: dict[str, Any] = {}
     client_options: dict[str, Any] = {
         "timeout": _seconds(settings.timeout_s),

@@ -23,6 +23,7 @@ from typing import Any
 
 from rivers_io_s3.client import ClientSettings, build_store
 from rivers_io_s3.failures import translate
+from rivers_io_s3.runtime import native
 
 __all__ = ["S3Store"]
 
@@ -105,8 +106,7 @@ class S3Store:
 
     def put(self, key: str, data: Any) -> None:
         """Store ``data`` (bytes or any buffer) under ``key`` in one atomic PUT."""
-        import obstore
-
+        obstore = native()
         try:
             obstore.put(self.client(), key, data, use_multipart=False)
         except Exception as exc:
@@ -117,8 +117,7 @@ class S3Store:
 
         :raises S3ValueNotFoundError: (a ``FileNotFoundError``) when there is none.
         """
-        import obstore
-
+        obstore = native()
         try:
             return obstore.get(self.client(), key).bytes()
         except Exception as exc:

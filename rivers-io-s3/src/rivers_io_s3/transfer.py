@@ -21,6 +21,8 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
+from rivers_io_s3.runtime import native
+
 __all__ = ["PART_SIZE", "SINGLE_PUT_LIMIT", "StreamReader", "TransferFailed", "Upload", "download"]
 
 #: Values up to this size go in one PUT (and are read back in one buffer).
@@ -69,7 +71,8 @@ class Upload(io.RawIOBase):
         size = view.nbytes
         if self._writer is None:
             if self._buffered + size <= SINGLE_PUT_LIMIT:
-                self._chunks.append(bytes(view))  # the caller may reuse its buffer
+                # bytes are immutable: kept as they are; other buffers may be reused by the caller
+                self._chunks.append(data if type(data) is bytes else view.tobytes())
                 self._buffered += size
                 self.size += size
                 return size
@@ -82,8 +85,7 @@ class Upload(io.RawIOBase):
         return size
 
     def _start_multipart(self) -> None:
-        import obstore
-
+        obstore = native()
         try:
             self._writer = obstore.open_writer(
                 self._store, self._key, buffer_size=PART_SIZE, max_concurrency=self._max_concurrency
@@ -101,12 +103,11 @@ class Upload(io.RawIOBase):
 
     def finish(self) -> str | None:
         """Store the object (one PUT, or complete the multipart upload); its ETag."""
-        import obstore
-
+        obstore = native()
         if self._writer is None:
-            chunks = self._chunks
-            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            self._chunks = []
+            chunks, self._chunks = self._chunks, []
+            # several chunks go as one request body without being joined first
+            data: Any = chunks[0] if len(chunks) == 1 else (chunks or b"")
             result = obstore.put(self._store, self._key, data, use_multipart=False)
             return result.get("e_tag")
         self._writer.close()  # completes the multipart upload (aborts it if that fails)
@@ -163,8 +164,7 @@ def download(store: Any, key: str, stream_reader: Any = None) -> tuple[Any, Any]
     ``stream_reader`` is true when the caller can decode from a stream; large
     objects are then returned as a buffered file object over the response.
     """
-    import obstore
-
+    obstore = native()
     result = obstore.get(store, key)
     if stream_reader and result.meta["size"] > SINGLE_PUT_LIMIT:
         return None, io.BufferedReader(StreamReader(iter(result.stream(min_chunk_size=PART_SIZE))), 1 << 16)
