@@ -101,7 +101,7 @@ def test_multi_partition_loads_are_concurrent(endpoint, tmp_path):
         proxy.max_in_flight = 0
         loaded = handler.load_input(input_context("parts", partition(*keys)))
         assert loaded == {key: key for key in keys} and list(loaded) == keys
-        assert proxy.max_in_flight == 8
+        assert 4 <= proxy.max_in_flight <= 8  # concurrent, and never more than max_concurrency
 
 
 def test_multi_partition_load_with_a_missing_key_names_it(handler):
@@ -151,3 +151,14 @@ def test_s3_store_with_pickle_io_handler(endpoint, moto_server, tmp_path):
     with pytest.raises(S3ValueNotFoundError) as info:
         load_value(handler, "absent")
     assert info.value.key == f"{prefix_for(tmp_path)}/v1/absent.pkl"
+
+
+def test_s3_store_delete(endpoint, tmp_path):
+    store = S3Store(BUCKET, prefix=prefix_for(tmp_path), endpoint_url=endpoint)
+    store.put("a/b.bin", b"data")
+    assert bytes(store.get("a/b.bin")) == b"data"
+    store.delete("a/b.bin")
+    store.delete("a/b.bin")  # idempotent
+    with pytest.raises(S3ValueNotFoundError, match="object 'a/b.bin'"):
+        store.get("a/b.bin")
+    assert pickle.loads(pickle.dumps(store)) == store

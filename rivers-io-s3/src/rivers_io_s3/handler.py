@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import os
-import threading
 import time
 from typing import Any
 
@@ -34,6 +34,13 @@ def _checked_format(name: str, asset: str | None = None) -> Format:
             raise FormatUnavailableError(f"asset {asset!r}: {exc}" if asset else str(exc)) from None
         _available.add(name)
     return fmt
+
+
+@functools.lru_cache(maxsize=4096)
+def _uri_value(uri: str) -> MetadataValue:
+    """``uri`` as a URL metadata value (as text if URL normalisation would change it)."""
+    value = MetadataValue.url(uri)
+    return value if value.value == uri else MetadataValue.text(uri)
 
 
 def _describe(context: Any, partition_key: Any) -> str:
@@ -128,7 +135,6 @@ class S3IOHandler(BaseIOHandler):
         self._store: Any = None
         self._pid: int | None = None
         self._pool: Any = None
-        self._lock = threading.Lock()
 
     # ------------------------------------------------- pickling and copies
     def __getstate__(self) -> dict[str, Any]:
@@ -145,25 +151,26 @@ class S3IOHandler(BaseIOHandler):
 
     # -------------------------------------------------------------- client
     def client(self) -> Any:
-        """This process's ``obstore.store.S3Store`` (built on first use, and again after a fork)."""
-        pid = os.getpid()
-        if self._pid != pid:
-            with self._lock:
-                if self._pid != pid:
-                    self._store = build_store(self._client_settings)
-                    self._pool = None
-                    self._pid = pid
+        """This process's ``obstore.store.S3Store`` (built on first use, and again after a fork).
+
+        No lock: two threads racing here build two equivalent stores and one
+        is dropped (a lock could be inherited held by a forked child).
+        """
+        if self._pid != os.getpid():
+            self._store = build_store(self._client_settings)
+            self._pool = None
+            self._pid = os.getpid()
         return self._store
 
     def _executor(self) -> Any:
+        """This process's thread pool of concurrent loads."""
         self.client()
-        if self._pool is None:
+        pool = self._pool
+        if pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            with self._lock:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="rivers-s3")
-        return self._pool
+            pool = self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="rivers-s3")
+        return pool
 
     # -------------------------------------------------------------- layout
     def format_for(self, context: Any) -> Format:
@@ -231,7 +238,7 @@ class S3IOHandler(BaseIOHandler):
             raise self._error(exc, "write", context, partition_key, key) from None
         context.add_output_metadata(
             {
-                "uri": MetadataValue.url(self.uri(key)),
+                "uri": _uri_value(self.uri(key)),
                 "size_bytes": MetadataValue.int(upload.size),
                 "etag": MetadataValue.text((etag or "").strip('"')),
                 "format": MetadataValue.text(fmt.name),

@@ -18,7 +18,6 @@ the bucket and key::
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
 from rivers_io_s3.client import ClientSettings, build_store
@@ -79,7 +78,6 @@ class S3Store:
         )
         self._store: Any = None
         self._pid: int | None = None
-        self._lock = threading.Lock()
 
     @property
     def prefix(self) -> str | None:
@@ -87,12 +85,9 @@ class S3Store:
 
     def client(self) -> Any:
         """This process's ``obstore.store.S3Store``."""
-        pid = os.getpid()
-        if self._pid != pid:
-            with self._lock:
-                if self._pid != pid:
-                    self._store = build_store(self._settings, self.prefix)
-                    self._pid = pid
+        if self._pid != os.getpid():  # no lock: a racing thread builds an equivalent store
+            self._store = build_store(self._settings, self.prefix)
+            self._pid = os.getpid()
         return self._store
 
     def _full_key(self, key: str) -> str:
@@ -122,6 +117,16 @@ class S3Store:
             return obstore.get(self.client(), key).bytes()
         except Exception as exc:
             raise self._error(exc, "read", key) from None
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is not an error."""
+        obstore = native()
+        try:
+            obstore.delete(self.client(), key)
+        except FileNotFoundError:
+            pass
+        except Exception as exc:
+            raise self._error(exc, "delete", key) from None
 
     def __getstate__(self) -> dict[str, Any]:
         return {"bucket": self.bucket, "options": dict(self._options)}
