@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import functools
-import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rivers.io_handlers.base import BaseIOHandler
 from rivers.io_handlers.escaping import escape_component, relative_parts
@@ -15,7 +14,13 @@ from rivers.metadata import MetadataValue
 from rivers_io_s3.client import ClientSettings, build_store
 from rivers_io_s3.errors import S3DeserializationError, S3IOHandlerError, S3SerializationError
 from rivers_io_s3.failures import translate
+from rivers_io_s3.runtime import process_token
 from rivers_io_s3.transfer import TransferFailed, Upload, download
+
+if TYPE_CHECKING:
+    from rivers.context import InputContext, OutputContext
+
+    Context = InputContext | OutputContext
 
 __all__ = ["FORMAT_METADATA_KEY", "S3IOHandler"]
 
@@ -43,7 +48,7 @@ def _uri_value(uri: str) -> MetadataValue:
     return value if value.value == uri else MetadataValue.text(uri)
 
 
-def _describe(context: Any, partition_key: Any) -> str:
+def _describe(context: Context, partition_key: Any) -> str:
     if partition_key is None:
         return f"asset {context.asset_name!r}"
     suffix = getattr(partition_key, "path_suffix", None)
@@ -133,7 +138,7 @@ class S3IOHandler(BaseIOHandler):
         self._key_prefix = prefix + "/" if prefix else ""
         self._format = _checked_format(self.format)
         self._store: Any = None
-        self._pid: int | None = None
+        self._process: object = None  # the process_token() the client was built under
         self._pool: Any = None
 
     # ------------------------------------------------- pickling and copies
@@ -156,10 +161,11 @@ class S3IOHandler(BaseIOHandler):
         No lock: two threads racing here build two equivalent stores and one
         is dropped (a lock could be inherited held by a forked child).
         """
-        if self._pid != os.getpid():
+        token = process_token()
+        if self._process is not token:
             self._store = build_store(self._client_settings)
             self._pool = None
-            self._pid = os.getpid()
+            self._process = token
         return self._store
 
     def _executor(self) -> Any:
@@ -173,7 +179,7 @@ class S3IOHandler(BaseIOHandler):
         return pool
 
     # -------------------------------------------------------------- layout
-    def format_for(self, context: Any) -> Format:
+    def format_for(self, context: Context) -> Format:
         """The format of ``context``'s asset: its ``s3/format`` metadata, else ``format``."""
         metadata = context.asset_metadata
         if metadata:
@@ -182,7 +188,7 @@ class S3IOHandler(BaseIOHandler):
                 return _checked_format(name, context.asset_name)
         return self._format
 
-    def key_for(self, context: Any, partition_key: Any = None) -> str:
+    def key_for(self, context: Context, partition_key: Any = None) -> str:
         """The object key of ``context``'s asset at ``partition_key`` (``None``: unpartitioned).
 
         Override it to change the layout; writes and loads (once per key of a
@@ -200,7 +206,9 @@ class S3IOHandler(BaseIOHandler):
         """``s3://<bucket>/<key>``."""
         return f"s3://{self.bucket}/{key}"
 
-    def _error(self, exc: BaseException, action: str, context: Any, partition_key: Any, key: str) -> S3IOHandlerError:
+    def _error(
+        self, exc: BaseException, action: str, context: Context, partition_key: Any, key: str
+    ) -> S3IOHandlerError:
         settings = self._client_settings
         return translate(
             exc, action=action, bucket=self.bucket, key=key, endpoint=self.endpoint_url,
@@ -209,7 +217,7 @@ class S3IOHandler(BaseIOHandler):
         )
 
     # -------------------------------------------------------------- writes
-    def handle_output(self, context: Any, obj: Any) -> None:
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
         start = time.perf_counter()
         fmt = self.format_for(context)
         partition = context.partition
@@ -247,7 +255,7 @@ class S3IOHandler(BaseIOHandler):
         )
 
     # --------------------------------------------------------------- loads
-    def load_input(self, context: Any) -> Any:
+    def load_input(self, context: InputContext) -> Any:
         """The stored value; a context with several partition keys loads ``{key: value}``, fetched concurrently."""
         partition = context.partition
         if partition is None:
@@ -258,7 +266,7 @@ class S3IOHandler(BaseIOHandler):
         values = self._executor().map(lambda key: self._load(context, key), keys)
         return dict(zip(keys, values))
 
-    def _load(self, context: Any, partition_key: Any) -> Any:
+    def _load(self, context: InputContext, partition_key: Any) -> Any:
         fmt = self.format_for(context)
         key = self.key_for(context, partition_key)
         try:

@@ -25,16 +25,23 @@ import sys
 import threading
 from types import ModuleType
 
-__all__ = ["native"]
+__all__ = ["native", "process_token"]
 
 _NATIVE_NAME = "obstore._obstore"
 _lock = threading.Lock()
 _native: ModuleType | None = None
 _inherited = False  # obstore was loaded by an ancestor process before it forked this one
+_token = object()  # replaced in every forked child: clients built under another token are not usable here
+
+
+def process_token() -> object:
+    """An object that changes in a forked child: cheaper than ``os.getpid()`` (a system call) per request."""
+    return _token
 
 
 def _after_fork_in_child() -> None:
-    global _native, _inherited, _lock
+    global _native, _inherited, _lock, _token
+    _token = object()
     _lock = threading.Lock()  # the parent's may have been held by a thread that does not exist here
     if _native is not None or _NATIVE_NAME in sys.modules:
         _inherited = True

@@ -17,12 +17,11 @@ the bucket and key::
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from rivers_io_s3.client import ClientSettings, build_store
 from rivers_io_s3.failures import translate
-from rivers_io_s3.runtime import native
+from rivers_io_s3.runtime import native, process_token
 
 __all__ = ["S3Store"]
 
@@ -77,7 +76,7 @@ class S3Store:
             "S3Store",
         )
         self._store: Any = None
-        self._pid: int | None = None
+        self._process: object = None  # the process_token() the client was built under
 
     @property
     def prefix(self) -> str | None:
@@ -85,9 +84,10 @@ class S3Store:
 
     def client(self) -> Any:
         """This process's ``obstore.store.S3Store``."""
-        if self._pid != os.getpid():  # no lock: a racing thread builds an equivalent store
+        token = process_token()
+        if self._process is not token:  # no lock: a racing thread builds an equivalent store
             self._store = build_store(self._settings, self.prefix)
-            self._pid = os.getpid()
+            self._process = token
         return self._store
 
     def _full_key(self, key: str) -> str:
