@@ -162,3 +162,15 @@ def test_s3_store_delete(endpoint, tmp_path):
     with pytest.raises(S3ValueNotFoundError, match="object 'a/b.bin'"):
         store.get("a/b.bin")
     assert pickle.loads(pickle.dumps(store)) == store
+
+
+def test_batch_value_layout(handler, moto_server):
+    # a batched step's one value: stored once with a manifest; the members' own objects are removed
+    from rivers.io_handlers.partition_keys import batch_id
+
+    write_value(handler, "daily", "old k1", partition("k1"))
+    context = write_value(handler, "daily", {"rows": 2}, partition("k1", "k2"))
+    ident = batch_id(["k1", "k2"])
+    assert _keys(moto_server, handler.prefix) == [f"daily/__batch__/{ident}.keys", f"daily/__batch__/{ident}.pkl"]
+    assert context.output_metadata["uri"].value == f"s3://{BUCKET}/{handler.prefix}/daily/__batch__/{ident}.pkl"
+    assert load_value(handler, "daily", partition("k2", "k1")) == {"rows": 2}

@@ -8,13 +8,22 @@ from typing import TYPE_CHECKING, Any
 
 from rivers.io_handlers.base import BaseIOHandler
 from rivers.io_handlers.escaping import escape_component, relative_parts
+from rivers.io_handlers.partition_keys import (
+    BATCH_SEGMENT,
+    NOT_STORED,
+    BatchRef,
+    batch_id,
+    batch_manifest,
+    batch_of,
+    manifest_batch,
+)
 from rivers.io_handlers.serialization import PICKLE, Format, FormatUnavailableError, get_format
 from rivers.metadata import MetadataValue
 
 from rivers_io_s3.client import ClientSettings, build_store
-from rivers_io_s3.errors import S3DeserializationError, S3IOHandlerError, S3SerializationError
+from rivers_io_s3.errors import S3DeserializationError, S3IOHandlerError, S3SerializationError, S3ValueNotFoundError
 from rivers_io_s3.failures import translate
-from rivers_io_s3.runtime import process_token
+from rivers_io_s3.runtime import native, process_token
 from rivers_io_s3.transfer import TransferFailed, Upload, download
 
 if TYPE_CHECKING:
@@ -27,6 +36,8 @@ __all__ = ["FORMAT_METADATA_KEY", "S3IOHandler"]
 #: Static asset metadata key choosing the format of one asset (``{"s3/format": "parquet"}``).
 FORMAT_METADATA_KEY = "s3/format"
 _INSTALL_HINTS = {"parquet": "rivers-io-s3[parquet]"}
+#: Extension of a batch's manifest (``<asset>/__batch__/<id>.keys``), next to its value ``<id><ext>``.
+_MANIFEST_EXTENSION = ".keys"
 _available: set[str] = set()
 
 
@@ -221,8 +232,28 @@ class S3IOHandler(BaseIOHandler):
         start = time.perf_counter()
         fmt = self.format_for(context)
         partition = context.partition
-        partition_key = None if partition is None else partition.key
-        key = self.key_for(context, partition_key)
+        batch = batch_of(partition)
+        if batch is None:
+            partition_key = None if partition is None else partition.key
+            key = self.key_for(context, partition_key)
+        else:
+            partition_key = batch.first
+            key = self._batch_prefix(context) + batch.batch_id + fmt.extension
+        size, etag = self._write(context, obj, fmt, key, partition_key)
+        if batch is not None:
+            self._finish_batch(context, batch, key)
+        context.add_output_metadata(
+            {
+                "uri": _uri_value(self.uri(key)),
+                "size_bytes": MetadataValue.int(size),
+                "etag": MetadataValue.text((etag or "").strip('"')),
+                "format": MetadataValue.text(fmt.name),
+                "write_duration_s": MetadataValue.float_(round(time.perf_counter() - start, 6)),
+            }
+        )
+
+    def _write(self, context: OutputContext, obj: Any, fmt: Format, key: str, partition_key: Any) -> tuple[int, Any]:
+        """Serialise ``obj`` into the object ``key``; ``(size, etag)``. Nothing is stored if it fails."""
         upload = Upload(self.client(), key, self.max_concurrency)
         try:
             fmt.write(obj, upload)
@@ -244,31 +275,83 @@ class S3IOHandler(BaseIOHandler):
         except Exception as exc:
             upload.abort(exc)
             raise self._error(exc, "write", context, partition_key, key) from None
-        context.add_output_metadata(
-            {
-                "uri": _uri_value(self.uri(key)),
-                "size_bytes": MetadataValue.int(upload.size),
-                "etag": MetadataValue.text((etag or "").strip('"')),
-                "format": MetadataValue.text(fmt.name),
-                "write_duration_s": MetadataValue.float_(round(time.perf_counter() - start, 6)),
-            }
-        )
+        return upload.size, etag
+
+    # -------------------------------------------------------- batch values
+    def _batch_prefix(self, context: Context) -> str:
+        """``<prefix>/<asset>/__batch__/``: where the asset's batch values and their manifests live."""
+        return f"{self._key_prefix}{escape_component(context.asset_name)}/{BATCH_SEGMENT}/"
+
+    def _finish_batch(self, context: OutputContext, batch: BatchRef, key: str) -> None:
+        """After a batch's value is stored: its manifest, then the members' own objects go (one bulk delete).
+
+        A member loaded on its own then finds no object and, through the
+        manifests (the cold path of a missing value), raises ``BatchValueError``.
+        """
+        keys = context.partition.keys
+        manifest_key = key[: len(key) - len(self.format_for(context).extension)] + _MANIFEST_EXTENSION
+        store, obstore = self.client(), native()
+        try:
+            obstore.put(store, manifest_key, batch_manifest(batch, keys), use_multipart=False)
+            obstore.delete(store, [self.key_for(context, member) for member in keys])
+        except Exception as exc:
+            raise self._error(exc, "write", context, batch.first, manifest_key) from None
+
+    def _batch_holding(self, context: InputContext, partition_key: Any) -> BatchRef | None:
+        """The newest batch of the asset whose manifest lists ``partition_key`` (None if none, or unreadable)."""
+        store, obstore = self.client(), native()
+        try:
+            listing = obstore.list(store, self._batch_prefix(context)).collect()
+            manifests = sorted(
+                (item for item in listing if item["path"].endswith(_MANIFEST_EXTENSION)),
+                key=lambda item: item["last_modified"], reverse=True,
+            )
+            for item in manifests:
+                batch = manifest_batch(bytes(obstore.get(store, item["path"]).bytes()), partition_key)
+                if batch is not None:
+                    return batch
+        except Exception:  # noqa: BLE001 - no listing rights, a race: the plain missing-value error stands
+            return None
+        return None
 
     # --------------------------------------------------------------- loads
     def load_input(self, context: InputContext) -> Any:
-        """The stored value; a context with several partition keys loads ``{key: value}``, fetched concurrently."""
+        """The stored value; a context with several partition keys loads ``{key: value}``, fetched concurrently.
+
+        Several keys that are exactly a batch a batched step stored load as
+        that batch's one value; a member of a batch loaded otherwise raises
+        :class:`~rivers.exceptions.BatchValueError`.
+        """
         partition = context.partition
         if partition is None:
-            return self._load(context, None)
+            return self._read(context, self.key_for(context, None), None)
         keys = list(partition.keys)
         if len(keys) == 1:
-            return self._load(context, keys[0])
-        values = self._executor().map(lambda key: self._load(context, key), keys)
+            return self._load_key(context, keys[0])
+        value = self._load_batch(context, keys)
+        if value is not NOT_STORED:
+            return value
+        values = self._executor().map(lambda key: self._load_key(context, key), keys)
         return dict(zip(keys, values))
 
-    def _load(self, context: InputContext, partition_key: Any) -> Any:
+    def _load_key(self, context: InputContext, partition_key: Any) -> Any:
+        try:
+            return self._read(context, self.key_for(context, partition_key), partition_key)
+        except S3ValueNotFoundError as missing:
+            batch = self._batch_holding(context, partition_key)
+            if batch is None:
+                raise
+            raise batch.error(context.asset_name, partition_key) from missing
+
+    def _load_batch(self, context: InputContext, keys: list[Any]) -> Any:
+        key = self._batch_prefix(context) + batch_id(keys) + self.format_for(context).extension
+        try:
+            return self._read(context, key, keys[0])
+        except S3ValueNotFoundError:
+            return NOT_STORED
+
+    def _read(self, context: InputContext, key: str, partition_key: Any) -> Any:
         fmt = self.format_for(context)
-        key = self.key_for(context, partition_key)
         try:
             buffer, stream = download(self.client(), key, stream_reader=fmt is PICKLE)
         except Exception as exc:
