@@ -271,7 +271,9 @@ class CodeRepository:
         ``max_concurrency`` is recorded with the backfill. ``block=False`` only
         records the backfill (status ``"Requested"``) for a daemon to run;
         ``dry_run=True`` plans without storing anything. ``progress`` is
-        called with the backfill's record after every run. Progress and
+        called with the backfill's record after every run (and its
+        ``started(record)`` method, if it has one, once the backfill is
+        stored, before any run). Progress and
         outcome are kept in storage: see :meth:`get_backfill`.
         """
         from rivers.backfills.service import start_backfill
