@@ -389,3 +389,33 @@ def test_plugins_warns_when_the_published_package_is_installed_too(tmp_path: Pat
     assert result.returncode == 0, result.stderr
     assert "the published package 'rivers' 0.6.2 is installed" in result.stderr
     assert "separate virtual environments" in result.stderr
+
+
+def test_an_open_ended_grid_does_not_offer_the_unfinished_window(tmp_path: Path) -> None:
+    write(tmp_path, "open.py", """
+        from datetime import datetime, timedelta
+
+        import rivers as rs
+
+        start = (datetime.now() - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+        @rs.Asset(partitions_def=rs.PartitionsDefinition.daily(start))
+        def ended() -> int:
+            return 1
+
+        @rs.Asset(partitions_def=rs.PartitionsDefinition.daily(start, end_offset=1))
+        def current() -> int:
+            return 1
+        """)
+    import datetime as dt
+
+    today = dt.date.today()
+    days = [str(today - dt.timedelta(days=n)) for n in (3, 2, 1)]
+    planned = rivers(tmp_path, "backfill", "open.py", "-s", "ended", "--missing", "--dry-run")
+    if str(dt.date.today()) != str(today):  # pragma: no cover - ran across midnight
+        pytest.skip("the day changed during the test")
+    assert planned.stdout.strip() == f"Dry run: 3 partition(s) in 3 run(s): {', '.join(days)}"
+    refused = rivers(tmp_path, "materialize", "open.py", "-s", "ended", "--partition-key", str(today))
+    assert_user_error(refused)
+    with_current = rivers(tmp_path, "backfill", "open.py", "-s", "current", "--missing", "--dry-run")
+    assert with_current.stdout.strip().endswith(f"{days[-1]}, {today}")
