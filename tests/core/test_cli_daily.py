@@ -419,3 +419,46 @@ def test_an_open_ended_grid_does_not_offer_the_unfinished_window(tmp_path: Path)
     assert_user_error(refused)
     with_current = rivers(tmp_path, "backfill", "open.py", "-s", "current", "--missing", "--dry-run")
     assert with_current.stdout.strip().endswith(f"{days[-1]}, {today}")
+
+
+GRID = """
+import rivers as rs
+
+grid = rs.PartitionsDefinition.multi({"region": rs.PartitionsDefinition.static_(["eu", "us", "ap"]),
+                                      "size": rs.PartitionsDefinition.static_(["s", "m", "l"])})
+
+
+@rs.Asset(partitions_def=grid)
+def sales(context: rs.AssetExecutionContext) -> str:
+    return str(context.partition.keys)
+"""
+
+
+def test_backfill_range_per_dimension_and_strategy_per_dimension(tmp_path: Path) -> None:
+    write(tmp_path, "grid.py", GRID)
+    planned = rivers(tmp_path, "backfill", "grid.py", "--range", "region=eu..us", "--range", "size=s,l", "--dry-run")
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout.startswith("Dry run: 4 partition(s) in 4 run(s): ")
+    batched = rivers(tmp_path, "backfill", "grid.py", "--range", "region=eu..us", "--dry-run",
+                     "--strategy", "region=multi_run,size=single_run")
+    assert batched.returncode == 0, batched.stderr
+    assert batched.stdout.startswith("Dry run: 6 partition(s) in 2 run(s): ")
+    bad = rivers(tmp_path, "backfill", "grid.py", "--range", "region", "--dry-run")
+    assert_user_error(bad)
+    assert "expected DIM=FROM..TO or DIM=K1,K2" in bad.stderr
+    bad_strategy = rivers(tmp_path, "backfill", "grid.py", "--range", "region=eu..us", "--strategy", "region=fast")
+    assert_user_error(bad_strategy)
+
+
+def test_pools_list_info_and_set(tmp_path: Path) -> None:
+    assert rivers(tmp_path, "pools", "list").stdout.strip() == "no pools configured"
+    assert rivers(tmp_path, "pools", "set", "warehouse", "3", "--lease-duration", "30s").returncode == 0
+    listed = rivers(tmp_path, "pools", "list")
+    assert row(listed.stdout, "warehouse") == ["warehouse", "3", "0", "0", "30s"]
+    assert json.loads(rivers(tmp_path, "pools", "list", "--json").stdout)[0]["limit"] == 3
+    info = rivers(tmp_path, "pools", "info", "warehouse")
+    assert row(info.stdout, "Claimed:") == ["Claimed:", "0/3"] and "no active slot holders" in info.stdout
+    unknown = rivers(tmp_path, "pools", "info", "nope")
+    assert_user_error(unknown)
+    assert "pools: warehouse" in unknown.stderr
+    assert rivers(tmp_path, "pools", "frobnicate").returncode == 2

@@ -47,7 +47,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rivers._record import Record, factory
-from rivers.config_sources import CONFIG_FILENAME, ENV_RANK, FILE_RANKS, NotATable, Setting, Sources
+from rivers.config_sources import CLI_RANK, CONFIG_FILENAME, ENV_RANK, FILE_RANKS, NotATable, Setting, Sources
 from rivers.exceptions import ConfigurationError, ProjectConfigError
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ class ProjectConfig(Record):
         :raises ProjectConfigError: if a file is not valid TOML, or has an
             unknown section or key or a value of the wrong type.
         """
-        from rivers.config_sources import CLI_RANK, read_sources
+        from rivers.config_sources import read_sources
 
         start = os.fspath(directory) if directory is not None else os.getcwd()
         cli = {
@@ -253,8 +253,9 @@ class ProjectConfig(Record):
                 backend = _builtin_storage_class(scheme.lower())
         except ConfigurationError as exc:
             raise type(exc)(f"{location}: {exc}") from exc
-        _check_settings(backend, self.storage_settings, location, self.origins, "storage", skip=0 if isinstance(
-            backend, type) else 1)
+        # a class takes the settings as keywords; a backend factory takes the URL first
+        skip = 0 if isinstance(backend, type) else 1
+        _check_settings(backend, self.storage_settings, location, self.origins, "storage", skip=skip)
 
     def absolute_storage_url(self) -> str:
         """The storage URL, a relative SQLite path made absolute from the directory of the file that gave it."""
@@ -448,10 +449,13 @@ def _typed(setting: Setting, expected: type) -> Any:
     wrong = not isinstance(value, expected) or (expected is int and isinstance(value, bool))
     if wrong:
         example = {str: '"..."', int: "3000", bool: "false"}[expected]
-        raise ProjectConfigError(
-            f"{setting.origin} must be {names[expected]}, got {_describe(value)}; e.g. "
-            f"{setting.origin.rsplit(' ', 1)[-1].lower().removeprefix('rivers_')} = {example}"
-        )
+        if setting.rank == ENV_RANK:
+            hint = f"{setting.origin}={example.strip(chr(34))}"
+        elif setting.rank == CLI_RANK:
+            hint = f"{setting.origin} {example}"
+        else:
+            hint = f"{setting.origin.rsplit(' ', 1)[-1]} = {example}"
+        raise ProjectConfigError(f"{setting.origin} must be {names[expected]}, got {_describe(value)}; e.g. {hint}")
     return value
 
 

@@ -60,7 +60,7 @@ Sources = dict[str, dict[str, Setting]]
 
 
 class FoundFiles(NamedTuple):
-    """The project files found, the ``[tool.rivers]`` table of ``pyproject.toml``, and the project root."""
+    """The ``rivers.toml`` found, the ``pyproject.toml`` whose ``[tool.rivers]`` was read, and the project root."""
 
     rivers_toml: Path | None
     pyproject: Path | None

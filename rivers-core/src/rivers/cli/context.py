@@ -23,7 +23,6 @@ class CommandContext:
     console: Console
     project: Project
     repo_var: str | None = None
-    json: bool = False
 
     def target_or_configured(self, target: str | None) -> str | None:
         """TARGET, else the ``[module]`` of the settings (``None`` when neither is given).
@@ -40,9 +39,8 @@ class CommandContext:
                 return None
             if config.root and config.root not in sys.path:
                 sys.path.insert(0, config.root)  # the configured module lives next to the settings file
-            target = configured
-            location, attribute = parse_target(target)
-            return f"{location}:{self.repo_var}" if self.repo_var else target
+            location, _ = parse_target(configured)
+            return f"{location}:{self.repo_var}" if self.repo_var else configured
         location, attribute = parse_target(target)
         if attribute is None and self.repo_var:
             return f"{location}:{self.repo_var}"

@@ -70,12 +70,12 @@ def record_to_dict(record: BackfillRecord) -> dict[str, Any]:
     }
 
 
-def show(context: CommandContext, backfill_id: str) -> int:
-    """Print the stored state of a backfill (``--status`` / ``backfill-status``)."""
+def show(context: CommandContext, backfill_id: str, *, as_json: bool = False) -> int:
+    """Print the stored state of a backfill (``--status`` / ``backfill-status``), as a table or JSON."""
     import json
 
     record = find_backfill(_storage(context, backfill_id), backfill_id)
-    if context.json:
+    if as_json:
         context.console.print(json.dumps(record_to_dict(record), indent=2))
         return 0
     status = record.to_status()

@@ -82,9 +82,8 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
     """Run, show, cancel or rerun a backfill."""
     from rivers.cli import stored_backfills
 
-    context.json = args.json
     if args.status:
-        return stored_backfills.show(context, args.status)
+        return stored_backfills.show(context, args.status, as_json=args.json)
     if args.cancel:
         return stored_backfills.cancel(context, args.cancel)
     selection = _selection(args)

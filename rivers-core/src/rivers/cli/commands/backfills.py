@@ -49,8 +49,7 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 def _status(args: argparse.Namespace, context: CommandContext) -> int:
     from rivers.cli.stored_backfills import show
 
-    context.json = bool(getattr(args, "json", False))
-    return show(context, args.backfill_id)
+    return show(context, args.backfill_id, as_json=args.json)
 
 
 def _cancel(args: argparse.Namespace, context: CommandContext) -> int:

@@ -111,8 +111,8 @@ def _print_plan(context: CommandContext, repository: CodeRepository, selection: 
     graph = state.graph
     keys = [step.key for step in plan.steps]
     planned = set(keys)
-    executor_name = type(executor or repository.default_executor).__name__ if (executor or repository.default_executor) \
-        else "InProcessExecutor"
+    chosen = executor or repository.default_executor
+    executor_name = type(chosen).__name__ if chosen is not None else "InProcessExecutor"
     partition = f", partition {key}" if key is not None else ""
     context.console.print(f"Plan: {len(keys)} step(s){partition}, executor {executor_name}")
     rows = []
