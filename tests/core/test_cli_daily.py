@@ -462,3 +462,20 @@ def test_pools_list_info_and_set(tmp_path: Path) -> None:
     assert_user_error(unknown)
     assert "pools: warehouse" in unknown.stderr
     assert rivers(tmp_path, "pools", "frobnicate").returncode == 2
+
+
+def test_a_bad_executor_section_fails_materialize_even_when_the_repository_has_an_executor(tmp_path: Path) -> None:
+    write(tmp_path, "own.py", """
+        import rivers as rs
+
+        @rs.Asset
+        def one() -> int:
+            return 1
+
+        repo = rs.CodeRepository(assets=[one], default_executor=rs.Executor.in_process())
+        """)
+    write(tmp_path, "rivers.toml", '[executor]\nname = "paralel"\n')
+    for command in ("validate", "materialize"):
+        result = rivers(tmp_path, command, "own.py")
+        assert_user_error(result, code=2)
+        assert "[executor] name = 'paralel'" in result.stderr

@@ -69,14 +69,22 @@ class FoundFiles(NamedTuple):
 
 def find_upwards(filename: str, start: str) -> str | None:
     """The nearest ``filename`` in ``start`` or one of its parents, or ``None``."""
+    return _find_both(start, (filename,))[0]
+
+
+def _find_both(start: str, filenames: tuple[str, ...]) -> list[str | None]:
+    """The nearest of each of ``filenames`` from ``start`` upwards (one walk for all)."""
+    found: list[str | None] = [None] * len(filenames)
     directory = os.path.abspath(start)
     while True:
-        candidate = os.path.join(directory, filename)
-        if os.path.isfile(candidate):
-            return candidate
+        for index, filename in enumerate(filenames):
+            if found[index] is None:
+                candidate = os.path.join(directory, filename)
+                if os.path.isfile(candidate):
+                    found[index] = candidate
         parent = os.path.dirname(directory)
-        if parent == directory:
-            return None
+        if parent == directory or all(found):
+            return found
         directory = parent
 
 
@@ -93,8 +101,7 @@ def read_sources(
     :raises ProjectConfigError: on invalid TOML or a file that cannot be read.
     """
     merged: Sources = {}
-    rivers_toml = find_upwards(CONFIG_FILENAME, start)
-    pyproject = find_upwards(PYPROJECT_FILENAME, start)
+    rivers_toml, pyproject = _find_both(start, (CONFIG_FILENAME, PYPROJECT_FILENAME))
     tool_table: dict[str, Any] | None = None
     if pyproject is not None:
         tool_table = _tool_rivers(pyproject)
@@ -200,9 +207,12 @@ def _env_settings(environ: Mapping[str, str], sections: Mapping[str, object]) ->
 
 
 def _rivers_variables(environ: Mapping[str, str]) -> Iterator[tuple[str, str]]:
-    for name, text in environ.items():
-        if name.upper().startswith(ENV_PREFIX) and text.strip():
-            yield name.upper(), text.strip()
+    """The non-empty ``RIVERS_*`` variables; only their values are read."""
+    for name in environ:  # names only: reading every value of os.environ costs a decode each
+        if name.startswith(ENV_PREFIX):
+            text = environ[name].strip()
+            if text:
+                yield name.upper(), text
 
 
 def env_value(text: str) -> Any:

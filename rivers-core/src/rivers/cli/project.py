@@ -78,16 +78,19 @@ class Project:
         note says so).
         """
         config = self.config
+        # built whenever configured, so that a bad section fails here exactly as in `rivers validate`
+        executor = config.make_executor() if "executor" in config.configured else None
+        io_handler = config.make_io_handler() if "io_handler" in config.configured else None
         if repository._resolved is not None:
             self.console.error(
                 "note: the repository was resolved when its module was imported; "
                 "it keeps its own storage and defaults, rivers.toml and --storage do not apply"
             )
             return repository.storage
-        if repository.default_executor is None and "executor" in config.configured:
-            repository.default_executor = config.make_executor()
-        if repository._default_io_handler is None and "io_handler" in config.configured:
-            repository._default_io_handler = config.make_io_handler()
+        if repository.default_executor is None and executor is not None:
+            repository.default_executor = executor
+        if repository._default_io_handler is None and io_handler is not None:
+            repository._default_io_handler = io_handler
         storage = self.storage()
         repository.resolve(storage)
         return storage
