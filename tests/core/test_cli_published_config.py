@@ -139,3 +139,28 @@ def test_no_target_and_no_module_is_a_clear_error(tmp_path: Path) -> None:
     assert_user_error(result)
     assert "no TARGET given and no module configured" in result.stderr
     assert '[module] path = "my_pkg.repository"' in result.stderr
+
+
+def test_resume_a_run_of_the_configured_module_from_another_directory(tmp_path: Path) -> None:
+    project = demo(tmp_path)
+    write(project, "package_demo/repository.py", """
+        import os
+
+        import rivers as rs
+
+        @rs.Asset
+        def greeting() -> str:
+            if os.environ.get("DEMO_BREAK"):
+                raise RuntimeError("broken on purpose")
+            return "hello"
+
+        repo = rs.CodeRepository(assets=[greeting])
+        """)
+    (project / "one").mkdir()
+    (project / "two").mkdir()
+    failed = rivers(project / "one", "materialize", DEMO_BREAK="1")
+    assert failed.returncode == 1, failed.stderr
+    run_id = RUN_LINE.search(failed.stdout)["id"]
+    resumed = rivers(project / "two", "resume", run_id[:8])
+    assert resumed.returncode == 0, resumed.stderr
+    assert RUN_LINE.search(resumed.stdout)["outcome"].startswith("success")

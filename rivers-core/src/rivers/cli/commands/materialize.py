@@ -77,7 +77,8 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
         with printing_progress(printer):
             from rivers.cli.commands.resume import remember_target
 
-            run_id = remember_target(storage, loaded.origin, args.select)
+            root = context.project.config.root if args.target is None else None
+            run_id = remember_target(storage, loaded.origin, args.select, import_root=root)
             try:
                 result = repository.materialize(selection=args.select, raise_on_error=args.raise_error,
                                                 run_id_override=run_id, partition_key=key, tags=args.tag,
