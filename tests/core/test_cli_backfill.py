@@ -41,7 +41,8 @@ def sales(context: rs.AssetExecutionContext) -> str:
     return str(context.partition.key)
 """
 
-PROGRESS = re.compile(r"^\[run (\d+)\] .*; partitions: (\d+) done, (\d+) failed, (\d+) remaining of (\d+)$", re.MULTILINE)
+PROGRESS = re.compile(r"^\[run (\d+)\] .*; partitions: (\d+) done, (\d+) failed, (\d+) remaining of (\d+)$",
+                      re.MULTILINE)
 OUTCOME = re.compile(r"^Backfill (?P<id>[0-9a-f-]{36}): (?P<status>\w+)$", re.MULTILINE)
 
 

@@ -322,7 +322,7 @@ def _build(sources: Sources, path: Path | None, pyproject: Path | None, root: st
         else:
             settings = {name: _setting_value(setting) for name, setting in values.items()}
             if selector is not None:
-                fields[f"{section}_{key}"] = _selector(selector, section, key, default)
+                fields[f"{section}_{key}"] = _selector(selector, key, default)
         if selector is not None or values:
             configured.add(section)
         fields[f"{section}_settings"] = settings
@@ -391,13 +391,13 @@ def _storage_location(storage: dict[str, Setting], root: str | None) -> tuple[st
     if winner is None:
         return DEFAULT_STORAGE_URL, None, root
     if winner is url:
-        return _selector(url, "storage", "url", DEFAULT_STORAGE_URL), url, url.base
-    text = _typed(path, str).strip()  # type: ignore[union-attr]
+        return _selector(winner, "url", DEFAULT_STORAGE_URL), winner, winner.base
+    text = os.path.expanduser(_typed(winner, str).strip())
     if not text:
-        raise ProjectConfigError(f'{path.origin} must not be empty; e.g. path = ".rivers/storage/"')  # type: ignore[union-attr]
+        raise ProjectConfigError(f'{winner.origin} must not be empty; e.g. path = ".rivers/storage/"')
     if not text.endswith((".db", ".sqlite", ".sqlite3")):
         text = os.path.join(text, STORAGE_PATH_FILE)
-    return "sqlite:///" + text, path, path.base  # type: ignore[union-attr]
+    return "sqlite:///" + text, winner, winner.base
 
 
 def _storage_settings(values: dict[str, Setting], url: str, winner: Setting | None,
@@ -413,7 +413,7 @@ def _storage_settings(values: dict[str, Setting], url: str, winner: Setting | No
     }
 
 
-def _selector(setting: Setting, section: str, key: str, default: str) -> str:
+def _selector(setting: Setting, key: str, default: str) -> str:
     value = setting.value
     if not isinstance(value, str) or not value.strip():
         raise ProjectConfigError(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["EXIT_BROKEN_PIPE", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CliError", "Propagate", "is_user_error"]
+__all__ = [
+    "EXIT_BROKEN_PIPE", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CliError", "Propagate",
+    "is_user_error",
+]
 
 #: Everything went fine.
 EXIT_OK = 0

@@ -172,7 +172,10 @@ def _graph(context: CommandContext, target: str, style: str) -> list[str]:
 
 def _tree(names: list[str], edges: list[tuple[str, str]], unicode: bool) -> list[str]:
     """Each root, then its downstream assets indented; an asset already shown is marked ``(above)``."""
-    tee, elbow, pipe = ("\u251c\u2500\u2500 ", "\u2514\u2500\u2500 ", "\u2502   ") if unicode else ("|-- ", "`-- ", "|   ")
+    if unicode:
+        tee, elbow, pipe = "\u251c\u2500\u2500 ", "\u2514\u2500\u2500 ", "\u2502   "
+    else:
+        tee, elbow, pipe = "|-- ", "`-- ", "|   "
     children: dict[str, list[str]] = {name: [] for name in names}
     has_parent = set()
     for parent, child in edges:

@@ -33,9 +33,10 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
                          help="at most N backfills (20)")
     listing.add_argument("--json", action="store_true", help="print them as JSON")
     listing.set_defaults(handler=_list)
-    for name, verb, handler in (("backfill-status", "show", _status), ("backfill-cancel", "cancel", _cancel)):
+    for name, verb, flag, handler in (("backfill-status", "show", "--status", _status),
+                                      ("backfill-cancel", "cancel", "--cancel", _cancel)):
         parser = subparsers.add_parser(
-            name, parents=parents, help=f"{verb} a stored backfill (same as backfill --{verb.replace('show', 'status')})",
+            name, parents=parents, help=f"{verb} a stored backfill (same as backfill {flag})",
             description=f"{verb.capitalize()} backfill ID (a unique prefix is enough) from the project storage.",
         )
         parser.add_argument("backfill_id", metavar="ID", help="a backfill id or a unique prefix")
