@@ -524,14 +524,19 @@ def test_kv_update_from_many_threads_loses_no_update(storage: Storage) -> None:
 
 
 class _PlainKvStorage(SqliteStorage):
-    """A backend that keeps the default ``_kv_update`` (as a third-party plugin may)."""
+    """A backend without its own ``_kv_update`` (there is no thread-only default any more)."""
 
     _kv_update = Storage._kv_update
 
 
-def test_the_default_kv_update_loses_no_update_between_threads(tmp_path: Path) -> None:
+def test_a_backend_without_an_atomic_kv_update_is_rejected(tmp_path: Path) -> None:
+    from rivers.storage.contract import StorageCapabilityError, StorageContractError, check_backend
+
     storage = _PlainKvStorage(tmp_path / "plain.db")
-    test_kv_update_from_many_threads_loses_no_update(storage)
+    with pytest.raises(StorageContractError, match=r"_PlainKvStorage.*'kv' \(_kv_update\)"):
+        check_backend(storage)
+    with pytest.raises(StorageCapabilityError, match="_PlainKvStorage does not support 'kv'"):
+        storage._kv_update("k", lambda value: b"x")
     storage.close()
 
 
@@ -568,7 +573,8 @@ def test_dynamic_partition_validation(storage: Storage) -> None:
 def test_unknown_namespace_warns_but_an_emptied_one_does_not(storage: Storage) -> None:
     with pytest.warns(UserWarning, match="No dynamic partitions found for 'ghost'"):
         assert storage.get_dynamic_partitions("ghost") == []
-    storage.add_dynamic_partitions("empty", [])
+    with pytest.warns(UserWarning, match="no keys given"):
+        storage.add_dynamic_partitions("empty", [])
     storage.add_dynamic_partitions("emptied", ["k"])
     storage.delete_dynamic_partition("emptied", "k")
     with warnings.catch_warnings():

@@ -42,8 +42,9 @@ def build_graph(repo: CodeRepository) -> AssetGraph:
 
 
 def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
-    """Validate every job (unique names, members exist, plan builds)."""
+    """Validate every job (unique names, members exist, plan builds, partition definitions compatible)."""
     from rivers.exceptions import GraphValidationError
+    from rivers.partitions.compatibility import check_job_partitions
 
     jobs: dict[str, Job] = {}
     for job in repo._job_defs:
@@ -61,6 +62,7 @@ def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
             job.name, graph, selected, allow_incomplete=job.allow_incomplete_deps,
             explicit_handler=lambda node: loadable_without_running(node, default_handler),
         )
+        check_job_partitions(job.name, graph, selected)
     return jobs
 
 
@@ -210,8 +212,10 @@ class ResolvedRepository:
                 self._retry_policy(job.retry, f"job '{job.name}'")
 
     def _register_in_storage(self) -> None:
+        from rivers.storage.contract import check_backend
         from rivers.storage.records import AssetRecord
 
+        check_backend(self.storage)
         records = [
             AssetRecord(asset_key=name, tags=list(node.tags or []), kinds=list(node.kinds), group=node.group,
                         code_version=node.code_version, pool=list(node.pool))
@@ -312,6 +316,7 @@ class ResolvedRepository:
         ``partition_key`` is a PartitionKey (or None); ``partition_checked``
         says it was validated against every selected asset already.
         """
+        from rivers.definitions.compute import warn_inert_compute
         from rivers.execution.coordinator import RunCoordinator
         from rivers.execution.executors import Executor
 
@@ -331,6 +336,7 @@ class ResolvedRepository:
             resume=resume,
         )
         executor = executor or Executor.in_process()
+        warn_inert_compute(executor, plan)
         coordinator.start()
         try:
             executor.execute(coordinator)

@@ -17,10 +17,11 @@ from rivers.cli.commands import (
     resume,
     run,
     runs,
+    storage,
     validate,
 )
 
 __all__ = ["COMMANDS"]
 
 #: The command modules, in the order ``rivers --help`` lists them.
-COMMANDS = (materialize, backfill, backfills, resume, validate, assets, runs, run, pools, plugins)
+COMMANDS = (materialize, backfill, backfills, resume, validate, assets, runs, run, pools, plugins, storage)
