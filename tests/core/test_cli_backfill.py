@@ -138,9 +138,9 @@ def test_rerun_runs_the_failed_partitions_once_fixed(tmp_path: Path) -> None:
     assert ("rivers/rerun_of", first_id) in stored[rerun_id].tags
     assert {str(k) for k in stored[rerun_id].partition_statuses} == {"b", "c", "d"}
 
-    again = rivers(tmp_path, "backfill", "pipeline.py", "--rerun", rerun_id)
-    assert_user_error(again)
-    assert "nothing failed" in again.stderr
+    again = rivers(tmp_path, "backfill", "pipeline.py", "--rerun", rerun_id)  # nothing failed: runs all again
+    assert again.returncode == 0, again.stderr
+    assert progress(again)[-1] == (3, 3, 0, 0, 3)
 
 
 def test_single_run_strategy_and_dry_run(tmp_path: Path) -> None:
