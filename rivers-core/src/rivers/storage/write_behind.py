@@ -43,7 +43,7 @@ import weakref
 from collections.abc import Callable, Sequence
 
 from rivers.exceptions import StorageError
-from rivers.storage.records import RunRecord, StoredEvent, StoredLog
+from rivers.storage.records import RunRecord, StoredEvent, StoredLog, run_changes
 
 __all__ = ["Taken", "WriteBehind", "anything_held", "publish_others"]
 
@@ -170,15 +170,9 @@ class WriteBehind:
             queued = self.queued_runs
             for index in range(len(queued) - 1, -1, -1):
                 if queued[index].run_id == run_id:
-                    changes = self._queued_changes[index]
-                    if changes is None:
-                        changes = self._queued_changes[index] = {}
-                    if status is not None:
-                        changes["status"] = status
-                    if end_time is not None:
-                        changes["end_time"] = end_time
-                    if node_names is not None:
-                        changes["node_names"] = list(node_names)
+                    changes = run_changes(status, end_time, node_names)
+                    earlier = self._queued_changes[index]
+                    self._queued_changes[index] = changes if earlier is None else {**earlier, **changes}
                     return not self.batch_depth
             return None
 
