@@ -527,7 +527,7 @@ class SqliteStorage(Storage):
 
     def _topology(self) -> dict[str, list[str]]:
         rows = self._read("SELECT node, upstream FROM topology", reads_queued_tables=False)
-        return {node: decode_json(upstream) for node, upstream in rows}
+        return {node: decode_json(upstream) if upstream != "[]" else [] for node, upstream in rows}
 
     def _query_runs(self, query: RunQuery) -> RunPage:
         where: list[str] = []
