@@ -65,6 +65,12 @@ ASYNC_METHODS: Final = (
     "delete_dynamic_partition",
     "get_dynamic_partitions",
     "has_dynamic_partition",
+    # the read API for tools
+    "query_runs",
+    "get_events_after",
+    "get_asset_catalogue",
+    "get_topology",
+    "get_ticks",
 )
 
 _RESERVED_PARTITION_CHARACTERS: Final = ("|", ",")
