@@ -46,6 +46,8 @@ class BackfillRecord:
     error: str | None = None
     created: int = attrs.Factory(time.time_ns)
     updated: int = attrs.Factory(time.time_ns)
+    #: ``[host, pid, process start ns]`` of the process running it (while InProgress)
+    owner: list[Any] | None = None
 
     def count(self, status: str) -> int:
         """How many partitions have ``status``."""
@@ -89,7 +91,30 @@ def load_backfill(storage: Any, backfill_id: str) -> BackfillRecord | None:
     fields = json.loads(data)
     fields["tags"] = [tuple(tag) for tag in fields["tags"]]
     fields["launched_by"] = tuple(fields["launched_by"])
-    return BackfillRecord(**fields)
+    record = BackfillRecord(**fields)
+    if record.status == "InProgress" and record.owner and not _owner_alive(record):
+        record = _mark_died(storage, record)
+    return record
+
+
+def _owner_alive(record: BackfillRecord) -> bool:
+    """Whether the process running ``record`` is still there (its progress saves serve as heartbeat)."""
+    from rivers.storage.monitor import RunMonitor, owner_alive
+
+    host, pid, started = record.owner  # type: ignore[misc]
+    monitor = RunMonitor(record.backfill_id, host=host, pid=pid, process_start=started, heartbeat=record.updated)
+    return owner_alive(record.created, monitor, time.time_ns())
+
+
+def _mark_died(storage: Any, record: BackfillRecord) -> BackfillRecord:
+    """A backfill whose process died: canceled (partitions not done too), saved, and returned."""
+    host, pid, _ = record.owner  # type: ignore[misc]
+    record.statuses = ["canceled" if status == "pending" else status for status in record.statuses]
+    record.status = "Canceled"
+    record.error = record.error or f"backfill process died (pid {pid} on {host}); rerun_backfill runs the rest"
+    record.owner = None
+    save_backfill(storage, record)
+    return record
 
 
 def backfill_ids(storage: Any) -> list[str]:

@@ -13,7 +13,15 @@ from pathlib import Path
 from rivers.cli.commands import COMMANDS
 from rivers.cli.console import Console
 from rivers.cli.context import CommandContext
-from rivers.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CliError, Propagate, is_user_error
+from rivers.cli.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    CliError,
+    Propagate,
+    is_user_error,
+)
 from rivers.cli.project import Project
 
 __all__ = ["build_parser", "run"]
@@ -88,6 +96,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.error("interrupted")
         return EXIT_INTERRUPTED
+    except SystemExit as stop:
+        from rivers.runs import RunTerminated
+
+        if not isinstance(stop, RunTerminated):
+            raise
+        console.error("terminated")
+        return EXIT_TERMINATED
     except CliError as error:
         _report(console, error, args.traceback, prefix=str(error))
         return error.exit_code

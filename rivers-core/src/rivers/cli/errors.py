@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CliError", "Propagate", "is_user_error"]
+__all__ = [
+    "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TERMINATED", "EXIT_USAGE", "CliError", "Propagate",
+    "is_user_error",
+]
 
 #: Everything went fine.
 EXIT_OK = 0
@@ -10,8 +13,10 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 #: Bad arguments, an unloadable TARGET, a malformed ``rivers.toml``, a rivers error before any run.
 EXIT_USAGE = 2
-#: Interrupted with Ctrl-C.
+#: Interrupted with Ctrl-C (SIGINT); the run is recorded as canceled.
 EXIT_INTERRUPTED = 130
+#: Stopped by SIGTERM; the run is recorded as canceled (reason "terminated").
+EXIT_TERMINATED = 143
 
 
 class CliError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any
 
@@ -61,6 +62,12 @@ class RunCoordinator:
             self.state._event_seq = _last_event_number(storage, self.run_id)
         self._last_cancel_check = time.monotonic()
         self._cancelled = False
+        #: why the run was asked to stop (see :meth:`request_stop`), None while it may go on
+        self.stop_reason: str | None = None
+        #: the step executing in the main thread right now (a signal handler may interrupt it), else None
+        self.inline_step: str | None = None
+        self._main_ident = threading.main_thread().ident
+        self._ended: set[str] = set()  # steps with an outcome in this attempt
         self._resume = resume
         self._started = 0.0
         self._writer = EventWriter(storage)
@@ -118,7 +125,15 @@ class RunCoordinator:
         if self._claims is not None:
             self._claims.close()
         self.state.close()
-        status = "Canceled" if self._cancelled else ("Failure" if self.failures else "Success")
+        not_run = self._not_run_events() if self._cancelled else []
+        # a stop that came once every step had succeeded stopped nothing: the run succeeded
+        stopped = bool(not_run) or (self._cancelled and bool(self.failures))
+        status = "Canceled" if stopped else ("Failure" if self.failures else "Success")
+        if not_run:
+            self._writer.add(not_run, [])
+        if not stopped:
+            self._cancelled = False
+            self.stop_reason = None
         with self.storage._batch():  # the last events and the final status: one commit
             self._writer.close()
             self.storage._update_run(self.run_id, status=status, end_time=time.time_ns())
@@ -130,6 +145,24 @@ class RunCoordinator:
                                                     [name for name, _ in failed]))
         return RunResult(not self.failures and not self._cancelled, self.run_id, list(self.plan.node_names), failed,
                          self.failed_partitions)
+
+    def _not_run_events(self) -> list[Any]:
+        """One ``StepNotRun`` event per planned step that neither succeeded nor failed in this run."""
+        reason = [("rivers/reason", self.stop_reason or "canceled")]
+        return [self.state.event("StepNotRun", planned.key, metadata=list(reason)) for planned in self.plan.steps
+                if planned.key not in self._ended and planned.key not in self.completed]
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the run to stop: no step starts any more; ``reason`` is "canceled", "interrupted" or "terminated".
+
+        Safe to call from any thread and from a signal handler (it only sets
+        attributes). The executor sees it through :meth:`cancel_requested`;
+        :meth:`finish` then records the steps that did not end as not run and
+        the run as canceled.
+        """
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self._cancelled = True
 
     def first_error(self) -> BaseException | None:
         """The first real failure of the run (skips are consequences, not causes)."""
@@ -159,7 +192,14 @@ class RunCoordinator:
                 from rivers.plugins.events import StepStarted
 
                 self.observers.step_started(StepStarted(self.run_id, runtime.key))
-            outcome = run_step(runtime, self.state, planned.selected)
+            if threading.get_ident() == self._main_ident:
+                self.inline_step = runtime.key
+                try:
+                    outcome = run_step(runtime, self.state, planned.selected)
+                finally:
+                    self.inline_step = None
+            else:
+                outcome = run_step(runtime, self.state, planned.selected)
         self.record(outcome)
         return outcome
 
@@ -171,6 +211,7 @@ class RunCoordinator:
         run simply executes again.
         """
         self._writer.add(outcome.events, outcome.logs)
+        self._ended.add(outcome.key)
         if self.state.partition is not None:
             for event in outcome.events:
                 if event.event_type == "PartitionFailure":
@@ -229,7 +270,8 @@ class RunCoordinator:
         now = time.monotonic()
         if now - self._last_cancel_check >= _CANCEL_CHECK_INTERVAL_S:
             self._last_cancel_check = now
-            self._cancelled = bool(self.storage.is_cancelled(self.run_id))
+            if self.storage.is_cancelled(self.run_id):
+                self.request_stop("canceled")
         return self._cancelled
 
 

@@ -259,6 +259,8 @@ class _ParallelRun:
                 self.cancelled = True
             if self.cancelled:
                 self._drop_queued()
+                if run.stop_reason in ("interrupted", "terminated"):
+                    break  # _cleanup terminates the steps in flight; the run records them as not run
             else:
                 self._wake_due_pool_waiters()
                 self._dispatch()

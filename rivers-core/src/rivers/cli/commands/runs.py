@@ -33,6 +33,12 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         metavar="S",
         help="only runs with this status: success, failure, started, queued, notstarted, canceled",
     )
+    parser.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="say which runs were found dead: marked failed (reason 'process died'), resumable with "
+        "`rivers resume`; the check itself always runs before listing",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -46,6 +52,11 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
         console.print(f"no runs recorded yet in {project.storage_url}")
         return EXIT_OK
     storage = project.storage()
+    died = storage.reconcile_runs()  # never list a run whose process died as running
+    if args.reconcile:
+        for run_id in died:
+            console.print(f"Run {run_id}: failure (process died); `rivers resume {run_id[:SHORT_ID]}` continues it")
+        console.info(f"reconciled: {len(died)} dead run{'s' if len(died) != 1 else ''}")
     records = storage.get_runs(limit=args.limit, status=args.status)
     if not records:
         console.print("no runs" + (f" with status {args.status}" if args.status else ""))
@@ -61,7 +72,7 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
             [
                 record.run_id[:SHORT_ID],
                 report.job,
-                report.status,
+                report.status_text,
                 format_timestamp(record.start_time),
                 format_duration(report.duration_s) if record.end_time else "running",
                 len(report.steps),
