@@ -107,8 +107,23 @@ def _owner_alive(record: BackfillRecord) -> bool:
 
 
 def _mark_died(storage: Any, record: BackfillRecord) -> BackfillRecord:
-    """A backfill whose process died: canceled (partitions not done too), saved, and returned."""
+    """A backfill whose process died: canceled (partitions not done too), saved, and returned.
+
+    Its last progress save may lag behind: the partitions of its runs take
+    the runs' own outcomes (a run that was going reads as "process died").
+    """
     host, pid, _ = record.owner  # type: ignore[misc]
+    position = {text: index for index, text in enumerate(record.partition_keys)}
+    outcome = {"Success": "completed", "Failure": "failed"}
+    for run in storage.get_runs(limit=10 * len(position) + 100):
+        launched = run.launched_by
+        if launched.kind != "backfill" or launched.backfill_id != record.backfill_id or run.partition_key is None:
+            continue
+        index = position.get(run.partition_key.stored_text())
+        if index is not None and record.statuses[index] == "pending" and run.status in outcome:
+            record.statuses[index] = outcome[run.status]
+            if run.run_id not in record.run_ids:
+                record.run_ids.append(run.run_id)
     record.statuses = ["canceled" if status == "pending" else status for status in record.statuses]
     record.status = "Canceled"
     record.error = record.error or f"backfill process died (pid {pid} on {host}); rerun_backfill runs the rest"

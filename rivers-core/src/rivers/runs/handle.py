@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from rivers.execution.result import RunResult
     from rivers.runs.launcher import RunLauncher
 
@@ -50,6 +50,8 @@ class RunHandle:
         With ``raise_on_error`` (the default of ``materialize``) the first
         failure's exception is raised instead of returning a failed result.
         """
+        from concurrent.futures import TimeoutError as FutureTimeout
+
         try:
             result = self.future.result(timeout)
         except FutureTimeout:

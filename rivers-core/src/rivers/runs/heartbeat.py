@@ -46,9 +46,11 @@ class Heartbeat:
     interval: ClassVar[float] = 5.0
     #: how often the thread looks at the runs (seconds)
     tick: ClassVar[float] = 0.1
+    #: the thread ends after this many seconds without runs
+    idle_exit: ClassVar[float] = 2.0
 
     def __init__(self) -> None:
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
         self._runs: dict[str, _Watched] = {}
         self._thread: threading.Thread | None = None
         self._last_beat = 0.0
@@ -89,11 +91,21 @@ class Heartbeat:
         watched.owned = True
 
     def _loop(self) -> None:
+        """Tick while there are runs; end after :attr:`idle_exit` seconds without any (``watch`` restarts it).
+
+        Runs never wake the thread: it looks at them on its own ticks, so a
+        run costs no thread switch.
+        """
+        idle_since = time.monotonic()
         while True:
+            time.sleep(self.tick)
             with self._lock:
-                self._lock.wait(self.tick)
                 runs = list(self._runs.items())
+                if not runs and time.monotonic() - idle_since >= self.idle_exit:
+                    self._thread = None
+                    return
             if runs:
+                idle_since = time.monotonic()
                 with _work_lock:  # a fork waits until this tick is done: the child inherits none of its locks
                     self._beat(runs)
 

@@ -20,10 +20,8 @@ automation daemon and web UI after them. For each run the launcher
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from rivers._record import Record, factory
@@ -35,7 +33,7 @@ from rivers.runs.stopping import INTERRUPTED, TERMINATED, handling_signals, stop
 from rivers.storage.monitor import RunMonitor, current_owner
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from rivers.execution.coordinator import RunCoordinator
     from rivers.execution.result import RunResult
@@ -216,6 +214,8 @@ class RunLauncher:
         until fewer than ``max_concurrent_runs`` submitted runs go and its tag
         limits have room (highest ``rivers/priority`` first).
         """
+        from concurrent.futures import Future
+
         from rivers._ids import random_uuid4
 
         if request.run_id is None:
@@ -262,6 +262,8 @@ class RunLauncher:
             self._queued.remove(item)
             self._submitted[item.request.run_id] = item.request.tags
             if self._threads is None:
+                from concurrent.futures import ThreadPoolExecutor
+
                 width = max(_MIN_THREADS, self.queue.max_concurrent_runs if self.queue is not None else 0)
                 self._threads = ThreadPoolExecutor(max_workers=width, thread_name_prefix="rivers-run")
             self._threads.submit(self._run_submitted, item)
@@ -360,11 +362,9 @@ class RunLauncher:
         with self._lock:
             return list(self._active)
 
-    @contextlib.contextmanager
-    def handling_signals(self) -> Iterator[None]:
+    def handling_signals(self) -> handling_signals:
         """Inside, SIGINT/SIGTERM stop this launcher's runs (main thread only; see :mod:`rivers.runs.stopping`)."""
-        with handling_signals(self.stop_all, self._main_interruptible):
-            yield
+        return handling_signals(self.stop_all, self._main_interruptible)
 
     def _main_interruptible(self) -> bool:
         main = self._main_run
