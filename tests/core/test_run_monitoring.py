@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import rivers as rs
+from rivers.backfills.state import load_backfill
 from rivers.runs.heartbeat import Heartbeat
 from rivers.storage.monitor import OWNERLESS_GRACE_S, STALE_AFTER_S, RunMonitor, current_owner, process_start_ns
 
@@ -195,8 +195,8 @@ def test_ctrl_c_in_a_backfill_cancels_the_interrupted_partitions_run() -> None:
         assert storage.get_run_monitor(runs["b"].run_id).end_reason == "interrupted"
         assert [e.event_type for e in storage.get_events_for_run(runs["b"].run_id)] == ["StepNotRun"]
         assert "c" not in runs
-        stored = json.loads(storage.kv_get(f"rivers/backfills/{runs['b'].launched_by.backfill_id}"))
-    assert stored["status"] == "Canceled" and stored["statuses"] == ["completed", "canceled", "canceled", "canceled"]
+        stored = load_backfill(storage, runs["b"].launched_by.backfill_id)
+    assert stored.status == "Canceled" and stored.statuses == ["completed", "canceled", "canceled", "canceled"]
 
 
 def test_ctrl_c_in_a_concurrent_backfill_lets_the_steps_in_threads_end_and_launches_no_more() -> None:
@@ -208,6 +208,6 @@ def test_ctrl_c_in_a_concurrent_backfill_lets_the_steps_in_threads_end_and_launc
     assert process.returncode != 0 and "RunInterrupted" in err, (out, err)
     with rs.Storage.embedded("runs.db") as storage:
         runs = {str(run.partition_key): run for run in storage.get_runs()}
-        stored = json.loads(storage.kv_get(f"rivers/backfills/{runs['b'].launched_by.backfill_id}"))
+        stored = load_backfill(storage, runs["b"].launched_by.backfill_id)
     assert runs["b"].status == runs["c"].status == "Success" and "d" not in runs
-    assert stored["status"] == "Canceled" and stored["statuses"] == ["completed", "completed", "completed", "canceled"]
+    assert stored.status == "Canceled" and stored.statuses == ["completed", "completed", "completed", "canceled"]
