@@ -46,8 +46,9 @@ def build_graph(repo: CodeRepository) -> AssetGraph:
 
 
 def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
-    """Validate every job (unique names, members exist, plan builds)."""
+    """Validate every job (unique names, members exist, plan builds, partition definitions compatible)."""
     from rivers.exceptions import GraphValidationError
+    from rivers.partitions.compatibility import check_job_partitions
 
     jobs: dict[str, Job] = {}
     for job in repo._job_defs:
@@ -65,6 +66,7 @@ def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
             job.name, graph, selected, allow_incomplete=job.allow_incomplete_deps,
             explicit_handler=lambda node: loadable_without_running(node, default_handler),
         )
+        check_job_partitions(job.name, graph, selected)
     return jobs
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 __all__ = [
-    "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TERMINATED", "EXIT_USAGE", "CliError", "Propagate",
+    "EXIT_BROKEN_PIPE", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TERMINATED", "EXIT_USAGE", "CliError",
+    "Propagate",
     "is_user_error",
 ]
 
@@ -15,6 +16,8 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 #: Interrupted with Ctrl-C (SIGINT); the run is recorded as canceled.
 EXIT_INTERRUPTED = 130
+#: The reader of the output went away (``rivers runs | head``): 128 + SIGPIPE, as the shell reports it.
+EXIT_BROKEN_PIPE = 141
 #: Stopped by SIGTERM; the run is recorded as canceled (reason "terminated").
 EXIT_TERMINATED = 143
 

@@ -128,6 +128,7 @@ class RunLauncher:
         return result
 
     def _run(self, request: RunRequest) -> tuple[RunResult, RunCoordinator, BaseException | None]:
+        from rivers.definitions.compute import warn_inert_compute
         from rivers.execution.coordinator import RunCoordinator
         from rivers.execution.executors import Executor
 
@@ -138,6 +139,7 @@ class RunLauncher:
             partition_checked=request.partition_checked, launched_by=launched_by, resume=request.resume,
         )
         executor = request.executor or Executor.in_process()
+        warn_inert_compute(executor, request.plan)
         run_id = coordinator.run_id
         main = threading.current_thread() is threading.main_thread()
         raised: BaseException | None = None
