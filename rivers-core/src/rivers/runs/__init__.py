@@ -17,10 +17,36 @@ Run monitoring records live in storage (:mod:`rivers.storage.monitor`);
 
 from __future__ import annotations
 
-from rivers.runs.handle import RunHandle
-from rivers.runs.launcher import RunLauncher, RunRequest
-from rivers.runs.queue import RunQueueConfig, TagConcurrencyLimit
-from rivers.runs.stopping import RunInterrupted, RunTerminated
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rivers.runs.handle import RunHandle
+    from rivers.runs.launcher import RunLauncher, RunRequest
+    from rivers.runs.queue import RunQueueConfig, TagConcurrencyLimit
+    from rivers.runs.stopping import RunInterrupted, RunTerminated
+
+#: where each public name lives: modules load on first use (a blocking run needs no handle or queue code)
+_EXPORTS = {
+    "RunHandle": "rivers.runs.handle",
+    "RunInterrupted": "rivers.runs.stopping",
+    "RunLauncher": "rivers.runs.launcher",
+    "RunQueueConfig": "rivers.runs.queue",
+    "RunRequest": "rivers.runs.launcher",
+    "RunTerminated": "rivers.runs.stopping",
+    "TagConcurrencyLimit": "rivers.runs.queue",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rivers.runs' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "RunHandle",

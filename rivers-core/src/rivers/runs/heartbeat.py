@@ -15,9 +15,10 @@ import logging
 import os
 import threading
 import time
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from rivers.storage.monitor import RunMonitor, current_owner
+if TYPE_CHECKING:
+    from rivers.storage.monitor import RunMonitor
 
 __all__ = ["Heartbeat", "heartbeat"]
 
@@ -73,15 +74,9 @@ class Heartbeat:
             watched = self._runs.pop(run_id, None)
         return watched is not None and watched.owned
 
-    def monitor_of(self, run_id: str, **changes: Any) -> RunMonitor | None:
-        """The monitor record ``run_id`` has (or would have) as watched now, with ``changes``."""
-        with self._lock:
-            watched = self._runs.get(run_id)
-        if watched is None:
-            return None
-        return self._record(run_id, watched).evolve(**changes)
-
     def _record(self, run_id: str, watched: _Watched) -> RunMonitor:
+        from rivers.storage.monitor import RunMonitor, current_owner
+
         host, pid, started = current_owner()
         return RunMonitor(run_id=run_id, host=host, pid=pid, process_start=started, heartbeat=time.time_ns(),
                           attempt_start=watched.attempt_start, attempts=list(watched.attempts))

@@ -26,17 +26,16 @@ from typing import TYPE_CHECKING, Any
 
 from rivers._record import Record, factory
 from rivers.exceptions import ConfigurationError, ExecutionError
-from rivers.runs.handle import RunHandle
 from rivers.runs.heartbeat import heartbeat
-from rivers.runs.queue import RunQueueConfig, admissible
 from rivers.runs.stopping import INTERRUPTED, TERMINATED, handling_signals, stop_exception
-from rivers.storage.monitor import RunMonitor, current_owner
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from rivers.execution.coordinator import RunCoordinator
     from rivers.execution.result import RunResult
+    from rivers.runs.handle import RunHandle
+    from rivers.runs.queue import RunQueueConfig
 
 __all__ = ["RunLauncher", "RunRequest"]
 
@@ -97,8 +96,11 @@ class RunLauncher:
     """
 
     def __init__(self, storage: Any, queue: RunQueueConfig | None = None) -> None:
-        if queue is not None and not isinstance(queue, RunQueueConfig):
-            raise ConfigurationError(f"run_queue must be a RunQueueConfig, got {type(queue).__name__}")
+        if queue is not None:
+            from rivers.runs.queue import RunQueueConfig
+
+            if not isinstance(queue, RunQueueConfig):
+                raise ConfigurationError(f"run_queue must be a RunQueueConfig, got {type(queue).__name__}")
         self.storage = storage
         self.queue = queue
         self._lock = threading.Condition()
@@ -200,6 +202,8 @@ class RunLauncher:
         """Store why a stopped run ended (with its owner and attempts) in its monitor record."""
         if not self.storage._supports_run_monitor:
             return
+        from rivers.storage.monitor import RunMonitor, current_owner
+
         host, pid, started = current_owner()
         previous = self.storage.get_run_monitor(coordinator.run_id)
         attempt_start = previous.attempt_start if previous is not None else None
@@ -219,6 +223,7 @@ class RunLauncher:
         from concurrent.futures import Future
 
         from rivers._ids import random_uuid4
+        from rivers.runs.handle import RunHandle
 
         if request.run_id is None:
             request = request.evolve(run_id=random_uuid4())
@@ -250,6 +255,8 @@ class RunLauncher:
                 return  # admitted meanwhile
             self.storage._create_run(record)
         if self.storage._supports_run_monitor:
+            from rivers.storage.monitor import RunMonitor, current_owner
+
             host, pid, started = current_owner()
             self.storage._put_run_monitor(RunMonitor(request.run_id, host, pid, started, heartbeat=now))
 
@@ -257,6 +264,8 @@ class RunLauncher:
         """Start the queued runs the queue config admits now (lock held); the ones started."""
         if not self._queued:
             return []
+        from rivers.runs.queue import admissible
+
         chosen = admissible(self.queue, self._submitted.values(),
                             [(item.request.priority, item.request.tags) for item in self._queued])
         started = [self._queued[index] for index in chosen]
