@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from typing import Any, Callable
 
 import rivers as rs
@@ -63,9 +64,32 @@ def in_threads(work: Callable[[int], None], count: int = 4) -> None:
         raise errors[0]
 
 
+def wait_until_exists(process: subprocess.Popen[Any], *paths: Any, what: str, timeout: float = 30) -> None:
+    """Wait until every one of ``paths`` exists (the subprocess got there); fail if it exits first or too late."""
+    deadline = time.monotonic() + timeout
+    while not all(path.exists() for path in paths):
+        if process.poll() is not None:
+            raise AssertionError(f"the process exited before {what}: {process.communicate()}")
+        assert time.monotonic() < deadline, f"{what} never happened"
+        time.sleep(0.02)
+
+
 def run_python(code: str, *args: str, timeout: float = 120, **env: str) -> str:
     """Run python ``code`` (dedented) with ``args`` in a fresh interpreter; its stdout (it must succeed)."""
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **env}, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def hide_installed_plugins(monkeypatch: Any, request: Any) -> None:
+    """Make entry-point plugins (rivers-io-fs, rivers-io-s3, ...) invisible for one test.
+
+    For tests of what happens when a first-party component is *not*
+    installed: the test environment installs every one of them.
+    """
+    import rivers.plugins
+
+    monkeypatch.setenv(rivers.plugins.DISABLE_AUTOLOAD_ENV, "1")
+    rivers.plugins.reset()
+    request.addfinalizer(rivers.plugins.reset)

@@ -18,6 +18,7 @@ import pytest
 
 import parallel_support as ps
 import rivers as rs
+from support import wait_until_exists
 
 PIPELINE = """
 import os
@@ -86,13 +87,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def start_and_kill(command: list[str], env: dict[str, str]) -> None:
     """Start ``command``, wait until the third asset runs, SIGKILL the process."""
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    marker = ps.marks_dir() / "third-started"
-    deadline = time.monotonic() + 20
-    while not marker.exists():
-        if process.poll() is not None:
-            raise AssertionError(f"pipeline exited early: {process.communicate()}")
-        assert time.monotonic() < deadline, "the third asset never started"
-        time.sleep(0.02)
+    wait_until_exists(process, ps.marks_dir() / "third-started", what="the third asset started", timeout=20)
     time.sleep(0.2)  # let the event writer commit what finished before the kill
     process.send_signal(signal.SIGKILL)
     process.wait(10)

@@ -19,6 +19,7 @@ import pytest
 
 import parallel_support as ps
 import rivers as rs
+from support import wait_until_exists
 
 PIPELINE = """
 import os
@@ -88,13 +89,7 @@ def start_materialize(executor: str) -> subprocess.Popen[str]:
     env = {**os.environ, "EXECUTOR": executor, "RIVERS_WORKER_START_METHOD": "fork"}
     process = subprocess.Popen([sys.executable, "-m", "rivers.cli", "materialize", "pipeline.py"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    marker = ps.marks_dir() / "transform-started"
-    deadline = time.monotonic() + 30
-    while not marker.exists():
-        if process.poll() is not None:
-            raise AssertionError(f"materialize exited early: {process.communicate()}")
-        assert time.monotonic() < deadline, "transform never started"
-        time.sleep(0.02)
+    wait_until_exists(process, ps.marks_dir() / "transform-started", what="transform started")
     time.sleep(0.3)  # the run is going for a moment: its owner is recorded
     return process
 

@@ -20,6 +20,7 @@ from rivers.cli.table import format_table
 if TYPE_CHECKING:
     from rivers.cli.partition_status import PartitionStatus
     from rivers.storage import RunRecord, Storage
+    from rivers.storage.queries import AssetCatalogueEntry
 
 __all__ = ["add_parser", "handle"]
 
@@ -87,7 +88,7 @@ def _documents_of_target(context: CommandContext, target: str) -> list[dict[str,
     with repository:
         storage = context.project.bind(repository)
         nodes = repository._state().graph.nodes
-        staleness = storage.compute_staleness()
+        catalogue = {entry.asset_key: entry for entry in storage.get_asset_catalogue()}
         runs: list[RunRecord] | None = None
         documents = []
         for name, node in nodes.items():
@@ -98,37 +99,27 @@ def _documents_of_target(context: CommandContext, target: str) -> list[dict[str,
                 runs = recent_runs(storage) if runs is None else runs
                 keys = node.partitions_def.get_partition_keys(dynamic_partitions=dynamic_lookup(storage))
                 status = partition_status(storage, name, keys, runs)
-            documents.append(_document(storage, name, node.group, node.kinds, staleness.get(name), status))
+            documents.append(_document(name, node.group, node.kinds, catalogue.get(name), status))
         return documents
 
 
 def _documents_of_storage(storage: Storage) -> list[dict[str, Any]]:
     """Data for the assets registered in the storage by the last resolved repositories."""
-    staleness = storage.compute_staleness()
-    return [_document(storage, record.asset_key, record.group, record.kinds, staleness.get(record.asset_key), None)
-            for record in storage.get_asset_records()]
+    return [_document(entry.asset_key, entry.record.group, entry.record.kinds, entry, None)
+            for entry in storage.get_asset_catalogue()]
 
 
-def _document(storage: Storage, name: str, group: str | None, kinds: Iterable[str], staleness: Any,
+def _document(name: str, group: str | None, kinds: Iterable[str], entry: AssetCatalogueEntry | None,
               partitions: PartitionStatus | None) -> dict[str, Any]:
-    event = storage.get_latest_materialization(name)
-    status, causes = staleness if staleness is not None else ("Missing" if event is None else "UpToDate", [])
+    event = entry.last_materialization if entry is not None else None
     return {
         "asset": name, "group": group, "kinds": list(kinds),
         "last_materialization": None if event is None else event.timestamp,
         "data_version": None if event is None else event.data_version,
         "partitions": None if partitions is None else partitions.counts(),
-        "staleness": status,
-        "stale_causes": [_cause(cause) for cause in causes],
+        "staleness": entry.staleness if entry is not None else "Missing",
+        "stale_causes": [cause.reason for cause in entry.stale_causes] if entry is not None else [],
     }
-
-
-def _cause(cause: Any) -> str:
-    for attribute in ("reason", "message", "description"):
-        text = getattr(cause, attribute, None)
-        if isinstance(text, str) and text:
-            return text
-    return str(cause)
 
 
 def _row(document: dict[str, Any]) -> list[object]:
