@@ -64,6 +64,19 @@ def in_threads(work: Callable[[int], None], count: int = 4) -> None:
         raise errors[0]
 
 
+def write_crash_project(directory: Any, monkeypatch: Any, pipeline: str) -> Any:
+    """A project for the crash tests in ``directory``: ``pipeline.py`` (its ``{support}`` filled in) on ``runs.db``.
+
+    ``RIVERS_TEST_MARKS`` points the assets' traces at ``directory/marks``.
+    """
+    from pathlib import Path
+
+    monkeypatch.setenv("RIVERS_TEST_MARKS", str(directory / "marks"))
+    (directory / "pipeline.py").write_text(pipeline.format(support=str(Path(__file__).resolve().parent)))
+    (directory / "rivers.toml").write_text('[storage]\nurl = "sqlite:///runs.db"\n')
+    return directory
+
+
 def wait_until_exists(process: subprocess.Popen[Any], *paths: Any, what: str, timeout: float = 30) -> None:
     """Wait until every one of ``paths`` exists (the subprocess got there); fail if it exits first or too late."""
     deadline = time.monotonic() + timeout

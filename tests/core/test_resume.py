@@ -18,7 +18,7 @@ import pytest
 
 import parallel_support as ps
 import rivers as rs
-from support import wait_until_exists
+from support import wait_until_exists, write_crash_project
 
 PIPELINE = """
 import os
@@ -78,10 +78,7 @@ if __name__ == "__main__":
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("RIVERS_TEST_MARKS", str(tmp_path / "marks"))
-    (tmp_path / "pipeline.py").write_text(PIPELINE.format(support=str(Path(ps.__file__).parent)))
-    (tmp_path / "rivers.toml").write_text('[storage]\nurl = "sqlite:///runs.db"\n')
-    return tmp_path
+    return write_crash_project(tmp_path, monkeypatch, PIPELINE)
 
 
 def start_and_kill(command: list[str], env: dict[str, str]) -> None:

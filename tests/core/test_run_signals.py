@@ -19,7 +19,7 @@ import pytest
 
 import parallel_support as ps
 import rivers as rs
-from support import wait_until_exists
+from support import wait_until_exists, write_crash_project
 
 PIPELINE = """
 import os
@@ -68,10 +68,7 @@ repo = rs.CodeRepository(assets=[extract, transform, load], default_executor=exe
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("RIVERS_TEST_MARKS", str(tmp_path / "marks"))
-    (tmp_path / "pipeline.py").write_text(PIPELINE.format(support=str(Path(ps.__file__).parent)))
-    (tmp_path / "rivers.toml").write_text('[storage]\nurl = "sqlite:///runs.db"\n')
-    return tmp_path
+    return write_crash_project(tmp_path, monkeypatch, PIPELINE)
 
 
 def rivers(*args: str, executor: str = "in_process", timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -82,11 +79,11 @@ def rivers(*args: str, executor: str = "in_process", timeout: float = 60) -> sub
 def start_materialize(executor: str) -> subprocess.Popen[str]:
     """Start ``rivers materialize pipeline.py`` and wait until ``transform`` runs.
 
-    Workers are forked from the controller, so the kernel kills them with it
-    (under forkserver a SIGKILLed controller's workers outlive it: a worker
-    pool issue of its own).
+    Whatever the worker start method, a worker dies with a SIGKILLed
+    controller (its lifeline), so no orphan finishes ``transform`` later:
+    the side-effect log would show it twice.
     """
-    env = {**os.environ, "EXECUTOR": executor, "RIVERS_WORKER_START_METHOD": "fork"}
+    env = {**os.environ, "EXECUTOR": executor}
     process = subprocess.Popen([sys.executable, "-m", "rivers.cli", "materialize", "pipeline.py"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_until_exists(process, ps.marks_dir() / "transform-started", what="transform started")
