@@ -87,6 +87,23 @@ def wait_until_exists(process: subprocess.Popen[Any], *paths: Any, what: str, ti
         time.sleep(0.02)
 
 
+def wait_for_run_progress(database: str, steps: set[str], *, monitored: bool = False, timeout: float = 30) -> str:
+    """Wait until the only run in the SQLite file ``database`` has completed ``steps`` (and, with
+    ``monitored``, recorded its owner) as another process sees it; return its run id."""
+    from pathlib import Path
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if Path(database).exists():
+            with rs.Storage.embedded(database) as storage:
+                for run in storage.get_runs(limit=1):
+                    done = steps <= storage._completed_steps(run.run_id)
+                    if done and (not monitored or storage.get_run_monitor(run.run_id) is not None):
+                        return run.run_id
+        assert time.monotonic() < deadline, f"the run never completed {sorted(steps)} (monitored={monitored})"
+        time.sleep(0.05)
+
+
 def run_python(code: str, *args: str, timeout: float = 120, **env: str) -> str:
     """Run python ``code`` (dedented) with ``args`` in a fresh interpreter; its stdout (it must succeed)."""
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True,

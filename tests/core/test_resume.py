@@ -11,14 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import parallel_support as ps
 import rivers as rs
-from support import wait_until_exists, write_crash_project
+from support import wait_for_run_progress, wait_until_exists, write_crash_project
 
 PIPELINE = """
 import os
@@ -85,7 +84,7 @@ def start_and_kill(command: list[str], env: dict[str, str]) -> None:
     """Start ``command``, wait until the third asset runs, SIGKILL the process."""
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_until_exists(process, ps.marks_dir() / "third-started", what="the third asset started", timeout=20)
-    time.sleep(0.2)  # let the event writer commit what finished before the kill
+    wait_for_run_progress("runs.db", {"first", "second", "side"})  # what finished is in the store
     process.send_signal(signal.SIGKILL)
     process.wait(10)
     process.stdout.close()

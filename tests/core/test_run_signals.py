@@ -12,14 +12,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import parallel_support as ps
 import rivers as rs
-from support import wait_until_exists, write_crash_project
+from support import wait_for_run_progress, wait_until_exists, write_crash_project
 
 PIPELINE = """
 import os
@@ -87,7 +86,7 @@ def start_materialize(executor: str) -> subprocess.Popen[str]:
     process = subprocess.Popen([sys.executable, "-m", "rivers.cli", "materialize", "pipeline.py"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_until_exists(process, ps.marks_dir() / "transform-started", what="transform started")
-    time.sleep(0.3)  # the run is going for a moment: its owner is recorded
+    wait_for_run_progress("runs.db", {"extract"}, monitored=True)  # extract is stored, the owner recorded
     return process
 
 
