@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from typing import Final
 
 import psycopg
+import psycopg.errors
 
 from rivers.exceptions import SchemaMigrationNeededError
 
@@ -215,6 +216,19 @@ def migrate(
     Without ``allow_breaking`` a breaking migration raises
     :class:`SchemaMigrationNeededError` instead (nothing is changed).
     """
+    for _ in range(5):
+        try:
+            return _migrate_once(conn, schema, where, allow_breaking, migrations)
+        except (psycopg.errors.DuplicateTable, psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+            # another process created the tables while this transaction waited for the lock, and its
+            # catalog cache did not show them yet: a new transaction sees them
+            continue
+    return _migrate_once(conn, schema, where, allow_breaking, migrations)
+
+
+def _migrate_once(
+    conn: psycopg.Connection, schema: str, where: str, allow_breaking: bool, migrations: Sequence[Migration]
+) -> list[int]:
     target = migrations[-1].version
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, _LOCK_SCHEMA))

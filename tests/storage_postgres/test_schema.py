@@ -1,0 +1,74 @@
+"""The versioned schema: created once, older versions migrated (or refused), newer versions refused naming both."""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import pytest
+
+from rivers.exceptions import SchemaMigrationNeededError
+from rivers.storage import RunRecord, StoredEvent
+from rivers_storage_postgres import schema
+from rivers_storage_postgres.storage import PostgresStorage
+
+
+def _version(pg_url: str, pg_schema: str) -> int:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        return schema.schema_version(conn, pg_schema)
+
+
+def test_a_new_store_gets_the_current_schema_once_even_with_concurrent_openers(pg_url: str, pg_schema: str) -> None:
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            PostgresStorage(pg_url, schema=pg_schema).close()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _version(pg_url, pg_schema) == schema.SCHEMA_VERSION
+
+
+def test_a_newer_store_is_refused_naming_both_versions(pg_storage: PostgresStorage, pg_url: str,
+                                                      pg_schema: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"UPDATE {pg_schema}.rivers_schema_version SET version = 99")
+    with pytest.raises(SchemaMigrationNeededError,
+                       match=rf"schema version 99, newer than this rivers-storage-postgres \(schema "
+                             rf"{schema.SCHEMA_VERSION}\); upgrade rivers-storage-postgres"):
+        PostgresStorage(pg_url, schema=pg_schema)
+
+
+def _with_v2(*, breaking: bool) -> tuple[schema.Migration, ...]:
+    statements = ["ALTER TABLE {s}.runs ADD COLUMN launcher text"]
+    return (*schema.MIGRATIONS, schema.Migration(schema.SCHEMA_VERSION + 1, statements, breaking=breaking))
+
+
+def test_an_older_store_is_migrated_keeping_its_data(pg_storage: PostgresStorage, pg_url: str, pg_schema: str) -> None:
+    pg_storage._create_run(RunRecord(run_id="r", status="Success", start_time=1))
+    pg_storage._append_events([StoredEvent("e", "Materialization", "a", "r", None, 2, [], "d1")])
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        schema.ensure_schema(conn, pg_schema, "test", _with_v2(breaking=False))
+        assert schema.schema_version(conn, pg_schema) == schema.SCHEMA_VERSION + 1
+        assert conn.execute(f"SELECT launcher FROM {pg_schema}.runs").fetchall() == [(None,)]
+        schema.ensure_schema(conn, pg_schema, "test", _with_v2(breaking=False))  # idempotent
+    assert pg_storage.get_run("r").status == "Success"
+    assert pg_storage.get_latest_materialization("a").data_version == "d1"
+
+
+def test_a_breaking_migration_waits_for_rivers_storage_migrate(pg_storage: PostgresStorage, pg_url: str,
+                                                              pg_schema: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        with pytest.raises(SchemaMigrationNeededError, match="run `rivers storage migrate` first"):
+            schema.ensure_schema(conn, pg_schema, "test", _with_v2(breaking=True))
+        assert schema.schema_version(conn, pg_schema) == schema.SCHEMA_VERSION  # nothing changed
+        assert schema.migrate(conn, pg_schema, "test", migrations=_with_v2(breaking=True)) == [
+            schema.SCHEMA_VERSION + 1]
+        assert schema.schema_version(conn, pg_schema) == schema.SCHEMA_VERSION + 1
