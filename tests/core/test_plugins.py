@@ -422,6 +422,7 @@ def test_invalid_plugins_are_rejected_with_the_fix(isolated: RiversPluginManager
 
 def test_executor_and_storage_factories_receive_config(isolated: RiversPluginManager) -> None:
     calls: list[tuple[str, Any]] = []
+    storage = rivers.Storage.memory()  # a real backend: connect_storage checks it against the storage contract
 
     class Factories:
         @hookimpl
@@ -430,11 +431,11 @@ def test_executor_and_storage_factories_receive_config(isolated: RiversPluginMan
 
         @hookimpl
         def rivers_storage_backends(self) -> dict[str, Any]:
-            return {"rec": lambda url, **config: calls.append((url, config)) or "storage"}
+            return {"rec": lambda url, **config: calls.append((url, config)) or storage}
 
     isolated.register(Factories())
     assert isolated.create_executor("recording", workers=2) == "executor"
-    assert isolated.connect_storage("REC://host/db", timeout=3) == "storage"
+    assert isolated.connect_storage("REC://host/db", timeout=3) is storage
     assert calls == [("executor", {"workers": 2}), ("REC://host/db", {"timeout": 3})]
 
 

@@ -524,14 +524,19 @@ def test_kv_update_from_many_threads_loses_no_update(storage: Storage) -> None:
 
 
 class _PlainKvStorage(SqliteStorage):
-    """A backend that keeps the default ``_kv_update`` (as a third-party plugin may)."""
+    """A backend without its own ``_kv_update`` (there is no thread-only default any more)."""
 
     _kv_update = Storage._kv_update
 
 
-def test_the_default_kv_update_loses_no_update_between_threads(tmp_path: Path) -> None:
+def test_a_backend_without_an_atomic_kv_update_is_rejected(tmp_path: Path) -> None:
+    from rivers.storage.contract import StorageCapabilityError, StorageContractError, check_backend
+
     storage = _PlainKvStorage(tmp_path / "plain.db")
-    test_kv_update_from_many_threads_loses_no_update(storage)
+    with pytest.raises(StorageContractError, match=r"_PlainKvStorage.*'kv' \(_kv_update\)"):
+        check_backend(storage)
+    with pytest.raises(StorageCapabilityError, match="_PlainKvStorage does not support 'kv'"):
+        storage._kv_update("k", lambda value: b"x")
     storage.close()
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from rivers.exceptions import ConfigurationError, SchemaMigrationNeededError, StorageError
 from rivers.storage import AssetRecord, RunRecord, SqliteStorage, Storage, StoredEvent, StoredLog
-from rivers.storage._sqlite_schema import SCHEMA_VERSION
+from rivers.storage._sqlite_migrations import SCHEMA_VERSION
 from support import in_threads, run_python
 
 

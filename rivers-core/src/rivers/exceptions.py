@@ -23,6 +23,8 @@ __all__ = [
     "ResultDefinitionError",
     "ScheduleDefinitionError",
     "SchemaMigrationNeededError",
+    "StorageCapabilityError",
+    "StorageContractError",
     "SensorDefinitionError",
     "StorageError",
     "TaskDefinitionError",
@@ -91,6 +93,14 @@ class StorageError(Exception):
 
 class SchemaMigrationNeededError(StorageError):
     """A persistent store was written by an incompatible version."""
+
+
+class StorageContractError(StorageError):
+    """A storage backend does not fulfil the storage contract (its version or capabilities)."""
+
+
+class StorageCapabilityError(StorageError):
+    """A storage method was called on a backend that lacks its capability."""
 
 
 class TaskDefinitionError(Exception):

@@ -210,8 +210,10 @@ class ResolvedRepository:
                 self._retry_policy(job.retry, f"job '{job.name}'")
 
     def _register_in_storage(self) -> None:
+        from rivers.storage.contract import check_backend
         from rivers.storage.records import AssetRecord
 
+        check_backend(self.storage)
         records = [
             AssetRecord(asset_key=name, tags=list(node.tags or []), kinds=list(node.kinds), group=node.group,
                         code_version=node.code_version, pool=list(node.pool))

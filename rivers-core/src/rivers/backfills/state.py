@@ -1,9 +1,10 @@
 """A backfill's state in storage, so that another process can follow or cancel it.
 
-The record lives in the storage's key-value area (every backend has one,
-plugins included) as JSON under ``rivers/backfills/<id>``; an index key lists
-the ids, and a separate key carries a cancel request so that a canceling
-process never overwrites the running backfill's progress.
+The record is a first-class storage record (capability ``backfills`` of the
+storage contract): a :class:`~rivers.storage.control_records.StoredBackfill`
+whose ``data`` is this module's JSON. A cancel request is a separate flag of
+the stored record that saving progress never clears, so a canceling process
+never loses to the running backfill's next save.
 """
 
 from __future__ import annotations
@@ -74,19 +75,23 @@ class BackfillRecord:
 
 
 def save_backfill(storage: Any, record: BackfillRecord, *, new: bool = False) -> None:
-    """Write ``record`` (and, for a new backfill, add it to the index)."""
+    """Write ``record`` (``new``: a backfill being created; it is listed from now on)."""
+    from rivers.storage.contract import Capability, require_capability
+    from rivers.storage.control_records import StoredBackfill
+
+    if new:
+        require_capability(storage, Capability.BACKFILLS, "repo.backfill()")
     record.updated = time.time_ns()
-    storage.kv_set(_PREFIX + record.backfill_id, json.dumps(attrs.asdict(record)).encode())
-    if new:  # appended atomically: backfills started by several processes at once all stay listed
-        storage._kv_update(_INDEX, lambda data: json.dumps([*_decode_ids(data), record.backfill_id]).encode())
+    data = json.dumps(attrs.asdict(record))
+    storage._put_backfill(StoredBackfill(record.backfill_id, record.status, record.created, record.updated, data))
 
 
 def load_backfill(storage: Any, backfill_id: str) -> BackfillRecord | None:
     """The stored record of ``backfill_id``, or ``None``."""
-    data = storage.kv_get(_PREFIX + backfill_id)
-    if data is None:
+    stored = storage._get_backfill(backfill_id)
+    if stored is None:
         return None
-    fields = json.loads(data)
+    fields = json.loads(stored.data)
     fields["tags"] = [tuple(tag) for tag in fields["tags"]]
     fields["launched_by"] = tuple(fields["launched_by"])
     return BackfillRecord(**fields)
@@ -94,18 +99,15 @@ def load_backfill(storage: Any, backfill_id: str) -> BackfillRecord | None:
 
 def backfill_ids(storage: Any) -> list[str]:
     """Ids of every stored backfill, oldest first."""
-    return _decode_ids(storage.kv_get(_INDEX))
-
-
-def _decode_ids(data: bytes | None) -> list[str]:
-    return list(json.loads(data)) if data else []
+    return [stored.backfill_id for stored in storage._backfills(None, None)]
 
 
 def request_cancel(storage: Any, backfill_id: str) -> None:
     """Ask the process running ``backfill_id`` to stop launching runs."""
-    storage.kv_set(_PREFIX + backfill_id + "/cancel", b"1")
+    storage._request_backfill_cancel(backfill_id)
 
 
 def cancel_requested(storage: Any, backfill_id: str) -> bool:
     """Whether a cancel of ``backfill_id`` was requested (by any process)."""
-    return storage.kv_get(_PREFIX + backfill_id + "/cancel") is not None
+    stored = storage._get_backfill(backfill_id)
+    return stored is not None and stored.cancel_requested

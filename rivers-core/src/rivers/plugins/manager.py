@@ -370,7 +370,11 @@ class RiversPluginManager:
     def connect_storage(self, url: str, **config: Any) -> Storage:
         """Open the storage at ``url`` with the backend of its scheme (before ``://``).
 
+        The backend is checked against the storage contract (its declared
+        version and capabilities, :func:`rivers.storage.contract.check_backend`).
+
         :raises ConfigurationError: if ``url`` has no scheme.
+        :raises StorageContractError: if the backend does not fulfil the contract.
         """
         scheme, separator, _ = url.partition("://")
         if not separator or not scheme:
@@ -379,7 +383,10 @@ class RiversPluginManager:
                 "e.g. 'sqlite:///.rivers/rivers.db' or 'memory://'. "
                 f"Available schemes: {', '.join(repr(s) for s in self.names(STORAGE_BACKEND))}."
             )
+        from rivers.storage.contract import check_backend
+
         storage: Storage = self.lookup(STORAGE_BACKEND, scheme.lower())(url, **config)
+        check_backend(storage, name=scheme.lower())
         return storage
 
     def partition_type(self, name: str) -> type:

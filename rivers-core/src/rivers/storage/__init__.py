@@ -3,7 +3,8 @@
 ``Storage`` is the public ``rivers.Storage`` type; ``Storage.memory()`` and
 ``Storage.embedded(path)`` build the two backends shipped with rivers-core,
 ``Storage.connect(url)`` picks a backend contributed by a plugin. The backend
-modules (and ``sqlite3``) are imported on first use.
+modules (and ``sqlite3``) are imported on first use. What a backend
+implements is the storage contract, :mod:`rivers.storage.contract`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rivers.storage.base import ASYNC_METHODS, Storage
+from rivers.storage.contract import CONTRACT_VERSION, Capability
+from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
+from rivers.storage.partition_status import PartitionStatusRanges
+from rivers.storage.queries import AssetCatalogueEntry, EventPage, RunPage, RunQuery
 from rivers.storage.records import (
     RUN_OUTCOMES,
     RUN_STATUSES,
@@ -29,6 +34,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ASYNC_METHODS",
+    "CONTRACT_VERSION",
+    "AssetCatalogueEntry",
+    "Capability",
+    "EventPage",
+    "Lease",
+    "PartitionStatusRanges",
+    "RunPage",
+    "RunQuery",
+    "StoredBackfill",
+    "StoredTick",
     "RUN_OUTCOMES",
     "RUN_STATUSES",
     "AssetRecord",

@@ -3,19 +3,18 @@
 Column lists here fix the order of every row the backend writes or reads;
 :mod:`rivers.storage.sqlite` only runs statements. List-valued fields are
 JSON text. Derived state of events (asset ``last_*`` fields, latest
-materialization per asset and partition) is maintained by triggers, so it
-is always written in the transaction that inserts the event, whoever
-inserts it.
+materialization per asset and partition, the number of materialized
+partitions) is maintained by triggers, so it is always written in the
+transaction that inserts the event, whoever inserts it. The DDL of later
+schema versions is in :mod:`rivers.storage._sqlite_migrations`.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from rivers.exceptions import SchemaMigrationNeededError
 from rivers.storage.records import (
     AssetRecord,
     LaunchedBy,
@@ -25,9 +24,6 @@ from rivers.storage.records import (
     _partition_from_db,
     _partition_to_db,
 )
-
-#: Stamped into ``PRAGMA user_version``; bump it together with a migration.
-SCHEMA_VERSION: Final = 1
 
 EVENT_COLUMNS: Final = "id, event_type, asset_key, run_id, timestamp, body"
 RUN_COLUMNS: Final = (
@@ -40,7 +36,9 @@ ASSET_COLUMNS: Final = (
 )
 LOG_COLUMNS: Final = "id, run_id, step_key, timestamp, stdout, stderr, logs"
 
-_DDL: Final = (
+#: The schema of version 1 (rivers-core up to the storage contract): a new file gets it, then every
+#: migration of :mod:`rivers.storage._sqlite_migrations`, so new and migrated files are alike.
+V1_DDL: Final = (
     """CREATE TABLE IF NOT EXISTS runs (
         seq INTEGER PRIMARY KEY,
         run_id TEXT NOT NULL UNIQUE,
@@ -153,31 +151,6 @@ _DDL: Final = (
         total_steps INTEGER NOT NULL,
         message TEXT) WITHOUT ROWID""",
 )
-
-
-def ensure_schema(conn: sqlite3.Connection, path: str) -> None:
-    """Create the schema if the file has none (idempotent, safe against concurrent openers).
-
-    A file stamped by a newer schema raises :class:`SchemaMigrationNeededError`.
-    ``conn`` must be in autocommit mode (``isolation_level=None``).
-    """
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version == SCHEMA_VERSION:
-        return
-    if version > SCHEMA_VERSION:
-        raise SchemaMigrationNeededError(
-            f"Embedded storage at '{path}' has schema version {version}, newer than this rivers-core "
-            f"(schema {SCHEMA_VERSION}); upgrade rivers-core to open it"
-        )
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for statement in _DDL:
-            conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 # -- JSON ------------------------------------------------------------------

@@ -1,17 +1,11 @@
-"""The :class:`Storage` abstract base class: the public ``rivers.Storage`` type.
+"""The :class:`Storage` base class: the public ``rivers.Storage`` type and the layer above the backends.
 
-A storage backend implements a small set of abstract primitives (reads,
-engine-facing writes, a few raw mutations); everything generic lives here
-once: argument validation, error messages, staleness computation, the
-``async_*`` wrappers and the factories.
-
-The engine-facing write API uses underscore names because users never call
-it; the executor, ``CodeRepository.resolve()`` and the automation daemon do,
-and third-party storage plugins implement it:
-
-``_register_assets``, ``_register_topology``, ``_create_run``,
-``_update_run``, ``_append_events``, ``_append_logs``, ``_completed_steps``,
-``_batch`` and ``_start_run`` (optional, with defaults) and ``close``.
+A storage backend subclasses :class:`Storage` and implements the protocols
+of :mod:`rivers.storage.contract` for the capabilities it declares.
+Everything generic lives here once: argument validation, error messages,
+staleness computation, the read API for tools (:mod:`rivers.storage.read_api`),
+the control plane's validated methods (:mod:`rivers.storage.control_api`),
+the ``async_*`` wrappers and the factories.
 """
 
 from __future__ import annotations
@@ -20,13 +14,15 @@ import abc
 import contextlib
 import functools
 import os
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from rivers.exceptions import StorageError
+from rivers.storage.contract import CAPABILITY_PROTOCOLS, Capability, capability_methods, unsupported
+from rivers.storage.control_api import ControlApi
+from rivers.storage.read_api import ReadApi
 from rivers.storage.records import (
     RUN_OUTCOMES,
     RUN_STATUSES,
@@ -72,13 +68,12 @@ ASYNC_METHODS: Final = (
 )
 
 _RESERVED_PARTITION_CHARACTERS: Final = ("|", ",")
-_KV_UPDATE_LOCK: Final = threading.Lock()
 _OUTCOME_TO_RUN_STATUS: Final = {"Success": "Success", "Failure": "Failure", "Cancelled": "Canceled"}
 
 _T = TypeVar("_T")
 
 
-class Storage(abc.ABC):
+class Storage(ReadApi, ControlApi, abc.ABC):
     """Persists runs, events, step logs, asset records, dynamic partitions and a key-value area.
 
     Create one with :meth:`memory`, :meth:`embedded` or :meth:`connect`. All
@@ -141,28 +136,19 @@ class Storage(abc.ABC):
         self.close()
 
     # ------------------------------------------------------------------
-    # Engine-facing write API (abstract contract for backends)
+    # The backend contract (rivers.storage.contract): every protocol method
+    # without a default below raises StorageCapabilityError until a backend
+    # implements it (installed after the class body).
     # ------------------------------------------------------------------
 
-    @abc.abstractmethod
-    def _register_assets(self, records: Sequence[AssetRecord]) -> None:
-        """Upsert the declared fields (tags, kinds, group, code_version, pool) of each record.
-
-        The ``last_*`` fields of existing records are kept; new records start
-        with whatever ``last_*`` values the given record carries (normally
-        ``None``). Records keep their first-registration order.
-        """
+    #: The storage contract version the backend implements (``rivers.storage.contract.CONTRACT_VERSION``).
+    contract_version: ClassVar[int | None] = None
+    #: The capabilities the backend implements (:class:`rivers.storage.contract.Capability` values).
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
     @abc.abstractmethod
-    def _register_topology(self, upstream: Mapping[str, Sequence[str]]) -> None:
-        """Record, for each node, the names of its upstream nodes (replacing earlier entries of those nodes)."""
-
-    @abc.abstractmethod
-    def _create_run(self, record: RunRecord) -> None:
-        """Insert a run, or replace every field of the existing run with the same id (run-id reuse).
-
-        A replaced run counts as the newest of runs with the same start time.
-        """
+    def close(self) -> None:
+        """Release connections and files. Using a closed persistent store raises :class:`StorageError`."""
 
     def _start_run(self, record: RunRecord) -> None:
         """Record a run that starts executing now (the executor's first write of a run).
@@ -172,49 +158,6 @@ class Storage(abc.ABC):
         a few milliseconds so that a short run commits once.
         """
         self._create_run(record)
-
-    @abc.abstractmethod
-    def _update_run(
-        self,
-        run_id: str,
-        *,
-        status: str | None = None,
-        end_time: int | None = None,
-        node_names: Sequence[str] | None = None,
-    ) -> None:
-        """Change the given fields of a run. Unknown run or status → :class:`StorageError`."""
-
-    @abc.abstractmethod
-    def _append_events(self, events: Sequence[StoredEvent]) -> None:
-        """Append events atomically (one transaction), oldest first.
-
-        Derived state is updated in the same transaction:
-
-        * ``Materialization``: the asset record's ``last_event_id``,
-          ``last_run_id``, ``last_timestamp``, ``last_data_version``,
-          ``last_materialization_code_version`` and
-          ``last_input_data_versions``, and the latest materialization of the
-          event's ``(asset_key, partition_key)``.
-        * ``Observation``: ``last_event_id``, ``last_run_id``,
-          ``last_timestamp`` and ``last_data_version`` only (an observed
-          external asset is present, with the observed data version, but was
-          never materialized, so the materialization fields and index stay).
-
-        An event for an asset without a record creates one with empty
-        declared fields.
-        """
-
-    @abc.abstractmethod
-    def _append_logs(self, logs: Sequence[StoredLog]) -> None:
-        """Append captured step logs."""
-
-    @abc.abstractmethod
-    def _completed_steps(self, run_id: str) -> set[str]:
-        """Return the step keys with a ``StepSuccess`` event in run ``run_id`` (used to resume runs)."""
-
-    @abc.abstractmethod
-    def close(self) -> None:
-        """Release connections and files. Using a closed persistent store raises :class:`StorageError`."""
 
     def _batch(self) -> contextlib.AbstractContextManager[None]:
         """Context manager inside which ``_append_events`` and ``_append_logs`` may be queued.
@@ -228,164 +171,13 @@ class Storage(abc.ABC):
         """
         return contextlib.nullcontext()
 
-    # ------------------------------------------------------------------
-    # Read/mutation primitives behind validated public methods (abstract)
-    # ------------------------------------------------------------------
-
-    @abc.abstractmethod
-    def _events_for_asset(self, asset_key: str, limit: int) -> list[StoredEvent]:
-        """Return at most ``limit`` events of ``asset_key``, newest first."""
-
-    @abc.abstractmethod
-    def _latest_materialization(self, asset_key: str, partition: str | None) -> StoredEvent | None:
-        """Latest Materialization of ``asset_key`` for stored partition ``partition``.
-
-        ``partition=None`` means the latest materialization of any partition
-        (or of the unpartitioned asset).
-        """
-
-    @abc.abstractmethod
-    def _materialized_partitions(self, asset_key: str) -> list[str]:
-        """Stored partition keys of ``asset_key`` with at least one materialization, first-materialized first."""
-
-    @abc.abstractmethod
-    def _topology(self) -> dict[str, list[str]]:
-        """Return the registered ``{node: [upstream nodes]}`` mapping."""
-
-    @abc.abstractmethod
-    def _runs(self, limit: int, status: str | None) -> list[RunRecord]:
-        """Return at most ``limit`` runs (optionally only of ``status``), newest start time first."""
-
-    @abc.abstractmethod
-    def _kv_put(self, key: str, value: bytes) -> None:
-        """Store ``value`` under ``key``."""
-
-    def _kv_update(self, key: str, update: Callable[[bytes | None], bytes]) -> None:
-        """Replace the value under ``key`` (``None`` when missing) with ``update(value)``, without lost updates.
-
-        The default reads and writes under one lock of this process, so it is
-        atomic between threads only. A backend that several processes share
-        should override it with one atomic operation (the embedded storage
-        runs it in one write transaction).
-        """
-        with _KV_UPDATE_LOCK:
-            self._kv_put(key, update(self.kv_get(key)))
-
-    @abc.abstractmethod
-    def _insert_dynamic_partitions(self, name: str, keys: Sequence[str]) -> None:
-        """Create namespace ``name`` if needed and append the keys it lacks, in order."""
-
-    @abc.abstractmethod
-    def _dynamic_partitions(self, name: str) -> list[str] | None:
-        """Keys of namespace ``name`` in insertion order; ``None`` when the namespace was never created."""
-
-    @abc.abstractmethod
-    def _store_run_outcome(
-        self,
-        run_id: str,
-        run_status: str,
-        completed_steps: int,
-        total_steps: int,
-        message: str | None,
-        end_time: int,
-    ) -> None:
-        """Store a run's progress and outcome, and set the run's status (and end time if unset)."""
-
-    @abc.abstractmethod
-    def _stored_progress(self, run_id: str) -> tuple[int, int] | None:
-        """Progress stored by :meth:`set_run_outcome`, or ``None``."""
+    def has_dynamic_partition(self, name: str, key: str) -> bool:
+        """Whether namespace ``name`` contains ``key``."""
+        return key in (self._dynamic_partitions(name) or ())
 
     # ------------------------------------------------------------------
-    # Public queries implemented by backends
+    # Concurrency pools (see rivers.storage.pools)
     # ------------------------------------------------------------------
-
-    @abc.abstractmethod
-    def get_events_for_run(self, run_id: str) -> list[StoredEvent]:
-        """Return every event of run ``run_id``, oldest first."""
-
-    @abc.abstractmethod
-    def get_run_logs(self, run_id: str) -> list[StoredLog]:
-        """Return the captured step logs of run ``run_id``, oldest first."""
-
-    @abc.abstractmethod
-    def get_asset_record(self, asset_key: str) -> AssetRecord | None:
-        """Return the record of ``asset_key`` (registered at ``resolve()``), or ``None``."""
-
-    @abc.abstractmethod
-    def get_asset_records(self) -> list[AssetRecord]:
-        """Return every asset record, in registration order."""
-
-    @abc.abstractmethod
-    def get_run(self, run_id: str) -> RunRecord | None:
-        """Return the run ``run_id``, or ``None``."""
-
-    @abc.abstractmethod
-    def kv_get(self, key: str) -> bytes | None:
-        """Return the bytes stored under ``key``, or ``None``."""
-
-    @abc.abstractmethod
-    def delete_dynamic_partition(self, name: str, key: str) -> None:
-        """Remove ``key`` from namespace ``name``; nothing happens when it is missing."""
-
-    @abc.abstractmethod
-    def request_cancellation(self, run_id: str) -> None:
-        """Ask the executor running ``run_id`` to stop before its next step."""
-
-    @abc.abstractmethod
-    def is_cancelled(self, run_id: str) -> bool:
-        """Whether cancellation of ``run_id`` was requested."""
-
-    # ------------------------------------------------------------------
-    # Concurrency pools (see rivers.storage.pools). Backends without pool
-    # support keep these defaults, which say so.
-    # ------------------------------------------------------------------
-
-    def _set_pool_limits(self, limits: Sequence[tuple[str, int, float | None]], *, only_missing: bool = False) -> None:
-        """Upsert ``(pool_key, slot_limit, lease_seconds)`` rows; a None lease keeps the stored one.
-
-        With ``only_missing``, pools that exist already are left alone.
-        """
-        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
-
-    def _pool_limits(self) -> list[PoolLimit]:
-        """Every configured pool, first-configured first."""
-        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
-
-    def _pool_infos(self, pool_key: str | None) -> list[PoolInfo]:
-        """Live counters of one pool (``[]`` when unknown) or of all pools."""
-        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
-
-    def _pool_holders(self, pool_key: str) -> list[SlotHolder]:
-        """Unexpired claims of ``pool_key``, oldest first."""
-        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
-
-    def _claim_concurrency_slots(
-        self, run_id: str, step_key: str, pools: Sequence[tuple[str, int]]
-    ) -> ConcurrencyClaimStatus:
-        """Atomically claim ``slots`` in every ``(pool, slots)`` of ``pools``, or none of them.
-
-        Expired leases are dropped first; unknown pools are registered as
-        unlimited. A claim the step already holds is renewed. When a pool
-        lacks room the step is recorded as pending (counted by
-        ``pending_count`` until it claims, frees or its pending entry expires).
-        """
-        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
-
-    def _free_concurrency_slots(self, run_id: str, step_key: str) -> None:
-        """Give back every slot (and pending entry) of the step."""
-        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
-
-    def _free_concurrency_slots_for_run(self, run_id: str) -> None:
-        """Give back every slot (and pending entry) of the run."""
-        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
-
-    def _renew_slot_lease(self, run_id: str, step_key: str) -> bool:
-        """Extend the step's claims by their pools' lease; False when it holds none (they expired)."""
-        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
-
-    def _free_expired_leases(self) -> int:
-        """Drop expired claims and pending entries; how many claims were dropped."""
-        raise StorageError(f"{type(self).__name__} does not support concurrency pools")
 
     def set_pool_limit(self, pool_key: str, limit: int, lease_duration: str = "5m") -> None:
         """Set (or create) pool ``pool_key`` with ``limit`` slots (``-1``: unlimited) and a claim lease.
@@ -467,7 +259,11 @@ class Storage(abc.ABC):
         """
         if status is not None:
             _check_run_status(status)
-        return self._runs(_check_limit(limit), status)
+        if _check_limit(limit) == 0:
+            return []
+        from rivers.storage.queries import RunQuery
+
+        return self._query_runs(RunQuery(statuses=None if status is None else (status,), limit=limit)).runs
 
     def kv_set(self, key: str, value: bytes) -> None:
         """Store raw bytes under ``key`` (``bytes``, ``bytearray`` or ``memoryview``; ``str`` is rejected)."""
@@ -506,10 +302,6 @@ class Storage(abc.ABC):
             )
             return []
         return keys
-
-    def has_dynamic_partition(self, name: str, key: str) -> bool:
-        """Whether namespace ``name`` contains ``key``."""
-        return key in (self._dynamic_partitions(name) or ())
 
     def get_materialized_partitions(self, asset_key: str) -> list[str]:
         """Return the partition keys of ``asset_key`` with at least one materialization."""
@@ -690,6 +482,16 @@ def _async_variant(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
     wrapper.__doc__ = f"Coroutine version of :meth:`{name}`.\n\n{method.__doc__ or ''}"
     return wrapper
 
+
+def _install_unsupported_defaults() -> None:
+    """Give :class:`Storage` a default raising ``StorageCapabilityError`` for every protocol method it lacks."""
+    for capability, protocol in CAPABILITY_PROTOCOLS.items():
+        for name in capability_methods(capability):
+            if not hasattr(Storage, name):
+                setattr(Storage, name, unsupported(capability, getattr(protocol, name)))
+
+
+_install_unsupported_defaults()
 
 for _name in ASYNC_METHODS:
     setattr(Storage, f"async_{_name}", _async_variant(_name, getattr(Storage, _name)))

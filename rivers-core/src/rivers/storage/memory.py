@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 
 from rivers.exceptions import StorageError
 from rivers.storage.base import Storage, _check_run_status
+from rivers.storage.contract import CONTRACT_VERSION, Capability
+from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
+from rivers.storage.partition_status import PartitionStatusRanges
 from rivers.storage.pools import (
     DEFAULT_LEASE_SECONDS,
     ConcurrencyClaimStatus,
@@ -18,6 +22,7 @@ from rivers.storage.pools import (
     SlotHolder,
     blocked,
 )
+from rivers.storage.queries import CatalogueRow, RunPage, RunQuery, decode_run_cursor
 from rivers.storage.records import (
     MATERIALIZATION,
     OBSERVATION,
@@ -42,10 +47,14 @@ class MemoryStorage(Storage):
     """A storage that lives in this process only; what ``Storage.memory()`` returns."""
 
     _storage_type = StorageType.Memory
+    contract_version = CONTRACT_VERSION
+    capabilities = frozenset(Capability)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._events_by_run: dict[str, list[StoredEvent]] = {}
+        self._cursors_by_run: dict[str, list[int]] = {}  # the cursor of each event of _events_by_run
+        self._event_log: list[StoredEvent] = []  # every event; event i has cursor i + 1
         self._events_by_asset: dict[str, list[StoredEvent]] = {}
         self._logs_by_run: dict[str, list[StoredLog]] = {}
         self._assets: dict[str, AssetRecord] = {}
@@ -64,6 +73,11 @@ class MemoryStorage(Storage):
         self._pool_limit_rows: dict[str, tuple[int, float]] = {}
         self._pool_claims: dict[tuple[str, str, str], tuple[int, int, int]] = {}
         self._pool_pending: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+        self._partition_status_by_asset: dict[str, PartitionStatusRanges] = {}
+        self._backfill_rows: dict[str, StoredBackfill] = {}
+        self._tick_rows: dict[str, dict[str, StoredTick]] = {}
+        self._cursor_rows: dict[str, str] = {}
+        self._lease_rows: dict[str, Lease] = {}
 
     def __repr__(self) -> str:
         return "MemoryStorage()"
@@ -119,11 +133,15 @@ class MemoryStorage(Storage):
 
     def _append_events(self, events: Sequence[StoredEvent]) -> None:
         with self._lock:
+            log = self._event_log
             for event in events:
+                log.append(event)
                 run_events = self._events_by_run.get(event.run_id)
                 if run_events is None:
                     run_events = self._events_by_run[event.run_id] = []
+                    self._cursors_by_run[event.run_id] = []
                 run_events.append(event)
+                self._cursors_by_run[event.run_id].append(len(log))
                 asset_key = event.asset_key
                 if asset_key is None:
                     continue
@@ -192,6 +210,38 @@ class MemoryStorage(Storage):
                 return self._latest_any.get(asset_key)
             return self._latest_by_partition.get(asset_key, {}).get(partition)
 
+    def _events_after(
+        self, cursor: int, limit: int, run_id: str | None, event_types: Sequence[str] | None
+    ) -> list[tuple[int, StoredEvent]]:
+        with self._lock:
+            if run_id is None:
+                candidates = zip(range(cursor + 1, len(self._event_log) + 1), self._event_log[cursor:])
+            else:
+                cursors = self._cursors_by_run.get(run_id, [])
+                start = bisect.bisect_right(cursors, cursor)
+                candidates = zip(cursors[start:], self._events_by_run.get(run_id, [])[start:])
+            result = []
+            for position, event in candidates:
+                if event_types is None or event.event_type in event_types:
+                    result.append((position, event))
+                    if len(result) == limit:
+                        break
+            return result
+
+    def _catalogue_rows(self, asset_keys: Sequence[str] | None) -> list[CatalogueRow]:
+        with self._lock:
+            records = list(self._assets.values()) if asset_keys is None else [
+                self._assets[key] for key in asset_keys if key in self._assets
+            ]
+            return [
+                CatalogueRow(
+                    record,
+                    self._latest_any.get(record.asset_key),
+                    sum(1 for key in self._latest_by_partition.get(record.asset_key, {}) if key is not None),
+                )
+                for record in records
+            ]
+
     def _materialized_partitions(self, asset_key: str) -> list[str]:
         with self._lock:
             return [key for key in self._latest_by_partition.get(asset_key, {}) if key is not None]
@@ -200,17 +250,33 @@ class MemoryStorage(Storage):
         with self._lock:
             return {node: list(parents) for node, parents in self._upstream.items()}
 
-    def _runs(self, limit: int, status: str | None) -> list[RunRecord]:
+    def _query_runs(self, query: RunQuery) -> RunPage:
         with self._lock:
-            entries = list(self._run_entries.values())
-        if status is not None:
-            entries = [entry for entry in entries if entry[1].status == status]
-        entries.sort(key=lambda entry: (entry[1].start_time, entry[0]), reverse=True)
-        return [record for _, record in entries[:limit]]
+            entries = [(record.start_time, sequence, record) for sequence, record in self._run_entries.values()]
+        entries.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
+        position = None
+        if query.cursor is not None:
+            position = decode_run_cursor(query.cursor)
+        page: list[RunRecord] = []
+        last: tuple[int, int] | None = None
+        for start_time, sequence, record in entries:
+            if position is not None and (start_time, sequence) >= position:
+                continue
+            if _run_matches(record, query):
+                if len(page) == query.limit:
+                    assert last is not None
+                    return RunPage(page, f"{last[0]}:{last[1]}")
+                page.append(record)
+                last = (start_time, sequence)
+        return RunPage(page, None)
 
     def _kv_put(self, key: str, value: bytes) -> None:
         with self._lock:
             self._kv[key] = value
+
+    def _kv_update(self, key: str, update: Callable[[bytes | None], bytes]) -> None:
+        with self._lock:  # one process: the lock makes it atomic
+            self._kv[key] = bytes(update(self._kv.get(key)))
 
     def _insert_dynamic_partitions(self, name: str, keys: Sequence[str]) -> None:
         with self._lock:
@@ -357,6 +423,100 @@ class MemoryStorage(Storage):
         with self._lock:
             return self._expire_pools(time.time_ns())
 
+    # -- partition status, backfills, automation, leases ---------------------
+
+    def _partition_status(self, asset_keys: Sequence[str]) -> dict[str, PartitionStatusRanges]:
+        with self._lock:
+            return {
+                key: PartitionStatusRanges.from_json(self._partition_status_by_asset[key].to_json())
+                for key in asset_keys
+                if key in self._partition_status_by_asset
+            }
+
+    def _update_partition_status(
+        self, asset_key: str, update: Callable[[PartitionStatusRanges], PartitionStatusRanges]
+    ) -> None:
+        with self._lock:
+            current = self._partition_status_by_asset.get(asset_key)
+            copy = PartitionStatusRanges() if current is None else PartitionStatusRanges.from_json(current.to_json())
+            self._partition_status_by_asset[asset_key] = update(copy)
+
+    def _put_backfill(self, backfill: StoredBackfill) -> None:
+        with self._lock:
+            existing = self._backfill_rows.pop(backfill.backfill_id, None)
+            if existing is not None:
+                backfill = backfill.evolve(
+                    created=existing.created, cancel_requested=existing.cancel_requested or backfill.cancel_requested
+                )
+            self._backfill_rows[backfill.backfill_id] = backfill
+            if existing is not None:  # keep creation order
+                rows = sorted(self._backfill_rows.values(), key=lambda row: row.created)
+                self._backfill_rows = {row.backfill_id: row for row in rows}
+
+    def _get_backfill(self, backfill_id: str) -> StoredBackfill | None:
+        with self._lock:
+            return self._backfill_rows.get(backfill_id)
+
+    def _backfills(self, status: str | None, limit: int | None) -> list[StoredBackfill]:
+        with self._lock:
+            rows = [row for row in self._backfill_rows.values() if status is None or row.status == status]
+        return rows if limit is None else rows[max(0, len(rows) - limit):]
+
+    def _request_backfill_cancel(self, backfill_id: str) -> bool:
+        with self._lock:
+            existing = self._backfill_rows.get(backfill_id)
+            if existing is None:
+                return False
+            self._backfill_rows[backfill_id] = existing.evolve(cancel_requested=True)
+            return True
+
+    def _put_tick(self, tick: StoredTick) -> None:
+        with self._lock:
+            self._tick_rows.setdefault(tick.automation_name, {})[tick.id] = tick
+
+    def _ticks(self, automation_name: str, limit: int, before: int | None) -> list[StoredTick]:
+        with self._lock:
+            ticks = list(self._tick_rows.get(automation_name, {}).values())
+        ticks = [tick for tick in ticks if before is None or tick.timestamp < before]
+        ticks.sort(key=lambda tick: tick.timestamp, reverse=True)
+        return ticks[:limit]
+
+    def _set_automation_cursor(self, automation_name: str, cursor: str | None) -> None:
+        with self._lock:
+            if cursor is None:
+                self._cursor_rows.pop(automation_name, None)
+            else:
+                self._cursor_rows[automation_name] = cursor
+
+    def _automation_cursor(self, automation_name: str) -> str | None:
+        with self._lock:
+            return self._cursor_rows.get(automation_name)
+
+    def _acquire_lease(self, name: str, owner: str, duration_s: float) -> Lease | None:
+        now = time.time_ns()
+        with self._lock:
+            current = self._lease_rows.get(name)
+            if current is not None and current.expires_at > now and current.owner != owner:
+                return None
+            acquired = current.acquired_at if current is not None and current.owner == owner and (
+                current.expires_at > now) else now
+            lease = Lease(name, owner, acquired, now + int(duration_s * 1e9))
+            self._lease_rows[name] = lease
+            return lease
+
+    def _release_lease(self, name: str, owner: str) -> bool:
+        with self._lock:
+            current = self._lease_rows.get(name)
+            if current is None or current.owner != owner or current.expires_at <= time.time_ns():
+                return False
+            del self._lease_rows[name]
+            return True
+
+    def _get_lease(self, name: str) -> Lease | None:
+        with self._lock:
+            current = self._lease_rows.get(name)
+        return current if current is not None and current.expires_at > time.time_ns() else None
+
     # -- public queries ---------------------------------------------------
 
     def get_events_for_run(self, run_id: str) -> list[StoredEvent]:
@@ -395,3 +555,24 @@ class MemoryStorage(Storage):
     def is_cancelled(self, run_id: str) -> bool:
         with self._lock:
             return run_id in self._cancelled
+
+
+def _run_matches(record: RunRecord, query: RunQuery) -> bool:
+    """Whether ``record`` passes every filter of ``query`` (the cursor and limit aside)."""
+    if query.statuses is not None and record.status not in query.statuses:
+        return False
+    if query.job_name is not None and record.job_name != query.job_name:
+        return False
+    if query.started_after is not None and record.start_time < query.started_after:
+        return False
+    if query.started_before is not None and record.start_time >= query.started_before:
+        return False
+    if query.launched_by is not None:
+        kind, reference = record.launched_by._to_db()
+        if kind != query.launched_by or (query.launched_by_ref is not None and reference != query.launched_by_ref):
+            return False
+    if query.tags:
+        tags = set(map(tuple, record.tags))
+        if not all(tuple(pair) in tags for pair in query.tags):
+            return False
+    return True

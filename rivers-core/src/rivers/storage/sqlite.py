@@ -12,7 +12,8 @@ Design notes:
   to ``busy_timeout`` (30 s). Every write is one ``BEGIN IMMEDIATE``
   transaction, so a reader never sees half of an ``_append_events`` call.
 * The schema (:mod:`rivers.storage._sqlite_schema`) is created idempotently
-  on open and stamped with ``PRAGMA user_version``.
+  on open and stamped with ``PRAGMA user_version``; a file of an older
+  version is migrated (:mod:`rivers.storage._sqlite_migrations`).
 * ``_batch()`` is a write-behind buffer: inside it, ``_append_events`` and
   ``_append_logs`` only queue their records; the queue is written in one
   transaction when the batch exits, when :attr:`SqliteStorage.batch_max_events`
@@ -64,7 +65,6 @@ from rivers.storage._sqlite_schema import (
     asset_to_row,
     decode_json,
     encode_json,
-    ensure_schema,
     event_from_row,
     event_to_row,
     log_from_row,
@@ -72,7 +72,13 @@ from rivers.storage._sqlite_schema import (
     run_from_row,
     run_to_row,
 )
+from rivers.storage import _sqlite_control
+from rivers.storage._sqlite_migrations import ensure_schema
 from rivers.storage.base import Storage, _check_run_status
+from rivers.storage.contract import CONTRACT_VERSION, Capability
+from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
+from rivers.storage.partition_status import PartitionStatusRanges
+from rivers.storage.queries import CatalogueRow, RunPage, RunQuery, decode_run_cursor
 from rivers.storage.records import (
     MATERIALIZATION,
     STEP_SUCCESS,
@@ -108,9 +114,9 @@ _UPDATE_RUN: Final = (
     "node_names = COALESCE(?, node_names) WHERE run_id = ?"
 )
 # Positions in a ``runs`` row (RUN_COLUMNS order) that ``_update_run`` changes.
-_RUN_ID, _STATUS, _END_TIME, _NODE_NAMES = (
+_RUN_ID, _STATUS, _START_TIME, _END_TIME, _NODE_NAMES = (
     [column.strip() for column in RUN_COLUMNS.split(",")].index(name)
-    for name in ("run_id", "status", "end_time", "node_names")
+    for name in ("run_id", "status", "start_time", "end_time", "node_names")
 )
 _PUT_KV: Final = "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)"
 _LATEST_EVENT: Final = (
@@ -194,6 +200,8 @@ class SqliteStorage(Storage):
     """
 
     _storage_type = StorageType.Embedded
+    contract_version = CONTRACT_VERSION
+    capabilities = frozenset(Capability)
 
     #: Inside ``_batch()``: write the queue once this many events and logs are queued.
     batch_max_events: ClassVar[int] = 2000
@@ -660,14 +668,85 @@ class SqliteStorage(Storage):
         rows = self._read("SELECT node, upstream FROM topology", reads_queued_tables=False)
         return {node: decode_json(upstream) for node, upstream in rows}
 
-    def _runs(self, limit: int, status: str | None) -> list[RunRecord]:
-        if status is None:
-            sql = f"SELECT {RUN_COLUMNS} FROM runs ORDER BY start_time DESC, seq DESC LIMIT ?"
-            rows = self._read(sql, (limit,), flush=False)
+    def _query_runs(self, query: RunQuery) -> RunPage:
+        where: list[str] = []
+        parameters: list[Any] = []
+        if query.statuses is not None:
+            where.append(f"status IN ({', '.join('?' * len(query.statuses))})")
+            parameters.extend(query.statuses)
+        if query.job_name is not None:
+            where.append("job_name = ?")
+            parameters.append(query.job_name)
+        if query.launched_by is not None:
+            where.append("launched_kind = ?")
+            parameters.append(query.launched_by)
+            if query.launched_by_ref is not None:
+                where.append("launched_ref = ?")
+                parameters.append(query.launched_by_ref)
+        if query.started_after is not None:
+            where.append("start_time >= ?")
+            parameters.append(query.started_after)
+        if query.started_before is not None:
+            where.append("start_time < ?")
+            parameters.append(query.started_before)
+        for key, value in query.tags:
+            where.append("seq IN (SELECT run_seq FROM run_tags WHERE key = ? AND value = ?)")
+            parameters.extend((key, value))
+        if query.cursor is not None:
+            where.append("(start_time, seq) < (?, ?)")
+            parameters.extend(decode_run_cursor(query.cursor))
+        sql = f"SELECT {RUN_COLUMNS}, seq FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY start_time DESC, seq DESC LIMIT ?"
+        parameters.append(query.limit + 1)
+        rows = self._read(sql, parameters, flush=False)
+        next_cursor = None
+        if len(rows) > query.limit:
+            rows = rows[:query.limit]
+            next_cursor = f"{rows[-1][_START_TIME]}:{rows[-1][-1]}"
+        return RunPage([run_from_row(row) for row in rows], next_cursor)
+
+    def _events_after(
+        self, cursor: int, limit: int, run_id: str | None, event_types: Sequence[str] | None
+    ) -> list[tuple[int, StoredEvent]]:
+        sql = f"SELECT seq, {EVENT_COLUMNS} FROM events WHERE seq > ?"
+        parameters: list[Any] = [cursor]
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            parameters.append(run_id)
+        if event_types is not None:
+            sql += f" AND event_type IN ({', '.join('?' * len(event_types))})"
+            parameters.extend(event_types)
+        sql += " ORDER BY seq LIMIT ?"
+        parameters.append(limit)
+        return [(row[0], event_from_row(row[1:])) for row in self._read(sql, parameters)]
+
+    def _catalogue_rows(self, asset_keys: Sequence[str] | None) -> list[CatalogueRow]:
+        columns = ", ".join("a." + column.strip() for column in ASSET_COLUMNS.split(","))
+        events = ", ".join("e." + column.strip() for column in EVENT_COLUMNS.split(","))
+        sql = (
+            f"SELECT {columns}, a.materialized_partitions, e.seq, {events} FROM asset_records AS a "
+            "LEFT JOIN events AS e ON e.seq = a.last_materialization_seq"
+        )
+        if asset_keys is None:
+            rows = self._read(sql + " ORDER BY a.seq")
         else:
-            sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE status = ? ORDER BY start_time DESC, seq DESC LIMIT ?"
-            rows = self._read(sql, (status, limit), flush=False)
-        return [run_from_row(row) for row in rows]
+            rows = []
+            for start in range(0, len(asset_keys), 500):
+                chunk = list(asset_keys[start:start + 500])
+                rows += self._read(f"{sql} WHERE a.asset_key IN ({', '.join('?' * len(chunk))})", chunk)
+            order = {key: index for index, key in enumerate(asset_keys)}
+            rows.sort(key=lambda row: order[row[0]])
+        width = len(ASSET_COLUMNS.split(","))
+        return [
+            CatalogueRow(
+                asset_from_row(row[:width]),
+                None if row[width + 1] is None else event_from_row(row[width + 2:]),
+                row[width],
+            )
+            for row in rows
+        ]
 
     def _kv_put(self, key: str, value: bytes) -> None:
         self._write(lambda conn: conn.execute(_PUT_KV, (key, value)))
@@ -728,6 +807,58 @@ class SqliteStorage(Storage):
         sql = "SELECT completed_steps, total_steps FROM run_progress WHERE run_id = ?"
         rows = self._read(sql, (run_id,), reads_queued_tables=False)
         return (rows[0][0], rows[0][1]) if rows else None
+
+    # -- partition status, backfills, automation, leases (rivers.storage._sqlite_control) --
+
+    def _control_read(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run a read of the control tables (which the write-behind queue never holds)."""
+        with self._conn_lock:
+            conn = self._conn or self._connect()
+            try:
+                return self._retry_while_locked(lambda: operation(conn))
+            except sqlite3.Error as error:
+                raise StorageError(f"Embedded storage at '{self._path}': query failed: {error}") from error
+
+    def _partition_status(self, asset_keys: Sequence[str]) -> dict[str, PartitionStatusRanges]:
+        return self._control_read(lambda conn: _sqlite_control.partition_status(conn, asset_keys))
+
+    def _update_partition_status(
+        self, asset_key: str, update: Callable[[PartitionStatusRanges], PartitionStatusRanges]
+    ) -> None:
+        self._write(lambda conn: _sqlite_control.update_partition_status(conn, asset_key, update))
+
+    def _put_backfill(self, backfill: StoredBackfill) -> None:
+        self._write(lambda conn: _sqlite_control.put_backfill(conn, backfill))
+
+    def _get_backfill(self, backfill_id: str) -> StoredBackfill | None:
+        return self._control_read(lambda conn: _sqlite_control.get_backfill(conn, backfill_id))
+
+    def _backfills(self, status: str | None, limit: int | None) -> list[StoredBackfill]:
+        return self._control_read(lambda conn: _sqlite_control.backfills(conn, status, limit))
+
+    def _request_backfill_cancel(self, backfill_id: str) -> bool:
+        return self._write(lambda conn: _sqlite_control.request_backfill_cancel(conn, backfill_id))
+
+    def _put_tick(self, tick: StoredTick) -> None:
+        self._write(lambda conn: _sqlite_control.put_tick(conn, tick))
+
+    def _ticks(self, automation_name: str, limit: int, before: int | None) -> list[StoredTick]:
+        return self._control_read(lambda conn: _sqlite_control.ticks(conn, automation_name, limit, before))
+
+    def _set_automation_cursor(self, automation_name: str, cursor: str | None) -> None:
+        self._write(lambda conn: _sqlite_control.set_cursor(conn, automation_name, cursor))
+
+    def _automation_cursor(self, automation_name: str) -> str | None:
+        return self._control_read(lambda conn: _sqlite_control.get_cursor(conn, automation_name))
+
+    def _acquire_lease(self, name: str, owner: str, duration_s: float) -> Lease | None:
+        return self._write(lambda conn: _sqlite_control.acquire_lease(conn, name, owner, duration_s))
+
+    def _release_lease(self, name: str, owner: str) -> bool:
+        return self._write(lambda conn: _sqlite_control.release_lease(conn, name, owner))
+
+    def _get_lease(self, name: str) -> Lease | None:
+        return self._control_read(lambda conn: _sqlite_control.get_lease(conn, name))
 
     # -- concurrency pools (rivers.storage._sqlite_pools) ---------------------------
 
@@ -825,3 +956,4 @@ class SqliteStorage(Storage):
 
     def is_cancelled(self, run_id: str) -> bool:
         return bool(self._read("SELECT 1 FROM cancellations WHERE run_id = ?", (run_id,), reads_queued_tables=False))
+
