@@ -132,6 +132,8 @@ class Connector:
         #: connections checked out right now, and the most at once (for the benchmark's bound check)
         self.in_use = 0
         self.peak_in_use = 0
+        self._listener: psycopg.Connection | None = None
+        self._listener_pid = 0
         _live_connectors.add(self)
 
     # -- connections ----------------------------------------------------------------
@@ -224,6 +226,26 @@ class Connector:
                 with self._lock:
                     self.in_use -= 1
 
+    def listen(self, channel: str) -> psycopg.Connection:
+        """This storage's listening connection (autocommit, ``LISTEN channel``), outside the pool.
+
+        Only :meth:`PostgresStorage.wait_for_events` uses it, under its own
+        lock; it is the one connection beyond ``pool_size``.
+        """
+        if self._listener is None or self._listener.closed or self._listener_pid != os.getpid():
+            if self._listener is not None and self._listener_pid != os.getpid():
+                _abandoned.append(self._listener)
+            conn = self.first_connection()
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            self._listener, self._listener_pid = conn, os.getpid()
+        return self._listener
+
+    def drop_listener(self) -> None:
+        """Forget a listening connection that failed (the next :meth:`listen` opens a new one)."""
+        conn, self._listener = self._listener, None
+        if conn is not None and self._listener_pid == os.getpid():
+            conn.close()
+
     def _forget_after_fork(self) -> None:
         """In a forked child: drop the parent's pool without closing its connections."""
         if self._pool is not None:
@@ -239,6 +261,7 @@ class Connector:
             pool, self._pool = self._pool, None
         if pool is not None and self._pid == os.getpid():
             pool.close()
+        self.drop_listener()
 
     @property
     def closed(self) -> bool:

@@ -17,18 +17,20 @@ a store:
 Concurrent openers serialise on a transaction-level advisory lock, so two
 processes never both create or migrate the tables.
 
-Indexes, one per read query (``EXPLAIN`` shows them used):
+Indexes, one per read query:
 
-====================================  ============================================================
-``runs (start_time DESC, seq DESC)``  latest runs (``get_runs``)
-``runs (status, start_time, seq)``    latest runs in one status, queued runs
-``events (run_id, seq)``              a run's events, completed steps, "events after a cursor" of one run
-``events (asset_key, seq)``           an asset's latest events
-``events`` primary key ``seq``        every event after a global cursor
-``latest_materializations`` pk        latest materialisation of an (asset, partition), partitions of an asset
-``latest_materializations (asset_key, updated_seq)``  latest materialisation of any partition
-``logs (run_id, seq)``                a run's captured logs
-====================================  ============================================================
+* ``runs (start_time DESC, seq DESC)``: latest runs, run pages (``query_runs``);
+* ``runs (status, ...)``, ``runs (job_name, ...)``, ``runs (launched_kind, launched_ref, ...)``:
+  the same, filtered by status, job or launcher; ``runs USING gin (tags)``: runs carrying given tags;
+* ``events`` primary key ``seq``: events after a global cursor (``get_events_after``);
+* ``events (run_id, seq)``: a run's events, its completed steps, events after a cursor of one run;
+* ``events (asset_key, seq)``: an asset's latest events;
+* ``latest_materializations`` primary key ``(asset_key, partition)``: the latest materialisation of a
+  partition, an asset's materialised partitions; ``(asset_key, updated_seq DESC)``: of any partition
+  (also the catalogue's latest materialisation per asset);
+* ``logs (run_id, seq)``: a run's captured logs;
+* ``ticks (automation_name, timestamp DESC, seq DESC)``: an automation's latest ticks;
+* ``backfills (status, seq)``: backfills in one status.
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ _V1: Final = (
         launched_ref text)""",
     "CREATE INDEX runs_by_start ON {s}.runs (start_time DESC, seq DESC)",
     "CREATE INDEX runs_by_status ON {s}.runs (status, start_time DESC, seq DESC)",
+    "CREATE INDEX runs_by_job ON {s}.runs (job_name, start_time DESC, seq DESC)",
+    "CREATE INDEX runs_by_launcher ON {s}.runs (launched_kind, launched_ref, start_time DESC, seq DESC)",
+    "CREATE INDEX runs_by_tags ON {s}.runs USING gin (tags jsonb_path_ops)",
     # ``body``: the optional fields as JSON [partition, metadata, data_version, code_version, inputs], '' when empty
     """CREATE TABLE {s}.events (
         seq bigserial PRIMARY KEY,
@@ -113,10 +118,11 @@ _V1: Final = (
         last_data_version text,
         last_materialization_code_version text,
         last_input_data_versions jsonb NOT NULL DEFAULT '[]',
-        pool jsonb NOT NULL DEFAULT '[]')""",
+        pool jsonb NOT NULL DEFAULT '[]',
+        materialized_partitions integer NOT NULL DEFAULT 0)""",
     "CREATE INDEX asset_records_by_group ON {s}.asset_records (asset_group)",
     # the latest Materialization per (asset, partition) ('' = unpartitioned), a copy of its event:
-    # reads never touch the event log. ``seq``: first-materialised order; ``updated_seq``: latest of any partition
+    # reads never touch the event log. ``seq``: first-materialised order; ``updated_seq``: the event's seq
     """CREATE TABLE {s}.latest_materializations (
         asset_key text NOT NULL,
         partition text NOT NULL,
@@ -128,7 +134,6 @@ _V1: Final = (
         body text NOT NULL,
         PRIMARY KEY (asset_key, partition))""",
     "CREATE INDEX latest_by_update ON {s}.latest_materializations (asset_key, updated_seq DESC)",
-    "CREATE SEQUENCE {s}.latest_updates",
     "CREATE TABLE {s}.topology (node text PRIMARY KEY, upstream jsonb NOT NULL)",
     "CREATE TABLE {s}.kv (key text PRIMARY KEY, value bytea NOT NULL)",
     "CREATE TABLE {s}.dynamic_partition_namespaces (name text PRIMARY KEY)",
@@ -165,6 +170,36 @@ _V1: Final = (
         since bigint NOT NULL,
         expires_at bigint NOT NULL,
         PRIMARY KEY (pool_key, run_id, step_key))""",
+    # partition statuses as ranges of positions (rivers.storage.partition_status), with their counts
+    """CREATE TABLE {s}.partition_status (
+        asset_key text PRIMARY KEY,
+        ranges text NOT NULL,
+        materialized integer NOT NULL,
+        failed integer NOT NULL,
+        in_progress integer NOT NULL)""",
+    """CREATE TABLE {s}.backfills (
+        seq bigserial PRIMARY KEY,
+        backfill_id text NOT NULL UNIQUE,
+        status text NOT NULL,
+        created bigint NOT NULL,
+        updated bigint NOT NULL,
+        data text NOT NULL,
+        cancel_requested boolean NOT NULL DEFAULT false)""",
+    "CREATE INDEX backfills_by_status ON {s}.backfills (status, seq)",
+    """CREATE TABLE {s}.ticks (
+        seq bigserial PRIMARY KEY,
+        id text NOT NULL UNIQUE,
+        automation_name text NOT NULL,
+        timestamp bigint NOT NULL,
+        body jsonb NOT NULL)""",
+    "CREATE INDEX ticks_by_automation ON {s}.ticks (automation_name, timestamp DESC, seq DESC)",
+    "CREATE TABLE {s}.automation_cursors (name text PRIMARY KEY, cursor text NOT NULL)",
+    # leases for leader election; times from the server's clock, so contenders on several machines agree
+    """CREATE TABLE {s}.leases (
+        name text PRIMARY KEY,
+        owner text NOT NULL,
+        acquired_at bigint NOT NULL,
+        expires_at bigint NOT NULL)""",
 )
 
 #: Every migration, oldest first; ``MIGRATIONS[i].version == i + 1``.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -25,10 +26,16 @@ import psycopg
 
 from rivers.exceptions import StorageError
 from rivers.storage import Storage, StorageType
+from rivers.storage.contract import CONTRACT_VERSION, Capability
+from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
+from rivers.storage.partition_status import PartitionStatusRanges
 from rivers.storage.pools import ConcurrencyClaimStatus, PoolInfo, PoolLimit, SlotHolder
+from rivers.storage.queries import CatalogueRow, RunPage, RunQuery, decode_run_cursor
 from rivers.storage.records import RUN_STATUSES, AssetRecord, RunRecord, StoredEvent, StoredLog
+from rivers_storage_postgres import control
 from rivers_storage_postgres import pools as pool_sql
 from rivers_storage_postgres.connections import Connector
+from rivers_storage_postgres.leadership import AdvisoryLeadership
 from rivers_storage_postgres.rows import (
     ASSET_COLUMNS,
     EVENT_COLUMNS,
@@ -44,7 +51,7 @@ from rivers_storage_postgres.rows import (
     run_to_row,
     stored_partition,
 )
-from rivers_storage_postgres.schema import ensure_schema
+from rivers_storage_postgres.schema import LOCK_CLASS, ensure_schema
 from rivers_storage_postgres.settings import PostgresSettings
 
 __all__ = ["PostgresStorage"]
@@ -55,6 +62,10 @@ _Conn = psycopg.Connection
 _MATERIALIZATION = "Materialization"
 _OBSERVATION = "Observation"
 _STEP_SUCCESS = "StepSuccess"
+#: Advisory lock (with LOCK_CLASS) held from an event insert to its commit: event cursors grow in commit order.
+_LOCK_EVENTS = 2
+#: How often ``wait_for_events`` polls without a pool (no LISTEN through pgBouncer's transaction mode).
+_POLL_INTERVAL = 0.2
 
 
 def _check_status(status: str) -> None:
@@ -70,6 +81,8 @@ class PostgresStorage(Storage):
     """
 
     _storage_type = StorageType.Remote
+    contract_version = CONTRACT_VERSION
+    capabilities = frozenset(Capability)
 
     #: Inside ``_batch()``: write the queue once this many events and logs are queued.
     batch_max_events: ClassVar[int] = 5000
@@ -82,6 +95,7 @@ class PostgresStorage(Storage):
         self._batch_depth = 0
         self._queued_events: list[StoredEvent] = []
         self._queued_logs: list[StoredLog] = []
+        self._listen_lock = threading.Lock()
         conn = self._connector.first_connection()  # wrong credentials fail here, before any pool exists
         try:
             ensure_schema(conn, self._s, self.settings.where())
@@ -177,11 +191,15 @@ class PostgresStorage(Storage):
         """Insert ``events`` with one statement and update the derived tables (same transaction)."""
         s = self._s
         rows = [event_to_row(event) for event in events]
-        conn.execute(
-            f"INSERT INTO {s}.events ({EVENT_COLUMNS}) SELECT * FROM unnest("
-            "%s::text[], %s::text[], %s::text[], %s::text[], %s::int8[], %s::text[])",
+        # held until commit: sequence numbers are taken, and become visible, in commit order
+        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_CLASS + _LOCK_EVENTS, s))
+        last = conn.execute(
+            f"WITH inserted AS (INSERT INTO {s}.events ({EVENT_COLUMNS}) SELECT * FROM unnest("
+            "%s::text[], %s::text[], %s::text[], %s::text[], %s::int8[], %s::text[]) RETURNING seq) "
+            "SELECT max(seq) FROM inserted",
             [list(column) for column in zip(*rows)],
-        )
+        ).fetchone()
+        conn.execute("SELECT pg_notify(%s, %s)", (self.events_channel, str(last[0] if last else 0)))
         latest: dict[tuple[str, str], int] = {}  # (asset, partition) -> index of its last materialization
         last_event: dict[str, int] = {}  # asset -> index of its last materialization or observation
         last_materialization: dict[str, int] = {}
@@ -190,35 +208,54 @@ class PostgresStorage(Storage):
                 continue
             if event.event_type == _MATERIALIZATION:
                 key = (event.asset_key, stored_partition(event.partition_key) or "")
-                latest.pop(key, None)
-                latest[key] = index
+                latest[key] = index  # keeps the first occurrence's place: first-materialised order
                 last_materialization[event.asset_key] = index
                 last_event[event.asset_key] = index
             elif event.event_type == _OBSERVATION:
                 last_event[event.asset_key] = index
+        new_partitions: dict[str, int] = {}
         if latest:
-            self._upsert_latest(conn, [(key, rows[index]) for key, index in latest.items()])
+            # under the events lock nobody else draws from the sequence: the batch got consecutive numbers
+            first_seq = int(last[0]) - len(rows) + 1 if last and last[0] is not None else 0
+            new_partitions = self._upsert_latest(
+                conn, [(key, rows[index], first_seq + index) for key, index in latest.items()]
+            )
         if last_event:
-            self._upsert_asset_last_fields(conn, events, last_event, last_materialization)
+            self._upsert_asset_last_fields(conn, events, last_event, last_materialization, new_partitions)
 
-    def _upsert_latest(self, conn: _Conn, entries: list[tuple[tuple[str, str], tuple[Any, ...]]]) -> None:
+    def _upsert_latest(
+        self, conn: _Conn, entries: list[tuple[tuple[str, str], tuple[Any, ...], int]]
+    ) -> dict[str, int]:
+        """Upsert ``(key, event row, event seq)`` as latest materialisations, first-materialised first.
+
+        ``updated_seq`` is the event's own sequence number, so the latest
+        materialisation of any partition is the row with the highest one.
+        Returns per asset how many partitions were materialised for the first time.
+        """
         s = self._s
-        conn.execute(
+        inserted = conn.execute(
             f"INSERT INTO {s}.latest_materializations (asset_key, partition, updated_seq, id, run_id, timestamp, body) "
-            f"SELECT a, p, nextval('{s}.latest_updates'), i, r, t, b FROM unnest("
-            "%s::text[], %s::text[], %s::text[], %s::text[], %s::int8[], %s::text[]) WITH ORDINALITY "
-            "AS u(a, p, i, r, t, b, n) ORDER BY n "
+            "SELECT a, p, q, i, r, t, b FROM unnest("
+            "%s::text[], %s::text[], %s::int8[], %s::text[], %s::text[], %s::int8[], %s::text[]) WITH ORDINALITY "
+            "AS u(a, p, q, i, r, t, b, n) ORDER BY n "
             "ON CONFLICT (asset_key, partition) DO UPDATE SET updated_seq = excluded.updated_seq, id = excluded.id, "
-            "run_id = excluded.run_id, timestamp = excluded.timestamp, body = excluded.body",
+            "run_id = excluded.run_id, timestamp = excluded.timestamp, body = excluded.body "
+            "RETURNING asset_key, partition, xmax = 0",  # xmax = 0: a new row, not an update
             (
-                [key[0] for key, _ in entries], [key[1] for key, _ in entries], [row[0] for _, row in entries],
-                [row[3] for _, row in entries], [row[4] for _, row in entries], [row[5] for _, row in entries],
+                [key[0] for key, _, _ in entries], [key[1] for key, _, _ in entries], [seq for _, _, seq in entries],
+                [row[0] for _, row, _ in entries], [row[3] for _, row, _ in entries],
+                [row[4] for _, row, _ in entries], [row[5] for _, row, _ in entries],
             ),
-        )
+        ).fetchall()
+        counts: dict[str, int] = {}
+        for asset_key, partition, new in inserted:
+            if new and partition:
+                counts[asset_key] = counts.get(asset_key, 0) + 1
+        return counts
 
     def _upsert_asset_last_fields(
         self, conn: _Conn, events: Sequence[StoredEvent], last_event: dict[str, int],
-        last_materialization: dict[str, int],
+        last_materialization: dict[str, int], new_partitions: dict[str, int],
     ) -> None:
         """Set the ``last_*`` fields: from the last event of each asset, materialisation fields from its last one."""
         s = self._s
@@ -229,16 +266,19 @@ class PostgresStorage(Storage):
             common = (asset_key, event.id, event.run_id, event.timestamp, event.data_version)
             if asset_key in last_materialization:
                 materialization = events[last_materialization[asset_key]]
-                full.append((*common, materialization.code_version, encode_json(materialization.input_data_versions)))
+                full.append((*common, materialization.code_version, encode_json(materialization.input_data_versions),
+                             new_partitions.get(asset_key, 0)))
             else:
                 observed.append(common)
         if full:
             conn.execute(
-                f"INSERT INTO {s}.asset_records (asset_key, last_event_id, last_run_id, last_timestamp, "
-                "last_data_version, last_materialization_code_version, last_input_data_versions) "
-                "SELECT a, i, r, t, d, c, v::jsonb FROM unnest(%s::text[], %s::text[], %s::text[], %s::int8[], "
-                "%s::text[], %s::text[], %s::text[]) WITH ORDINALITY AS u(a, i, r, t, d, c, v, n) ORDER BY n "
-                "ON CONFLICT (asset_key) DO UPDATE SET last_event_id = excluded.last_event_id, "
+                f"INSERT INTO {s}.asset_records AS ar (asset_key, last_event_id, last_run_id, last_timestamp, "
+                "last_data_version, last_materialization_code_version, last_input_data_versions, "
+                "materialized_partitions) "
+                "SELECT a, i, r, t, d, c, v::jsonb, m FROM unnest(%s::text[], %s::text[], %s::text[], %s::int8[], "
+                "%s::text[], %s::text[], %s::text[], %s::int4[]) WITH ORDINALITY AS u(a, i, r, t, d, c, v, m, n) "
+                "ORDER BY n ON CONFLICT (asset_key) DO UPDATE SET last_event_id = excluded.last_event_id, "
+                "materialized_partitions = ar.materialized_partitions + excluded.materialized_partitions, "
                 "last_run_id = excluded.last_run_id, last_timestamp = excluded.last_timestamp, "
                 "last_data_version = excluded.last_data_version, "
                 "last_materialization_code_version = excluded.last_materialization_code_version, "
@@ -378,16 +418,44 @@ class PostgresStorage(Storage):
                           flush=False)
         return (rows[0][0], rows[0][1]) if rows else None
 
-    def _runs(self, limit: int, status: str | None) -> list[RunRecord]:
-        if status is None:
-            rows = self._read(f"SELECT {RUN_COLUMNS} FROM {{s}}.runs ORDER BY start_time DESC, seq DESC LIMIT %s",
-                              (limit,), flush=False)
-        else:
-            rows = self._read(
-                f"SELECT {RUN_COLUMNS} FROM {{s}}.runs WHERE status = %s ORDER BY start_time DESC, seq DESC LIMIT %s",
-                (status, limit), flush=False,
-            )
-        return [run_from_row(row) for row in rows]
+    def _query_runs(self, query: RunQuery) -> RunPage:
+        where: list[str] = []
+        parameters: list[Any] = []
+        if query.statuses is not None:
+            where.append("status = ANY(%s)")
+            parameters.append(list(query.statuses))
+        if query.job_name is not None:
+            where.append("job_name = %s")
+            parameters.append(query.job_name)
+        if query.launched_by is not None:
+            where.append("launched_kind = %s")
+            parameters.append(query.launched_by)
+            if query.launched_by_ref is not None:
+                where.append("launched_ref = %s")
+                parameters.append(query.launched_by_ref)
+        if query.started_after is not None:
+            where.append("start_time >= %s")
+            parameters.append(query.started_after)
+        if query.started_before is not None:
+            where.append("start_time < %s")
+            parameters.append(query.started_before)
+        if query.tags:
+            where.append("tags @> %s::jsonb")
+            parameters.append(encode_json([list(pair) for pair in query.tags]))
+        if query.cursor is not None:
+            where.append("(start_time, seq) < (%s, %s)")
+            parameters.extend(decode_run_cursor(query.cursor))
+        sql = f"SELECT {RUN_COLUMNS}, seq FROM {{s}}.runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY start_time DESC, seq DESC LIMIT %s"
+        parameters.append(query.limit + 1)
+        rows = self._read(sql, parameters, flush=False)
+        next_cursor = None
+        if len(rows) > query.limit:
+            rows = rows[:query.limit]
+            next_cursor = f"{rows[-1][3]}:{rows[-1][-1]}"  # start_time:seq of the page's last run
+        return RunPage([run_from_row(row) for row in rows], next_cursor)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         rows = self._read(f"SELECT {RUN_COLUMNS} FROM {{s}}.runs WHERE run_id = %s", (run_id,), flush=False)
@@ -417,6 +485,81 @@ class PostgresStorage(Storage):
             (asset_key, limit),
         )
         return [event_from_row(row) for row in rows]
+
+    def _events_after(
+        self, cursor: int, limit: int, run_id: str | None, event_types: Sequence[str] | None
+    ) -> list[tuple[int, StoredEvent]]:
+        sql = f"SELECT seq, {EVENT_COLUMNS} FROM {{s}}.events WHERE seq > %s"
+        parameters: list[Any] = [cursor]
+        if run_id is not None:
+            sql += " AND run_id = %s"
+            parameters.append(run_id)
+        if event_types is not None:
+            sql += " AND event_type = ANY(%s)"
+            parameters.append(list(event_types))
+        sql += " ORDER BY seq LIMIT %s"
+        parameters.append(limit)
+        return [(row[0], event_from_row(row[1:])) for row in self._read(sql, parameters)]
+
+    @property
+    def events_channel(self) -> str:
+        """The ``LISTEN`` channel notified (with the newest cursor) by every commit of events."""
+        return f"rivers_events_{self._s}"
+
+    def wait_for_events(self, cursor: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until events after ``cursor`` exist; whether they do.
+
+        With a pool, a dedicated connection ``LISTEN``s on
+        :attr:`events_channel`: a reader (the daemon, the UI, ``rivers runs
+        --follow``) wakes as soon as a writer commits, instead of polling.
+        Without a pool (pgBouncer in transaction mode, where ``LISTEN`` does
+        not work) it polls every 0.2 s.
+        """
+        deadline = time.monotonic() + max(timeout, 0.0)
+        if self.settings.pool_size == 0:
+            while not self._events_after(cursor, 1, None, None):
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(min(_POLL_INTERVAL, max(deadline - time.monotonic(), 0.0)))
+            return True
+        with self._listen_lock:
+            listener = self._connector.listen(self.events_channel)  # listening before the check: no lost wake-up
+            if self._events_after(cursor, 1, None, None):
+                return True
+            try:
+                while (remaining := deadline - time.monotonic()) > 0:
+                    for notification in listener.notifies(timeout=remaining, stop_after=1):
+                        if int(notification.payload or 0) > cursor:
+                            return True
+            except psycopg.Error:
+                self._connector.drop_listener()  # the next call listens on a new connection
+            return bool(self._events_after(cursor, 1, None, None))
+
+    def _catalogue_rows(self, asset_keys: Sequence[str] | None) -> list[CatalogueRow]:
+        columns = ", ".join("a." + column.strip() for column in ASSET_COLUMNS.split(","))
+        sql = (
+            f"SELECT {columns}, a.materialized_partitions, l.id, l.run_id, l.timestamp, l.body "
+            "FROM {s}.asset_records AS a LEFT JOIN LATERAL (SELECT m.id, m.run_id, m.timestamp, m.body "
+            "FROM {s}.latest_materializations AS m WHERE m.asset_key = a.asset_key "
+            "ORDER BY m.updated_seq DESC LIMIT 1) AS l ON true"
+        )
+        if asset_keys is None:
+            rows = self._read(sql + " ORDER BY a.seq")
+        else:
+            rows = self._read(sql + " WHERE a.asset_key = ANY(%s)", (list(asset_keys),))
+            order = {key: index for index, key in enumerate(asset_keys)}
+            rows.sort(key=lambda row: order[row[0]])
+        width = len(ASSET_COLUMNS.split(","))
+        return [
+            CatalogueRow(
+                asset_from_row(row[:width]),
+                None if row[width + 1] is None else event_from_row(
+                    (row[width + 1], _MATERIALIZATION, row[0], row[width + 2], row[width + 3], row[width + 4])
+                ),
+                row[width],
+            )
+            for row in rows
+        ]
 
     def _latest_materialization(self, asset_key: str, partition: str | None) -> StoredEvent | None:
         columns = f"id, '{_MATERIALIZATION}', asset_key, run_id, timestamp, body"
@@ -528,35 +671,84 @@ class PostgresStorage(Storage):
 
     # -- concurrency pools (rivers_storage_postgres.pools) --------------------------------------------
 
-    def _pool_op(self, operation: Callable[..., _T], *arguments: Any) -> _T:
-        return self._write(lambda conn: operation(conn, self._s, *arguments))  # type: ignore[return-value]
-
     def _set_pool_limits(self, limits: Sequence[tuple[str, int, float | None]], *, only_missing: bool = False) -> None:
         if limits:
-            self._pool_op(pool_sql.set_limits, list(limits), only_missing)
+            self._control(pool_sql.set_limits, list(limits), only_missing)
 
     def _pool_limits(self) -> list[PoolLimit]:
-        return self._pool_op(pool_sql.limits)
+        return self._control(pool_sql.limits)
 
     def _pool_infos(self, pool_key: str | None) -> list[PoolInfo]:
-        return self._pool_op(pool_sql.infos, pool_key)
+        return self._control(pool_sql.infos, pool_key)
 
     def _pool_holders(self, pool_key: str) -> list[SlotHolder]:
-        return self._pool_op(pool_sql.holders, pool_key)
+        return self._control(pool_sql.holders, pool_key)
 
     def _claim_concurrency_slots(
         self, run_id: str, step_key: str, pools: Sequence[tuple[str, int]]
     ) -> ConcurrencyClaimStatus:
-        return self._pool_op(pool_sql.claim, run_id, step_key, list(pools))
+        return self._control(pool_sql.claim, run_id, step_key, list(pools))
 
     def _free_concurrency_slots(self, run_id: str, step_key: str) -> None:
-        self._pool_op(pool_sql.free_step, run_id, step_key)
+        self._control(pool_sql.free_step, run_id, step_key)
 
     def _free_concurrency_slots_for_run(self, run_id: str) -> None:
-        self._pool_op(pool_sql.free_run, run_id)
+        self._control(pool_sql.free_run, run_id)
 
     def _renew_slot_lease(self, run_id: str, step_key: str) -> bool:
-        return self._pool_op(pool_sql.renew, run_id, step_key)
+        return self._control(pool_sql.renew, run_id, step_key)
 
     def _free_expired_leases(self) -> int:
-        return self._pool_op(pool_sql.expire)
+        return self._control(pool_sql.expire)
+
+    # -- partition status, backfills, automation, leases (rivers_storage_postgres.control) ---------
+
+    def _control(self, operation: Callable[..., _T], *arguments: Any, write: bool = True) -> _T:
+        if write:
+            return self._write(lambda conn: operation(conn, self._s, *arguments))  # type: ignore[return-value]
+        return self._connector.run(lambda conn: operation(conn, self._s, *arguments), write=False)
+
+    def _partition_status(self, asset_keys: Sequence[str]) -> dict[str, PartitionStatusRanges]:
+        return self._control(control.partition_status, list(asset_keys), write=False)
+
+    def _update_partition_status(
+        self, asset_key: str, update: Callable[[PartitionStatusRanges], PartitionStatusRanges]
+    ) -> None:
+        self._control(control.update_partition_status, asset_key, update)
+
+    def _put_backfill(self, backfill: StoredBackfill) -> None:
+        self._control(control.put_backfill, backfill)
+
+    def _get_backfill(self, backfill_id: str) -> StoredBackfill | None:
+        return self._control(control.get_backfill, backfill_id, write=False)
+
+    def _backfills(self, status: str | None, limit: int | None) -> list[StoredBackfill]:
+        return self._control(control.backfills, status, limit, write=False)
+
+    def _request_backfill_cancel(self, backfill_id: str) -> bool:
+        return self._control(control.request_backfill_cancel, backfill_id)
+
+    def _put_tick(self, tick: StoredTick) -> None:
+        self._control(control.put_tick, tick)
+
+    def _ticks(self, automation_name: str, limit: int, before: int | None) -> list[StoredTick]:
+        return self._control(control.ticks, automation_name, limit, before, write=False)
+
+    def _set_automation_cursor(self, automation_name: str, cursor: str | None) -> None:
+        self._control(control.set_cursor, automation_name, cursor)
+
+    def _automation_cursor(self, automation_name: str) -> str | None:
+        return self._control(control.get_cursor, automation_name, write=False)
+
+    def _acquire_lease(self, name: str, owner: str, duration_s: float) -> Lease | None:
+        return self._control(control.acquire_lease, name, owner, duration_s)
+
+    def advisory_leadership(self, name: str) -> AdvisoryLeadership:
+        """Leadership ``name`` held by a session-level advisory lock (see :mod:`rivers_storage_postgres.leadership`)."""
+        return AdvisoryLeadership(self._connector, LOCK_CLASS, self._s, name)
+
+    def _release_lease(self, name: str, owner: str) -> bool:
+        return self._control(control.release_lease, name, owner)
+
+    def _get_lease(self, name: str) -> Lease | None:
+        return self._control(control.get_lease, name, write=False)
