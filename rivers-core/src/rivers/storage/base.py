@@ -122,7 +122,16 @@ class Storage(ReadApi, ControlApi, abc.ABC):
 
     @staticmethod
     def migrate_embedded(path: str | os.PathLike[str]) -> None:
-        """Accepted for compatibility; the embedded store migrates itself when opened."""
+        """Apply every pending schema migration to the embedded store at ``path`` (idempotent).
+
+        Opening a store applies the automatic migrations by itself; this also
+        applies the ones that are not automatic (what ``rivers storage
+        migrate`` does). A missing file is left missing (nothing to migrate).
+        """
+        from rivers.storage.sqlite import migrate_file, resolve_path
+
+        if os.fspath(path) == ":memory:" or os.path.exists(resolve_path(path, create_parent=False)):
+            migrate_file(path)
 
     @property
     def type(self) -> StorageType:
@@ -372,7 +381,10 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         Statuses are per asset, from the latest materialization of any
         partition.
         """
-        records = {record.asset_key: record for record in self.get_asset_records()}
+        return self._staleness_over({record.asset_key: record for record in self.get_asset_records()})
+
+    def _staleness_over(self, records: Mapping[str, AssetRecord]) -> Staleness:
+        """:meth:`compute_staleness` of the given ``{asset_key: record}`` (every record, already read)."""
         topology = self._topology()
         result: Staleness = {}
         for asset_key in records:

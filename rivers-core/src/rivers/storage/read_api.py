@@ -145,7 +145,11 @@ class ReadApi:
         statuses: dict[str, Any] = {}
         if Capability.PARTITION_STATUS in type(self).capabilities:  # type: ignore[attr-defined]
             statuses = self._partition_status([row.record.asset_key for row in rows])  # type: ignore[attr-defined]
-        staleness = self.compute_staleness()  # type: ignore[attr-defined]
+        if keys is None:
+            records = {row.record.asset_key: row.record for row in rows}
+        else:  # upstreams of the chosen assets count too
+            records = {record.asset_key: record for record in self.get_asset_records()}  # type: ignore[attr-defined]
+        staleness = self._staleness_over(records)  # type: ignore[attr-defined]
         entries = []
         for row in rows:
             asset_key = row.record.asset_key

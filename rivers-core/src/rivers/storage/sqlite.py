@@ -53,7 +53,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any, ClassVar, Final, NamedTuple, TypeVar
 
 from rivers.exceptions import ConfigurationError, StorageError
 from rivers.storage._sqlite_schema import (
@@ -89,7 +89,7 @@ from rivers.storage.records import (
     StoredLog,
 )
 
-__all__ = ["DEFAULT_FILENAME", "SqliteStorage"]
+__all__ = ["DEFAULT_FILENAME", "MigrationReport", "SqliteStorage", "migrate_file"]
 
 #: Database file used when ``Storage.embedded`` is given an existing directory.
 DEFAULT_FILENAME: Final = "rivers.sqlite3"
@@ -183,14 +183,52 @@ def _checked_commit_delay(value: object) -> float:
     return float(value)
 
 
-def _resolve_path(path: str | os.PathLike[str]) -> str:
+def resolve_path(path: str | os.PathLike[str], *, create_parent: bool = True) -> str:
+    """The database file of ``path`` (``<dir>/rivers.sqlite3`` for a directory), creating its parent by default."""
     text = os.fspath(path)
     if text == ":memory:":
         return text
     if os.path.isdir(text):
         return os.path.join(text, DEFAULT_FILENAME)
-    os.makedirs(os.path.dirname(text) or ".", exist_ok=True)
+    if create_parent:
+        os.makedirs(os.path.dirname(text) or ".", exist_ok=True)
     return text
+
+
+class MigrationReport(NamedTuple):
+    """What :func:`migrate_file` did: the file's schema version before and after, and each migration applied."""
+
+    path: str
+    from_version: int
+    to_version: int
+    applied: list[str]
+
+
+def migrate_file(path: str | os.PathLike[str]) -> MigrationReport:
+    """Apply every pending migration to the SQLite store at ``path``, the ones not applied on open included.
+
+    Idempotent: a file already at the current version is left as it is.
+    :raises SchemaMigrationNeededError: the file is newer than this rivers-core.
+    :raises StorageError: the file does not exist or cannot be opened.
+    """
+    from rivers.storage._sqlite_migrations import describe, schema_version
+
+    resolved = resolve_path(path, create_parent=False)
+    if resolved != ":memory:" and not os.path.exists(resolved):
+        raise StorageError(f"Embedded storage at '{resolved}' does not exist; nothing to migrate")
+    try:
+        conn = sqlite3.connect(resolved, isolation_level=None)
+    except sqlite3.Error as error:
+        raise StorageError(f"Cannot open embedded storage at '{resolved}': {error}") from error
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        before = schema_version(conn)
+        applied = ensure_schema(conn, resolved, explicit=True)
+        return MigrationReport(resolved, before, schema_version(conn), describe(applied))
+    except sqlite3.Error as error:
+        raise StorageError(f"Embedded storage at '{resolved}': migration failed: {error}") from error
+    finally:
+        conn.close()
 
 
 class SqliteStorage(Storage):
@@ -220,7 +258,7 @@ class SqliteStorage(Storage):
     def __init__(self, path: str | os.PathLike[str], *, commit_delay: float | None = None) -> None:
         if commit_delay is not None:
             self.commit_delay = _checked_commit_delay(commit_delay)
-        self._path = _resolve_path(path)
+        self._path = resolve_path(path)
         # _conn_lock: the connection (every transaction and query), always taken before _lock;
         # _lock: the queue and flags, held only briefly, so runs queue records while a commit is written
         self._conn_lock = threading.Lock()
