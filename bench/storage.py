@@ -99,6 +99,28 @@ def timed(call: Callable[[], Any], repeat: int) -> dict[str, float]:
     return {"median_ms": round(statistics.median(samples), 3), "best_ms": round(min(samples), 3)}
 
 
+def read_figures(storage: rs.Storage, runs: int, events: int, assets: int, repeat: int) -> dict[str, Any]:
+    """Time the read API on a store filled by :func:`build` (also used by ``bench/storage_postgres.py``)."""
+    results: dict[str, Any] = {}
+    first_page = storage.query_runs(limit=50)
+    assert len(first_page.runs) == 50 and first_page.runs[0].run_id == f"run-{runs - 1:06}"
+    results["latest_runs"] = timed(lambda: storage.query_runs(limit=50), repeat)
+    results["latest_runs_by_status"] = timed(lambda: storage.query_runs(status="Failure", limit=50), repeat)
+    results["latest_runs_by_tag"] = timed(lambda: storage.query_runs(tags={"team": "t4"}, limit=50), repeat)
+    results["second_page"] = timed(lambda: storage.query_runs(limit=50, cursor=first_page.next_cursor),
+                                   repeat)
+    tail = storage.get_events_after(events - 1_000, limit=1_000)
+    assert len(tail.events) == 1_000
+    results["events_after_tail"] = timed(lambda: storage.get_events_after(events - 1_000, limit=1_000),
+                                         repeat)
+    results["events_after_middle"] = timed(lambda: storage.get_events_after(events // 2, limit=1_000),
+                                           repeat)
+    catalogue = storage.get_asset_catalogue()
+    assert len(catalogue) == assets and catalogue[0].last_materialization is not None
+    results["catalogue"] = timed(storage.get_asset_catalogue, repeat)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=100_000)
@@ -115,29 +137,18 @@ def main() -> None:
         results["build_seconds"] = round(_perf() - started, 1)
         storage.close()
         storage = rs.Storage.embedded(Path(directory) / "bench.sqlite3")  # reads from a reopened store
-        events = results["append"]["events"]
-        first_page = storage.query_runs(limit=50)
-        assert len(first_page.runs) == 50 and first_page.runs[0].run_id == f"run-{args.runs - 1:06}"
-        results["latest_runs"] = timed(lambda: storage.query_runs(limit=50), args.repeat)
-        results["latest_runs_by_status"] = timed(lambda: storage.query_runs(status="Failure", limit=50), args.repeat)
-        results["latest_runs_by_tag"] = timed(lambda: storage.query_runs(tags={"team": "t4"}, limit=50), args.repeat)
-        results["second_page"] = timed(lambda: storage.query_runs(limit=50, cursor=first_page.next_cursor),
-                                       args.repeat)
-        tail = storage.get_events_after(events - 1_000, limit=1_000)
-        assert len(tail.events) == 1_000
-        results["events_after_tail"] = timed(lambda: storage.get_events_after(events - 1_000, limit=1_000),
-                                             args.repeat)
-        results["events_after_middle"] = timed(lambda: storage.get_events_after(events // 2, limit=1_000),
-                                               args.repeat)
-        catalogue = storage.get_asset_catalogue()
-        assert len(catalogue) == args.assets and catalogue[0].last_materialization is not None
-        results["catalogue"] = timed(storage.get_asset_catalogue, args.repeat)
+        results.update(read_figures(storage, args.runs, results["append"]["events"], args.assets, args.repeat))
         storage.close()
+    report(results, args.json)
+
+
+def report(results: dict[str, Any], json_path: str | None) -> None:
+    """Print one line per figure (and write them as JSON to ``json_path`` when given)."""
     for name, values in results.items():
         text = "  ".join(f"{k}={v}" for k, v in values.items()) if isinstance(values, dict) else str(values)
         print(f"{name:22s} {text}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

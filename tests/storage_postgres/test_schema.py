@@ -72,3 +72,18 @@ def test_a_breaking_migration_waits_for_rivers_storage_migrate(pg_storage: Postg
         assert schema.migrate(conn, pg_schema, "test", migrations=_with_v2(breaking=True)) == [
             schema.SCHEMA_VERSION + 1]
         assert schema.schema_version(conn, pg_schema) == schema.SCHEMA_VERSION + 1
+
+
+def test_rivers_storage_migrate_on_a_postgres_url(pg_url: str, pg_schema: str, tmp_path, monkeypatch) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "rivers.toml").write_text(f'[storage]\nurl = "{pg_url}"\nschema = "{pg_schema}"\n')
+    first = subprocess.run([sys.executable, "-m", "rivers.cli", "storage", "migrate"], cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert f"schema '{pg_schema}': migrated from schema version 0 to {schema.SCHEMA_VERSION}" in first.stdout
+    assert "rivers-test" not in first.stdout + first.stderr  # the password of the URL is never printed
+    again = subprocess.run([sys.executable, "-m", "rivers.cli", "db", "migrate"], cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert again.returncode == 0 and f"schema version {schema.SCHEMA_VERSION}, up to date" in again.stdout

@@ -18,6 +18,16 @@ def connect(url: str, **config: Any) -> PostgresStorage:
     return PostgresStorage(url, **config)
 
 
+def _migrate(url: str, **config: Any) -> list[str]:
+    """``rivers storage migrate`` for a PostgreSQL store: every pending migration, breaking ones included."""
+    from rivers_storage_postgres.storage import PostgresStorage
+
+    return PostgresStorage.migrate(url, **config)
+
+
+connect._migrate = _migrate  # type: ignore[attr-defined]  # found by `rivers storage migrate`
+
+
 @hookimpl
 def rivers_storage_backends() -> dict[str, Callable[..., PostgresStorage]]:
     return {"postgresql": connect, "postgres": connect}

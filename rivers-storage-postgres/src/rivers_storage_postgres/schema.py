@@ -84,7 +84,7 @@ _V1: Final = (
     "CREATE INDEX runs_by_job ON {s}.runs (job_name, start_time DESC, seq DESC)",
     "CREATE INDEX runs_by_launcher ON {s}.runs (launched_kind, launched_ref, start_time DESC, seq DESC)",
     "CREATE INDEX runs_by_tags ON {s}.runs USING gin (tags jsonb_path_ops)",
-    # ``body``: the optional fields as JSON [partition, metadata, data_version, code_version, inputs], '' when empty
+    # ``body``: the list fields as JSON [metadata, input_data_versions], '' when both are empty
     """CREATE TABLE {s}.events (
         seq bigserial PRIMARY KEY,
         id text NOT NULL,
@@ -92,6 +92,9 @@ _V1: Final = (
         asset_key text,
         run_id text NOT NULL,
         timestamp bigint NOT NULL,
+        partition text,
+        data_version text,
+        code_version text,
         body text NOT NULL)""",
     "CREATE INDEX events_by_run ON {s}.events (run_id, seq)",
     "CREATE INDEX events_by_asset ON {s}.events (asset_key, seq)",
@@ -131,6 +134,8 @@ _V1: Final = (
         id text NOT NULL,
         run_id text NOT NULL,
         timestamp bigint NOT NULL,
+        data_version text,
+        code_version text,
         body text NOT NULL,
         PRIMARY KEY (asset_key, partition))""",
     "CREATE INDEX latest_by_update ON {s}.latest_materializations (asset_key, updated_seq DESC)",

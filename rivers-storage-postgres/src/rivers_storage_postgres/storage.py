@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -35,23 +36,24 @@ from rivers.storage.records import RUN_STATUSES, AssetRecord, RunRecord, StoredE
 from rivers_storage_postgres import control
 from rivers_storage_postgres import pools as pool_sql
 from rivers_storage_postgres.connections import Connector
+from rivers_storage_postgres.events import insert_events, insert_logs
 from rivers_storage_postgres.leadership import AdvisoryLeadership
 from rivers_storage_postgres.rows import (
     ASSET_COLUMNS,
+    ASSET_SELECT,
     EVENT_COLUMNS,
     LOG_COLUMNS,
     RUN_COLUMNS,
+    RUN_SELECT,
     asset_from_row,
     asset_to_row,
     encode_json,
     event_from_row,
-    event_to_row,
     log_from_row,
     run_from_row,
     run_to_row,
-    stored_partition,
 )
-from rivers_storage_postgres.schema import LOCK_CLASS, ensure_schema
+from rivers_storage_postgres.schema import LOCK_CLASS, ensure_schema, migrate, schema_version
 from rivers_storage_postgres.settings import PostgresSettings
 
 __all__ = ["PostgresStorage"]
@@ -60,10 +62,12 @@ _T = TypeVar("_T")
 _Conn = psycopg.Connection
 
 _MATERIALIZATION = "Materialization"
-_OBSERVATION = "Observation"
 _STEP_SUCCESS = "StepSuccess"
-#: Advisory lock (with LOCK_CLASS) held from an event insert to its commit: event cursors grow in commit order.
-_LOCK_EVENTS = 2
+#: A latest-materialisation row (alias ``l``) read as an event row (rows.EVENT_COLUMNS order).
+_LATEST_COLUMNS = (
+    f"l.id, '{_MATERIALIZATION}', asset_key, l.run_id, l.timestamp, NULLIF(l.partition, ''), l.data_version, "
+    "l.code_version, l.body"
+)
 #: How often ``wait_for_events`` polls without a pool (no LISTEN through pgBouncer's transaction mode).
 _POLL_INTERVAL = 0.2
 
@@ -103,6 +107,24 @@ class PostgresStorage(Storage):
             raise self._connector.translate(error) from None
         finally:
             conn.close()
+
+    @staticmethod
+    def migrate(url: str, **config: Any) -> list[str]:
+        """Apply every pending migration, the breaking ones too (``rivers storage migrate``); what was done."""
+        settings = PostgresSettings(url, config)
+        connector = Connector(settings)
+        conn = connector.first_connection()
+        try:
+            before = schema_version(conn, settings.schema)
+            applied = migrate(conn, settings.schema, settings.where())
+        except psycopg.Error as error:
+            raise connector.translate(error) from None
+        finally:
+            conn.close()
+            connector.close()
+        if not applied:
+            return [f"schema '{settings.schema}': schema version {before}, up to date"]
+        return [f"schema '{settings.schema}': migrated from schema version {before} to {applied[-1]}"]
 
     def __repr__(self) -> str:
         return f"PostgresStorage({self.settings.display()!r})"
@@ -188,120 +210,10 @@ class PostgresStorage(Storage):
     # -- events -------------------------------------------------------------------------
 
     def _insert_events(self, conn: _Conn, events: Sequence[StoredEvent]) -> None:
-        """Insert ``events`` with one statement and update the derived tables (same transaction)."""
-        s = self._s
-        rows = [event_to_row(event) for event in events]
-        # held until commit: sequence numbers are taken, and become visible, in commit order
-        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_CLASS + _LOCK_EVENTS, s))
-        last = conn.execute(
-            f"WITH inserted AS (INSERT INTO {s}.events ({EVENT_COLUMNS}) SELECT * FROM unnest("
-            "%s::text[], %s::text[], %s::text[], %s::text[], %s::int8[], %s::text[]) RETURNING seq) "
-            "SELECT max(seq) FROM inserted",
-            [list(column) for column in zip(*rows)],
-        ).fetchone()
-        conn.execute("SELECT pg_notify(%s, %s)", (self.events_channel, str(last[0] if last else 0)))
-        latest: dict[tuple[str, str], int] = {}  # (asset, partition) -> index of its last materialization
-        last_event: dict[str, int] = {}  # asset -> index of its last materialization or observation
-        last_materialization: dict[str, int] = {}
-        for index, event in enumerate(events):
-            if event.asset_key is None:
-                continue
-            if event.event_type == _MATERIALIZATION:
-                key = (event.asset_key, stored_partition(event.partition_key) or "")
-                latest[key] = index  # keeps the first occurrence's place: first-materialised order
-                last_materialization[event.asset_key] = index
-                last_event[event.asset_key] = index
-            elif event.event_type == _OBSERVATION:
-                last_event[event.asset_key] = index
-        new_partitions: dict[str, int] = {}
-        if latest:
-            # under the events lock nobody else draws from the sequence: the batch got consecutive numbers
-            first_seq = int(last[0]) - len(rows) + 1 if last and last[0] is not None else 0
-            new_partitions = self._upsert_latest(
-                conn, [(key, rows[index], first_seq + index) for key, index in latest.items()]
-            )
-        if last_event:
-            self._upsert_asset_last_fields(conn, events, last_event, last_materialization, new_partitions)
-
-    def _upsert_latest(
-        self, conn: _Conn, entries: list[tuple[tuple[str, str], tuple[Any, ...], int]]
-    ) -> dict[str, int]:
-        """Upsert ``(key, event row, event seq)`` as latest materialisations, first-materialised first.
-
-        ``updated_seq`` is the event's own sequence number, so the latest
-        materialisation of any partition is the row with the highest one.
-        Returns per asset how many partitions were materialised for the first time.
-        """
-        s = self._s
-        inserted = conn.execute(
-            f"INSERT INTO {s}.latest_materializations (asset_key, partition, updated_seq, id, run_id, timestamp, body) "
-            "SELECT a, p, q, i, r, t, b FROM unnest("
-            "%s::text[], %s::text[], %s::int8[], %s::text[], %s::text[], %s::int8[], %s::text[]) WITH ORDINALITY "
-            "AS u(a, p, q, i, r, t, b, n) ORDER BY n "
-            "ON CONFLICT (asset_key, partition) DO UPDATE SET updated_seq = excluded.updated_seq, id = excluded.id, "
-            "run_id = excluded.run_id, timestamp = excluded.timestamp, body = excluded.body "
-            "RETURNING asset_key, partition, xmax = 0",  # xmax = 0: a new row, not an update
-            (
-                [key[0] for key, _, _ in entries], [key[1] for key, _, _ in entries], [seq for _, _, seq in entries],
-                [row[0] for _, row, _ in entries], [row[3] for _, row, _ in entries],
-                [row[4] for _, row, _ in entries], [row[5] for _, row, _ in entries],
-            ),
-        ).fetchall()
-        counts: dict[str, int] = {}
-        for asset_key, partition, new in inserted:
-            if new and partition:
-                counts[asset_key] = counts.get(asset_key, 0) + 1
-        return counts
-
-    def _upsert_asset_last_fields(
-        self, conn: _Conn, events: Sequence[StoredEvent], last_event: dict[str, int],
-        last_materialization: dict[str, int], new_partitions: dict[str, int],
-    ) -> None:
-        """Set the ``last_*`` fields: from the last event of each asset, materialisation fields from its last one."""
-        s = self._s
-        full: list[tuple[Any, ...]] = []
-        observed: list[tuple[Any, ...]] = []
-        for asset_key, index in last_event.items():
-            event = events[index]
-            common = (asset_key, event.id, event.run_id, event.timestamp, event.data_version)
-            if asset_key in last_materialization:
-                materialization = events[last_materialization[asset_key]]
-                full.append((*common, materialization.code_version, encode_json(materialization.input_data_versions),
-                             new_partitions.get(asset_key, 0)))
-            else:
-                observed.append(common)
-        if full:
-            conn.execute(
-                f"INSERT INTO {s}.asset_records AS ar (asset_key, last_event_id, last_run_id, last_timestamp, "
-                "last_data_version, last_materialization_code_version, last_input_data_versions, "
-                "materialized_partitions) "
-                "SELECT a, i, r, t, d, c, v::jsonb, m FROM unnest(%s::text[], %s::text[], %s::text[], %s::int8[], "
-                "%s::text[], %s::text[], %s::text[], %s::int4[]) WITH ORDINALITY AS u(a, i, r, t, d, c, v, m, n) "
-                "ORDER BY n ON CONFLICT (asset_key) DO UPDATE SET last_event_id = excluded.last_event_id, "
-                "materialized_partitions = ar.materialized_partitions + excluded.materialized_partitions, "
-                "last_run_id = excluded.last_run_id, last_timestamp = excluded.last_timestamp, "
-                "last_data_version = excluded.last_data_version, "
-                "last_materialization_code_version = excluded.last_materialization_code_version, "
-                "last_input_data_versions = excluded.last_input_data_versions",
-                [list(column) for column in zip(*full)],
-            )
-        if observed:
-            conn.execute(
-                f"INSERT INTO {s}.asset_records (asset_key, last_event_id, last_run_id, last_timestamp, "
-                "last_data_version) SELECT a, i, r, t, d FROM unnest(%s::text[], %s::text[], %s::text[], "
-                "%s::int8[], %s::text[]) WITH ORDINALITY AS u(a, i, r, t, d, n) ORDER BY n "
-                "ON CONFLICT (asset_key) DO UPDATE SET last_event_id = excluded.last_event_id, "
-                "last_run_id = excluded.last_run_id, last_timestamp = excluded.last_timestamp, "
-                "last_data_version = excluded.last_data_version",
-                [list(column) for column in zip(*observed)],
-            )
+        insert_events(conn, self._s, LOCK_CLASS, self.events_channel, events)
 
     def _insert_logs(self, conn: _Conn, logs: Sequence[StoredLog]) -> None:
-        conn.execute(
-            f"INSERT INTO {self._s}.logs ({LOG_COLUMNS}) SELECT * FROM unnest("
-            "%s::text[], %s::text[], %s::text[], %s::int8[], %s::text[], %s::text[], %s::text[])",
-            [list(column) for column in zip(*logs)],
-        )
+        insert_logs(conn, self._s, logs)
 
     def _append_events(self, events: Sequence[StoredEvent]) -> None:
         if not events or (self._batch_depth and self._enqueue(events, ())):
@@ -327,31 +239,25 @@ class PostgresStorage(Storage):
     def _register_assets(self, records: Sequence[AssetRecord]) -> None:
         if not records:
             return
-        rows = [asset_to_row(record) for record in records]
-        columns = [list(column) for column in zip(*rows)]
-
-        def operation(conn: _Conn) -> None:
-            conn.execute(
-                f"INSERT INTO {self._s}.asset_records ({ASSET_COLUMNS}) SELECT a, tg::jsonb, k::jsonb, g, c, le, lr, "
-                "lt, ld, lm, li::jsonb, p::jsonb FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
-                "%s::text[], %s::text[], %s::text[], %s::int8[], %s::text[], %s::text[], %s::text[], %s::text[]) "
-                "WITH ORDINALITY AS u(a, tg, k, g, c, le, lr, lt, ld, lm, li, p, n) ORDER BY n "
-                "ON CONFLICT (asset_key) DO UPDATE SET tags = excluded.tags, kinds = excluded.kinds, "
-                "asset_group = excluded.asset_group, code_version = excluded.code_version, pool = excluded.pool",
-                columns,
-            )
-
-        self._write(operation)
+        # one JSON document for every row: the server splits it (much faster than binding arrays of text)
+        rows = encode_json([asset_to_row(record) for record in records])
+        self._write(lambda conn: conn.execute(
+            f"INSERT INTO {self._s}.asset_records ({ASSET_COLUMNS}) SELECT r->>0, (r->1)::jsonb, (r->2)::jsonb, "
+            "r->>3, r->>4, r->>5, r->>6, (r->>7)::bigint, r->>8, r->>9, (r->10)::jsonb, (r->11)::jsonb "
+            "FROM json_array_elements(%s::json) WITH ORDINALITY AS u(r, n) ORDER BY n "
+            "ON CONFLICT (asset_key) DO UPDATE SET tags = excluded.tags, kinds = excluded.kinds, "
+            "asset_group = excluded.asset_group, code_version = excluded.code_version, pool = excluded.pool",
+            (rows,),
+        ))
 
     def _register_topology(self, upstream: Mapping[str, Sequence[str]]) -> None:
         if not upstream:
             return
-        nodes = list(upstream)
-        parents = [encode_json(list(upstream[node])) for node in nodes]
+        rows = encode_json([[node, list(parents)] for node, parents in upstream.items()])
         self._write(lambda conn: conn.execute(
-            f"INSERT INTO {self._s}.topology (node, upstream) SELECT n, u::jsonb FROM unnest(%s::text[], %s::text[]) "
-            "AS t(n, u) ON CONFLICT (node) DO UPDATE SET upstream = excluded.upstream",
-            (nodes, parents),
+            f"INSERT INTO {self._s}.topology (node, upstream) SELECT r->>0, (r->1)::jsonb FROM json_array_elements(%s::json) "
+            "AS u(r) ON CONFLICT (node) DO UPDATE SET upstream = excluded.upstream",
+            (rows,),
         ))
 
     def _create_run(self, record: RunRecord) -> None:
@@ -445,7 +351,7 @@ class PostgresStorage(Storage):
         if query.cursor is not None:
             where.append("(start_time, seq) < (%s, %s)")
             parameters.extend(decode_run_cursor(query.cursor))
-        sql = f"SELECT {RUN_COLUMNS}, seq FROM {{s}}.runs"
+        sql = f"SELECT {RUN_SELECT}, seq FROM {{s}}.runs AS r"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY start_time DESC, seq DESC LIMIT %s"
@@ -458,7 +364,7 @@ class PostgresStorage(Storage):
         return RunPage([run_from_row(row) for row in rows], next_cursor)
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        rows = self._read(f"SELECT {RUN_COLUMNS} FROM {{s}}.runs WHERE run_id = %s", (run_id,), flush=False)
+        rows = self._read(f"SELECT {RUN_SELECT} FROM {{s}}.runs AS r WHERE run_id = %s", (run_id,), flush=False)
         return run_from_row(rows[0]) if rows else None
 
     def request_cancellation(self, run_id: str) -> None:
@@ -536,12 +442,10 @@ class PostgresStorage(Storage):
             return bool(self._events_after(cursor, 1, None, None))
 
     def _catalogue_rows(self, asset_keys: Sequence[str] | None) -> list[CatalogueRow]:
-        columns = ", ".join("a." + column.strip() for column in ASSET_COLUMNS.split(","))
         sql = (
-            f"SELECT {columns}, a.materialized_partitions, l.id, l.run_id, l.timestamp, l.body "
-            "FROM {s}.asset_records AS a LEFT JOIN LATERAL (SELECT m.id, m.run_id, m.timestamp, m.body "
-            "FROM {s}.latest_materializations AS m WHERE m.asset_key = a.asset_key "
-            "ORDER BY m.updated_seq DESC LIMIT 1) AS l ON true"
+            f"SELECT {ASSET_SELECT}, a.materialized_partitions, {_LATEST_COLUMNS.replace('asset_key', 'a.asset_key')} "
+            "FROM {s}.asset_records AS a LEFT JOIN LATERAL (SELECT * FROM {s}.latest_materializations AS m "
+            "WHERE m.asset_key = a.asset_key ORDER BY m.updated_seq DESC LIMIT 1) AS l ON true"
         )
         if asset_keys is None:
             rows = self._read(sql + " ORDER BY a.seq")
@@ -553,25 +457,23 @@ class PostgresStorage(Storage):
         return [
             CatalogueRow(
                 asset_from_row(row[:width]),
-                None if row[width + 1] is None else event_from_row(
-                    (row[width + 1], _MATERIALIZATION, row[0], row[width + 2], row[width + 3], row[width + 4])
-                ),
+                None if row[width + 1] is None else event_from_row(row[width + 1:]),
                 row[width],
             )
             for row in rows
         ]
 
     def _latest_materialization(self, asset_key: str, partition: str | None) -> StoredEvent | None:
-        columns = f"id, '{_MATERIALIZATION}', asset_key, run_id, timestamp, body"
         if partition is None:
             rows = self._read(
-                f"SELECT {columns} FROM {{s}}.latest_materializations WHERE asset_key = %s "
+                f"SELECT {_LATEST_COLUMNS} FROM {{s}}.latest_materializations AS l WHERE asset_key = %s "
                 "ORDER BY updated_seq DESC LIMIT 1",
                 (asset_key,),
             )
         else:
             rows = self._read(
-                f"SELECT {columns} FROM {{s}}.latest_materializations WHERE asset_key = %s AND partition = %s",
+                f"SELECT {_LATEST_COLUMNS} FROM {{s}}.latest_materializations AS l "
+                "WHERE asset_key = %s AND partition = %s",
                 (asset_key, partition),
             )
         return event_from_row(rows[0]) if rows else None
@@ -590,20 +492,24 @@ class PostgresStorage(Storage):
         return int(rows[0][0])
 
     def get_asset_record(self, asset_key: str) -> AssetRecord | None:
-        rows = self._read(f"SELECT {ASSET_COLUMNS} FROM {{s}}.asset_records WHERE asset_key = %s", (asset_key,))
+        rows = self._read(f"SELECT {ASSET_SELECT} FROM {{s}}.asset_records AS a WHERE asset_key = %s", (asset_key,))
         return asset_from_row(rows[0]) if rows else None
 
     def get_asset_records(self) -> list[AssetRecord]:
-        return [asset_from_row(row) for row in self._read(f"SELECT {ASSET_COLUMNS} FROM {{s}}.asset_records ORDER BY seq")]
+        rows = self._read(f"SELECT {ASSET_SELECT} FROM {{s}}.asset_records AS a ORDER BY seq")
+        return [asset_from_row(row) for row in rows]
 
     def get_assets_by_group(self, group: str) -> list[AssetRecord]:
-        rows = self._read(f"SELECT {ASSET_COLUMNS} FROM {{s}}.asset_records WHERE asset_group = %s ORDER BY seq",
+        rows = self._read(f"SELECT {ASSET_SELECT} FROM {{s}}.asset_records AS a WHERE asset_group = %s ORDER BY seq",
                           (group,))
         return [asset_from_row(row) for row in rows]
 
     def _topology(self) -> dict[str, list[str]]:
-        return {node: list(upstream) for node, upstream in self._read("SELECT node, upstream FROM {s}.topology",
-                                                                     flush=False)}
+        # one JSON document for the whole graph: a single decode instead of one per node
+        rows = self._read("SELECT COALESCE(json_object_agg(node, upstream), '{{}}')::text FROM {s}.topology",
+                          flush=False)
+        topology: dict[str, list[str]] = json.loads(rows[0][0])
+        return topology
 
     # -- kv and dynamic partitions ----------------------------------------------------------------
 

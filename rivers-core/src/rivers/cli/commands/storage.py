@@ -74,6 +74,16 @@ def _migrate_plugin_backend(url: str, context: CommandContext) -> int:
             f"storage backend of {scheme}:// has no migration command; it migrates its schema itself when "
             "opened (see the plugin's documentation)"
         )
+    shown = _without_password(url)
     for line in migrate(url, **context.project.config.storage_settings) or ["up to date"]:
-        context.console.print(f"{url}: {line}")
+        context.console.print(f"{shown}: {line}")
     return EXIT_OK
+
+
+def _without_password(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part replaced by ``***`` (never print credentials)."""
+    scheme, separator, rest = url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not separator or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.partition(':')[0]}:***@{location}"
