@@ -18,7 +18,7 @@ then measures:
   repository ``--writer-runs`` times into one database: runs per minute
   together, and afterwards that every run and its three events are there
   exactly once; the connections each process had checked out at most (the
-  pool's bound) and the most connections of the writers the server saw;
+  pool's bound) and the most server connections one writer held (sampled from ``pg_stat_activity``);
 * ``read``  the read API figures of ``bench/storage.py`` (latest runs,
   filtered, second page, events after a cursor, asset catalogue) on a store
   of ``--runs`` runs built through the storage contract.
@@ -84,6 +84,7 @@ WRITER = textwrap.dedent(
     def produce() -> int:
         return writer
 
+    config["application_name"] = f"{config['application_name']}-{writer}"
     storage = rs.Storage.connect(url, **config)
     repo = rs.CodeRepository(assets=[produce], default_executor=rs.Executor.in_process())
     repo.resolve(storage)
@@ -127,19 +128,23 @@ def layered(server: TemporaryServer, assets: int, repeat: int, pool_size: int) -
     }
 
 
-def _count_connections(server: TemporaryServer, name: str) -> int:
+def _most_connections_of_one_writer(server: TemporaryServer, prefix: str) -> int:
+    """The most server connections any one writer process (application name ``<prefix>-<n>``) holds now."""
     import psycopg
 
     with psycopg.connect(server.url(DATABASE), autocommit=True) as conn:
-        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)).fetchone()
-    return int(row[0]) if row else 0
+        row = conn.execute(
+            "SELECT max(n) FROM (SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE %s "
+            "GROUP BY application_name) AS per_writer", (prefix + "-%",)
+        ).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def writers(server: TemporaryServer, processes: int, runs: int, pool_size: int) -> dict[str, Any]:
     """``processes`` writer processes x ``runs`` runs into one database: runs per minute and checks."""
     name = "rivers-bench-writer"
     config = {"schema": "writers", "pool_size": pool_size, "application_name": name}
-    rs.Storage.connect(server.url(DATABASE), **config).close()  # the tables exist before the writers start
+    rs.Storage.connect(server.url(DATABASE), schema="writers").close()  # the tables exist before the writers start
     start_at = time.time() + 3.0
     children = [
         subprocess.Popen([sys.executable, "-c", WRITER, server.url(DATABASE), json.dumps(config), str(index),
@@ -151,7 +156,7 @@ def writers(server: TemporaryServer, processes: int, runs: int, pool_size: int) 
 
     def sample() -> None:
         while sampling:
-            seen.append(_count_connections(server, name))
+            seen.append(_most_connections_of_one_writer(server, name))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample)
@@ -190,7 +195,7 @@ def writers(server: TemporaryServer, processes: int, runs: int, pool_size: int) 
         "all_runs_and_events_stored_once": True,
         "pool_size": pool_size,
         "peak_connections_per_process": max(out["peak_connections"] for out in outputs),
-        "peak_server_connections_of_writers": max(seen, default=0),
+        "peak_server_connections_of_one_writer": max(seen, default=0),
     }
 
 

@@ -87,3 +87,42 @@ def test_rivers_storage_migrate_on_a_postgres_url(pg_url: str, pg_schema: str, t
     again = subprocess.run([sys.executable, "-m", "rivers.cli", "db", "migrate"], cwd=tmp_path,
                            capture_output=True, text=True)
     assert again.returncode == 0 and f"schema version {schema.SCHEMA_VERSION}, up to date" in again.stdout
+
+
+def test_rivers_storage_prune_keeps_recent_runs_and_everything_derived(
+    pg_storage: PostgresStorage, pg_url: str, pg_schema: str, tmp_path
+) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from rivers.storage import StoredLog
+
+    day = 86_400 * 10**9
+    now = time.time_ns()
+    for run_id, ended, status in (("old", now - 100 * day, "Success"), ("recent", now - day, "Success"),
+                                  ("old-running", None, "Started")):
+        start = now - 101 * day
+        pg_storage._create_run(RunRecord(run_id=run_id, status=status, start_time=start, end_time=ended))
+        pg_storage._append_events([
+            StoredEvent(f"{run_id}-1", "StepStart", "a", run_id, None, start),
+            StoredEvent(f"{run_id}-2", "Materialization", "a", run_id, "p-" + run_id, start + 1, [], f"dv-{run_id}"),
+        ])
+        pg_storage._append_logs([StoredLog(f"{run_id}-log", run_id, "a", start, logs="x")])
+    before_catalogue = pg_storage.get_asset_catalogue()
+    latest_old = pg_storage.get_latest_materialization("a", "p-old")
+    (tmp_path / "rivers.toml").write_text(f'[storage]\nurl = "{pg_url}"\nschema = "{pg_schema}"\n')
+    result = subprocess.run([sys.executable, "-m", "rivers.cli", "storage", "prune", "--older-than", "90d"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "deleted 2 events and 1 logs of 1 runs that ended more than 90d ago" in result.stdout
+    assert "rivers-test" not in result.stdout
+    assert pg_storage.get_events_for_run("old") == [] and pg_storage.get_run_logs("old") == []
+    assert len(pg_storage.get_events_for_run("recent")) == 2 and len(pg_storage.get_events_for_run("old-running")) == 2
+    assert pg_storage.get_run("old").status == "Success"  # the run record stays
+    assert pg_storage.get_latest_materialization("a", "p-old") == latest_old  # derived state survives
+    assert pg_storage.get_asset_catalogue() == before_catalogue
+    assert pg_storage.prune_events("90d").runs == 1 and pg_storage.prune_events("90d").events == 0  # idempotent
+    bad = subprocess.run([sys.executable, "-m", "rivers.cli", "storage", "prune", "--older-than", "soon"],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert bad.returncode == 2 and "invalid duration for '--older-than'" in bad.stderr

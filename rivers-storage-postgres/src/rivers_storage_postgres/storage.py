@@ -21,7 +21,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import psycopg
 
@@ -30,7 +30,7 @@ from rivers.storage import Storage, StorageType
 from rivers.storage.contract import CONTRACT_VERSION, Capability
 from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
 from rivers.storage.partition_status import PartitionStatusRanges
-from rivers.storage.pools import ConcurrencyClaimStatus, PoolInfo, PoolLimit, SlotHolder
+from rivers.storage.pools import ConcurrencyClaimStatus, PoolInfo, PoolLimit, SlotHolder, parse_duration
 from rivers.storage.queries import CatalogueRow, RunPage, RunQuery, decode_run_cursor
 from rivers.storage.records import RUN_STATUSES, AssetRecord, RunRecord, StoredEvent, StoredLog
 from rivers_storage_postgres import control
@@ -56,7 +56,7 @@ from rivers_storage_postgres.rows import (
 from rivers_storage_postgres.schema import LOCK_CLASS, ensure_schema, migrate, schema_version
 from rivers_storage_postgres.settings import PostgresSettings
 
-__all__ = ["PostgresStorage"]
+__all__ = ["PostgresStorage", "PruneReport"]
 
 _T = TypeVar("_T")
 _Conn = psycopg.Connection
@@ -70,6 +70,15 @@ _LATEST_COLUMNS = (
 )
 #: How often ``wait_for_events`` polls without a pool (no LISTEN through pgBouncer's transaction mode).
 _POLL_INTERVAL = 0.2
+
+
+class PruneReport(NamedTuple):
+    """What :meth:`PostgresStorage.prune_events` deleted: of how many runs, how many events and logs."""
+
+    cutoff: int
+    runs: int = 0
+    events: int = 0
+    logs: int = 0
 
 
 def _check_status(status: str) -> None:
@@ -606,6 +615,46 @@ class PostgresStorage(Storage):
 
     def _free_expired_leases(self) -> int:
         return self._control(pool_sql.expire)
+
+    # -- retention ---------------------------------------------------------------------------------
+
+    def prune_events(self, older_than: str | float, *, batch_runs: int = 500) -> PruneReport:
+        """Delete the events and logs of runs that ended more than ``older_than`` ago (``"90d"``, seconds).
+
+        Only finished runs (Success, Failure, Canceled) are pruned, a batch of
+        ``batch_runs`` runs per transaction, so writers are never held up
+        long. Run records stay, and so does everything derived from the
+        events (asset records, the latest materialisation of each asset and
+        partition, partition status): the catalogue, staleness and
+        ``get_latest_materialization`` read the same afterwards.
+        ``rivers storage prune --older-than 90d`` calls this.
+        """
+        seconds = parse_duration(older_than, "older_than")
+        cutoff = time.time_ns() - int(seconds * 1e9)
+        s = self._s
+        report = PruneReport(cutoff=cutoff)
+
+        def prune_batch(conn: _Conn, after: int) -> tuple[int, int, int, int]:
+            rows = conn.execute(
+                f"SELECT seq, run_id FROM {s}.runs WHERE seq > %s AND end_time < %s "
+                "AND status IN ('Success', 'Failure', 'Canceled') ORDER BY seq LIMIT %s",
+                (after, cutoff, batch_runs),
+            ).fetchall()
+            if not rows:
+                return (0, 0, 0, after)
+            run_ids = [run_id for _, run_id in rows]
+            events = conn.execute(f"DELETE FROM {s}.events WHERE run_id = ANY(%s)", (run_ids,)).rowcount
+            logs = conn.execute(f"DELETE FROM {s}.logs WHERE run_id = ANY(%s)", (run_ids,)).rowcount
+            return (len(rows), events, logs, rows[-1][0])
+
+        after = 0
+        while True:
+            result = self._write(lambda conn: prune_batch(conn, after))
+            assert result is not None
+            runs, events, logs, after = result
+            if not runs:
+                return report
+            report = report._replace(runs=report.runs + runs, events=report.events + events, logs=report.logs + logs)
 
     # -- partition status, backfills, automation, leases (rivers_storage_postgres.control) ---------
 
