@@ -155,6 +155,14 @@ class Storage(ReadApi, ControlApi, abc.ABC):
     #: The capabilities the backend implements (:class:`rivers.storage.contract.Capability` values).
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap a backend's run writes with the argument checks of this layer (written once, here)."""
+        super().__init_subclass__(**kwargs)
+        for name, check in _RUN_WRITE_CHECKS.items():
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "__rivers_checked__", False):
+                setattr(cls, name, _checked(method, check))
+
     @abc.abstractmethod
     def close(self) -> None:
         """Release connections and files. Using a closed persistent store raises :class:`StorageError`."""
@@ -292,6 +300,11 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         if isinstance(keys, str):
             raise TypeError(f"add_dynamic_partitions() keys must be a list of strings, not a str; use [{keys!r}]")
         keys = list(keys)
+        if not keys:  # the namespace is still registered (it then reads back as empty, without a warning)
+            import warnings
+
+            warnings.warn(f"add_dynamic_partitions({name!r}, []): no keys given, nothing was added", UserWarning,
+                          stacklevel=2)
         for key in keys:
             _check_dynamic_key(key)
         self._insert_dynamic_partitions(name, keys)
@@ -459,6 +472,35 @@ def _check_run_status(status: str) -> None:
     """Raise :class:`StorageError` unless ``status`` is a run status."""
     if status not in RUN_STATUSES:
         raise StorageError(f"Unknown run status: {status}")
+
+
+def _check_record_status(self: Storage, record: RunRecord, *args: Any, **kwargs: Any) -> None:
+    _check_run_status(record.status)
+
+
+def _check_update(self: Storage, run_id: str, *args: Any, status: str | None = None, **kwargs: Any) -> None:
+    if status is not None:
+        _check_run_status(status)
+
+
+#: Checks run before a backend's engine-facing run writes (the backend receives valid arguments).
+_RUN_WRITE_CHECKS: Final[dict[str, Callable[..., None]]] = {
+    "_create_run": _check_record_status,
+    "_start_run": _check_record_status,
+    "_update_run": _check_update,
+}
+
+
+def _checked(method: Callable[..., Any], check: Callable[..., None]) -> Callable[..., Any]:
+    """``method`` preceded by ``check`` (same arguments)."""
+
+    @functools.wraps(method)
+    def checked(self: Storage, *args: Any, **kwargs: Any) -> Any:
+        check(self, *args, **kwargs)
+        return method(self, *args, **kwargs)
+
+    checked.__rivers_checked__ = True  # type: ignore[attr-defined]
+    return checked
 
 
 def _check_limit(limit: int) -> int:

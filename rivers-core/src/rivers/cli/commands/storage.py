@@ -9,7 +9,7 @@ from typing import Any
 from rivers.cli.context import CommandContext
 from rivers.cli.errors import EXIT_OK, CliError
 
-__all__ = ["add_parser", "handle_migrate", "handle_prune"]
+__all__ = ["add_parser", "handle_migrate", "handle_prune", "without_password"]
 
 
 def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -88,7 +88,7 @@ def handle_prune(args: argparse.Namespace, context: CommandContext) -> int:
         raise CliError(f"storage backend {type(storage).__name__} has no event-log retention (prune_events)")
     report = prune(args.older_than)
     context.console.print(
-        f"{_without_password(context.project.storage_url)}: deleted {report.events} events and {report.logs} logs "
+        f"{without_password(context.project.storage_url)}: deleted {report.events} events and {report.logs} logs "
         f"of {report.runs} runs that ended more than {args.older_than} ago"
     )
     return EXIT_OK
@@ -107,16 +107,17 @@ def _migrate_plugin_backend(url: str, context: CommandContext) -> int:
             f"storage backend of {scheme}:// has no migration command; it migrates its schema itself when "
             "opened (see the plugin's documentation)"
         )
-    shown = _without_password(url)
+    shown = without_password(url)
     for line in migrate(url, **context.project.config.storage_settings) or ["up to date"]:
         context.console.print(f"{shown}: {line}")
     return EXIT_OK
 
 
-def _without_password(url: str) -> str:
-    """``url`` with the password of its ``user:password@`` part replaced by ``***`` (never print credentials)."""
+def without_password(url: str) -> str:
+    """``url`` with the password of its user information replaced by ``***`` (for output)."""
     scheme, separator, rest = url.partition("://")
-    credentials, at, location = rest.rpartition("@")
-    if not separator or not at or ":" not in credentials:
+    authority, slash, path = rest.partition("/")
+    user, at, host = authority.rpartition("@")
+    if not separator or not at or ":" not in user:
         return url
-    return f"{scheme}://{credentials.partition(':')[0]}:***@{location}"
+    return f"{scheme}://{user.partition(':')[0]}:***@{host}{slash}{path}"
