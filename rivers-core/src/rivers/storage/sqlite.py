@@ -527,7 +527,7 @@ class SqliteStorage(Storage):
 
     def _topology(self) -> dict[str, list[str]]:
         rows = self._read("SELECT node, upstream FROM topology", reads_queued_tables=False)
-        return {node: decode_json(upstream) for node, upstream in rows}
+        return {node: decode_json(upstream) if upstream != "[]" else [] for node, upstream in rows}
 
     def _query_runs(self, query: RunQuery) -> RunPage:
         where: list[str] = []
@@ -535,21 +535,16 @@ class SqliteStorage(Storage):
         if query.statuses is not None:
             where.append(f"status IN ({', '.join('?' * len(query.statuses))})")
             parameters.extend(query.statuses)
-        if query.job_name is not None:
-            where.append("job_name = ?")
-            parameters.append(query.job_name)
-        if query.launched_by is not None:
-            where.append("launched_kind = ?")
-            parameters.append(query.launched_by)
-            if query.launched_by_ref is not None:
-                where.append("launched_ref = ?")
-                parameters.append(query.launched_by_ref)
-        if query.started_after is not None:
-            where.append("start_time >= ?")
-            parameters.append(query.started_after)
-        if query.started_before is not None:
-            where.append("start_time < ?")
-            parameters.append(query.started_before)
+        for condition, value in (
+            ("job_name = ?", query.job_name),
+            ("launched_kind = ?", query.launched_by),
+            ("launched_ref = ?", query.launched_by_ref),
+            ("start_time >= ?", query.started_after),
+            ("start_time < ?", query.started_before),
+        ):
+            if value is not None:
+                where.append(condition)
+                parameters.append(value)
         for key, value in query.tags:
             where.append("seq IN (SELECT run_seq FROM run_tags WHERE key = ? AND value = ?)")
             parameters.extend((key, value))
