@@ -29,6 +29,7 @@ __all__ = [
     "get_lease",
     "partition_status",
     "put_backfill",
+    "prune_ticks",
     "put_tick",
     "release_lease",
     "request_backfill_cancel",
@@ -134,6 +135,16 @@ def ticks(conn: psycopg.Connection, s: str, automation_name: str, limit: int, be
         result.append(StoredTick(tick_id, name, automation_type, status, timestamp, run_ids, backfill_ids,
                                  skip_reason, error, cursor))
     return result
+
+
+def prune_ticks(conn: psycopg.Connection, s: str, automation_name: str, keep: int) -> int:
+    """Delete all but the newest ``keep`` ticks of ``automation_name``; how many were deleted."""
+    cursor = conn.execute(
+        f"DELETE FROM {s}.ticks WHERE automation_name = %s AND seq NOT IN (SELECT seq FROM {s}.ticks "
+        "WHERE automation_name = %s ORDER BY timestamp DESC, seq DESC LIMIT %s)",
+        (automation_name, automation_name, keep),
+    )
+    return cursor.rowcount
 
 
 def set_cursor(conn: psycopg.Connection, s: str, automation_name: str, cursor: str | None) -> None:

@@ -68,8 +68,6 @@ _LATEST_COLUMNS = (
     f"l.id, '{_MATERIALIZATION}', asset_key, l.run_id, l.timestamp, NULLIF(l.partition, ''), l.data_version, "
     "l.code_version, l.body"
 )
-#: How often ``wait_for_events`` polls without a pool (no LISTEN through pgBouncer's transaction mode).
-_POLL_INTERVAL = 0.2
 
 
 class PruneReport(NamedTuple):
@@ -421,25 +419,22 @@ class PostgresStorage(Storage):
         """The ``LISTEN`` channel notified (with the newest cursor) by every commit of events."""
         return f"rivers_events_{self._s}"
 
-    def wait_for_events(self, cursor: int, timeout: float) -> bool:
+    def wait_for_events(self, cursor: int, timeout: float = 10.0) -> bool:
         """Wait up to ``timeout`` seconds until events after ``cursor`` exist; whether they do.
 
         With a pool, a dedicated connection ``LISTEN``s on
         :attr:`events_channel`: a reader (the daemon, the UI, ``rivers runs
         --follow``) wakes as soon as a writer commits, instead of polling.
         Without a pool (pgBouncer in transaction mode, where ``LISTEN`` does
-        not work) it polls every 0.2 s.
+        not work) it polls, as the base class does.
         """
-        deadline = time.monotonic() + max(timeout, 0.0)
-        if self.settings.pool_size == 0:
-            while not self._events_after(cursor, 1, None, None):
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(min(_POLL_INTERVAL, max(deadline - time.monotonic(), 0.0)))
-            return True
+        if (self.settings.pool_size == 0 or isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                or timeout < 0):
+            return super().wait_for_events(cursor, timeout)  # (also the argument errors)
+        deadline = time.monotonic() + timeout
         with self._listen_lock:
             listener = self._connector.listen(self.events_channel)  # listening before the check: no lost wake-up
-            if self._events_after(cursor, 1, None, None):
+            if super().wait_for_events(cursor, 0):  # checks the arguments, and whether events are there already
                 return True
             try:
                 while (remaining := deadline - time.monotonic()) > 0:
@@ -448,7 +443,7 @@ class PostgresStorage(Storage):
                             return True
             except psycopg.Error:
                 self._connector.drop_listener()  # the next call listens on a new connection
-            return bool(self._events_after(cursor, 1, None, None))
+            return super().wait_for_events(cursor, 0)
 
     def _catalogue_rows(self, asset_keys: Sequence[str] | None) -> list[CatalogueRow]:
         sql = (
@@ -688,6 +683,9 @@ class PostgresStorage(Storage):
 
     def _ticks(self, automation_name: str, limit: int, before: int | None) -> list[StoredTick]:
         return self._control(control.ticks, automation_name, limit, before, write=False)
+
+    def _prune_ticks(self, automation_name: str, keep: int) -> int:
+        return self._control(control.prune_ticks, automation_name, keep)
 
     def _set_automation_cursor(self, automation_name: str, cursor: str | None) -> None:
         self._control(control.set_cursor, automation_name, cursor)
