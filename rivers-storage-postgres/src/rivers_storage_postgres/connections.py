@@ -203,6 +203,11 @@ class Connector:
                 )
             return self._pool
 
+    def open_pool(self) -> None:
+        """Create the pool now (it connects in the background); nothing without a pool."""
+        if self.settings.pool_size > 0:
+            self._get_pool()
+
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
         """A connection for one operation: from the pool, or a new one without a pool."""

@@ -114,6 +114,7 @@ class PostgresStorage(Storage):
             raise self._connector.translate(error) from None
         finally:
             conn.close()
+        self._connector.open_pool()  # its first connection is made in the background, while the caller goes on
 
     @staticmethod
     def migrate(url: str, **config: Any) -> list[str]:
