@@ -34,7 +34,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Final, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple, TypeVar
 
 from rivers.exceptions import ConfigurationError, StorageError
 from rivers.storage._sqlite_schema import (
@@ -53,12 +53,9 @@ from rivers.storage._sqlite_schema import (
     run_from_row,
     run_to_row,
 )
-from rivers.storage import _sqlite_control
 from rivers.storage._sqlite_migrations import ensure_schema
 from rivers.storage.base import Storage
 from rivers.storage.contract import CONTRACT_VERSION, Capability
-from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
-from rivers.storage.partition_status import PartitionStatusRanges
 from rivers.storage.queries import CatalogueRow, RunPage, RunQuery, decode_run_cursor
 from rivers.storage.write_behind import WriteBehind, anything_held, publish_others
 from rivers.storage.records import (
@@ -70,6 +67,12 @@ from rivers.storage.records import (
     StoredEvent,
     StoredLog,
 )
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
+    from rivers.storage.partition_status import PartitionStatusRanges
 
 __all__ = ["DEFAULT_FILENAME", "MigrationReport", "SqliteStorage", "migrate_file"]
 
@@ -120,6 +123,13 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _control() -> ModuleType:
+    """The control-plane statements (partition status, backfills, ticks, leases), imported on first use."""
+    from rivers.storage import _sqlite_control
+
+    return _sqlite_control
 
 
 @functools.lru_cache(maxsize=64)
@@ -676,48 +686,48 @@ class SqliteStorage(Storage):
                 raise StorageError(f"Embedded storage at '{self._path}': query failed: {error}") from error
 
     def _partition_status(self, asset_keys: Sequence[str]) -> dict[str, PartitionStatusRanges]:
-        return self._control_read(lambda conn: _sqlite_control.partition_status(conn, asset_keys))
+        return self._control_read(lambda conn: _control().partition_status(conn, asset_keys))
 
     def _update_partition_status(
         self, asset_key: str, update: Callable[[PartitionStatusRanges], PartitionStatusRanges]
     ) -> None:
-        self._write(lambda conn: _sqlite_control.update_partition_status(conn, asset_key, update))
+        self._write(lambda conn: _control().update_partition_status(conn, asset_key, update))
 
     def _put_backfill(self, backfill: StoredBackfill) -> None:
-        self._write(lambda conn: _sqlite_control.put_backfill(conn, backfill))
+        self._write(lambda conn: _control().put_backfill(conn, backfill))
 
     def _get_backfill(self, backfill_id: str) -> StoredBackfill | None:
-        return self._control_read(lambda conn: _sqlite_control.get_backfill(conn, backfill_id))
+        return self._control_read(lambda conn: _control().get_backfill(conn, backfill_id))
 
     def _backfills(self, status: str | None, limit: int | None) -> list[StoredBackfill]:
-        return self._control_read(lambda conn: _sqlite_control.backfills(conn, status, limit))
+        return self._control_read(lambda conn: _control().backfills(conn, status, limit))
 
     def _request_backfill_cancel(self, backfill_id: str) -> bool:
-        return self._write(lambda conn: _sqlite_control.request_backfill_cancel(conn, backfill_id))
+        return self._write(lambda conn: _control().request_backfill_cancel(conn, backfill_id))
 
     def _put_tick(self, tick: StoredTick) -> None:
-        self._write(lambda conn: _sqlite_control.put_tick(conn, tick))
+        self._write(lambda conn: _control().put_tick(conn, tick))
 
     def _ticks(self, automation_name: str, limit: int, before: int | None) -> list[StoredTick]:
-        return self._control_read(lambda conn: _sqlite_control.ticks(conn, automation_name, limit, before))
+        return self._control_read(lambda conn: _control().ticks(conn, automation_name, limit, before))
 
     def _prune_ticks(self, automation_name: str, keep: int) -> int:
-        return self._write(lambda conn: _sqlite_control.prune_ticks(conn, automation_name, keep))
+        return self._write(lambda conn: _control().prune_ticks(conn, automation_name, keep))
 
     def _set_automation_cursor(self, automation_name: str, cursor: str | None) -> None:
-        self._write(lambda conn: _sqlite_control.set_cursor(conn, automation_name, cursor))
+        self._write(lambda conn: _control().set_cursor(conn, automation_name, cursor))
 
     def _automation_cursor(self, automation_name: str) -> str | None:
-        return self._control_read(lambda conn: _sqlite_control.get_cursor(conn, automation_name))
+        return self._control_read(lambda conn: _control().get_cursor(conn, automation_name))
 
     def _acquire_lease(self, name: str, owner: str, duration_s: float) -> Lease | None:
-        return self._write(lambda conn: _sqlite_control.acquire_lease(conn, name, owner, duration_s))
+        return self._write(lambda conn: _control().acquire_lease(conn, name, owner, duration_s))
 
     def _release_lease(self, name: str, owner: str) -> bool:
-        return self._write(lambda conn: _sqlite_control.release_lease(conn, name, owner))
+        return self._write(lambda conn: _control().release_lease(conn, name, owner))
 
     def _get_lease(self, name: str) -> Lease | None:
-        return self._control_read(lambda conn: _sqlite_control.get_lease(conn, name))
+        return self._control_read(lambda conn: _control().get_lease(conn, name))
 
     # -- concurrency pools (rivers.storage._sqlite_pools) ---------------------------
 
@@ -801,7 +811,37 @@ class SqliteStorage(Storage):
 
     def get_run(self, run_id: str) -> RunRecord | None:
         rows = self._read(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,), flush=False)
-        return run_from_row(rows[0]) if rows else None
+        if not rows:
+            return None
+        record = run_from_row(rows[0])
+        return record if record.status not in ("Started", "Queued") else self._reconciled([record])[0]
+
+    # -- run monitoring (rivers.storage._sqlite_monitor) ------------------------------
+
+    _supports_run_monitor = True
+
+    def _put_run_monitor(self, record: Any) -> None:
+        from rivers.storage import _sqlite_monitor
+
+        self._write(lambda conn: _sqlite_monitor.put(conn, record))
+
+    def _run_monitors(self, run_ids: Sequence[str]) -> dict[str, Any]:
+        from rivers.storage import _sqlite_monitor
+
+        if not run_ids or not self._read(_sqlite_monitor.TABLE_EXISTS, reads_queued_tables=False):
+            return {}
+        found = {}
+        for sql, parameters in _sqlite_monitor.select_queries(run_ids):
+            for row in self._read(sql, parameters, reads_queued_tables=False):
+                found[row[0]] = _sqlite_monitor.from_row(row)
+        return found
+
+    def _heartbeat_runs(self, run_ids: Sequence[str], timestamp: int) -> None:
+        from rivers.storage import _sqlite_monitor
+
+        if run_ids and self._read(_sqlite_monitor.TABLE_EXISTS, reads_queued_tables=False):
+            rows = [(timestamp, run_id) for run_id in run_ids]
+            self._write(lambda conn: conn.executemany(_sqlite_monitor.HEARTBEAT, rows))
 
     def kv_get(self, key: str) -> bytes | None:
         rows = self._read("SELECT value FROM kv WHERE key = ?", (key,), reads_queued_tables=False)
