@@ -84,7 +84,8 @@ def start_and_kill(command: list[str], env: dict[str, str]) -> None:
     """Start ``command``, wait until the third asset runs, SIGKILL the process."""
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_until_exists(process, ps.marks_dir() / "third-started", what="the third asset started", timeout=20)
-    wait_for_run_progress("runs.db", {"first", "second", "side"})  # what finished is in the store
+    # what finished is in the store, and the owner is recorded (a reader can then tell that it died)
+    wait_for_run_progress("runs.db", {"first", "second", "side"}, monitored=True)
     process.send_signal(signal.SIGKILL)
     process.wait(10)
     process.stdout.close()
