@@ -42,7 +42,8 @@ def build_graph(repo: CodeRepository) -> AssetGraph:
 
 
 def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
-    """Validate every job (unique names, members exist, plan builds)."""
+    """Validate every job (unique names, members exist, plan builds) and the automations naming them."""
+    from rivers.automation.validation import check_automations
     from rivers.exceptions import GraphValidationError
 
     jobs: dict[str, Job] = {}
@@ -61,6 +62,7 @@ def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
             job.name, graph, selected, allow_incomplete=job.allow_incomplete_deps,
             explicit_handler=lambda node: loadable_without_running(node, default_handler),
         )
+    check_automations(repo._schedules, repo._sensors, jobs, graph)
     return jobs
 
 
