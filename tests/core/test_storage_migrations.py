@@ -190,10 +190,10 @@ def test_a_newer_store_names_both_versions(tmp_path: Path) -> None:
 
 
 def test_migrate_embedded_and_a_missing_file(tmp_path: Path, v1_file: Path) -> None:
-    rs.Storage.migrate_embedded(v1_file)
+    assert rs.Storage.migrate_embedded(v1_file) is None
     assert _version(v1_file) == SCHEMA_VERSION
     with pytest.raises(StorageError, match="does not exist"):
-        rs.Storage.migrate_embedded(tmp_path / "missing.db")
+        migrate_file(tmp_path / "missing.db")
 
 
 def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -221,3 +221,37 @@ def test_cli_storage_migrate_of_a_newer_store_fails_clearly(tmp_path: Path) -> N
     result = _cli(tmp_path, "--storage", "sqlite:///future.db", "storage", "migrate")
     assert result.returncode == 2
     assert "SchemaMigrationNeededError" in result.stderr and "upgrade rivers-core" in result.stderr
+
+
+def test_cli_migrate_of_a_plugin_backend_calls_its_migrate_and_hides_the_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rivers.plugins
+    from rivers.cli.app import run
+
+    calls: list[tuple[str, dict]] = []
+
+    def factory(url: str, **config: object) -> rs.Storage:
+        return rs.Storage.memory()
+
+    def migrate(url: str, **config: object) -> list[str]:
+        calls.append((url, config))
+        return ["2: added the ticks table"]
+
+    factory._migrate = migrate  # type: ignore[attr-defined]
+
+    class Plugin:
+        @rivers.plugins.hookimpl
+        def rivers_storage_backends(self) -> dict:
+            return {"fakedb": factory}
+
+    monkeypatch.chdir(tmp_path)
+    rivers.plugins.register(Plugin(), name="fakedb-plugin")
+    try:
+        assert run(["--storage", "fakedb://bob:s3cret@db:5432/rivers", "storage", "migrate"]) == 0
+    finally:
+        rivers.plugins.unregister("fakedb-plugin")
+    out = capsys.readouterr().out
+    assert calls == [("fakedb://bob:s3cret@db:5432/rivers", {})]
+    assert out.strip() == "fakedb://bob:***@db:5432/rivers: 2: added the ticks table"
+    assert "s3cret" not in out

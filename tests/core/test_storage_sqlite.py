@@ -339,7 +339,7 @@ def test_commit_delay_zero_commits_each_run_before_it_returns(tmp_path: Path) ->
     repo = _one_asset_repo(storage)
     for _ in range(2):
         run_id = repo.materialize().run_id
-        assert storage._queued_runs == [] and storage._publisher is None
+        assert storage._queue.queued_runs == [] and storage._queue.publisher is None
         assert _committed_run(path, run_id)[0] == "Success"  # type: ignore[index]
     storage.close()
 
@@ -434,9 +434,9 @@ def test_reads_of_tables_the_queue_never_holds_leave_the_group_commit_alone(tmp_
     storage._start_run(RunRecord("r", start_time=1))
     assert storage.kv_get("k") == b"v" and other.kv_get("k") == b"v"
     assert not storage.is_cancelled("r") and storage._dynamic_partitions("none") is None
-    assert [row[0] for row in storage._queued_runs] == ["r"]  # still waiting for its group
+    assert [record.run_id for record in storage._queue.queued_runs] == ["r"]  # still waiting for its group
     assert other.get_run("r") is not None  # a read of runs commits it first
-    assert storage._queued_runs == []
+    assert storage._queue.queued_runs == []
     storage.close()
     other.close()
 
@@ -466,7 +466,7 @@ def test_a_read_waits_for_run_records_another_object_is_writing(
     queueing = threading.Thread(target=writer._start_run, args=(RunRecord("s", start_time=2),))
     queueing.start()
     queueing.join(5)
-    assert not queueing.is_alive() and [row[0] for row in writer._queued_runs] == ["s"]
+    assert not queueing.is_alive() and [record.run_id for record in writer._queue.queued_runs] == ["s"]
     found: list[object] = []
     reading = threading.Thread(target=lambda: found.append(reader.get_run("r")))
     reading.start()
@@ -492,7 +492,7 @@ def test_the_publisher_leaves_runs_that_just_started_for_their_end(tmp_path: Pat
     path = tmp_path / "young.db"
     storage = Storage.embedded(path, commit_delay=60)
     storage._start_run(RunRecord("old", start_time=1))
-    storage._queued_run_times[0] -= 45  # queued 45 s ago: more than half the delay
+    storage._queue.queued_run_times[0] -= 45  # queued 45 s ago: more than half the delay
     storage._start_run(RunRecord("ended", start_time=2))
     with storage._batch():
         storage._update_run("ended", status="Success", end_time=3)
@@ -502,7 +502,7 @@ def test_the_publisher_leaves_runs_that_just_started_for_their_end(tmp_path: Pat
     assert _committed_run(path, "old") == ("Started", None, "[]")
     assert _committed_run(path, "ended")[0] == "Success"  # type: ignore[index]
     assert _committed_run(path, "young") is None  # still going and queued just now: left queued
-    assert [row[0] for row in storage._queued_runs] == ["young"] and len(storage._queued_run_times) == 1
+    assert [record.run_id for record in storage._queue.queued_runs] == ["young"] and len(storage._queue.queued_run_times) == 1
     storage._update_run("young", status="Success", end_time=6)  # so it is inserted in its final state
     assert _committed_run(path, "young")[0] == "Success"  # type: ignore[index]
     storage.close()
@@ -514,7 +514,7 @@ def test_updating_a_queued_run_commits_its_final_state_at_once(tmp_path: Path) -
     storage._start_run(RunRecord("r", start_time=1, node_names=["a"]))
     storage._start_run(RunRecord("s", start_time=2))
     storage._update_run("r", status="Success", end_time=5, node_names=["a", "b"])
-    assert storage._queued_runs == []  # committed now, not left to the publisher
+    assert storage._queue.queued_runs == []  # committed now, not left to the publisher
     assert _committed_run(path, "r") == ("Success", 5, '["a","b"]')
     assert _committed_run(path, "s")[:2] == ("Started", None)  # type: ignore[index]
     storage._update_run("s", status="Failure")  # no longer queued: an UPDATE
@@ -557,7 +557,7 @@ def test_close_writes_queued_runs_and_stops_the_publisher(tmp_path: Path) -> Non
     path = tmp_path / "close-runs.db"
     storage = Storage.embedded(path)
     storage._start_run(RunRecord("r", start_time=1))
-    publisher = storage._publisher
+    publisher = storage._queue.publisher
     assert publisher is not None
     storage.close()
     publisher.join(timeout=30)
@@ -574,7 +574,7 @@ def test_a_failed_background_write_is_raised_by_the_next_call(
     real_transaction = SqliteStorage._transaction
 
     def failing_in_the_publisher(self: SqliteStorage, operation):  # type: ignore[no-untyped-def]
-        if threading.current_thread() is self._publisher:
+        if threading.current_thread() is self._queue.publisher:
             raise StorageError("disk is full")
         return real_transaction(self, operation)
 
@@ -582,7 +582,7 @@ def test_a_failed_background_write_is_raised_by_the_next_call(
     monkeypatch.setattr(SqliteStorage, "commit_delay", 0.001)
     storage._start_run(RunRecord("r", start_time=1))
     deadline = time.monotonic() + 30
-    while storage._queued_runs and time.monotonic() < deadline:  # until the publisher has tried
+    while storage._queue.queued_runs and time.monotonic() < deadline:  # until the publisher has tried
         time.sleep(0.01)
     with pytest.raises(StorageError, match="disk is full"):
         storage._update_run("r", status="Success")

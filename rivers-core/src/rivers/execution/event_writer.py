@@ -6,9 +6,10 @@ writes) overlaps with the next steps instead of delaying them. ``flush()``
 waits until everything handed over is stored; runs flush before they update
 their status, so a run never reads as finished before its events exist.
 
-The thread starts with the second batch of records: a one-step run (for
-example one partition per ``materialize()`` call) writes its events in the
-caller at the end of the run, without paying for a thread start and join.
+The thread starts with the second batch of records: the first batch is
+written in the caller when it arrives, so a one-step run (for example one
+partition per ``materialize()`` call) pays for no thread start and join,
+and a first step's events are stored even while the next step runs long.
 """
 
 from __future__ import annotations
@@ -53,7 +54,14 @@ class EventWriter:
             if self._thread is None:
                 self._batches += 1
                 if self._batches < 2:
-                    return  # maybe a one-step run: flush() writes it in the caller
+                    # maybe a one-step run: written in the caller, now rather than at flush(), so a finished
+                    # step is stored (the storage's group commit makes it durable within its commit_delay)
+                    # even when the next step runs long; an embedded storage only queues it here
+                    try:
+                        self._write_now()
+                    except BaseException as error:  # noqa: BLE001 - surfaced by flush()/add(), as the thread's
+                        self._error = error
+                    return
                 self._thread = threading.Thread(target=self._loop, name="rivers-event-writer", daemon=True)
                 self._thread.start()
             if len(self._events) >= _MAX_PENDING:
@@ -63,6 +71,7 @@ class EventWriter:
         """Block until every queued record is stored (raises what the storage raised)."""
         with self._condition:
             if self._thread is None:
+                self._raise_pending_error()
                 self._write_now()
                 return
             self._condition.notify_all()

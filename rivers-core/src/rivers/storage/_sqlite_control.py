@@ -131,6 +131,15 @@ def ticks(conn: sqlite3.Connection, automation_name: str, limit: int, before: in
     return result
 
 
+def prune_ticks(conn: sqlite3.Connection, automation_name: str, keep: int) -> int:
+    cursor = conn.execute(
+        "DELETE FROM ticks WHERE automation_name = ? AND seq NOT IN "
+        "(SELECT seq FROM ticks WHERE automation_name = ? ORDER BY timestamp DESC, seq DESC LIMIT ?)",
+        (automation_name, automation_name, keep),
+    )
+    return cursor.rowcount
+
+
 def set_cursor(conn: sqlite3.Connection, automation_name: str, cursor: str | None) -> None:
     if cursor is None:
         conn.execute("DELETE FROM automation_cursors WHERE name = ?", (automation_name,))

@@ -285,19 +285,24 @@ def asset_to_row(record: AssetRecord) -> tuple[Any, ...]:
     )
 
 
+def _list_from_db(text: str) -> list[Any]:
+    """Decode a JSON list (``[]`` without calling the decoder)."""
+    return decode_json(text) if text != "[]" else []
+
+
 def asset_from_row(row: Sequence[Any]) -> AssetRecord:
     """Inverse of :func:`asset_to_row`."""
     return AssetRecord(
-        asset_key=row[0],
-        tags=decode_json(row[1]),
-        kinds=decode_json(row[2]),
-        group=row[3],
-        code_version=row[4],
-        last_event_id=row[5],
-        last_run_id=row[6],
-        last_timestamp=row[7],
-        last_data_version=row[8],
-        last_materialization_code_version=row[9],
-        last_input_data_versions=pairs_from_db(row[10]),
-        pool=pairs_from_db(row[11]),
+        row[0],
+        _list_from_db(row[1]),
+        _list_from_db(row[2]),
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        pairs_from_db(row[10]),
+        pairs_from_db(row[11]),
     )

@@ -126,11 +126,12 @@ class Storage(ReadApi, ControlApi, abc.ABC):
 
         Opening a store applies the automatic migrations by itself; this also
         applies the ones that are not automatic (what ``rivers storage
-        migrate`` does).
+        migrate`` does). A missing file is left missing (nothing to migrate).
         """
-        from rivers.storage.sqlite import migrate_file
+        from rivers.storage.sqlite import migrate_file, resolve_path
 
-        migrate_file(path)
+        if os.fspath(path) == ":memory:" or os.path.exists(resolve_path(path, create_parent=False)):
+            migrate_file(path)
 
     @property
     def type(self) -> StorageType:
@@ -153,6 +154,14 @@ class Storage(ReadApi, ControlApi, abc.ABC):
     contract_version: ClassVar[int | None] = None
     #: The capabilities the backend implements (:class:`rivers.storage.contract.Capability` values).
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap a backend's run writes with the argument checks of this layer (written once, here)."""
+        super().__init_subclass__(**kwargs)
+        for name, check in _RUN_WRITE_CHECKS.items():
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "__rivers_checked__", False):
+                setattr(cls, name, _checked(method, check))
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -380,7 +389,10 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         Statuses are per asset, from the latest materialization of any
         partition.
         """
-        records = {record.asset_key: record for record in self.get_asset_records()}
+        return self._staleness_over({record.asset_key: record for record in self.get_asset_records()})
+
+    def _staleness_over(self, records: Mapping[str, AssetRecord]) -> Staleness:
+        """:meth:`compute_staleness` of the given ``{asset_key: record}`` (every record, already read)."""
         topology = self._topology()
         result: Staleness = {}
         for asset_key in records:
@@ -455,6 +467,35 @@ def _check_run_status(status: str) -> None:
     """Raise :class:`StorageError` unless ``status`` is a run status."""
     if status not in RUN_STATUSES:
         raise StorageError(f"Unknown run status: {status}")
+
+
+def _check_record_status(self: Storage, record: RunRecord, *args: Any, **kwargs: Any) -> None:
+    _check_run_status(record.status)
+
+
+def _check_update(self: Storage, run_id: str, *args: Any, status: str | None = None, **kwargs: Any) -> None:
+    if status is not None:
+        _check_run_status(status)
+
+
+#: Checks run before a backend's engine-facing run writes (the backend receives valid arguments).
+_RUN_WRITE_CHECKS: Final[dict[str, Callable[..., None]]] = {
+    "_create_run": _check_record_status,
+    "_start_run": _check_record_status,
+    "_update_run": _check_update,
+}
+
+
+def _checked(method: Callable[..., Any], check: Callable[..., None]) -> Callable[..., Any]:
+    """``method`` preceded by ``check`` (same arguments)."""
+
+    @functools.wraps(method)
+    def checked(self: Storage, *args: Any, **kwargs: Any) -> Any:
+        check(self, *args, **kwargs)
+        return method(self, *args, **kwargs)
+
+    checked.__rivers_checked__ = True  # type: ignore[attr-defined]
+    return checked
 
 
 def _check_limit(limit: int) -> int:

@@ -218,6 +218,14 @@ class EventLog(Protocol):
         """
 
 
+    def wait_for_events(self, cursor: int, timeout: float = 10.0) -> bool:
+        """Block until an event is stored after ``cursor`` or ``timeout`` seconds pass; whether one was.
+
+        :class:`rivers.Storage` polls ``_events_after``; a backend with
+        notifications (PostgreSQL ``LISTEN``) may override it.
+        """
+
+
 class AssetStore(Protocol):
     """Capability ``assets``: asset records, topology and the latest materialization per asset and partition."""
 
@@ -349,6 +357,9 @@ class AutomationStore(Protocol):
     def _automation_cursor(self, automation_name: str) -> str | None:
         """The automation's cursor, or ``None``."""
 
+    def _prune_ticks(self, automation_name: str, keep: int) -> int:
+        """Delete all but the newest ``keep`` ticks of ``automation_name``; how many were deleted."""
+
 
 class LeaseStore(Protocol):
     """Capability ``leases``: named leases for leader election (atomic across processes)."""
@@ -383,7 +394,7 @@ CAPABILITY_PROTOCOLS: Final[Mapping[Capability, type]] = {
 }
 
 #: Protocol methods with a working default in :class:`rivers.Storage` (a backend may override them).
-_OPTIONAL_METHODS: Final = frozenset({"_start_run", "_batch"})
+_OPTIONAL_METHODS: Final = frozenset({"_start_run", "_batch", "wait_for_events"})
 
 
 def capability_methods(capability: Capability | str) -> tuple[str, ...]:

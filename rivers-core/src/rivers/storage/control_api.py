@@ -120,6 +120,13 @@ class ControlApi:
         ticks: list[StoredTick] = self._ticks(automation_name, limit, before)  # type: ignore[attr-defined]
         return ticks
 
+    def prune_ticks(self, automation_name: str, keep: int) -> int:
+        """Delete all but the newest ``keep`` ticks of ``automation_name`` (tick retention); how many went."""
+        _check_name(automation_name, "automation_name", "prune_ticks")
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+            raise ValueError(f"prune_ticks() keep must be a non-negative int, got {keep!r}")
+        return int(self._prune_ticks(automation_name, keep))  # type: ignore[attr-defined]
+
     def set_automation_cursor(self, automation_name: str, cursor: str | None) -> None:
         """Store the cursor of schedule or sensor ``automation_name`` (``None`` deletes it)."""
         _check_name(automation_name, "automation_name", "set_automation_cursor")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 
 from rivers.exceptions import StorageError
-from rivers.storage.base import Storage, _check_run_status
+from rivers.storage.base import Storage
 from rivers.storage.contract import CONTRACT_VERSION, Capability
 from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
 from rivers.storage.partition_status import PartitionStatusRanges
@@ -104,7 +104,6 @@ class MemoryStorage(Storage):
                 self._upstream[node] = list(parents)
 
     def _create_run(self, record: RunRecord) -> None:
-        _check_run_status(record.status)
         with self._lock:
             self._run_entries.pop(record.run_id, None)
             self._run_entries[record.run_id] = (next(self._run_sequence), record)
@@ -119,7 +118,6 @@ class MemoryStorage(Storage):
     ) -> None:
         changes: dict[str, object] = {}
         if status is not None:
-            _check_run_status(status)
             changes["status"] = status
         if end_time is not None:
             changes["end_time"] = end_time
@@ -480,6 +478,14 @@ class MemoryStorage(Storage):
         ticks = [tick for tick in ticks if before is None or tick.timestamp < before]
         ticks.sort(key=lambda tick: tick.timestamp, reverse=True)
         return ticks[:limit]
+
+    def _prune_ticks(self, automation_name: str, keep: int) -> int:
+        with self._lock:
+            ticks = self._tick_rows.get(automation_name, {})
+            newest = sorted(ticks.values(), key=lambda tick: tick.timestamp, reverse=True)
+            for tick in newest[keep:]:
+                del ticks[tick.id]
+            return max(0, len(newest) - keep)
 
     def _set_automation_cursor(self, automation_name: str, cursor: str | None) -> None:
         with self._lock:

@@ -7,7 +7,7 @@ are read after a global, monotonically increasing integer cursor.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NamedTuple
 
 from rivers._record import Record, factory
 from rivers.exceptions import StorageError
@@ -62,33 +62,32 @@ class EventPage(Record):
     cursor: int = 0
 
 
-class CatalogueRow(Record):
-    """What a backend returns per asset for the catalogue: its record, latest materialization, partition count."""
+class CatalogueRow(NamedTuple):
+    """What a backend returns per asset for the catalogue: its record, latest materialization, partition count.
+
+    A named tuple (like :class:`~rivers.StoredEvent`): a catalogue builds one per asset.
+    """
 
     record: AssetRecord
     last_materialization: StoredEvent | None = None
     materialized_partitions: int = 0
 
 
-class AssetCatalogueEntry(Record):
+class AssetCatalogueEntry(NamedTuple):
     """One asset of the catalogue: record, latest materialization, partition-status counts and staleness.
 
     ``partition_counts`` maps ``"materialized"``, ``"failed"`` and
     ``"in_progress"`` to how many partitions are in that state;
     ``staleness`` is ``"UpToDate"``, ``"Stale"`` or ``"Missing"`` with its
-    causes (as ``compute_staleness()``).
+    causes (as ``compute_staleness()``). An immutable named tuple.
     """
 
     asset_key: str
     record: AssetRecord
-    last_materialization: StoredEvent | None = None
-    partition_counts: dict[str, int] = factory(dict)
-    staleness: str = "Missing"
-    stale_causes: list[StaleCause] = factory(list)
-
-    def _prepare(self, values: dict[str, Any]) -> None:
-        values["partition_counts"] = dict(values["partition_counts"])
-
+    last_materialization: StoredEvent | None
+    partition_counts: dict[str, int]
+    staleness: str
+    stale_causes: list[StaleCause]
 
 def decode_run_cursor(cursor: str) -> tuple[int, int]:
     """``(start_time, sequence)`` of a run page cursor of the built-in backends (``"<start>:<seq>"``).

@@ -9,6 +9,7 @@ primitives of :mod:`rivers.storage.contract`, each in O(result).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -117,6 +118,28 @@ class ReadApi:
         rows = self._events_after(cursor, limit, run_id, types)  # type: ignore[attr-defined]
         return EventPage([event for _, event in rows], rows[-1][0] if rows else cursor)
 
+    def wait_for_events(self, cursor: int, timeout: float = 10.0) -> bool:
+        """Block until an event is stored after ``cursor`` or ``timeout`` seconds pass; whether one was.
+
+        Then read them with :meth:`get_events_after`. This default polls
+        (every 20 ms, then less often, at most every 0.25 s); a backend with
+        notifications may answer at once.
+        """
+        if isinstance(cursor, bool) or not isinstance(cursor, int) or cursor < 0:
+            raise StorageError(f"wait_for_events() cursor must be a non-negative int, got {cursor!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            raise StorageError(f"wait_for_events() timeout must be a number of seconds >= 0, got {timeout!r}")
+        deadline = time.monotonic() + timeout
+        pause = 0.02
+        while True:
+            if self._events_after(cursor, 1, None, None):  # type: ignore[attr-defined]
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 1.5, 0.25)
+
     def get_topology(self) -> dict[str, list[str]]:
         """The registered graph: ``{node: [its upstream nodes]}`` of every resolved repository."""
         topology: dict[str, list[str]] = self._topology()  # type: ignore[attr-defined]
@@ -145,7 +168,11 @@ class ReadApi:
         statuses: dict[str, Any] = {}
         if Capability.PARTITION_STATUS in type(self).capabilities:  # type: ignore[attr-defined]
             statuses = self._partition_status([row.record.asset_key for row in rows])  # type: ignore[attr-defined]
-        staleness = self.compute_staleness()  # type: ignore[attr-defined]
+        if keys is None:
+            records = {row.record.asset_key: row.record for row in rows}
+        else:  # upstreams of the chosen assets count too
+            records = {record.asset_key: record for record in self.get_asset_records()}  # type: ignore[attr-defined]
+        staleness = self._staleness_over(records)  # type: ignore[attr-defined]
         entries = []
         for row in rows:
             asset_key = row.record.asset_key

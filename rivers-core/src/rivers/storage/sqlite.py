@@ -5,7 +5,7 @@ Design notes:
 * One connection per process and storage object, shared by threads under a
   lock (``check_same_thread=False``); the write-behind queue has its own
   lock, taken only briefly, so threads keep queueing records while a commit
-  is being written (``_conn_lock`` is always taken before ``_lock``). A
+  is being written (``_conn_lock`` is always taken before the queue's). A
   forked child never uses or closes its parent's connection: it opens its
   own on first use.
 * Several processes may open the same file; writers wait for each other up
@@ -14,31 +14,13 @@ Design notes:
 * The schema (:mod:`rivers.storage._sqlite_schema`) is created idempotently
   on open and stamped with ``PRAGMA user_version``; a file of an older
   version is migrated (:mod:`rivers.storage._sqlite_migrations`).
-* ``_batch()`` is a write-behind buffer: inside it, ``_append_events`` and
-  ``_append_logs`` only queue their records; the queue is written in one
-  transaction when the batch exits, when :attr:`SqliteStorage.batch_max_events`
-  records are queued, when the oldest queued record is
-  :attr:`SqliteStorage.batch_max_delay` seconds old (checked on append), before
-  any other write (so a run's status is never committed before its events)
-  and before any read of events or asset records from this object. Other
-  processes see queued records only after that; a crash loses them.
-* Group commit. ``_start_run`` (the executor's "a run starts" write) queues
-  the run record, and a run that ends while its record is still queued
-  leaves its events and final status queued with it (``_update_run`` of a
-  queued record changes the queued row: it is inserted in its final state,
-  with no ``UPDATE``). The queue is committed in one transaction, whole runs
-  only, at the latest :attr:`SqliteStorage.commit_delay` seconds after the
-  oldest queued run started (by a publisher thread, which leaves the records
-  of runs that started less than half that delay ago and are still going:
-  they usually end in time to be inserted in their final state), and
-  earlier by any read or other write through a storage object of this
-  process, by ``close()`` and when the process exits (the publisher is not a
-  daemon thread, so the interpreter and ``multiprocessing`` children wait
-  for it; then it commits everything at once). Short runs in quick
-  succession therefore share one commit. Other processes see a run at most
-  that delay late; a process killed outright (``SIGKILL``, ``os._exit``,
-  power loss) within the delay loses the records of the runs in it, never a
-  part of a run. ``commit_delay=0`` commits every write when it is made.
+* Writes of events, logs and starting runs go through a write-behind
+  queue with group commit, :class:`rivers.storage.write_behind.WriteBehind`
+  (see there for when records are committed): short runs in quick
+  succession share one commit, every finished step's events are committed
+  within :attr:`SqliteStorage.commit_delay` of the step's end, and a process
+  killed outright loses at most that delay of records, never part of a
+  run's commit. ``commit_delay=0`` commits every write when it is made.
 """
 
 from __future__ import annotations
@@ -48,7 +30,6 @@ import functools
 import os
 import random
 import sqlite3
-import sys
 import threading
 import time
 import weakref
@@ -74,11 +55,12 @@ from rivers.storage._sqlite_schema import (
 )
 from rivers.storage import _sqlite_control
 from rivers.storage._sqlite_migrations import ensure_schema
-from rivers.storage.base import Storage, _check_run_status
+from rivers.storage.base import Storage
 from rivers.storage.contract import CONTRACT_VERSION, Capability
 from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
 from rivers.storage.partition_status import PartitionStatusRanges
 from rivers.storage.queries import CatalogueRow, RunPage, RunQuery, decode_run_cursor
+from rivers.storage.write_behind import WriteBehind, anything_held, publish_others
 from rivers.storage.records import (
     MATERIALIZATION,
     STEP_SUCCESS,
@@ -97,8 +79,6 @@ DEFAULT_FILENAME: Final = "rivers.sqlite3"
 _BUSY_TIMEOUT_MS: Final = 30_000
 #: Rows per multi-row INSERT of a group commit (12 columns x 500 stays far below SQLite's variable limit).
 _ROWS_PER_INSERT: Final = 500
-#: The publisher checks this often (seconds) whether the interpreter is exiting, to commit at once.
-_EXIT_CHECK_INTERVAL: Final = 0.05
 
 _INSERT_EVENT: Final = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 _INSERT_LOG: Final = f"INSERT INTO logs ({LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -131,10 +111,6 @@ _T = TypeVar("_T")
 # child (closing could disturb the parent's locks): they are parked here.
 _abandoned_connections: list[sqlite3.Connection] = []
 _live_storages: weakref.WeakSet[SqliteStorage] = weakref.WeakSet()
-# Storages holding run records queued by _start_run: a read through any
-# storage object of this process writes them first, so this process always
-# reads its own runs (other processes see them at most commit_delay late).
-_storages_with_queued_runs: weakref.WeakSet[SqliteStorage] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
@@ -183,13 +159,15 @@ def _checked_commit_delay(value: object) -> float:
     return float(value)
 
 
-def _resolve_path(path: str | os.PathLike[str]) -> str:
+def resolve_path(path: str | os.PathLike[str], *, create_parent: bool = True) -> str:
+    """The database file of ``path`` (``<dir>/rivers.sqlite3`` for a directory), creating its parent by default."""
     text = os.fspath(path)
     if text == ":memory:":
         return text
     if os.path.isdir(text):
         return os.path.join(text, DEFAULT_FILENAME)
-    os.makedirs(os.path.dirname(text) or ".", exist_ok=True)
+    if create_parent:
+        os.makedirs(os.path.dirname(text) or ".", exist_ok=True)
     return text
 
 
@@ -211,7 +189,7 @@ def migrate_file(path: str | os.PathLike[str]) -> MigrationReport:
     """
     from rivers.storage._sqlite_migrations import describe, schema_version
 
-    resolved = _resolve_path(path)
+    resolved = resolve_path(path, create_parent=False)
     if resolved != ":memory:" and not os.path.exists(resolved):
         raise StorageError(f"Embedded storage at '{resolved}' does not exist; nothing to migrate")
     try:
@@ -240,9 +218,9 @@ class SqliteStorage(Storage):
     capabilities = frozenset(Capability)
 
     #: Inside ``_batch()``: write the queue once this many events and logs are queued.
-    batch_max_events: ClassVar[int] = 2000
+    batch_max_events: ClassVar[int] = WriteBehind.batch_max_events
     #: Inside ``_batch()``: write the queue on append once its oldest record is this old (seconds).
-    batch_max_delay: ClassVar[float] = 1.0
+    batch_max_delay: ClassVar[float] = WriteBehind.batch_max_delay
     #: Group commit: queued run records (and the events and final status of
     #: runs that ended meanwhile) are committed at the latest this many seconds
     #: after the oldest of those runs started; 0 commits every write at once.
@@ -256,23 +234,13 @@ class SqliteStorage(Storage):
     def __init__(self, path: str | os.PathLike[str], *, commit_delay: float | None = None) -> None:
         if commit_delay is not None:
             self.commit_delay = _checked_commit_delay(commit_delay)
-        self._path = _resolve_path(path)
-        # _conn_lock: the connection (every transaction and query), always taken before _lock;
-        # _lock: the queue and flags, held only briefly, so runs queue records while a commit is written
+        self._path = resolve_path(path)
+        # _conn_lock: the connection (every transaction and query), always taken before the queue's lock
         self._conn_lock = threading.Lock()
-        self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._closed = False
-        self._batch_depth = 0
-        self._queued_events: list[StoredEvent] = []
-        self._queued_logs: list[StoredLog] = []
-        self._queued_since = 0.0
-        self._queued_runs: list[tuple[Any, ...]] = []
-        self._queued_run_times: list[float] = []  # when each queued run record was queued (monotonic)
-        self._runs_queued = threading.Condition(self._lock)
-        self._publisher: threading.Thread | None = None
-        self._publish_error: StorageError | None = None
+        self._queue = self._new_queue()
         _live_storages.add(self)
         with self._conn_lock:
             self._connect()
@@ -312,21 +280,20 @@ class SqliteStorage(Storage):
         return conn
 
     def _forget_connection_after_fork(self) -> None:
-        """In a forked child: drop the parent's connection, locks, batch and queue without touching them."""
+        """In a forked child: drop the parent's connection, lock and queue without touching them."""
         if self._conn is not None:
             _abandoned_connections.append(self._conn)
         self._conn = None
         self._conn_lock = threading.Lock()
-        self._lock = threading.Lock()
         self._pid = os.getpid()
-        self._batch_depth = 0
-        self._queued_events = []
-        self._queued_logs = []
-        self._queued_runs = []
-        self._queued_run_times = []
-        self._runs_queued = threading.Condition(self._lock)
-        self._publisher = None
-        _storages_with_queued_runs.discard(self)
+        self._queue.forget_after_fork()
+
+    def _new_queue(self) -> WriteBehind:
+        """The write-behind queue of this object (it reads ``commit_delay`` and the batch limits from here)."""
+        queue = WriteBehind(self._flush_from_queue, lambda: self.commit_delay)
+        queue.batch_max_events = self.batch_max_events
+        queue.batch_max_delay = self.batch_max_delay
+        return queue
 
     def _retry_while_locked(self, attempt: Callable[[], _T]) -> _T:
         """Call ``attempt`` again (with a short jittered sleep) while SQLite reports the database locked or busy.
@@ -371,31 +338,20 @@ class SqliteStorage(Storage):
     def _flush(
         self, then: Callable[[sqlite3.Connection], _T] | None = None, *, keep_young_runs: bool = False
     ) -> _T | None:
-        """Write the queued records in one transaction, followed by ``then`` (``_conn_lock`` held, not ``_lock``).
+        """Write the queued records in one transaction, followed by ``then`` (``_conn_lock`` held).
 
-        The queue is taken under ``_lock`` and written outside it, so other
+        The queue is taken under its own lock and written outside it, so other
         threads keep queueing meanwhile; a reader waits on ``_conn_lock``
         until the write committed. If writing fails the taken records are
-        discarded and the error says how many. ``keep_young_runs`` (the
-        publisher) leaves the records of runs still going that were queued
-        less than half ``commit_delay`` ago: they are likely to end soon and
-        are then inserted in their final state.
+        discarded and the error says how many. ``keep_young_runs``: see
+        :meth:`WriteBehind.take`.
         """
-        with self._lock:
-            events, logs, run_rows = self._queued_events, self._queued_logs, self._queued_runs
-            queued = bool(events or logs or run_rows)
-            if queued:
-                self._queued_events, self._queued_logs = [], []
-                if keep_young_runs:
-                    run_rows, self._queued_runs, self._queued_run_times = self._split_young_running(
-                        run_rows, self._queued_run_times
-                    )
-                else:
-                    self._queued_runs, self._queued_run_times = [], []
-        if not queued:
+        taken = self._queue.take(keep_young_runs)
+        if not taken:
             return None if then is None else self._transaction(then)
-        event_rows = [event_to_row(event) for event in events]
-        log_rows = [log_to_row(log) for log in logs]
+        run_rows = [run_to_row(record) for record in taken.runs]
+        event_rows = [event_to_row(event) for event in taken.events]
+        log_rows = [log_to_row(log) for log in taken.logs]
 
         def operation(conn: sqlite3.Connection) -> _T | None:
             if run_rows:
@@ -409,33 +365,15 @@ class SqliteStorage(Storage):
         try:
             return self._transaction(operation)
         except StorageError as error:
-            runs = f", {len(run_rows)} run records" if run_rows else ""
-            raise StorageError(
-                f"{error} ({len(events)} queued events{runs} and {len(logs)} logs were discarded)"
-            ) from error
+            raise StorageError(f"{error} ({taken.describe()} were discarded)") from error
         finally:
-            # only once committed: until then a read through another storage object of this
-            # process must find this one and wait for its connection, or it would miss these runs
-            if run_rows:
-                with self._lock:
-                    if not self._queued_runs:
-                        _storages_with_queued_runs.discard(self)
+            self._queue.written()
 
-    def _split_young_running(
-        self, rows: list[tuple[Any, ...]], times: list[float]
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[float]]:
-        """``(rows to write, rows to keep, their queue times)``: kept are runs still going, queued < delay/2 ago."""
-        cutoff = time.monotonic() - self.commit_delay / 2
-        write: list[tuple[Any, ...]] = []
-        keep: list[tuple[Any, ...]] = []
-        keep_times: list[float] = []
-        for row, queued_at in zip(rows, times):
-            if queued_at > cutoff and row[_STATUS] == "Started":
-                keep.append(row)
-                keep_times.append(queued_at)
-            else:
-                write.append(row)
-        return write, keep, keep_times
+    def _flush_from_queue(self, keep_young_runs: bool) -> None:
+        """The queue's flush (its publisher, the end of a batch, a read through another object)."""
+        with self._conn_lock:
+            if not self._closed and self._pid == os.getpid():
+                self._flush(keep_young_runs=keep_young_runs)
 
     def _flush_now(self) -> None:
         """Commit what is queued (takes the locks)."""
@@ -445,27 +383,27 @@ class SqliteStorage(Storage):
     def _write(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run ``operation`` in a transaction, after the queued records (one commit for both)."""
         with self._conn_lock:
-            with self._lock:
-                self._raise_publish_error()
+            self._queue.raise_error()
             return self._flush(operation)  # type: ignore[return-value]
 
     def _read(
         self, sql: str, parameters: Sequence[Any] = (), *, flush: bool = True, reads_queued_tables: bool = True
     ) -> list[Any]:
-        """Run a query and return all rows; ``flush`` first writes queued records (they may be read).
+        """Run a query and return all rows; ``flush`` first writes queued events and logs (they may be read).
 
-        Queued run records are always written first, also those of other
-        storage objects of this process, unless ``reads_queued_tables`` is
-        false: the query reads only tables the queue never holds rows of (kv,
-        cancellations, dynamic partitions, topology, run progress), so it
-        neither waits for nor forces a group commit.
+        Queued run records are always written first, and so are the records
+        other storage objects of this process queue, unless
+        ``reads_queued_tables`` is false: the query reads only tables the
+        queue never holds rows of (kv, cancellations, dynamic partitions,
+        topology, run progress), so it neither waits for nor forces a group
+        commit.
         """
-        if reads_queued_tables and _storages_with_queued_runs:
-            self._publish_queued_runs_of_others()
+        if reads_queued_tables and anything_held():
+            publish_others(self._queue)
         with self._conn_lock:
-            with self._lock:
-                self._raise_publish_error()
-            if reads_queued_tables and (self._queued_runs or (flush and (self._queued_events or self._queued_logs))):
+            self._queue.raise_error()
+            queue = self._queue
+            if reads_queued_tables and (queue.holds_runs() or (flush and queue.holds_records())):
                 self._flush()
             conn = self._conn or self._connect()
             try:
@@ -473,41 +411,9 @@ class SqliteStorage(Storage):
             except sqlite3.Error as error:
                 raise StorageError(f"Embedded storage at '{self._path}': query failed: {error}") from error
 
-    def _enqueue(self, records: Sequence[Any], *, logs: bool) -> bool:
-        """Queue events (or ``logs``) if a batch is open and return whether they were queued."""
-        with self._lock:
-            if not self._batch_depth:
-                return False
-            now = time.monotonic()
-            if not self._queued_events and not self._queued_logs:
-                self._queued_since = now
-            # the queue is looked up under the lock: a flush in another thread swaps in new lists
-            (self._queued_logs if logs else self._queued_events).extend(records)
-            full = (
-                len(self._queued_events) + len(self._queued_logs) >= self.batch_max_events
-                or now - self._queued_since >= self.batch_max_delay
-            )
-        if full:
-            self._flush_now()
-        return True
-
-    @contextlib.contextmanager
-    def _batch(self) -> Iterator[None]:
+    def _batch(self) -> contextlib.AbstractContextManager[None]:
         """Queue events and logs appended inside and write them together (see the module docs); nestable."""
-        with self._lock:
-            self._batch_depth += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                if self._batch_depth > 0:
-                    self._batch_depth -= 1
-                commit = self._batch_depth == 0 and not self._closed
-                if commit and self._queued_runs and self._pid == os.getpid():
-                    self._wake_publisher()  # group commit: the publisher commits them within commit_delay
-                    commit = False
-            if commit:
-                self._flush_now()
+        return self._queue.batch()
 
     def close(self) -> None:
         """Write queued records and close the connection; later calls raise :class:`StorageError`."""
@@ -518,9 +424,8 @@ class SqliteStorage(Storage):
                 if self._pid == os.getpid() and self._conn is not None:
                     self._flush()
             finally:
-                with self._lock:
-                    self._closed = True
-                    self._runs_queued.notify_all()  # the publisher thread ends
+                self._closed = True
+                self._queue.close()  # the publisher thread ends
                 conn, self._conn = self._conn, None
                 _live_storages.discard(self)
                 if conn is not None and self._pid == os.getpid():
@@ -529,13 +434,19 @@ class SqliteStorage(Storage):
     # -- engine-facing writes -----------------------------------------------------
 
     def _append_events(self, events: Sequence[StoredEvent]) -> None:
-        if self._batch_depth and self._enqueue(events, logs=False):
+        queued, flush = self._queue.queue_records(events, ())
+        if queued:
+            if flush:
+                self._flush_now()
             return
         rows = [event_to_row(event) for event in events]
         self._write(lambda conn: _insert_rows(conn, _INSERT_EVENT, rows))
 
     def _append_logs(self, logs: Sequence[StoredLog]) -> None:
-        if self._batch_depth and self._enqueue(logs, logs=True):
+        queued, flush = self._queue.queue_records((), logs)
+        if queued:
+            if flush:
+                self._flush_now()
             return
         rows = [log_to_row(log) for log in logs]
         self._write(lambda conn: _insert_rows(conn, _INSERT_LOG, rows))
@@ -550,74 +461,12 @@ class SqliteStorage(Storage):
         self._write(lambda conn: conn.executemany(sql, rows))
 
     def _create_run(self, record: RunRecord) -> None:
-        _check_run_status(record.status)
         row = run_to_row(record)
         self._write(lambda conn: conn.execute(_CREATE_RUN, row))
 
     def _start_run(self, record: RunRecord) -> None:
-        with self._lock:
-            if not self._closed and self._pid == os.getpid() and self.commit_delay > 0:
-                _check_run_status(record.status)
-                self._raise_publish_error()
-                if not self._queued_runs:
-                    _storages_with_queued_runs.add(self)
-                self._queued_runs.append(run_to_row(record))
-                self._queued_run_times.append(time.monotonic())
-                self._wake_publisher()
-                return
-        self._create_run(record)  # no group commit, closed (raises) or a forked child (reconnects)
-
-    # -- the run-record publisher -----------------------------------------------------
-
-    def _wake_publisher(self) -> None:
-        """Start the publisher thread unless it runs (lock held); it commits the queue in time."""
-        if self._publisher is None:
-            # not a daemon: the interpreter (and a multiprocessing child) waits for its last commit
-            self._publisher = threading.Thread(target=self._publish_loop, name="rivers-run-publisher")
-            self._publisher.start()
-
-    def _publish_loop(self) -> None:
-        """Commit the queue once its oldest run record is ``commit_delay`` old; end when it is empty.
-
-        While runs keep starting the queue refills and the thread stays; the
-        next ``_start_run`` after a quiet moment starts a new one. Once the
-        main thread has ended (the interpreter is exiting) it commits at once.
-        """
-        pid = os.getpid()
-        main_thread = threading.main_thread()
-        while True:
-            with self._lock:
-                while True:
-                    if not self._queued_runs or self._closed or self._pid != pid:
-                        if self._publisher is threading.current_thread():
-                            self._publisher = None
-                        return
-                    remaining = self._queued_run_times[0] + self.commit_delay - time.monotonic()
-                    if remaining <= 0 or not main_thread.is_alive():
-                        break
-                    self._runs_queued.wait(min(remaining, _EXIT_CHECK_INTERVAL))
-            try:
-                with self._conn_lock:
-                    if not self._closed:
-                        self._flush(keep_young_runs=main_thread.is_alive())
-            except StorageError as error:  # raised by this storage's next read or write
-                with self._lock:
-                    self._publish_error = error
-                if not main_thread.is_alive():
-                    print(f"rivers: {error}", file=sys.stderr)
-
-    def _publish_queued_runs_of_others(self) -> None:
-        """Write the run records other storage objects of this process still queue."""
-        for other in list(_storages_with_queued_runs):
-            # also when its queue looks empty: the records may be in flight (the flush waits for their commit)
-            if other is not self and not other._closed and other._pid == os.getpid():
-                other._flush_now()
-
-    def _raise_publish_error(self) -> None:
-        """Raise (once) the error of a failed background write of run records (``_lock`` held)."""
-        error, self._publish_error = self._publish_error, None
-        if error is not None:
-            raise error
+        if not self._queue.queue_run(record):
+            self._create_run(record)  # no group commit, closed (raises) or a forked child (reconnects)
 
     def _update_run(
         self,
@@ -627,39 +476,15 @@ class SqliteStorage(Storage):
         end_time: int | None = None,
         node_names: Sequence[str] | None = None,
     ) -> None:
-        if status is not None:
-            _check_run_status(status)
-        names = None if node_names is None else encode_json(list(node_names))
-        if self._update_queued_run(run_id, status, end_time, names):
+        queued = self._queue.update_queued_run(run_id, status, end_time, node_names)
+        if queued is not None:  # a queued record is inserted in its final state, with no UPDATE
+            if queued:
+                self._flush_now()  # no batch open: commit now
             return
+        names = None if node_names is None else encode_json(list(node_names))
         row = (status, end_time, names, run_id)
         if self._write(lambda conn: conn.execute(_UPDATE_RUN, row).rowcount) == 0:
             raise StorageError(f"Run '{run_id}' not found")
-
-    def _update_queued_run(self, run_id: str, status: str | None, end_time: int | None, names: str | None) -> bool:
-        """Apply an update to the run's record if it is still queued; whether it was.
-
-        The record is then inserted in its final state (no UPDATE), committed
-        now unless a batch is open (whose end commits it with the events).
-        """
-        with self._lock:
-            self._raise_publish_error()
-            queued = self._queued_runs
-            for index in range(len(queued) - 1, -1, -1):
-                row = queued[index]
-                if row[_RUN_ID] == run_id:
-                    updated = list(row)
-                    for column, value in ((_STATUS, status), (_END_TIME, end_time), (_NODE_NAMES, names)):
-                        if value is not None:
-                            updated[column] = value
-                    queued[index] = tuple(updated)
-                    break
-            else:
-                return False
-            commit = not self._batch_depth
-        if commit:
-            self._flush_now()
-        return True
 
     def _completed_steps(self, run_id: str) -> set[str]:
         rows = self._read(
@@ -880,6 +705,9 @@ class SqliteStorage(Storage):
 
     def _ticks(self, automation_name: str, limit: int, before: int | None) -> list[StoredTick]:
         return self._control_read(lambda conn: _sqlite_control.ticks(conn, automation_name, limit, before))
+
+    def _prune_ticks(self, automation_name: str, keep: int) -> int:
+        return self._write(lambda conn: _sqlite_control.prune_ticks(conn, automation_name, keep))
 
     def _set_automation_cursor(self, automation_name: str, cursor: str | None) -> None:
         self._write(lambda conn: _sqlite_control.set_cursor(conn, automation_name, cursor))

@@ -457,8 +457,9 @@ class StorageConformance:
         storage.delete_dynamic_partition("tenants", "globex")
         storage.delete_dynamic_partition("tenants", "never-there")
         assert storage.get_dynamic_partitions("tenants") == ["acme", "ü", "initech"]
-        storage.add_dynamic_partitions("empty", [])
-        assert storage.get_dynamic_partitions("empty") == []
+        storage.add_dynamic_partitions("empty", ["gone"])
+        storage.delete_dynamic_partition("empty", "gone")
+        assert storage.get_dynamic_partitions("empty") == []  # a known namespace without keys
         with pytest.warns(UserWarning, match="No dynamic partitions found"):
             assert storage.get_dynamic_partitions("unknown") == []
 
@@ -653,6 +654,25 @@ class StorageConformance:
         assert storage.get_automation_cursor("daily") == "c2 ☃"
         storage.set_automation_cursor("daily", None)
         assert storage.get_automation_cursor("daily") is None
+        assert storage.prune_ticks("daily", 2) == 3
+        assert [t.id for t in storage.get_ticks("daily")] == ["t4", "t3"]
+        assert storage.prune_ticks("daily", 2) == 0 and storage.prune_ticks("none", 0) == 0
+        assert [t.id for t in storage.get_ticks("other")] == ["x"]
+
+    def test_wait_for_events(self, storage: Storage) -> None:
+        storage._append_events([_event("r", 1)])
+        cursor = storage.get_events_after(0).cursor
+        started = time.monotonic()
+        assert storage.wait_for_events(cursor, timeout=0.2) is False
+        assert time.monotonic() - started >= 0.15
+        assert storage.wait_for_events(0, timeout=5) is True
+        timer = threading.Timer(0.1, lambda: storage._append_events([_event("r", 2)]))
+        timer.start()
+        try:
+            assert storage.wait_for_events(cursor, timeout=10) is True
+        finally:
+            timer.join()
+        assert [e.id for e in storage.get_events_after(cursor).events] == ["r-e2"]
 
     # ==================================================================================
     # Bad input

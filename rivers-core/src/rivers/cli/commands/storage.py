@@ -8,7 +8,7 @@ from typing import Any
 from rivers.cli.context import CommandContext
 from rivers.cli.errors import EXIT_OK, CliError
 
-__all__ = ["add_parser", "handle_migrate"]
+__all__ = ["add_parser", "handle_migrate", "without_password"]
 
 
 def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -74,6 +74,17 @@ def _migrate_plugin_backend(url: str, context: CommandContext) -> int:
             f"storage backend of {scheme}:// has no migration command; it migrates its schema itself when "
             "opened (see the plugin's documentation)"
         )
+    shown = without_password(url)
     for line in migrate(url, **context.project.config.storage_settings) or ["up to date"]:
-        context.console.print(f"{url}: {line}")
+        context.console.print(f"{shown}: {line}")
     return EXIT_OK
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password of its user information replaced by ``***`` (for output)."""
+    scheme, separator, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    user, at, host = authority.rpartition("@")
+    if not separator or not at or ":" not in user:
+        return url
+    return f"{scheme}://{user.partition(':')[0]}:***@{host}{slash}{path}"
