@@ -37,7 +37,7 @@ def explain(condition: AutomationCondition, state: AssetState | None, keys: Any,
             shown = "true" if value & 1 else "false"
         else:
             shown = f"{bin(value).count('1')}/{size} partitions"
-        lines.append(f"{'  ' * depth}{shown:>8}  {name}")
+        lines.append(f"{'  ' * depth}{shown:<5}  {name}")
         if node.kind in ("any_deps_match", "all_deps_match"):
             for _ in range(sum(1 for _ in node.operands[0].walk())):
                 next(values, None)
