@@ -312,3 +312,25 @@ def test_sensor_return_values_and_cursor():
                           ).evaluate_sensor("x")
     with pytest.raises(NodeNotFoundError, match="Sensor 'nope' not found"):
         rs.CodeRepository(assets=[feed]).evaluate_sensor("nope")
+
+
+# ------------------------------------------------------------------ cron clock
+def test_cron_clock_finds_ticks_after_an_instant_in_a_zone():
+    from datetime import datetime, timezone
+
+    from rivers.automation.cron_ticks import CronClock
+
+    def at(*parts: int) -> float:
+        return datetime(*parts, tzinfo=timezone.utc).timestamp()
+
+    every_second = CronClock("* * * * * *")
+    assert every_second.next_after(at(2025, 3, 10, 23, 59, 59)) == at(2025, 3, 11, 0, 0, 0)
+    assert every_second.ticks_between(at(2025, 1, 1, 12, 0, 0), at(2025, 1, 1, 12, 0, 3)) == [
+        at(2025, 1, 1, 12, 0, 1), at(2025, 1, 1, 12, 0, 2), at(2025, 1, 1, 12, 0, 3)]
+    assert len(every_second.ticks_between(at(2025, 1, 1), at(2025, 1, 2), limit=5)) == 5
+    berlin = CronClock("0 2 * * *", "Europe/Berlin")  # 02:00 local: UTC+1 in winter, UTC+2 in summer
+    assert berlin.next_after(at(2025, 1, 15, 12)) == at(2025, 1, 16, 1)
+    assert berlin.next_after(at(2025, 7, 15, 12)) == at(2025, 7, 16, 0)
+    # 2025-03-30 02:00 does not exist in Berlin (spring forward): that day is skipped
+    assert berlin.next_after(at(2025, 3, 29, 12)) == at(2025, 3, 31, 0)
+    assert CronClock("30 9 * * MON").latest_at_or_before(at(2025, 3, 12), 8 * 86400) == at(2025, 3, 10, 9, 30)

@@ -31,7 +31,7 @@ class Daemonless:
         states, cursor, failed = self.store.load()
         self.world.load(cursor, failed)
         self.engine = ConditionEngine(graph, self.world, conditions)
-        self.engine.states.update(states)
+        self.engine.load_states(states)
 
     def tick(self, now: float) -> dict[str, list[str | None]]:
         fired = self.engine.tick(now, self.world.begin_tick())

@@ -46,7 +46,7 @@ class ConditionStore:
                 states[name] = AssetState.from_json(value)
         raw = self.storage.kv_get(_PREFIX + "meta")
         meta = json.loads(raw) if raw else {}
-        failed = {name: int(mask, 16) for name, mask in meta.get("failed", {}).items()}
+        failed = {name: int(mask) for name, mask in meta.get("failed", {}).items()}
         return states, meta.get("cursor"), failed
 
     def state_of(self, name: str) -> AssetState | None:
@@ -64,6 +64,6 @@ class ConditionStore:
             dirty.add(shard)
         for shard in sorted(dirty):
             self.storage.kv_set(f"{_PREFIX}{shard}", json.dumps(self._shards[shard], separators=(",", ":")).encode())
-        failed = {name: format(view.failed, "x") for name, view in world.views.items() if view.failed}
+        failed = {name: view.failed for name, view in world.views.items() if view.failed}
         meta = {"cursor": world.cursor, "failed": failed}
         self.storage.kv_set(_PREFIX + "meta", json.dumps(meta, separators=(",", ":")).encode())

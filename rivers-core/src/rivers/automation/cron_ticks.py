@@ -11,6 +11,7 @@ occurrence.
 
 from __future__ import annotations
 
+import bisect
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import TYPE_CHECKING, Iterator
@@ -98,10 +99,12 @@ class CronClock:
         zone = self._zone
         local = datetime.fromtimestamp(instant, zone)
         day = local.date()
+        # on the first day, skip the offsets before the instant's wall time (a one-second cron has 86,400)
+        start = bisect.bisect_left(self._offsets, local.hour * 3600 + local.minute * 60 + local.second - 3600)
         for _ in range(_SEARCH_DAYS):
             if self._cron.matches_date(day):
                 midnight = datetime(day.year, day.month, day.day)
-                for offset in self._offsets:
+                for offset in self._offsets[start:] if start else self._offsets:
                     wall = midnight + timedelta(seconds=offset)
                     aware = wall.replace(tzinfo=zone)
                     moment = aware.timestamp()
@@ -110,6 +113,7 @@ class CronClock:
                     if moment > instant:
                         yield moment
             day += timedelta(days=1)
+            start = 0
 
     def __repr__(self) -> str:
         return f"CronClock({self.expression!r}, {self.zone_name!r})"

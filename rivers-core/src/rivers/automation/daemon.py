@@ -302,7 +302,7 @@ class AutomationDaemon:
             states, cursor, failed = store.load()
             world.load(cursor, failed)
             engine = ConditionEngine(graph, world, conditions)
-            engine.states.update({k: v for k, v in states.items() if k in conditions})
+            engine.load_states(states)
             self._conditions = (world, engine, store)
         return self._conditions
 

@@ -53,23 +53,19 @@ class AssetState:
         self.settled = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"d": self.description, "n": self.size, "s": {k: _hex(v) for k, v in self.nodes.items()},
-                "v": [None if v is None else _hex(v) for v in self.values], "r": _hex(self.requested),
+        """A JSON-ready dict (masks as plain integers: JSON has no size limit on them)."""
+        return {"d": self.description, "n": self.size, "s": self.nodes, "v": self.values, "r": self.requested,
                 "t": self.evaluated_at, "ok": self.settled}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AssetState:
         state = cls(data["d"], data["n"])
-        state.nodes = {k: int(v, 16) for k, v in data["s"].items()}
-        state.values = [None if v is None else int(v, 16) for v in data["v"]]
-        state.requested = int(data["r"], 16)
+        state.nodes = dict(data["s"])
+        state.values = list(data["v"])
+        state.requested = int(data["r"])
         state.evaluated_at = data["t"]
         state.settled = bool(data.get("ok"))
         return state
-
-
-def _hex(value: int) -> str:
-    return format(value, "x")
 
 
 class EdgeMap:
@@ -137,10 +133,13 @@ class EdgeMap:
         return out
 
 
-class _Tree:
-    """A condition tree flattened once: nodes in pre-order, whether it reads the clock."""
+_Compiled = Callable[["ConditionEngine", "_Pass", str], int]
 
-    __slots__ = ("root", "nodes", "index", "timed", "clocks")
+
+class _Tree:
+    """A condition tree compiled once: nodes in pre-order, one closure per node, whether it reads the clock."""
+
+    __slots__ = ("root", "nodes", "index", "timed", "clocks", "evaluate")
 
     def __init__(self, root: AutomationCondition) -> None:
         self.root = root
@@ -149,6 +148,9 @@ class _Tree:
         self.timed = any(node.kind in _TIME_KINDS for node in self.nodes)
         self.clocks = {i: CronClock(*node.args) for i, node in enumerate(self.nodes)
                        if node.kind in (c.CRON_TICK_PASSED, c.ALL_DEPS_UPDATED_SINCE_CRON)}
+        self.evaluate: _Compiled = _compile(root, self.index)
+
+
 
 
 class _Pass:
@@ -171,7 +173,11 @@ class ConditionEngine:
         self.graph = graph
         self.world = world
         self.order = [name for name in graph.names if name in conditions]
-        self.trees = {name: _Tree(condition) for name, condition in conditions.items()}
+        compiled: dict[int, _Tree] = {}  # one per condition object, shared by the assets using it
+        self.trees = {name: compiled.get(id(condition)) or compiled.setdefault(id(condition), _Tree(condition))
+                      for name, condition in conditions.items()}
+        self.position = {name: index for index, name in enumerate(self.order)}
+        self._pending: set[str] = set()
         self.states: dict[str, AssetState] = {}
         self.parents = {name: [p for p in graph.parents(name) if p in world.views] for name in world.views}
         self.children: dict[str, list[str]] = {name: [] for name in world.views}
@@ -187,63 +193,72 @@ class ConditionEngine:
     # ------------------------------------------------------------------ ticks
     def tick(self, now: float | None = None, touched: Iterable[str] = ()) -> dict[str, int]:
         """Evaluate the dirty assets; the masks of the partitions to request, by asset."""
+        import heapq
+
         now = time.time() if now is None else now
-        touched = set(touched)
-        dirty = set(touched)
-        for name in touched:
-            dirty.update(self.children.get(name, ()))
-        for name, state in self.states.items():
-            if state.requested or not state.settled:
-                dirty.add(name)
-                if state.requested:
-                    dirty.update(self.children.get(name, ()))
+        position, children, trees, states, views = self.position, self.children, self.trees, self.states, \
+            self.world.views
+        dirty: set[str] = set()
+        for name in (*touched, *self._pending):
+            dirty.add(name)
+            dirty.update(children.get(name, ()))
+        if len(states) < len(self.order) or any(tree.timed for tree in trees.values()):
+            dirty.update(name for name in self.order if name not in states or trees[name].timed)
+        queue = [(position[name], name) for name in dirty if name in position]
+        heapq.heapify(queue)
         self.fired = {}
         self.evaluated = []
         self.changed_states = set()
-        for name in self.order:
-            tree = self.trees[name]
-            state = self.states.get(name)
-            view = self.world.views[name]
-            fresh = state is None or state.description != tree.root.description or state.size != len(view.keys)
-            if not (fresh or tree.timed or name in dirty):
+        pending: set[str] = set()
+        seen: set[str] = set()
+        while queue:
+            _, name = heapq.heappop(queue)
+            if name in seen:
                 continue
-            if fresh:
+            seen.add(name)
+            tree = trees[name]
+            state = states.get(name)
+            size = len(views[name].keys)
+            if state is None or state.description != tree.root.description or state.size != size:
                 old = state
-                state = self.states[name] = AssetState(tree.root.description, len(view.keys))
+                state = states[name] = AssetState(tree.root.description, size)
                 if old is not None and old.description == tree.root.description:
                     state.nodes, state.requested, state.evaluated_at = old.nodes, old.requested, old.evaluated_at
             fired = self._evaluate(name, tree, state, now)
             self.evaluated.append(name)
+            if fired or not state.settled:
+                pending.add(name)
             if fired:
                 self.fired[name] = fired
-                dirty.update(self.children.get(name, ()))
+                for child in children.get(name, ()):
+                    if child in position and child not in seen:
+                        heapq.heappush(queue, (position[child], child))
+        self._pending = pending | {name for name in self._pending if name not in seen}
         return self.fired
+
+    def load_states(self, states: dict[str, AssetState]) -> None:
+        """Adopt saved states (of the assets that still carry a condition)."""
+        for name, state in states.items():
+            if name in self.trees:
+                self.states[name] = state
+                if state.requested or not state.settled:
+                    self._pending.add(name)
 
     def _evaluate(self, name: str, tree: _Tree, state: AssetState, now: float) -> int:
         run = _Pass(self, name, tree, state, now)
-        mask = self._node(run, tree.root, name)
-        settled = (run.new_nodes == state.nodes and run.values == state.values and not mask
-                   and not state.requested)
-        if run.new_nodes != state.nodes or run.values != state.values or mask != state.requested:
+        mask = tree.evaluate(self, run, name)
+        new_nodes, values = run.new_nodes, run.values
+        same = new_nodes == state.nodes and values == state.values
+        if not same or mask != state.requested:
             self.changed_states.add(name)
-        state.nodes = run.new_nodes
-        state.values = run.values
+        state.settled = same and not mask and not state.requested
+        state.nodes = new_nodes
+        state.values = values
         state.requested = mask
         state.evaluated_at = now
-        state.settled = settled
         return mask
 
-    # ------------------------------------------------------------------ nodes
-    def _node(self, run: _Pass, node: AutomationCondition, scope: str) -> int:
-        value = _KINDS[node.kind](self, run, node, scope)
-        if scope == run.target:
-            run.values[run.tree.index[id(node)]] = value
-        return value
-
-    def _key(self, run: _Pass, node: AutomationCondition, scope: str) -> str:
-        index = run.tree.index[id(node)]
-        return str(index) if scope == run.target else f"{index}@{scope}"
-
+    # ------------------------------------------------------------- helpers
     def edge(self, up: str, down: str) -> EdgeMap:
         """The partition translation from dependency ``up`` to ``down`` (built once)."""
         edge = self._edges.get((up, down))
@@ -274,68 +289,92 @@ class ConditionEngine:
         return all(key in tags for key in keys) and all(tags.get(k) == v for k, v in values)
 
 
-# ------------------------------------------------------------------ node kinds
-def _and(engine: ConditionEngine, run: _Pass, node: AutomationCondition, scope: str) -> int:
-    mask = engine.world.views[scope].full
-    for child in node.operands:
-        mask &= engine._node(run, child, scope)
-    return mask
+# ------------------------------------------------------------------ compiling
+def _compile(node: AutomationCondition, index: dict[int, int]) -> _Compiled:
+    """One closure per node: ``(engine, pass, scope) -> mask``; root-scope values are recorded for ``why``."""
+    i = index[id(node)]
+    key = str(i)
+    kids = [_compile(child, index) for child in node.operands]
+    kind = node.kind
+
+    if kind == c.AND:
+        def evaluate(e: ConditionEngine, r: _Pass, s: str) -> int:
+            mask = e.world.views[s].full
+            for kid in kids:
+                mask &= kid(e, r, s)
+            return mask
+    elif kind == c.OR:
+        def evaluate(e: ConditionEngine, r: _Pass, s: str) -> int:
+            mask = 0
+            for kid in kids:
+                mask |= kid(e, r, s)
+            return mask
+    elif kind == c.NOT:
+        only = kids[0]
+
+        def evaluate(e: ConditionEngine, r: _Pass, s: str) -> int:
+            return e.world.views[s].full & ~only(e, r, s)
+    elif kind == c.NEWLY_TRUE:
+        only = kids[0]
+
+        def evaluate(e: ConditionEngine, r: _Pass, s: str) -> int:
+            k = key if s == r.target else f"{i}@{s}"
+            current = only(e, r, s)
+            if current:
+                r.new_nodes[k] = current
+            return current & ~r.state.nodes.get(k, 0)
+    elif kind == c.SINCE:
+        trigger, reset = kids
+
+        def evaluate(e: ConditionEngine, r: _Pass, s: str) -> int:
+            k = key if s == r.target else f"{i}@{s}"
+            on, off = trigger(e, r, s), reset(e, r, s)
+            value = (r.state.nodes.get(k, 0) | on) & ~off
+            if value:
+                r.new_nodes[k] = value
+            return value
+    elif kind == c.SINCE_LAST_HANDLED:
+        only = kids[0]
+
+        def evaluate(e: ConditionEngine, r: _Pass, s: str) -> int:
+            root = s == r.target
+            k = key if root else f"{i}@{s}"
+            handled = r.state.requested if root else e.fired.get(s, 0)
+            value = (r.state.nodes.get(k, 0) & ~handled) | only(e, r, s)
+            if value:
+                r.new_nodes[k] = value
+            return value
+    elif kind == c.ASSET_MATCHES:
+        only, names = kids[0], frozenset(node.args[0])
+
+        def evaluate(e: ConditionEngine, r: _Pass, s: str) -> int:
+            return only(e, r, s) if s in names else 0
+    elif kind == c.ANY_DEPS_MATCH:
+        only = kids[0]
+
+        def evaluate(e: ConditionEngine, r: _Pass, s: str) -> int:
+            return e._deps_any(s, lambda dep: only(e, r, dep))
+    elif kind == c.ALL_DEPS_MATCH:
+        only = kids[0]
+
+        def evaluate(e: ConditionEngine, r: _Pass, s: str) -> int:
+            return e._deps_all(s, lambda dep: only(e, r, dep))
+    else:
+        leaf = _LEAVES[kind]
+
+        def evaluate(e: ConditionEngine, r: _Pass, s: str) -> int:
+            return leaf(e, r, node, s)
+
+    def recorded(e: ConditionEngine, r: _Pass, s: str) -> int:
+        value = evaluate(e, r, s)
+        if s == r.target:
+            r.values[i] = value
+        return value
+
+    return recorded
 
 
-def _or(engine: ConditionEngine, run: _Pass, node: AutomationCondition, scope: str) -> int:
-    mask = 0
-    for child in node.operands:
-        mask |= engine._node(run, child, scope)
-    return mask
-
-
-def _not(engine: ConditionEngine, run: _Pass, node: AutomationCondition, scope: str) -> int:
-    return engine.world.views[scope].full & ~engine._node(run, node.operands[0], scope)
-
-
-def _newly_true(engine: ConditionEngine, run: _Pass, node: AutomationCondition, scope: str) -> int:
-    key = engine._key(run, node, scope)
-    current = engine._node(run, node.operands[0], scope)
-    if current:
-        run.new_nodes[key] = current
-    return current & ~run.state.nodes.get(key, 0)
-
-
-def _since(engine: ConditionEngine, run: _Pass, node: AutomationCondition, scope: str) -> int:
-    key = engine._key(run, node, scope)
-    trigger = engine._node(run, node.operands[0], scope)
-    reset = engine._node(run, node.operands[1], scope)
-    value = (run.state.nodes.get(key, 0) | trigger) & ~reset
-    if value:
-        run.new_nodes[key] = value
-    return value
-
-
-def _since_last_handled(engine: ConditionEngine, run: _Pass, node: AutomationCondition, scope: str) -> int:
-    key = engine._key(run, node, scope)
-    handled = run.state.requested if scope == run.target else engine.fired.get(scope, 0)
-    value = (run.state.nodes.get(key, 0) & ~handled) | engine._node(run, node.operands[0], scope)
-    if value:
-        run.new_nodes[key] = value
-    return value
-
-
-def _asset_matches(engine: ConditionEngine, run: _Pass, node: AutomationCondition, scope: str) -> int:
-    if scope not in node.args[0]:
-        return 0
-    return engine._node(run, node.operands[0], scope)
-
-
-def _any_deps_match(engine: ConditionEngine, run: _Pass, node: AutomationCondition, scope: str) -> int:
-    child = node.operands[0]
-    return engine._deps_any(scope, lambda dep: engine._node(run, child, dep))
-
-
-def _all_deps_match(engine: ConditionEngine, run: _Pass, node: AutomationCondition, scope: str) -> int:
-    child = node.operands[0]
-    return engine._deps_all(scope, lambda dep: engine._node(run, child, dep))
-
-
+# ---------------------------------------------------------------------- leaves
 def _missing(engine: ConditionEngine, run: _Pass, node: AutomationCondition, scope: str) -> int:
     view = engine.world.views[scope]
     return view.full & ~view.materialized
@@ -477,10 +516,7 @@ def _all_deps_updated_since_cron(engine: ConditionEngine, run: _Pass, node: Auto
     return engine._deps_all(scope, recent)
 
 
-_KINDS: dict[str, Callable[[ConditionEngine, _Pass, Any, str], int]] = {
-    c.AND: _and, c.OR: _or, c.NOT: _not, c.NEWLY_TRUE: _newly_true, c.SINCE: _since,
-    c.SINCE_LAST_HANDLED: _since_last_handled, c.ASSET_MATCHES: _asset_matches,
-    c.ANY_DEPS_MATCH: _any_deps_match, c.ALL_DEPS_MATCH: _all_deps_match,
+_LEAVES: dict[str, Callable[[ConditionEngine, _Pass, Any, str], int]] = {
     "missing": _missing, "in_progress": _in_progress, "backfill_in_progress": _backfill_in_progress,
     "execution_failed": _execution_failed, "newly_updated": _newly_updated, "newly_requested": _newly_requested,
     "code_version_changed": _code_version_changed, "data_version_changed": _data_version_changed,

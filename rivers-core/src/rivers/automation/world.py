@@ -94,6 +94,7 @@ class World:
         self.backfilling: dict[str, int] = {}
         self.touched: set[str] = set()
         self._run_cache: dict[str, Any] = {}
+        self._unfinished: dict[str, Any] = {}
 
     # ---------------------------------------------------------------- loading
     def refresh_keys(self) -> set[str]:
@@ -149,6 +150,7 @@ class World:
     def begin_tick(self, local_in_flight: Iterable[tuple[Sequence[str], Any]] = ()) -> set[str]:
         """Read what happened since the previous tick; the names of the assets whose state changed."""
         previous_progress = self.in_progress
+        self._unfinished = {}
         self.updated, self.updated_runs, self.data_changed = {}, {}, {}
         self.touched = set(self.refresh_keys())
         self.apply_events(self._new_events())
@@ -235,14 +237,18 @@ class World:
 
     # ----------------------------------------------------------------- lookups
     def run(self, run_id: str | None) -> Any:
-        """The run record of ``run_id`` (cached: finished runs do not change), or ``None``."""
+        """The run record of ``run_id``, or ``None`` (finished runs are cached; others are read once per tick)."""
         if run_id is None:
             return None
         record = self._run_cache.get(run_id)
         if record is None:
+            if run_id in self._unfinished:  # read once per tick
+                return self._unfinished[run_id]
             record = self.storage.get_run(run_id)
             if record is not None and record.status not in IN_FLIGHT_STATUSES:
                 self._run_cache[run_id] = record
+            else:
+                self._unfinished[run_id] = record
         return record
 
 
