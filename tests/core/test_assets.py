@@ -287,7 +287,7 @@ def test_retry_of_another_type_is_a_value_error(bad):
 
 
 def test_automation_condition_backfill_strategy_and_compute_are_kept():
-    condition, strategy, compute = object(), object(), object()
+    condition, strategy, compute = object(), object(), rs.Compute(cpu="1")  # compute= is validated (test_compute)
     asset = rs.Asset(lambda: 1, name="x", automation_condition=condition, backfill_strategy=strategy,
                      compute=compute)
     assert asset.automation_condition is condition

@@ -20,7 +20,7 @@ from rivers.plugins.builtin import sqlite_path
 from rivers.plugins.discovery import autoload_disabled
 from rivers.plugins.events import RunFinished, RunStarted, StepFinished, StepStarted
 from rivers.plugins.manager import RiversPluginManager
-from support import run_python
+from support import hide_installed_plugins, run_python
 
 EXAMPLE_DIST = "rivers-example-plugin"
 
@@ -189,7 +189,10 @@ def test_example_observer_logs_events_as_json_lines(
 # ---------------------------------------------------------------------------
 
 
-def test_missing_first_party_component_names_its_distribution() -> None:
+def test_missing_first_party_component_names_its_distribution(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    hide_installed_plugins(monkeypatch, request)  # rivers-io-s3 is installed in the test environment
     with pytest.raises(PluginNotFoundError) as excinfo:
         rivers.plugins.create_io_handler("s3", bucket="data")
     message = str(excinfo.value)

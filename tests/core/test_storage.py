@@ -573,7 +573,8 @@ def test_dynamic_partition_validation(storage: Storage) -> None:
 def test_unknown_namespace_warns_but_an_emptied_one_does_not(storage: Storage) -> None:
     with pytest.warns(UserWarning, match="No dynamic partitions found for 'ghost'"):
         assert storage.get_dynamic_partitions("ghost") == []
-    storage.add_dynamic_partitions("empty", [])
+    with pytest.warns(UserWarning, match="no keys given"):
+        storage.add_dynamic_partitions("empty", [])
     storage.add_dynamic_partitions("emptied", ["k"])
     storage.delete_dynamic_partition("emptied", "k")
     with warnings.catch_warnings():

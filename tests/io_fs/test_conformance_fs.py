@@ -37,7 +37,7 @@ class TestFilesystemJsonConformance(IOHandlerConformance):
 
 class TestPickleIOHandlerLocalStoreConformance(IOHandlerConformance):
     # Object keys follow spec/io.md §3 verbatim ("<asset>/<suffix>/data.pkl",
-    # first key of an output), so keys must be valid object-key segments.
+    # batch values under "<asset>/__batch__/<id>/data.pkl"), so keys must be valid object-key segments.
     arbitrary_partition_keys = False
     missing_value_error = ObjectNotFoundError
     expected_metadata_keys = {"path", "serializer", "size_bytes", "write_duration_s"}

@@ -49,9 +49,17 @@ def test_multi_partition_load_returns_a_dict_keyed_by_partition_key(handler):
     assert load_value(handler, "sales", partition(keys[1])) == keys[1].dims
 
 
-def test_batched_write_goes_to_the_first_key_only(handler, base):
-    write_value(handler, "daily", "batch", partition("2024-01-01", "2024-01-02"))
-    assert sorted(os.listdir(base / "daily")) == ["2024-01-01.pkl"]
+def test_a_batched_write_stores_one_value_and_its_manifest(handler, base):
+    # (it went to the first key only before batch values were defined)
+    from rivers.io_handlers.partition_keys import batch_id
+
+    keys = ["2024-01-01", "2024-01-02"]
+    write_value(handler, "daily", "alone", partition(keys[0]))
+    write_value(handler, "daily", "batch", partition(*keys))
+    assert os.listdir(base / "daily") == ["__batch__"]  # the key's own value went: the batch replaces it
+    ident = batch_id(keys)
+    assert sorted(os.listdir(base / "daily" / "__batch__")) == [f"{ident}.keys", f"{ident}.pkl"]
+    assert load_value(handler, "daily", partition(*keys)) == "batch"
 
 
 @pytest.mark.parametrize(("fsync", "expected_calls"), [(True, 2), (False, 0)])

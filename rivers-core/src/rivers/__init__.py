@@ -59,6 +59,8 @@ _EXPORTS: dict[str, str] = {
     "Backoff": "rivers.execution.retry",
     "RetryOn": "rivers.execution.retry",
     "FailureReason": "rivers.execution.retry",
+    "Compute": "rivers.definitions.compute",
+    "ComputeEscalation": "rivers.definitions.compute",
     "Resource": "rivers.resources",
     "AssetSelection": "rivers.selection",
     "load_assets_from_modules": "rivers.loading",
@@ -142,6 +144,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from rivers.definitions.asset_def import AssetDef, DepDef
     from rivers.definitions.assets import Asset, ExternalAsset, GraphAsset, MultiAsset, SingleAsset
     from rivers.definitions.composition import InvokedNodeOutput
+    from rivers.definitions.compute import Compute, ComputeEscalation
     from rivers.definitions.hooks import Hook
     from rivers.definitions.results import DynamicOutput, Materialization, Observation, Output
     from rivers.definitions.self_dependency import SelfDependency

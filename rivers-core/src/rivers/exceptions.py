@@ -4,7 +4,8 @@ Every user mistake raises one of these classes with a message that names the
 asset, parameter, key or plugin at fault and says how to fix it. The sixteen
 classes of the published ``rivers`` package keep their names and hierarchy so
 that code written against it keeps catching them; the plugin errors are
-additions of this project and subclass :class:`ConfigurationError`.
+additions of this project and subclass :class:`ConfigurationError`;
+:class:`BatchValueError` (a :class:`PartitionValidationError`) is an addition too.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ __all__ = [
     "AssetDefinitionError",
     "AssetNotFoundError",
     "AssetOutputValidationError",
+    "BatchValueError",
     "ConfigurationError",
     "ExecutionError",
     "GraphValidationError",
+    "IOHandlerError",
     "InvalidMetadataError",
     "NodeNotFoundError",
     "PartitionDefinitionError",
@@ -59,6 +62,14 @@ class GraphValidationError(Exception):
     """The asset graph is invalid: cycles, unresolved inputs, bad jobs."""
 
 
+class IOHandlerError(Exception):
+    """An IO handler could not write or load a value (the store refused, is unreachable, or holds none).
+
+    Handlers raise subclasses that name the asset, the partition and where the
+    value lives (file, bucket and key), and say what to check.
+    """
+
+
 class InvalidMetadataError(Exception):
     """A metadata value is invalid (for example a malformed URL)."""
 
@@ -73,6 +84,29 @@ class PartitionDefinitionError(Exception):
 
 class PartitionValidationError(Exception):
     """A partition key or mapping does not fit a definition."""
+
+
+class BatchValueError(PartitionValidationError, LookupError):
+    """A partition's value was stored as one value for a whole batch of partitions.
+
+    Raised by IO handlers when a load meets a member of a batch value
+    (see :mod:`rivers.io_handlers.partition_keys`) other than through a step
+    over that same batch. ``asset``, ``partition`` (the key) and ``batch``
+    (a :class:`~rivers.io_handlers.partition_keys.BatchRef`) name it.
+    """
+
+    def __init__(self, message: str, *, asset: str = "", partition: object = None, batch: object = None) -> None:
+        super().__init__(message)
+        self.asset = asset
+        self.partition = partition
+        self.batch = batch
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_batch_error, (str(self), self.asset, self.partition, self.batch))
+
+
+def _rebuild_batch_error(message: str, asset: str, partition: object, batch: object) -> BatchValueError:
+    return BatchValueError(message, asset=asset, partition=partition, batch=batch)
 
 
 class ResultDefinitionError(Exception):

@@ -42,9 +42,11 @@ def build_graph(repo: CodeRepository) -> AssetGraph:
 
 
 def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
-    """Validate every job (unique names, members exist, plan builds) and the automations naming them."""
+    """Validate every job (unique names, members exist, plan builds, partition definitions compatible)
+    and the automations naming them."""
     from rivers.automation.validation import check_automations
     from rivers.exceptions import GraphValidationError
+    from rivers.partitions.compatibility import check_job_partitions
 
     jobs: dict[str, Job] = {}
     for job in repo._job_defs:
@@ -62,6 +64,7 @@ def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
             job.name, graph, selected, allow_incomplete=job.allow_incomplete_deps,
             explicit_handler=lambda node: loadable_without_running(node, default_handler),
         )
+        check_job_partitions(job.name, graph, selected)
     check_automations(repo._schedules, repo._sensors, jobs, graph)
     return jobs
 
@@ -316,6 +319,7 @@ class ResolvedRepository:
         ``partition_key`` is a PartitionKey (or None); ``partition_checked``
         says it was validated against every selected asset already.
         """
+        from rivers.definitions.compute import warn_inert_compute
         from rivers.execution.coordinator import RunCoordinator
         from rivers.execution.executors import Executor
 
@@ -335,6 +339,7 @@ class ResolvedRepository:
             resume=resume,
         )
         executor = executor or Executor.in_process()
+        warn_inert_compute(executor, plan)
         coordinator.start()
         try:
             executor.execute(coordinator)

@@ -11,6 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from rivers.io_handlers.base import BaseIOHandler
+from rivers.io_handlers.partition_keys import (
+    BATCH_SEGMENT,
+    NOT_STORED,
+    BatchRef,
+    batch_manifest,
+    batch_of,
+    load_partitions,
+    manifest_batch,
+)
 from rivers.io_handlers.serialization import (
     JSON,
     PICKLE,
@@ -31,10 +40,13 @@ from rivers_io_fs.errors import (
 )
 from rivers_io_fs.paths import escape_component, relative_parts
 
-__all__ = ["FORMAT_METADATA_KEY", "FilesystemIOHandler"]
+__all__ = ["FORMAT_METADATA_KEY", "MANIFEST_EXTENSION", "FilesystemIOHandler"]
 
 #: Static asset metadata key choosing the format of one asset (``{"fs/format": "parquet"}``).
 FORMAT_METADATA_KEY = "fs/format"
+
+#: Extension of a batch's manifest (its keys), next to the batch value in ``<asset>/__batch__/``.
+MANIFEST_EXTENSION = ".keys"
 
 #: What to install for a format whose library is missing.
 _INSTALL_HINTS = {"parquet": "rivers-io-fs[parquet]"}
@@ -96,6 +108,12 @@ class FilesystemIOHandler(BaseIOHandler):
     Layout: ``<base_dir>/<asset><ext>`` and, for partitioned values,
     ``<base_dir>/<asset>/<partition><ext>``, with names escaped as described
     in :mod:`rivers_io_fs.paths`. Override :meth:`path_for` to change it.
+    A batched step's one value (see :mod:`rivers.io_handlers.partition_keys`)
+    is written once to ``<base_dir>/<asset>/__batch__/<batch id><ext>``
+    (:meth:`batch_path_for`) with its manifest ``<batch id>.keys`` (the
+    batch's keys, JSON) beside it, and older values the members had on their
+    own are removed; loading a member alone finds the manifest and raises
+    :class:`~rivers.exceptions.BatchValueError`.
 
     Writes are atomic (temporary file in the same directory, ``os.replace``).
     Loading a context whose partition has several keys returns a dict
@@ -171,11 +189,34 @@ class FilesystemIOHandler(BaseIOHandler):
         except ValueError as exc:
             raise ValueError(f"asset {context.asset_name!r}: {exc}") from None
 
+    def batch_path_for(self, context: Any, batch_id: str) -> str:
+        """The file holding the one value of a batch (see :mod:`rivers.io_handlers.partition_keys`)."""
+        extension = self.format_for(context).extension
+        return self._prefix + _SEP.join((escape_component(context.asset_name), BATCH_SEGMENT, batch_id + extension))
+
     # ------------------------------------------------------------------ writes
     def handle_output(self, context: Any, obj: Any) -> None:
+        batch = batch_of(context.partition)
+        if batch is not None:
+            self._write_batch(context, obj, batch)
+            return
+        self._write(context, obj, os.fspath(self.path_for(context)))
+
+    def _write_batch(self, context: Any, obj: Any, batch: BatchRef) -> None:
+        path = self.batch_path_for(context, batch.batch_id)
+        self._write(context, obj, path)
+        manifest = batch_manifest(batch, context.partition.keys)
+        atomic_write(os.path.join(os.path.dirname(path), batch.batch_id + MANIFEST_EXTENSION),
+                     lambda fileobj: fileobj.write(manifest), fsync=self.fsync, buffered=False)
+        for key in context.partition.keys:
+            try:
+                os.unlink(self.path_for(_SingleKeyContext(context, key)))  # the batch replaces the key's own value
+            except FileNotFoundError:
+                pass
+
+    def _write(self, context: Any, obj: Any, path: str) -> None:
         start = _perf_counter()
         fmt = self.format_for(context)
-        path = os.fspath(self.path_for(context))
         write = fmt.write
         with _Translating("write", context, path, fmt, SerializationError, lambda error: (
             f"cannot write {_what(context)} to {path}: the {fmt.name!r} format cannot store "
@@ -196,15 +237,38 @@ class FilesystemIOHandler(BaseIOHandler):
     # ------------------------------------------------------------------- loads
     def load_input(self, context: Any) -> Any:
         partition = context.partition
-        if partition is not None:
-            keys = partition.keys
-            if len(keys) > 1:
-                return {key: self._load(_SingleKeyContext(context, key)) for key in keys}
+        if partition is not None and len(partition.keys) > 1:
+            return load_partitions(context, lambda key: self._load(_SingleKeyContext(context, key)),
+                                   lambda batch_id: self._load_batch(context, batch_id))
         return self._load(context)
 
-    def _load(self, context: Any) -> Any:
+    def _batch_holding(self, context: Any, key: Any) -> BatchRef | None:
+        """The newest batch whose manifest lists ``key`` (a missing value's cold path)."""
+        directory = os.path.dirname(self.batch_path_for(context, "manifest"))
+        try:
+            entries = [entry for entry in os.scandir(directory) if entry.name.endswith(MANIFEST_EXTENSION)]
+        except OSError:
+            return None
+        for entry in sorted(entries, key=lambda e: e.stat().st_mtime_ns, reverse=True):
+            try:
+                with open(entry.path, "rb") as manifest:
+                    batch = manifest_batch(manifest.read(), key)
+            except OSError:
+                continue
+            if batch is not None:
+                return batch
+        return None
+
+    def _load_batch(self, context: Any, batch_id: str) -> Any:
+        path = self.batch_path_for(context, batch_id)
+        if not os.path.exists(path):
+            return NOT_STORED
+        return self._load(context, path)
+
+    def _load(self, context: Any, path: str | None = None) -> Any:
         fmt = self.format_for(context)
-        path = os.fspath(self.path_for(context))
+        if path is None:
+            path = os.fspath(self.path_for(context))
         try:
             fd = os.open(path, _READ_FLAGS)
         except FileNotFoundError as exc:
@@ -220,7 +284,12 @@ class FilesystemIOHandler(BaseIOHandler):
         finally:
             os.close(fd)
 
-    def _not_found(self, context: Any, path: str, fmt: Format) -> ValueNotFoundError:
+    def _not_found(self, context: Any, path: str, fmt: Format) -> Exception:
+        key = _key_of(context)
+        if key is not None:
+            batch = self._batch_holding(context, key)
+            if batch is not None:
+                return batch.error(context.asset_name, key)
         hint = "; it has not been materialised with this handler (same base_dir and format) yet"
         stem = path[: len(path) - len(fmt.extension)] if fmt.extension and path.endswith(fmt.extension) else None
         if stem is not None:

@@ -89,7 +89,8 @@ def test_value_equality_and_hashing():
     assert M.static_({"a": "1", "b": "2"}) == M.static_({"b": "2", "a": "1"})
     assert M.multi({"d": M.identity()}) == M.multi({"d": ("d", M.identity())})
     assert M.multi({"d": M.identity()}) != M.multi({"d": ("e", M.identity())})
-    assert M.specific_partitions(["a", "b"]) != M.specific_partitions(["b", "a"])
+    assert M.specific_partitions(["a", "b"]) == M.specific_partitions(["b", "a"])  # a set of keys (issue 20)
+    assert M.specific_partitions(["a", "b"]) != M.specific_partitions(["a", "c"])
     assert M.identity() != "identity"
     assert len({M.identity(), M.identity(), M.time_window(0), M.static_({"a": "1"}), M.static_({"a": "1"})}) == 3
     assert hash(M.multi_to_single("d")) == hash(M.multi_to_single("d", M.identity()))

@@ -63,7 +63,6 @@ def plan_backfill(state: Any, selection: Any, partition_keys: Any, partition_ran
             "is partitioned."
         )
     dynamic = dynamic_lookup(state.storage)
-    first_def = graph.nodes[partitioned[0]].partitions_def
     if partition_keys is not None:
         if isinstance(partition_keys, (str, dict)) or not isinstance(partition_keys, Sequence):
             raise ExecutionError(
@@ -74,9 +73,7 @@ def plan_backfill(state: Any, selection: Any, partition_keys: Any, partition_ran
             raise ExecutionError("partition_keys must not be empty")
         keys = _unique(member for key in partition_keys for member in coerce_key(key).members())
     elif partition_range is not None:
-        keys = list(first_def.resolve_range(partition_range, dynamic_partitions=dynamic))
-        if not keys:
-            raise ExecutionError(f"partition_range {partition_range!r} selects no partition of '{partitioned[0]}'")
+        keys = _resolve_range(graph, partitioned, partition_range, dynamic)
     else:
         raise ExecutionError("Either partition_keys or partition_range must be provided")
     check_keys(graph, partitioned, keys, dynamic)
@@ -97,6 +94,38 @@ def plan_backfill(state: Any, selection: Any, partition_keys: Any, partition_ran
         before=state.plan(MATERIALIZE_JOB, before, allow_incomplete=True) if before else None,
         after=state.plan(MATERIALIZE_JOB, after, allow_incomplete=True) if after else None,
     )
+
+
+def _resolve_range(graph: Any, partitioned: list[str], partition_range: Any, dynamic: Any) -> list[Any]:
+    """The keys of ``partition_range``: resolved against the first partitioned asset, checked against the others.
+
+    A definition orders its own keys (static: by position, time windows:
+    chronologically whatever the format). Every other distinct definition
+    of the selection resolves the range too: when it cannot (an endpoint
+    that is not one of its keys, off its grid, an unknown dimension) and
+    the keys resolved do not all belong to it, the error names that asset.
+    """
+    from rivers.exceptions import PartitionDefinitionError
+    from rivers.execution.partition_requests import distinct_definitions
+
+    (first, first_def), *others = distinct_definitions(graph, partitioned)
+
+    def resolve(name: str, definition: Any) -> list[Any]:
+        try:
+            return list(definition.resolve_range(partition_range, dynamic_partitions=dynamic))
+        except (ExecutionError, PartitionDefinitionError) as error:
+            raise ExecutionError(f"partition_range {partition_range!r} does not fit asset '{name}': {error}") from None
+
+    keys = resolve(first, first_def)
+    if not keys:
+        raise ExecutionError(f"partition_range {partition_range!r} selects no partition of '{first}'")
+    for name, definition in others:
+        try:
+            resolve(name, definition)
+        except ExecutionError:
+            if not all(definition.validate_partition_key(key, dynamic_partitions=dynamic) for key in keys):
+                raise
+    return keys
 
 
 def _stages_can_share_values(state: Any, stages: list[list[str]]) -> bool:

@@ -23,6 +23,8 @@ class BackfillResult:
     marked with ``context.mark_partition_failed`` fails alone.
     ``partition_statuses`` maps every key to ``"completed"``, ``"failed"``,
     ``"canceled"`` or ``"pending"`` (a non-blocking or dry-run backfill).
+    ``skipped_partitions`` lists the keys ``rerun_backfill`` left out because
+    they are no longer valid (removed from a definition, retired dynamic keys).
     """
 
     backfill_id: str
@@ -36,6 +38,7 @@ class BackfillResult:
     is_dry_run: bool = False
     partition_keys: list[Any] = attrs.Factory(list)
     partition_statuses: dict[Any, str] = attrs.Factory(dict)
+    skipped_partitions: list[str] = attrs.Factory(list)
 
     @property
     def success(self) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+
+import attrs
 from typing import Any, Callable
 
 from rivers.backfills.planning import BackfillPlan, plan_backfill, strategy_from_dict, strategy_to_dict
@@ -35,6 +37,9 @@ def start_backfill(state: Any, *, selection: Any, partition_keys: Any, partition
         run_tags.append((_PRIORITY_TAG, _BACKFILL_PRIORITY))
     record = _new_record(plan, failure_policy, max_concurrency, run_tags)
     save_backfill(state.storage, record, new=True)
+    started = getattr(progress, "started", None)
+    if block and started is not None:
+        started(record)  # a progress object may want the backfill id before the first run ends
     if block:
         record = run_backfill(state, plan, record, executor=executor, tags=run_tags, config=config,
                               progress=progress)
@@ -99,7 +104,16 @@ def _cancel_unfinished_runs(storage: Any, backfill_id: str) -> None:
 
 def rerun_backfill(state: Any, backfill_id: str, *, block: bool, dry_run: bool, executor: Any,
                    progress: Callable[[BackfillRecord], None] | None = None) -> BackfillResult:
-    """A new backfill over the failed and canceled partitions of ``backfill_id`` still valid today."""
+    """A new backfill over the failed and canceled partitions of ``backfill_id`` still valid today.
+
+    When none failed or was canceled (the backfill completed), every
+    partition runs again: re-running a finished backfill means "again". The
+    new backfill keeps the selection, strategy, failure policy, concurrency
+    and tags, with ``("rivers/rerun_of", <backfill_id>)`` added. Keys no
+    longer valid (removed from a definition, retired dynamic keys) are
+    skipped with a warning and listed in ``skipped_partitions``.
+    ``dry_run=True`` returns the plan without storing or running anything.
+    """
     from rivers.partitions.keys import from_stored_text
 
     record = load_backfill(state.storage, backfill_id)
@@ -107,27 +121,26 @@ def rerun_backfill(state: Any, backfill_id: str, *, block: bool, dry_run: bool, 
         raise ExecutionError(f"backfill '{backfill_id}' not found")
     wanted = [k for k, s in zip(record.partition_keys, record.statuses) if s in ("failed", "canceled", "pending")]
     if not wanted:
-        raise ExecutionError(
-            f"Cannot rerun backfill '{backfill_id}': every one of its {len(record.partition_keys)} partitions "
-            "completed; nothing failed or was canceled"
-        )
-    keys = _still_valid(state, record, [from_stored_text(k) for k in wanted])
+        wanted = list(record.partition_keys)  # everything completed: run it all again
+    keys, skipped = _still_valid(state, record, [from_stored_text(k) for k in wanted])
     if not keys:
         raise ExecutionError(
             f"Cannot rerun backfill '{backfill_id}': none of its {len(wanted)} partitions are valid for the "
-            "current definitions"
+            f"current definitions (skipped: {', '.join(skipped[:10])}{' ...' if len(skipped) > 10 else ''}); "
+            "nothing is left to run"
         )
     tags = [tag for tag in record.tags if tag[0] != "rivers/rerun_of"] + [("rivers/rerun_of", backfill_id)]
-    return start_backfill(
+    result = start_backfill(
         state, selection=record.selection, partition_keys=keys, partition_range=None,
         strategy=strategy_from_dict(record.strategy), failure_policy=record.failure_policy,
         max_concurrency=record.max_concurrency, tags=tags, config=None, block=block, dry_run=dry_run,
         executor=executor, progress=progress,
     )
+    return attrs.evolve(result, skipped_partitions=skipped) if skipped else result
 
 
-def _still_valid(state: Any, record: BackfillRecord, keys: list[Any]) -> list[Any]:
-    """``keys`` valid for every selected partitioned asset; retired ones are dropped with a warning."""
+def _still_valid(state: Any, record: BackfillRecord, keys: list[Any]) -> tuple[list[Any], list[str]]:
+    """``keys`` valid for every selected partitioned asset, and the texts of the others (dropped with a warning)."""
     from rivers.execution.partition_requests import distinct_definitions, dynamic_lookup, first_rejection
 
     graph = state.graph
@@ -144,7 +157,7 @@ def _still_valid(state: Any, record: BackfillRecord, keys: list[Any]) -> list[An
             f"valid: {', '.join(dropped[:10])}{' ...' if len(dropped) > 10 else ''}",
             stacklevel=4,
         )
-    return valid
+    return valid, dropped
 
 
 def run_requested_backfill(state: Any, backfill_id: str, *, executor: Any) -> BackfillRecord | None:

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from rivers.definitions.asset_def import AssetDef, DepDef, check_deps, mapping_key_name
 from rivers.definitions.composition import InvokedNodeOutput, active_composition, compose
+from rivers.definitions.compute import Compute, check_compute
 from rivers.definitions.options import (
     check_hooks,
     check_io_handler,
@@ -61,7 +62,7 @@ class Asset:
         pool: str | list[str] | None = None,
         pool_slots: int | dict[str, int] | None = None,
         retry: Any = None,
-        compute: Any = None,
+        compute: Compute | None = None,
         description: str | None = None,
     ) -> None:
         self._configure(
@@ -101,7 +102,7 @@ class Asset:
         hooks: Any = None,
         automation_condition: Any = None,
         retry: Any = None,
-        compute: Any = None,
+        compute: Compute | None = None,
         description: str | None = None,
     ) -> None:
         owner = f"Asset {name!r}" if name else "Asset"
@@ -119,7 +120,7 @@ class Asset:
         self._hooks = check_hooks(hooks, owner)
         self.automation_condition = automation_condition
         self.retry = check_retry(retry)
-        self.compute = compute
+        self.compute = check_compute(compute, owner)
         self._description = description
         self.backfill_strategy = None
         self._pool: list[tuple[str, int]] = []
@@ -277,7 +278,7 @@ class Asset:
         deps: list[DepDef] | None = None,
         hooks: list[Any] | None = None,
         automation_condition: Any = None,
-        compute: Any = None,
+        compute: Compute | None = None,
         retry: Any = None,
         description: str | None = None,
     ) -> MultiAsset:

@@ -23,6 +23,9 @@ class Executor(abc.ABC):
 
     #: name under which the executor's plugin registers it
     plugin_name = ""
+    #: True for executors that place steps on other machines and size them from ``compute=``
+    #: (see :func:`rivers.definitions.compute.compute_for_attempt`); the built-ins ignore it
+    places_work = False
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Executor:
         if cls is Executor:

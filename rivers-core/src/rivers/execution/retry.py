@@ -5,9 +5,12 @@ from __future__ import annotations
 import enum
 import math
 import random
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from rivers.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from rivers.definitions.compute import ComputeEscalation
 
 
 class FailureReason(enum.Enum):
@@ -135,7 +138,7 @@ class RetryPolicy:
         *,
         backoff: Backoff | None = None,
         retry_on: RetryOn | Sequence[Any] | None = None,
-        escalate: Any = None,
+        escalate: ComputeEscalation | None = None,
     ) -> None:
         if not isinstance(max_retries, int) or isinstance(max_retries, bool):
             raise TypeError("max_retries must be an int")
@@ -153,6 +156,12 @@ class RetryPolicy:
         self._max_retries = max_retries
         self.backoff = backoff
         self.retry_on = retry_on
+        if escalate is not None:
+            from rivers.definitions.compute import ComputeEscalation
+
+            if not isinstance(escalate, ComputeEscalation):
+                raise TypeError("RetryPolicy escalate must be an rs.ComputeEscalation(max_memory=...), "
+                                f"got {type(escalate).__name__}")
         self.escalate = escalate
 
     @property
@@ -164,7 +173,7 @@ class RetryPolicy:
         """Whether a failure with this exception and reason may be retried."""
         if reason is FailureReason.CANCELLED:
             return False
-        if self.escalate is not None and reason in getattr(self.escalate, "on", ()):
+        if self.escalate is not None and reason in self.escalate.on:
             return True
         retry_on = self.retry_on
         if retry_on is None or retry_on == RetryOn.ALL:
@@ -181,4 +190,6 @@ class RetryPolicy:
         return 0.0 if self.backoff is None else self.backoff.delay(failures)
 
     def __repr__(self) -> str:
-        return f"RetryPolicy(max_retries={self._max_retries})"
+        if self.escalate is None:
+            return f"RetryPolicy(max_retries={self._max_retries})"
+        return f"RetryPolicy(max_retries={self._max_retries}, escalate={self.escalate!r})"

@@ -33,12 +33,12 @@ def resolve_partitions(graph: Any, registry: Mapping[str, Any]) -> None:
         if id(definition) not in checked:
             checked.add(id(definition))
             _check_definition(definition, name)
-    if not checked:
-        return  # nothing is partitioned: every edge is unpartitioned/unpartitioned
     from rivers.partitions.mapping_checks import validate_edge
 
     nodes = graph.nodes
     for step in graph.steps.values():
+        if not checked and not _declares_mappings(step):
+            continue  # nothing is partitioned: only a declared mapping can be wrong
         downstream_def = step_partitions_def(step, nodes)
         for upstream, mapping in _edges(step):
             if upstream not in nodes:
@@ -83,6 +83,16 @@ def edge_mapping(step: StepSpec, upstream: str, declared: Any = None) -> Any:
             if mapping_key_name(key) == upstream:
                 return mapping
     return None
+
+
+def _declares_mappings(step: StepSpec) -> bool:
+    """Whether any dependency of ``step`` declares a partition mapping (on the input or its owner)."""
+    if any(spec.partition_mapping is not None for spec in step.inputs):
+        return True
+    owner = step.owner
+    if getattr(owner, "partition_mapping", None):
+        return True
+    return any(getattr(output, "partition_mapping", None) for output in getattr(owner, "output_defs", ()) or ())
 
 
 def _edges(step: StepSpec) -> Iterator[tuple[str, Any]]:

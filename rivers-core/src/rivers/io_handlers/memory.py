@@ -6,7 +6,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from rivers.io_handlers.base import BaseIOHandler
-from rivers.io_handlers.partition_keys import load_per_key, partition_suffix
+from rivers.io_handlers.partition_keys import BATCH_SEGMENT, NOT_STORED, batch_of, load_partitions, partition_suffix
 from rivers.metadata import MetadataValue
 
 if TYPE_CHECKING:
@@ -30,18 +30,27 @@ _MEMORY = MetadataValue.text("memory")
 class InMemoryIOHandler(BaseIOHandler):
     """Keeps every value in a dict owned by the handler instance.
 
-    A context with several partition keys loads ``{key: value}``. It is the
-    repository default. Values live only as long as the handler
+    A context with several partition keys loads ``{key: value}``; a batched
+    step's one value is kept once for its batch (see
+    :mod:`rivers.io_handlers.partition_keys`). It is the repository default. Values live only as long as the handler
     (so as long as the repository object) and cannot cross processes.
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self._storage: dict[str, Any] = {}
+        self._storage: dict[Any, Any] = {}
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         partition = context.partition
-        self._storage[storage_key(context.asset_name, None if partition is None else partition.key)] = obj
+        name = context.asset_name
+        batch = batch_of(partition)
+        if batch is None:
+            self._storage[storage_key(name, None if partition is None else partition.key)] = obj
+        else:
+            storage = self._storage
+            storage[(name, BATCH_SEGMENT, batch.batch_id)] = obj
+            for key in partition.keys:
+                storage[storage_key(name, key)] = batch
         context.add_output_metadata({"storage": _MEMORY, "size_bytes": MetadataValue.Int(sys.getsizeof(obj))})
 
     def load_input(self, context: InputContext) -> Any:
@@ -49,7 +58,8 @@ class InMemoryIOHandler(BaseIOHandler):
         storage = self._storage
         if context.partition is None:
             return storage[name]
-        return load_per_key(context, lambda key: storage[storage_key(name, key)])
+        return load_partitions(context, lambda key: storage[storage_key(name, key)],
+                               lambda batch: storage.get((name, BATCH_SEGMENT, batch), NOT_STORED))
 
     def __repr__(self) -> str:
         return "InMemoryIOHandler()"

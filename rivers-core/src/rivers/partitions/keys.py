@@ -405,6 +405,21 @@ def multi_key_from_values(dims: Iterable[tuple[str, str]]) -> MultiKey:
     return _multi_from_sorted(tuple(sorted((name, (value,)) for name, value in dims)))
 
 
+def _empty_part(tag: str, body: Any) -> str | None:
+    """What is empty in the JSON body of a ``tag`` key (None when nothing is)."""
+    if tag == "single" and body == []:
+        return 'a "single" partition key needs at least one value, got an empty list'
+    if tag == "set" and body == []:
+        return 'a "set" partition key needs at least one member key, got an empty list'
+    if tag == "multi" and isinstance(body, dict):
+        if not body:
+            return 'a "multi" partition key needs at least one dimension, got {}'
+        for name, values in body.items():
+            if values == []:
+                return f'a "multi" partition key needs at least one value in dimension {name!r}, got an empty list'
+    return None
+
+
 def _from_data(data: Any, text: str) -> PartitionKey:
     def bad(detail: str) -> PartitionDefinitionError:
         return PartitionDefinitionError(
@@ -415,6 +430,9 @@ def _from_data(data: Any, text: str) -> PartitionKey:
     if not isinstance(data, dict) or len(data) != 1:
         raise bad("expected an object with exactly one of 'single', 'multi', 'set'")
     (tag, body), = data.items()
+    empty = _empty_part(tag, body)
+    if empty is not None:
+        raise bad(empty)
     try:
         if tag == "single" and isinstance(body, list):
             return SingleKey(body)

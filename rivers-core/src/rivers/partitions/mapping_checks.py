@@ -17,6 +17,7 @@ from rivers.partitions.mapping_defaults import (
     default_mapping,
     dimensions_mismatch,
     dimensions_of,
+    grid_text,
     identity_mismatch,
     key_from_text,
     kind_mismatch,
@@ -123,6 +124,55 @@ def _check_nothing(mapping: Any, downstream: PartitionsDefinition, upstream: Par
 
 def _check_time_window(mapping: Any, downstream: PartitionsDefinition, upstream: PartitionsDefinition) -> None:
     require_kind("TimeWindow", "time_window", downstream, upstream)
+    if downstream is upstream or downstream == upstream:
+        return
+    reason = identity_mismatch(downstream, upstream)
+    if reason is None:
+        return
+    if downstream.fmt != upstream.fmt and reason.startswith("Identity mapping requires the same key format"):
+        raise MappingMismatch(
+            f"TimeWindow mapping requires the same key format on one grid: downstream fmt '{downstream.fmt}', "
+            f"upstream fmt '{upstream.fmt}'; give both assets the same fmt"
+        )
+    if downstream.timezone != upstream.timezone:
+        return  # windows are compared in each grid's own zone when the mapping resolves
+    off_up = _off_grid(downstream, upstream)
+    off_down = _off_grid(upstream, downstream) if off_up is not None else None
+    if off_up is not None and off_down is not None:
+        moment, key = off_up
+        raise MappingMismatch(
+            f"TimeWindow mapping between grids that do not line up: downstream window start {moment.isoformat()} "
+            f"(key '{key}') is not on the upstream grid ({grid_text(upstream)} from {upstream.start.isoformat()}), "
+            f"and upstream window start {off_down[0].isoformat()} is not on the downstream grid "
+            f"({grid_text(downstream)}); one grid must refine the other (hourly and daily, daily and weekly)"
+        )
+
+
+#: How many window starts of each grid are compared when checking that two grids line up.
+_GRID_SAMPLE = 64
+
+
+def _off_grid(source: PartitionsDefinition, grid: PartitionsDefinition) -> tuple[Any, str] | None:
+    """The first of ``source``'s window starts (in the overlap, sampled) that opens no window of ``grid``."""
+    start = max(source.start, grid.start)
+    ends = [end for end in (source.end, grid.end) if end is not None]
+    end = min(ends) if ends else None
+    keys = source.get_partition_keys()
+    first = source.tick_index(start)
+    first = 0 if first is None else first
+    grid_keys = grid.get_partition_keys()
+    for key in keys[first:first + _GRID_SAMPLE]:
+        moment = source.window(key)[0]
+        if end is not None and moment.replace(tzinfo=None) >= end:
+            break
+        if moment.replace(tzinfo=None) < start:
+            continue
+        position = grid.tick_index(moment)
+        if position is None:
+            continue  # outside the other grid's keys
+        if grid.window(grid_keys[position])[0] != moment:
+            return moment, str(key)
+    return None
 
 
 def _check_static(mapping: Any, downstream: PartitionsDefinition, upstream: PartitionsDefinition) -> None:

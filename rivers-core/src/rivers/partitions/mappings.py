@@ -407,7 +407,7 @@ class SpecificPartitions(PartitionMapping):
         return (list(self._keys),)
 
     def _key(self) -> tuple[Any, ...]:
-        return self._keys
+        return tuple(sorted(set(self._keys)))  # a set of keys to load: order and repeats do not matter
 
     def _repr_args(self) -> str:
         return "[" + ", ".join(_quote(key) for key in self._keys) + "]"

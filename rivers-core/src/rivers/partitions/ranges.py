@@ -100,14 +100,16 @@ class MultiRange(PartitionKeyRange):
         }
 
     def _identity(self) -> Any:
+        # a listed dimension is a set of keys: its order does not make another range
         return tuple(
-            (name, "list" if isinstance(sel, list) else "range", tuple(sel)) for name, sel in self.dimensions.items()
+            (name, "list", tuple(sorted(set(sel)))) if isinstance(sel, list) else (name, "range", sel)
+            for name, sel in self.dimensions.items()
         )
 
     def __repr__(self) -> str:
         parts = []
         for name, sel in self.dimensions.items():
-            inner = ", ".join(map(_quote, sel))
+            inner = ", ".join(map(_quote, sorted(dict.fromkeys(sel)) if isinstance(sel, list) else sel))
             shown = f"[{inner}]" if isinstance(sel, list) else f"({inner})"
             parts.append(f"{_quote(name)}: {shown}")
         return "PartitionKeyRange.multi({" + ", ".join(parts) + "})"

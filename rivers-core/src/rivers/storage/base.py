@@ -300,6 +300,11 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         if isinstance(keys, str):
             raise TypeError(f"add_dynamic_partitions() keys must be a list of strings, not a str; use [{keys!r}]")
         keys = list(keys)
+        if not keys:  # the namespace is still registered (it then reads back as empty, without a warning)
+            import warnings
+
+            warnings.warn(f"add_dynamic_partitions({name!r}, []): no keys given, nothing was added", UserWarning,
+                          stacklevel=2)
         for key in keys:
             _check_dynamic_key(key)
         self._insert_dynamic_partitions(name, keys)

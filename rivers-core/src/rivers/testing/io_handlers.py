@@ -31,6 +31,14 @@ What is checked
   from partition ``"b"`` of asset ``"a"``;
 * multi-partition loads: a context whose partition has several keys loads a
   dict ``{key: value}``;
+* batch values (:mod:`rivers.io_handlers.partition_keys`): one value written
+  with several keys (a batched step) loads back as that value for the same
+  keys in any order, also from a new handler; one of its keys alone, or
+  another set of keys meeting it, raises
+  :class:`~rivers.exceptions.BatchValueError` (picklable, naming the asset
+  and key); a key written alone later loads as that value, and a batch
+  replaces what its keys held alone; a real ``single_run`` backfill of a
+  two-asset chain round-trips;
 * missing values raise ``missing_value_error`` — the contract is *any*
   ``Exception``, preferably a ``KeyError``, ``FileNotFoundError`` or other
   ``LookupError`` subclass naming what is missing (the engine turns it into
@@ -58,6 +66,7 @@ distinct_nested_names      True    ``"a/b"`` (a graph-internal node) and partiti
 arbitrary_partition_keys   True    any non-empty str is a key (``"a/b"``, ``".."``, ``"CON"``, 300 characters)
 persistent                 True    values outlive the handler object (a new one from ``make_handler`` sees them)
 cross_process              True    picklable, and values are shared between processes
+supports_batch_values      True    follows the batch-value contract (see below)
 ========================== ======= ========================================================
 
 Other knobs: ``missing_value_error`` (exception type or tuple, default
@@ -94,6 +103,7 @@ import pytest
 
 import rivers as rs
 from rivers.context import InputContext, OutputContext
+from rivers.exceptions import BatchValueError
 from rivers.metadata import MetadataValue, serialize_metadata
 
 __all__ = [
@@ -324,6 +334,7 @@ class IOHandlerConformance:
     arbitrary_partition_keys: ClassVar[bool] = True
     persistent: ClassVar[bool] = True
     cross_process: ClassVar[bool] = True
+    supports_batch_values: ClassVar[bool] = True
 
     missing_value_error: ClassVar[type[BaseException] | tuple[type[BaseException], ...]] = Exception
     expected_metadata_keys: ClassVar[Iterable[str]] = frozenset()
@@ -457,12 +468,87 @@ class IOHandlerConformance:
         assert load_value(io_handler, "a/b") == "node a/b"
         assert load_value(io_handler, "a", partition("b")) == "partition b of a"
 
-    def test_batched_write_stores_the_first_key(self, io_handler: Any) -> None:
-        # A batched run writes one value for all its keys (spec io.md §5);
-        # built-in handlers keep it under the first key.
+    # ----------------------------------------------------- batch values
+    def test_batch_value_loads_back_for_the_same_keys(self, io_handler: Any) -> None:
+        # a batched step (single_run backfill) returns one value for all its keys: it belongs to the batch
         self._require("supports_partitions")
-        write_value(io_handler, "batched", "one value", partition("k1", "k2"))
-        assert load_value(io_handler, "batched", partition("k1")) == "one value"
+        self._require("supports_batch_values")
+        write_value(io_handler, "batched", {"rows": 3}, partition("k1", "k2", "k3"))
+        assert load_value(io_handler, "batched", partition("k1", "k2", "k3")) == {"rows": 3}
+        assert load_value(io_handler, "batched", partition("k3", "k1", "k2")) == {"rows": 3}  # any order
+
+    def test_a_batch_member_loaded_alone_raises_batch_value_error(self, io_handler: Any) -> None:
+        self._require("supports_partitions")
+        self._require("supports_batch_values")
+        write_value(io_handler, "batched", "one value", partition("k1", "k2", "k3"))
+        for keys in (("k2",), ("k1", "k2")):
+            with pytest.raises(BatchValueError) as info:
+                load_value(io_handler, "batched", partition(*keys))
+            message = str(info.value)
+            assert "'batched'" in message and "batch of 3 partitions" in message, message
+            assert info.value.asset == "batched" and info.value.partition in keys
+            assert isinstance(pickle.loads(pickle.dumps(info.value)), BatchValueError)
+
+    def test_batch_values_of_key_objects(self, io_handler: Any) -> None:
+        self._require("supports_partitions")
+        self._require("supports_batch_values")
+        keys = [StubMultiKey(d="1", r="us"), StubMultiKey(d="2", r="us")]
+        write_value(io_handler, "multi_batch", [1, 2], partition(*keys))
+        assert load_value(io_handler, "multi_batch", partition(*reversed(keys))) == [1, 2]
+        with pytest.raises(BatchValueError):
+            load_value(io_handler, "multi_batch", partition(keys[0]))
+
+    def test_a_key_written_after_its_batch_loads_on_its_own(self, io_handler: Any) -> None:
+        self._require("supports_partitions")
+        self._require("supports_batch_values")
+        write_value(io_handler, "rewritten", "batch", partition("k1", "k2"))
+        write_value(io_handler, "rewritten", "k2 alone", partition("k2"))
+        assert load_value(io_handler, "rewritten", partition("k2")) == "k2 alone"
+        with pytest.raises(BatchValueError):
+            load_value(io_handler, "rewritten", partition("k1"))
+
+    def test_a_batch_replaces_values_its_keys_had_on_their_own(self, io_handler: Any) -> None:
+        self._require("supports_partitions")
+        self._require("supports_batch_values")
+        write_value(io_handler, "replaced", "old k1", partition("k1"))
+        write_value(io_handler, "replaced", "batch", partition("k1", "k2"))
+        with pytest.raises(BatchValueError):  # never the stale single value
+            load_value(io_handler, "replaced", partition("k1"))
+        assert load_value(io_handler, "replaced", partition("k1", "k2")) == "batch"
+
+    def test_new_handler_sees_batch_values(self, io_handler: Any, tmp_path: Any) -> None:
+        self._require("supports_partitions")
+        self._require("supports_batch_values")
+        self._require("persistent")
+        write_value(io_handler, "kept", "batch", partition("k1", "k2"))
+        fresh = self.make_handler(tmp_path)
+        assert load_value(fresh, "kept", partition("k2", "k1")) == "batch"
+        with pytest.raises(BatchValueError):
+            load_value(fresh, "kept", partition("k1"))
+
+    def test_single_run_backfill_chain_round_trips_one_value(self, io_handler: Any) -> None:
+        # the measured case: ev -> ev2 backfilled in one run, each step returning one plain value
+        self._require("supports_partitions")
+        self._require("supports_batch_values")
+        days = rs.PartitionsDefinition.daily(datetime.datetime(2024, 1, 1))
+
+        def ev(context: rs.AssetExecutionContext) -> list:
+            return [str(key) for key in context.partition.keys]
+
+        def ev2(ev: list) -> int:
+            return len(ev)
+
+        repo = rs.CodeRepository(assets=[rs.Asset(ev, partitions_def=days, io_handler=io_handler),
+                                         rs.Asset(ev2, partitions_def=days, io_handler=io_handler)])
+        repo.resolve(rs.Storage.memory())
+        result = repo.backfill(partition_range=rs.PartitionKeyRange.single("2024-01-01", "2024-01-05"),
+                               strategy=rs.BackfillStrategy.single_run())
+        assert (result.status, result.completed, result.failed) == ("CompletedSuccess", 5, 0)
+        keys = [str(key) for key in result.partition_keys]
+        assert load_value(io_handler, "ev2", partition(*result.partition_keys)) == 5
+        assert load_value(io_handler, "ev", partition(*result.partition_keys)) == keys
+        with pytest.raises(BatchValueError, match="batch of 5 partitions"):
+            repo.load_node("ev", partition_key="2024-01-03")
 
     def test_multi_partition_load_returns_dict(self, io_handler: Any) -> None:
         self._require("supports_partitions")
