@@ -121,20 +121,21 @@ def test_escalation_grows_memory_and_cpu_up_to_their_caps() -> None:
     assert escalate(None, escalation, [OOM]) is None
 
 
-class _PlacingExecutor(rs.Executor):
-    """An executor that places work: it reads each step's compute before running it here."""
+class _PlacingExecutor(rs.Executor.InProcess):
+    """An executor that places work: it reads each step's compute, then the scheduler runs the steps here."""
 
     plugin_name = "placing"
     places_work = True
 
     def __init__(self) -> None:
+        super().__init__()
         self.requests: dict[str, list[Any]] = {}
 
-    def execute(self, run: Any) -> None:
+    def execute(self, run: Any) -> Any:
         for planned in run.plan.steps:
             self.requests[planned.key] = [compute_for_attempt(planned, [OOM] * failures, run.state.retry_default)
                                           for failures in range(3)]
-            run.run_here(planned)
+        return super().execute(run)
 
 
 def test_executors_that_place_work_read_the_effective_compute_of_each_attempt(

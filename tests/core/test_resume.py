@@ -134,7 +134,9 @@ def test_materialize_resume_after_the_controller_was_killed(project: Path, execu
     killed_at = counts()
     assert killed_at == {"first": 1, "second": 1, "third": 1, "fourth": 0, "side": 1}
     storage = rs.Storage.embedded("runs.db")
-    assert storage.get_run(run_id).status == "Started"
+    # the next reader finds the owner dead: failed, "process died", its completed steps kept
+    assert storage.get_run(run_id).status == "Failure"
+    assert storage.get_run_monitor(run_id).end_reason == "process died"
     assert storage._completed_steps(run_id) == {"first", "second", "side"}
     storage.close()
 
@@ -151,7 +153,7 @@ def test_rivers_resume_finishes_a_killed_cli_run(project: Path) -> None:
     killed_at = counts()
     storage = rs.Storage.embedded("runs.db")
     (run,) = storage.get_runs()
-    assert run.status == "Started"
+    assert run.status == "Failure" and storage.get_run_monitor(run.run_id).end_reason == "process died"
     storage.close()
 
     (ps.marks_dir() / "release").touch()

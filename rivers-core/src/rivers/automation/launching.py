@@ -5,8 +5,11 @@ schedule and sensor requests, asset materializations for fired conditions,
 backfills for :class:`~rivers.BackfillRequest`. Runs get deterministic ids
 (:func:`run_id_for`) so a tick evaluated twice (after a crash, or by a new
 leader) finds the run it already launched instead of starting another.
-Runs execute on a pool of threads of the daemon process; :meth:`launch`
-returns once the run's record exists in storage.
+Runs are submitted to the repository's :class:`~rivers.runs.RunLauncher`
+(the same path as ``materialize``), so the repository's ``run_queue``
+(``RunQueueConfig``: ``max_concurrent_runs``, tag limits, priorities)
+applies to them; ``launch_*`` return once the run's record exists in
+storage (``Queued`` while it waits). Backfills run on a helper thread.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ class Launcher:
 
     def __init__(self, repo: CodeRepository, max_workers: int = 16) -> None:
         self.repo = repo
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rivers-automation-run")
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rivers-automation-backfill")
         self._lock = threading.Lock()
         self._running: dict[str, tuple[Sequence[str], Any]] = {}
         self._futures: dict[str, Future[Any]] = {}
@@ -69,10 +72,11 @@ class Launcher:
         job = self.repo.get_job(job_name)
         plan = state.job_plan(job)
         key = coerce_key(partition_key)
-        return self._start(run_id, list(plan.node_names), partition_key, lambda: state.run(
+        request = state.run_request(
             plan, executor=job.executor or self.repo.default_executor, partition_key=key, tags=_tag_list(tags),
             config=None, run_id=run_id, raise_on_error=False, resume=False, retry=job.retry, job_name=job.name,
-            launched_by=launched_by))
+            launched_by=launched_by)
+        return self._start(run_id, list(plan.node_names), partition_key, request)
 
     def launch_assets(self, names: Sequence[str], *, run_id: str, partition_key: str | None,
                       tags: dict[str, str] | None, launched_by: LaunchedBy) -> str:
@@ -83,10 +87,11 @@ class Launcher:
         nodes = state.select(list(names), include_upstream=False)
         key = state.check_partition_request(nodes, partition_key)
         plan = state.plan(MATERIALIZE_JOB, nodes, allow_incomplete=True)
-        return self._start(run_id, list(names), partition_key, lambda: state.run(
+        request = state.run_request(
             plan, executor=self.repo.default_executor, partition_key=key, partition_checked=True,
             tags=_tag_list(tags), config=None, run_id=run_id, raise_on_error=False, resume=False, retry=None,
-            launched_by=launched_by))
+            launched_by=launched_by)
+        return self._start(run_id, list(names), partition_key, request)
 
     def launch_backfill(self, request: Any, tags: dict[str, str] | None) -> str:
         """Record the backfill of ``request`` (status ``Requested``) and run it in the background; its id."""
@@ -107,43 +112,54 @@ class Launcher:
                 return
             self._backfills.add(backfill_id)
         state = self.repo._state()
-        self._pool.submit(self._execute, f"backfill:{backfill_id}", lambda: run_requested_backfill(
+        key = f"backfill:{backfill_id}"
+        future = self._pool.submit(self._execute, key, lambda: run_requested_backfill(
             state, backfill_id, executor=self.repo.default_executor))
-
-    def _start(self, run_id: str, names: Sequence[str], partition_key: str | None, call: Callable[[], Any]) -> str:
-        with self._lock:
-            self._running[run_id] = (names, partition_key)
-        future = self._pool.submit(self._execute, run_id, call)
         with self._lock:
             if not future.done():
-                self._futures[run_id] = future
+                self._futures[key] = future
+
+    def _start(self, run_id: str, names: Sequence[str], partition_key: str | None, request: Any) -> str:
+        with self._lock:
+            self._running[run_id] = (names, partition_key)
+        handle = self.repo._state().launcher.submit(request)
+        future = handle.future
+        with self._lock:
+            self._futures[run_id] = future
+        future.add_done_callback(lambda _: self._finished(run_id))
         deadline = time.monotonic() + 10.0
         while self.storage.get_run(run_id) is None and not future.done() and time.monotonic() < deadline:
             time.sleep(0.002)
         return run_id
 
+    def _finished(self, run_id: str) -> None:
+        with self._lock:
+            self._running.pop(run_id, None)
+            self._futures.pop(run_id, None)
+
     def _execute(self, run_id: str, call: Callable[[], Any]) -> None:
         try:
             call()
-        except Exception:  # noqa: BLE001 - a failed launch is recorded by the run layer; the daemon goes on
-            _LOG.exception("run %s launched by the automation daemon failed to start", run_id)
+        except Exception:  # noqa: BLE001 - a failed backfill is recorded by the backfill layer; the daemon goes on
+            _LOG.exception("%s launched by the automation daemon failed", run_id)
         finally:
-            with self._lock:
-                self._running.pop(run_id, None)
-                self._futures.pop(run_id, None)
+            self._finished(run_id)
 
     def wait(self, timeout: float | None = None) -> None:
-        """Wait for the runs this launcher started (at most ``timeout`` seconds)."""
+        """Wait for the runs and backfills this launcher started (at most ``timeout`` seconds)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._lock:
-                futures = list(self._futures.values())
-            if not futures:
+                pending = [future for future in self._futures.values() if not future.done()]
+            if not pending:
                 return
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            futures[0].exception(timeout=remaining)
-            if deadline is not None and time.monotonic() >= deadline:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
                 return
+            try:
+                pending[0].exception(timeout=remaining)
+            except Exception:  # noqa: BLE001 - a timeout or a canceled run: look again
+                pass
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop accepting launches; with ``wait``, let the started runs finish."""

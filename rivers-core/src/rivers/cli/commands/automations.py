@@ -1,4 +1,4 @@
-"""``rivers schedules|sensors|ticks|automation``: inspect and control the automations of TARGET."""
+"""``rivers schedules|sensors|ticks|queue|automation``: inspect and control the automations of TARGET."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ __all__ = ["add_parser"]
 
 
 def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    """Add the ``schedules``, ``sensors``, ``ticks`` and ``automation`` commands."""
+    """Add the ``schedules``, ``sensors``, ``ticks``, ``queue`` and ``automation`` commands."""
     for kind in ("schedules", "sensors"):
         parser = subparsers.add_parser(kind, parents=parents, help=f"list, start or stop the {kind} of TARGET",
                                        description=f"List, start, stop and try the {kind} of TARGET; a status "
@@ -44,6 +44,16 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     ticks.add_argument("name")
     ticks.add_argument("--limit", type=int, default=20)
     ticks.set_defaults(handler=_ticks)
+    queue = subparsers.add_parser("queue", parents=parents, help="runs waiting in the run queue")
+    actions = queue.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", parents=parents, help="queued runs, in admission order")
+    add_target_argument(listing)
+    listing.set_defaults(handler=_queue_list)
+    for action, handler in (("cancel", _queue_cancel), ("why", _queue_why)):
+        sub = actions.add_parser(action, parents=parents, help=f"{action} a queued run")
+        add_target_argument(sub)
+        sub.add_argument("run_id")
+        sub.set_defaults(handler=handler)
     automation = subparsers.add_parser("automation", parents=parents, help="explain automation conditions")
     actions = automation.add_subparsers(dest="action", metavar="ACTION", required=True)
     why = actions.add_parser("why", parents=parents, help="the evaluated condition tree of an asset")
@@ -152,5 +162,31 @@ def _why(args: argparse.Namespace, context: CommandContext) -> int:
         keys = [str(key) for key in node.partitions_def.get_partition_keys(
             dynamic_partitions=storage.get_dynamic_partitions)]
     for line in explain(condition, ConditionStore(storage).state_of(args.asset), keys, args.partition):
+        context.console.print(line)
+    return EXIT_OK
+
+
+def _queue_list(args: argparse.Namespace, context: CommandContext) -> int:
+    from rivers.automation.queue_report import queued_runs
+
+    _, storage = _bound(args, context)
+    for run in queued_runs(storage):
+        context.console.print(f"{run.run_id}  priority {run.priority}  {run.job_name or ','.join(run.node_names)}")
+    return EXIT_OK
+
+
+def _queue_cancel(args: argparse.Namespace, context: CommandContext) -> int:
+    repository, _ = _bound(args, context)
+    if not repository.launcher.cancel(args.run_id):
+        raise CliError(f"run {args.run_id} is unknown or has ended")
+    context.console.print(f"run {args.run_id}: cancel requested")
+    return EXIT_OK
+
+
+def _queue_why(args: argparse.Namespace, context: CommandContext) -> int:
+    from rivers.automation.queue_report import why_queued
+
+    repository, storage = _bound(args, context)
+    for line in why_queued(storage, repository.run_queue, args.run_id):
         context.console.print(line)
     return EXIT_OK
