@@ -143,3 +143,97 @@ def test_async_steps_of_one_level_overlap_under_the_in_process_executor() -> Non
     assert repo.materialize().success
     assert time.perf_counter() - started < 1.5
     assert min(end for _, end in spans.values()) > max(start for start, _ in spans.values())
+
+
+def test_a_resumed_run_offers_started_steps_to_the_launcher_for_adoption() -> None:
+    from rivers.execution.launcher import StepLauncher
+    from rivers.execution.local_launchers import InlineLauncher
+
+    calls = {"n": 0}
+
+    @rs.Asset
+    def flaky_once() -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ValueError("first run fails")
+        return calls["n"]
+
+    adopted = []
+
+    class Adopting(InlineLauncher):
+        def adopt(self, attempt) -> bool:  # the runner of the crashed controller "still runs"
+            adopted.append((attempt.key, attempt.announce))
+            self.context.report(attempt, self.context.run_in_this_process(attempt))
+            return True
+
+    class AdoptingExecutor(rs.Executor):
+        def launcher(self) -> StepLauncher:
+            return Adopting()
+
+    repo = rs.CodeRepository(assets=[flaky_once])
+    repo.resolve(rs.Storage.memory())
+    first = repo.materialize(raise_on_error=False, run_id_override="crashed")
+    assert not first.success
+    plan = repo._state().plan("<test>", None, allow_incomplete=False)
+    run = RunCoordinator(plan, repo.storage, run_id="crashed", resume=True)
+    run.start()
+    try:
+        execute_run(run, AdoptingExecutor())
+    finally:
+        result = run.finish()
+    assert result.success and adopted == [("flaky_once", False)]
+    kinds = [e.event_type for e in repo.storage.get_events_for_run("crashed") if e.asset_key == "flaky_once"]
+    assert kinds.count("StepStart") == 1 and kinds[-1] == "StepSuccess"
+
+
+def test_a_generator_multi_asset_with_a_retry_policy_is_not_retried_and_fails_on_a_missing_output() -> None:
+    attempts = []
+
+    @rs.Asset.from_multi(output_defs=[rs.AssetDef("g_a"), rs.AssetDef("g_b")], retry=rs.RetryPolicy(3))
+    def gen():
+        attempts.append(1)
+        yield rs.Output(1, output_name="g_a")
+
+    repo = rs.CodeRepository(assets=[gen])
+    repo.resolve(rs.Storage.memory())
+    result = repo.materialize(raise_on_error=False)
+    assert not result.success and len(attempts) == 1
+    assert "did not yield output 'g_b'" in dict(result.failed_assets)["g_b"]
+    kinds = [e.event_type for e in repo.storage.get_events_for_run(result.run_id) if e.asset_key == "gen"]
+    assert kinds == ["StepStart", "StepFailure"]
+
+
+def test_a_lost_attempt_keeps_the_reason_its_launcher_gives_for_the_retry_policy() -> None:
+    from rivers.execution.launcher import StepLauncher
+    from rivers.execution.local_launchers import InlineLauncher
+    from rivers.execution.retry import FailureReason
+
+    class LosesTheFirstAttempt(InlineLauncher):
+        def launch(self, attempt) -> None:
+            if attempt.attempt == 1:  # e.g. a pod OOMKilled: no report from the runner
+                self.context.report_lost(attempt, MemoryError("pod OOMKilled"), FailureReason.OUT_OF_MEMORY)
+                return
+            super().launch(attempt)
+
+    class Losing(rs.Executor):
+        def launcher(self) -> StepLauncher:
+            return LosesTheFirstAttempt()
+
+    @rs.Asset(retry=rs.RetryPolicy(1, retry_on=rs.RetryOn.TRANSIENT))
+    def hungry() -> int:
+        return 7
+
+    @rs.Asset(retry=rs.RetryPolicy(1, retry_on=[FailureReason.TIMEOUT]))
+    def strict() -> int:
+        return 8
+
+    repo = rs.CodeRepository(assets=[hungry, strict], default_executor=Losing())
+    repo.resolve(rs.Storage.memory())
+    result = repo.materialize(raise_on_error=False)
+    assert repo.load_node("hungry") == 7
+    events = repo.storage.get_events_for_run(result.run_id)
+    retry, = [dict(e.metadata) for e in events if e.event_type == "StepRetry"]
+    assert retry["rivers/failure_reason"] == "out_of_memory"
+    failure, = [dict(e.metadata) for e in events if e.event_type == "StepFailure"]
+    assert failure["rivers/failure_reason"] == "out_of_memory"  # strict: an OOM is not a timeout
+    assert [e.event_type for e in events if e.asset_key == "strict"] == ["StepStart", "StepFailure"]

@@ -7,6 +7,7 @@ and nothing already stored is damaged.
 from __future__ import annotations
 
 import pickle
+import time
 import traceback
 
 import pytest
@@ -132,6 +133,16 @@ def test_5xx_answers_are_retried_with_backoff(proxy, tmp_path):
     assert [method for method, path in proxy.requests if path.endswith("/flaky.pkl")] == ["PUT"] * 3
     proxy.fail_next(3, status=500)
     assert load_value(handler, "flaky") == {"v": 1}
+
+
+def test_backoff_is_configurable(proxy, tmp_path):
+    # the first wait is backoff_s, later ones at least that (exponential, with jitter): a lower bound only
+    handler = _through(proxy, tmp_path, retries=2, backoff_s=0.3)
+    write_value(handler, "slowly", 1)
+    proxy.fail_next(2, status=503)
+    started = time.monotonic()
+    assert load_value(handler, "slowly") == 1
+    assert time.monotonic() - started >= 0.55
 
 
 def test_5xx_past_the_retries_fails_and_keeps_the_value(proxy, tmp_path):

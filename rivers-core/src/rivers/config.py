@@ -343,9 +343,15 @@ def _build(sources: Sources, path: Path | None, pyproject: Path | None, root: st
     return ProjectConfig(**fields)
 
 
-def _check_sections(sources: Sources) -> None:
+def _close_match(word: str, choices: list[str]) -> str | None:
+    """The choice closest to a misspelt ``word`` (difflib is imported only for such an error)."""
     import difflib
 
+    matches = difflib.get_close_matches(word, choices, n=1)
+    return matches[0] if matches else None
+
+
+def _check_sections(sources: Sources) -> None:
     known = list(_SECTIONS)
     for section, values in sources.items():
         marker = values.get("")
@@ -354,8 +360,8 @@ def _check_sections(sources: Sources) -> None:
         if section not in _SECTIONS:
             origin = next(iter(values.values())).origin
             where = origin.split(" [")[0]
-            matches = difflib.get_close_matches(section, known, n=1)
-            hint = f" Did you mean [{matches[0]}]?" if matches else ""
+            match = _close_match(section, known)
+            hint = f" Did you mean [{match}]?" if match else ""
             names = ", ".join(f"[{name}]" for name in known)
             raise ProjectConfigError(f"{where}: unknown section [{section}]; known sections: {names}.{hint}")
         allowed = _PUBLISHED.get(section)
@@ -363,8 +369,8 @@ def _check_sections(sources: Sources) -> None:
             continue
         for key, setting in values.items():
             if key not in allowed:
-                matches = difflib.get_close_matches(key, list(allowed), n=1)
-                hint = f"; did you mean {matches[0]!r}?" if matches else ""
+                match = _close_match(key, list(allowed))
+                hint = f"; did you mean {match!r}?" if match else ""
                 raise ProjectConfigError(
                     f"{setting.origin}: unknown key {key!r} of [{section}]{hint} (known keys: {', '.join(allowed)})"
                 )
@@ -505,7 +511,6 @@ def _check_settings(target: Any, settings: Mapping[str, Any], location: str, ori
     simple ``int``/``float``/``str``/``bool`` unions are not checked here
     (the component checks them when it is created).
     """
-    import difflib
     import inspect
 
     try:
@@ -523,8 +528,8 @@ def _check_settings(target: Any, settings: Mapping[str, Any], location: str, ori
         if parameter is None:
             if open_ended:
                 continue
-            matches = difflib.get_close_matches(key, list(named), n=1)
-            hint = f"; did you mean {matches[0]!r}?" if matches else ""
+            match = _close_match(key, list(named))
+            hint = f"; did you mean {match!r}?" if match else ""
             known = ", ".join(named) or "none"
             raise ProjectConfigError(f"{where}: unknown setting {key!r} for {location}{hint} (settings: {known})")
         expected = _simple_types(parameter.annotation)

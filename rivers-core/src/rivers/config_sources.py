@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from rivers.exceptions import ProjectConfigError
 
@@ -46,25 +46,33 @@ PYPROJECT_RANK, FILE_RANK, ENV_RANK, CLI_RANK = 1, 2, 3, 4
 FILE_RANKS = (PYPROJECT_RANK, FILE_RANK)
 
 
-class Setting(NamedTuple):
-    """One value, where it was given (for messages), its precedence, and the directory relative paths start at."""
+class Setting:
+    """One value, where it was given (for messages), its precedence, and the directory relative paths start at.
 
-    value: Any
-    origin: str
-    rank: int
-    base: str | None = None
+    (Plain classes rather than named tuples here: those compile code when
+    defined, which every process reading its settings would pay.)
+    """
+
+    __slots__ = ("value", "origin", "rank", "base")
+
+    def __init__(self, value: Any, origin: str, rank: int, base: str | None = None) -> None:
+        self.value, self.origin, self.rank, self.base = value, origin, rank, base
+
+    def __repr__(self) -> str:
+        return f"Setting({self.value!r}, {self.origin!r}, rank={self.rank})"
 
 
 #: section -> key -> the winning setting
 Sources = dict[str, dict[str, Setting]]
 
 
-class FoundFiles(NamedTuple):
+class FoundFiles:
     """The ``rivers.toml`` found, the ``pyproject.toml`` whose ``[tool.rivers]`` was read, and the project root."""
 
-    rivers_toml: Path | None
-    pyproject: Path | None
-    root: str
+    __slots__ = ("rivers_toml", "pyproject", "root")
+
+    def __init__(self, rivers_toml: Path | None, pyproject: Path | None, root: str) -> None:
+        self.rivers_toml, self.pyproject, self.root = rivers_toml, pyproject, root
 
 
 def find_upwards(filename: str, start: str) -> str | None:
@@ -114,12 +122,13 @@ def read_sources(
         _merge(merged, {section: dict(values)})
     roots = [os.path.dirname(path) for path in (rivers_toml, pyproject if tool_table is not None else None) if path]
     root = max(roots, key=len) if roots else os.path.abspath(start)  # the nearest of the two
+    used_pyproject = pyproject if tool_table is not None else None
+    if rivers_toml is None and used_pyproject is None:  # pathlib (and what it imports) only once a file is read
+        return merged, FoundFiles(None, None, root)
     from pathlib import Path
 
-    files = FoundFiles(
-        Path(rivers_toml) if rivers_toml else None, Path(pyproject) if tool_table is not None and pyproject else None,
-        root,
-    )
+    files = FoundFiles(Path(rivers_toml) if rivers_toml else None, Path(used_pyproject) if used_pyproject else None,
+                       root)
     return merged, files
 
 
@@ -155,7 +164,9 @@ def _tool_rivers(path: str) -> dict[str, Any] | None:
             raw = file.read()
     except OSError:
         return None
-    if b"rivers" not in raw:
+    # parsed only when it may hold the table: most projects' pyproject.toml (even one naming rivers as a
+    # dependency) has none, and tomllib costs milliseconds to import and parse
+    if b"tool.rivers" not in raw and not (b"[tool]" in raw and b"rivers" in raw):
         return None
     data = _read_toml(path)
     tool = data.get("tool")
@@ -167,10 +178,13 @@ def _tool_rivers(path: str) -> dict[str, Any] | None:
     return dict(table)
 
 
-class NotATable(NamedTuple):
+class NotATable:
     """A top-level value where a section table was expected (kept for the checks of :mod:`rivers.config`)."""
 
-    value: Any
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 def _file_settings(data: Mapping[str, Any], path: str, prefix: str, rank: int) -> dict[str, dict[str, Setting]]:

@@ -6,6 +6,7 @@ import functools
 import time
 from typing import TYPE_CHECKING, Any
 
+from rivers.exceptions import InvalidMetadataError
 from rivers.io_handlers.base import BaseIOHandler
 from rivers.io_handlers.escaping import escape_component, relative_parts
 from rivers.io_handlers.partition_keys import (
@@ -55,7 +56,10 @@ def _checked_format(name: str, asset: str | None = None) -> Format:
 @functools.lru_cache(maxsize=4096)
 def _uri_value(uri: str) -> MetadataValue:
     """``uri`` as a URL metadata value (as text if URL normalisation would change it)."""
-    value = MetadataValue.url(uri)
+    try:
+        value = MetadataValue.url(uri)
+    except InvalidMetadataError:
+        return MetadataValue.text(uri)
     return value if value.value == uri else MetadataValue.text(uri)
 
 

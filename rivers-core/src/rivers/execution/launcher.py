@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rivers.execution.outcome import StepOutcome
+    from rivers.execution.retry import FailureReason
     from rivers.execution.plan import PlannedStep
     from rivers.execution.step_runner import RunState
 
@@ -76,19 +77,17 @@ class StepAttempt:
     worker, future, Job name…).
     """
 
-    __slots__ = ("planned", "attempt", "announce", "launched_ns", "handle", "launcher")
+    __slots__ = ("key", "planned", "attempt", "announce", "launched_ns", "handle", "launcher")
 
     def __init__(self, planned: PlannedStep, attempt: int, announce: bool) -> None:
+        #: the step's key
+        self.key: str = planned.runtime.key
         self.planned = planned
         self.attempt = attempt
         self.announce = announce
         self.launched_ns = 0
         self.handle: Any = None
         self.launcher: StepLauncher | None = None
-
-    @property
-    def key(self) -> str:
-        return self.planned.runtime.key
 
     def __repr__(self) -> str:
         return f"StepAttempt({self.key!r}, attempt={self.attempt})"
@@ -107,8 +106,14 @@ class LaunchContext(abc.ABC):
         """The attempt ended with ``outcome``; thread-safe, callable from :meth:`StepLauncher.launch` itself."""
 
     @abc.abstractmethod
-    def report_lost(self, attempt: StepAttempt, error: BaseException) -> None:
-        """The attempt's runner disappeared before reporting (thread-safe); ``error`` says how."""
+    def report_lost(self, attempt: StepAttempt, error: BaseException, reason: FailureReason | None = None) -> None:
+        """The attempt's runner disappeared before reporting (thread-safe); ``error`` says how.
+
+        ``reason`` classifies the loss for the retry policy (default
+        ``FailureReason.INFRASTRUCTURE``; e.g. ``OUT_OF_MEMORY`` for a pod
+        killed for its memory, ``TIMEOUT`` for a deadline), so that
+        ``RetryOn.TRANSIENT`` and ``ComputeEscalation`` apply.
+        """
 
     @abc.abstractmethod
     def watch(self, fd: int, callback: Callable[[], None]) -> None:

@@ -48,10 +48,13 @@ class ExecutionPlan:
     """Ordered planned steps plus the node names they cover.
 
     ``by_key`` maps step keys to planned steps; ``has_pools`` says whether any
-    step claims pool slots.
+    step claims pool slots; ``uniform`` whether every step may go to the
+    run executor's own launcher (no pools, no async step, no executor named
+    in metadata), so that a launcher running steps in the scheduler's thread
+    can take them one by one in plan order.
     """
 
-    __slots__ = ("name", "steps", "node_names", "by_key", "has_pools")
+    __slots__ = ("name", "steps", "node_names", "by_key", "has_pools", "uniform")
 
     def __init__(self, name: str, steps: list[PlannedStep], node_names: list[str]) -> None:
         self.name = name
@@ -59,6 +62,8 @@ class ExecutionPlan:
         self.node_names = node_names
         self.by_key = {planned.key: planned for planned in steps}
         self.has_pools = any(planned.pools for planned in steps)
+        self.uniform = not any(planned.pools or planned.executor is not None or planned.runtime.is_async
+                               for planned in steps)
         _link(steps)
 
     def __len__(self) -> int:

@@ -67,6 +67,9 @@ if TYPE_CHECKING:
 #: Longest wait between two checks of stop requests, cancellation, backoffs and pool claims.
 _TICK_S = 0.5
 _LOST = object()  # inbox marker: the attempt's runner was lost
+_MAIN_THREAD = threading.main_thread().ident
+#: tie-breaker of delayed attempts due at the same time
+_SEQUENCE = itertools.count()
 
 
 class StopReason(str, enum.Enum):
@@ -107,6 +110,15 @@ def execute_run(run: RunCoordinator, executor: Executor) -> RunEnd:
 class StepScheduler(LaunchContext):
     """Schedules one run's steps over the launchers of its executor(s)."""
 
+    # rarely changed: class-level defaults keep a short run's setup cheap
+    _serial: StepLauncher | None = None  # the one launcher of a uniform plan whose launcher is blocking
+    _local: StepLauncher | None = None
+    _async: StepLauncher | None = None
+    _poller: Any = None
+    _wake_r = _wake_w = -1
+    _stopped: StopReason | None = None
+    _claims: Any = None
+
     def __init__(self, run: RunCoordinator, executor: Executor) -> None:
         self.run = run
         self.state = run.state
@@ -114,34 +126,46 @@ class StepScheduler(LaunchContext):
         self.plan = run.plan
         self.executor = executor
         self._thread = threading.get_ident()
-        self._inline_here = self._thread == threading.main_thread().ident
+        self._inline_here = self._thread == _MAIN_THREAD
         self._steps = self.plan.by_key
-        self._waiting: dict[str, int] = {}
-        self.ready: collections.deque[str] = collections.deque()
         self.remaining = 0
         self.in_flight: dict[str, StepAttempt] = {}
         self._inbox: collections.deque[tuple[StepAttempt, Any]] = collections.deque()
         #: (due, sequence, attempt): retries in backoff and steps waiting for pool slots
         self._delayed: list[tuple[float, int, StepAttempt]] = []
-        self._sequence = itertools.count()
-        self._routes: dict[str, StepLauncher] = {}
         self._launchers: list[StepLauncher] = []
+        self._terminated: list[str] = []
+        self._not_run: list[str] = []
+        self._watched: dict[int, Callable[[], None]] = {}
+        if self.plan.has_pools:
+            self._claims = run.pool_claims()
+
+    def _prepare_routing(self) -> None:
+        """The structures of concurrent scheduling (not needed when steps go one by one in plan order)."""
+        self._waiting: dict[str, int] = {}
+        self.ready: collections.deque[str] = collections.deque()
+        self._routes: dict[str, StepLauncher] = {}
         self._by_executor: dict[int, StepLauncher] = {}
         self._queues: dict[StepLauncher, collections.deque[StepAttempt]] = {}
         self._other_executors: dict[str, Executor] = {}
-        self._local: StepLauncher | None = None
-        self._async: StepLauncher | None = None
-        self._claims = run.pool_claims() if self.plan.has_pools else None
-        self._poller: Any = None
-        self._watched: dict[int, Callable[[], None]] = {}
-        self._wake_r = self._wake_w = -1
-        self._stopped: StopReason | None = None
-        self._terminated: list[str] = []
-        self._not_run: list[str] = []
 
     # ------------------------------------------------------------------ main
     def execute(self) -> RunEnd:
         run = self.run
+        launcher = self.executor.launcher()
+        if self.plan.uniform and launcher.capabilities.blocking:
+            # one launcher running steps in this thread: plan order is the ready order
+            # (no attach_scheduler: nothing waits on a pipe here, a stop is seen before the next step)
+            self._serial = launcher
+            self._launchers.append(launcher)
+            self.remaining = len(self.plan.steps)
+            try:
+                launcher.open(self, self.remaining - len(run.completed))
+                self._serial_loop()
+            finally:
+                self._close()
+            return RunEnd(self._stopped, tuple(self._not_run), tuple(self._terminated))
+        self._prepare_routing()
         completed = run.completed
         waiting = self._waiting
         for planned in self.plan.steps:
@@ -150,7 +174,7 @@ class StepScheduler(LaunchContext):
             if not count:
                 self.ready.append(planned.key)
         self.remaining = len(self.plan.steps)
-        counts = self._route(completed)
+        counts = self._route(completed, launcher)
         run.attach_scheduler(self)
         try:
             for launcher in self._launchers:
@@ -163,6 +187,23 @@ class StepScheduler(LaunchContext):
             run.attach_scheduler(None)
             self._close()
         return RunEnd(self._stopped, tuple(self._not_run), tuple(self._terminated))
+
+    def _serial_loop(self) -> None:
+        """Every step on one blocking launcher: launch in plan order, wait out retries' backoffs here."""
+        run = self.run
+        steps = self.plan.steps
+        for position, planned in enumerate(steps):
+            if run.cancel_requested():
+                self._stop(StopReason(run.stop_reason or StopReason.CANCELED))
+            if self._stopped is not None:
+                self._not_run.extend(p.key for p in steps[position:] if p.key not in run.completed)
+                return
+            self._begin(planned.key)
+            while self._delayed:  # the step's next attempt, after its backoff
+                self._wait()
+                if run.cancel_requested():
+                    self._stop(StopReason(run.stop_reason or StopReason.CANCELED))
+                self._wake_due()
 
     def _loop(self) -> None:
         run = self.run
@@ -189,9 +230,10 @@ class StepScheduler(LaunchContext):
             self._wake_due()
 
     # ---------------------------------------------------------------- routing
-    def _route(self, completed: set[str]) -> dict[StepLauncher, int]:
-        """Choose every step's launcher; how many steps still to run each launcher gets."""
+    def _route(self, completed: set[str], main: StepLauncher) -> dict[StepLauncher, int]:
+        """Choose every step's launcher (``main``: the run executor's); how many steps each gets."""
         executor = self.executor
+        self._by_executor[id(executor)] = self._add(main)
         in_memory: list[str] = []
         routes = self._routes
         for planned in self.plan.steps:
@@ -276,22 +318,27 @@ class StepScheduler(LaunchContext):
         started_before = key in run.started_before
         attempt = StepAttempt(planned, 1, not started_before)
         run.step_started(key)
-        launcher = self._routes[key]
-        if started_before and launcher.adopt(attempt):
+        if started_before:
+            launcher = self._serial or self._routes[key]
             attempt.launcher = launcher
-            self.in_flight[key] = attempt
-            return
+            self.in_flight[key] = attempt  # before adopt(): the launcher may report at once
+            if launcher.adopt(attempt):
+                return
+            if self.in_flight.get(key) is attempt:
+                del self.in_flight[key]
         self._submit(attempt)
 
     def _submit(self, attempt: StepAttempt) -> None:
         if self._stopped is not None:
             self._not_run.append(attempt.key)
             return
-        launcher = self._routes[attempt.key]
-        queue = self._queues[launcher]
-        if queue or not launcher.has_room():
-            queue.append(attempt)
-            return
+        launcher = self._serial
+        if launcher is None:
+            launcher = self._routes[attempt.key]
+            queue = self._queues[launcher]
+            if queue or not launcher.has_room():
+                queue.append(attempt)
+                return
         self._launch(attempt, launcher)
 
     def _launch(self, attempt: StepAttempt, launcher: StepLauncher) -> None:
@@ -334,7 +381,7 @@ class StepScheduler(LaunchContext):
             error = claim_timed_out(key, pools, waited, status.reason)
             self._final(attempt, failed_outcome(attempt.planned.runtime, self.state, error, announce=attempt.announce))
             return False
-        heapq.heappush(self._delayed, (time.monotonic() + poll_interval(), next(self._sequence), attempt))
+        heapq.heappush(self._delayed, (time.monotonic() + poll_interval(), next(_SEQUENCE), attempt))
         return False
 
     def _release(self, key: str) -> None:
@@ -349,11 +396,12 @@ class StepScheduler(LaunchContext):
             self._inbox.append((attempt, outcome))
             self._wake()
 
-    def report_lost(self, attempt: StepAttempt, error: BaseException) -> None:
+    def report_lost(self, attempt: StepAttempt, error: BaseException, reason: FailureReason | None = None) -> None:
+        reason = reason or FailureReason.INFRASTRUCTURE
         if threading.get_ident() == self._thread:
-            self._lost(attempt, error)
+            self._lost(attempt, error, reason)
         else:
-            self._inbox.append((attempt, (_LOST, error)))
+            self._inbox.append((attempt, (_LOST, error, reason)))
             self._wake()
 
     def _drain(self) -> None:
@@ -361,7 +409,7 @@ class StepScheduler(LaunchContext):
         while inbox:
             attempt, outcome = inbox.popleft()
             if type(outcome) is tuple and outcome[0] is _LOST:
-                self._lost(attempt, outcome[1])
+                self._lost(attempt, outcome[1], outcome[2])
             else:
                 self._finish(attempt, outcome)
 
@@ -381,13 +429,12 @@ class StepScheduler(LaunchContext):
             self._release(key)
         self._done(key)
 
-    def _lost(self, attempt: StepAttempt, error: BaseException) -> None:
-        """The runner of ``attempt`` disappeared: an infrastructure failure, retried when the policy admits it."""
+    def _lost(self, attempt: StepAttempt, error: BaseException, reason: FailureReason) -> None:
+        """The runner of ``attempt`` disappeared (infrastructure, memory, deadline): retried if the policy admits it."""
         key = attempt.key
         if self.in_flight.get(key) is not attempt:
             return
         del self.in_flight[key]
-        reason = FailureReason.INFRASTRUCTURE
         runtime = attempt.planned.runtime
         if may_retry(runtime, retry_policy(runtime, self.state.retry_default), attempt.attempt, error, reason):
             self._retry(attempt, error, reason, None)
@@ -421,10 +468,12 @@ class StepScheduler(LaunchContext):
         if attempt.planned.pools:
             self._release(key)  # nobody waits on our slots while we back off
         following = StepAttempt(attempt.planned, attempt.attempt + 1, False)
-        heapq.heappush(self._delayed, (time.monotonic() + delay, next(self._sequence), following))
+        heapq.heappush(self._delayed, (time.monotonic() + delay, next(_SEQUENCE), following))
 
     def _done(self, key: str) -> None:
         self.remaining -= 1
+        if self._serial is not None:
+            return  # plan order: nothing waits on counts
         waiting = self._waiting
         for dependant in self._steps[key].dependants:
             count = waiting[dependant] - 1
@@ -434,18 +483,19 @@ class StepScheduler(LaunchContext):
 
     # ------------------------------------------------------------------ stop
     def _stop(self, reason: StopReason) -> None:
-        """Launch nothing more; a stop request (not a stored cancellation) also terminates what runs."""
+        """Launch nothing more; unless the run was only canceled, also terminate the attempts in flight."""
         self._stopped = reason
-        for queue in self._queues.values():
-            self._not_run.extend(attempt.key for attempt in queue)
-            queue.clear()
+        if self._serial is None:
+            for queue in self._queues.values():
+                self._not_run.extend(attempt.key for attempt in queue)
+                queue.clear()
+            self._not_run.extend(self.ready)
+            self.ready.clear()
         for _, _, attempt in self._delayed:
             self._not_run.append(attempt.key)
             if self._claims is not None:
                 self._claims.abandon(attempt.key)
         self._delayed.clear()
-        self._not_run.extend(self.ready)
-        self.ready.clear()
         if reason is StopReason.CANCELED:
             return  # cooperative cancellation: steps in flight finish
         for key, attempt in list(self.in_flight.items()):
@@ -541,6 +591,15 @@ class StepScheduler(LaunchContext):
             os.close(self._wake_r)
             os.close(self._wake_w)
             self._wake_r = self._wake_w = -1
+        # launchers point back at the scheduler (their context): drop our side, so that the run's objects are
+        # freed by reference counting when the run ends instead of waiting for the cycle collector
+        self._launchers = []
+        self._serial = self._local = self._async = None
+        self._watched = {}
+        if hasattr(self, "_routes"):
+            self._routes = {}
+            self._by_executor = {}
+            self._queues = {}
         if error is not None:
             raise error
 
