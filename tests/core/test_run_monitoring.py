@@ -15,6 +15,7 @@ import rivers as rs
 from rivers.backfills.state import load_backfill
 from rivers.runs.heartbeat import Heartbeat
 from rivers.storage.monitor import OWNERLESS_GRACE_S, STALE_AFTER_S, RunMonitor, current_owner, process_start_ns
+from support import wait_until_exists
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -158,11 +159,7 @@ def start_backfill(concurrency: int, blocking: str = "b") -> subprocess.Popen[st
     Path("backfill.py").write_text(BACKFILL)
     process = subprocess.Popen([sys.executable, "backfill.py", str(concurrency), blocking], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not all(Path(f"{key}-started").exists() for key in blocking):
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    wait_until_exists(process, *(Path(f"{key}-started") for key in blocking), what=f"{blocking} started")
     time.sleep(0.3)
     return process
 

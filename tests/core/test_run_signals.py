@@ -12,13 +12,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import parallel_support as ps
 import rivers as rs
+from support import wait_for_run_progress, wait_until_exists, write_crash_project
 
 PIPELINE = """
 import os
@@ -67,10 +67,7 @@ repo = rs.CodeRepository(assets=[extract, transform, load], default_executor=exe
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("RIVERS_TEST_MARKS", str(tmp_path / "marks"))
-    (tmp_path / "pipeline.py").write_text(PIPELINE.format(support=str(Path(ps.__file__).parent)))
-    (tmp_path / "rivers.toml").write_text('[storage]\nurl = "sqlite:///runs.db"\n')
-    return tmp_path
+    return write_crash_project(tmp_path, monkeypatch, PIPELINE)
 
 
 def rivers(*args: str, executor: str = "in_process", timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -81,21 +78,15 @@ def rivers(*args: str, executor: str = "in_process", timeout: float = 60) -> sub
 def start_materialize(executor: str) -> subprocess.Popen[str]:
     """Start ``rivers materialize pipeline.py`` and wait until ``transform`` runs.
 
-    Workers are forked from the controller, so the kernel kills them with it
-    (under forkserver a SIGKILLed controller's workers outlive it: a worker
-    pool issue of its own).
+    Whatever the worker start method, a worker dies with a SIGKILLed
+    controller (its lifeline), so no orphan finishes ``transform`` later:
+    the side-effect log would show it twice.
     """
-    env = {**os.environ, "EXECUTOR": executor, "RIVERS_WORKER_START_METHOD": "fork"}
+    env = {**os.environ, "EXECUTOR": executor}
     process = subprocess.Popen([sys.executable, "-m", "rivers.cli", "materialize", "pipeline.py"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    marker = ps.marks_dir() / "transform-started"
-    deadline = time.monotonic() + 30
-    while not marker.exists():
-        if process.poll() is not None:
-            raise AssertionError(f"materialize exited early: {process.communicate()}")
-        assert time.monotonic() < deadline, "transform never started"
-        time.sleep(0.02)
-    time.sleep(0.3)  # the run is going for a moment: its owner is recorded
+    wait_until_exists(process, ps.marks_dir() / "transform-started", what="transform started")
+    wait_for_run_progress("runs.db", {"extract"}, monitored=True)  # extract is stored, the owner recorded
     return process
 
 

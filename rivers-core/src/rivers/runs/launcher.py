@@ -146,14 +146,16 @@ class RunLauncher:
         main = threading.current_thread() is threading.main_thread()
         raised: BaseException | None = None
         with self.handling_signals():
-            coordinator.start()
-            with self._lock:
-                self._active[run_id] = coordinator
-                if main:
-                    self._main_run = coordinator
-            heartbeat().watch(coordinator, self.storage, time.time_ns(), attempts)
+            # registered first: a signal from here on asks this run to stop instead of raising mid-way
+            self._register(coordinator, main)
+            try:
+                coordinator.start()
+            except BaseException:
+                self._unregister(coordinator)
+                raise
             try:
                 try:
+                    heartbeat().watch(coordinator, self.storage, time.time_ns(), attempts)
                     executor.execute(coordinator)
                 except KeyboardInterrupt as error:  # SIGINT in a step, or a step raising it
                     coordinator.request_stop(INTERRUPTED)
@@ -166,15 +168,24 @@ class RunLauncher:
                 try:
                     result = coordinator.finish()
                 finally:
-                    with self._lock:
-                        self._active.pop(run_id, None)
-                        if self._main_run is coordinator:
-                            self._main_run = None
+                    self._unregister(coordinator)
                 if coordinator.stop_reason is not None:
                     self._record_end(coordinator, attempts)
         if raised is None and main and coordinator.stop_reason in (INTERRUPTED, TERMINATED):
             raised = stop_exception(coordinator.stop_reason)  # the signal arrived between steps
         return result, coordinator, raised
+
+    def _register(self, coordinator: RunCoordinator, main: bool) -> None:
+        with self._lock:
+            self._active[coordinator.run_id] = coordinator
+            if main:
+                self._main_run = coordinator
+
+    def _unregister(self, coordinator: RunCoordinator) -> None:
+        with self._lock:
+            self._active.pop(coordinator.run_id, None)
+            if self._main_run is coordinator:
+                self._main_run = None
 
     def _resumed_from(self, request: RunRequest) -> tuple[Any, list[tuple[int, int]]]:
         """``(launched_by, earlier attempts)`` of the run: a resumed run keeps its launcher and attempts."""
