@@ -84,7 +84,7 @@ def start_and_kill(command: list[str], env: dict[str, str]) -> None:
     """Start ``command``, wait until the third asset runs, SIGKILL the process."""
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_until_exists(process, ps.marks_dir() / "third-started", what="the third asset started", timeout=20)
-    wait_for_run_progress("runs.db", {"first", "second", "side"})  # what finished is in the store
+    wait_for_run_progress("runs.db", {"first", "second", "side"}, monitored=True)  # finished steps and owner stored
     process.send_signal(signal.SIGKILL)
     process.wait(10)
     process.stdout.close()
