@@ -94,6 +94,22 @@ _EXPORTS: dict[str, str] = {
     "RunRecord": "rivers.storage",
     "StaleCause": "rivers.storage",
     "LaunchedBy": "rivers.storage",
+    "StoredTick": "rivers.storage.control_records",
+    # automation
+    "AutomationCondition": "rivers.automation.conditions",
+    "Schedule": "rivers.automation.schedules",
+    "ScheduleEvaluationContext": "rivers.automation.schedules",
+    "ScheduleStatus": "rivers.automation.schedules",
+    "ScheduleTickResult": "rivers.automation.schedules",
+    "Sensor": "rivers.automation.sensors",
+    "SensorEvaluationContext": "rivers.automation.sensors",
+    "SensorStatus": "rivers.automation.sensors",
+    "SensorTickResult": "rivers.automation.sensors",
+    "RunRequest": "rivers.automation.requests",
+    "BackfillRequest": "rivers.automation.requests",
+    "SkipReason": "rivers.automation.requests",
+    "SensorResult": "rivers.automation.requests",
+    "EvalMode": "rivers.automation.requests",
     # plugins
     "hookimpl": "rivers.plugins",
 }
@@ -156,7 +172,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from rivers.partitions.mappings import PartitionMapping
     from rivers.partitions.ranges import PartitionKeyRange
     from rivers.partitions.strategy import BackfillStrategy
+    from rivers.automation.conditions import AutomationCondition
+    from rivers.automation.requests import BackfillRequest, EvalMode, RunRequest, SensorResult, SkipReason
+    from rivers.automation.schedules import Schedule, ScheduleEvaluationContext, ScheduleStatus, ScheduleTickResult
+    from rivers.automation.sensors import Sensor, SensorEvaluationContext, SensorStatus, SensorTickResult
     from rivers.plugins import hookimpl
+    from rivers.storage.control_records import StoredTick
     from rivers.repository import CodeRepository
     from rivers.resources import Resource
     from rivers.runs import (

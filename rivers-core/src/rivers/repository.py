@@ -146,6 +146,26 @@ class CodeRepository:
                 return sensor
         raise NodeNotFoundError(f"Sensor '{name}' not found")
 
+    def evaluate_schedule(self, name: str, execution_time: str | None = None) -> Any:
+        """Evaluate schedule ``name`` once, as the daemon does, and return its ScheduleTickResult.
+
+        ``execution_time`` is passed as ``scheduled_execution_time`` (default:
+        now, as epoch seconds text). The repository is not resolved;
+        resources are injected only once it is.
+        """
+        from rivers.automation.evaluation import evaluate_schedule
+
+        return evaluate_schedule(self.get_schedule(name), self._resolved_resources(), execution_time)
+
+    def evaluate_sensor(self, name: str, cursor: str | None = None, last_tick_time: float | None = None) -> Any:
+        """Evaluate sensor ``name`` once with ``cursor`` and return its SensorTickResult."""
+        from rivers.automation.evaluation import evaluate_sensor
+
+        return evaluate_sensor(self.get_sensor(name), self._resolved_resources(), cursor, last_tick_time)
+
+    def _resolved_resources(self) -> dict[str, Any]:
+        return dict(self._resources) if self._resolved is not None else {}
+
     def io_handler_for_output(self, name: str) -> Any:
         """The handler that writes node ``name``."""
         state = self._state()

@@ -46,7 +46,9 @@ def build_graph(repo: CodeRepository) -> AssetGraph:
 
 
 def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
-    """Validate every job (unique names, members exist, plan builds, partition definitions compatible)."""
+    """Validate every job (unique names, members exist, plan builds, partition definitions compatible)
+    and the automations naming them."""
+    from rivers.automation.validation import check_automations
     from rivers.exceptions import GraphValidationError
     from rivers.partitions.compatibility import check_job_partitions
 
@@ -67,6 +69,7 @@ def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
             explicit_handler=lambda node: loadable_without_running(node, default_handler),
         )
         check_job_partitions(job.name, graph, selected)
+    check_automations(repo._schedules, repo._sensors, jobs, graph)
     return jobs
 
 

@@ -10,10 +10,10 @@ than ``from rivers import <name>`` would), plus:
   same graceful stop as Ctrl-C;
 * :func:`wait_for_exit` — block until such a signal arrives;
 * :func:`runtime_info` — the worker counts of this process;
-* :mod:`rivers._core.storage` — the storage record types.
+* :mod:`rivers._core.storage` — the storage record types;
+* ``AutomationDaemon`` — :class:`rivers.automation.daemon.AutomationDaemon`.
 
-Not provided (the features do not exist in rivers yet): ``AutomationDaemon``
-and ``MappedOutput``. New code should import from :mod:`rivers`.
+Not provided (the feature does not exist in rivers yet): ``MappedOutput``. New code should import from :mod:`rivers`.
 """
 
 from __future__ import annotations
@@ -95,6 +95,10 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return importlib.import_module("rivers._core.storage")
+    if name == "AutomationDaemon":
+        from rivers.automation.daemon import AutomationDaemon
+
+        return AutomationDaemon
     import rivers
 
     if name in rivers.__all__ and not name.startswith("_"):
@@ -107,4 +111,4 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     import rivers
 
-    return sorted({*globals(), *rivers.__all__, "storage"})
+    return sorted({*globals(), *rivers.__all__, "storage", "AutomationDaemon"})

@@ -158,3 +158,18 @@ def _still_valid(state: Any, record: BackfillRecord, keys: list[Any]) -> tuple[l
             stacklevel=4,
         )
     return valid, dropped
+
+
+def run_requested_backfill(state: Any, backfill_id: str, *, executor: Any) -> BackfillRecord | None:
+    """Run a backfill recorded with ``block=False`` (status ``Requested``); ``None`` when it is not requested.
+
+    The daemon calls this for every ``Requested`` backfill it finds.
+    """
+    from rivers.partitions.keys import from_stored_text
+
+    record = load_backfill(state.storage, backfill_id)
+    if record is None or record.status != "Requested":
+        return None
+    keys = [from_stored_text(key) for key in record.partition_keys]
+    plan = plan_backfill(state, record.selection, keys, None, strategy_from_dict(record.strategy))
+    return run_backfill(state, plan, record, executor=executor, tags=[tuple(tag) for tag in record.tags], config=None)

@@ -142,6 +142,12 @@ def backfill_ids(storage: Any) -> list[str]:
     return [stored.backfill_id for stored in storage._backfills(None, None)]
 
 
+def backfills_with_status(storage: Any, status: str) -> list[BackfillRecord]:
+    """The stored backfills whose status is ``status`` (e.g. ``"Requested"``), oldest first."""
+    records = (load_backfill(storage, stored.backfill_id) for stored in storage._backfills(status, None))
+    return [record for record in records if record is not None]
+
+
 def request_cancel(storage: Any, backfill_id: str) -> None:
     """Ask the process running ``backfill_id`` to stop launching runs."""
     storage._request_backfill_cancel(backfill_id)

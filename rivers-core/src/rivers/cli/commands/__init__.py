@@ -20,8 +20,10 @@ from rivers.cli.commands import (
     storage,
     validate,
 )
+from rivers.cli.commands import automations, daemon
 
 __all__ = ["COMMANDS"]
 
 #: The command modules, in the order ``rivers --help`` lists them.
 COMMANDS = (materialize, backfill, backfills, resume, validate, assets, runs, run, pools, plugins, storage)
+COMMANDS += (daemon, automations)
