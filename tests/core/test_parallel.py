@@ -32,7 +32,7 @@ def events_of(repo: rs.CodeRepository, run_id: str) -> list[tuple[str, str]]:
 def test_factory_variant_repr_and_limits() -> None:
     executor = rs.Executor.parallel(max_workers=2, max_async_concurrent=3)
     assert isinstance(executor, rs.Executor.Parallel) and isinstance(executor, rs.Executor)
-    assert repr(executor) == "Executor.Parallel(max_workers=2)"
+    assert repr(executor) == "Executor.Parallel(max_workers=2, max_async_concurrent=3)"
     assert (executor.max_workers, executor.max_async_concurrent) == (2, 3)
     assert rs.Executor.parallel().max_workers == len(os.sched_getaffinity(0))
     assert rs.Executor.parallel().max_async_concurrent is None
@@ -222,7 +222,7 @@ def test_resources_are_set_up_and_torn_down_around_each_worker_call() -> None:
 # ------------------------------------------------------------ rivers.worker
 def test_python_m_rivers_worker_runs_one_serialised_step(tmp_path: Path) -> None:
     from rivers.execution.coordinator import RunCoordinator
-    from rivers.execution.payload import dumps_payload, outcome_from_result, result_from_json
+    from rivers.execution.wire import StepReport, decode, outcome_of, report_from_json, step_request
 
     repo = ps.repo_of(ps.DIAMOND)
     assert repo.materialize(selection=["source"]).success
@@ -230,26 +230,25 @@ def test_python_m_rivers_worker_runs_one_serialised_step(tmp_path: Path) -> None
     plan = state.plan("<materialize>", ["left"], allow_incomplete=True)
     coordinator = RunCoordinator(plan, repo.storage)
     (planned,) = plan.steps
-    (tmp_path / "payload.bin").write_bytes(dumps_payload(planned, coordinator.state))
+    request = step_request(planned, coordinator.state).encode()
+    (tmp_path / "payload.bin").write_bytes(request)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(ps.__file__).parent), *sys.path])}
     completed = subprocess.run(
         [sys.executable, "-m", "rivers.worker", "payload.bin", "--format", "json", "--output", "result.json"],
         capture_output=True, env=env, timeout=60, check=False,
     )
     assert completed.returncode == 0, completed.stderr.decode()
-    result = result_from_json(json.loads((tmp_path / "result.json").read_text()))
-    outcome = outcome_from_result(result)
-    assert outcome.status == "success" and result["pid"] != os.getpid()
+    report = report_from_json(json.loads((tmp_path / "result.json").read_text()))
+    outcome = outcome_of(report)
+    assert outcome.status == "success" and report.pid != os.getpid()
     assert [e.event_type for e in outcome.events] == ["StepStart", "Materialization", "StepSuccess"]
     assert repo.load_node("left") == 11  # written by the worker, through the handler
 
     # pickle on stdout is the default
-    completed = subprocess.run([sys.executable, "-m", "rivers.worker"], input=dumps_payload(planned, coordinator.state),
+    completed = subprocess.run([sys.executable, "-m", "rivers.worker"], input=request,
                                capture_output=True, env=env, timeout=60, check=False)
     assert completed.returncode == 0, completed.stderr.decode()
-    import pickle
-
-    assert outcome_from_result(pickle.loads(completed.stdout)).status == "success"
+    assert outcome_of(decode(completed.stdout, StepReport)).status == "success"
     coordinator.state.close()
 
 
@@ -257,7 +256,21 @@ def test_python_m_rivers_worker_reports_an_undecodable_payload() -> None:
     completed = subprocess.run([sys.executable, "-m", "rivers.worker", "--format", "json"], input=b"garbage",
                                capture_output=True, timeout=60, check=False)
     assert completed.returncode == 2
-    assert "load_error" in json.loads(completed.stdout)
+    assert json.loads(completed.stdout)["status"] == "load_error"
+
+
+def test_a_request_of_another_wire_version_is_refused_naming_both_versions() -> None:
+    import pickle
+
+    from rivers.execution.wire import WIRE_VERSION, StepReport, decode, report_error
+
+    request = pickle.dumps((WIRE_VERSION + 7, "step_request"))
+    completed = subprocess.run([sys.executable, "-m", "rivers.worker"], input=request, capture_output=True,
+                               timeout=60, check=False)
+    assert completed.returncode == 2
+    error = report_error(decode(completed.stdout, StepReport))
+    assert type(error).__name__ == "WireVersionError"
+    assert f"version {WIRE_VERSION}" in str(error) and f"version {WIRE_VERSION + 7}" in str(error)
 
 
 def test_rivers_executor_parallel_metadata_sends_a_step_to_a_worker_under_the_in_process_executor() -> None:

@@ -12,7 +12,7 @@ import pytest
 import parallel_support as ps
 import rivers as rs
 from rivers.exceptions import ExecutionError
-from rivers.execution.payload import RemoteTraceback
+from rivers.execution.wire import RemoteTraceback
 from rivers.execution.worker_pool import WorkerLostError, get_pool
 
 
@@ -108,3 +108,59 @@ def test_dead_workers_are_not_returned_to_the_pool() -> None:
     assert not repo.materialize(raise_on_error=False).success
     for pid in get_pool().idle_pids():
         os.kill(pid, 0)  # every idle worker is alive
+
+
+ORPHAN_PIPELINE = """
+import os, sys, time
+from pathlib import Path
+sys.path.insert(0, {support!r})
+import rivers as rs
+import parallel_support as ps
+
+@rs.Asset(io_handler=ps.Files(root=os.path.abspath("values")))
+def lingering() -> int:
+    Path("worker.pid").write_text(str(os.getpid()))
+    time.sleep(3)
+    Path("finished").touch()
+    return 1
+
+if __name__ == "__main__":
+    repo = rs.CodeRepository(assets=[lingering], default_executor=rs.Executor.parallel(max_workers=1))
+    repo.resolve(rs.Storage.embedded("runs.db"))
+    repo.materialize()
+"""
+
+
+@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
+def test_workers_die_with_a_killed_controller_whatever_their_start_method(tmp_path, start_method) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    (tmp_path / "pipeline.py").write_text(ORPHAN_PIPELINE.format(support=str(Path(ps.__file__).parent)))
+    env = {**os.environ, "RIVERS_WORKER_START_METHOD": start_method}
+    controller = subprocess.Popen([sys.executable, "pipeline.py"], cwd=tmp_path, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "worker.pid").exists():
+            assert time.monotonic() < deadline and controller.poll() is None, "the step never started"
+            time.sleep(0.02)
+        worker = int((tmp_path / "worker.pid").read_text())
+        controller.send_signal(signal.SIGKILL)
+        controller.wait(10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"worker {worker} outlived its killed controller ({start_method})")
+        time.sleep(3.2)
+        assert not (tmp_path / "finished").exists(), "an orphaned worker finished its step"
+    finally:
+        if controller.poll() is None:
+            controller.kill()

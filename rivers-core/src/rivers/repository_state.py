@@ -25,7 +25,10 @@ if TYPE_CHECKING:
     from rivers.jobs import Job
     from rivers.repository import CodeRepository
 
-_VALID_EXECUTOR_OVERRIDES = ("in_process", "parallel")
+
+def keeps_values_in_process(handler: Any) -> bool:
+    """Whether ``handler`` keeps values in this process only (steps using it cannot run elsewhere)."""
+    return isinstance(handler, InMemoryIOHandler)
 
 
 def build_graph(repo: CodeRepository) -> AssetGraph:
@@ -267,6 +270,7 @@ class ResolvedRepository:
                     "; select it too, pass include_upstream=True, or give it an explicit io_handler so its "
                     "stored value can be loaded"
                 ),
+                process_local=keeps_values_in_process,
             )
             self._check_executor_overrides(plan)
             self._plans[cache_key] = plan
@@ -278,21 +282,16 @@ class ResolvedRepository:
         return self.plan(job.name, nodes, allow_incomplete=job.allow_incomplete_deps)
 
     def _check_executor_overrides(self, plan: ExecutionPlan) -> None:
-        wants_parallel = False
         for planned in plan.steps:
-            metadata = planned.runtime.spec.metadata or {}
+            metadata = planned.runtime.spec.metadata
+            if not metadata:
+                continue
             for key in ("rivers/executor", "rivers/node/executor"):
                 value = metadata.get(key)
-                if value is not None and value not in _VALID_EXECUTOR_OVERRIDES:
-                    raise ConfigurationError(
-                        f"Unknown executor in {key} metadata: '{value}'. Valid values: 'in_process', 'parallel' "
-                        f"(asset '{planned.key}')"
-                    )
-                wants_parallel = wants_parallel or value == "parallel"
-        if wants_parallel:
-            from rivers.execution.executors import note_parallel_overrides
+                if value is not None:
+                    from rivers.execution.executors import check_executor_name
 
-            note_parallel_overrides(plan)
+                    check_executor_name(value, key, planned.key)
 
     # ------------------------------------------------------------------- runs
     def run(

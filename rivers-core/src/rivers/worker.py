@@ -1,22 +1,24 @@
-"""``python -m rivers.worker``: run one serialised step and report its outcome.
+"""``python -m rivers.worker``: run one step attempt from a wire request and report its outcome.
 
 This is exactly what a worker process of the parallel executor does for each
-step, made available as a command so that a Kubernetes pod (or any other
+attempt, made available as a command so that a Kubernetes pod (or any other
 process) can run a step::
 
-    python -m rivers.worker payload.bin                       # pickled result on stdout
-    python -m rivers.worker - --output result.json --format json < payload.bin
+    python -m rivers.worker request.bin                       # pickled report on stdout
+    python -m rivers.worker - --output report.json --format json < request.bin
 
-The payload is produced by the controller with
-:func:`rivers.execution.payload.dumps_payload`; the result is turned back
-into a step outcome with :func:`rivers.execution.payload.outcome_from_result`
-(after :func:`~rivers.execution.payload.result_from_json` for ``--format
-json``). The step's inputs are loaded and its outputs written here, through
-its IO handlers; only events, logs and errors are reported.
+The request is a :class:`rivers.execution.wire.StepRequest` (e.g.
+``rivers.execution.wire.step_request(planned, state).encode()``); the report
+is a :class:`~rivers.execution.wire.StepReport` (``--format json``:
+:func:`~rivers.execution.wire.report_to_json`), turned back into a step
+outcome with :func:`rivers.execution.wire.outcome_of`. The step's inputs are
+loaded and its outputs written here, through its IO handlers; only events,
+logs and errors are reported.
 
-Exit status: 0 when the step ran (whether it succeeded or failed — the result
-says which), 2 when the payload could not be read or decoded (the result then
-has a ``load_error``).
+Exit status: 0 when the step ran (whether it succeeded or failed — the report
+says which), 2 when the request could not be read or decoded (the report's
+status is then ``load_error``; a request of another wire protocol version is
+one).
 """
 
 from __future__ import annotations
@@ -24,24 +26,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import sys
-from typing import Any, Sequence
-
-
-def run_payload_bytes(data: bytes) -> dict[str, Any]:
-    """Run one payload in this process (the function pool workers call too)."""
-    from rivers.execution import payload
-
-    payload.IN_WORKER = True
-    return payload.execute_payload(data)
+from typing import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rivers.worker", description=__doc__.splitlines()[0])
-    parser.add_argument("payload", nargs="?", default="-", help="payload file, or - for stdin (default)")
-    parser.add_argument("-o", "--output", default="-", help="result file, or - for stdout (default)")
-    parser.add_argument("--format", choices=("pickle", "json"), default="pickle", help="result encoding")
+    parser.add_argument("request", nargs="?", default="-", help="request file, or - for stdin (default)")
+    parser.add_argument("-o", "--output", default="-", help="report file, or - for stdout (default)")
+    parser.add_argument("--format", choices=("pickle", "json"), default="pickle", help="report encoding")
     args = parser.parse_args(argv)
     result_stream = None
     if args.output == "-":
@@ -49,18 +42,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         result_stream = os.fdopen(os.dup(1), "wb")
         os.dup2(2, 1)
-    if args.payload == "-":
+    if args.request == "-":
         data = sys.stdin.buffer.read()
     else:
-        with open(args.payload, "rb") as file:
+        with open(args.request, "rb") as file:
             data = file.read()
-    result = run_payload_bytes(data)
-    if args.format == "json":
-        from rivers.execution.payload import result_to_json
+    from rivers.execution.step_host import encode_report, run_request
+    from rivers.execution.wire import report_to_json
 
-        encoded = json.dumps(result_to_json(result)).encode("utf-8")
+    report = run_request(data)
+    if args.format == "json":
+        encoded = json.dumps(report_to_json(report)).encode("utf-8")
     else:
-        encoded = pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
+        encoded = encode_report(report)
     sys.stdout.flush()
     if result_stream is not None:
         result_stream.write(encoded)
@@ -68,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         with open(args.output, "wb") as file:
             file.write(encoded)
-    return 2 if "load_error" in result else 0
+    return 2 if report.status == "load_error" else 0
 
 
 if __name__ == "__main__":

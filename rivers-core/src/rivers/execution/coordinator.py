@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
+import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rivers._ids import random_uuid4
 from rivers.execution.event_writer import EventWriter
@@ -12,19 +12,22 @@ from rivers.execution.log_capture import StepLogCapture, hold_streams, release_s
 from rivers.execution.outcome import FAILURE, SKIPPED, StepOutcome, describe_error
 from rivers.execution.plan import ExecutionPlan, PlannedStep
 from rivers.execution.result import RunResult
-from rivers.execution.step_runner import RunState, run_step, skip_step
+from rivers.execution.step_runner import RunState
 from rivers.storage.records import LaunchedBy, RunRecord
 
+if TYPE_CHECKING:
+    from rivers.execution.scheduler import StepScheduler
+
 _CANCEL_CHECK_INTERVAL_S = 1.0
-_NO_POOLS: dict[str, Any] = {}
 
 
 class RunCoordinator:
-    """Owns one run while an executor executes its plan.
+    """Owns one run while the scheduler executes its plan: run record, events, observers, result.
 
-    Executors call :meth:`run_here` for steps they run in this process (or
-    :meth:`record` with an outcome produced elsewhere) and
-    :meth:`upstream_failure` to learn whether a step must be skipped.
+    The scheduler (:func:`rivers.execution.scheduler.execute_run`) calls
+    :meth:`record` with each step's outcome and :meth:`upstream_failure` to
+    learn whether a step must be skipped; the run's caller may call
+    :meth:`request_stop` from any thread or a signal handler.
     """
 
     def __init__(
@@ -51,23 +54,27 @@ class RunCoordinator:
         self.state = RunState(self.run_id, storage, config, retry_default, partition)
         self.state.partition_checked = partition_checked
         self.state.log_capture = StepLogCapture.install()
-        self.state.retry_wait = self.retry_wait
         self.failed_nodes: dict[str, BaseException] = {}
         self.failures: list[tuple[str, BaseException]] = []
         self.failed_partitions: list[tuple[str, Any, str]] = []
         self._first_error: BaseException | None = None
         self.completed: set[str] = storage._completed_steps(self.run_id) if resume else set()
+        #: steps a crashed earlier attempt of this run started but did not complete (resume only)
+        self.started_before: set[str] = set()
         if resume:
-            self.state._event_seq = _last_event_number(storage, self.run_id)
+            self.state._event_seq, self.started_before = _resume_facts(storage, self.run_id, self.completed)
         self._last_cancel_check = time.monotonic()
         self._cancelled = False
+        #: why the run was asked to stop (see :meth:`request_stop`), None while it may go on
+        self.stop_reason: str | None = None
+        #: the step executing in the main thread right now (a signal handler may interrupt it), else None
+        self.inline_step: str | None = None
+        self._main_ident = threading.main_thread().ident
+        self._ended: set[str] = set()  # steps with an outcome in this attempt
+        self._scheduler: StepScheduler | None = None
         self._resume = resume
         self._started = 0.0
         self._writer = EventWriter(storage)
-        #: pools of the plan's pool-using steps ({} for most plans: executors then skip pool handling);
-        #: only a repository declaring pools imports rivers.execution.pools (at resolve)
-        pools_module = sys.modules.get("rivers.execution.pools")
-        self.step_pools = pools_module.plan_pools(plan) if pools_module is not None else _NO_POOLS
         self._claims: Any = None
         self._holds_streams = False
         from rivers.plugins import get_observers
@@ -92,7 +99,7 @@ class RunCoordinator:
             previous = self.storage.get_run(self.run_id)
             if previous is not None:
                 start_time = previous.start_time  # a resumed run keeps its original start
-            if self.step_pools:
+            if self.plan.has_pools:
                 self.storage._free_concurrency_slots_for_run(self.run_id)  # claims of the crashed attempt
         self.storage._start_run(RunRecord(
             run_id=self.run_id,
@@ -111,14 +118,28 @@ class RunCoordinator:
             self.observers.run_started(RunStarted(self.run_id, self.job_name, list(self.plan.node_names), self.tags))
 
     def finish(self) -> RunResult:
-        """Close the run record, tell observers, and build the result."""
+        """Close the run record, tell observers, and build the result.
+
+        After a stop request, every planned step that neither succeeded nor
+        failed gets a ``StepNotRun`` event (``rivers/reason``: the stop
+        reason) and the run is ``Canceled`` (unless the stop came once every
+        step had succeeded: then it stopped nothing).
+        """
         if self._holds_streams:
             self._holds_streams = False
             release_streams()
         if self._claims is not None:
             self._claims.close()
         self.state.close()
-        status = "Canceled" if self._cancelled else ("Failure" if self.failures else "Success")
+        not_run = self._not_run_events() if self._cancelled else []
+        # a stop that came once every step had succeeded stopped nothing: the run succeeded
+        stopped = bool(not_run) or (self._cancelled and bool(self.failures))
+        status = "Canceled" if stopped else ("Failure" if self.failures else "Success")
+        if not_run:
+            self._writer.add(not_run, [])
+        if not stopped:
+            self._cancelled = False
+            self.stop_reason = None
         with self.storage._batch():  # the last events and the final status: one commit
             self._writer.close()
             self.storage._update_run(self.run_id, status=status, end_time=time.time_ns())
@@ -130,6 +151,12 @@ class RunCoordinator:
                                                     [name for name, _ in failed]))
         return RunResult(not self.failures and not self._cancelled, self.run_id, list(self.plan.node_names), failed,
                          self.failed_partitions)
+
+    def _not_run_events(self) -> list[Any]:
+        """One ``StepNotRun`` event per planned step that neither succeeded nor failed in this run."""
+        reason = [("rivers/reason", self.stop_reason or "canceled")]
+        return [self.state.event("StepNotRun", planned.key, metadata=list(reason)) for planned in self.plan.steps
+                if planned.key not in self._ended and planned.key not in self.completed]
 
     def first_error(self) -> BaseException | None:
         """The first real failure of the run (skips are consequences, not causes)."""
@@ -146,22 +173,12 @@ class RunCoordinator:
                 return name
         return None
 
-    def run_here(self, planned: PlannedStep) -> StepOutcome | None:
-        """Run (or skip) a step in this process and record its outcome."""
-        runtime = planned.runtime
-        if runtime.key in self.completed:
-            return None
-        cause = self.upstream_failure(planned)
-        if cause is not None:
-            outcome = skip_step(runtime, self.state, cause)
-        else:
-            if self.observers.active:
-                from rivers.plugins.events import StepStarted
+    def step_started(self, key: str) -> None:
+        """Tell observers that ``key`` starts (its first attempt is about to be launched)."""
+        if self.observers.active:
+            from rivers.plugins.events import StepStarted
 
-                self.observers.step_started(StepStarted(self.run_id, runtime.key))
-            outcome = run_step(runtime, self.state, planned.selected)
-        self.record(outcome)
-        return outcome
+            self.observers.step_started(StepStarted(self.run_id, key))
 
     def record(self, outcome: StepOutcome) -> None:
         """Hand a step's events and logs to the writer and remember its failures.
@@ -171,6 +188,7 @@ class RunCoordinator:
         run simply executes again.
         """
         self._writer.add(outcome.events, outcome.logs)
+        self._ended.add(outcome.key)
         if self.state.partition is not None:
             for event in outcome.events:
                 if event.event_type == "PartitionFailure":
@@ -192,27 +210,31 @@ class RunCoordinator:
         """Block until every event recorded so far is in storage."""
         self._writer.flush()
 
-    def retry_wait(self, runtime: Any, delay: float) -> bool:
-        """Between two attempts of a step: wait ``delay`` seconds unless the run is cancelled meanwhile.
+    def record_attempt(self, events: list[Any], logs: list[Any]) -> None:
+        """Store the events and logs of a failed attempt that will be retried (the step is not done)."""
+        self._writer.add(events, logs)
 
-        Returns False (no further attempt) when cancellation was requested.
-        May be called from several threads at once.
+    # ------------------------------------------------------------------- stop
+    def request_stop(self, reason: str) -> None:
+        """Ask the run to stop: no step starts any more; ``reason`` is "canceled", "interrupted" or "terminated".
+
+        Safe to call from any thread and from a signal handler (it sets
+        attributes and wakes the scheduler). The scheduler launches nothing
+        more; on "interrupted" and "terminated" it also terminates the steps
+        in flight through their launchers (a "canceled" run lets them
+        finish). :meth:`finish` then records the steps that did not end as not
+        run and the run as canceled.
         """
-        claims = self._claims
-        pools = claims.holds(runtime.key) and self.step_pools.get(runtime.key) if claims is not None else None
-        if pools:
-            claims.release(runtime.key)  # nobody waits on our slots while we back off
-        deadline = time.monotonic() + delay
-        while True:
-            if self.cancel_requested():
-                return False
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            time.sleep(min(remaining, _CANCEL_CHECK_INTERVAL_S))
-        if pools:
-            return claims.claim_blocking(runtime.key, pools) is None
-        return True
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self._cancelled = True
+        scheduler = self._scheduler
+        if scheduler is not None:
+            scheduler.wake()
+
+    def attach_scheduler(self, scheduler: StepScheduler | None) -> None:
+        """The scheduler driving this run (None once it returned), woken by :meth:`request_stop`."""
+        self._scheduler = scheduler
 
     def pool_claims(self) -> Any:
         """The run's :class:`~rivers.execution.pools.RunPoolClaims` (created on first use)."""
@@ -223,25 +245,30 @@ class RunCoordinator:
         return self._claims
 
     def cancel_requested(self) -> bool:
-        """Whether cancellation was requested (checked against storage about once a second)."""
+        """Whether cancellation was requested in storage (checked about once a second)."""
         if self._cancelled:
             return True
         now = time.monotonic()
         if now - self._last_cancel_check >= _CANCEL_CHECK_INTERVAL_S:
             self._last_cancel_check = now
-            self._cancelled = bool(self.storage.is_cancelled(self.run_id))
+            if self.storage.is_cancelled(self.run_id):
+                self.request_stop("canceled")
         return self._cancelled
 
 
-def _last_event_number(storage: Any, run_id: str) -> int:
-    """The highest ``<run_id>:<n>`` event number already stored for a resumed run (so new ids never collide)."""
+def _resume_facts(storage: Any, run_id: str, completed: set[str]) -> tuple[int, set[str]]:
+    """For a resumed run: the highest ``<run_id>:<n>`` event number already stored (so new ids never
+    collide) and the steps started but not completed."""
     prefix = f"{run_id}:"
     highest = 0
+    started = set()
     for event in storage.get_events_for_run(run_id):
         tail = event.id[len(prefix):] if event.id.startswith(prefix) else ""
         if tail.isdigit():
             highest = max(highest, int(tail))
-    return highest
+        if event.event_type == "StepStart" and event.asset_key not in completed:
+            started.add(event.asset_key)
+    return highest, started
 
 
 __all__ = ["RunCoordinator", "FAILURE", "SKIPPED"]

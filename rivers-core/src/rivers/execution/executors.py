@@ -1,8 +1,17 @@
-"""Executors decide where and when steps run; the built-in one runs them in-process.
+"""Executors: named launcher configurations.
 
-Executors are plugins: core registers ``in_process`` through the
+An executor says *where* a run's steps go — which
+:class:`~rivers.execution.launcher.StepLauncher` runs them — while the one
+scheduler (:mod:`rivers.execution.scheduler`) decides *when*. Executors are
+plugins: core registers ``in_process`` and ``parallel`` through the
 ``rivers_executors`` hook like any third party would, and
-``Executor.from_plugin(name, **config)`` looks one up by name.
+``Executor.from_plugin(name, **config)`` as well as the per-step
+``rivers/executor`` / ``rivers/node/executor`` metadata look one up by name.
+
+A plugin executor subclasses :class:`Executor` and implements
+:meth:`Executor.launcher`; it may also choose the launchers for steps whose
+values must stay in this process (:meth:`Executor.local_launcher`) and for
+``async def`` steps (:meth:`Executor.async_launcher`).
 """
 
 from __future__ import annotations
@@ -12,14 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rivers.execution.coordinator import RunCoordinator
+    from rivers.execution.launcher import StepLauncher
+    from rivers.execution.scheduler import RunEnd
 
 
 class Executor(abc.ABC):
-    """How a run's steps are executed. Create one with a factory, e.g. ``Executor.in_process()``.
-
-    A plugin executor subclasses it and implements :meth:`execute`, driving
-    the :class:`~rivers.execution.coordinator.RunCoordinator` it is given.
-    """
+    """How a run's steps are executed. Create one with a factory, e.g. ``Executor.in_process()``."""
 
     #: name under which the executor's plugin registers it
     plugin_name = ""
@@ -33,12 +40,34 @@ class Executor(abc.ABC):
         return super().__new__(cls)
 
     @abc.abstractmethod
-    def execute(self, run: RunCoordinator) -> None:
-        """Run every step of ``run`` (skipping those whose upstream failed)."""
+    def launcher(self) -> StepLauncher:
+        """A new launcher for the steps of one run (called once per run)."""
+
+    def local_launcher(self) -> StepLauncher:
+        """A new launcher for steps whose values live only in this process (the in-memory IO handler).
+
+        Used when :meth:`launcher`'s launcher cannot run them
+        (``capabilities.process_local_values`` is False). Default: inline.
+        """
+        from rivers.execution.local_launchers import InlineLauncher
+
+        return InlineLauncher()
+
+    def async_launcher(self) -> StepLauncher:
+        """A new launcher for ``async def`` steps when :meth:`launcher`'s does not run them concurrently."""
+        from rivers.execution.local_launchers import AsyncLauncher
+
+        return AsyncLauncher(getattr(self, "max_async_concurrent", None))
+
+    def execute(self, run: RunCoordinator) -> RunEnd:
+        """Run every step of ``run`` (the scheduler with this executor's launchers)."""
+        from rivers.execution.scheduler import execute_run
+
+        return execute_run(run, self)
 
     @staticmethod
     def in_process() -> InProcessExecutor:
-        """Run steps one after another in the calling process."""
+        """Run steps one after another in the calling process (async steps concurrently on one loop)."""
         return InProcessExecutor()
 
     @staticmethod
@@ -64,43 +93,52 @@ class Executor(abc.ABC):
         return Executor.from_plugin("kubernetes", worker_image=worker_image, **config)
 
 
+def executor_named(name: str, key: str) -> Executor:
+    """The registered executor ``name`` named by step ``key``'s metadata (default configuration).
+
+    :raises PluginNotFoundError: naming the step, when no plugin registers ``name``.
+    """
+    from rivers.exceptions import PluginNotFoundError
+    from rivers.plugins import create_executor
+
+    try:
+        return create_executor(name)
+    except PluginNotFoundError as error:
+        raise PluginNotFoundError(
+            f"Unknown executor in rivers/executor metadata of asset '{key}': '{name}'. {error}"
+        ) from None
+
+
+def check_executor_name(name: Any, metadata_key: str, step: str) -> None:
+    """At planning: ``name`` (from ``metadata_key`` of ``step``) must be a registered executor."""
+    from rivers.exceptions import PluginNotFoundError
+    from rivers.plugins import get_plugin_manager
+
+    manager = get_plugin_manager()
+    available = manager.names("executor")
+    if isinstance(name, str) and name in available:
+        return
+    raise PluginNotFoundError(
+        f"Unknown executor in {metadata_key} metadata of asset '{step}': {name!r}. Valid values: "
+        + ", ".join(repr(n) for n in available) + " (executors registered through the rivers_executors hook)"
+    )
+
+
 class InProcessExecutor(Executor):
-    """Runs steps serially in topological order in the calling process."""
+    """Runs steps serially in topological order in the calling thread; async steps concurrently on one loop."""
 
     plugin_name = "in_process"
 
-    def execute(self, run: RunCoordinator) -> None:
-        if _parallel_override_plans and id(run.plan) in _parallel_override_plans:
-            # some steps asked for rivers/executor: parallel; the others still run here, one at a time
-            from rivers.execution.parallel import execute_parallel
+    def launcher(self) -> StepLauncher:
+        from rivers.execution.local_launchers import InlineLauncher
 
-            execute_parallel(ParallelExecutor(), run, default_local=True)
-            return
-        if run.step_pools:
-            from rivers.execution.pools import execute_in_process_with_pools
-
-            execute_in_process_with_pools(run)
-            return
-        for planned in run.plan.steps:
-            if run.cancel_requested():
-                break
-            run.run_here(planned)
+        return InlineLauncher()
 
     def __repr__(self) -> str:
         return "Executor.InProcess()"
 
 
 Executor.InProcess = InProcessExecutor  # type: ignore[attr-defined]
-
-#: plans with steps whose metadata says ``rivers/executor: parallel`` (id -> plan), noted when planned
-_parallel_override_plans: dict[int, Any] = {}
-
-
-def note_parallel_overrides(plan: Any) -> None:
-    """Remember that ``plan`` has steps that run in worker processes even under the in-process executor."""
-    if len(_parallel_override_plans) >= 256:
-        _parallel_override_plans.pop(next(iter(_parallel_override_plans)))
-    _parallel_override_plans[id(plan)] = plan
 
 
 def _count(name: str, value: Any, default: int | None) -> int | None:
@@ -130,7 +168,8 @@ class ParallelExecutor(Executor):
 
     A step starts as soon as the steps it depends on are done. Steps whose
     values go through the in-memory IO handler (or with metadata
-    ``rivers/executor: in_process``) run in the controller process.
+    ``rivers/executor: in_process``) run in the controller process, one at a
+    time on a controller thread.
     """
 
     plugin_name = "parallel"
@@ -138,18 +177,19 @@ class ParallelExecutor(Executor):
     def __init__(self, max_workers: int | None = None, max_async_concurrent: int | None = None) -> None:
         self.max_workers: int = _count("max_workers", max_workers, None) or available_cpus()
         self.max_async_concurrent: int | None = _count("max_async_concurrent", max_async_concurrent, None)
-        #: warn once per run about steps kept in the controller for their in-memory handler
-        self._warn_in_memory = True
-        # load the scheduler, worker pool and payload code now rather than inside the first run
-        import rivers.execution.parallel  # noqa: F401
 
-    def execute(self, run: RunCoordinator) -> None:
-        from rivers.execution.parallel import execute_parallel
+    def launcher(self) -> StepLauncher:
+        from rivers.execution.process_launcher import ProcessLauncher
 
-        execute_parallel(self, run)
+        return ProcessLauncher(self.max_workers)
+
+    def local_launcher(self) -> StepLauncher:
+        from rivers.execution.local_launchers import ThreadLauncher
+
+        return ThreadLauncher(1)
 
     def __repr__(self) -> str:
-        return f"Executor.Parallel(max_workers={self.max_workers})"
+        return f"Executor.Parallel(max_workers={self.max_workers}, max_async_concurrent={self.max_async_concurrent})"
 
 
 Executor.Parallel = ParallelExecutor  # type: ignore[attr-defined]

@@ -7,12 +7,15 @@ from typing import Any
 SUCCESS = "success"
 FAILURE = "failure"
 SKIPPED = "skipped"
+#: the attempt failed and its retry policy admits another one (the scheduler decides when)
+RETRY = "retry"
 
 
 class StepOutcome:
     """The result of one step: its events and, per output node, success or failure."""
 
-    __slots__ = ("key", "status", "events", "error", "failed_nodes", "data_versions", "duration_s", "logs")
+    __slots__ = ("key", "status", "events", "error", "failed_nodes", "data_versions", "duration_s", "logs",
+                 "reason")
 
     def __init__(self, key: str) -> None:
         self.key = key
@@ -23,6 +26,8 @@ class StepOutcome:
         self.data_versions: dict[str, str] = {}
         self.duration_s = 0.0
         self.logs: list[Any] = []
+        #: why the attempt failed (a FailureReason; None when it did not)
+        self.reason: Any = None
 
     def __repr__(self) -> str:
         return f"StepOutcome({self.key!r}, {self.status})"

@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Sequence
 
 from rivers.exceptions import GraphValidationError
 from rivers.execution.runtime import StepRuntime
+from rivers.graph.model import GRAPH_TASK
 
 
 class PlannedStep:
-    """A step in a plan and the outputs selected from it (None: all)."""
+    """A step in a plan, the outputs selected from it (None: all), and its placement facts.
 
-    __slots__ = ("runtime", "selected")
+    Computed once at planning, read by the scheduler on every run:
 
-    def __init__(self, runtime: StepRuntime, selected: frozenset[str] | None) -> None:
+    * ``pools``: the ``(pool, slots)`` the step claims before each attempt
+      (empty: none);
+    * ``executor``: the executor named by its ``rivers/node/executor`` /
+      ``rivers/executor`` metadata (None: the run's);
+    * ``process_local``: its values go through a handler that keeps them in
+      this process (the in-memory handler), so only launchers running steps
+      here can run it;
+    * ``upstream_steps``: keys of the planned steps it waits for;
+    * ``dependants``: keys of the planned steps waiting for it.
+    """
+
+    __slots__ = ("runtime", "selected", "pools", "executor", "process_local", "upstream_steps", "dependants")
+
+    def __init__(self, runtime: StepRuntime, selected: frozenset[str] | None, *,
+                 pools: tuple[tuple[str, int], ...] = (), executor: str | None = None,
+                 process_local: bool = False) -> None:
         self.runtime = runtime
         self.selected = selected
+        self.pools = pools
+        self.executor = executor
+        self.process_local = process_local
+        self.upstream_steps: tuple[str, ...] = ()
+        self.dependants: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -23,17 +45,76 @@ class PlannedStep:
 
 
 class ExecutionPlan:
-    """Ordered planned steps plus the node names they cover."""
+    """Ordered planned steps plus the node names they cover.
 
-    __slots__ = ("name", "steps", "node_names")
+    ``by_key`` maps step keys to planned steps; ``has_pools`` says whether any
+    step claims pool slots; ``uniform`` whether every step may go to the
+    run executor's own launcher (no pools, no async step, no executor named
+    in metadata), so that a launcher running steps in the scheduler's thread
+    can take them one by one in plan order.
+    """
+
+    __slots__ = ("name", "steps", "node_names", "by_key", "has_pools", "uniform")
 
     def __init__(self, name: str, steps: list[PlannedStep], node_names: list[str]) -> None:
         self.name = name
         self.steps = steps
         self.node_names = node_names
+        self.by_key = {planned.key: planned for planned in steps}
+        self.has_pools = any(planned.pools for planned in steps)
+        self.uniform = not any(planned.pools or planned.executor is not None or planned.runtime.is_async
+                               for planned in steps)
+        _link(steps)
 
     def __len__(self) -> int:
         return len(self.steps)
+
+
+def _link(steps: list[PlannedStep]) -> None:
+    """Fill ``upstream_steps`` and ``dependants`` from the runtimes' upstream nodes."""
+    producer = {}
+    for planned in steps:
+        for node in planned.runtime.node_names:
+            producer[node] = planned.key
+    dependants: dict[str, list[str]] = {}
+    for planned in steps:
+        key = planned.key
+        upstream = tuple(dict.fromkeys(producer[n] for n in planned.runtime.upstream_nodes
+                                       if n in producer and producer[n] != key))
+        planned.upstream_steps = upstream
+        for other in upstream:
+            dependants.setdefault(other, []).append(key)
+    for planned in steps:
+        planned.dependants = tuple(dependants.get(planned.key, ()))
+
+
+def step_pools(runtime: StepRuntime) -> tuple[tuple[str, int], ...]:
+    """The ``(pool, slots)`` a step claims: its output nodes' pools (the largest claim per pool)."""
+    merged: dict[str, int] = {}
+    for write in runtime.outputs.values():
+        for pool_key, slots in getattr(write.node, "pool", None) or ():
+            merged[pool_key] = max(merged.get(pool_key, 0), slots)
+    return tuple(sorted(merged.items()))
+
+
+def executor_override(runtime: StepRuntime) -> str | None:
+    """``rivers/executor`` metadata of the step (graph-internal tasks read ``rivers/node/executor`` first)."""
+    metadata = runtime.spec.metadata
+    if not metadata:
+        return None
+    if runtime.kind == GRAPH_TASK:
+        value = metadata.get("rivers/node/executor")
+        if value is not None:
+            return value
+    return metadata.get("rivers/executor")
+
+
+def _keeps_values_here(runtime: StepRuntime, process_local: Callable[[Any], bool]) -> bool:
+    handlers = [load.handler for load in runtime.inputs]
+    handlers.extend(write.handler for write in runtime.outputs.values())
+    if runtime.self_handler is not None:
+        handlers.append(runtime.self_handler)
+    return any(process_local(handler) for handler in handlers)
 
 
 def build_plan(
@@ -45,12 +126,14 @@ def build_plan(
     allow_incomplete: bool,
     explicit_handler: Any,
     incomplete_hint: str = "",
+    process_local: Callable[[Any], bool] = lambda handler: False,
 ) -> ExecutionPlan:
     """Plan the steps producing ``selected_nodes`` (None: every runnable node).
 
     Upstream nodes outside the selection are loaded through their handlers;
     that is only allowed for externals and nodes with an explicit handler
-    (``explicit_handler(node) -> bool``).
+    (``explicit_handler(node) -> bool``). ``process_local(handler)`` says
+    whether a handler keeps its values in this process only.
     """
     nodes = graph.nodes
     if selected_nodes is None:
@@ -68,7 +151,9 @@ def build_plan(
             continue
         runtime = runtimes[key]
         full = len(picked) >= len(runtime.node_names)
-        steps.append(PlannedStep(runtime, None if full else frozenset(picked)))
+        steps.append(PlannedStep(runtime, None if full else frozenset(picked), pools=step_pools(runtime),
+                                 executor=executor_override(runtime),
+                                 process_local=_keeps_values_here(runtime, process_local)))
         planned_nodes.extend(n for n in runtime.node_names if n in picked)
         _check_step_upstreams(name, key, [load.upstream for load in runtime.inputs], chosen, nodes,
                               allow_incomplete, explicit_handler, incomplete_hint)

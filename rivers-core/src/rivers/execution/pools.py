@@ -8,8 +8,8 @@ finds no room waits, polling every ``RIVERS_CLAIM_POLL_INTERVAL`` seconds
 holds slots, a background thread renews its leases every third of the
 lease, so a crashed process's slots free themselves when the lease expires.
 
-Steps without pools never reach this module: the executors look the step up
-in :attr:`RunCoordinator.step_pools`, which is empty for pool-free plans.
+Steps without pools never reach this module: the scheduler only claims for
+steps whose ``PlannedStep.pools`` (computed at planning) is not empty.
 """
 
 from __future__ import annotations
@@ -25,40 +25,6 @@ from rivers.exceptions import ExecutionError
 if TYPE_CHECKING:
     from rivers.execution.coordinator import RunCoordinator
 
-_plan_pools: dict[int, tuple[Any, dict[str, list[tuple[str, int]]]]] = {}
-_MAX_PLANS = 256
-_NO_POOLS: dict[str, list[tuple[str, int]]] = {}
-#: set once a repository declaring pools resolves in this process; until then plans are not even scanned
-_pools_declared = False
-
-
-def step_pools(runtime: Any) -> list[tuple[str, int]]:
-    """The ``(pool, slots)`` a step claims: its output nodes' pools (the largest claim per pool)."""
-    merged: dict[str, int] = {}
-    for write in runtime.outputs.values():
-        for pool_key, slots in getattr(write.node, "pool", None) or ():
-            merged[pool_key] = max(merged.get(pool_key, 0), slots)
-    return sorted(merged.items())
-
-
-def plan_pools(plan: Any) -> dict[str, list[tuple[str, int]]]:
-    """``{step key: pools}`` of the plan's pool-using steps (cached per plan object)."""
-    if not _pools_declared:
-        return _NO_POOLS
-    entry = _plan_pools.get(id(plan))
-    if entry is not None and entry[0] is plan:
-        return entry[1]
-    pools = {}
-    for planned in plan.steps:
-        found = step_pools(planned.runtime)
-        if found:
-            pools[planned.key] = found
-    if len(_plan_pools) >= _MAX_PLANS:
-        _plan_pools.pop(next(iter(_plan_pools)))
-    _plan_pools[id(plan)] = (plan, pools)
-    return pools
-
-
 def register_pools(storage: Any, limits: dict[str, int], declared: set[str]) -> None:
     """At resolve: write ``CodeRepository(pool_limits=...)`` and register other declared pools as unlimited.
 
@@ -67,9 +33,6 @@ def register_pools(storage: Any, limits: dict[str, int], declared: set[str]) -> 
     """
     from rivers.exceptions import ConfigurationError
 
-    global _pools_declared
-    if declared:
-        _pools_declared = True
     rows = []
     for pool_key, limit in limits.items():
         if not isinstance(pool_key, str) or not pool_key:
@@ -158,24 +121,6 @@ class RunPoolClaims:
             since = self._waiting_since.get(key)
         return 0.0 if since is None else time.monotonic() - since
 
-    def claim_blocking(self, key: str, pools: list[tuple[str, int]]) -> BaseException | None:
-        """Wait until the slots are claimed; the error to fail the step with on timeout or cancellation."""
-        timeout = claim_timeout()
-        while True:
-            status = self.try_claim(key, pools)
-            if status.is_claimed:
-                return None
-            waited = self.waited(key)
-            if waited >= timeout:
-                self.abandon(key)
-                return claim_timed_out(key, pools, waited, status.reason)
-            deadline = time.monotonic() + min(poll_interval(), max(timeout - waited, 0.0))
-            while time.monotonic() < deadline:
-                if self.run.cancel_requested():
-                    self.abandon(key)
-                    return ExecutionError(f"Step '{key}': run cancelled while waiting for pool slots")
-                time.sleep(min(0.25, max(deadline - time.monotonic(), 0.0)))
-
     def abandon(self, key: str) -> None:
         """Stop waiting for ``key`` (drops its pending entry)."""
         with self._lock:
@@ -246,38 +191,9 @@ class RunPoolClaims:
         self.run._writer.add([event], [])
 
 
-def execute_in_process_with_pools(run: RunCoordinator) -> None:
-    """The in-process executor for plans with pool-using steps: claim → run → release, one step at a time."""
-    from rivers.execution.payload import failed_outcome
-
-    claims = run.pool_claims()
-    pools_of = run.step_pools
-    for planned in run.plan.steps:
-        if run.cancel_requested():
-            break
-        key = planned.key
-        pools = pools_of.get(key)
-        if pools is None or key in run.completed or run.upstream_failure(planned) is not None:
-            run.run_here(planned)
-            continue
-        error = claims.claim_blocking(key, pools)
-        if error is not None:
-            if run.cancel_requested():
-                break
-            run.record(failed_outcome(planned.runtime, run.state, error))
-            continue
-        try:
-            run.run_here(planned)
-        finally:
-            claims.release(key)
-
-
 __all__ = [
     "RunPoolClaims",
     "claim_timeout",
-    "execute_in_process_with_pools",
-    "plan_pools",
     "poll_interval",
     "register_pools",
-    "step_pools",
 ]

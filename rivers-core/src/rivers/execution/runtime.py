@@ -80,6 +80,7 @@ class StepRuntime:
         "upstream_nodes",
         "return_type",
         "partitions_def",
+        "wire_cache",
     )
 
     def __init__(self, spec: StepSpec, nodes: dict[str, Node], write_handler: Any, resources: dict[str, Any],
@@ -139,6 +140,8 @@ class StepRuntime:
         hooks = spec.hooks
         self.success_hooks = tuple(h for h in hooks if isinstance(h, Hook.Success)) if hooks else ()
         self.failure_hooks = tuple(h for h in hooks if isinstance(h, Hook.Failure)) if hooks else ()
+        #: (token, encoded bytes or the error encoding raised, run token) once sent to a worker process
+        self.wire_cache: Any = None
         self.is_generator_multi = False
         if spec.kind == MULTI and spec.fn is not None:
             self.is_generator_multi = inspect.isgeneratorfunction(spec.fn) or inspect.isasyncgenfunction(spec.fn)

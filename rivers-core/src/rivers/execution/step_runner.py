@@ -1,8 +1,9 @@
 """Running one step: load inputs, call user code, write outputs, record events.
 
-Every executor runs steps through :func:`run_step`, in the controller
-process, in a worker process or in a pod; executors only differ in where it
-runs and how outcomes come back.
+Every launcher runs step attempts through :func:`run_attempt`, in the
+controller process, in a worker process or in a pod; launchers only differ in
+where it runs and how outcomes come back. Whether and when a failed attempt
+is retried is the scheduler's business (:mod:`rivers.execution.scheduler`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rivers.context import AssetExecutionContext, HookContext, InputContext, Out
 from rivers.definitions.results import Materialization, Observation, Output
 from rivers.definitions.self_dependency import SelfDependency
 from rivers.exceptions import AssetOutputValidationError, ExecutionError
-from rivers.execution.outcome import FAILURE, SKIPPED, StepOutcome, describe_error
+from rivers.execution.outcome import FAILURE, RETRY, SKIPPED, SUCCESS, StepOutcome, describe_error
 from rivers.execution.retry import FailureReason, classify_failure
 from rivers.execution.partition_scope import NOT_LOADED, input_partition, step_partition
 from rivers.execution.runtime import StepRuntime
@@ -35,7 +36,7 @@ class RunState:
     """Per-run facts every step reads: ids, partition, config, known data versions."""
 
     __slots__ = ("run_id", "partition", "config", "data_versions", "storage", "_event_seq", "retry_default",
-                 "loop", "log_capture", "self_persisted", "retry_wait", "partition_cache", "partition_checked",
+                 "loop", "log_capture", "self_persisted", "partition_cache", "partition_checked",
                  "event_prefix")
 
     def __init__(self, run_id: str, storage: Any, config: dict[str, Any] | None, retry_default: Any,
@@ -57,8 +58,6 @@ class RunState:
         # nodes that returned rs.Materialization in this run: they have no value to load
         self.self_persisted: set[str] = set()
         self.log_capture: Any = None
-        # between attempts: retry_wait(runtime, delay) -> bool (False: give up); None: just sleep
-        self.retry_wait: Any = None
 
     def event(self, event_type: str, asset_key: str | None, partition_key: Any = _RUN_KEY,
               **fields: Any) -> StoredEvent:
@@ -102,59 +101,98 @@ class RunState:
             self.loop = None
 
 
+class PrefixedRunState(RunState):
+    """A run state whose event ids carry their own prefix.
+
+    Steps running concurrently (in workers or controller threads) each get
+    one, sharing the run's data versions but never colliding on event ids.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def derive(cls, base: RunState, prefix: str) -> PrefixedRunState:
+        """A state sharing ``base``'s run facts and data versions, with its own event ids and loop."""
+        state = cls.__new__(cls)
+        for slot in RunState.__slots__:
+            setattr(state, slot, getattr(base, slot, None))
+        state._event_seq = 0
+        state.loop = None
+        state.event_prefix = prefix
+        return state
+
+
+def new_event_prefix(run_id: str) -> str:
+    """A fresh event-id prefix for a step running concurrently with others."""
+    return f"{run_id}:{random_uuid4()[:13]}:"
+
+
 # ---------------------------------------------------------------- entry point
-def run_step(runtime: StepRuntime, run: RunState, selected: Iterable[str] | None = None) -> StepOutcome:
-    """Run ``runtime`` for ``run`` with retries; never raises for user errors."""
+def retry_policy(runtime: StepRuntime, retry_default: Any) -> Any:
+    """The policy of the step: its own, else the run's default (None: never retried)."""
+    return runtime.retry if runtime.retry is not None else retry_default
+
+
+def may_retry(runtime: StepRuntime, policy: Any, attempt: int, error: BaseException, reason: FailureReason) -> bool:
+    """Whether failed attempt number ``attempt`` (1-based) may be followed by another one.
+
+    Generator multi-assets never retry: earlier yields may already be persisted.
+    """
+    return (policy is not None and attempt <= policy.max_retries and not runtime.is_generator_multi
+            and policy.admits(error, reason))
+
+
+def run_attempt(runtime: StepRuntime, run: RunState, selected: Iterable[str] | None = None,
+                attempt: int = 1, announce: bool | None = None) -> StepOutcome:
+    """Run attempt number ``attempt`` of ``runtime``; never raises for user errors.
+
+    The first attempt records ``StepStart`` (``announce`` overrides that: a
+    resumed run does not announce a step its crashed controller started). A failure the step's retry policy
+    admits ends with status ``RETRY`` (the failed attempt's traceback in the
+    logs, no failure event, no failure hooks): the scheduler decides when the
+    next attempt runs. Any other failure is final: ``StepFailure`` and the
+    failure hooks.
+    """
     outcome = StepOutcome(runtime.key)
     started = time.perf_counter()
     selected_outputs = list(runtime.outputs) if selected is None else [n for n in runtime.outputs if n in selected]
-    policy = runtime.retry if runtime.retry is not None else run.retry_default
-    attempt = 0
     capture = run.log_capture
     if capture is not None:
         capture.begin(runtime.key)
     try:
-        outcome.events.append(run.event("StepStart", runtime.key))
-        while True:
-            attempt += 1
-            try:
-                _attempt(runtime, run, selected_outputs, outcome)
-                break
-            except Exception as error:  # noqa: BLE001 - user code may raise anything
-                reason = classify_failure(error)
-                if (
-                    policy is not None
-                    and attempt <= policy.max_retries
-                    and not runtime.is_generator_multi
-                    and policy.admits(error, reason)
-                ):
-                    delay = policy.delay(attempt)
-                    outcome.events.append(run.event("StepRetry", runtime.key, metadata=[
-                        ("rivers/attempt", str(attempt)),
-                        ("rivers/failure_reason", reason.value),
-                        ("rivers/next_delay_ms", str(int(delay * 1000))),
-                    ]))
-                    outcome.logs.append(_attempt_log(runtime, run, attempt, error))
-                    wait = run.retry_wait
-                    if wait is not None:
-                        if wait(runtime, delay):
-                            continue
-                    else:
-                        if delay:
-                            time.sleep(delay)
-                        continue
-                _record_failure(runtime, run, outcome, error, reason)
-                break
+        if attempt == 1 if announce is None else announce:
+            outcome.events.append(run.event("StepStart", runtime.key))
+        try:
+            _attempt(runtime, run, selected_outputs, outcome)
+        except Exception as error:  # noqa: BLE001 - user code may raise anything
+            reason = classify_failure(error)
+            if may_retry(runtime, retry_policy(runtime, run.retry_default), attempt, error, reason):
+                outcome.status = RETRY
+                outcome.error = error
+                outcome.reason = reason
+                outcome.logs.append(_attempt_log(runtime, run, attempt, error))
+            else:
+                record_failure(runtime, run, outcome, error, reason)
     finally:
         if capture is not None:
             outcome.logs.extend(capture.end(run))
-    if outcome.status != FAILURE:
+    if outcome.status == SUCCESS:
         if outcome.failed_nodes:
             first_error = next(iter(outcome.failed_nodes.values()))
-            _record_failure(runtime, run, outcome, first_error, FailureReason.ERROR, whole_step=False)
+            record_failure(runtime, run, outcome, first_error, FailureReason.ERROR, whole_step=False)
         else:
             outcome.events.append(run.event("StepSuccess", runtime.key))
     outcome.duration_s = time.perf_counter() - started
+    return outcome
+
+
+def failed_outcome(runtime: StepRuntime, run: RunState, error: BaseException, reason: Any = None,
+                   announce: bool = True) -> StepOutcome:
+    """The outcome of an attempt that failed before (or outside) its user code: final, never retried."""
+    outcome = StepOutcome(runtime.key)
+    if announce:
+        outcome.events.append(run.event("StepStart", runtime.key))
+    record_failure(runtime, run, outcome, error, reason or classify_failure(error))
     return outcome
 
 
@@ -541,7 +579,7 @@ def _call_hook(hook: Any, context: HookContext) -> None:
 
 
 # ------------------------------------------------------------------ failure
-def _record_failure(runtime: StepRuntime, run: RunState, outcome: StepOutcome, error: BaseException,
+def record_failure(runtime: StepRuntime, run: RunState, outcome: StepOutcome, error: BaseException,
                     reason: FailureReason, whole_step: bool = True) -> None:
     outcome.status = FAILURE
     outcome.error = error

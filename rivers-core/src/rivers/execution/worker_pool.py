@@ -1,4 +1,7 @@
-"""A persistent pool of worker processes that run one step at a time each.
+"""A persistent pool of worker processes that run one step attempt at a time each.
+
+Workers speak the wire protocol (:mod:`rivers.execution.wire`): a
+``StepRequest`` in, a ``StepReport`` out, over a pipe.
 
 Unlike :class:`concurrent.futures.ProcessPoolExecutor`, a worker that dies
 (``os._exit``, SIGKILL, a segfault) breaks nothing but the step it was
@@ -26,7 +29,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
-from typing import Any
 
 from rivers.exceptions import ExecutionError
 
@@ -250,29 +252,6 @@ if hasattr(os, "register_at_fork"):
 # --------------------------------------------------------------------------
 
 
-class _Channel:
-    """The worker's side of talking to its controller while a step runs."""
-
-    __slots__ = ("conn",)
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def request(self, kind: str, *args: Any) -> Any:
-        """Send ``(kind, *args)`` to the controller and wait for its answer."""
-        import pickle
-
-        self.conn.send_bytes(b"M" + pickle.dumps((kind, *args)))
-        return pickle.loads(self.conn.recv_bytes())
-
-    def retry_wait(self, runtime: Any, delay: float) -> bool:
-        """Between attempts: the controller gives pool slots back, waits ``delay`` and claims them again.
-
-        False when the run was cancelled meanwhile (no further attempt).
-        """
-        return self.request("retry_wait", runtime.key, delay) == "go"
-
-
 def _die_with_parent() -> None:
     """On Linux, have the kernel kill this worker when its parent (the controller) dies.
 
@@ -293,23 +272,43 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+def _exit_when_the_controller_goes(conn: Connection) -> None:
+    """Exit this worker as soon as the controller's end of ``conn`` closes, even in the middle of a step.
+
+    A worker started through the fork server is not the controller's child,
+    so the kernel's parent-death signal cannot tie it to the controller; a
+    thread waiting for the peer to hang up does (Linux ``POLLRDHUP``).
+    """
+    import select
+
+    hangup = getattr(select, "POLLRDHUP", None)
+    if hangup is None:
+        return
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(conn.fileno(), hangup)
+        while True:
+            for _, events in poller.poll():
+                if events & (hangup | select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                    os._exit(1)
+
+    threading.Thread(target=watch, name="rivers-worker-lifeline", daemon=True).start()
+
+
 def _worker_main(conn: Connection, close_in_child: Connection | None, tie_to_parent: bool = True) -> None:
     """Serve steps from ``conn`` until it closes or the controller says stop."""
     if close_in_child is not None:
         close_in_child.close()
     if tie_to_parent:
         _die_with_parent()
+    _exit_when_the_controller_goes(conn)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import pickle
-
-    from rivers.execution import payload
-
-    payload.IN_WORKER = True
     from rivers.execution.log_capture import hold_streams
+    from rivers.execution.step_host import RunnerCache, encode_report, run_request
 
     hold_streams()  # steps' output is teed for the worker's whole life (steps then pay nothing for it)
-    cache = payload.WorkerCache(sync_environment=True)
-    channel = _Channel(conn)
+    cache = RunnerCache(sync_environment=True)
     while True:
         try:
             data = conn.recv_bytes()
@@ -317,13 +316,9 @@ def _worker_main(conn: Connection, close_in_child: Connection | None, tie_to_par
             break
         if data == _STOP:
             break
-        result = payload.execute_payload(data, cache, channel)
+        reply = encode_report(run_request(data, cache))
         try:
-            reply = pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
-        except Exception as error:  # noqa: BLE001 - e.g. an unpicklable log or metadata object
-            reply = pickle.dumps({"load_error": payload.error_info(error), "duration_s": 0.0})
-        try:
-            conn.send_bytes(b"R" + reply)
+            conn.send_bytes(reply)
         except (BrokenPipeError, OSError):
             break
 

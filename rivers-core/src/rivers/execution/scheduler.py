@@ -1,0 +1,617 @@
+"""The step scheduler: the one loop that decides *when* each step of a run runs.
+
+:func:`execute_run` drives a :class:`~rivers.execution.coordinator.RunCoordinator`
+over its plan. The scheduler owns everything about timing; the launchers
+(:mod:`rivers.execution.launcher`) only own *where* an attempt runs:
+
+* **ready set** — a step starts as soon as the planned steps it depends on
+  are done (``PlannedStep.upstream_steps``, computed at planning);
+* **skips** — a step whose upstream failed is recorded as skipped, never
+  launched; independent branches go on;
+* **routing** — each step goes to the launcher of its executor (the run's,
+  or the one its ``rivers/executor`` metadata names); async steps go to an
+  asyncio launcher unless the launcher runs them itself, steps whose values
+  live in this process to the executor's local launcher unless the
+  launcher runs steps here;
+* **capacity** — a launcher without room (all workers busy) gets its steps
+  queued in ready order;
+* **pools** — a step claims its pool slots before each attempt, waits
+  (polling) while a pool is full, fails after the claim timeout, and gives
+  the slots back when the attempt ends and during a retry's backoff;
+* **retries** — a failed attempt that its policy admits (reported by the
+  runner as ``retry``, or an attempt whose runner was lost) gets a
+  ``StepRetry`` event and is launched again after its backoff;
+* **stop** — :meth:`RunCoordinator.request_stop` (or a cancellation
+  recorded in storage) stops launching; a stop request also terminates the
+  attempts in flight through their launchers;
+* **resume** — steps completed in the crashed run are not run again; a step
+  it had started is offered to its launcher for adoption
+  (:meth:`StepLauncher.adopt`) before being launched anew, without a second
+  ``StepStart``;
+* **recording** — every outcome goes through :meth:`RunCoordinator.record`
+  on the scheduler's thread, so the coordinator needs no locking.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import heapq
+import itertools
+import os
+import select
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rivers.execution.launcher import LaunchContext, StepAttempt, StepLauncher
+from rivers.execution.outcome import RETRY, StepOutcome
+from rivers.execution.retry import FailureReason
+from rivers.execution.step_runner import (
+    PrefixedRunState,
+    RunState,
+    failed_outcome,
+    may_retry,
+    new_event_prefix,
+    record_failure,
+    retry_policy,
+    skip_step,
+)
+
+if TYPE_CHECKING:
+    from rivers.execution.coordinator import RunCoordinator
+    from rivers.execution.executors import Executor
+
+#: Longest wait between two checks of stop requests, cancellation, backoffs and pool claims.
+_TICK_S = 0.5
+_LOST = object()  # inbox marker: the attempt's runner was lost
+_MAIN_THREAD = threading.main_thread().ident
+#: tie-breaker of delayed attempts due at the same time
+_SEQUENCE = itertools.count()
+
+
+class StopReason(str, enum.Enum):
+    """Why a run was asked to stop before its end (the values :meth:`RunCoordinator.request_stop` takes)."""
+
+    CANCELED = "canceled"  # steps in flight finish
+    INTERRUPTED = "interrupted"  # SIGINT: steps in flight are terminated
+    TERMINATED = "terminated"  # SIGTERM: steps in flight are terminated
+
+
+class RunEnd:
+    """How the scheduling of a run ended.
+
+    ``stopped``: the :class:`StopReason` when the run was stopped (a
+    cancellation recorded in storage counts as ``CANCELED``), None when every
+    step was run or skipped. ``not_run``: keys of the steps that were never
+    launched (nor skipped). ``terminated``: keys of the steps stopped while
+    they ran. :meth:`RunCoordinator.finish` records both as ``StepNotRun``.
+    """
+
+    __slots__ = ("stopped", "not_run", "terminated")
+
+    def __init__(self, stopped: StopReason | None, not_run: tuple[str, ...], terminated: tuple[str, ...]) -> None:
+        self.stopped = stopped
+        self.not_run = not_run
+        self.terminated = terminated
+
+    def __repr__(self) -> str:
+        stopped = None if self.stopped is None else self.stopped.value
+        return f"RunEnd(stopped={stopped!r}, not_run={list(self.not_run)}, terminated={list(self.terminated)})"
+
+
+def execute_run(run: RunCoordinator, executor: Executor) -> RunEnd:
+    """Run every step of ``run`` with ``executor``'s launchers; how it ended."""
+    return StepScheduler(run, executor).execute()
+
+
+class StepScheduler(LaunchContext):
+    """Schedules one run's steps over the launchers of its executor(s)."""
+
+    # rarely changed: class-level defaults keep a short run's setup cheap
+    _serial: StepLauncher | None = None  # the one launcher of a uniform plan whose launcher is blocking
+    _local: StepLauncher | None = None
+    _async: StepLauncher | None = None
+    _poller: Any = None
+    _wake_r = _wake_w = -1
+    _stopped: StopReason | None = None
+    _claims: Any = None
+
+    def __init__(self, run: RunCoordinator, executor: Executor) -> None:
+        self.run = run
+        self.state = run.state
+        self.run_id = run.run_id
+        self.plan = run.plan
+        self.executor = executor
+        self._thread = threading.get_ident()
+        self._inline_here = self._thread == _MAIN_THREAD
+        self._steps = self.plan.by_key
+        self.remaining = 0
+        self.in_flight: dict[str, StepAttempt] = {}
+        self._inbox: collections.deque[tuple[StepAttempt, Any]] = collections.deque()
+        #: (due, sequence, attempt): retries in backoff and steps waiting for pool slots
+        self._delayed: list[tuple[float, int, StepAttempt]] = []
+        self._launchers: list[StepLauncher] = []
+        self._terminated: list[str] = []
+        self._not_run: list[str] = []
+        self._watched: dict[int, Callable[[], None]] = {}
+        if self.plan.has_pools:
+            self._claims = run.pool_claims()
+
+    def _prepare_routing(self) -> None:
+        """The structures of concurrent scheduling (not needed when steps go one by one in plan order)."""
+        self._waiting: dict[str, int] = {}
+        self.ready: collections.deque[str] = collections.deque()
+        self._routes: dict[str, StepLauncher] = {}
+        self._by_executor: dict[int, StepLauncher] = {}
+        self._queues: dict[StepLauncher, collections.deque[StepAttempt]] = {}
+        self._other_executors: dict[str, Executor] = {}
+
+    # ------------------------------------------------------------------ main
+    def execute(self) -> RunEnd:
+        run = self.run
+        launcher = self.executor.launcher()
+        if self.plan.uniform and launcher.capabilities.blocking:
+            # one launcher running steps in this thread: plan order is the ready order
+            self._serial = launcher
+            self._launchers.append(launcher)
+            self.remaining = len(self.plan.steps)
+            run.attach_scheduler(self)
+            try:
+                launcher.open(self, self.remaining - len(run.completed))
+                self._serial_loop()
+            finally:
+                run.attach_scheduler(None)
+                self._close()
+            return RunEnd(self._stopped, tuple(self._not_run), tuple(self._terminated))
+        self._prepare_routing()
+        completed = run.completed
+        waiting = self._waiting
+        for planned in self.plan.steps:
+            count = len(planned.upstream_steps)
+            waiting[planned.key] = count
+            if not count:
+                self.ready.append(planned.key)
+        self.remaining = len(self.plan.steps)
+        counts = self._route(completed, launcher)
+        run.attach_scheduler(self)
+        try:
+            for launcher in self._launchers:
+                launcher.open(self, counts.get(launcher, 0))
+                if not launcher.capabilities.blocking and self._wake_r < 0:
+                    self._wake_r, self._wake_w = os.pipe()
+                    self._register(self._wake_r)
+            self._loop()
+        finally:
+            run.attach_scheduler(None)
+            self._close()
+        return RunEnd(self._stopped, tuple(self._not_run), tuple(self._terminated))
+
+    def _serial_loop(self) -> None:
+        """Every step on one blocking launcher: launch in plan order, wait out retries' backoffs here."""
+        run = self.run
+        steps = self.plan.steps
+        for position, planned in enumerate(steps):
+            if run.cancel_requested():
+                self._stop(StopReason(run.stop_reason or StopReason.CANCELED))
+            if self._stopped is not None:
+                self._not_run.extend(p.key for p in steps[position:] if p.key not in run.completed)
+                return
+            self._begin(planned.key)
+            while self._delayed:  # the step's next attempt, after its backoff
+                self._wait()
+                if run.cancel_requested():
+                    self._stop(StopReason(run.stop_reason or StopReason.CANCELED))
+                self._wake_due()
+
+    def _loop(self) -> None:
+        run = self.run
+        ready = self.ready
+        while self.remaining:
+            while ready and self._stopped is None:
+                if run.cancel_requested():
+                    self._stop(StopReason(run.stop_reason or StopReason.CANCELED))
+                    break
+                self._begin(ready.popleft())
+            if self._inbox:
+                self._drain()
+                continue
+            if self._stopped is None and run.cancel_requested():
+                self._stop(StopReason(run.stop_reason or StopReason.CANCELED))
+            if self._stopped is not None and not self.in_flight:
+                break
+            self._dispatch_queues()
+            if not self.in_flight and not self._delayed:
+                if ready or self._inbox:
+                    continue
+                break  # nothing left that can start
+            self._wait()
+            self._wake_due()
+
+    # ---------------------------------------------------------------- routing
+    def _route(self, completed: set[str], main: StepLauncher) -> dict[StepLauncher, int]:
+        """Choose every step's launcher (``main``: the run executor's); how many steps each gets."""
+        executor = self.executor
+        self._by_executor[id(executor)] = self._add(main)
+        in_memory: list[str] = []
+        routes = self._routes
+        for planned in self.plan.steps:
+            name = planned.executor
+            chosen = executor if name is None or name == executor.plugin_name else self._named(name, planned.key)
+            launcher = self._launcher_of(chosen)
+            capabilities = launcher.capabilities
+            if planned.runtime.is_async and not capabilities.runs_async:
+                launcher = self._async_launcher()
+            elif planned.process_local and not capabilities.process_local_values:
+                launcher = self._local_launcher()
+                if name is None and planned.key not in completed:
+                    in_memory.append(planned.key)
+            routes[planned.key] = launcher
+        if len(self._launchers) > 1 and any(not launcher.capabilities.blocking for launcher in self._launchers):
+            # a launcher running steps in the scheduler's thread would hold up the others' steps
+            local = self._local_launcher()
+            if not local.capabilities.blocking:
+                for key, launcher in routes.items():
+                    if launcher.capabilities.blocking:
+                        routes[key] = local
+                self._launchers = [launcher for launcher in self._launchers if launcher in routes.values()]
+        if in_memory:
+            listed = ", ".join(f"'{key}'" for key in in_memory)
+            warnings.warn(
+                f"{executor!r}: steps {listed} use the in-memory IO handler, which cannot cross processes; "
+                "they run in the controller process. Give them a file-backed IO handler "
+                "(e.g. rs.io_handler('fs', base_dir=...)) to run them in worker processes, or set "
+                "metadata={'rivers/executor': 'in_process'} to silence this warning",
+                UserWarning,
+                stacklevel=8,
+            )
+        counts: dict[StepLauncher, int] = collections.Counter()
+        for key, launcher in routes.items():
+            if key not in completed:
+                counts[launcher] += 1
+        for launcher in self._launchers:
+            self._queues[launcher] = collections.deque()
+        return counts
+
+    def _named(self, name: str, key: str) -> Executor:
+        found = self._other_executors.get(name)
+        if found is None:
+            from rivers.execution.executors import executor_named
+
+            found = self._other_executors[name] = executor_named(name, key)
+        return found
+
+    def _launcher_of(self, executor: Executor) -> StepLauncher:
+        launcher = self._by_executor.get(id(executor))
+        if launcher is None:
+            launcher = self._by_executor[id(executor)] = self._add(executor.launcher())
+        return launcher
+
+    def _local_launcher(self) -> StepLauncher:
+        if self._local is None:
+            self._local = self._add(self.executor.local_launcher())
+        return self._local
+
+    def _async_launcher(self) -> StepLauncher:
+        if self._async is None:
+            self._async = self._add(self.executor.async_launcher())
+        return self._async
+
+    def _add(self, launcher: StepLauncher) -> StepLauncher:
+        self._launchers.append(launcher)
+        return launcher
+
+    # ---------------------------------------------------------------- starts
+    def _begin(self, key: str) -> None:
+        """``key`` is ready: skip it, adopt it, or launch its first attempt."""
+        run = self.run
+        planned = self._steps[key]
+        if key in run.completed:
+            self._done(key)
+            return
+        cause = run.upstream_failure(planned)
+        if cause is not None:
+            run.record(skip_step(planned.runtime, self.state, cause))
+            self._done(key)
+            return
+        started_before = key in run.started_before
+        attempt = StepAttempt(planned, 1, not started_before)
+        run.step_started(key)
+        if started_before:
+            launcher = self._serial or self._routes[key]
+            attempt.launcher = launcher
+            self.in_flight[key] = attempt  # before adopt(): the launcher may report at once
+            if launcher.adopt(attempt):
+                return
+            if self.in_flight.get(key) is attempt:
+                del self.in_flight[key]
+        self._submit(attempt)
+
+    def _submit(self, attempt: StepAttempt) -> None:
+        if self._stopped is not None:
+            self._not_run.append(attempt.key)
+            return
+        launcher = self._serial
+        if launcher is None:
+            launcher = self._routes[attempt.key]
+            queue = self._queues[launcher]
+            if queue or not launcher.has_room():
+                queue.append(attempt)
+                return
+        self._launch(attempt, launcher)
+
+    def _launch(self, attempt: StepAttempt, launcher: StepLauncher) -> None:
+        if attempt.planned.pools and not self._claimed(attempt):
+            return
+        attempt.launcher = launcher
+        attempt.launched_ns = time.time_ns()
+        self.in_flight[attempt.key] = attempt
+        if self._inline_here and launcher.capabilities.blocking:
+            run = self.run
+            run.inline_step = attempt.key  # a signal handler may interrupt it (see RunCoordinator.inline_step)
+            try:
+                launcher.launch(attempt)
+            finally:
+                run.inline_step = None
+        else:
+            launcher.launch(attempt)
+
+    def _dispatch_queues(self) -> None:
+        for launcher, queue in self._queues.items():
+            while queue and self._stopped is None and launcher.has_room():
+                self._launch(queue.popleft(), launcher)
+
+    # ------------------------------------------------------------------ pools
+    def _claimed(self, attempt: StepAttempt) -> bool:
+        """Whether the attempt holds its pool slots now (else it waits, or failed after the timeout)."""
+        from rivers.execution.pools import claim_timed_out, claim_timeout, poll_interval
+
+        claims = self._claims
+        key = attempt.key
+        if claims.holds(key):
+            return True
+        pools = list(attempt.planned.pools)
+        status = claims.try_claim(key, pools)
+        if status.is_claimed:
+            return True
+        waited = claims.waited(key)
+        if waited >= claim_timeout():
+            claims.abandon(key)
+            error = claim_timed_out(key, pools, waited, status.reason)
+            self._final(attempt, failed_outcome(attempt.planned.runtime, self.state, error, announce=attempt.announce))
+            return False
+        heapq.heappush(self._delayed, (time.monotonic() + poll_interval(), next(_SEQUENCE), attempt))
+        return False
+
+    def _release(self, key: str) -> None:
+        if self._claims is not None:
+            self._claims.release(key)
+
+    # --------------------------------------------------------------- reports
+    def report(self, attempt: StepAttempt, outcome: StepOutcome) -> None:
+        if threading.get_ident() == self._thread:
+            self._finish(attempt, outcome)
+        else:
+            self._inbox.append((attempt, outcome))
+            self._wake()
+
+    def report_lost(self, attempt: StepAttempt, error: BaseException) -> None:
+        if threading.get_ident() == self._thread:
+            self._lost(attempt, error)
+        else:
+            self._inbox.append((attempt, (_LOST, error)))
+            self._wake()
+
+    def _drain(self) -> None:
+        inbox = self._inbox
+        while inbox:
+            attempt, outcome = inbox.popleft()
+            if type(outcome) is tuple and outcome[0] is _LOST:
+                self._lost(attempt, outcome[1])
+            else:
+                self._finish(attempt, outcome)
+
+    def _finish(self, attempt: StepAttempt, outcome: StepOutcome) -> None:
+        if self.in_flight.get(attempt.key) is not attempt:
+            return  # terminated after a stop request: its report comes too late
+        del self.in_flight[attempt.key]
+        if outcome.status == RETRY:
+            self._retry(attempt, outcome.error, outcome.reason, outcome)
+            return
+        self._final(attempt, outcome)
+
+    def _final(self, attempt: StepAttempt, outcome: StepOutcome) -> None:
+        key = attempt.key
+        self.run.record(outcome)
+        if attempt.planned.pools:
+            self._release(key)
+        self._done(key)
+
+    def _lost(self, attempt: StepAttempt, error: BaseException) -> None:
+        """The runner of ``attempt`` disappeared: an infrastructure failure, retried when the policy admits it."""
+        key = attempt.key
+        if self.in_flight.get(key) is not attempt:
+            return
+        del self.in_flight[key]
+        reason = FailureReason.INFRASTRUCTURE
+        runtime = attempt.planned.runtime
+        if may_retry(runtime, retry_policy(runtime, self.state.retry_default), attempt.attempt, error, reason):
+            self._retry(attempt, error, reason, None)
+            return
+        outcome = StepOutcome(key)
+        if attempt.announce:
+            outcome.events.append(self._start_event(attempt))
+        record_failure(runtime, self.state, outcome, error, reason)
+        self._final(attempt, outcome)
+
+    def _start_event(self, attempt: StepAttempt) -> Any:
+        """The ``StepStart`` of an attempt whose runner never reported (stamped with its launch time)."""
+        return self.state.event("StepStart", attempt.key)._replace(timestamp=attempt.launched_ns or time.time_ns())
+
+    def _retry(self, attempt: StepAttempt, error: Any, reason: Any, outcome: StepOutcome | None) -> None:
+        """Record the failed attempt and its ``StepRetry``; launch the next attempt after the backoff."""
+        runtime = attempt.planned.runtime
+        key = attempt.key
+        policy = retry_policy(runtime, self.state.retry_default)
+        delay = policy.delay(attempt.attempt)
+        events = list(outcome.events) if outcome is not None else []
+        logs = list(outcome.logs) if outcome is not None else []
+        if outcome is None and attempt.announce:
+            events.append(self._start_event(attempt))
+        events.append(self.state.event("StepRetry", key, metadata=[
+            ("rivers/attempt", str(attempt.attempt)),
+            ("rivers/failure_reason", reason.value),
+            ("rivers/next_delay_ms", str(int(delay * 1000))),
+        ]))
+        self.run.record_attempt(events, logs)
+        if attempt.planned.pools:
+            self._release(key)  # nobody waits on our slots while we back off
+        following = StepAttempt(attempt.planned, attempt.attempt + 1, False)
+        heapq.heappush(self._delayed, (time.monotonic() + delay, next(_SEQUENCE), following))
+
+    def _done(self, key: str) -> None:
+        self.remaining -= 1
+        if self._serial is not None:
+            return  # plan order: nothing waits on counts
+        waiting = self._waiting
+        for dependant in self._steps[key].dependants:
+            count = waiting[dependant] - 1
+            waiting[dependant] = count
+            if not count:
+                self.ready.append(dependant)
+
+    # ------------------------------------------------------------------ stop
+    def _stop(self, reason: StopReason) -> None:
+        """Launch nothing more; unless the run was only canceled, also terminate the attempts in flight."""
+        self._stopped = reason
+        if self._serial is None:
+            for queue in self._queues.values():
+                self._not_run.extend(attempt.key for attempt in queue)
+                queue.clear()
+            self._not_run.extend(self.ready)
+            self.ready.clear()
+        for _, _, attempt in self._delayed:
+            self._not_run.append(attempt.key)
+            if self._claims is not None:
+                self._claims.abandon(attempt.key)
+        self._delayed.clear()
+        if reason is StopReason.CANCELED:
+            return  # cooperative cancellation: steps in flight finish
+        for key, attempt in list(self.in_flight.items()):
+            launcher = attempt.launcher
+            if launcher is not None:
+                launcher.terminate(attempt)
+            del self.in_flight[key]
+            self._terminated.append(key)
+            if attempt.planned.pools:
+                self._release(key)
+
+    def wake(self) -> None:
+        """Interrupt the scheduler's wait (safe from signal handlers and other threads)."""
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._wake_w >= 0:
+            try:
+                os.write(self._wake_w, b"x")
+            except OSError:  # pragma: no cover - the pipe is full: the scheduler wakes anyway
+                pass
+
+    # ------------------------------------------------------------------ wait
+    def watch(self, fd: int, callback: Callable[[], None]) -> None:
+        self._watched[fd] = callback
+        self._register(fd)
+
+    def unwatch(self, fd: int) -> None:
+        if self._watched.pop(fd, None) is not None:
+            try:
+                self._poller.unregister(fd)
+            except (KeyError, ValueError):
+                pass
+
+    def _register(self, fd: int) -> None:
+        if self._poller is None:
+            self._poller = select.poll()
+        self._poller.register(fd, select.POLLIN)
+
+    def _wait(self) -> None:
+        timeout = _TICK_S
+        if self._delayed:
+            timeout = min(timeout, max(self._delayed[0][0] - time.monotonic(), 0.0))
+        if self._poller is None:
+            time.sleep(timeout)
+            return
+        for fd, _ in self._poller.poll(timeout * 1000):
+            if fd == self._wake_r:
+                os.read(self._wake_r, 4096)
+                continue
+            callback = self._watched.get(fd)
+            if callback is not None:
+                callback()
+
+    def _wake_due(self) -> None:
+        delayed = self._delayed
+        if not delayed:
+            return
+        now = time.monotonic()
+        while delayed and delayed[0][0] <= now:
+            _, _, attempt = heapq.heappop(delayed)
+            self._submit(attempt)
+
+    # ------------------------------------------------------- launch context
+    def concurrent_state(self) -> RunState:
+        return PrefixedRunState.derive(self.state, new_event_prefix(self.run_id))
+
+    def request(self, attempt: StepAttempt, *, runtime_token: int = 0, runtime_blob: bytes | None = None,
+                run_token: int = 0, run_blob: bytes | None = None) -> bytes:
+        from rivers.execution.wire import step_request
+
+        return step_request(attempt.planned, self.state, attempt.attempt, attempt.announce,
+                            runtime_token=runtime_token, runtime_blob=runtime_blob, run_token=run_token,
+                            run_blob=run_blob).encode()
+
+    # --------------------------------------------------------------- cleanup
+    def _close(self) -> None:
+        error: BaseException | None = None
+        for key, attempt in list(self.in_flight.items()):
+            # an error in the scheduler (or KeyboardInterrupt) left attempts running: stop them
+            if attempt.launcher is not None:
+                try:
+                    attempt.launcher.terminate(attempt)
+                except Exception as raised:  # noqa: BLE001 - closing the launchers matters more
+                    error = error or raised
+        for launcher in self._launchers:
+            try:
+                launcher.close()
+            except Exception as raised:  # noqa: BLE001 - every launcher gets closed; the first error is raised
+                error = error or raised
+        self._drain_late_reports()
+        if self._wake_r >= 0:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_r = self._wake_w = -1
+        # launchers point back at the scheduler (their context): drop our side, so that the run's objects are
+        # freed by reference counting when the run ends instead of waiting for the cycle collector
+        self._launchers = []
+        self._serial = self._local = self._async = None
+        self._watched = {}
+        if hasattr(self, "_routes"):
+            self._routes = {}
+            self._by_executor = {}
+            self._queues = {}
+        if error is not None:
+            raise error
+
+    def _drain_late_reports(self) -> None:
+        """Outcomes reported while the launchers closed (an aborted run): record them, launch nothing."""
+        inbox = self._inbox
+        while inbox:
+            attempt, outcome = inbox.popleft()
+            if self.in_flight.pop(attempt.key, None) is attempt and not (type(outcome) is tuple):
+                if outcome.status != RETRY:
+                    self.run.record(outcome)
+
+
+__all__ = ["RunEnd", "StepScheduler", "StopReason", "execute_run"]

@@ -1,0 +1,115 @@
+"""The runner's side of the wire protocol: decode a step request, run the attempt, report.
+
+A pool worker process, ``python -m rivers.worker`` and (next) a Kubernetes
+pod all call :func:`run_request`: it decodes the
+:class:`~rivers.execution.wire.StepRequest` (with the runtimes and run
+headers the process has cached), sets up the step's resources, runs one
+attempt with :func:`~rivers.execution.step_runner.run_attempt` — inputs
+loaded and outputs written here, through the IO handlers — and returns the
+:class:`~rivers.execution.wire.StepReport`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+from rivers.execution import wire
+from rivers.execution.pickling import loads
+from rivers.execution.runtime_transport import runtime_from_state
+
+
+class RunnerCache:
+    """Runtimes and run headers a runner process has already decoded, by token."""
+
+    def __init__(self, max_runtimes: int = 4096, *, sync_environment: bool = False) -> None:
+        #: make cwd, environment and sys.path match each run's controller (pool workers only)
+        self.sync_environment = sync_environment
+        self.runtimes: dict[int, Any] = {}
+        self.runs: dict[int, wire.RunHeader] = {}
+        self.max_runtimes = max_runtimes
+
+    def runtime(self, token: int, blob: bytes | None) -> Any:
+        if blob is None:
+            return self.runtimes[token]
+        runtime = runtime_from_state(loads(blob))
+        if token:
+            if len(self.runtimes) >= self.max_runtimes:
+                self.runtimes.pop(next(iter(self.runtimes)))
+            self.runtimes[token] = runtime
+        return runtime
+
+    def run(self, token: int, blob: bytes | None) -> wire.RunHeader:
+        if blob is None:
+            return self.runs[token]
+        header = wire.RunHeader.from_bytes(blob)
+        if self.sync_environment:
+            header.apply()
+        if token:
+            if len(self.runs) >= 16:
+                self.runs.pop(next(iter(self.runs)))
+            self.runs[token] = header
+        return header
+
+
+def run_request(data: bytes, cache: RunnerCache | None = None) -> wire.StepReport:
+    """Run the attempt ``data`` asks for and report it (never raises for step or request errors)."""
+    started = time.perf_counter()
+    key = "?"
+    try:
+        request = wire.decode(data, wire.StepRequest)
+        key = request.key
+        cache = cache or RunnerCache()
+        header = cache.run(request.run_token, request.run)
+        runtime = cache.runtime(request.runtime_token, request.runtime)
+    except BaseException as error:  # noqa: BLE001 - reported to the controller, which fails the step
+        return wire.load_error_report(key, error, time.perf_counter() - started)
+    return _run_decoded(runtime, header, request)
+
+
+def _run_decoded(runtime: Any, header: wire.RunHeader, request: wire.StepRequest) -> wire.StepReport:
+    from rivers.execution.log_capture import StepLogCapture
+    from rivers.execution.step_runner import PrefixedRunState, RunState, failed_outcome, run_attempt
+    from rivers.resources import Resource
+
+    state = PrefixedRunState.__new__(PrefixedRunState)
+    RunState.__init__(state, header.run_id, None, header.config, header.retry_default, header.partition)
+    state.event_prefix = request.event_prefix
+    state.data_versions.update(request.data_versions)
+    persisted = request.self_persisted
+    state.self_persisted.update(persisted)
+    state.log_capture = StepLogCapture.install()
+    resources = [value for _, value in runtime.resource_args if isinstance(value, Resource)]
+    ready: list[Any] = []
+    try:
+        try:
+            for resource in resources:
+                resource.setup()
+                ready.append(resource)
+            outcome = run_attempt(runtime, state, request.selected, request.attempt, request.announce)
+        except BaseException as error:  # noqa: BLE001 - a resource's setup, SystemExit & co.: the step failed
+            outcome = failed_outcome(runtime, state, error, announce=request.announce)
+    finally:
+        for resource in ready:
+            try:
+                resource.teardown()
+            except Exception:  # noqa: BLE001 - like CodeRepository.shutdown(): logged, not raised
+                logging.getLogger("rivers").exception("teardown of a resource of step '%s' failed", request.key)
+        state.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    new_persisted = [name for name in state.self_persisted if name not in persisted]
+    return wire.report_of(outcome, new_persisted)
+
+
+def encode_report(report: wire.StepReport) -> bytes:
+    """The report's bytes; a report that cannot be pickled (e.g. an odd log object) becomes a load error."""
+    try:
+        return report.encode()
+    except Exception as error:  # noqa: BLE001 - the controller fails the step with this error
+        return wire.load_error_report(report.key, error).encode()
+
+
+__all__ = ["RunnerCache", "encode_report", "run_request"]

@@ -1,0 +1,203 @@
+"""The step scheduler's stop API, routing by executor name, and what it records."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import rivers as rs
+from rivers.execution.coordinator import RunCoordinator
+from rivers.execution.scheduler import RunEnd, StopReason, execute_run
+from rivers.testing import executors as kit
+
+
+@pytest.fixture
+def kit_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("RIVERS_KIT_MARKS", str(tmp_path / "marks"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def gated_run(kit_dir: Path, executor: rs.Executor) -> tuple[rs.CodeRepository, RunCoordinator]:
+    repo = rs.CodeRepository(assets=[kit.kit_source, kit.kit_gate, kit.kit_after_gate],
+                             default_executor=executor,
+                             resources={kit.IO: kit.KitFiles(root=str(kit_dir / "values"))})
+    repo.resolve(rs.Storage.embedded(str(kit_dir / "runs.db")))
+    plan = repo._state().plan("<test>", None, allow_incomplete=False)
+    return repo, RunCoordinator(plan, repo.storage, run_id="stopped-run")
+
+
+def stop_when_the_gate_runs(run: RunCoordinator, kit_dir: Path, reason: str, release: bool) -> threading.Thread:
+    def stop() -> None:
+        deadline = time.monotonic() + 30
+        while not (kit_dir / "marks" / "gate-started").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        run.request_stop(reason)
+        if release:
+            time.sleep(0.3)
+            (kit_dir / "marks" / "release").touch()
+
+    thread = threading.Thread(target=stop)
+    thread.start()
+    return thread
+
+
+def not_run(repo: rs.CodeRepository, run_id: str) -> dict[str, str]:
+    return {e.asset_key: dict(e.metadata)["rivers/reason"] for e in repo.storage.get_events_for_run(run_id)
+            if e.event_type == "StepNotRun"}
+
+
+def test_an_interrupt_terminates_the_step_running_in_a_worker(kit_dir: Path) -> None:
+    repo, run = gated_run(kit_dir, rs.Executor.parallel(max_workers=2))
+    run.start()
+    thread = stop_when_the_gate_runs(run, kit_dir, "interrupted", release=False)
+    started = time.monotonic()
+    try:
+        end = execute_run(run, rs.Executor.parallel(max_workers=2))
+    finally:
+        thread.join()
+        result = run.finish()
+    assert time.monotonic() - started < 10, "the scheduler waited for the gate instead of terminating it"
+    assert isinstance(end, RunEnd) and end.stopped is StopReason.INTERRUPTED
+    assert end.terminated == ("kit_gate",) and "kit_after_gate" not in end.terminated
+    assert not result.success and repo.storage.get_run("stopped-run").status == "Canceled"
+    assert not_run(repo, "stopped-run") == {"kit_gate": "interrupted", "kit_after_gate": "interrupted"}
+    assert not (kit_dir / "values" / "kit_gate.pkl").exists(), "the terminated worker wrote its value"
+    assert repo.load_node("kit_source") == 1
+
+
+def test_a_cancel_lets_the_steps_in_flight_finish_and_starts_nothing_more(kit_dir: Path) -> None:
+    repo, run = gated_run(kit_dir, rs.Executor.parallel(max_workers=2))
+    run.start()
+    thread = stop_when_the_gate_runs(run, kit_dir, "canceled", release=True)
+    try:
+        end = execute_run(run, rs.Executor.parallel(max_workers=2))
+    finally:
+        thread.join()
+        run.finish()
+    assert end.stopped is StopReason.CANCELED and end.terminated == ()
+    assert repo.load_node("kit_gate") == 2  # finished
+    assert not_run(repo, "stopped-run") == {"kit_after_gate": "canceled"}
+    assert repo.storage.get_run("stopped-run").status == "Canceled"
+
+
+def test_a_stop_of_an_in_process_run_takes_effect_after_the_step_in_the_calling_thread(kit_dir: Path) -> None:
+    repo, run = gated_run(kit_dir, rs.Executor.in_process())
+    run.start()
+    thread = stop_when_the_gate_runs(run, kit_dir, "terminated", release=True)
+    try:
+        end = execute_run(run, rs.Executor.in_process())
+    finally:
+        thread.join()
+        run.finish()
+    assert end.stopped is StopReason.TERMINATED
+    assert "kit_after_gate" in not_run(repo, "stopped-run")
+    assert repo.load_node("kit_gate") == 2
+
+
+def test_a_stop_after_every_step_succeeded_leaves_the_run_successful(kit_dir: Path) -> None:
+    repo, run = gated_run(kit_dir, rs.Executor.in_process())
+    (kit_dir / "marks").mkdir(parents=True, exist_ok=True)
+    (kit_dir / "marks" / "release").touch()
+    run.start()
+    end = execute_run(run, rs.Executor.in_process())
+    run.request_stop("interrupted")
+    result = run.finish()
+    assert end.stopped is None and end.not_run == () and result.success
+    assert repo.storage.get_run("stopped-run").status == "Success"
+
+
+def test_unknown_executor_names_are_plugin_errors_naming_the_asset() -> None:
+    @rs.Asset(metadata={"rivers/executor": "no_such_executor"})
+    def odd() -> int:
+        return 1
+
+    repo = rs.CodeRepository(assets=[odd])
+    repo.resolve(rs.Storage.memory())
+    with pytest.raises(rs.exceptions.PluginNotFoundError, match="asset 'odd'") as caught:
+        repo.materialize()
+    assert "'no_such_executor'" in str(caught.value) and "'in_process'" in str(caught.value)
+
+
+def test_async_steps_of_one_level_overlap_under_the_in_process_executor() -> None:
+    import asyncio
+
+    spans = {}
+
+    def sleepy(name: str) -> rs.Asset:
+        async def body() -> str:
+            start = time.perf_counter()
+            await asyncio.sleep(0.5)
+            spans[name] = (start, time.perf_counter())
+            return name
+
+        body.__name__ = name
+        return rs.Asset(body)
+
+    repo = rs.CodeRepository(assets=[sleepy(f"s{i}") for i in range(4)], default_executor=rs.Executor.in_process())
+    repo.resolve(rs.Storage.memory())
+    started = time.perf_counter()
+    assert repo.materialize().success
+    assert time.perf_counter() - started < 1.5
+    assert min(end for _, end in spans.values()) > max(start for start, _ in spans.values())
+
+
+def test_a_resumed_run_offers_started_steps_to_the_launcher_for_adoption() -> None:
+    from rivers.execution.launcher import StepLauncher
+    from rivers.execution.local_launchers import InlineLauncher
+
+    calls = {"n": 0}
+
+    @rs.Asset
+    def flaky_once() -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ValueError("first run fails")
+        return calls["n"]
+
+    adopted = []
+
+    class Adopting(InlineLauncher):
+        def adopt(self, attempt) -> bool:  # the runner of the crashed controller "still runs"
+            adopted.append((attempt.key, attempt.announce))
+            self.context.report(attempt, self.context.run_in_this_process(attempt))
+            return True
+
+    class AdoptingExecutor(rs.Executor):
+        def launcher(self) -> StepLauncher:
+            return Adopting()
+
+    repo = rs.CodeRepository(assets=[flaky_once])
+    repo.resolve(rs.Storage.memory())
+    first = repo.materialize(raise_on_error=False, run_id_override="crashed")
+    assert not first.success
+    plan = repo._state().plan("<test>", None, allow_incomplete=False)
+    run = RunCoordinator(plan, repo.storage, run_id="crashed", resume=True)
+    run.start()
+    try:
+        execute_run(run, AdoptingExecutor())
+    finally:
+        result = run.finish()
+    assert result.success and adopted == [("flaky_once", False)]
+    kinds = [e.event_type for e in repo.storage.get_events_for_run("crashed") if e.asset_key == "flaky_once"]
+    assert kinds.count("StepStart") == 1 and kinds[-1] == "StepSuccess"
+
+
+def test_a_generator_multi_asset_with_a_retry_policy_is_not_retried_and_fails_on_a_missing_output() -> None:
+    attempts = []
+
+    @rs.Asset.from_multi(output_defs=[rs.AssetDef("g_a"), rs.AssetDef("g_b")], retry=rs.RetryPolicy(3))
+    def gen():
+        attempts.append(1)
+        yield rs.Output(1, output_name="g_a")
+
+    repo = rs.CodeRepository(assets=[gen])
+    repo.resolve(rs.Storage.memory())
+    result = repo.materialize(raise_on_error=False)
+    assert not result.success and len(attempts) == 1
+    assert "did not yield output 'g_b'" in dict(result.failed_assets)["g_b"]
+    kinds = [e.event_type for e in repo.storage.get_events_for_run(result.run_id) if e.asset_key == "gen"]
+    assert kinds == ["StepStart", "StepFailure"]

@@ -1,0 +1,1 @@
+"""An example rivers executor running steps on a thread pool (see ``plugin`` and ``launcher``)."""
