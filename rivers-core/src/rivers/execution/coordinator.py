@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +68,6 @@ class RunCoordinator:
         self.stop_reason: str | None = None
         #: the step executing in the main thread right now (a signal handler may interrupt it), else None
         self.inline_step: str | None = None
-        self._main_ident = threading.main_thread().ident
         self._ended: set[str] = set()  # steps with an outcome in this attempt
         self._scheduler: StepScheduler | None = None
         self._resume = resume

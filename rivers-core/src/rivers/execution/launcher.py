@@ -76,19 +76,17 @@ class StepAttempt:
     worker, future, Job name…).
     """
 
-    __slots__ = ("planned", "attempt", "announce", "launched_ns", "handle", "launcher")
+    __slots__ = ("key", "planned", "attempt", "announce", "launched_ns", "handle", "launcher")
 
     def __init__(self, planned: PlannedStep, attempt: int, announce: bool) -> None:
+        #: the step's key
+        self.key: str = planned.runtime.key
         self.planned = planned
         self.attempt = attempt
         self.announce = announce
         self.launched_ns = 0
         self.handle: Any = None
         self.launcher: StepLauncher | None = None
-
-    @property
-    def key(self) -> str:
-        return self.planned.runtime.key
 
     def __repr__(self) -> str:
         return f"StepAttempt({self.key!r}, attempt={self.attempt})"

@@ -155,15 +155,14 @@ class StepScheduler(LaunchContext):
         launcher = self.executor.launcher()
         if self.plan.uniform and launcher.capabilities.blocking:
             # one launcher running steps in this thread: plan order is the ready order
+            # (no attach_scheduler: nothing waits on a pipe here, a stop is seen before the next step)
             self._serial = launcher
             self._launchers.append(launcher)
             self.remaining = len(self.plan.steps)
-            run.attach_scheduler(self)
             try:
                 launcher.open(self, self.remaining - len(run.completed))
                 self._serial_loop()
             finally:
-                run.attach_scheduler(None)
                 self._close()
             return RunEnd(self._stopped, tuple(self._not_run), tuple(self._terminated))
         self._prepare_routing()
