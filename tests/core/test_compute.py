@@ -11,6 +11,7 @@ import pytest
 import rivers as rs
 from rivers.definitions.compute import compute_for_attempt, escalate
 from rivers.exceptions import ConfigurationError
+from rivers.execution.local_launchers import InlineLauncher
 
 OOM = rs.FailureReason.OUT_OF_MEMORY
 
@@ -121,6 +122,19 @@ def test_escalation_grows_memory_and_cpu_up_to_their_caps() -> None:
     assert escalate(None, escalation, [OOM]) is None
 
 
+class _PlacingLauncher(InlineLauncher):
+    """Reads each step's compute for three attempts before running it here."""
+
+    def __init__(self, requests: dict[str, list[Any]]) -> None:
+        self.requests = requests
+
+    def launch(self, attempt: Any) -> None:
+        planned = attempt.planned
+        self.requests[planned.key] = [compute_for_attempt(planned, [OOM] * failures, self.context.state.retry_default)
+                                      for failures in range(3)]
+        super().launch(attempt)
+
+
 class _PlacingExecutor(rs.Executor):
     """An executor that places work: it reads each step's compute before running it here."""
 
@@ -130,11 +144,8 @@ class _PlacingExecutor(rs.Executor):
     def __init__(self) -> None:
         self.requests: dict[str, list[Any]] = {}
 
-    def execute(self, run: Any) -> None:
-        for planned in run.plan.steps:
-            self.requests[planned.key] = [compute_for_attempt(planned, [OOM] * failures, run.state.retry_default)
-                                          for failures in range(3)]
-            run.run_here(planned)
+    def launcher(self) -> _PlacingLauncher:
+        return _PlacingLauncher(self.requests)
 
 
 def test_executors_that_place_work_read_the_effective_compute_of_each_attempt(

@@ -189,15 +189,16 @@ def test_example_observer_logs_events_as_json_lines(
 # ---------------------------------------------------------------------------
 
 
-def test_missing_first_party_component_names_its_distribution() -> None:
+def test_missing_first_party_component_names_its_distribution(isolated: RiversPluginManager) -> None:
     with pytest.raises(PluginNotFoundError) as excinfo:
         rivers.plugins.create_io_handler("s3", bucket="data")
     message = str(excinfo.value)
     assert "IO handler 's3' is not available (plugin may not be installed): pip install rivers-io-s3" in message
     assert "'memory'" in message
 
+    # rivers-executor-k8s is installed in the test environment: a manager without entry points misses it
     with pytest.raises(PluginNotFoundError, match="pip install rivers-executor-k8s"):
-        rivers.plugins.create_executor("kubernetes", namespace="jobs")
+        isolated.create_executor("kubernetes", namespace="jobs")
 
 
 def test_missing_name_suggests_close_matches_and_lists_available() -> None:

@@ -6,6 +6,7 @@ process) can run a step::
 
     python -m rivers.worker request.bin                       # pickled report on stdout
     python -m rivers.worker - --output report.json --format json < request.bin
+    python -m rivers.worker --request-env RIVERS_STEP_REQUEST --format json   # base64 request in $RIVERS_STEP_REQUEST
 
 The request is a :class:`rivers.execution.wire.StepRequest` (e.g.
 ``rivers.execution.wire.step_request(planned, state).encode()``); the report
@@ -34,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rivers.worker", description=__doc__.splitlines()[0])
     parser.add_argument("request", nargs="?", default="-", help="request file, or - for stdin (default)")
     parser.add_argument("-o", "--output", default="-", help="report file, or - for stdout (default)")
+    parser.add_argument("--request-env", metavar="NAME",
+                        help="read the request, base64-encoded, from environment variable NAME (e.g. in a pod)")
     parser.add_argument("--format", choices=("pickle", "json"), default="pickle", help="report encoding")
     args = parser.parse_args(argv)
     result_stream = None
@@ -42,7 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         result_stream = os.fdopen(os.dup(1), "wb")
         os.dup2(2, 1)
-    if args.request == "-":
+    if args.request_env:
+        import base64
+
+        data = base64.b64decode(os.environ.get(args.request_env, ""))
+    elif args.request == "-":
         data = sys.stdin.buffer.read()
     else:
         with open(args.request, "rb") as file:

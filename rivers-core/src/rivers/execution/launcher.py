@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rivers.execution.outcome import StepOutcome
     from rivers.execution.plan import PlannedStep
+    from rivers.execution.retry import FailureReason
     from rivers.execution.step_runner import RunState
 
 
@@ -105,8 +106,13 @@ class LaunchContext(abc.ABC):
         """The attempt ended with ``outcome``; thread-safe, callable from :meth:`StepLauncher.launch` itself."""
 
     @abc.abstractmethod
-    def report_lost(self, attempt: StepAttempt, error: BaseException) -> None:
-        """The attempt's runner disappeared before reporting (thread-safe); ``error`` says how."""
+    def report_lost(self, attempt: StepAttempt, error: BaseException, reason: FailureReason | None = None) -> None:
+        """The attempt's runner disappeared before reporting (thread-safe); ``error`` says how.
+
+        ``reason`` (default :attr:`FailureReason.INFRASTRUCTURE`) types the
+        failure for the retry policy, e.g. ``OUT_OF_MEMORY`` for a pod the
+        kernel killed for memory, ``TIMEOUT`` for a deadline.
+        """
 
     @abc.abstractmethod
     def watch(self, fd: int, callback: Callable[[], None]) -> None:

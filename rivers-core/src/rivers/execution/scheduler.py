@@ -396,11 +396,11 @@ class StepScheduler(LaunchContext):
             self._inbox.append((attempt, outcome))
             self._wake()
 
-    def report_lost(self, attempt: StepAttempt, error: BaseException) -> None:
+    def report_lost(self, attempt: StepAttempt, error: BaseException, reason: FailureReason | None = None) -> None:
         if threading.get_ident() == self._thread:
-            self._lost(attempt, error)
+            self._lost(attempt, error, reason)
         else:
-            self._inbox.append((attempt, (_LOST, error)))
+            self._inbox.append((attempt, (_LOST, error, reason)))
             self._wake()
 
     def _drain(self) -> None:
@@ -408,7 +408,7 @@ class StepScheduler(LaunchContext):
         while inbox:
             attempt, outcome = inbox.popleft()
             if type(outcome) is tuple and outcome[0] is _LOST:
-                self._lost(attempt, outcome[1])
+                self._lost(attempt, outcome[1], outcome[2])
             else:
                 self._finish(attempt, outcome)
 
@@ -428,13 +428,14 @@ class StepScheduler(LaunchContext):
             self._release(key)
         self._done(key)
 
-    def _lost(self, attempt: StepAttempt, error: BaseException) -> None:
-        """The runner of ``attempt`` disappeared: an infrastructure failure, retried when the policy admits it."""
+    def _lost(self, attempt: StepAttempt, error: BaseException, reason: FailureReason | None = None) -> None:
+        """The runner of ``attempt`` disappeared: an infrastructure failure (or ``reason``), retried when admitted."""
         key = attempt.key
         if self.in_flight.get(key) is not attempt:
             return
         del self.in_flight[key]
-        reason = FailureReason.INFRASTRUCTURE
+        if reason is None:
+            reason = FailureReason.INFRASTRUCTURE
         runtime = attempt.planned.runtime
         if may_retry(runtime, retry_policy(runtime, self.state.retry_default), attempt.attempt, error, reason):
             self._retry(attempt, error, reason, None)
