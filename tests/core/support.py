@@ -69,3 +69,16 @@ def run_python(code: str, *args: str, timeout: float = 120, **env: str) -> str:
                           timeout=timeout, env={**os.environ, **env}, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def hide_installed_plugins(monkeypatch: Any, request: Any) -> None:
+    """Make entry-point plugins (rivers-io-fs, rivers-io-s3, ...) invisible for one test.
+
+    For tests of what happens when a first-party component is *not*
+    installed: the test environment installs every one of them.
+    """
+    import rivers.plugins
+
+    monkeypatch.setenv(rivers.plugins.DISABLE_AUTOLOAD_ENV, "1")
+    rivers.plugins.reset()
+    request.addfinalizer(rivers.plugins.reset)

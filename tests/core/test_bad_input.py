@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support import hide_installed_plugins
 
 import rivers as rs
 from rivers.exceptions import (
@@ -111,7 +112,8 @@ def test_io_handler_must_be_a_base_io_handler():
         rs.Asset(lambda: 1, name="a", io_handler=DuckTyped())
 
 
-def test_unknown_plugin_name_lists_available_and_distribution():
+def test_unknown_plugin_name_lists_available_and_distribution(monkeypatch, request):
+    hide_installed_plugins(monkeypatch, request)  # rivers-io-s3 is installed in the test environment
     with pytest.raises(PluginNotFoundError) as info:
         rs.io_handler("s3", bucket="b")
     message = str(info.value)

@@ -171,8 +171,10 @@ def test_assets_show_the_last_materialization(succeeded, with_target: bool) -> N
     project, _ = succeeded
     listed = rivers(project, "assets", *(["pipeline.py"] if with_target else []))
     assert listed.returncode == 0, listed.stderr
-    assert row(listed.stdout, "ASSET") == ["ASSET", "GROUP", "KINDS", "LAST MATERIALIZATION", "DATA VERSION"]
-    _, group, kinds, when, version = row(listed.stdout, "orders")
+    assert row(listed.stdout, "ASSET") == ["ASSET", "GROUP", "KINDS", "LAST MATERIALIZATION", "DATA VERSION",
+                                           "PARTITIONS", "STATUS"]
+    _, group, kinds, when, version, partitions, status = row(listed.stdout, "orders")
+    assert (partitions, status) == ("-", "up to date")
     assert (group, kinds) == ("raw", "python")
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", when)
     assert len(version) == 8
@@ -183,7 +185,7 @@ def test_assets_never_materialized(tmp_path: Path) -> None:
     write(tmp_path, "pipeline.py", PIPELINE)
     listed = rivers(tmp_path, "assets", "pipeline.py")
     assert listed.returncode == 0, listed.stderr
-    assert row(listed.stdout, "report") == ["report", "-", "-", "never", "-"]
+    assert row(listed.stdout, "report") == ["report", "-", "-", "never", "-", "-", "missing"]
 
 
 def test_runs_without_storage_creates_nothing(tmp_path: Path) -> None:

@@ -41,7 +41,8 @@ def sales(context: rs.AssetExecutionContext) -> str:
     return str(context.partition.key)
 """
 
-PROGRESS = re.compile(r"^\[run (\d+)\] partitions: (\d+) done, (\d+) failed, (\d+) remaining of (\d+)$", re.MULTILINE)
+PROGRESS = re.compile(r"^\[run (\d+)\] .*; partitions: (\d+) done, (\d+) failed, (\d+) remaining of (\d+)$",
+                      re.MULTILINE)
 OUTCOME = re.compile(r"^Backfill (?P<id>[0-9a-f-]{36}): (?P<status>\w+)$", re.MULTILINE)
 
 
@@ -127,7 +128,7 @@ def test_rerun_runs_the_failed_partitions_once_fixed(tmp_path: Path) -> None:
 
     (tmp_path / "broken-b").unlink()
     planned = rivers(tmp_path, "backfill", "pipeline.py", "--rerun", first_id, "--dry-run")
-    assert planned.stdout.strip() == "Dry run: 3 partition(s) in 3 run(s)"
+    assert planned.stdout.strip() == "Dry run: 3 partition(s) in 3 run(s): b, c, d"
     rerun = rivers(tmp_path, "backfill", "pipeline.py", "--rerun", first_id)
 
     assert rerun.returncode == 0, rerun.stderr
@@ -147,10 +148,10 @@ def test_single_run_strategy_and_dry_run(tmp_path: Path) -> None:
     project(tmp_path)
     planned = rivers(tmp_path, "backfill", "pipeline.py", "-p", "a", "-p", "b", "-p", "c", "--dry-run")
     assert planned.returncode == 0, planned.stderr
-    assert planned.stdout.strip() == "Dry run: 3 partition(s) in 3 run(s)"
+    assert planned.stdout.strip() == "Dry run: 3 partition(s) in 3 run(s): a, b, c"
     batched = rivers(tmp_path, "backfill", "pipeline.py", "-p", "a", "-p", "b", "-p", "c", "--dry-run",
                      "--strategy", "single_run")
-    assert batched.stdout.strip() == "Dry run: 3 partition(s) in 1 run(s)"
+    assert batched.stdout.strip() == "Dry run: 3 partition(s) in 1 run(s): a, b, c"
     assert stored_backfills(tmp_path) == []  # the storage is opened, nothing is recorded
 
     result = rivers(tmp_path, "backfill", "pipeline.py", "--from", "b", "--to", "d", "--strategy", "single_run")

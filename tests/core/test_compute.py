@@ -123,7 +123,7 @@ def test_escalation_grows_memory_and_cpu_up_to_their_caps() -> None:
 
 
 class _PlacingLauncher(InlineLauncher):
-    """Reads each step's compute for three attempts before running it here."""
+    """Reads each step's compute for its next attempts before running it here (as a pod launcher would)."""
 
     def __init__(self, requests: dict[str, list[Any]]) -> None:
         self.requests = requests
@@ -136,7 +136,7 @@ class _PlacingLauncher(InlineLauncher):
 
 
 class _PlacingExecutor(rs.Executor):
-    """An executor that places work: it reads each step's compute before running it here."""
+    """An executor that places work: its launcher reads each step's compute."""
 
     plugin_name = "placing"
     places_work = True

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import hide_installed_plugins
 
 import rivers.plugins
 from rivers.config import DEFAULT_STORAGE_URL, STORAGE_URL_ENV, ProjectConfig
@@ -117,7 +118,10 @@ def test_builders_go_through_the_plugin_lookups(tmp_path: Path, rooted_plugin: o
     assert isinstance(ProjectConfig().make_io_handler(), InMemoryIOHandler)
 
 
-def test_unknown_component_error_names_the_file_and_key(tmp_path: Path) -> None:
+def test_unknown_component_error_names_the_file_and_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    hide_installed_plugins(monkeypatch, request)  # rivers-io-s3 is installed in the test environment
     path = write_config(tmp_path, '[io_handler]\nname = "s3"\n')
     with pytest.raises(PluginNotFoundError) as excinfo:
         ProjectConfig.load(tmp_path).make_io_handler()

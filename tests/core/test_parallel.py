@@ -249,6 +249,17 @@ def test_python_m_rivers_worker_runs_one_serialised_step(tmp_path: Path) -> None
                                capture_output=True, env=env, timeout=60, check=False)
     assert completed.returncode == 0, completed.stderr.decode()
     assert outcome_of(decode(completed.stdout, StepReport)).status == "success"
+
+    # a pod gets its request base64-encoded in an environment variable and prints the report as JSON
+    import base64
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "rivers.worker", "--request-env", "RIVERS_STEP_REQUEST", "--format", "json"],
+        env={**env, "RIVERS_STEP_REQUEST": base64.b64encode(request).decode("ascii")},
+        capture_output=True, timeout=60, check=False,
+    )
+    assert completed.returncode == 0, completed.stderr.decode()
+    assert outcome_of(report_from_json(json.loads(completed.stdout))).status == "success"
     coordinator.state.close()
 
 

@@ -20,7 +20,7 @@ from rivers.plugins.builtin import sqlite_path
 from rivers.plugins.discovery import autoload_disabled
 from rivers.plugins.events import RunFinished, RunStarted, StepFinished, StepStarted
 from rivers.plugins.manager import RiversPluginManager
-from support import run_python
+from support import hide_installed_plugins, run_python
 
 EXAMPLE_DIST = "rivers-example-plugin"
 
@@ -189,16 +189,18 @@ def test_example_observer_logs_events_as_json_lines(
 # ---------------------------------------------------------------------------
 
 
-def test_missing_first_party_component_names_its_distribution(isolated: RiversPluginManager) -> None:
+def test_missing_first_party_component_names_its_distribution(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    hide_installed_plugins(monkeypatch, request)  # rivers-io-s3 is installed in the test environment
     with pytest.raises(PluginNotFoundError) as excinfo:
         rivers.plugins.create_io_handler("s3", bucket="data")
     message = str(excinfo.value)
     assert "IO handler 's3' is not available (plugin may not be installed): pip install rivers-io-s3" in message
     assert "'memory'" in message
 
-    # rivers-executor-k8s is installed in the test environment: a manager without entry points misses it
     with pytest.raises(PluginNotFoundError, match="pip install rivers-executor-k8s"):
-        isolated.create_executor("kubernetes", namespace="jobs")
+        rivers.plugins.create_executor("kubernetes", namespace="jobs")
 
 
 def test_missing_name_suggests_close_matches_and_lists_available() -> None:

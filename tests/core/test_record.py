@@ -104,3 +104,12 @@ def test_to_plain_is_json_ready():
 def test_launched_by_kind_is_validated():
     with pytest.raises(ValueError, match="manual"):
         LaunchedBy("nobody")
+
+
+def test_from_fields_takes_every_field_as_it_is():
+    point = Point.from_fields(3, 4, ["t"], "hidden")
+    assert point == Point(3, 4, ["t"], "hidden") and point.tags == ["t"]
+    with pytest.raises(FrozenRecordError):
+        point.x = 1  # type: ignore[misc]
+    with pytest.raises(TypeError, match=r"Point.from_fields\(\) takes 4 values, got 2"):
+        Point.from_fields(1, 2)

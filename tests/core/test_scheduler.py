@@ -201,3 +201,39 @@ def test_a_generator_multi_asset_with_a_retry_policy_is_not_retried_and_fails_on
     assert "did not yield output 'g_b'" in dict(result.failed_assets)["g_b"]
     kinds = [e.event_type for e in repo.storage.get_events_for_run(result.run_id) if e.asset_key == "gen"]
     assert kinds == ["StepStart", "StepFailure"]
+
+
+def test_a_lost_attempt_keeps_the_reason_its_launcher_gives_for_the_retry_policy() -> None:
+    from rivers.execution.launcher import StepLauncher
+    from rivers.execution.local_launchers import InlineLauncher
+    from rivers.execution.retry import FailureReason
+
+    class LosesTheFirstAttempt(InlineLauncher):
+        def launch(self, attempt) -> None:
+            if attempt.attempt == 1:  # e.g. a pod OOMKilled: no report from the runner
+                self.context.report_lost(attempt, MemoryError("pod OOMKilled"), FailureReason.OUT_OF_MEMORY)
+                return
+            super().launch(attempt)
+
+    class Losing(rs.Executor):
+        def launcher(self) -> StepLauncher:
+            return LosesTheFirstAttempt()
+
+    @rs.Asset(retry=rs.RetryPolicy(1, retry_on=rs.RetryOn.TRANSIENT))
+    def hungry() -> int:
+        return 7
+
+    @rs.Asset(retry=rs.RetryPolicy(1, retry_on=[FailureReason.TIMEOUT]))
+    def strict() -> int:
+        return 8
+
+    repo = rs.CodeRepository(assets=[hungry, strict], default_executor=Losing())
+    repo.resolve(rs.Storage.memory())
+    result = repo.materialize(raise_on_error=False)
+    assert repo.load_node("hungry") == 7
+    events = repo.storage.get_events_for_run(result.run_id)
+    retry, = [dict(e.metadata) for e in events if e.event_type == "StepRetry"]
+    assert retry["rivers/failure_reason"] == "out_of_memory"
+    failure, = [dict(e.metadata) for e in events if e.event_type == "StepFailure"]
+    assert failure["rivers/failure_reason"] == "out_of_memory"  # strict: an OOM is not a timeout
+    assert [e.event_type for e in events if e.asset_key == "strict"] == ["StepStart", "StepFailure"]

@@ -267,9 +267,13 @@ class InputContext(_Frozen):
 
 
 class HookContext(_Frozen):
-    """What a success or failure hook receives (created by the engine only)."""
+    """What a success or failure hook receives (created by the engine only).
 
-    __slots__ = ("asset_name", "run_id", "hook_type", "output", "error", "metadata", "config")
+    ``partition_key`` is the :class:`~rivers.PartitionKey` the step ran for
+    (``None`` for an unpartitioned asset, also within a partitioned run).
+    """
+
+    __slots__ = ("asset_name", "run_id", "hook_type", "output", "error", "metadata", "config", "partition_key")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("cannot create 'HookContext' instances: the engine creates them for hooks")
@@ -285,6 +289,7 @@ class HookContext(_Frozen):
         error: str | None = None,
         metadata: dict[str, str] | None = None,
         config: Any = None,
+        partition_key: Any = None,
     ) -> HookContext:
         self = object.__new__(cls)
         _set(self, "asset_name", asset_name)
@@ -294,10 +299,12 @@ class HookContext(_Frozen):
         _set(self, "error", error)
         _set(self, "metadata", metadata)
         _set(self, "config", config)
+        _set(self, "partition_key", partition_key)
         return self
 
     def __class_getitem__(cls, item: Any) -> types.GenericAlias:
         return types.GenericAlias(cls, item)
 
     def __repr__(self) -> str:
-        return f"HookContext(asset_name={self.asset_name!r}, hook_type={self.hook_type!r})"
+        key = "" if self.partition_key is None else f", partition_key={str(self.partition_key)!r}"
+        return f"HookContext(asset_name={self.asset_name!r}, hook_type={self.hook_type!r}{key})"

@@ -18,6 +18,7 @@ __all__ = [
     "ConfigurationError",
     "ExecutionError",
     "GraphValidationError",
+    "IOHandlerError",
     "InvalidMetadataError",
     "NodeNotFoundError",
     "PartitionDefinitionError",
@@ -59,6 +60,14 @@ class ExecutionError(Exception):
 
 class GraphValidationError(Exception):
     """The asset graph is invalid: cycles, unresolved inputs, bad jobs."""
+
+
+class IOHandlerError(Exception):
+    """An IO handler could not write or load a value (the store refused, is unreachable, or holds none).
+
+    Handlers raise subclasses that name the asset, the partition and where the
+    value lives (file, bucket and key), and say what to check.
+    """
 
 
 class InvalidMetadataError(Exception):

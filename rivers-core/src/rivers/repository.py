@@ -44,8 +44,8 @@ class CodeRepository:
         self._asset_defs = list(assets)
         self._task_defs = list(tasks or [])
         self._job_defs = list(jobs or [])
-        self._schedules = list(schedules or [])
-        self._sensors = list(sensors or [])
+        self._schedules = _checked_triggers(schedules, "schedules")
+        self._sensors = _checked_triggers(sensors, "sensors")
         self.default_executor = default_executor
         self._resources = dict(resources or {})
         for key, value in self._resources.items():
@@ -271,7 +271,9 @@ class CodeRepository:
         ``max_concurrency`` is recorded with the backfill. ``block=False`` only
         records the backfill (status ``"Requested"``) for a daemon to run;
         ``dry_run=True`` plans without storing anything. ``progress`` is
-        called with the backfill's record after every run. Progress and
+        called with the backfill's record after every run (and its
+        ``started(record)`` method, if it has one, once the backfill is
+        stored, before any run). Progress and
         outcome are kept in storage: see :meth:`get_backfill`.
         """
         from rivers.backfills.service import start_backfill
@@ -328,6 +330,31 @@ class CodeRepository:
 
     def __repr__(self) -> str:
         return f"CodeRepository(assets={len(self._asset_defs)})"
+
+
+# what the daemon reads from a schedule / a sensor: an object without these would never run
+_TRIGGER_ATTRIBUTES = {"schedules": ("name", "cron_schedule", "evaluation_fn"), "sensors": ("name", "evaluation_fn")}
+
+
+def _checked_triggers(items: Sequence[Any] | None, kind: str) -> list[Any]:
+    """``schedules=`` / ``sensors=`` as a list, refusing anything that is not a schedule / sensor."""
+    from rivers.exceptions import ScheduleDefinitionError, SensorDefinitionError
+
+    error = ScheduleDefinitionError if kind == "schedules" else SensorDefinitionError
+    if items is None:
+        return []
+    if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
+        raise error(f"CodeRepository({kind}=...) takes a list, got {type(items).__name__} {items!r}")
+    needed = _TRIGGER_ATTRIBUTES[kind]
+    for index, item in enumerate(items):
+        missing = [name for name in needed if not hasattr(item, name)]
+        if missing:
+            noun = "Schedule" if kind == "schedules" else "Sensor"
+            raise error(
+                f"CodeRepository({kind}=[...]) item {index} is {type(item).__name__} {item!r}, not a {noun} "
+                f"(it lacks {', '.join(missing)}); pass {noun} objects (rs.{noun}(...)) or leave them out"
+            )
+    return list(items)
 
 
 __all__ = ["CodeRepository", "MATERIALIZE_JOB"]

@@ -6,7 +6,7 @@ process) can run a step::
 
     python -m rivers.worker request.bin                       # pickled report on stdout
     python -m rivers.worker - --output report.json --format json < request.bin
-    python -m rivers.worker --request-env RIVERS_STEP_REQUEST --format json   # base64 request in $RIVERS_STEP_REQUEST
+    python -m rivers.worker --request-env RIVERS_STEP_REQUEST --format json   # base64 request in the env
 
 The request is a :class:`rivers.execution.wire.StepRequest` (e.g.
 ``rivers.execution.wire.step_request(planned, state).encode()``); the report
@@ -34,9 +34,9 @@ from typing import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rivers.worker", description=__doc__.splitlines()[0])
     parser.add_argument("request", nargs="?", default="-", help="request file, or - for stdin (default)")
-    parser.add_argument("-o", "--output", default="-", help="report file, or - for stdout (default)")
     parser.add_argument("--request-env", metavar="NAME",
-                        help="read the request, base64-encoded, from environment variable NAME (e.g. in a pod)")
+                        help="read the request, base64-encoded, from environment variable NAME instead (pods)")
+    parser.add_argument("-o", "--output", default="-", help="report file, or - for stdout (default)")
     parser.add_argument("--format", choices=("pickle", "json"), default="pickle", help="report encoding")
     args = parser.parse_args(argv)
     result_stream = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import time
 import timeit
 
@@ -298,15 +299,33 @@ def test_keys_overlapping():
 # open-ended grids
 
 
-def test_open_ended_grid_includes_the_current_window_and_grows(frozen_now):
-    days = P.daily(D(2024, 1, 1))
-    assert keys(days)[-1] == "2024-01-10" and len(days.get_partition_keys()) == 10
-    assert days.validate_partition_key(K("2024-01-10"))
+def test_open_ended_grid_offers_the_windows_that_have_ended_and_grows(frozen_now):
+    days = P.daily(D(2024, 1, 1))  # now: 2024-01-10 15:30, inside the unfinished window of the 10th
+    assert keys(days)[-1] == "2024-01-09" and len(days.get_partition_keys()) == 9
+    assert days.validate_partition_key(K("2024-01-09"))
+    assert not days.validate_partition_key(K("2024-01-10"))  # not ended yet
     assert not days.validate_partition_key(K("2024-01-11"))  # future keys are invalid
     frozen_now["now"] = D(2024, 1, 12, 0, 0, 1)
-    assert keys(days)[-1] == "2024-01-12"
-    assert days.validate_partition_key(K("2024-01-11"))
-    assert days.index_of(K("2024-01-12")) == 11
+    assert keys(days)[-1] == "2024-01-11"
+    assert days.validate_partition_key(K("2024-01-10"))
+    assert days.index_of(K("2024-01-11")) == 10
+    frozen_now["now"] = D(2024, 1, 12)  # exactly at a tick: the window of the 11th has just ended
+    assert keys(P.daily(D(2024, 1, 1)))[-1] == "2024-01-11"
+    frozen_now["now"] = D(2023, 12, 31)
+    assert len(P.daily(D(2024, 1, 1)).get_partition_keys()) == 0
+
+
+def test_end_offset_one_includes_the_current_window(frozen_now):
+    days = P.daily(D(2024, 1, 1), end_offset=1)
+    assert keys(days)[-1] == "2024-01-10" and len(days.get_partition_keys()) == 10
+    assert days.validate_partition_key(K("2024-01-10"))
+    assert not days.validate_partition_key(K("2024-01-11"))
+    assert days != P.daily(D(2024, 1, 1)) and "end_offset=1" in repr(days)
+    assert pickle.loads(pickle.dumps(days)) == days
+    hours = P.hourly(D(2024, 1, 10), end_offset=1)
+    assert keys(hours)[-1] == "2024-01-10T15:00"
+    with pytest.raises(PartitionDefinitionError, match="end_offset must be 0"):
+        P.daily(D(2024, 1, 1), end_offset=2)
 
 
 def test_validation_never_enumerates():

@@ -190,8 +190,11 @@ def test_open_ended_uses_now_in_the_zone(monkeypatch):
     now_utc = D(2024, 1, 10, 3, 0, tzinfo=UTC)  # still Jan 9 in New York
     monkeypatch.setattr(CompiledGrid, "now", lambda self: to_us(now_utc.astimezone(self.zone).replace(tzinfo=None)))
     days = P.daily(D(2024, 1, 1), timezone=NEW_YORK)
-    assert str(days.get_partition_keys()[-1]) == "2024-01-09"
-    assert not days.validate_partition_key(K("2024-01-10"))
+    assert str(days.get_partition_keys()[-1]) == "2024-01-08"  # the 9th has not ended in New York
+    assert not days.validate_partition_key(K("2024-01-09"))
+    current = P.daily(D(2024, 1, 1), timezone=NEW_YORK, end_offset=1)
+    assert str(current.get_partition_keys()[-1]) == "2024-01-09"
+    assert not current.validate_partition_key(K("2024-01-10"))
 
 
 def test_gaps_are_found_per_year():

@@ -37,6 +37,9 @@ def start_backfill(state: Any, *, selection: Any, partition_keys: Any, partition
         run_tags.append((_PRIORITY_TAG, _BACKFILL_PRIORITY))
     record = _new_record(plan, failure_policy, max_concurrency, run_tags)
     save_backfill(state.storage, record, new=True)
+    started = getattr(progress, "started", None)
+    if block and started is not None:
+        started(record)  # a progress object may want the backfill id before the first run ends
     if block:
         record = run_backfill(state, plan, record, executor=executor, tags=run_tags, config=config,
                               progress=progress)

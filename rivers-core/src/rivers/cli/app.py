@@ -9,11 +9,20 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rivers.cli.commands import COMMANDS
 from rivers.cli.console import Console
 from rivers.cli.context import CommandContext
-from rivers.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CliError, Propagate, is_user_error
+from rivers.cli.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CliError,
+    Propagate,
+    is_user_error,
+)
 from rivers.cli.project import Project
 
 __all__ = ["build_parser", "run"]
@@ -26,11 +35,29 @@ _EPILOG = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors about a command's arguments print that command's usage."""
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = _command_parsers(self).get(getattr(parsed, "command", None) or "", self)
+            command.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
+
+def _command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:  # argparse keeps no public list of its sub-parsers
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``rivers`` and its commands; global options work before or after the command."""
     from rivers import __version__
 
-    parser = argparse.ArgumentParser(prog="rivers", description=_DESCRIPTION, epilog=_EPILOG)
+    parser = _Parser(prog="rivers", description=_DESCRIPTION, epilog=_EPILOG)
     _add_global_options(parser, suppress=False)
     parser.add_argument("--version", action="version", version=f"rivers {__version__}")
     common = argparse.ArgumentParser(add_help=False)
@@ -62,6 +89,27 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         help="storage URL overriding rivers.toml and RIVERS_STORAGE_URL (e.g. sqlite:///other.db, memory://)",
     )
     group.add_argument(
+        "--storage-path",
+        metavar="PATH",
+        default=default(None),
+        help="embedded storage in PATH (a directory, or a .db file); the published package's spelling",
+    )
+    group.add_argument(
+        "--memory", action="store_true", default=default(False), help="throwaway in-memory storage (memory://)"
+    )
+    group.add_argument(
+        "--surreal-endpoint",
+        metavar="URL",
+        default=default(None),
+        help="accepted for the published package's scripts and ignored (with a notice)",
+    )
+    group.add_argument(
+        "--repo-var",
+        metavar="NAME",
+        default=default(None),
+        help="the CodeRepository attribute of TARGET (same as TARGET:NAME)",
+    )
+    group.add_argument(
         "-q", "--quiet", action="store_true", default=default(False), help="print results and errors only"
     )
     group.add_argument(
@@ -81,8 +129,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     project: Project | None = None
     try:
         directory = _enter_project(args.project_dir)
-        project = Project(directory, console, storage_url=args.storage)
-        return int(args.handler(args, CommandContext(console, project)))
+        project = Project(directory, console, overrides=_storage_overrides(args))
+        return int(args.handler(args, CommandContext(console, project, repo_var=args.repo_var)))
+    except BrokenPipeError:
+        _silence_stdout()  # the reader went away (``rivers runs | head``): stop quietly
+        return EXIT_BROKEN_PIPE
     except Propagate as wrapper:
         raise wrapper.error from None
     except KeyboardInterrupt:
@@ -102,6 +153,29 @@ def run(argv: Sequence[str] | None = None) -> int:
         if project is not None:
             project.close()
         os.chdir(start_dir)
+
+
+def _storage_overrides(args: argparse.Namespace) -> dict[str, dict[str, tuple[Any, str]]]:
+    """The storage flags as settings: ``--storage URL``, ``--memory``, ``--storage-path PATH``."""
+    given = [(flag, value) for flag, value in (("--storage", args.storage), ("--storage-path", args.storage_path),
+                                               ("--memory", "memory://" if args.memory else None)) if value]
+    if len(given) > 1:
+        raise_usage = " and ".join(flag for flag, _ in given)
+        raise CliError(f"{raise_usage}: give one storage option")
+    storage: dict[str, tuple[Any, str]] = {}
+    if given:
+        flag, value = given[0]
+        storage["path" if flag == "--storage-path" else "url"] = (value, flag)
+    if args.surreal_endpoint:
+        storage["endpoint"] = (args.surreal_endpoint, "--surreal-endpoint")
+    return {"storage": storage} if storage else {}
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _enter_project(project_dir: str | None) -> Path:

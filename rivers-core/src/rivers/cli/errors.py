@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CliError", "Propagate", "is_user_error"]
+__all__ = [
+    "EXIT_BROKEN_PIPE", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CliError", "Propagate",
+    "is_user_error",
+]
 
 #: Everything went fine.
 EXIT_OK = 0
@@ -12,6 +15,8 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 #: Interrupted with Ctrl-C.
 EXIT_INTERRUPTED = 130
+#: The reader of the output went away (``rivers runs | head``): 128 + SIGPIPE, as the shell reports it.
+EXIT_BROKEN_PIPE = 141
 
 
 class CliError(Exception):

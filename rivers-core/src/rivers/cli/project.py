@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rivers.cli.errors import CliError
-
 if TYPE_CHECKING:
     from rivers.cli.console import Console
     from rivers.config import ProjectConfig
@@ -19,32 +17,41 @@ __all__ = ["Project"]
 class Project:
     """The project directory, its configuration and the storage opened for a command.
 
-    :param directory: Where ``rivers.toml`` and ``.rivers/`` live (the
-        working directory once the command runs).
+    :param directory: Where the search for ``rivers.toml`` and
+        ``pyproject.toml`` starts (the working directory once the command runs).
     :param console: Where notes go.
-    :param storage_url: The ``--storage`` override, if any.
+    :param overrides: Settings given as flags, ``{section: {key: (value, flag)}}``
+        (``--storage``, ``--storage-path``, ``--memory``); they win over the
+        files and the environment.
     """
 
-    def __init__(self, directory: Path, console: Console, storage_url: str | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        console: Console,
+        overrides: dict[str, dict[str, tuple[Any, str]]] | None = None,
+    ) -> None:
         self.directory = directory
         self.console = console
-        self.storage_url_override = storage_url
+        self.overrides = overrides or {}
         self._config: ProjectConfig | None = None
         self._storage: Storage | None = None
 
     @property
     def config(self) -> ProjectConfig:
-        """``rivers.toml`` of the project (read once; defaults without the file)."""
+        """The project settings (read once; notices about published-package-only settings go to stderr)."""
         if self._config is None:
             from rivers.config import ProjectConfig
 
-            self._config = ProjectConfig.load(self.directory)
+            self._config = ProjectConfig.load(self.directory, overrides=self.overrides)
+            for notice in self._config.notices:
+                self.console.error(f"note: {notice}")
         return self._config
 
     @property
     def storage_url(self) -> str:
-        """``--storage``, else ``RIVERS_STORAGE_URL``, else ``[storage] url``, else the default."""
-        return self.storage_url_override or self.config.storage_url
+        """The storage URL in use (flags, else ``RIVERS_STORAGE_*``, else the files, else the default)."""
+        return self.config.absolute_storage_url()
 
     def storage_exists(self) -> bool:
         """False only for a SQLite file that was never created (nothing recorded yet)."""
@@ -59,47 +66,31 @@ class Project:
     def storage(self) -> Storage:
         """The project storage, opened on first use and closed by :meth:`close`."""
         if self._storage is None:
-            self._storage = self._open_storage()
+            self._storage = self.config.make_storage()
         return self._storage
-
-    def _open_storage(self) -> Storage:
-        override = self.storage_url_override
-        if override is None:
-            return self.config.make_storage()
-        from rivers.config import CONFIG_FILENAME
-        from rivers.exceptions import ConfigurationError
-        from rivers.plugins import connect_storage
-
-        config = self.config
-        same_scheme = _scheme(override) == _scheme(config.storage_url)
-        settings: dict[str, Any] = config.storage_settings if same_scheme else {}
-        try:
-            return connect_storage(override, **settings)
-        except ConfigurationError as error:
-            raise type(error)(f"--storage {override!r}: {error}") from error
-        except TypeError as error:
-            where = config.path or CONFIG_FILENAME
-            raise CliError(f"--storage {override!r}: invalid [storage] settings of {where}: {error}") from error
 
     def bind(self, repository: CodeRepository) -> Storage:
         """Apply the project to ``repository`` and resolve it against the project storage.
 
-        The executor and IO handler of ``rivers.toml`` become the
-        repository's defaults when it has none and the file configures one.
-        A repository already resolved by its module keeps its own storage
-        (a note says so).
+        The executor and IO handler of the settings become the repository's
+        defaults when it has none and the settings configure one. A
+        repository already resolved by its module keeps its own storage (a
+        note says so).
         """
         config = self.config
+        # built whenever configured, so that a bad section fails here exactly as in `rivers validate`
+        executor = config.make_executor() if "executor" in config.configured else None
+        io_handler = config.make_io_handler() if "io_handler" in config.configured else None
         if repository._resolved is not None:
             self.console.error(
                 "note: the repository was resolved when its module was imported; "
                 "it keeps its own storage and defaults, rivers.toml and --storage do not apply"
             )
             return repository.storage
-        if repository.default_executor is None and _configures(config, "executor"):
-            repository.default_executor = config.make_executor()
-        if repository._default_io_handler is None and _configures(config, "io_handler"):
-            repository._default_io_handler = config.make_io_handler()
+        if repository.default_executor is None and executor is not None:
+            repository.default_executor = executor
+        if repository._default_io_handler is None and io_handler is not None:
+            repository._default_io_handler = io_handler
         storage = self.storage()
         repository.resolve(storage)
         return storage
@@ -109,22 +100,3 @@ class Project:
         if self._storage is not None:
             self._storage.close()
             self._storage = None
-
-
-def _configures(config: ProjectConfig, section: str) -> bool:
-    """Whether ``[section]`` (``executor`` or ``io_handler``) asks for something other than core's default.
-
-    ``ProjectConfig`` does not record which sections the file had; a section
-    naming the default without settings behaves exactly like no section.
-    """
-    from rivers.config import DEFAULT_EXECUTOR, DEFAULT_IO_HANDLER
-
-    name, settings, default = {
-        "executor": (config.executor_name, config.executor_settings, DEFAULT_EXECUTOR),
-        "io_handler": (config.io_handler_name, config.io_handler_settings, DEFAULT_IO_HANDLER),
-    }[section]
-    return name != default or bool(settings)
-
-
-def _scheme(url: str) -> str:
-    return url.partition("://")[0].lower()

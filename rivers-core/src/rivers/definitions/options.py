@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from rivers.exceptions import AssetDefinitionError
 from rivers.io_handlers.base import BaseIOHandler
@@ -113,10 +113,22 @@ def normalize_pool(pool: str | Sequence[str] | None, pool_slots: int | dict[str,
     return [(name, pool_slots.get(name, 1)) for name in names]
 
 
-def check_tags(tags: Sequence[str] | None, owner: str) -> list[str] | None:
-    """Asset tags are a list of strings."""
+def check_tags(tags: Sequence[str] | Mapping[str, str] | None, owner: str) -> list[str] | None:
+    """Asset tags are a list of strings; a dict (Dagster's form) becomes ``"key=value"`` strings.
+
+    ``{"team": "data", "pii": ""}`` is ``["team=data", "pii"]``: what the
+    selection ``tag:team=data`` (or ``AssetSelection.tag("team", "data")``)
+    and ``tag:pii`` match.
+    """
     if tags is None:
         return None
+    if isinstance(tags, Mapping):
+        if not all(isinstance(k, str) and k and isinstance(v, str) for k, v in tags.items()):
+            raise TypeError(
+                f"{owner}: a tags dict maps non-empty str keys to str values, e.g. tags={{'team': 'data'}}; "
+                f"got {dict(tags)!r}"
+            )
+        return [f"{key}={value}" if value else key for key, value in tags.items()]
     if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
         raise TypeError(f"{owner}: tags must be a list of strings, e.g. tags=['etl']")
     return list(tags)

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rivers.execution.outcome import StepOutcome
-    from rivers.execution.plan import PlannedStep
     from rivers.execution.retry import FailureReason
+    from rivers.execution.plan import PlannedStep
     from rivers.execution.step_runner import RunState
 
 
@@ -109,9 +109,10 @@ class LaunchContext(abc.ABC):
     def report_lost(self, attempt: StepAttempt, error: BaseException, reason: FailureReason | None = None) -> None:
         """The attempt's runner disappeared before reporting (thread-safe); ``error`` says how.
 
-        ``reason`` (default :attr:`FailureReason.INFRASTRUCTURE`) types the
-        failure for the retry policy, e.g. ``OUT_OF_MEMORY`` for a pod the
-        kernel killed for memory, ``TIMEOUT`` for a deadline.
+        ``reason`` classifies the loss for the retry policy (default
+        ``FailureReason.INFRASTRUCTURE``; e.g. ``OUT_OF_MEMORY`` for a pod
+        killed for its memory, ``TIMEOUT`` for a deadline), so that
+        ``RetryOn.TRANSIENT`` and ``ComputeEscalation`` apply.
         """
 
     @abc.abstractmethod

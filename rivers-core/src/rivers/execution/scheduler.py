@@ -397,6 +397,7 @@ class StepScheduler(LaunchContext):
             self._wake()
 
     def report_lost(self, attempt: StepAttempt, error: BaseException, reason: FailureReason | None = None) -> None:
+        reason = reason or FailureReason.INFRASTRUCTURE
         if threading.get_ident() == self._thread:
             self._lost(attempt, error, reason)
         else:
@@ -428,14 +429,12 @@ class StepScheduler(LaunchContext):
             self._release(key)
         self._done(key)
 
-    def _lost(self, attempt: StepAttempt, error: BaseException, reason: FailureReason | None = None) -> None:
-        """The runner of ``attempt`` disappeared: an infrastructure failure (or ``reason``), retried when admitted."""
+    def _lost(self, attempt: StepAttempt, error: BaseException, reason: FailureReason) -> None:
+        """The runner of ``attempt`` disappeared (infrastructure, memory, deadline): retried if the policy admits it."""
         key = attempt.key
         if self.in_flight.get(key) is not attempt:
             return
         del self.in_flight[key]
-        if reason is None:
-            reason = FailureReason.INFRASTRUCTURE
         runtime = attempt.planned.runtime
         if may_retry(runtime, retry_policy(runtime, self.state.retry_default), attempt.attempt, error, reason):
             self._retry(attempt, error, reason, None)

@@ -544,6 +544,11 @@ def _run_graph_step(runtime: StepRuntime, run: RunState, outcome: StepOutcome) -
 
 
 # -------------------------------------------------------------------- hooks
+def _hook_key(runtime: StepRuntime, run: RunState) -> Any:
+    """The partition key a hook reports: the run's, for a partitioned step."""
+    return run.partition if runtime.partitions_def is not None else None
+
+
 def _hook_config(context: Any) -> Any:
     return getattr(context, "config", None)
 
@@ -551,7 +556,8 @@ def _hook_config(context: Any) -> Any:
 def _run_success_hooks(runtime: StepRuntime, run: RunState, name: str, value: Any, context: Any) -> None:
     for hook in runtime.success_hooks:
         _call_hook(hook, HookContext._create(asset_name=name, run_id=run.run_id, hook_type="success", output=value,
-                                             metadata=runtime.outputs[name].metadata, config=_hook_config(context)))
+                                             metadata=runtime.outputs[name].metadata, config=_hook_config(context),
+                                             partition_key=_hook_key(runtime, run)))
 
 
 def _run_failure_hooks(runtime: StepRuntime, run: RunState, error: str) -> None:
@@ -566,7 +572,8 @@ def _run_failure_hooks(runtime: StepRuntime, run: RunState, error: str) -> None:
             config = None
     for hook in runtime.failure_hooks:
         _call_hook(hook, HookContext._create(asset_name=runtime.key, run_id=run.run_id, hook_type="failure",
-                                             error=error, metadata=metadata, config=config))
+                                             error=error, metadata=metadata, config=config,
+                                             partition_key=_hook_key(runtime, run)))
 
 
 def _call_hook(hook: Any, context: HookContext) -> None:

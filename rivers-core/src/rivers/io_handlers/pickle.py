@@ -189,7 +189,7 @@ class PickleIOHandler(BaseIOHandler):
 
     def _batch_ids(self, index_key: str) -> list[str]:
         try:
-            return list(json.loads(_get(self.store, index_key)))
+            return list(json.loads(bytes(_get(self.store, index_key))))  # get may return any buffer
         except _MISSING:
             return []
         except ValueError:

@@ -85,24 +85,33 @@ class PartitionsDefinition:
 
     @staticmethod
     def daily(
-        start: datetime, end: datetime | None = None, fmt: str | None = None, *, timezone: str | None = None
+        start: datetime, end: datetime | None = None, fmt: str | None = None, *, timezone: str | None = None,
+        end_offset: int = 0,
     ) -> TimeWindowPartitions:
-        """One partition per day (cron ``0 0 * * *``), keys ``%Y-%m-%d`` by default."""
+        """One partition per day (cron ``0 0 * * *``), keys ``%Y-%m-%d`` by default.
+
+        Without ``end``, the days that have ended are partitions; ``end_offset=1``
+        adds today's (unfinished) window.
+        """
         from rivers.partitions.time_window import DAILY_CRON
 
         return PartitionsDefinition.TimeWindow.create(
-            start, DAILY_CRON, None, end, "%Y-%m-%d" if fmt is None else fmt, timezone
+            start, DAILY_CRON, None, end, "%Y-%m-%d" if fmt is None else fmt, timezone, end_offset
         )
 
     @staticmethod
     def hourly(
-        start: datetime, end: datetime | None = None, fmt: str | None = None, *, timezone: str | None = None
+        start: datetime, end: datetime | None = None, fmt: str | None = None, *, timezone: str | None = None,
+        end_offset: int = 0,
     ) -> TimeWindowPartitions:
-        """One partition per hour (cron ``0 * * * *``), keys ``%Y-%m-%dT%H:00`` by default."""
+        """One partition per hour (cron ``0 * * * *``), keys ``%Y-%m-%dT%H:00`` by default.
+
+        ``end_offset``: as for :meth:`daily`.
+        """
         from rivers.partitions.time_window import HOURLY_CRON
 
         return PartitionsDefinition.TimeWindow.create(
-            start, HOURLY_CRON, None, end, "%Y-%m-%dT%H:00" if fmt is None else fmt, timezone
+            start, HOURLY_CRON, None, end, "%Y-%m-%dT%H:00" if fmt is None else fmt, timezone, end_offset
         )
 
     @staticmethod
@@ -114,9 +123,14 @@ class PartitionsDefinition:
         fmt: str | None = None,
         *,
         timezone: str | None = None,
+        end_offset: int = 0,
     ) -> TimeWindowPartitions:
-        """Windows on a cron grid or every ``interval_seconds`` (exactly one of them)."""
-        return PartitionsDefinition.TimeWindow.create(start, cron_schedule, interval_seconds, end, fmt, timezone)
+        """Windows on a cron grid or every ``interval_seconds`` (exactly one of them).
+
+        ``end_offset``: as for :meth:`daily`.
+        """
+        return PartitionsDefinition.TimeWindow.create(start, cron_schedule, interval_seconds, end, fmt, timezone,
+                                                      end_offset)
 
     @staticmethod
     def multi(dimensions: Mapping[str, PartitionsDefinition]) -> MultiPartitions:

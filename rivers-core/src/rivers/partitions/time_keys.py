@@ -31,16 +31,19 @@ class CompiledGrid:
     """The parsed form of a valid definition: grid, zone, format and bounds (wall-clock microseconds)."""
 
     __slots__ = (
-        "grid", "zone", "format", "start", "end",
+        "grid", "zone", "format", "start", "end", "end_offset",
         "_timeline", "_timeline_ceil", "_ticks", "_valid_through", "_lock",
     )
 
-    def __init__(self, grid: Grid, zone: tzinfo | None, fmt: TimeFormat, start: int, end: int | None) -> None:
+    def __init__(self, grid: Grid, zone: tzinfo | None, fmt: TimeFormat, start: int, end: int | None,
+                 end_offset: int = 0) -> None:
         self.grid, self.zone, self.format, self.start, self.end = grid, zone, fmt, start, end
+        #: open-ended grids: 0 offers the windows that have ended, 1 also the current one
+        self.end_offset = end_offset
         self._timeline: Timeline | None = None
         self._timeline_ceil: int | None = None  # grid.ceil(bound) the cached timeline was built for
         self._ticks: dict[str, int] = {}  # key value -> tick (-1: not a tick of the grid)
-        self._valid_through = start - 1  # ticks up to here were <= now at some point
+        self._valid_through = start - 1  # ticks up to here were keys at some point
         self._lock = threading.Lock()
 
     def now(self) -> int:
@@ -50,8 +53,24 @@ class CompiledGrid:
         return to_us(datetime.now(self.zone).replace(tzinfo=None))
 
     def bound(self) -> int:
-        """Ticks before this time are keys."""
-        return self.end if self.end is not None else self.now() + 1
+        """Ticks before this time are keys.
+
+        Open-ended: the start of the current window (only windows that have
+        ended are keys), or just after *now* with ``end_offset=1``.
+        """
+        if self.end is not None:
+            return self.end
+        now = self.now()
+        if self.end_offset:
+            return now + 1
+        return self.current_window_start(now)
+
+    def current_window_start(self, now: int) -> int:
+        """The tick of the window containing ``now`` (``start`` when no window began yet)."""
+        after = self.grid.ceil(now + 1)  # the first tick after now
+        if after <= self.grid.ceil(self.start):
+            return self.start
+        return self.grid.tick(after - 1)
 
     def timeline(self) -> Timeline:
         """The current timeline (rebuilt only when an open-ended grid gained a tick)."""
@@ -98,9 +117,11 @@ class CompiledGrid:
             return tick < self.end
         if tick <= self._valid_through:
             return True
-        now = self.now()
-        self._valid_through = now
-        return tick <= now
+        bound = self.bound()
+        if tick < bound:
+            self._valid_through = tick
+            return True
+        return False
 
     def window_start(self, tick: int) -> int | None:
         """Where the window of grid tick ``tick`` starts locally (later inside a DST gap), or None if it has none."""

@@ -7,7 +7,8 @@ ambiguous tick is its first occurrence, and windows are timezone-aware.
 
 A key is ``fmt`` applied to its window's start; the window is ``[tick, next
 tick)``. The keys are the ticks ``t`` with ``start <= t < end``; with
-``end=None`` the bound is *now* (the current, unfinished window is included).
+``end=None`` they are the windows that have ended by *now*: the current,
+unfinished window is a key only with ``end_offset=1``.
 Nothing here enumerates the grid to validate or look up a key: keys are
 parsed with ``fmt`` and placed on the grid arithmetically.
 """
@@ -77,11 +78,11 @@ class TimeWindowPartitions(PartitionsDefinition):
     """``PartitionsDefinition.TimeWindow``: windows of a cron or interval grid.
 
     Attributes ``start``, ``end``, ``cron_schedule``, ``interval_seconds``,
-    ``fmt`` and ``timezone`` are as given. The raw constructor skips every
+    ``fmt``, ``timezone`` and ``end_offset`` are as given. The raw constructor skips every
     check (:meth:`check` runs them; the factories do both).
     """
 
-    __slots__ = ("start", "cron_schedule", "interval_seconds", "end", "fmt", "timezone", "_compiled")
+    __slots__ = ("start", "cron_schedule", "interval_seconds", "end", "fmt", "timezone", "end_offset", "_compiled")
 
     kind: ClassVar[str] = "time_window"
 
@@ -93,6 +94,7 @@ class TimeWindowPartitions(PartitionsDefinition):
         end: datetime | None = None,
         fmt: str | None = None,
         timezone: str | None = None,
+        end_offset: int = 0,
     ) -> None:
         self.start = start
         self.cron_schedule = cron_schedule
@@ -100,6 +102,7 @@ class TimeWindowPartitions(PartitionsDefinition):
         self.end = end
         self.fmt = DEFAULT_FMT if fmt is None else fmt
         self.timezone = timezone
+        self.end_offset = end_offset
         self._compiled: CompiledGrid | None = None
 
     @classmethod
@@ -111,10 +114,11 @@ class TimeWindowPartitions(PartitionsDefinition):
         end: datetime | None,
         fmt: str | None,
         timezone: str | None,
+        end_offset: int = 0,
     ) -> TimeWindowPartitions:
         """Build and check (the ``daily``/``hourly``/``time_window`` factories)."""
         cls._check_types(start, end, fmt, timezone)
-        definition = cls(start, cron_schedule, interval_seconds, end, fmt, timezone)
+        definition = cls(start, cron_schedule, interval_seconds, end, fmt, timezone, end_offset)
         definition.check()
         return definition
 
@@ -159,7 +163,13 @@ class TimeWindowPartitions(PartitionsDefinition):
             grid = cron_grid(cron, start)
         else:
             grid = interval_grid(start, _interval_us(self.interval_seconds))
-        return CompiledGrid(grid, zone, compile_format(self.fmt), start, end)
+        offset = self.end_offset
+        if isinstance(offset, bool) or offset not in (0, 1):
+            raise PartitionDefinitionError(
+                f"end_offset must be 0 (only windows that have ended are partitions) or 1 (the current window "
+                f"too), got {offset!r}"
+            )
+        return CompiledGrid(grid, zone, compile_format(self.fmt), start, end, offset)
 
     def check(self) -> None:
         """Validate types, grid, zone and ``fmt`` (reserved characters and the round-trip rule)."""
@@ -314,11 +324,13 @@ class TimeWindowPartitions(PartitionsDefinition):
     # ------------------------------------------------------------------
 
     def _identity(self) -> Any:
-        return (self.cron_schedule, self.interval_seconds, self.start, self.end, self.fmt, self.timezone)
+        return (self.cron_schedule, self.interval_seconds, self.start, self.end, self.fmt, self.timezone,
+                self.end_offset)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle the arguments only (the compiled grid is a cache)."""
-        arguments = (self.start, self.cron_schedule, self.interval_seconds, self.end, self.fmt, self.timezone)
+        arguments = (self.start, self.cron_schedule, self.interval_seconds, self.end, self.fmt, self.timezone,
+                     self.end_offset)
         return (TimeWindowPartitions, arguments)
 
     def __repr__(self) -> str:
@@ -330,6 +342,8 @@ class TimeWindowPartitions(PartitionsDefinition):
             parts.append(f"end={_iso(self.end)}")
         if self.timezone is not None:
             parts.append(f"timezone={_quote(str(self.timezone))}")
+        if self.end_offset:
+            parts.append(f"end_offset={self.end_offset}")
         return "PartitionsDefinition.time_window(" + ", ".join(p for p in parts if p) + ")"
 
 

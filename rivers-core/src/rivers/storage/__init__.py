@@ -13,9 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from rivers.storage.base import ASYNC_METHODS, Storage
 from rivers.storage.contract import CONTRACT_VERSION, Capability
-from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
-from rivers.storage.partition_status import PartitionStatusRanges
-from rivers.storage.queries import AssetCatalogueEntry, EventPage, RunPage, RunQuery
 from rivers.storage.records import (
     RUN_OUTCOMES,
     RUN_STATUSES,
@@ -29,7 +26,10 @@ from rivers.storage.records import (
 )
 
 if TYPE_CHECKING:
+    from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
     from rivers.storage.memory import MemoryStorage
+    from rivers.storage.partition_status import PartitionStatusRanges
+    from rivers.storage.queries import AssetCatalogueEntry, EventPage, RunPage, RunQuery
     from rivers.storage.sqlite import SqliteStorage
 
 __all__ = [
@@ -58,7 +58,18 @@ __all__ = [
     "StoredLog",
 ]
 
-_LAZY = {"MemoryStorage": "rivers.storage.memory", "SqliteStorage": "rivers.storage.sqlite"}
+_LAZY = {
+    "MemoryStorage": "rivers.storage.memory",
+    "SqliteStorage": "rivers.storage.sqlite",
+    "Lease": "rivers.storage.control_records",
+    "StoredBackfill": "rivers.storage.control_records",
+    "StoredTick": "rivers.storage.control_records",
+    "PartitionStatusRanges": "rivers.storage.partition_status",
+    "AssetCatalogueEntry": "rivers.storage.queries",
+    "EventPage": "rivers.storage.queries",
+    "RunPage": "rivers.storage.queries",
+    "RunQuery": "rivers.storage.queries",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -12,6 +12,7 @@ schema versions is in :mod:`rivers.storage._sqlite_migrations`.
 from __future__ import annotations
 
 import json
+import json.scanner
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -173,8 +174,32 @@ def _make_json_encoder() -> Callable[[Any], str]:
     return lambda value: join(c_encoder(value, 0))
 
 
+def _make_json_decoder() -> Callable[[str], Any]:
+    """Return a JSON decoder for the compact text :data:`encode_json` writes, calling the C scanner directly.
+
+    ``json.loads`` goes through three Python layers and a whitespace regex
+    per call; the catalogue and run pages decode thousands of short texts.
+    """
+    decoder = json.JSONDecoder()
+    make_scanner = getattr(json.scanner, "c_make_scanner", None)
+    if make_scanner is None:
+        return decoder.decode
+    scan_once = make_scanner(decoder)
+
+    def decode(text: str) -> Any:
+        try:
+            value, end = scan_once(text, 0)
+        except StopIteration:
+            return decoder.decode(text)  # raises the usual JSONDecodeError
+        if end != len(text):
+            return decoder.decode(text)
+        return value
+
+    return decode
+
+
 encode_json: Final = _make_json_encoder()
-decode_json: Final = json.loads
+decode_json: Final = _make_json_decoder()
 
 
 def pairs_to_db(pairs: Sequence[Sequence[Any]]) -> str:
@@ -292,7 +317,7 @@ def _list_from_db(text: str) -> list[Any]:
 
 def asset_from_row(row: Sequence[Any]) -> AssetRecord:
     """Inverse of :func:`asset_to_row`."""
-    return AssetRecord(
+    return AssetRecord.from_fields(
         row[0],
         _list_from_db(row[1]),
         _list_from_db(row[2]),

@@ -65,6 +65,12 @@ ASYNC_METHODS: Final = (
     "delete_dynamic_partition",
     "get_dynamic_partitions",
     "has_dynamic_partition",
+    # the read API for tools
+    "query_runs",
+    "get_events_after",
+    "get_asset_catalogue",
+    "get_topology",
+    "get_ticks",
 )
 
 _RESERVED_PARTITION_CHARACTERS: Final = ("|", ",")
@@ -396,14 +402,25 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         """
         return self._staleness_over({record.asset_key: record for record in self.get_asset_records()})
 
-    def _staleness_over(self, records: Mapping[str, AssetRecord]) -> Staleness:
-        """:meth:`compute_staleness` of the given ``{asset_key: record}`` (every record, already read)."""
+    def _staleness_over(
+        self, records: Mapping[str, AssetRecord], materialized: Callable[[str], bool] | None = None
+    ) -> Staleness:
+        """:meth:`compute_staleness` of the given ``{asset_key: record}`` (every record, already read).
+
+        ``materialized(asset_key)`` says whether the asset was ever
+        materialized (default: ask the backend, only where it matters).
+        """
         topology = self._topology()
+        if materialized is None:
+            materialized = self._was_materialized
         result: Staleness = {}
         for asset_key in records:
             for node in _dependencies_first(asset_key, topology, records, result):
-                result[node] = self._staleness_of(records[node], topology.get(node, ()), records, result)
+                result[node] = self._staleness_of(records[node], topology.get(node, ()), records, result, materialized)
         return result
+
+    def _was_materialized(self, asset_key: str) -> bool:
+        return self._latest_materialization(asset_key, None) is not None
 
     def _staleness_of(
         self,
@@ -411,15 +428,14 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         upstreams: Sequence[str],
         records: Mapping[str, AssetRecord],
         known: Staleness,
+        materialized: Callable[[str], bool],
     ) -> tuple[str, list[StaleCause]]:
         """Staleness of one asset whose upstream assets are already in ``known`` (except across a cycle)."""
         if record.last_event_id is None:
             return ("Missing", [])
         asset_key = record.asset_key
         causes: list[StaleCause] = []
-        if record.code_version != record.last_materialization_code_version and (
-            self._latest_materialization(asset_key, None) is not None
-        ):
+        if record.code_version != record.last_materialization_code_version and materialized(asset_key):
             causes.append(StaleCause(asset_key, "Code", "code version changed"))
         consumed = dict(record.last_input_data_versions)
         for upstream in upstreams:

@@ -33,6 +33,7 @@ from rivers.storage.records import (
     StoredEvent,
     StoredLog,
     _partition_to_db,
+    run_changes,
 )
 
 __all__ = ["MemoryStorage"]
@@ -116,13 +117,7 @@ class MemoryStorage(Storage):
         end_time: int | None = None,
         node_names: Sequence[str] | None = None,
     ) -> None:
-        changes: dict[str, object] = {}
-        if status is not None:
-            changes["status"] = status
-        if end_time is not None:
-            changes["end_time"] = end_time
-        if node_names is not None:
-            changes["node_names"] = list(node_names)
+        changes = run_changes(status, end_time, node_names)
         with self._lock:
             entry = self._run_entries.get(run_id)
             if entry is None:

@@ -172,7 +172,11 @@ class ReadApi:
             records = {row.record.asset_key: row.record for row in rows}
         else:  # upstreams of the chosen assets count too
             records = {record.asset_key: record for record in self.get_asset_records()}  # type: ignore[attr-defined]
-        staleness = self._staleness_over(records)  # type: ignore[attr-defined]
+        latest = {row.record.asset_key for row in rows if row.last_materialization is not None}
+        if keys is None:  # every asset's latest materialization is in the rows
+            staleness = self._staleness_over(records, latest.__contains__)  # type: ignore[attr-defined]
+        else:
+            staleness = self._staleness_over(records)  # type: ignore[attr-defined]
         entries = []
         for row in rows:
             asset_key = row.record.asset_key

@@ -266,3 +266,15 @@ class RunRecord(Record):
     def _prepare(self, values: dict[str, Any]) -> None:
         if type(values["partition_key"]) is str:
             values["partition_key"] = _partition_from_db(values["partition_key"])
+
+
+def run_changes(status: str | None, end_time: int | None, node_names: Any) -> dict[str, Any]:
+    """The fields an ``_update_run(status=, end_time=, node_names=)`` call changes (``None``: unchanged)."""
+    changes: dict[str, Any] = {}
+    if status is not None:
+        changes["status"] = status
+    if end_time is not None:
+        changes["end_time"] = end_time
+    if node_names is not None:
+        changes["node_names"] = list(node_names)
+    return changes

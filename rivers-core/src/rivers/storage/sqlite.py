@@ -34,7 +34,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Final, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple, TypeVar
 
 from rivers.exceptions import ConfigurationError, StorageError
 from rivers.storage._sqlite_schema import (
@@ -53,12 +53,9 @@ from rivers.storage._sqlite_schema import (
     run_from_row,
     run_to_row,
 )
-from rivers.storage import _sqlite_control
 from rivers.storage._sqlite_migrations import ensure_schema
 from rivers.storage.base import Storage
 from rivers.storage.contract import CONTRACT_VERSION, Capability
-from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
-from rivers.storage.partition_status import PartitionStatusRanges
 from rivers.storage.queries import CatalogueRow, RunPage, RunQuery, decode_run_cursor
 from rivers.storage.write_behind import WriteBehind, anything_held, publish_others
 from rivers.storage.records import (
@@ -70,6 +67,12 @@ from rivers.storage.records import (
     StoredEvent,
     StoredLog,
 )
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
+    from rivers.storage.partition_status import PartitionStatusRanges
 
 __all__ = ["DEFAULT_FILENAME", "MigrationReport", "SqliteStorage", "migrate_file"]
 
@@ -120,6 +123,13 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _control() -> ModuleType:
+    """The control-plane statements (partition status, backfills, ticks, leases), imported on first use."""
+    from rivers.storage import _sqlite_control
+
+    return _sqlite_control
 
 
 @functools.lru_cache(maxsize=64)
@@ -527,7 +537,7 @@ class SqliteStorage(Storage):
 
     def _topology(self) -> dict[str, list[str]]:
         rows = self._read("SELECT node, upstream FROM topology", reads_queued_tables=False)
-        return {node: decode_json(upstream) for node, upstream in rows}
+        return {node: decode_json(upstream) if upstream != "[]" else [] for node, upstream in rows}
 
     def _query_runs(self, query: RunQuery) -> RunPage:
         where: list[str] = []
@@ -535,21 +545,16 @@ class SqliteStorage(Storage):
         if query.statuses is not None:
             where.append(f"status IN ({', '.join('?' * len(query.statuses))})")
             parameters.extend(query.statuses)
-        if query.job_name is not None:
-            where.append("job_name = ?")
-            parameters.append(query.job_name)
-        if query.launched_by is not None:
-            where.append("launched_kind = ?")
-            parameters.append(query.launched_by)
-            if query.launched_by_ref is not None:
-                where.append("launched_ref = ?")
-                parameters.append(query.launched_by_ref)
-        if query.started_after is not None:
-            where.append("start_time >= ?")
-            parameters.append(query.started_after)
-        if query.started_before is not None:
-            where.append("start_time < ?")
-            parameters.append(query.started_before)
+        for condition, value in (
+            ("job_name = ?", query.job_name),
+            ("launched_kind = ?", query.launched_by),
+            ("launched_ref = ?", query.launched_by_ref),
+            ("start_time >= ?", query.started_after),
+            ("start_time < ?", query.started_before),
+        ):
+            if value is not None:
+                where.append(condition)
+                parameters.append(value)
         for key, value in query.tags:
             where.append("seq IN (SELECT run_seq FROM run_tags WHERE key = ? AND value = ?)")
             parameters.extend((key, value))
@@ -681,48 +686,48 @@ class SqliteStorage(Storage):
                 raise StorageError(f"Embedded storage at '{self._path}': query failed: {error}") from error
 
     def _partition_status(self, asset_keys: Sequence[str]) -> dict[str, PartitionStatusRanges]:
-        return self._control_read(lambda conn: _sqlite_control.partition_status(conn, asset_keys))
+        return self._control_read(lambda conn: _control().partition_status(conn, asset_keys))
 
     def _update_partition_status(
         self, asset_key: str, update: Callable[[PartitionStatusRanges], PartitionStatusRanges]
     ) -> None:
-        self._write(lambda conn: _sqlite_control.update_partition_status(conn, asset_key, update))
+        self._write(lambda conn: _control().update_partition_status(conn, asset_key, update))
 
     def _put_backfill(self, backfill: StoredBackfill) -> None:
-        self._write(lambda conn: _sqlite_control.put_backfill(conn, backfill))
+        self._write(lambda conn: _control().put_backfill(conn, backfill))
 
     def _get_backfill(self, backfill_id: str) -> StoredBackfill | None:
-        return self._control_read(lambda conn: _sqlite_control.get_backfill(conn, backfill_id))
+        return self._control_read(lambda conn: _control().get_backfill(conn, backfill_id))
 
     def _backfills(self, status: str | None, limit: int | None) -> list[StoredBackfill]:
-        return self._control_read(lambda conn: _sqlite_control.backfills(conn, status, limit))
+        return self._control_read(lambda conn: _control().backfills(conn, status, limit))
 
     def _request_backfill_cancel(self, backfill_id: str) -> bool:
-        return self._write(lambda conn: _sqlite_control.request_backfill_cancel(conn, backfill_id))
+        return self._write(lambda conn: _control().request_backfill_cancel(conn, backfill_id))
 
     def _put_tick(self, tick: StoredTick) -> None:
-        self._write(lambda conn: _sqlite_control.put_tick(conn, tick))
+        self._write(lambda conn: _control().put_tick(conn, tick))
 
     def _ticks(self, automation_name: str, limit: int, before: int | None) -> list[StoredTick]:
-        return self._control_read(lambda conn: _sqlite_control.ticks(conn, automation_name, limit, before))
+        return self._control_read(lambda conn: _control().ticks(conn, automation_name, limit, before))
 
     def _prune_ticks(self, automation_name: str, keep: int) -> int:
-        return self._write(lambda conn: _sqlite_control.prune_ticks(conn, automation_name, keep))
+        return self._write(lambda conn: _control().prune_ticks(conn, automation_name, keep))
 
     def _set_automation_cursor(self, automation_name: str, cursor: str | None) -> None:
-        self._write(lambda conn: _sqlite_control.set_cursor(conn, automation_name, cursor))
+        self._write(lambda conn: _control().set_cursor(conn, automation_name, cursor))
 
     def _automation_cursor(self, automation_name: str) -> str | None:
-        return self._control_read(lambda conn: _sqlite_control.get_cursor(conn, automation_name))
+        return self._control_read(lambda conn: _control().get_cursor(conn, automation_name))
 
     def _acquire_lease(self, name: str, owner: str, duration_s: float) -> Lease | None:
-        return self._write(lambda conn: _sqlite_control.acquire_lease(conn, name, owner, duration_s))
+        return self._write(lambda conn: _control().acquire_lease(conn, name, owner, duration_s))
 
     def _release_lease(self, name: str, owner: str) -> bool:
-        return self._write(lambda conn: _sqlite_control.release_lease(conn, name, owner))
+        return self._write(lambda conn: _control().release_lease(conn, name, owner))
 
     def _get_lease(self, name: str) -> Lease | None:
-        return self._control_read(lambda conn: _sqlite_control.get_lease(conn, name))
+        return self._control_read(lambda conn: _control().get_lease(conn, name))
 
     # -- concurrency pools (rivers.storage._sqlite_pools) ---------------------------
 

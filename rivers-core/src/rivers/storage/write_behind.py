@@ -35,16 +35,15 @@ when it is made (the backend's own writes; the queue holds nothing).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 from rivers.exceptions import StorageError
-from rivers.storage.records import RunRecord, StoredEvent, StoredLog
+from rivers.storage.records import RunRecord, StoredEvent, StoredLog, run_changes
 
 __all__ = ["Taken", "WriteBehind", "anything_held", "publish_others"]
 
@@ -53,6 +52,19 @@ _EXIT_CHECK_INTERVAL = 0.05
 
 #: Queues holding records, so a read through another storage object of this process writes them first.
 _holding: weakref.WeakSet[WriteBehind] = weakref.WeakSet()
+
+#: Counts forks into this process: a queue made before the last fork belongs to the parent (cheaper than getpid()).
+_fork_generation = 0
+
+
+def _after_fork_in_child() -> None:
+    global _fork_generation
+    _fork_generation += 1
+    _holding.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Taken:
@@ -96,13 +108,14 @@ class WriteBehind:
         self.lock = threading.Lock()
         self._wakeup = threading.Condition(self.lock)
         self.closed = False
-        self._pid = os.getpid()
+        self._generation = _fork_generation
         self._reset()
 
     def _reset(self) -> None:
         self.batch_depth = 0
         self.queued_runs: list[RunRecord] = []
         self.queued_run_times: list[float] = []  # when each queued run record was queued (monotonic)
+        self._queued_changes: list[dict[str, object] | None] = []  # updates of each queued record, applied by take()
         self.queued_events: list[StoredEvent] = []
         self.queued_logs: list[StoredLog] = []
         self.records_since = 0.0  # when the oldest queued event or log was queued (monotonic)
@@ -113,7 +126,7 @@ class WriteBehind:
         """In a forked child: drop the parent's queue, locks and thread without touching them."""
         self.lock = threading.Lock()
         self._wakeup = threading.Condition(self.lock)
-        self._pid = os.getpid()
+        self._generation = _fork_generation
         self._reset()
         _holding.discard(self)
 
@@ -125,7 +138,7 @@ class WriteBehind:
     @property
     def group_commit(self) -> bool:
         """Whether records may wait for a group commit now (delay > 0, open, in the creating process)."""
-        return self.commit_delay > 0 and not self.closed and self._pid == os.getpid()
+        return not self.closed and self._generation == _fork_generation and self._delay() > 0
 
     # -- queueing -------------------------------------------------------------------
 
@@ -135,9 +148,11 @@ class WriteBehind:
             if not self.group_commit:
                 return False
             self._raise_error()
+            if not self.queued_runs:
+                _holding.add(self)
             self.queued_runs.append(record)
             self.queued_run_times.append(time.monotonic())
-            _holding.add(self)
+            self._queued_changes.append(None)
             self._start_publisher()
             return True
 
@@ -154,16 +169,10 @@ class WriteBehind:
             self._raise_error()
             queued = self.queued_runs
             for index in range(len(queued) - 1, -1, -1):
-                record = queued[index]
-                if record.run_id == run_id:
-                    changes: dict[str, object] = {}
-                    if status is not None:
-                        changes["status"] = status
-                    if end_time is not None:
-                        changes["end_time"] = end_time
-                    if node_names is not None:
-                        changes["node_names"] = list(node_names)
-                    queued[index] = record.evolve(**changes)
+                if queued[index].run_id == run_id:
+                    changes = run_changes(status, end_time, node_names)
+                    earlier = self._queued_changes[index]
+                    self._queued_changes[index] = changes if earlier is None else {**earlier, **changes}
                     return not self.batch_depth
             return None
 
@@ -176,21 +185,32 @@ class WriteBehind:
         """
         with self.lock:
             if not self.batch_depth:
-                if not self.queued_runs or not self.group_commit:
+                runs = self.queued_runs
+                if not runs or not self.group_commit:
                     return False, False
-                queued_ids = {record.run_id for record in self.queued_runs}
-                if any(event.run_id not in queued_ids for event in events) or any(
-                    log.run_id not in queued_ids for log in logs
-                ):
-                    return False, False
-            self._raise_error()
-            now = time.monotonic()
+                newest = runs[-1].run_id  # a run's records usually follow its own start
+                for record in (*events, *logs):
+                    if record.run_id != newest and not self._is_queued(record.run_id):
+                        return False, False
+            if self._error is not None:
+                self._raise_error()
             if not self.queued_events and not self.queued_logs:
-                self.records_since = now
-            self.queued_events.extend(events)
-            self.queued_logs.extend(logs)
+                self.records_since = time.monotonic()
+            if events:
+                self.queued_events.extend(events)
+            if logs:
+                self.queued_logs.extend(logs)
             full = len(self.queued_events) + len(self.queued_logs) >= self.batch_max_events
-            return True, full or (bool(self.batch_depth) and now - self.records_since >= self.batch_max_delay)
+            if self.batch_depth and not full:
+                full = time.monotonic() - self.records_since >= self.batch_max_delay
+            return True, full
+
+    def _is_queued(self, run_id: str) -> bool:
+        """Whether ``run_id``'s record is queued (lock held; the newest first: usually the last one)."""
+        for record in reversed(self.queued_runs):
+            if record.run_id == run_id:
+                return True
+        return False
 
     def holds_runs(self) -> bool:
         """Whether run records are queued (reads of runs must flush first)."""
@@ -210,23 +230,36 @@ class WriteBehind:
         events and logs.
         """
         with self.lock:
-            runs, events, logs = self.queued_runs, self.queued_events, self.queued_logs
-            if not (runs or events or logs):
+            if not (self.queued_runs or self.queued_events or self.queued_logs):
                 return Taken([], [], [])
+            runs = self._current_runs()
+            times = self.queued_run_times
+            events, logs = self.queued_events, self.queued_logs
             self.queued_events, self.queued_logs = [], []
+            self.queued_runs, self.queued_run_times, self._queued_changes = [], [], []
             if keep_young_runs and runs:
-                runs, kept, kept_times = self._split_young_running(runs, self.queued_run_times)
-                self.queued_runs, self.queued_run_times = kept, kept_times
-                if kept:
-                    young = {record.run_id for record in kept}
+                cutoff = time.monotonic() - self.commit_delay / 2
+                young = {record.run_id for record, queued_at in zip(runs, times)
+                         if queued_at > cutoff and record.status == "Started"}
+                if young:
+                    kept = [(record, queued_at) for record, queued_at in zip(runs, times) if record.run_id in young]
+                    self.queued_runs = [record for record, _ in kept]
+                    self.queued_run_times = [queued_at for _, queued_at in kept]
+                    self._queued_changes = [None] * len(kept)
+                    runs = [record for record in runs if record.run_id not in young]
                     self.queued_events = [event for event in events if event.run_id in young]
                     self.queued_logs = [log for log in logs if log.run_id in young]
                     if self.queued_events or self.queued_logs:
                         events = [event for event in events if event.run_id not in young]
                         logs = [log for log in logs if log.run_id not in young]
-            else:
-                self.queued_runs, self.queued_run_times = [], []
             return Taken(runs, events, logs)
+
+    def _current_runs(self) -> list[RunRecord]:
+        """The queued run records with their updates applied (lock held)."""
+        return [
+            record if changes is None else record.evolve(**changes)
+            for record, changes in zip(self.queued_runs, self._queued_changes)
+        ]
 
     def written(self) -> None:
         """Call after a flush committed (or failed): this queue stops counting as holding records if empty.
@@ -238,45 +271,31 @@ class WriteBehind:
             if not (self.queued_runs or self.queued_events or self.queued_logs):
                 _holding.discard(self)
 
-    def _split_young_running(
-        self, records: list[RunRecord], times: list[float]
-    ) -> tuple[list[RunRecord], list[RunRecord], list[float]]:
-        cutoff = time.monotonic() - self.commit_delay / 2
-        write: list[RunRecord] = []
-        keep: list[RunRecord] = []
-        keep_times: list[float] = []
-        for record, queued_at in zip(records, times):
-            if queued_at > cutoff and record.status == "Started":
-                keep.append(record)
-                keep_times.append(queued_at)
-            else:
-                write.append(record)
-        return write, keep, keep_times
-
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> _Batch:
         """Queue the events and logs appended inside; write them when the outermost batch ends (nestable).
 
         When run records are queued, the end of the batch leaves the queue to
         the group commit instead (the publisher writes it within ``commit_delay``).
         """
+        return _Batch(self)
+
+    def _enter_batch(self) -> None:
         with self.lock:
             self.batch_depth += 1
-        try:
-            yield
-        finally:
-            with self.lock:
-                if self.batch_depth > 0:
-                    self.batch_depth -= 1
-                flush = self.batch_depth == 0 and not self.closed and bool(
-                    self.queued_events or self.queued_logs or self.queued_runs
-                )
-                if flush and self.queued_runs and self.group_commit:
-                    _holding.add(self)
-                    self._start_publisher()  # the publisher commits them within commit_delay
-                    flush = False
-            if flush:
-                self._flush(False)
+
+    def _exit_batch(self) -> None:
+        with self.lock:
+            if self.batch_depth > 0:
+                self.batch_depth -= 1
+            flush = self.batch_depth == 0 and not self.closed and bool(
+                self.queued_events or self.queued_logs or self.queued_runs
+            )
+            if flush and self.queued_runs and self.group_commit:
+                _holding.add(self)
+                self._start_publisher()  # the publisher commits them within commit_delay
+                flush = False
+        if flush:
+            self._flush(False)
 
     def close(self) -> None:
         """Mark the queue closed (after the backend's last flush); the publisher thread ends."""
@@ -296,13 +315,13 @@ class WriteBehind:
 
     def _publish_loop(self) -> None:
         """Commit the queue once its oldest record is ``commit_delay`` old; end when it is empty."""
-        pid = os.getpid()
+        generation = self._generation
         main_thread = threading.main_thread()
         while True:
             with self.lock:
                 while True:
                     holding = self.queued_runs or self.queued_events or self.queued_logs
-                    if not holding or self.closed or self._pid != pid:
+                    if not holding or self.closed or self._generation != generation:
                         if self.publisher is threading.current_thread():
                             self.publisher = None
                         return
@@ -339,12 +358,26 @@ def publish_others(own: WriteBehind | None) -> None:
     Also queues that look empty are flushed: their records may be in flight
     (the flush waits for their commit).
     """
-    pid = os.getpid()
     for other in list(_holding):
-        if other is not own and not other.closed and other._pid == pid:
+        if other is not own and not other.closed and other._generation == _fork_generation:
             other._flush(False)
 
 
 def anything_held() -> bool:
     """Whether any queue of this process holds records (cheap check before :func:`publish_others`)."""
     return bool(_holding)
+
+
+class _Batch:
+    """The context manager of :meth:`WriteBehind.batch` (a class: cheaper than a generator, once per run)."""
+
+    __slots__ = ("_queue",)
+
+    def __init__(self, queue: WriteBehind) -> None:
+        self._queue = queue
+
+    def __enter__(self) -> None:
+        self._queue._enter_batch()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._queue._exit_batch()

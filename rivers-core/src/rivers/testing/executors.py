@@ -56,6 +56,10 @@ isolated_runner            False   a step runs in a process of its own that it m
 supports_resume            True    the executor works in a fresh ``python`` subprocess (needs an
                                    installed plugin)
 ========================== ======= ===========================================================
+
+``slow_step_seconds`` (1.5) is how long the slow step of the as-soon-as-ready
+test runs (through ``RIVERS_KIT_SLOW_SECONDS`` in the runner's environment):
+raise it for runners that take long to start, such as one pod per step.
 """
 
 from __future__ import annotations
@@ -166,7 +170,7 @@ def kit_joined(kit_left: int, kit_right: int) -> int:
 
 @rs.Asset(io_handler=IO)
 def kit_slow() -> str:
-    return _timed("kit_slow", 1.5, "slow")
+    return _timed("kit_slow", float(os.environ.get("RIVERS_KIT_SLOW_SECONDS", "1.5")), "slow")
 
 
 @rs.Asset(io_handler=IO)
@@ -343,6 +347,9 @@ class ExecutorConformance:
     concurrent_steps: ClassVar[bool] = True
     isolated_runner: ClassVar[bool] = False
     supports_resume: ClassVar[bool] = True
+    #: how long the slow step of the as-soon-as-ready test runs; it must outlast starting two steps one after
+    #: the other (raise it for runners with a slow start, such as one pod per step)
+    slow_step_seconds: ClassVar[float] = 1.5
 
     def make_executor(self) -> rs.Executor:
         """The executor under test (default: ``Executor.from_plugin(executor_name, **executor_config)``)."""
@@ -352,6 +359,7 @@ class ExecutorConformance:
     @pytest.fixture
     def kit_dir(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.setenv("RIVERS_KIT_MARKS", str(tmp_path / "marks"))
+        monkeypatch.setenv("RIVERS_KIT_SLOW_SECONDS", str(self.slow_step_seconds))
         monkeypatch.chdir(tmp_path)
         return tmp_path
 

@@ -7,9 +7,21 @@ import rivers' engine inside their handlers, so building the parser is cheap.
 
 from __future__ import annotations
 
-from rivers.cli.commands import assets, backfill, materialize, plugins, resume, run, runs, storage, validate
+from rivers.cli.commands import (
+    assets,
+    backfill,
+    backfills,
+    materialize,
+    plugins,
+    pools,
+    resume,
+    run,
+    runs,
+    storage,
+    validate,
+)
 
 __all__ = ["COMMANDS"]
 
 #: The command modules, in the order ``rivers --help`` lists them.
-COMMANDS = (materialize, backfill, resume, validate, assets, runs, run, plugins, storage)
+COMMANDS = (materialize, backfill, backfills, resume, validate, assets, runs, run, pools, plugins, storage)

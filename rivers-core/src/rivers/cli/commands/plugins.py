@@ -36,13 +36,34 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
 
     plugins = rivers.plugins.list_plugins()
     broken = rivers.plugins.broken_plugins()
+    clash = published_package_clash()
     if args.json:
-        document = {"plugins": [p.to_dict() for p in plugins], "broken": [b.to_dict() for b in broken]}
+        document = {"plugins": [p.to_dict() for p in plugins], "broken": [b.to_dict() for b in broken],
+                    "warnings": [clash] if clash else []}
         context.console.print(json.dumps(document, indent=2, sort_keys=True))
     else:
         _print_plugins(context, plugins)
         _print_broken(context, broken)
+    if clash:
+        context.console.error(f"warning: {clash}")
     return EXIT_FAILURE if args.strict and broken else EXIT_OK
+
+
+#: The distribution name of the published package, which installs the same import package ``rivers``.
+PUBLISHED_DISTRIBUTION = "rivers"
+
+
+def published_package_clash() -> str | None:
+    """A warning when the published ``rivers`` distribution is installed next to ``rivers-core``."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version(PUBLISHED_DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return None
+    return (f"the published package '{PUBLISHED_DISTRIBUTION}' {version} is installed in this environment next to "
+            "rivers-core; both provide the import name 'rivers', so one overwrites the other's files. "
+            f"Use separate virtual environments (pip uninstall {PUBLISHED_DISTRIBUTION} here).")
 
 
 def _print_plugins(context: CommandContext, plugins: list[PluginInfo]) -> None:

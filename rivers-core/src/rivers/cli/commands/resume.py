@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -42,8 +43,13 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=handle)
 
 
-def remember_target(storage: Storage, target: str, selection: Sequence[str] | None) -> str:
-    """Record what a new run is about to run; returns the run id to start it with."""
+def remember_target(storage: Storage, target: str, selection: Sequence[str] | None,
+                    import_root: str | None = None) -> str:
+    """Record what a new run is about to run; returns the run id to start it with.
+
+    ``import_root`` is where a module TARGET is imported from (the project
+    directory of a configured ``[module]``; default: the working directory).
+    """
     from rivers._ids import random_uuid4
     from rivers.cli.target import _is_file_target, parse_target
 
@@ -52,7 +58,8 @@ def remember_target(storage: Storage, target: str, selection: Sequence[str] | No
     if _is_file_target(location):
         location = os.path.abspath(location)
     absolute = f"{location}:{attribute}" if attribute else location
-    record = {"target": absolute, "select": list(selection) if selection else None, "cwd": os.getcwd()}
+    record = {"target": absolute, "select": list(selection) if selection else None, "cwd": os.getcwd(),
+              "import_root": import_root or os.getcwd()}
     storage.kv_set(_KEY.format(run_id=run_id), json.dumps(record).encode("utf-8"))
     return run_id
 
@@ -84,6 +91,9 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
     if record.status == "Success":
         context.console.print(f"Run {record.run_id}: already succeeded, nothing to resume")
         return EXIT_OK
+    root = (remembered or {}).get("import_root")
+    if not args.target and root and root not in sys.path:
+        sys.path.insert(0, root)  # a module TARGET imports from where `materialize` imported it
     repository = load_target(target).repository
     with repository:
         storage = project.bind(repository)

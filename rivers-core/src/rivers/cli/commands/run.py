@@ -30,6 +30,7 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         "materialised, and the logs and tracebacks its steps left.",
     )
     parser.add_argument("run_id", metavar="RUN_ID", help="a run id, or a unique prefix of a recent one")
+    parser.add_argument("--json", action="store_true", help="print the run, its steps and materialisations as JSON")
     parser.set_defaults(handler=handle)
 
 
@@ -42,6 +43,13 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
         raise CliError(f"run {args.run_id!r} not found: no runs recorded yet in {context.project.storage_url}")
     storage = context.project.storage()
     report = load_report(storage, find_run(storage, args.run_id))
+    if args.json:
+        import json
+
+        from rivers.cli.commands.runs import run_to_dict
+
+        console.print(json.dumps(run_to_dict(report, steps=True), indent=2))
+        return EXIT_OK
     for line in format_table(None, _header(report)):
         console.print(line)
     headers, rows = step_table(report)

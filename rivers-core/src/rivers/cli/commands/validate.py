@@ -19,21 +19,23 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         "validate",
         parents=parents,
         help="check the definitions of TARGET (graph, jobs) and rivers.toml",
-        description="Import TARGET, build and validate its graph and jobs, and read rivers.toml. "
-        "Nothing runs and no storage is touched. Exit 1 when a definition is invalid.",
+        description="Check the project settings (rivers.toml, pyproject.toml, RIVERS_* variables) as strictly as "
+        "materialize uses them, then import TARGET and build and validate its graph, jobs, schedules and sensors. "
+        "Nothing runs and no storage is opened. Exit 2 for a settings error (as materialize), 1 when a "
+        "definition is invalid.",
     )
-    add_target_argument(parser)
+    add_target_argument(parser, optional=True, default_help="default: [module] of rivers.toml")
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace, context: CommandContext) -> int:
     """Print what TARGET defines; 1 with the error on stderr if a definition is invalid."""
-    from rivers.cli.target import load_target
     from rivers.repository_state import build_graph
 
-    _ = context.project.config  # read first: a malformed rivers.toml is a usage error (exit 2)
+    # settings first, exactly as materialize would use them: their errors are configuration errors (exit 2)
+    context.project.config.check()
     try:
-        loaded = load_target(args.target)
+        loaded = context.load(args.target)
         repository = loaded.repository
         repository.validate()
     except Exception as error:
