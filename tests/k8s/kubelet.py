@@ -49,9 +49,11 @@ class Kubelet:
         self.runner = runner
         self._pool = None
         if runner == "pool":
+            import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            self._pool = ProcessPoolExecutor(pool_size)
+            # spawn: forking this threaded process (HTTP server, watches) could copy a held lock
+            self._pool = ProcessPoolExecutor(pool_size, mp_context=multiprocessing.get_context("spawn"))
         self.namespace = namespace
         self.faults: list[tuple[str, str | None, int | None]] = []
         self.fault_delay = fault_delay
