@@ -354,9 +354,14 @@ class _Handler(BaseHTTPRequestHandler):
                     if since < api.expired_below or (api.history and since < api.history[0][0] - 1):
                         self._chunk({"type": "ERROR", "object": _status(410, "Expired", "too old resource version")})
                         break
-                    pending = [(v, e, o) for v, e, o in api.history if v > since
-                               and o["metadata"].get("namespace") == namespace
-                               and _matches(o["metadata"].get("labels") or {}, selector)]
+                    pending = []
+                    for version, event, obj in reversed(api.history):  # newest first: stop at what was sent
+                        if version <= since:
+                            break
+                        if obj["metadata"].get("namespace") == namespace and \
+                                _matches(obj["metadata"].get("labels") or {}, selector):
+                            pending.append((version, event, obj))
+                    pending.reverse()
                     if not pending:
                         if api.outage or api._stopped or time.monotonic() > end or api.watch_epoch != epoch:
                             if api.watch_epoch != epoch:

@@ -142,7 +142,7 @@ class Kubelet:
         self._status(name, {"phase": "Running", "startTime": started, "conditions": [scheduled], "containerStatuses": [
             {**waiting, "ready": True, "state": {"running": {"startedAt": started}}}]})
         if fault in ("oom", "evict", "delete", "exit"):
-            time.sleep(self.fault_delay)
+            # killed at once: a worker this young has not run its step, let alone reported it
             process.send_signal(signal.SIGKILL)
         code = process.wait()
         with open(log_path, encoding="utf-8", errors="replace") as file:
