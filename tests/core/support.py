@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from typing import Any, Callable
 
 import rivers as rs
@@ -61,6 +62,46 @@ def in_threads(work: Callable[[int], None], count: int = 4) -> None:
         thread.join()
     if errors:
         raise errors[0]
+
+
+def write_crash_project(directory: Any, monkeypatch: Any, pipeline: str) -> Any:
+    """A project for the crash tests in ``directory``: ``pipeline.py`` (its ``{support}`` filled in) on ``runs.db``.
+
+    ``RIVERS_TEST_MARKS`` points the assets' traces at ``directory/marks``.
+    """
+    from pathlib import Path
+
+    monkeypatch.setenv("RIVERS_TEST_MARKS", str(directory / "marks"))
+    (directory / "pipeline.py").write_text(pipeline.format(support=str(Path(__file__).resolve().parent)))
+    (directory / "rivers.toml").write_text('[storage]\nurl = "sqlite:///runs.db"\n')
+    return directory
+
+
+def wait_until_exists(process: subprocess.Popen[Any], *paths: Any, what: str, timeout: float = 30) -> None:
+    """Wait until every one of ``paths`` exists (the subprocess got there); fail if it exits first or too late."""
+    deadline = time.monotonic() + timeout
+    while not all(path.exists() for path in paths):
+        if process.poll() is not None:
+            raise AssertionError(f"the process exited before {what}: {process.communicate()}")
+        assert time.monotonic() < deadline, f"{what} never happened"
+        time.sleep(0.02)
+
+
+def wait_for_run_progress(database: str, steps: set[str], *, monitored: bool = False, timeout: float = 30) -> str:
+    """Wait until the only run in the SQLite file ``database`` has completed ``steps`` (and, with
+    ``monitored``, recorded its owner) as another process sees it; return its run id."""
+    from pathlib import Path
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if Path(database).exists():
+            with rs.Storage.embedded(database) as storage:
+                for run in storage.get_runs(limit=1):
+                    done = steps <= storage._completed_steps(run.run_id)
+                    if done and (not monitored or storage.get_run_monitor(run.run_id) is not None):
+                        return run.run_id
+        assert time.monotonic() < deadline, f"the run never completed {sorted(steps)} (monitored={monitored})"
+        time.sleep(0.05)
 
 
 def run_python(code: str, *args: str, timeout: float = 120, **env: str) -> str:

@@ -11,13 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import parallel_support as ps
 import rivers as rs
+from support import wait_for_run_progress, wait_until_exists, write_crash_project
 
 PIPELINE = """
 import os
@@ -77,23 +77,14 @@ if __name__ == "__main__":
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("RIVERS_TEST_MARKS", str(tmp_path / "marks"))
-    (tmp_path / "pipeline.py").write_text(PIPELINE.format(support=str(Path(ps.__file__).parent)))
-    (tmp_path / "rivers.toml").write_text('[storage]\nurl = "sqlite:///runs.db"\n')
-    return tmp_path
+    return write_crash_project(tmp_path, monkeypatch, PIPELINE)
 
 
 def start_and_kill(command: list[str], env: dict[str, str]) -> None:
     """Start ``command``, wait until the third asset runs, SIGKILL the process."""
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    marker = ps.marks_dir() / "third-started"
-    deadline = time.monotonic() + 20
-    while not marker.exists():
-        if process.poll() is not None:
-            raise AssertionError(f"pipeline exited early: {process.communicate()}")
-        assert time.monotonic() < deadline, "the third asset never started"
-        time.sleep(0.02)
-    time.sleep(0.2)  # let the event writer commit what finished before the kill
+    wait_until_exists(process, ps.marks_dir() / "third-started", what="the third asset started", timeout=20)
+    wait_for_run_progress("runs.db", {"first", "second", "side"})  # what finished is in the store
     process.send_signal(signal.SIGKILL)
     process.wait(10)
     process.stdout.close()
@@ -134,7 +125,9 @@ def test_materialize_resume_after_the_controller_was_killed(project: Path, execu
     killed_at = counts()
     assert killed_at == {"first": 1, "second": 1, "third": 1, "fourth": 0, "side": 1}
     storage = rs.Storage.embedded("runs.db")
-    assert storage.get_run(run_id).status == "Started"
+    # the next reader finds the owner dead: failed, "process died", its completed steps kept
+    assert storage.get_run(run_id).status == "Failure"
+    assert storage.get_run_monitor(run_id).end_reason == "process died"
     assert storage._completed_steps(run_id) == {"first", "second", "side"}
     storage.close()
 
@@ -151,7 +144,7 @@ def test_rivers_resume_finishes_a_killed_cli_run(project: Path) -> None:
     killed_at = counts()
     storage = rs.Storage.embedded("runs.db")
     (run,) = storage.get_runs()
-    assert run.status == "Started"
+    assert run.status == "Failure" and storage.get_run_monitor(run.run_id).end_reason == "process died"
     storage.close()
 
     (ps.marks_dir() / "release").touch()

@@ -258,3 +258,25 @@ def test_cli_migrate_of_a_plugin_backend_calls_its_migrate_and_hides_the_passwor
     assert calls == [("fakedb://bob:s3cret@db:5432/rivers", {})]
     assert out.strip() == "fakedb://bob:***@db:5432/rivers: 2: added the ticks table"
     assert "s3cret" not in out
+
+
+def _schema(path: Path) -> dict[str, object]:
+    """Every table's columns (name, type, not-null, default, in order) and the index and trigger names."""
+    conn = sqlite3.connect(path)
+    try:
+        objects = conn.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchall()
+        tables = sorted(name for kind, name in objects if kind == "table")
+        return {
+            "tables": {table: conn.execute(f"PRAGMA table_info({table})").fetchall() for table in tables},
+            "indexes": sorted(name for kind, name in objects if kind == "index"),
+            "triggers": sorted(name for kind, name in objects if kind == "trigger"),
+        }
+    finally:
+        conn.close()
+
+
+def test_a_new_file_has_the_schema_of_a_migrated_one(tmp_path: Path, v1_file: Path) -> None:
+    rs.Storage.embedded(v1_file).close()
+    rs.Storage.embedded(tmp_path / "new.db").close()
+    assert _schema(tmp_path / "new.db") == _schema(v1_file)
+    assert _version(tmp_path / "new.db") == _version(v1_file) == SCHEMA_VERSION

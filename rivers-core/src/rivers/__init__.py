@@ -54,6 +54,13 @@ _EXPORTS: dict[str, str] = {
     "CodeRepository": "rivers.repository",
     "Job": "rivers.jobs",
     "RunResult": "rivers.execution.result",
+    "RunHandle": "rivers.runs",
+    "RunLauncher": "rivers.runs",
+    "RunRequest": "rivers.runs",
+    "RunQueueConfig": "rivers.runs",
+    "TagConcurrencyLimit": "rivers.runs",
+    "RunInterrupted": "rivers.runs",
+    "RunTerminated": "rivers.runs",
     "Executor": "rivers.execution.executors",
     "RetryPolicy": "rivers.execution.retry",
     "Backoff": "rivers.execution.retry",
@@ -152,5 +159,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from rivers.plugins import hookimpl
     from rivers.repository import CodeRepository
     from rivers.resources import Resource
+    from rivers.runs import (
+        RunHandle,
+        RunInterrupted,
+        RunLauncher,
+        RunQueueConfig,
+        RunRequest,
+        RunTerminated,
+        TagConcurrencyLimit,
+    )
     from rivers.selection import AssetSelection
     from rivers.storage import AssetRecord, LaunchedBy, RunRecord, StaleCause, Storage, StorageType, StoredEvent, StoredLog

@@ -10,6 +10,7 @@ from rivers.exceptions import ExecutionError, GraphValidationError
 
 if TYPE_CHECKING:
     from rivers.execution.result import RunResult
+    from rivers.runs import RunHandle
     from rivers.repository import CodeRepository
 
 
@@ -69,15 +70,20 @@ class Job:
         tags: list[tuple[str, str]] | None = None,
         config: dict[str, Any] | None = None,
         raise_on_error: bool = True,
-    ) -> RunResult:
-        """Run the job's plan; the run record carries the job's name."""
+        block: bool = True,
+    ) -> RunResult | RunHandle:
+        """Run the job's plan; the run record carries the job's name.
+
+        ``block=False`` submits the run (see ``CodeRepository.materialize``)
+        and returns its :class:`~rivers.runs.RunHandle`.
+        """
         if self._repository is None:
             raise ExecutionError(
                 f"Job has not been validated. Add job '{self.name}' to CodeRepository(jobs=[...]) and call "
                 "repo.resolve() or use repo.get_job(name)"
             )
         return self._repository._execute_job(self, partition_key=partition_key, tags=tags, config=config,
-                                             raise_on_error=raise_on_error)
+                                             raise_on_error=raise_on_error, block=block)
 
     def __repr__(self) -> str:
         return f"Job(name={self.name!r})"

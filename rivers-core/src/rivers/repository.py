@@ -178,6 +178,7 @@ class CodeRepository:
         resume: bool = False,
         retry: Any = None,
         executor: Any = None,
+        block: bool = True,
     ) -> Any:
         """Run the selected assets (all when ``selection`` is None) and return a RunResult.
 
@@ -186,6 +187,12 @@ class CodeRepository:
         :class:`~rivers.AssetSelection`. When a step fails, its dependants are
         skipped, independent branches still run, and with ``raise_on_error``
         the first failure's exception is raised once the run is recorded.
+        ``block=False`` starts the run through the repository's
+        :attr:`launcher` (queued under ``run_queue``) and returns a
+        :class:`~rivers.runs.RunHandle` at once. Ctrl-C (SIGINT) or SIGTERM
+        during a blocking run records it as canceled (resumable with
+        ``resume=True``) and then raises :class:`~rivers.runs.RunInterrupted`
+        / :class:`~rivers.runs.RunTerminated`.
         """
         state = self._state()
         nodes = state.select(selection, include_upstream=include_upstream)
@@ -202,9 +209,16 @@ class CodeRepository:
             raise_on_error=raise_on_error,
             resume=resume,
             retry=retry,
+            block=block,
         )
 
-    def _execute_job(self, job: Job, *, partition_key: Any, tags: Any, config: Any, raise_on_error: bool) -> Any:
+    @property
+    def launcher(self) -> Any:
+        """The :class:`~rivers.runs.RunLauncher` every run of this repository goes through."""
+        return self._state().launcher
+
+    def _execute_job(self, job: Job, *, partition_key: Any, tags: Any, config: Any, raise_on_error: bool,
+                     block: bool = True) -> Any:
         from rivers.execution.partition_requests import coerce_key
 
         state = self._state()
@@ -220,6 +234,7 @@ class CodeRepository:
             resume=False,
             retry=job.retry,
             job_name=job.name,
+            block=block,
         )
 
     def _execute_run(self, run_id: str, partition_key: Any = None, config: Any = None, resume: bool = False,

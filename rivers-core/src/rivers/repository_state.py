@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from rivers.exceptions import (
     AssetDefinitionError,
+    AssetNotFoundError,
     ConfigurationError,
     ExecutionError,
     NodeNotFoundError,
@@ -92,6 +93,8 @@ def select_nodes(graph: AssetGraph, selection: Any, *, include_upstream: bool) -
 
     normalized = normalize_selection(selection)
     names = normalized.resolve(graph) if normalized is not None else list(graph.names)
+    if not names and _names_something(selection):
+        raise AssetNotFoundError(_empty_selection_message(graph, selection))
     chosen = set(names)
     steps = graph.steps
     for name in names:
@@ -106,6 +109,29 @@ def select_nodes(graph: AssetGraph, selection: Any, *, include_upstream: bool) -
     return [n for n in graph.names if n in chosen]
 
 
+def _names_something(selection: Any) -> bool:
+    """Whether a ``selection=`` argument asks for something (an empty list explicitly selects nothing)."""
+    if isinstance(selection, (list, tuple, set, frozenset)):
+        return bool(selection)
+    return True
+
+
+def _empty_selection_message(graph: AssetGraph, selection: Any) -> str:
+    """``selection 'group:nope' matches no asset; groups: ...; tags: ...`` with a hint."""
+    if isinstance(selection, str):
+        text = repr(selection)
+    elif isinstance(selection, (list, tuple)) and all(isinstance(item, str) for item in selection):
+        text = repr(" ".join(selection)) if len(selection) == 1 else repr(list(selection))
+    else:
+        text = repr(selection)
+    groups = sorted({node.group for node in graph.nodes.values() if node.group})
+    tags = sorted({str(tag) for node in graph.nodes.values() for tag in (node.tags or [])})
+    return (
+        f"selection {text} matches no asset; groups: {', '.join(groups) or '(none)'}; "
+        f"tags: {', '.join(tags) or '(none)'} (select e.g. 'group:<name>', 'tag:<tag>' or asset names)"
+    )
+
+
 class ResolvedRepository:
     """The resolved state of one :class:`CodeRepository`."""
 
@@ -118,6 +144,7 @@ class ResolvedRepository:
         self._write_handlers: dict[str, BaseIOHandler] = {}
         self.runtimes: dict[str, Any] = {}
         self._plans: dict[Any, ExecutionPlan] = {}
+        self._launcher: Any = None
 
     @classmethod
     def create(cls, repo: CodeRepository, storage: Any) -> ResolvedRepository:
@@ -309,43 +336,43 @@ class ResolvedRepository:
         job_name: str | None = None,
         partition_checked: bool = False,
         launched_by: Any = None,
+        block: bool = True,
     ) -> Any:
-        """Execute ``plan`` and return its RunResult (or raise its first failure).
+        """Execute ``plan`` through the run launcher and return its RunResult (or raise its first failure).
 
         ``partition_key`` is a PartitionKey (or None); ``partition_checked``
         says it was validated against every selected asset already.
+        ``block=False`` submits the run and returns its RunHandle.
         """
-        from rivers.definitions.compute import warn_inert_compute
-        from rivers.execution.coordinator import RunCoordinator
-        from rivers.execution.executors import Executor
+        request = self.run_request(plan, executor=executor, partition_key=partition_key, tags=tags, config=config,
+                                   run_id=run_id, raise_on_error=raise_on_error, resume=resume, retry=retry,
+                                   job_name=job_name, partition_checked=partition_checked, launched_by=launched_by)
+        return self.launcher.run(request) if block else self.launcher.submit(request)
+
+    def run_request(self, plan: ExecutionPlan, *, executor: Any, partition_key: Any, tags: Any, config: Any,
+                    run_id: str | None, raise_on_error: bool, resume: bool, retry: Any, job_name: str | None = None,
+                    partition_checked: bool = False, launched_by: Any = None) -> Any:
+        """The :class:`~rivers.runs.RunRequest` of a run of ``plan`` (its retry default resolved)."""
+        from rivers.runs import RunRequest
 
         retry_default = self._retry_policy(retry, f"job '{job_name}'" if job_name else "materialize(retry=...)") \
             if retry is not None else None
-        coordinator = RunCoordinator(
-            plan,
-            self.storage,
-            run_id=run_id,
-            job_name=job_name,
-            tags=tags,
-            config=config,
+        return RunRequest(
+            plan=plan, executor=executor, partition_key=partition_key, tags=list(tags or []), config=config,
+            run_id=run_id, resume=resume, job_name=job_name, partition_checked=partition_checked,
             retry_default=retry_default if retry_default is not None else self.default_retry,
-            partition=partition_key,
-            partition_checked=partition_checked,
-            launched_by=launched_by,
-            resume=resume,
+            launched_by=launched_by, raise_on_error=raise_on_error,
         )
-        executor = executor or Executor.in_process()
-        warn_inert_compute(executor, plan)
-        coordinator.start()
-        try:
-            executor.execute(coordinator)
-        finally:
-            result = coordinator.finish()
-        if raise_on_error and not result.success:
-            error = coordinator.first_error()
-            if error is not None:
-                raise error
-        return result
+
+    @property
+    def launcher(self) -> Any:
+        """The :class:`~rivers.runs.RunLauncher` of this repository's runs (created on first use)."""
+        launcher = self._launcher
+        if launcher is None:
+            from rivers.runs import RunLauncher
+
+            launcher = self._launcher = RunLauncher(self.storage, self.repo.run_queue)
+        return launcher
 
     # ---------------------------------------------------------------- observe
     def observe(self, asset_names: Sequence[str] | None) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import TypeVar
 
 __all__ = ["completions"]
@@ -16,19 +17,22 @@ def completions(
     limit: int,
     keep_launching: Callable[[], bool],
     launch: Callable[[Item], Outcome],
+    submit: Callable[[Item], Future[Outcome]],
     abort: Callable[[list[Item]], None],
     settle: Callable[[list[tuple[Item, Outcome]]], None],
 ) -> Iterator[tuple[Item, Outcome]]:
-    """Call ``launch(item)`` for ``items``, at most ``limit`` at once, while ``keep_launching()`` says so.
+    """Launch ``items``, at most ``limit`` at once, while ``keep_launching()`` says so.
 
     Yields ``(item, outcome)`` in the order the launches finish.
     ``keep_launching`` is asked before every launch, after the consumer has
     handled every outcome yielded so far, so a failure or a cancel it sees
     stops further launches; launches already running finish. With ``limit``
-    1 every launch runs in the calling thread, one after another. If the
+    1 every launch is ``launch(item)`` in the calling thread, one after
+    another; otherwise ``submit(item)`` starts it elsewhere (the run
+    launcher's threads) and returns the future of its outcome. If the
     consumer stops early (an exception such as Ctrl-C, or closing the
-    iterator) while launches run in other threads, ``abort`` gets their items
-    (to ask them to stop) and they are waited for; then ``settle`` gets the
+    iterator) while submitted launches run, ``abort`` gets their items (to
+    ask them to stop) and they are waited for; then ``settle`` gets the
     ``(item, outcome)`` of each that returned (a launch may finish anyway),
     so that the caller can still record what happened.
     """
@@ -40,31 +44,28 @@ def completions(
                 return
             yield item, launch(item)  # type: ignore[arg-type]
         return
-    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-
     running: dict[Future[Outcome], Item] = {}
     exhausted = False
-    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="rivers-backfill") as pool:
-        try:
-            while True:
-                while not exhausted and len(running) < limit and keep_launching():
-                    item = next(pending, _END)
-                    exhausted = item is _END
-                    if not exhausted:
-                        running[pool.submit(launch, item)] = item  # type: ignore[arg-type]
-                if not running:
-                    return
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    yield running.pop(future), future.result()
-        finally:
-            if running:
-                abort(list(running.values()))
-                wait(running)
-                returned = [(item, future.result()) for future, item in running.items()
-                            if future.exception() is None]
-                if returned:
-                    settle(returned)
+    try:
+        while True:
+            while not exhausted and len(running) < limit and keep_launching():
+                item = next(pending, _END)
+                exhausted = item is _END
+                if not exhausted:
+                    running[submit(item)] = item  # type: ignore[arg-type]
+            if not running:
+                return
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield running.pop(future), future.result()
+    finally:
+        if running:
+            abort(list(running.values()))
+            wait(running)
+            returned = [(item, future.result()) for future, item in running.items()
+                        if future.exception() is None]
+            if returned:
+                settle(returned)
 
 
 _END = object()

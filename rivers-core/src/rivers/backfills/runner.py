@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import threading
 import time
+from concurrent.futures import Future
 from typing import Any, Callable, Final
 
 from rivers.backfills.dispatch import completions
@@ -53,6 +54,7 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
     on other processes.
     """
     from rivers._ids import random_uuid4
+    from rivers.storage.monitor import current_owner
     from rivers.storage.records import LaunchedBy
 
     storage = state.storage
@@ -62,6 +64,7 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
     stop_on_failure = record.failure_policy == "stop_on_failure"
     cancel = _LIVE[record.backfill_id] = threading.Event()
     record.status = "InProgress"
+    record.owner = list(current_owner())  # a reader finds the backfill canceled once this process is gone
     save_backfill(storage, record)
     last_save = time.monotonic()
     failed_any = False
@@ -78,14 +81,26 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
             last_save = now
         return not (cancel.is_set() or (stop_on_failure and failed_any))
 
+    def request(run_key: Any, run_id: str, stage: Any = None) -> Any:
+        return state.run_request(stage or execution_plan, executor=executor, partition_key=run_key, tags=tags,
+                                 config=config, run_id=run_id, raise_on_error=False, resume=False, retry=None,
+                                 partition_checked=True, launched_by=launched_by)
+
     def launch(item: tuple[int, Any, str]) -> tuple[str | None, bool, set[str], str | None]:
         _, planned, run_id = item
-        return _run_one(state, execution_plan, planned.key, run_id, executor, tags, config, launched_by)
+        return _run_one(state.launcher, request(planned.key, run_id))
+
+    def submit(item: tuple[int, Any, str]) -> Future[tuple[str | None, bool, set[str], str | None]]:
+        _, planned, run_id = item
+        handle = state.launcher.submit(request(planned.key, run_id))
+        handles[run_id] = handle
+        outcome: Future[tuple[str | None, bool, set[str], str | None]] = Future()
+        handle.future.add_done_callback(lambda done: outcome.set_result(_outcome_of(done)))
+        return outcome
 
     def run_stage(stage: Any) -> bool:
         """Run a once-only stage (no key); whether it succeeded."""
-        run_id, succeeded, _, error = _run_one(state, stage, None, random_uuid4(), executor, tags, config,
-                                               launched_by)
+        run_id, succeeded, _, error = _run_one(state.launcher, request(None, random_uuid4(), stage))
         if run_id is not None:
             record.run_ids.append(run_id)
         if error is not None and record.error is None:
@@ -96,7 +111,7 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
 
     def abort(running: list[tuple[int, Any, str]]) -> None:
         for _, _, run_id in running:  # stop them before their next step
-            storage.request_cancellation(run_id)
+            handles[run_id].cancel()
 
     def record_run(index: int, planned: Any, outcome: tuple[str | None, bool, set[str], str | None]) -> bool:
         """Record a partition run's id (in plan order) and its keys' statuses; whether a key failed."""
@@ -114,6 +129,9 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
 
     launches = ((index, planned, random_uuid4()) for index, planned in enumerate(plan.runs))
     run_order: list[int] = []  # plan index of each partition run in record.run_ids: they stay in plan order
+    handles: dict[str, Any] = {}  # run id -> RunHandle of the submitted runs
+    signals = state.launcher.handling_signals()  # Ctrl-C / SIGTERM: the runs going stop, the backfill is canceled
+    signals.__enter__()
     try:
         if plan.before is not None and keep_launching() and not run_stage(plan.before):
             # the partition runs would fail on the missing upstream values: they fail without running
@@ -121,9 +139,10 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
             failed_any = True
             launches = iter(())
         first_partition_run = len(record.run_ids)
-        for (index, planned, _), outcome in completions(
-            launches, record.max_concurrency, keep_launching, launch, abort, settle
+        for (index, planned, run_id), outcome in completions(
+            launches, record.max_concurrency, keep_launching, launch, submit, abort, settle
         ):
+            handles.pop(run_id, None)
             failed_any = record_run(index, planned, outcome) or failed_any
             if progress is not None:
                 progress(record)
@@ -146,7 +165,9 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
         record.error = record.error or f"backfill interrupted: {reason}"
         raise
     finally:
+        signals.__exit__(None, None, None)
         _LIVE.pop(record.backfill_id, None)
+        record.owner = None
         save_backfill(storage, record)
     return record
 
@@ -176,15 +197,24 @@ def _was_canceled(storage: Any, run_id: str) -> bool:
     return run is not None and run.status == "Canceled"
 
 
-def _run_one(state: Any, execution_plan: Any, run_key: Any, run_id: str, executor: Any, tags: list[Any],
-             config: Any, launched_by: Any) -> tuple[str | None, bool, set[str], str | None]:
-    """``(run_id, success, keys marked failed, first error)`` of one run of ``run_key``, started as ``run_id``."""
+def _run_one(launcher: Any, request: Any) -> tuple[str | None, bool, set[str], str | None]:
+    """``(run_id, success, keys marked failed, first error)`` of one run, started in this thread."""
     try:
-        result = state.run(execution_plan, executor=executor, partition_key=run_key, tags=tags, config=config,
-                           run_id=run_id, raise_on_error=False, resume=False, retry=None, partition_checked=True,
-                           launched_by=launched_by)
+        result = launcher.run(request)
     except Exception as error:  # noqa: BLE001 - an executor failure fails this run's keys, not the backfill
         return None, False, set(), f"{type(error).__name__}: {error}"
+    return _outcome(result)
+
+
+def _outcome_of(future: Future[Any]) -> tuple[str | None, bool, set[str], str | None]:
+    """The outcome of a submitted run from its handle's future."""
+    error = future.exception()
+    if error is not None:
+        return None, False, set(), f"{type(error).__name__}: {error}"
+    return _outcome(future.result())
+
+
+def _outcome(result: Any) -> tuple[str | None, bool, set[str], str | None]:
     failed_keys = {key.stored_text() for _, key, _ in result.failed_partitions}
     first_error = None
     if result.failed_assets:

@@ -47,6 +47,8 @@ class BackfillRecord:
     error: str | None = None
     created: int = attrs.Factory(time.time_ns)
     updated: int = attrs.Factory(time.time_ns)
+    #: ``[host, pid, process start ns]`` of the process running it (while InProgress)
+    owner: list[Any] | None = None
 
     def count(self, status: str) -> int:
         """How many partitions have ``status``."""
@@ -94,7 +96,45 @@ def load_backfill(storage: Any, backfill_id: str) -> BackfillRecord | None:
     fields = json.loads(stored.data)
     fields["tags"] = [tuple(tag) for tag in fields["tags"]]
     fields["launched_by"] = tuple(fields["launched_by"])
-    return BackfillRecord(**fields)
+    record = BackfillRecord(**fields)
+    if record.status == "InProgress" and record.owner and not _owner_alive(record):
+        record = _mark_died(storage, record)
+    return record
+
+
+def _owner_alive(record: BackfillRecord) -> bool:
+    """Whether the process running ``record`` is still there (its progress saves serve as heartbeat)."""
+    from rivers.storage.monitor import RunMonitor, owner_alive
+
+    host, pid, started = record.owner  # type: ignore[misc]
+    monitor = RunMonitor(record.backfill_id, host=host, pid=pid, process_start=started, heartbeat=record.updated)
+    return owner_alive(record.created, monitor, time.time_ns())
+
+
+def _mark_died(storage: Any, record: BackfillRecord) -> BackfillRecord:
+    """A backfill whose process died: canceled (partitions not done too), saved, and returned.
+
+    Its last progress save may lag behind: the partitions of its runs take
+    the runs' own outcomes (a run that was going reads as "process died").
+    """
+    host, pid, _ = record.owner  # type: ignore[misc]
+    position = {text: index for index, text in enumerate(record.partition_keys)}
+    outcome = {"Success": "completed", "Failure": "failed"}
+    for run in storage.get_runs(limit=10 * len(position) + 100):
+        launched = run.launched_by
+        if launched.kind != "backfill" or launched.backfill_id != record.backfill_id or run.partition_key is None:
+            continue
+        index = position.get(run.partition_key.stored_text())
+        if index is not None and record.statuses[index] == "pending" and run.status in outcome:
+            record.statuses[index] = outcome[run.status]
+            if run.run_id not in record.run_ids:
+                record.run_ids.append(run.run_id)
+    record.statuses = ["canceled" if status == "pending" else status for status in record.statuses]
+    record.status = "Canceled"
+    record.error = record.error or f"backfill process died (pid {pid} on {host}); rerun_backfill runs the rest"
+    record.owner = None
+    save_backfill(storage, record)
+    return record
 
 
 def backfill_ids(storage: Any) -> list[str]:

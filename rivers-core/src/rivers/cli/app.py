@@ -18,6 +18,7 @@ from rivers.cli.errors import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
     EXIT_USAGE,
     CliError,
     Propagate,
@@ -139,6 +140,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.error("interrupted")
         return EXIT_INTERRUPTED
+    except SystemExit as stop:
+        from rivers.runs import RunTerminated
+
+        if not isinstance(stop, RunTerminated):
+            raise
+        console.error("terminated")
+        return EXIT_TERMINATED
     except CliError as error:
         _report(console, error, args.traceback, prefix=str(error))
         return error.exit_code

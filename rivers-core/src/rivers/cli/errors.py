@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 __all__ = [
-    "EXIT_BROKEN_PIPE", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CliError", "Propagate",
+    "EXIT_BROKEN_PIPE", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TERMINATED", "EXIT_USAGE", "CliError",
+    "Propagate",
     "is_user_error",
 ]
 
@@ -13,10 +14,12 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 #: Bad arguments, an unloadable TARGET, a malformed ``rivers.toml``, a rivers error before any run.
 EXIT_USAGE = 2
-#: Interrupted with Ctrl-C.
+#: Interrupted with Ctrl-C (SIGINT); the run is recorded as canceled.
 EXIT_INTERRUPTED = 130
 #: The reader of the output went away (``rivers runs | head``): 128 + SIGPIPE, as the shell reports it.
 EXIT_BROKEN_PIPE = 141
+#: Stopped by SIGTERM; the run is recorded as canceled (reason "terminated").
+EXIT_TERMINATED = 143
 
 
 class CliError(Exception):

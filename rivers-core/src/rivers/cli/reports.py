@@ -13,6 +13,7 @@ from rivers.cli.formatting import format_duration, one_line, plural
 
 if TYPE_CHECKING:
     from rivers.storage import RunRecord, Storage, StoredEvent
+    from rivers.storage.monitor import RunMonitor
 
 __all__ = ["RunReport", "StepReport", "load_report", "step_table"]
 
@@ -20,6 +21,8 @@ SUCCESS = "success"
 FAILURE = "failure"
 SKIPPED = "skipped"
 RUNNING = "running"
+#: a step the run never finished: it was stopped (Ctrl-C, SIGTERM, cancel) or its process died
+NOT_RUN = "not run"
 
 
 @dataclass
@@ -32,6 +35,7 @@ class StepReport:
     finished_ns: int | None = None
     error: str | None = None
     skipped_because: str | None = None
+    not_run_because: str | None = None
     retries: int = 0
     #: one ``(attempt, failure reason, next delay in ms)`` per failed attempt that was retried
     retry_events: list[tuple[int, str, int]] = field(default_factory=list)
@@ -48,6 +52,8 @@ class StepReport:
         """The error, the skip cause, or the number of retries."""
         if self.status == SKIPPED:
             return f"upstream failed: {self.skipped_because}" if self.skipped_because else "upstream failed"
+        if self.status == NOT_RUN:
+            return self.not_run_because or ""
         if self.error:
             if self.retries:
                 return f"{one_line(self.error)} (after {self.attempts} attempts)"
@@ -67,6 +73,8 @@ class RunReport:
     record: RunRecord
     steps: list[StepReport] = field(default_factory=list)
     materializations: list[StoredEvent] = field(default_factory=list)
+    #: owner, end reason and earlier attempts (None for runs that were never monitored)
+    monitor: RunMonitor | None = None
 
     @property
     def run_id(self) -> str:
@@ -83,11 +91,39 @@ class RunReport:
         return self.record.job_name or "materialize"
 
     @property
+    def reason(self) -> str | None:
+        """Why a run that did not succeed ended: "interrupted", "terminated", "canceled", "process died"."""
+        if self.monitor is None or self.record.status in ("Success", "Started", "Queued"):
+            return None
+        return self.monitor.end_reason
+
+    @property
+    def attempts(self) -> int:
+        """How many times the run was started (1 + resumes)."""
+        return 1 + (len(self.monitor.attempts) if self.monitor is not None else 0)
+
+    @property
     def duration_s(self) -> float | None:
-        """Wall-clock seconds of the run (``None`` while it runs)."""
+        """Seconds the run spent running, over all its attempts (``None`` while it runs)."""
         if self.record.end_time is None or not self.record.start_time:
             return None
+        if self.monitor is not None and self.monitor.attempts:
+            return self.monitor.running_ns(self.record.start_time, self.record.end_time, 0) / 1e9
         return (self.record.end_time - self.record.start_time) / 1e9
+
+    @property
+    def gap_s(self) -> float | None:
+        """Seconds between the attempts of a resumed run (its wall time minus its running time), else None."""
+        duration = self.duration_s
+        if duration is None or self.monitor is None or not self.monitor.attempts:
+            return None
+        return max(0.0, (self.record.end_time - self.record.start_time) / 1e9 - duration)
+
+    @property
+    def status_text(self) -> str:
+        """The status with the reason it ended, e.g. ``failure (process died)``."""
+        reason = self.reason
+        return f"{self.status} ({reason})" if reason else self.status
 
     def keys(self, status: str) -> list[str]:
         """The keys of the steps with ``status``."""
@@ -101,7 +137,9 @@ class RunReport:
         counts = [f"{len(self.keys(FAILURE))} failed"]
         if self.keys(SKIPPED):
             counts.append(f"{len(self.keys(SKIPPED))} skipped")
-        return f"{self.status}: {', '.join(counts)} ({timing})"
+        if self.keys(NOT_RUN):
+            counts.append(f"{len(self.keys(NOT_RUN))} not run")
+        return f"{self.status_text}: {', '.join(counts)} ({timing})"
 
 
 def load_report(storage: Storage, record: RunRecord) -> RunReport:
@@ -117,21 +155,35 @@ def load_report(storage: Storage, record: RunRecord) -> RunReport:
         step = steps.setdefault(event.asset_key, StepReport(event.asset_key))
         _apply(step, event)
     report.steps = list(steps.values())
+    if record.status not in ("Started", "Queued"):
+        report.monitor = storage.get_run_monitor(record.run_id)
+        for step in report.steps:
+            if step.status == RUNNING:  # started, never ended: the run stopped or its process died
+                step.status = NOT_RUN
+                step.not_run_because = report.reason
+        if record.status != "Success":  # planned, never recorded (e.g. the process died in it)
+            seen = set(steps) | {event.asset_key for event in report.materializations}
+            report.steps.extend(StepReport(name, NOT_RUN, not_run_because=report.reason)
+                                for name in record.node_names if name not in seen)
     return report
 
 
 def _apply(step: StepReport, event: StoredEvent) -> None:
     metadata = dict(event.metadata)
     if event.event_type == "StepStart":
-        step.started_ns = event.timestamp
+        step.started_ns, step.finished_ns = event.timestamp, None
         step.status = RUNNING
     elif event.event_type == "StepRetry":
         step.retries += 1
         step.retry_events.append((_int(metadata.get("rivers/attempt"), step.retries),
                                   metadata.get("rivers/failure_reason", "error"),
                                   _int(metadata.get("rivers/next_delay_ms"), 0)))
-    elif event.event_type == "StepSuccess":
+    elif event.event_type == "StepSuccess":  # also after a failed earlier attempt: its error is history
         step.status, step.finished_ns = SUCCESS, event.timestamp
+        step.error = step.skipped_because = step.not_run_because = None
+    elif event.event_type == "StepNotRun":
+        step.status, step.finished_ns = NOT_RUN, None
+        step.not_run_because = metadata.get("rivers/reason")
     elif event.event_type == "StepFailure":
         step.finished_ns = event.timestamp
         step.skipped_because = metadata.get("rivers/skipped_because")

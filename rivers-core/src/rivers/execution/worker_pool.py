@@ -63,9 +63,19 @@ def choose_start_method() -> str:
                 f"RIVERS_WORKER_START_METHOD={wanted!r} is not available here; choose one of {available}"
             )
         return wanted
-    if "fork" in available and threading.active_count() == 1:
+    if "fork" in available and _only_fork_safe_threads():
         return "fork"
     return "forkserver" if "forkserver" in available else "spawn"
+
+
+def _only_fork_safe_threads() -> bool:
+    """Whether every thread but this one holds no lock a forked child could need (``rivers_fork_safe``).
+
+    The run heartbeat thread sets the attribute: it blocks forks while it
+    works (``os.register_at_fork``), so a child never inherits its locks.
+    """
+    current = threading.current_thread()
+    return all(thread is current or getattr(thread, "rivers_fork_safe", False) for thread in threading.enumerate())
 
 
 @contextlib.contextmanager

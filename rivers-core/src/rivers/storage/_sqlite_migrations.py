@@ -1,8 +1,9 @@
 """Versions of the embedded SQLite schema and the migrations between them.
 
-The version is stamped into ``PRAGMA user_version``. A new file gets the
-version 1 schema (:data:`rivers.storage._sqlite_schema.V1_DDL`) and then every
-migration, in one transaction, so new and migrated files are alike.
+The version is stamped into ``PRAGMA user_version``. A new file is created
+at version 2 directly (version 1's DDL with version 2's columns, then
+version 2's objects: no table is altered) plus any later migration, in one
+transaction; a test checks that it is alike a migrated version 1 file.
 
 Opening a file of an older version applies the pending migrations when they
 are all ``automatic`` (additive changes); a pending migration that is not
@@ -59,7 +60,8 @@ _MATERIALIZATION_TRIGGER_V2: Final = """CREATE TRIGGER events_materialization AF
         ON CONFLICT (asset_key, partition) DO UPDATE SET event_seq = excluded.event_seq;
     END"""
 
-_V2_DDL: Final = (
+#: Version 2 changes to tables of version 1 (a migrated file only; a new file is created with them).
+_V2_ALTER: Final = (
     # the catalogue reads each asset's latest materialization and partition count from its record
     "ALTER TABLE asset_records ADD COLUMN last_materialization_seq INTEGER",
     "ALTER TABLE asset_records ADD COLUMN materialized_partitions INTEGER NOT NULL DEFAULT 0",
@@ -70,6 +72,13 @@ _V2_DDL: Final = (
         materialized_partitions = (SELECT COUNT(*) FROM latest_materializations AS l
                                    WHERE l.asset_key = asset_records.asset_key AND l.partition != '')""",
     "DROP TRIGGER IF EXISTS events_materialization",
+)
+
+#: The columns version 2 adds to ``asset_records`` (the same, in the same order, in a new file).
+_V2_ASSET_COLUMNS: Final = "last_materialization_seq INTEGER, materialized_partitions INTEGER NOT NULL DEFAULT 0"
+
+#: Version 2 objects (a migrated file and a new one).
+_V2_DDL: Final = (
     # the asset record first, so the partition counter below finds it
     _MATERIALIZATION_TRIGGER_V2,
     """CREATE TRIGGER latest_materializations_count AFTER INSERT ON latest_materializations
@@ -89,9 +98,6 @@ _V2_DDL: Final = (
         INSERT INTO run_tags (run_seq, key, value)
         SELECT NEW.seq, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(NEW.tags);
     END""",
-    """INSERT INTO run_tags (run_seq, key, value)
-    SELECT runs.seq, json_extract(tag.value, '$[0]'), json_extract(tag.value, '$[1]')
-    FROM runs, json_each(runs.tags) AS tag WHERE runs.tags != '[]'""",
     """CREATE TABLE partition_status (
         asset_key TEXT PRIMARY KEY,
         ranges TEXT NOT NULL,
@@ -128,11 +134,39 @@ _V1_BACKFILL_PREFIX: Final = "rivers/backfills/"
 _V1_BACKFILL_INDEX: Final = "rivers/backfills"
 
 
+#: Tags of the runs a version 1 file holds.
+_V2_RUN_TAGS: Final = """INSERT INTO run_tags (run_seq, key, value)
+    SELECT runs.seq, json_extract(tag.value, '$[0]'), json_extract(tag.value, '$[1]')
+    FROM runs, json_each(runs.tags) AS tag WHERE runs.tags != '[]'"""
+
+
 def _to_v2(conn: sqlite3.Connection) -> None:
     """Version 2: read-API indexes, run tags, catalogue counters, partition status, backfills, ticks, leases."""
-    for statement in _V2_DDL:
+    for statement in (*_V2_ALTER, *_V2_DDL, _V2_RUN_TAGS):
         conn.execute(statement)
     _move_v1_backfills(conn)
+
+
+def _create_v2(conn: sqlite3.Connection) -> None:
+    """The schema of version 2 in a new file: version 1's tables with version 2's columns, then version 2's objects.
+
+    The same tables, columns (in the same order), indexes and triggers as a
+    version 1 file after :func:`_to_v2`, without altering tables or moving
+    data (a new file's first open stays cheap).
+    """
+    asset_table = next(statement for statement in V1_DDL if "TABLE IF NOT EXISTS asset_records" in statement)
+    for statement in V1_DDL:
+        if statement is asset_table:
+            statement = statement[: statement.rindex(")")] + f", {_V2_ASSET_COLUMNS})"
+        elif "TRIGGER IF NOT EXISTS events_materialization" in statement:
+            continue  # replaced by version 2's
+        conn.execute(statement)
+    for statement in _V2_DDL:
+        conn.execute(statement)
+
+
+#: The schema version a new file is created at directly (later versions are migrations applied on top).
+_CREATED_VERSION: Final = 2
 
 
 def _move_v1_backfills(conn: sqlite3.Connection) -> None:
@@ -249,11 +283,10 @@ def _check_version(version: int, target: int, path: str, explicit: bool) -> None
 
 
 def _apply(conn: sqlite3.Connection, version: int) -> list[Migration]:
-    """Run the DDL of a new file (``version`` 0) and every pending migration (transaction open)."""
+    """Create a new file's schema (``version`` 0) or run the pending migrations, then the later ones."""
     if version == 0:
-        for statement in V1_DDL:
-            conn.execute(statement)
-        version = 1
+        _create_v2(conn)
+        version = _CREATED_VERSION
     applied = pending_migrations(version)
     for migration in applied:
         migration.apply(conn)

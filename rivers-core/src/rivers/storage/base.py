@@ -38,6 +38,7 @@ from rivers.storage.records import (
 
 if TYPE_CHECKING:
     from rivers.storage.memory import MemoryStorage
+    from rivers.storage.monitor import RunMonitor
     from rivers.storage.pools import ConcurrencyClaimStatus, PoolInfo, PoolLimit, SlotHolder
     from rivers.storage.sqlite import SqliteStorage
 
@@ -199,6 +200,85 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         return key in (self._dynamic_partitions(name) or ())
 
     # ------------------------------------------------------------------
+    # Run monitoring (see rivers.storage.monitor). Backends that keep
+    # monitor records set _supports_run_monitor and implement the three
+    # primitives; without them runs are never reconciled.
+    # ------------------------------------------------------------------
+
+    #: Whether the backend stores :class:`~rivers.storage.monitor.RunMonitor` records.
+    _supports_run_monitor: bool = False
+
+    def _put_run_monitor(self, record: RunMonitor) -> None:
+        """Insert the monitor record of ``record.run_id``, or replace every field of the existing one."""
+        raise StorageError(f"{type(self).__name__} does not support run monitoring")
+
+    def _run_monitors(self, run_ids: Sequence[str]) -> dict[str, RunMonitor]:
+        """The monitor records of those of ``run_ids`` that have one."""
+        return {}
+
+    def _heartbeat_runs(self, run_ids: Sequence[str], timestamp: int) -> None:
+        """Set the heartbeat of the monitor records of ``run_ids`` (runs without one are left alone)."""
+
+    def get_run_monitor(self, run_id: str) -> RunMonitor | None:
+        """Owner, heartbeat, end reason and earlier attempts of run ``run_id`` (``None`` when not monitored)."""
+        return self._run_monitors([run_id]).get(run_id)
+
+    def reconcile_runs(self, limit: int = 1000, run_ids: Sequence[str] | None = None) -> list[str]:
+        """Mark the runs whose process died as failed (reason ``"process died"``); return their ids.
+
+        Looks at the latest ``limit`` Started and Queued runs. A run is dead
+        when its owner process is gone (same host) or its heartbeat is stale
+        (another host); a Started run that never recorded an owner (it was
+        killed within its first fraction of a second, or written by an older
+        rivers) is dead once it started more than
+        :data:`~rivers.storage.monitor.OWNERLESS_GRACE_S` ago. Its completed
+        steps are kept, so ``rivers resume RUN_ID`` continues it. Reads
+        (:meth:`get_run`, :meth:`get_runs`) do the same for the runs they
+        return that recorded an owner; ``rivers runs`` and the automation
+        daemon call this. ``run_ids``: look at those runs only.
+        """
+        if run_ids is not None:
+            found = (self.get_run(run_id) for run_id in run_ids)
+            candidates = [record for record in found if record is not None]
+        else:
+            from rivers.storage.queries import RunQuery
+
+            query = RunQuery(statuses=("Started", "Queued"), limit=_check_limit(limit))
+            candidates = self._query_runs(query).runs
+        reconciled = self._reconciled(candidates, unowned=True)
+        return [record.run_id for record in reconciled if record.status == "Failure"]
+
+    def _reconciled(self, records: list[RunRecord], *, unowned: bool = False) -> list[RunRecord]:
+        """``records`` with every run whose owner died marked (and returned) as failed, reason "process died".
+
+        Runs without a monitor record are judged only with ``unowned``.
+        """
+        if not self._supports_run_monitor:
+            return records
+        waiting = [record for record in records if record.status in ("Started", "Queued")]
+        if not waiting:
+            return records
+        from rivers.storage.monitor import PROCESS_DIED, RunMonitor, owner_alive
+
+        monitors = self._run_monitors([record.run_id for record in waiting])
+        now = time.time_ns()
+        died: dict[str, RunRecord] = {}
+        for record in waiting:
+            monitor = monitors.get(record.run_id)
+            if monitor is None or monitor.pid is None:
+                if record.status == "Queued" or not unowned:
+                    continue  # queued for a daemon (nobody owns it yet), or judged by reconcile_runs() only
+            if owner_alive(record.start_time, monitor, now):
+                continue
+            if monitor is None:
+                monitor = RunMonitor(record.run_id)
+            end_time = max(record.start_time, monitor.heartbeat or monitor.attempt_start or record.start_time)
+            self._put_run_monitor(monitor.evolve(end_reason=PROCESS_DIED))
+            self._update_run(record.run_id, status="Failure", end_time=end_time)
+            died[record.run_id] = record.evolve(status="Failure", end_time=end_time)
+        return [died.get(record.run_id, record) for record in records] if died else records
+
+    # ------------------------------------------------------------------
     # Concurrency pools (see rivers.storage.pools)
     # ------------------------------------------------------------------
 
@@ -286,7 +366,9 @@ class Storage(ReadApi, ControlApi, abc.ABC):
             return []
         from rivers.storage.queries import RunQuery
 
-        return self._query_runs(RunQuery(statuses=None if status is None else (status,), limit=limit)).runs
+        records = self._query_runs(RunQuery(statuses=None if status is None else (status,), limit=limit)).runs
+        records = self._reconciled(records)
+        return records if status is None else [record for record in records if record.status == status]
 
     def kv_set(self, key: str, value: bytes) -> None:
         """Store raw bytes under ``key`` (``bytes``, ``bytearray`` or ``memoryview``; ``str`` is rejected)."""

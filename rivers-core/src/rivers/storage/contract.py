@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
@@ -415,13 +414,17 @@ def unsupported(capability: Capability, method: Callable[..., _T]) -> Callable[.
     """A default for a capability method: raises :class:`StorageCapabilityError` naming backend and capability."""
     name = method.__name__
 
-    @functools.wraps(method)
     def default(self: object, *args: object, **kwargs: object) -> _T:
         raise StorageCapabilityError(
             f"storage backend {type(self).__name__} does not support {capability.value!r} "
             f"(it does not implement {name}); use a backend with this capability, e.g. Storage.embedded(path)"
         )
 
+    # what functools.wraps would copy, for help() and inspect.signature (wraps costs more at import)
+    default.__name__ = name
+    default.__qualname__ = method.__qualname__
+    default.__doc__ = method.__doc__
+    default.__wrapped__ = method  # type: ignore[attr-defined]
     default.__rivers_unsupported__ = capability  # type: ignore[attr-defined]
     return default
 

@@ -13,6 +13,7 @@ from rivers.exceptions import StorageError
 from rivers.storage.base import Storage
 from rivers.storage.contract import CONTRACT_VERSION, Capability
 from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
+from rivers.storage.monitor import RunMonitor
 from rivers.storage.partition_status import PartitionStatusRanges
 from rivers.storage.pools import (
     DEFAULT_LEASE_SECONDS,
@@ -70,6 +71,7 @@ class MemoryStorage(Storage):
         self._dynamic: dict[str, dict[str, None]] = {}
         self._cancelled: set[str] = set()
         self._progress: dict[str, tuple[int, int, str | None]] = {}
+        self._monitors: dict[str, RunMonitor] = {}
         # pools: key -> (limit, lease seconds); (pool, run, step) -> (slots, claimed_at ns, expires_at ns)
         self._pool_limit_rows: dict[str, tuple[int, float]] = {}
         self._pool_claims: dict[tuple[str, str, str], tuple[int, int, int]] = {}
@@ -539,7 +541,29 @@ class MemoryStorage(Storage):
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._lock:
             entry = self._run_entries.get(run_id)
-        return None if entry is None else entry[1]
+        if entry is None:
+            return None
+        record = entry[1]
+        return record if record.status not in ("Started", "Queued") else self._reconciled([record])[0]
+
+    # -- run monitoring ---------------------------------------------------------
+
+    _supports_run_monitor = True
+
+    def _put_run_monitor(self, record: RunMonitor) -> None:
+        with self._lock:
+            self._monitors[record.run_id] = record
+
+    def _run_monitors(self, run_ids: Sequence[str]) -> dict[str, RunMonitor]:
+        with self._lock:
+            return {run_id: self._monitors[run_id] for run_id in run_ids if run_id in self._monitors}
+
+    def _heartbeat_runs(self, run_ids: Sequence[str], timestamp: int) -> None:
+        with self._lock:
+            for run_id in run_ids:
+                monitor = self._monitors.get(run_id)
+                if monitor is not None:
+                    self._monitors[run_id] = monitor.evolve(heartbeat=timestamp)
 
     def kv_get(self, key: str) -> bytes | None:
         with self._lock:

@@ -77,6 +77,11 @@ class ReadApi:
             limit=limit,
         )
         page: RunPage = self._query_runs(query)  # type: ignore[attr-defined]
+        reconciled = self._reconciled(page.runs)  # type: ignore[attr-defined]  # a dead owner's run reads as failed
+        if reconciled is not page.runs:
+            if statuses is not None:
+                reconciled = [record for record in reconciled if record.status in statuses]
+            page = page.evolve(runs=reconciled)
         return page
 
     def get_events_after(

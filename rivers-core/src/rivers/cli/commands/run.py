@@ -86,12 +86,14 @@ def _header(report: RunReport) -> list[list[object]]:
     rows: list[list[object]] = [
         ["Run:", record.run_id],
         ["Job:", report.job],
-        ["Status:", report.status],
+        ["Status:", report.status_text],
         ["Started:", format_timestamp(record.start_time)],
         ["Finished:", format_timestamp(record.end_time)],
         ["Duration:", format_duration(report.duration_s)],
         ["Launched by:", _launched_by(record)],
     ]
+    if report.attempts > 1:  # a resumed run: its running time above, the wait between its attempts apart
+        rows.append(["Attempts:", f"{report.attempts} (gap between attempts: {format_duration(report.gap_s)})"])
     if record.partition_key is not None:
         rows.append(["Partition:", record.partition_key])
     if record.tags:

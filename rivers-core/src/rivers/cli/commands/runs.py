@@ -38,6 +38,12 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         metavar="S",
         help="only runs with this status: success, failure, started, queued, notstarted, canceled",
     )
+    parser.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="say which runs were found dead: marked failed (reason 'process died'), resumable with "
+        "`rivers resume`; the check itself always runs before listing",
+    )
     parser.add_argument("--json", action="store_true", help="print the runs as JSON")
     parser.set_defaults(handler=handle)
 
@@ -52,6 +58,11 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
         console.print("[]" if args.json else f"no runs recorded yet in {project.storage_url}")
         return EXIT_OK
     storage = project.storage()
+    died = storage.reconcile_runs()  # never list a run whose process died as running
+    if args.reconcile and not args.json:
+        for run_id in died:
+            console.print(f"Run {run_id}: failure (process died); `rivers resume {run_id[:SHORT_ID]}` continues it")
+        console.info(f"reconciled: {len(died)} dead run{'s' if len(died) != 1 else ''}")
     records = storage.get_runs(limit=args.limit, status=args.status)
     if args.json:
         console.print(json.dumps([run_to_dict(load_report(storage, record)) for record in records], indent=2))
@@ -70,7 +81,7 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
             [
                 record.run_id[:SHORT_ID],
                 report.job,
-                report.status,
+                report.status_text,
                 format_timestamp(record.start_time),
                 format_duration(report.duration_s) if record.end_time else "running",
                 len(report.steps),
@@ -93,6 +104,7 @@ def run_to_dict(report: RunReport, *, steps: bool = False) -> dict[str, Any]:
         "launched_by": {"kind": record.launched_by.kind, "name": record.launched_by.name,
                         "backfill_id": record.launched_by.backfill_id},
         "steps_total": len(report.steps), "failed_steps": report.keys(FAILURE),
+        "reason": report.reason, "attempts": report.attempts, "gap_s": report.gap_s,
     }
     if steps:
         document["steps"] = [
