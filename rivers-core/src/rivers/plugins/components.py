@@ -92,6 +92,7 @@ FIRST_PARTY_DISTRIBUTIONS: dict[tuple[str, str], str] = {
     ("io_handler", "fs"): "rivers-io-fs",
     ("io_handler", "s3"): "rivers-io-s3",
     ("executor", "kubernetes"): "rivers-executor-k8s",
+    ("executor", "k8s"): "rivers-executor-k8s",
 }
 
 
