@@ -10,10 +10,12 @@ than ``from rivers import <name>`` would), plus:
   same graceful stop as Ctrl-C;
 * :func:`wait_for_exit` — block until such a signal arrives;
 * :func:`runtime_info` — the worker counts of this process;
-* :mod:`rivers._core.storage` — the storage record types.
+* :mod:`rivers._core.storage` — the storage record types;
+* ``MappedOutput`` — what ``InvokedNodeOutput.map()`` returns in a graph
+  body (importable from here only, as in the published package).
 
-Not provided (the features do not exist in rivers yet): ``AutomationDaemon``
-and ``MappedOutput``. New code should import from :mod:`rivers`.
+Not provided (the feature does not exist in rivers yet): ``AutomationDaemon``.
+New code should import from :mod:`rivers`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import signal
 import threading
 from typing import Any
 
-__all__ = ["install_signal_handler", "runtime_info", "storage", "wait_for_exit"]
+from rivers.definitions.composition import MappedOutput
+
+__all__ = ["MappedOutput", "install_signal_handler", "runtime_info", "storage", "wait_for_exit"]
 
 _exit_requested = threading.Event()
 _waiting = threading.Event()
