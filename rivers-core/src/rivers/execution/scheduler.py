@@ -380,6 +380,7 @@ class StepScheduler(LaunchContext):
         group = self._groups[key] = _MappedGroup(expansion)
         instances = expansion.instances
         self.remaining += len(instances)
+        self.run.expanded_steps.extend(instance.key for instance in instances)
         for instance in instances:
             instance.dependants = (key,)
             steps[instance.key] = instance
@@ -387,7 +388,10 @@ class StepScheduler(LaunchContext):
         if not instances:
             return False
         if self._serial is not None:
+            run = self.run
             for position, instance in enumerate(instances):
+                if self._stopped is None and run.cancel_requested():
+                    self._stop(StopReason(run.stop_reason or StopReason.CANCELED))
                 if self._stopped is not None:
                     self._not_run.extend(i.key for i in instances[position:] if i.key not in self.run.completed)
                     self.remaining -= len(instances) - position
