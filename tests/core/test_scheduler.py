@@ -237,3 +237,59 @@ def test_a_lost_attempt_keeps_the_reason_its_launcher_gives_for_the_retry_policy
     failure, = [dict(e.metadata) for e in events if e.event_type == "StepFailure"]
     assert failure["rivers/failure_reason"] == "out_of_memory"  # strict: an OOM is not a timeout
     assert [e.event_type for e in events if e.asset_key == "strict"] == ["StepStart", "StepFailure"]
+
+
+def test_a_launcher_that_cannot_start_a_step_fails_only_that_step() -> None:
+    from rivers.execution.launcher import StepLauncher
+    from rivers.execution.local_launchers import InlineLauncher
+
+    class Refusing(InlineLauncher):
+        def launch(self, attempt) -> None:
+            if attempt.key == "refused" and attempt.attempt == 1:
+                raise RuntimeError("the cluster refused the Job")
+            super().launch(attempt)
+
+    class RefusingExecutor(rs.Executor):
+        def launcher(self) -> StepLauncher:
+            return Refusing()
+
+    @rs.Asset
+    def refused() -> int:
+        return 1
+
+    @rs.Asset
+    def after_refused(refused: int) -> int:
+        return refused
+
+    @rs.Asset
+    def fine() -> int:
+        return 2
+
+    @rs.Asset(retry=rs.RetryPolicy(1, retry_on=rs.RetryOn.TRANSIENT))
+    def refused_then_retried() -> int:
+        return 3
+
+    repo = rs.CodeRepository(assets=[refused, after_refused, fine], default_executor=RefusingExecutor())
+    repo.resolve(rs.Storage.memory())
+    result = repo.materialize(raise_on_error=False)
+    failed = dict(result.failed_assets)
+    assert failed["refused"] == "RuntimeError: the cluster refused the Job"
+    assert failed["after_refused"] == "ExecutionError: Skipped: upstream dependency failed"
+    assert "fine" not in failed and repo.load_node("fine") == 2
+    failure, = [dict(e.metadata) for e in repo.storage.get_events_for_run(result.run_id)
+                if e.event_type == "StepFailure" and e.asset_key == "refused"]
+    assert failure["rivers/failure_reason"] == "infrastructure"
+
+    class RefusesOnce(InlineLauncher):
+        def launch(self, attempt) -> None:
+            if attempt.attempt == 1:
+                raise RuntimeError("API server unavailable")
+            super().launch(attempt)
+
+    class RefusesOnceExecutor(rs.Executor):
+        def launcher(self) -> StepLauncher:
+            return RefusesOnce()
+
+    retried = rs.CodeRepository(assets=[refused_then_retried], default_executor=RefusesOnceExecutor())
+    retried.resolve(rs.Storage.memory())
+    assert retried.materialize().success and retried.load_node("refused_then_retried") == 3

@@ -172,7 +172,12 @@ class StepLauncher(abc.ABC):
 
     @abc.abstractmethod
     def launch(self, attempt: StepAttempt) -> None:
-        """Start ``attempt``; its outcome is reported through the context, exactly once."""
+        """Start ``attempt``; its outcome is reported through the context, exactly once.
+
+        An exception raised here (e.g. the cluster refused the Job) fails
+        only this attempt, as an infrastructure failure the step's retry
+        policy may retry.
+        """
 
     def terminate(self, attempt: StepAttempt) -> None:
         """Stop an attempt in flight after a stop request; it must not report afterwards.

@@ -454,15 +454,19 @@ class StepScheduler(LaunchContext):
         attempt.launcher = launcher
         attempt.launched_ns = time.time_ns()
         self.in_flight[attempt.key] = attempt
-        if self._inline_here and launcher.capabilities.blocking:
-            run = self.run
-            run.inline_step = attempt.key  # a signal handler may interrupt it (see RunCoordinator.inline_step)
-            try:
+        try:
+            if self._inline_here and launcher.capabilities.blocking:
+                run = self.run
+                run.inline_step = attempt.key  # a signal handler may interrupt it (see RunCoordinator.inline_step)
+                try:
+                    launcher.launch(attempt)
+                finally:
+                    run.inline_step = None
+            else:
                 launcher.launch(attempt)
-            finally:
-                run.inline_step = None
-        else:
-            launcher.launch(attempt)
+        except Exception as error:  # noqa: BLE001 - a launcher that cannot start a step fails only that step
+            if self.in_flight.get(attempt.key) is attempt:
+                self._lost(attempt, error, FailureReason.INFRASTRUCTURE)
 
     def _dispatch_queues(self) -> None:
         for launcher, queue in self._queues.items():

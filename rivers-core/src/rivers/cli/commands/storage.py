@@ -1,4 +1,5 @@
-"""``rivers storage migrate`` (alias ``rivers db migrate``): bring the project storage's schema up to date."""
+"""``rivers storage migrate`` (alias ``rivers db migrate``): bring the project storage's schema up to date;
+``rivers storage prune --older-than 90d``: event-log retention, for backends that have it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from rivers.cli.context import CommandContext
 from rivers.cli.errors import EXIT_OK, CliError
 
-__all__ = ["add_parser", "handle_migrate", "without_password"]
+__all__ = ["add_parser", "handle_migrate", "handle_prune", "without_password"]
 
 
 def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -32,6 +33,18 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         ),
     )
     migrate.set_defaults(handler=handle_migrate)
+    prune = actions.add_parser(
+        "prune",
+        parents=parents,
+        help="delete old events and logs (event-log retention)",
+        description=(
+            "Delete the events and captured logs of runs that ended longer ago than --older-than. Run records "
+            "and everything derived from events (asset records, latest materialisations, partition status) stay. "
+            "Needs a storage backend with retention (e.g. PostgreSQL)."
+        ),
+    )
+    prune.add_argument("--older-than", required=True, metavar="DURATION", help="e.g. 90d, 12h, 30m")
+    prune.set_defaults(handler=handle_prune)
 
 
 def handle_migrate(args: argparse.Namespace, context: CommandContext) -> int:
@@ -58,6 +71,26 @@ def handle_migrate(args: argparse.Namespace, context: CommandContext) -> int:
     console.print(f"{report.path}: migrated from schema version {report.from_version} to {report.to_version}")
     for line in report.applied:
         console.print(f"  {line}")
+    return EXIT_OK
+
+
+def handle_prune(args: argparse.Namespace, context: CommandContext) -> int:
+    """Prune the project storage's event log, if its backend has retention (``prune_events``)."""
+    from rivers.storage.pools import parse_duration
+
+    try:
+        parse_duration(args.older_than, "--older-than")
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    storage = context.project.storage()
+    prune = getattr(storage, "prune_events", None)
+    if prune is None:
+        raise CliError(f"storage backend {type(storage).__name__} has no event-log retention (prune_events)")
+    report = prune(args.older_than)
+    context.console.print(
+        f"{without_password(context.project.storage_url)}: deleted {report.events} events and {report.logs} logs "
+        f"of {report.runs} runs that ended more than {args.older_than} ago"
+    )
     return EXIT_OK
 
 
