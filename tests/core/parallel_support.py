@@ -357,3 +357,27 @@ def chatty() -> int:
     print("hello from a worker")
     print("to stderr", file=__import__("sys").stderr)
     return 1
+
+
+# --------------------------------------------------------- dynamic fan-out
+@rs.Task
+def fan_items() -> list:
+    return [rs.DynamicOutput(name, index) for index, name in enumerate(["north", "south", "east", "west"])]
+
+
+@rs.Task
+def fan_work(x: int) -> dict:
+    start = time.time()
+    time.sleep(0.3)
+    mark("fan_work", start=start, end=time.time(), x=x)
+    return {"x": x, "pid": os.getpid()}
+
+
+@rs.Task
+def fan_total(results: list) -> int:
+    return sum(item["x"] for item in results)
+
+
+@rs.Asset.from_graph(io_handler=IO, node_io_handler=IO)
+def fanned():
+    return fan_total(fan_items().map(fan_work, max_concurrency=2).collect())

@@ -11,9 +11,11 @@ than ``from rivers import <name>`` would), plus:
 * :func:`wait_for_exit` — block until such a signal arrives;
 * :func:`runtime_info` — the worker counts of this process;
 * :mod:`rivers._core.storage` — the storage record types;
-* ``AutomationDaemon`` — :class:`rivers.automation.daemon.AutomationDaemon`.
+* ``AutomationDaemon`` — :class:`rivers.automation.daemon.AutomationDaemon`;
+* ``MappedOutput`` — what ``InvokedNodeOutput.map()`` returns in a graph
+  body (importable from here only, as in the published package).
 
-Not provided (the feature does not exist in rivers yet): ``MappedOutput``. New code should import from :mod:`rivers`.
+New code should import from :mod:`rivers`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import signal
 import threading
 from typing import Any
 
-__all__ = ["install_signal_handler", "runtime_info", "storage", "wait_for_exit"]
+from rivers.definitions.composition import MappedOutput
+
+__all__ = ["AutomationDaemon", "MappedOutput", "install_signal_handler", "runtime_info", "storage", "wait_for_exit"]
 
 _exit_requested = threading.Event()
 _waiting = threading.Event()

@@ -24,8 +24,66 @@ class InvokedNodeOutput:
         self.node_name = node_name
         self.output_name = output_name
 
+    def map(self, task: Any, *, max_concurrency: int | None = None) -> MappedOutput:
+        """Run ``task`` once per element of this node's list (dynamic fan-out); collect the results later.
+
+        The instances are the steps ``<graph>/<task>__<key>``, keyed by the
+        element's index (``"0"``, ``"1"``, ...) or by its ``DynamicOutput.key``.
+        ``max_concurrency`` caps how many instances run at the same time.
+        """
+        from rivers.definitions.tasks import Task
+
+        if not isinstance(task, Task):
+            raise TypeError(f"map() takes a Task (decorate the function with @rs.Task), got {type(task).__name__}")
+        if max_concurrency is not None and (type(max_concurrency) is not int or max_concurrency < 1):
+            raise ValueError(f"map(max_concurrency=...) must be a positive int or None, got {max_concurrency!r}")
+        return MappedOutput(self.node_name, task, max_concurrency)
+
     def __repr__(self) -> str:
         return f"InvokedNodeOutput(node_name={self.node_name!r}, output_name={self.output_name!r})"
+
+
+class MappedOutput:
+    """A task mapped over a node's list inside a graph body; ``collect()`` it before passing it on."""
+
+    __slots__ = ("node_name", "output_name", "task", "max_concurrency")
+
+    def __init__(self, node_name: str, task: Any, max_concurrency: int | None) -> None:
+        self.node_name = node_name
+        self.output_name = "result"
+        self.task = task
+        self.max_concurrency = max_concurrency
+
+    def collect(self) -> InvokedNodeOutput:
+        """Barrier: the list of every instance's result, in mapping-key order."""
+        return self._record(None)
+
+    def collect_stream(self, *, ordered: bool = False) -> InvokedNodeOutput:
+        """The consumer receives a generator of the results: completion order, or mapping order if ``ordered``."""
+        return self._record("ordered" if ordered else "completion")
+
+    def _record(self, stream: str | None) -> InvokedNodeOutput:
+        composition = active_composition()
+        if composition is None:
+            raise AssetDefinitionError("collect() is only valid inside an Asset.from_graph body")
+        return composition.record_mapped(self, stream)
+
+    def __repr__(self) -> str:
+        return f"MappedOutput(node_name={self.node_name!r}, task={self.task.name!r})"
+
+
+class MappedInvocation:
+    """A mapped task in a graph body: its source node, the collect node and how results are handed on."""
+
+    __slots__ = ("task", "source", "collect_node", "max_concurrency", "stream")
+
+    def __init__(self, task: Any, source: str, collect_node: str, max_concurrency: int | None,
+                 stream: str | None) -> None:
+        self.task = task
+        self.source = source
+        self.collect_node = collect_node
+        self.max_concurrency = max_concurrency
+        self.stream = stream  # None: a list; "ordered" / "completion": a generator in that order
 
 
 class Invocation:
@@ -45,10 +103,22 @@ class Composition:
     def __init__(self, graph_name: str) -> None:
         self.graph_name = graph_name
         self.invocations: dict[str, Invocation] = {}
+        self.mapped: dict[str, MappedInvocation] = {}  # collect node -> mapped task
         self.duplicates: list[str] = []
+
+    def record_mapped(self, mapped: MappedOutput, stream: str | None) -> InvokedNodeOutput:
+        task = mapped.task
+        collect_node = f"{self.graph_name}/{task.name}__collect"
+        if collect_node in self.mapped or f"{self.graph_name}/{task.name}" in self.invocations:
+            self.duplicates.append(collect_node)
+        self.mapped[collect_node] = MappedInvocation(task, mapped.node_name, collect_node, mapped.max_concurrency,
+                                                     stream)
+        return InvokedNodeOutput(collect_node)
 
     def record_task(self, task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> InvokedNodeOutput:
         node_name = f"{self.graph_name}/{task.name}"
+        if f"{node_name}__collect" in self.mapped:
+            self.duplicates.append(node_name)
         params = task._signature.value_names
         if len(args) > len(params):
             raise AssetDefinitionError(
@@ -72,8 +142,11 @@ class Composition:
 def _node_of(value: Any, graph: str, task: str, param: str) -> str:
     if isinstance(value, InvokedNodeOutput):
         return value.node_name
-    if type(value).__name__ == "MappedOutput":
-        raise TypeError(f"Graph '{graph}': a mapped output passed to '{task}' must be collected first (.collect())")
+    if isinstance(value, MappedOutput):
+        raise TypeError(
+            f"Graph '{graph}': the mapped output of '{value.task.name}' passed to '{task}' must be collected "
+            "first (.collect() or .collect_stream())"
+        )
     raise AssetDefinitionError(
         f"Graph '{graph}': argument '{param}' of task '{task}' must be the output of a task, an asset "
         f"or a graph parameter, got {type(value).__name__}; pass constants through config or a resource"
@@ -100,6 +173,11 @@ def compose(graph_name: str, fn: Callable[..., Any], params: tuple[str, ...]) ->
         )
     if result is None:
         return composition, None
+    if isinstance(result, MappedOutput):
+        raise TypeError(
+            f"Graph '{graph_name}': the mapped output of '{result.task.name}' must be collected before the graph "
+            "returns it (.collect() or .collect_stream())"
+        )
     if not isinstance(result, InvokedNodeOutput):
         raise AssetDefinitionError(
             f"Graph '{graph_name}' must return the output of a task call (or nothing), got {type(result).__name__}"

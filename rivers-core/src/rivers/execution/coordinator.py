@@ -60,6 +60,8 @@ class RunCoordinator:
         self.completed: set[str] = storage._completed_steps(self.run_id) if resume else set()
         #: steps a crashed earlier attempt of this run started but did not complete (resume only)
         self.started_before: set[str] = set()
+        #: keys of the steps the scheduler added while the run went on (instances of mapped tasks)
+        self.expanded_steps: list[str] = []
         if resume:
             self.state._event_seq, self.started_before = _resume_facts(storage, self.run_id, self.completed)
         self._last_cancel_check = time.monotonic()
@@ -151,10 +153,12 @@ class RunCoordinator:
                          self.failed_partitions)
 
     def _not_run_events(self) -> list[Any]:
-        """One ``StepNotRun`` event per planned step that neither succeeded nor failed in this run."""
+        """One ``StepNotRun`` event per planned (or expanded) step that neither succeeded nor failed in this run."""
         reason = [("rivers/reason", self.stop_reason or "canceled")]
-        return [self.state.event("StepNotRun", planned.key, metadata=list(reason)) for planned in self.plan.steps
-                if planned.key not in self._ended and planned.key not in self.completed]
+        keys = [planned.key for planned in self.plan.steps]
+        keys.extend(self.expanded_steps)
+        return [self.state.event("StepNotRun", key, metadata=list(reason)) for key in keys
+                if key not in self._ended and key not in self.completed]
 
     def first_error(self) -> BaseException | None:
         """The first real failure of the run (skips are consequences, not causes)."""

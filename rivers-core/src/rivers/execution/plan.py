@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from rivers.exceptions import GraphValidationError
 from rivers.execution.runtime import StepRuntime
-from rivers.graph.model import GRAPH_TASK
+from rivers.graph.model import GRAPH_TASK, MAPPED
 
 
 class PlannedStep:
@@ -23,10 +23,15 @@ class PlannedStep:
       this process (the in-memory handler), so only launchers running steps
       here can run it;
     * ``upstream_steps``: keys of the planned steps it waits for;
-    * ``dependants``: keys of the planned steps waiting for it.
+    * ``dependants``: keys of the planned steps waiting for it;
+    * ``expander``: for a step whose work is only known at run time (the
+      collect step of a mapped task), ``expander(planned, load)`` returns the
+      :class:`~rivers.execution.fanout.Expansion` the scheduler runs first
+      (``load(input_load)`` loads an upstream value in the controller).
     """
 
-    __slots__ = ("runtime", "selected", "pools", "executor", "process_local", "upstream_steps", "dependants")
+    __slots__ = ("runtime", "selected", "pools", "executor", "process_local", "upstream_steps", "dependants",
+                 "expander")
 
     def __init__(self, runtime: StepRuntime, selected: frozenset[str] | None, *,
                  pools: tuple[tuple[str, int], ...] = (), executor: str | None = None,
@@ -38,6 +43,11 @@ class PlannedStep:
         self.process_local = process_local
         self.upstream_steps: tuple[str, ...] = ()
         self.dependants: tuple[str, ...] = ()
+        self.expander: Callable[[PlannedStep, Callable[[Any], Any]], Any] | None = None
+        if runtime.kind == MAPPED:
+            from rivers.execution.fanout import expand_mapped
+
+            self.expander = expand_mapped
 
     @property
     def key(self) -> str:

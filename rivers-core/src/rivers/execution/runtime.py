@@ -14,7 +14,7 @@ from rivers.context import AssetExecutionContext, TaskExecutionContext
 from rivers.definitions.hooks import Hook
 from rivers.execution.type_check import return_checker
 from rivers.graph.partition_checks import edge_mapping, step_partitions_def
-from rivers.graph.model import ASSET, GRAPH, GRAPH_TASK, MULTI, OBSERVE, TASK, Node, StepSpec
+from rivers.graph.model import ASSET, GRAPH, GRAPH_TASK, MAPPED, MULTI, OBSERVE, TASK, Node, StepSpec
 
 
 class InputLoad:
@@ -25,10 +25,12 @@ class InputLoad:
     unpartitioned); both are ``None`` on the common unpartitioned edge.
     """
 
-    __slots__ = ("param", "upstream", "handler", "metadata", "type_hint", "mapping", "upstream_def")
+    __slots__ = ("param", "upstream", "handler", "metadata", "type_hint", "mapping", "upstream_def", "element")
 
     def __init__(self, param: str, upstream: str, handler: Any, metadata: Any, type_hint: Any,
                  mapping: Any = None, upstream_def: Any = None) -> None:
+        #: the index of the element a mapped instance takes from the upstream list (None: the whole value)
+        self.element: int | None = None
         self.param = param
         self.upstream = upstream
         self.handler = handler
@@ -96,7 +98,7 @@ class StepRuntime:
         self.context_param = signature.context_name if signature is not None and spec.context_injected else None
         context_class = signature.context_class if signature is not None else None
         if context_class is None:
-            context_class = TaskExecutionContext if spec.kind in (TASK, GRAPH_TASK) else AssetExecutionContext
+            context_class = TaskExecutionContext if spec.kind in (TASK, GRAPH_TASK, MAPPED) else AssetExecutionContext
         self.context_class = context_class
         self.config_type = signature.config_type if signature is not None else None
         self.misplaced_context = signature.misplaced_context if signature is not None else None
@@ -136,7 +138,7 @@ class StepRuntime:
         annotation = signature.return_annotation if signature is not None else None
         self.return_type = None if annotation is inspect.Signature.empty else annotation
         self.checker = return_checker(annotation) if self.return_type is not None and spec.kind in (
-            ASSET, TASK, GRAPH_TASK) else None
+            ASSET, TASK, GRAPH_TASK, MAPPED) else None
         hooks = spec.hooks
         self.success_hooks = tuple(h for h in hooks if isinstance(h, Hook.Success)) if hooks else ()
         self.failure_hooks = tuple(h for h in hooks if isinstance(h, Hook.Failure)) if hooks else ()

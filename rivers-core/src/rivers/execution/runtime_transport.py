@@ -30,15 +30,26 @@ class OwnerInfo:
 class SpecInfo:
     """The parts of a :class:`~rivers.graph.model.StepSpec` the step runner reads."""
 
-    __slots__ = ("key", "kind", "outputs", "metadata", "is_async", "retry")
+    __slots__ = ("key", "kind", "outputs", "metadata", "is_async", "retry", "mapping")
 
     def __init__(self, spec: Any) -> None:
+        self.mapping = MappingInfo(spec.mapping) if spec.mapping is not None else None
         self.key = spec.key
         self.kind = spec.kind
         self.outputs = tuple(spec.outputs)
         self.metadata = spec.metadata
         self.is_async = spec.is_async
         self.retry = spec.retry
+
+
+class MappingInfo:
+    """What the collect step of a mapped task reads of its mapping (how results are handed on)."""
+
+    __slots__ = ("stream", "max_concurrency")
+
+    def __init__(self, mapping: Any) -> None:
+        self.stream = mapping.stream
+        self.max_concurrency = mapping.max_concurrency
 
 
 class NodeInfo:

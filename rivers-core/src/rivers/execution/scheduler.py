@@ -28,6 +28,12 @@ over its plan. The scheduler owns everything about timing; the launchers
   it had started is offered to its launcher for adoption
   (:meth:`StepLauncher.adopt`) before being launched anew, without a second
   ``StepStart``;
+* **expansion** — a step with an ``expander`` (the collect step of a
+  mapped task, :mod:`rivers.execution.fanout`) learns its work when it
+  becomes ready, i.e. when the list it maps over exists: the scheduler adds
+  the expansion's instances as ordinary steps (same launcher, retries,
+  pools, resume), caps how many run at once (``max_concurrency``), and runs
+  the rewired step once they are all done; a failed instance skips it;
 * **recording** — every outcome goes through :meth:`RunCoordinator.record`
   on the scheduler's thread, so the coordinator needs no locking.
 """
@@ -70,6 +76,20 @@ _LOST = object()  # inbox marker: the attempt's runner was lost
 _MAIN_THREAD = threading.main_thread().ident
 #: tie-breaker of delayed attempts due at the same time
 _SEQUENCE = itertools.count()
+#: launcher sizing hint for a step that expands into instances at run time (their count is not known yet)
+_EXPANSION_HINT = 64
+
+
+class _MappedGroup:
+    """The instances of one expansion: their cap on running attempts, and the attempts held back by it."""
+
+    __slots__ = ("expansion", "cap", "running", "held")
+
+    def __init__(self, expansion: Any) -> None:
+        self.expansion = expansion
+        self.cap = expansion.limit
+        self.running = 0
+        self.held: collections.deque[StepAttempt] = collections.deque()
 
 
 class StopReason(str, enum.Enum):
@@ -118,6 +138,8 @@ class StepScheduler(LaunchContext):
     _wake_r = _wake_w = -1
     _stopped: StopReason | None = None
     _claims: Any = None
+    #: instance key (and expanded step key) -> its group; None until a step expands
+    _groups: dict[str, _MappedGroup] | None = None
 
     def __init__(self, run: RunCoordinator, executor: Executor) -> None:
         self.run = run
@@ -198,12 +220,17 @@ class StepScheduler(LaunchContext):
             if self._stopped is not None:
                 self._not_run.extend(p.key for p in steps[position:] if p.key not in run.completed)
                 return
-            self._begin(planned.key)
-            while self._delayed:  # the step's next attempt, after its backoff
-                self._wait()
-                if run.cancel_requested():
-                    self._stop(StopReason(run.stop_reason or StopReason.CANCELED))
-                self._wake_due()
+            self._serial_step(planned.key)
+
+    def _serial_step(self, key: str) -> None:
+        """Run ``key`` (and its retries, after their backoffs) on the serial launcher."""
+        run = self.run
+        self._begin(key)
+        while self._delayed:  # the step's next attempt, after its backoff
+            self._wait()
+            if run.cancel_requested():
+                self._stop(StopReason(run.stop_reason or StopReason.CANCELED))
+            self._wake_due()
 
     def _loop(self) -> None:
         run = self.run
@@ -267,9 +294,10 @@ class StepScheduler(LaunchContext):
                 stacklevel=8,
             )
         counts: dict[StepLauncher, int] = collections.Counter()
+        steps = self._steps
         for key, launcher in routes.items():
             if key not in completed:
-                counts[launcher] += 1
+                counts[launcher] += _EXPANSION_HINT if steps[key].expander is not None else 1
         for launcher in self._launchers:
             self._queues[launcher] = collections.deque()
         return counts
@@ -315,6 +343,12 @@ class StepScheduler(LaunchContext):
             run.record(skip_step(planned.runtime, self.state, cause))
             self._done(key)
             return
+        if planned.expander is not None:
+            if not self._expand(planned):  # no instance left to wait for: begin the rewired step
+                self._begin(key)
+            return
+        if self._groups is not None and key in self._groups and self._groups[key].expansion.step is planned:
+            planned = self._groups[key].expansion.collect_step()
         started_before = key in run.started_before
         attempt = StepAttempt(planned, 1, not started_before)
         run.step_started(key)
@@ -328,10 +362,83 @@ class StepScheduler(LaunchContext):
                 del self.in_flight[key]
         self._submit(attempt)
 
+    # ------------------------------------------------------------- expansion
+    def _expand(self, planned: Any) -> bool:
+        """Plan the instances of ``planned``; True when they must run before it (it waits for them)."""
+        key = planned.key
+        try:
+            expansion = planned.expander(planned, lambda load: self._load_upstream(planned, load))
+        except Exception as error:  # noqa: BLE001 - a bad list fails the expanded step, like user code
+            self._final(StepAttempt(planned, 1, True), failed_outcome(planned.runtime, self.state, error))
+            return True
+        if self._steps is self.plan.by_key:
+            self._steps = dict(self._steps)  # the plan is shared: this run's steps only
+        steps = self._steps
+        steps[key] = expansion.step
+        if self._groups is None:
+            self._groups = {}
+        group = self._groups[key] = _MappedGroup(expansion)
+        instances = expansion.instances
+        self.remaining += len(instances)
+        self.run.expanded_steps.extend(instance.key for instance in instances)
+        for instance in instances:
+            instance.dependants = (key,)
+            steps[instance.key] = instance
+            self._groups[instance.key] = group
+        if not instances:
+            return False
+        if self._serial is not None:
+            run = self.run
+            for position, instance in enumerate(instances):
+                if self._stopped is None and run.cancel_requested():
+                    self._stop(StopReason(run.stop_reason or StopReason.CANCELED))
+                if self._stopped is not None:
+                    self._not_run.extend(i.key for i in instances[position:] if i.key not in self.run.completed)
+                    self.remaining -= len(instances) - position
+                    self._not_run.append(key)
+                    return True  # the expanded step is recorded as not run by the serial loop
+                self._serial_step(instance.key)
+            return False
+        route = self._routes[key]
+        self._waiting[key] = len(instances)
+        for instance in instances:
+            self._routes[instance.key] = route
+            self.ready.append(instance.key)
+        return True
+
+    def _load_upstream(self, planned: Any, load: Any) -> Any:
+        """An upstream value the expander of ``planned`` needs, loaded here through its handler."""
+        from rivers.context import InputContext
+        from rivers.execution.partition_scope import input_partition, step_partition
+
+        runtime = planned.runtime
+        state = self.state
+        partition = step_partition(runtime, state) if state.partition is not None else None
+        upstream = None if load.upstream_def is None and load.mapping is None else \
+            input_partition(load, runtime, state, partition)
+        return load.handler.load_input(InputContext(load.upstream, runtime.key, load.metadata, upstream,
+                                                    load.type_hint))
+
+    def _left(self, attempt: StepAttempt) -> None:
+        """An attempt of a mapped instance stopped running: let a held one of its group start."""
+        group = self._groups.get(attempt.key) if self._groups is not None else None
+        if group is None or group.cap is None or group.expansion.step is attempt.planned:
+            return
+        group.running -= 1
+        if group.held:
+            heapq.heappush(self._delayed, (0.0, next(_SEQUENCE), group.held.popleft()))
+
     def _submit(self, attempt: StepAttempt) -> None:
         if self._stopped is not None:
             self._not_run.append(attempt.key)
             return
+        if self._groups is not None:
+            group = self._groups.get(attempt.key)
+            if group is not None and group.cap is not None and group.expansion.step is not attempt.planned:
+                if group.running >= group.cap:
+                    group.held.append(attempt)
+                    return
+                group.running += 1
         launcher = self._serial
         if launcher is None:
             launcher = self._routes[attempt.key]
@@ -421,6 +528,8 @@ class StepScheduler(LaunchContext):
         if self.in_flight.get(attempt.key) is not attempt:
             return  # terminated after a stop request: its report comes too late
         del self.in_flight[attempt.key]
+        if self._groups is not None:
+            self._left(attempt)
         if outcome.status == RETRY:
             self._retry(attempt, outcome.error, outcome.reason, outcome)
             return
@@ -439,6 +548,8 @@ class StepScheduler(LaunchContext):
         if self.in_flight.get(key) is not attempt:
             return
         del self.in_flight[key]
+        if self._groups is not None:
+            self._left(attempt)
         runtime = attempt.planned.runtime
         if may_retry(runtime, retry_policy(runtime, self.state.retry_default), attempt.attempt, error, reason):
             self._retry(attempt, error, reason, None)
@@ -476,6 +587,10 @@ class StepScheduler(LaunchContext):
 
     def _done(self, key: str) -> None:
         self.remaining -= 1
+        if self._groups is not None:
+            group = self._groups.get(key)
+            if group is not None and group.expansion.step.key != key:
+                group.expansion.completed_order.append(key)
         if self._serial is not None:
             return  # plan order: nothing waits on counts
         waiting = self._waiting
@@ -495,6 +610,9 @@ class StepScheduler(LaunchContext):
                 queue.clear()
             self._not_run.extend(self.ready)
             self.ready.clear()
+        for group in (self._groups or {}).values():
+            self._not_run.extend(attempt.key for attempt in group.held)
+            group.held.clear()
         for _, _, attempt in self._delayed:
             self._not_run.append(attempt.key)
             if self._claims is not None:

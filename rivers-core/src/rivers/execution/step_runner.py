@@ -16,14 +16,15 @@ from typing import Any, Iterable
 
 from rivers._ids import random_uuid4
 from rivers.context import AssetExecutionContext, HookContext, InputContext, OutputContext
-from rivers.definitions.results import Materialization, Observation, Output
+from rivers.definitions.results import DynamicOutput, Materialization, Observation, Output
 from rivers.definitions.self_dependency import SelfDependency
 from rivers.exceptions import AssetOutputValidationError, ExecutionError
 from rivers.execution.outcome import FAILURE, RETRY, SKIPPED, SUCCESS, StepOutcome, describe_error
+from rivers.execution.fanout import StreamedResults, check_not_mixed, mapped_element
 from rivers.execution.retry import FailureReason, classify_failure
 from rivers.execution.partition_scope import NOT_LOADED, input_partition, step_partition
 from rivers.execution.runtime import StepRuntime
-from rivers.graph.model import GRAPH, MULTI, OBSERVE
+from rivers.graph.model import GRAPH, GRAPH_TASK, MAPPED, MULTI, OBSERVE
 from rivers.metadata import coerce_metadata, extract_data_version, serialize_metadata
 from rivers.resources import build_config
 from rivers.storage.records import StoredEvent, StoredLog
@@ -233,6 +234,9 @@ def _attempt(runtime: StepRuntime, run: RunState, selected: list[str], outcome: 
     if kind == GRAPH:
         _run_graph_step(runtime, run, outcome)
         return
+    if kind == MAPPED:
+        _run_collect(runtime, run, outcome)
+        return
     partition = step_partition(runtime, run) if run.partition is not None else None
     context = _make_context(runtime, run, selected, partition) if (runtime.context_param or kind == OBSERVE) \
         else None
@@ -293,9 +297,14 @@ def _load_arguments(runtime: StepRuntime, run: RunState, context: Any, partition
         if upstream_partition is NOT_LOADED:
             kwargs[load.param] = None
             continue
-        kwargs[load.param] = load.handler.load_input(
+        value = load.handler.load_input(
             InputContext(load.upstream, key, load.metadata, upstream_partition, load.type_hint)
         )
+        if load.element is not None:
+            value = mapped_element(value, load.element)
+        elif type(value) is StreamedResults:
+            value = iter(value)
+        kwargs[load.param] = value
     for param, value in runtime.resource_args:
         kwargs[param] = value
     if runtime.self_handler is not None:
@@ -331,6 +340,8 @@ def _handle_single(runtime: StepRuntime, run: RunState, context: Any, partition:
     if result_type is Output:
         wrapper = result
         value = result.value
+    if type(value) is list and value:
+        value = _unwrap_dynamic(runtime, value)
     checker = runtime.checker
     if checker is not None and not checker[0](value):
         raise AssetOutputValidationError(
@@ -530,6 +541,27 @@ def call_observe_function(fn: Any, context: Any) -> Any:
         signature.context_name is not None
     )
     return fn(context) if wants_context else fn()
+
+
+def _unwrap_dynamic(runtime: StepRuntime, value: list[Any]) -> list[Any]:
+    """A list of ``DynamicOutput``: kept for a graph task (it may be mapped over), unwrapped for an asset."""
+    dynamic = [type(item) is DynamicOutput for item in value]
+    if not any(dynamic):
+        return value
+    check_not_mixed(dynamic, runtime.key)
+    return value if runtime.kind == GRAPH_TASK else [item.value for item in value]
+
+
+def _run_collect(runtime: StepRuntime, run: RunState, outcome: StepOutcome) -> None:
+    """The collect step of a mapped task: the list of its instances' values (every instance is done)."""
+    key = runtime.key
+    partition = step_partition(runtime, run) if run.partition is not None else None
+    values = [load.handler.load_input(InputContext(load.upstream, key, load.metadata, partition, None))
+              for load in runtime.inputs]
+    if runtime.spec.mapping is not None and runtime.spec.mapping.stream is not None:
+        values = StreamedResults(values)
+    write = runtime.outputs[key]
+    _record_materialization(runtime, run, write, None, partition, None, values, outcome, written=True)
 
 
 def _run_graph_step(runtime: StepRuntime, run: RunState, outcome: StepOutcome) -> None:

@@ -8,7 +8,7 @@ from rivers.definitions.asset_def import DepDef
 from rivers.definitions.assets import Asset, ExternalAsset, GraphAsset, MultiAsset
 from rivers.definitions.tasks import Task
 from rivers.exceptions import AssetDefinitionError, GraphValidationError
-from rivers.graph.model import ASSET, GRAPH, GRAPH_TASK, MULTI, OBSERVE, TASK, InputSpec, Node, StepSpec
+from rivers.graph.model import ASSET, GRAPH, GRAPH_TASK, MAPPED, MULTI, OBSERVE, TASK, InputSpec, Node, StepSpec
 
 
 _EMPTY: dict[str, Any] = {}
@@ -155,11 +155,36 @@ class GraphBuilder:
                             None, asset.metadata, task.is_async)
             self._add_step(step, declared.values())
             self._bindings[node_name] = dict(invocation.bindings)
+        for node_name, mapped in composition.mapped.items():
+            self._add_mapped(asset, mapped, declared.values())
         self._add_node(self._asset_node(asset, name, name, GRAPH, (asset._io_handler,)))
         step = StepSpec(name, GRAPH, asset, None, None, (name,) if asset.final_node else (), asset.retry,
                         asset.hooks, asset.metadata)
         self._add_step(step, [d for d in asset._deps if not d.is_input])
-        self._graph_internals[name] = (tuple(composition.invocations), asset.final_node)
+        self._graph_internals[name] = ((*composition.invocations, *composition.mapped), asset.final_node)
+
+    def _add_mapped(self, asset: GraphAsset, mapped: Any, declared: Iterable[DepDef]) -> None:
+        """The collect step of a mapped task: its spec is the instances' template (one element as input)."""
+        task = mapped.task
+        name = mapped.collect_node
+        self._add_node(Node(
+            name=name, step_key=name, owner=task, kind=GRAPH_TASK,
+            handler_spec=(asset._node_io_handler, task._io_handler), metadata=asset.metadata, tags=task.tags,
+            kinds=[], group=asset.group, code_version=asset.code_version,
+            partitions_def=asset.partitions_def if asset.partitions_def is not None else task.partitions_def,
+            pool=[],
+        ))
+        step = StepSpec(name, MAPPED, task, task._fn, task._signature, (name,), task.retry, None, asset.metadata,
+                        task.is_async)
+        step.mapping = mapped
+        self._add_step(step, declared)
+        params = task._signature.value_names
+        if not params:
+            raise AssetDefinitionError(
+                f"Graph '{asset.name}': task '{task.name}' is mapped but takes no input; give it one parameter "
+                "for the element"
+            )
+        self._bindings[name] = {params[0]: mapped.source}
 
     def add_tasks(self, tasks: Iterable[Any], assets: Iterable[Any]) -> None:
         """Register tasks: those used inside graph bodies are internal, others standalone."""
@@ -171,7 +196,9 @@ class GraphBuilder:
         used: set[int] = set()
         for asset in assets:
             if isinstance(asset, GraphAsset):
-                for node_name, invocation in asset.composition.invocations.items():
+                calls = [*asset.composition.invocations.items(),
+                         *((m.collect_node, m) for m in asset.composition.mapped.values())]
+                for node_name, invocation in calls:
                     used.add(id(invocation.task))
                     if id(invocation.task) not in registered:
                         raise GraphValidationError(

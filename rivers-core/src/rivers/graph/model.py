@@ -19,6 +19,8 @@ GRAPH = "graph"
 GRAPH_TASK = "graph_task"
 TASK = "task"
 OBSERVE = "observe"
+#: the collect step of a task mapped over a list (dynamic fan-out); its instances are planned at run time
+MAPPED = "mapped"
 
 
 class InputSpec:
@@ -125,6 +127,7 @@ class StepSpec:
         "hooks",
         "metadata",
         "is_async",
+        "mapping",
     )
 
     def __init__(
@@ -155,6 +158,8 @@ class StepSpec:
         self.hooks = hooks
         self.metadata = metadata
         self.is_async = is_async
+        #: the MappedInvocation of a MAPPED step (None otherwise)
+        self.mapping: Any = None
 
     def __repr__(self) -> str:
         return f"StepSpec({self.key!r}, kind={self.kind!r}, outputs={list(self.outputs)})"
