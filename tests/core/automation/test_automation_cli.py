@@ -73,3 +73,20 @@ def test_daemon_once_ticks_and_why_explains(tmp_path):
     assert any(line.split() == ["false", "any_deps_missing"] for line in lines)
     no_condition = rivers(tmp_path, "automation", "why", "pipeline.py", "up")
     assert no_condition.returncode != 0 and "has no automation condition" in no_condition.stderr
+
+
+def test_daemon_once_and_lists_say_when_there_is_nothing_to_do(tmp_path):
+    (tmp_path / "plain.py").write_text("import rivers as rs\n\n@rs.Asset\ndef a() -> int:\n    return 1\n\n"
+                                       "repo = rs.CodeRepository(assets=[a])\n")
+    once = rivers(tmp_path, "daemon", "plain.py", "--once")
+    assert once.returncode == 0, once.stderr
+    assert "nothing ticked: 0 schedules, 0 sensors, 0 assets with an automation condition" in once.stdout
+    assert rivers(tmp_path, "schedules", "list", "plain.py").stdout.strip() == "no schedules in plain.py"
+    assert rivers(tmp_path, "sensors", "list", "plain.py").stdout.strip() == "no sensors in plain.py"
+    # a repository with a stopped schedule, a running sensor and one conditioned asset is counted as such
+    (tmp_path / "pipeline.py").write_text(PIPELINE)
+    assert rivers(tmp_path, "sensors", "stop", "pipeline.py", "files").returncode == 0
+    (tmp_path / "quiet.py").write_text(PIPELINE.replace(
+        "automation_condition=rs.AutomationCondition.eager()", "automation_condition=None"))
+    quiet = rivers(tmp_path, "daemon", "quiet.py", "--once")
+    assert "nothing ticked: 1 schedule, 1 sensor, 0 assets with an automation condition" in quiet.stdout, quiet.stdout

@@ -86,7 +86,10 @@ def _list(args: argparse.Namespace, context: CommandContext) -> int:
     from rivers.automation.statuses import is_running
 
     repository, storage = _bound(args, context)
-    for item in _items(repository, args.kind):
+    items = list(_items(repository, args.kind))
+    if not items:
+        context.console.print(f"no {args.kind} in {args.target}")
+    for item in items:
         status = "Running" if is_running(storage, item) else "Stopped"
         what = item.cron_schedule if args.kind == "schedules" else (item.minimum_interval or "30s")
         target = item.job_name or ",".join(item.asset_selection or [])

@@ -42,7 +42,10 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
     storage = context.project.bind(repository)
     console = context.console
 
+    reported: list[Any] = []
+
     def report(tick: Any) -> None:
+        reported.append(tick)
         detail = tick.error or tick.skip_reason or ", ".join(tick.run_ids + tick.backfill_ids)
         console.print(f"tick {tick.automation_type} {tick.automation_name}: {tick.status}"
                       + (f" ({detail})" if detail else ""))
@@ -56,6 +59,9 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
         daemon.stop()
         if not led:
             console.print("another daemon holds the leader lease; nothing ticked")
+        elif not reported:
+            console.print(f"nothing ticked: {_automations(repository)} (a stopped schedule or sensor ticks once "
+                          "started: `rivers schedules start TARGET NAME`)")
         return EXIT_OK
     stopping = threading.Event()
 
@@ -64,8 +70,7 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        console.print(f"automation daemon {daemon.owner} started ({len(repository.schedules)} schedules, "
-                      f"{len(repository.sensors)} sensors)")
+        console.print(f"automation daemon {daemon.owner} started ({_automations(repository)})")
         daemon.start()
         while not stopping.wait(0.5):
             pass
@@ -77,3 +82,14 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
             signal.signal(sig, handler)
     console.print("automation daemon stopped")
     return EXIT_OK
+
+
+def _automations(repository: Any) -> str:
+    """``"2 schedules, 1 sensor, 3 assets with an automation condition"``: what the daemon looks after."""
+    conditioned = sum(1 for asset in repository.assets.values() if getattr(asset, "automation_condition", None))
+
+    def count(number: int, what: str) -> str:
+        return f"{number} {what}{'' if number == 1 else 's'}"
+
+    return (f"{count(len(repository.schedules), 'schedule')}, {count(len(repository.sensors), 'sensor')}, "
+            f"{count(conditioned, 'asset')} with an automation condition")
