@@ -27,7 +27,7 @@ from typing import Any
 from rivers._ids import random_uuid4
 from rivers.execution import wire
 from rivers.execution.launcher import LaunchContext, LauncherCapabilities, StepAttempt, StepLauncher
-from rivers.execution.process_launcher import cannot_load, encoded_runtime
+from rivers.execution.process_launcher import encoded_runtime, outcome_of_report
 from rivers.execution.retry import FailureReason
 from rivers.execution.step_runner import failed_outcome
 from rivers.storage.records import StoredLog
@@ -38,7 +38,6 @@ from rivers_executor_k8s.manifests import (
     ATTEMPT_LABEL,
     STEP_HASH_LABEL,
     job_body,
-    job_name,
     owner_reference,
     parent_body,
     parent_name,
@@ -395,16 +394,10 @@ class KubernetesLauncher(StepLauncher):
     def _report(self, tracked: _Tracked, report: wire.StepReport, text: str) -> None:
         context = self.context
         attempt = tracked.attempt
-        runtime = attempt.planned.runtime
+        outcome = outcome_of_report(context, attempt, report)
         if report.status == "load_error":
-            error = cannot_load(attempt.key, wire.report_error(report))
-            context.report(attempt, failed_outcome(runtime, context.state, error, announce=attempt.announce))
+            context.report(attempt, outcome)
             return
-        if report.self_persisted:
-            context.state.self_persisted.update(report.self_persisted)
-        outcome = wire.outcome_of(report)
-        if outcome.data_versions:
-            context.state.data_versions.update(outcome.data_versions)
         if outcome.reason is not None:
             self._reasons[attempt.key].append(outcome.reason)
         end_ns = time.time_ns()

@@ -25,6 +25,7 @@ from rivers.exceptions import ExecutionError
 from rivers.execution import wire
 from rivers.execution.launcher import LaunchContext, LauncherCapabilities, StepAttempt, StepLauncher
 from rivers.execution.runtime_transport import encode_runtime
+from rivers.execution.outcome import StepOutcome
 from rivers.execution.step_runner import failed_outcome
 from rivers.execution.worker_pool import Worker, WorkerLostError, get_pool
 
@@ -55,6 +56,24 @@ def encoded_runtime(runtime: Any, run_token: int) -> tuple[int, bytes | Exceptio
     token = _next_token()
     runtime.wire_cache = (token, blob, run_token if volatile else 0)
     return token, blob
+
+
+def outcome_of_report(context: LaunchContext, attempt: StepAttempt, report: wire.StepReport) -> StepOutcome:
+    """The outcome a runner's :class:`~rivers.execution.wire.StepReport` stands for.
+
+    A runner that could not load the step gives a failed outcome (:func:`cannot_load`); otherwise the
+    values it persisted and its data versions are recorded in the run's state. For every launcher whose
+    runners answer with wire reports (worker processes, pods).
+    """
+    if report.status == "load_error":
+        error = cannot_load(attempt.key, wire.report_error(report))
+        return failed_outcome(attempt.planned.runtime, context.state, error, announce=attempt.announce)
+    if report.self_persisted:
+        context.state.self_persisted.update(report.self_persisted)
+    outcome = wire.outcome_of(report)
+    if outcome.data_versions:
+        context.state.data_versions.update(outcome.data_versions)
+    return outcome
 
 
 def cannot_load(key: str, error: BaseException) -> BaseException:
@@ -163,16 +182,7 @@ class ProcessLauncher(StepLauncher):
         except Exception as error:  # noqa: BLE001 - e.g. a worker of another rivers version
             context.report(attempt, failed_outcome(runtime, context.state, error, announce=attempt.announce))
             return
-        if report.status == "load_error":
-            error = cannot_load(attempt.key, wire.report_error(report))
-            context.report(attempt, failed_outcome(runtime, context.state, error, announce=attempt.announce))
-            return
-        if report.self_persisted:
-            context.state.self_persisted.update(report.self_persisted)
-        outcome = wire.outcome_of(report)
-        if outcome.data_versions:
-            context.state.data_versions.update(outcome.data_versions)
-        context.report(attempt, outcome)
+        context.report(attempt, outcome_of_report(context, attempt, report))
 
     def _exited(self, worker: Worker) -> None:
         if worker not in self.busy:
@@ -234,4 +244,4 @@ class ProcessLauncher(StepLauncher):
             self._inline.close()
 
 
-__all__ = ["ProcessLauncher", "cannot_load", "encoded_runtime"]
+__all__ = ["ProcessLauncher", "cannot_load", "encoded_runtime", "outcome_of_report"]
