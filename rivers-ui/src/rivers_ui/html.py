@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from rivers_ui.security import CSRF_FIELD
 
-__all__ = ["ago", "badge", "duration", "esc", "form", "link", "page", "table", "timestamp", "url"]
+__all__ = ["badge", "duration", "esc", "form", "link", "page", "table", "timestamp", "url"]
 
 _NAV = (("/", "Graph"), ("/assets", "Assets"), ("/runs", "Runs"), ("/backfills", "Backfills"),
         ("/automation", "Automation"), ("/plugins", "Plugins"))
@@ -33,6 +33,7 @@ def url(*parts: str, **query: str | None) -> str:
 
 
 def link(href: str, text: object, cls: str = "") -> str:
+    """An ``<a>`` to ``href`` with escaped ``text``."""
     return f'<a href="{escape(href)}"{f" class={json.dumps(cls)}" if cls else ""}>{esc(text)}</a>'
 
 
@@ -48,10 +49,6 @@ def timestamp(ns: int | None) -> str:
         return "never"
     moment = dt.datetime.fromtimestamp(ns / 1e9, dt.timezone.utc)
     return f'<time datetime="{moment.isoformat()}">{moment.strftime("%Y-%m-%d %H:%M:%S")} UTC</time>'
-
-
-def ago(ns: int | None) -> str:
-    return timestamp(ns)
 
 
 def duration(start_ns: int | None, end_ns: int | None) -> str:
@@ -81,10 +78,8 @@ def form(action: str, csrf: str, button: str, fields: Iterable[tuple[str, str]] 
             f'<button type="submit">{esc(button)}</button></form>')
 
 
-def page(title: str, body: str, *, csrf: str, active: str = "", storage: str = "", live: bool = False,
-         status: int = 200) -> str:
+def page(title: str, body: str, *, csrf: str, active: str = "", storage: str = "", live: bool = False) -> str:
     """The page shell: navigation, live indicator, storage name, ``body``."""
-    del status
     nav = "".join(f'<a href="{href}"{" class=active" if href == active else ""}>{esc(text)}</a>'
                   for href, text in _NAV)
     indicator = ('<span id="live" class="live off" title="live updates">offline</span>' if live else "")

@@ -26,7 +26,7 @@ __all__ = ["EventHub", "event_document", "latest_cursor", "sse", "stream_events"
 #: Seconds between keep-alive comments (and run-status checks) on an idle stream.
 KEEPALIVE_S = 1.0
 #: Events sent per SSE message at most.
-PAGE = 1000
+PAGE = 5000
 
 
 def latest_cursor(storage: Storage) -> int:
