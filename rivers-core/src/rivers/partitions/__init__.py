@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from rivers.partitions.base import PartitionsDefinition
+from rivers.partitions import dynamic, multi, static, time_window  # noqa: F401 - core's types attach to PartitionsDefinition
 from rivers.partitions.context import PartitionContext
 from rivers.partitions.keylist import KeyListDefinition
 from rivers.partitions.keys import PartitionKey, as_partition_key, parse_display
