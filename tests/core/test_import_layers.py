@@ -13,7 +13,7 @@ dependency too). It fails when
 The layers, lowest first (README "Code layout" says what belongs where):
 
 kernel
-    exceptions, the record base, ids, settings, the registry port
+    exceptions, the record base, ids, settings, the registry port, lazy exports
 model
     metadata values, partitions, asset selection
 contracts
@@ -49,7 +49,7 @@ import rivers
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("kernel", ("rivers.exceptions", "rivers._record", "rivers._ids", "rivers._settings", "rivers._version",
-                "rivers._registry")),
+                "rivers._registry", "rivers.lazy")),
     ("model", ("rivers.metadata", "rivers.partitions", "rivers.selection")),
     ("contracts", ("rivers.storage", "rivers.io_handlers.base", "rivers.context", "rivers.resources",
                    "rivers.plugins.events")),

@@ -181,7 +181,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from rivers.partitions.base import PartitionsDefinition
     from rivers.partitions.context import PartitionContext
     from rivers.partitions.keys import PartitionKey
-    from rivers.partitions.mappings import PartitionMapping
+    from rivers.partitions.mappings.base import PartitionMapping
     from rivers.partitions.ranges import PartitionKeyRange
     from rivers.partitions.strategy import BackfillStrategy
     from rivers.automation.conditions import AutomationCondition

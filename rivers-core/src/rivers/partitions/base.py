@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from rivers._registry import registry
 from rivers.exceptions import ExecutionError, PartitionDefinitionError
-from rivers.partitions.cron import DAILY_CRON, HOURLY_CRON
+from rivers.partitions.time.cron import DAILY_CRON, HOURLY_CRON
 from rivers.partitions.keys import KeySet, PartitionKey, as_partition_key
 from rivers.partitions.ranges import MultiRange, PartitionKeyRange, SingleRange
 

@@ -73,7 +73,7 @@ def rivers_partition_types() -> dict[str, type]:
     from rivers.partitions.dynamic import DynamicPartitions
     from rivers.partitions.multi import MultiPartitions
     from rivers.partitions.static import StaticPartitions
-    from rivers.partitions.time_window import TimeWindowPartitions
+    from rivers.partitions.time.window import TimeWindowPartitions
 
     return {"static": StaticPartitions, "time_window": TimeWindowPartitions, "multi": MultiPartitions,
             "dynamic": DynamicPartitions}
