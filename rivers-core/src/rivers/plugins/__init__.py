@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from rivers.execution.executors import Executor
     from rivers.io_handlers.base import BaseIOHandler
+    from rivers.plugins.components import Provider
     from rivers.plugins.events import RunFinished, RunStarted, StepFinished, StepStarted
     from rivers.plugins.manager import RiversPluginManager
     from rivers.plugins.observers import Observers
@@ -53,6 +54,7 @@ __all__ = [
     "StepFinished",
     "StepStarted",
     "broken_plugins",
+    "cli_commands",
     "component_names",
     "connect_storage",
     "create_executor",
@@ -225,6 +227,11 @@ def migrate_embedded_storage(path: str | os.PathLike[str]) -> None:
 def partition_type(name: str) -> type:
     """The partitions definition class called ``name``."""
     return get_plugin_manager().partition_type(name)
+
+
+def cli_commands() -> dict[str, Provider]:
+    """The ``rivers`` sub-commands plugins contribute (``rivers_cli_commands``), by name."""
+    return get_plugin_manager().cli_commands()
 
 
 def list_plugins() -> list[PluginInfo]:
