@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from rivers.exceptions import NodeNotFoundError
-from rivers.jobs import Job
-
-MATERIALIZE_JOB = "<materialize>"
+from rivers.jobs import MATERIALIZE_JOB, Job
 
 
 class CodeRepository:

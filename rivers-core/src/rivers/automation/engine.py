@@ -87,7 +87,7 @@ class EdgeMap:
     def _build(self, mapping: Any) -> list[list[int]]:
         from rivers.exceptions import PartitionValidationError
         from rivers.partitions.keys import PartitionKey
-        from rivers.partitions.mapping_resolution import resolve_upstream
+        from rivers.partitions.mappings.resolution import resolve_upstream
 
         table: list[list[int]] = []
         for key in self.down.keys:
