@@ -20,7 +20,7 @@ class Daemonless:
 
     def __init__(self, repo: rs.CodeRepository) -> None:
         self.repo = repo
-        graph = repo._state().graph
+        graph = repo.graph
         conditions = {n: condition_of(node) for n, node in graph.nodes.items() if condition_of(node) is not None}
         names = set(conditions) | {p for n in conditions for p in graph.parents(n)}
         self.world = World(graph, repo.storage, [n for n in graph.names if n in names])

@@ -249,3 +249,83 @@ def test_why_prints_the_evaluated_tree_for_a_partition(tmp_path):
     assert explain(condition, None, keys, None)[0].startswith("not evaluated yet")
     with pytest.raises(rs.exceptions.NodeNotFoundError):
         explain(condition, state, keys, "1999-01-01")
+
+
+def _lagged_chain(tmp_path, deps):
+    fs = rs.io_handler("fs", base_dir=str(tmp_path / "data"))
+
+    @rs.Asset(partitions_def=DAYS, io_handler=fs)
+    def raw(context: rs.AssetExecutionContext) -> str:
+        return str(context.partition_key)
+
+    @rs.Asset(partitions_def=DAYS, io_handler=fs, deps=deps, automation_condition=A.eager())
+    def report() -> int:
+        return 1
+
+    repo = rs.CodeRepository(assets=[raw, report])
+    repo.resolve(rs.Storage.embedded(str(tmp_path / "store.db")))
+    return repo
+
+
+def test_a_lineage_only_dep_translates_partitions_through_its_mapping(tmp_path):
+    repo = _lagged_chain(tmp_path, [rs.AssetDef.dep("raw", partition_mapping=rs.PartitionMapping.time_window(-1))])
+    daemon = Daemonless(repo)
+    # the first day's report depends on no partition (nothing before the first window); the others miss theirs
+    assert daemon.tick(T0) == {"report": ["2024-01-01"]}
+    repo.materialize(["raw"], partition_key="2024-01-03")
+    assert daemon.tick(T0 + 1) == {"report": ["2024-01-04"]}  # the day after the updated one, not the same day
+    repo.materialize(["raw"], partition_key="2024-01-10")  # the last day: no report depends on it
+    assert daemon.tick(T0 + 2) == {}
+
+
+def test_a_lineage_only_dep_with_all_partitions_of_an_unpartitioned_asset(tmp_path):
+    fs = rs.io_handler("fs", base_dir=str(tmp_path / "data"))
+
+    @rs.Asset(partitions_def=DAYS, io_handler=fs)
+    def raw(context: rs.AssetExecutionContext) -> str:
+        return str(context.partition_key)
+
+    @rs.Asset(io_handler=fs, automation_condition=A.eager(),
+              deps=[rs.AssetDef.dep("raw", partition_mapping=rs.PartitionMapping.all_partitions())])
+    def summary() -> int:
+        return 1
+
+    repo = rs.CodeRepository(assets=[raw, summary])
+    repo.resolve(rs.Storage.embedded(str(tmp_path / "store.db")))
+    daemon = Daemonless(repo)
+    daemon.tick(T0)
+    repo.materialize(["raw"], partition_key="2024-01-03")
+    assert daemon.tick(T0 + 1) == {}  # nine of raw's partitions are still missing
+    for day in range(1, 11):
+        if day != 3:
+            repo.materialize(["raw"], partition_key=f"2024-01-{day:02d}")
+    assert daemon.tick(T0 + 2) == {"summary": [None]}
+
+
+def test_code_version_changed_per_partition_reads_what_each_partition_recorded(tmp_path):
+    storage = rs.Storage.embedded(str(tmp_path / "s.db"))
+    fs = rs.io_handler("fs", base_dir=str(tmp_path))
+
+    def build(version):
+        @rs.Asset(io_handler=fs, partitions_def=DAYS, code_version=version,
+                  automation_condition=A.code_version_changed())
+        def model() -> int:
+            return 1
+        repo = rs.CodeRepository(assets=[model])
+        repo.resolve(storage)
+        return repo
+
+    old = build("1")
+    for day in ("2024-01-02", "2024-01-03", "2024-01-05"):
+        old.materialize(partition_key=day)
+    assert Daemonless(old).tick(T0) == {}
+    new = build("2")
+    new.materialize(partition_key="2024-01-03")  # already on the new code
+    daemon = Daemonless(new)
+    assert daemon.tick(T0 + 1) == {"model": ["2024-01-02", "2024-01-05"]}  # not 01-03, not the unmaterialized days
+    new.materialize(partition_key="2024-01-05")
+    assert daemon.tick(T0 + 2) == {"model": ["2024-01-02"]}  # kept current from the event log
+    old.materialize(partition_key="2024-01-03")  # an old deployment writes 01-03 again
+    assert daemon.tick(T0 + 3) == {"model": ["2024-01-02", "2024-01-03"]}
+    restarted = Daemonless(new)  # a new daemon reads each partition's recorded version from storage
+    assert restarted.tick(T0 + 4) == {"model": ["2024-01-02", "2024-01-03"]}

@@ -105,29 +105,37 @@ class EdgeMap:
 
     def _build(self, mapping: Any) -> list[list[int]]:
         from rivers.exceptions import PartitionValidationError
-        from rivers.partitions.keys import PartitionKey
+        from rivers.partitions.mapping_defaults import key_from_text
         from rivers.partitions.mapping_resolution import resolve_upstream
 
         table: list[list[int]] = []
+        down = self.down.partitions_def
         for key in self.down.keys:
             try:
-                load = resolve_upstream(mapping, [PartitionKey(key)], self.down.partitions_def, self.up.partitions_def)
-            except (PartitionValidationError, ValueError, TypeError):
+                load = resolve_upstream(mapping, [key_from_text(down, key)], down, self.up.partitions_def)
+            except PartitionValidationError:  # e.g. a time-window offset before the upstream's first window
                 table.append([])
                 continue
             keys = load.keys if load.is_load else []
             table.append([self.up.positions[str(k)] for k in keys or () if str(k) in self.up.positions])
         return table
 
-    def any(self, mask: int) -> int:
-        """Downstream positions that map to at least one set upstream position."""
+    def _direct(self, mask: int, every: bool) -> int | None:
+        """The translation without a table (``every``: all upstream positions must be set); ``None`` for a table."""
         kind = self.kind
         if kind == "identity":
             return mask & self.down.full
         if kind == "broadcast":
             return self.down.full if mask else 0
         if kind == "collapse":
-            return 1 if mask else 0
+            return 1 if (mask & self.up.full == self.up.full if every else mask) else 0
+        return None
+
+    def any(self, mask: int) -> int:
+        """Downstream positions that map to at least one set upstream position."""
+        direct = self._direct(mask, False)
+        if direct is not None:
+            return direct
         out = 0
         for position, ups in enumerate(self.table or ()):
             for up in ups:
@@ -138,13 +146,9 @@ class EdgeMap:
 
     def all(self, mask: int) -> int:
         """Downstream positions all of whose upstream positions are set."""
-        kind = self.kind
-        if kind == "identity":
-            return mask & self.down.full
-        if kind == "broadcast":
-            return self.down.full if mask else 0
-        if kind == "collapse":
-            return 1 if mask & self.up.full == self.up.full else 0
+        direct = self._direct(mask, True)
+        if direct is not None:
+            return direct
         out = 0
         for position, ups in enumerate(self.table or ()):
             if all(mask >> up & 1 for up in ups):
@@ -424,10 +428,7 @@ def _newly_requested(engine: ConditionEngine, run: _Pass, node: AutomationCondit
 
 
 def _code_version_changed(engine: ConditionEngine, run: _Pass, node: AutomationCondition, scope: str) -> int:
-    view = engine.world.views[scope]
-    if view.code_version is None or not view.materialized or view.last_code_version == view.code_version:
-        return 0
-    return view.materialized
+    return engine.world.code_outdated(scope)
 
 
 def _data_version_changed(engine: ConditionEngine, run: _Pass, node: AutomationCondition, scope: str) -> int:
@@ -550,13 +551,21 @@ _LEAVES: dict[str, Callable[[ConditionEngine, _Pass, Any, str], int]] = {
 
 
 def _edge_mappings(graph: AssetGraph) -> dict[tuple[str, str], Any]:
-    """The declared partition mapping of every input edge ``(upstream, downstream)``."""
+    """The declared partition mapping of every edge ``(upstream, downstream)``: data inputs and lineage-only deps.
+
+    A mapping comes from ``AssetDef.input``/``AssetDef.dep(partition_mapping=...)`` or from the owner's
+    ``partition_mapping={...}`` table (as the run layer reads it); edges without one use the default.
+    """
+    from rivers.graph.partition_checks import edge_mapping
+
     mappings: dict[tuple[str, str], Any] = {}
     for name, node in graph.nodes.items():
         step = graph.steps.get(node.step_key)
         if step is None:
             continue
-        for spec in step.inputs:
-            if spec.partition_mapping is not None:
-                mappings[(spec.upstream, name)] = spec.partition_mapping
+        declared = {spec.upstream: spec.partition_mapping for spec in step.inputs}
+        for parent in graph.parents(name):
+            mapping = edge_mapping(step, parent, declared.get(parent))
+            if mapping is not None:
+                mappings[(parent, name)] = mapping
     return mappings

@@ -153,7 +153,7 @@ def _why(args: argparse.Namespace, context: CommandContext) -> int:
     from rivers.automation.why import explain
 
     repository, storage = _bound(args, context)
-    graph = repository._state().graph
+    graph = repository.graph
     node = graph.nodes.get(args.asset)
     if node is None:
         raise CliError(f"no asset named {args.asset!r}")
