@@ -59,6 +59,7 @@ class Schedule(TriggerDefinition):
     """
 
     _kind = "Schedule"
+    _error = ScheduleDefinitionError
 
     def __init__(
         self,
@@ -101,7 +102,7 @@ class Schedule(TriggerDefinition):
         super().__init__(func, name, description, tags, eval_mode, eval_timeout)
         self.cron_schedule = cron_schedule
         self.job_name = job_name
-        self.default_status = ScheduleStatus(default_status)
+        self.default_status = self._enum(ScheduleStatus, default_status, "default_status")
         self.timezone = timezone
 
     def _fallback_name(self) -> str:

@@ -57,6 +57,7 @@ class Sensor(TriggerDefinition):
     """
 
     _kind = "Sensor"
+    _error = SensorDefinitionError
 
     def __init__(
         self,
@@ -77,7 +78,7 @@ class Sensor(TriggerDefinition):
         super().__init__(func, name, description, tags, eval_mode, eval_timeout)
         self.job_name = job_name
         self.minimum_interval = minimum_interval
-        self.default_status = SensorStatus(default_status)
+        self.default_status = self._enum(SensorStatus, default_status, "default_status")
         self.asset_selection = None if asset_selection is None else (
             [asset_selection] if isinstance(asset_selection, str) else list(asset_selection))
 

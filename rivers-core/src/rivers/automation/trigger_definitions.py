@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import types
 from typing import Any, Callable, ClassVar, TypeVar
@@ -11,6 +12,7 @@ from rivers.automation.requests import EvalMode
 __all__ = ["EvaluationContextBase", "TriggerDefinition"]
 
 _T = TypeVar("_T", bound="TriggerDefinition")
+_E = TypeVar("_E", bound=enum.IntEnum)
 
 
 class EvaluationContextBase:
@@ -36,15 +38,27 @@ class TriggerDefinition:
     """
 
     _kind: ClassVar[str] = ""
+    _error: ClassVar[type[Exception]] = ValueError
 
     def __init__(self, func: Callable[..., Any] | None, name: str | None, description: str | None,
                  tags: dict[str, str] | None, eval_mode: EvalMode, eval_timeout: float | None) -> None:
         self._name = name
+        self.evaluation_fn: Callable[..., Any] | None = func
         self.description = description
         self.tags = dict(tags) if tags is not None else None
-        self.eval_mode = EvalMode(eval_mode)
+        self.eval_mode = self._enum(EvalMode, eval_mode, "eval_mode")
         self.eval_timeout = eval_timeout
-        self.evaluation_fn: Callable[..., Any] | None = func
+
+    def _enum(self, kind: type[_E], value: Any, parameter: str) -> _E:
+        """``value`` as a member of ``kind`` (a member or its int), or the definition error naming ``parameter``."""
+        try:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(value)
+            return kind(value)
+        except ValueError:
+            members = ", ".join(f"{kind.__name__}.{member.name}" for member in kind)
+            name = self._name or getattr(self.evaluation_fn, "__name__", "")
+            raise self._error(f"{self._kind} {name!r}: invalid {parameter} {value!r}; use one of {members}") from None
 
     def _fallback_name(self) -> str:
         return ""
