@@ -16,16 +16,17 @@ __all__ = ["UiProcess"]
 
 
 class UiProcess:
-    """``python -m rivers.cli ui pipeline.py --port 0`` in ``directory``; ``url`` once it listens."""
+    """``python -m rivers.cli ui|dev pipeline.py --port 0`` in ``directory``; ``url`` once it listens."""
 
-    def __init__(self, directory: Path, *, slow_s: float = 0.0, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, directory: Path, *, slow_s: float = 0.0, command: str = "ui",
+                 extra_args: tuple[str, ...] = ()) -> None:
         shutil.copyfile(PIPELINE, directory / "pipeline.py")
         self.directory = directory
         self.database = directory / "ui.db"
         env = {key: value for key, value in os.environ.items() if not key.startswith("RIVERS_")}
         env.update(PYTHONUNBUFFERED="1", RIVERS_UI_TEST_SLOW=str(slow_s))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "rivers.cli", "ui", "pipeline.py", "--port", "0",
+            [sys.executable, "-m", "rivers.cli", command, "pipeline.py", "--port", "0",
              "--storage", f"sqlite:///{self.database}", *extra_args],
             cwd=directory, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.output: list[str] = []
@@ -39,7 +40,7 @@ class UiProcess:
             if not line:
                 break
             self.output.append(line)
-            found = re.search(r"serving (http://127\.0\.0\.1:\d+)/", line)
+            found = re.search(r"(?:serving|UI on) (http://127\.0\.0\.1:\d+)/", line)
             if found:
                 return found.group(1)
         self.stop()

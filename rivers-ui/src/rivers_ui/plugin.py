@@ -1,4 +1,4 @@
-"""The rivers plugin of rivers-ui: contributes the ``ui`` command to ``rivers``.
+"""The rivers plugin of rivers-ui: contributes the ``ui`` and ``dev`` commands to ``rivers``.
 
 Importing this module is cheap; Starlette and uvicorn are imported when the command runs.
 """
@@ -16,7 +16,7 @@ __all__ = ["rivers_cli_commands"]
 
 @rivers.plugins.hookimpl
 def rivers_cli_commands() -> dict[str, Callable[[Any, list[argparse.ArgumentParser]], None]]:
-    """``rivers ui``: serve the web UI of a repository."""
-    from rivers_ui import command
+    """``rivers ui`` (the web UI of a repository) and ``rivers dev`` (the UI and the automation daemon)."""
+    from rivers_ui import command, dev
 
-    return {"ui": command.add_parser}
+    return {"ui": command.add_parser, "dev": dev.add_parser}

@@ -84,6 +84,28 @@ def _add_plugin_commands(commands: Any, parents: list[argparse.ArgumentParser]) 
             commands.choices.pop(name, None)
             _warn(f"the command {name!r} of plugin {provider.label} is left out: its add_parser raised "
                   f"{type(error).__name__}: {error}")
+    _add_install_hints(commands, parents)
+
+
+def _add_install_hints(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Commands of this project's own distributions that are not installed: each says what to install."""
+    from rivers.plugins.components import FIRST_PARTY_DISTRIBUTIONS
+
+    for (kind, name), distribution in sorted(FIRST_PARTY_DISTRIBUTIONS.items()):
+        if kind != "cli_command" or name in commands.choices:
+            continue
+        hint = commands.add_parser(name, parents=parents, help=f"(not installed: pip install {distribution})",
+                                   description=f"`rivers {name}` comes with the {distribution} distribution.")
+        hint.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        hint.set_defaults(handler=_needs(name, distribution))
+
+
+def _needs(name: str, distribution: str) -> Any:
+    def handler(args: argparse.Namespace, context: CommandContext) -> int:
+        raise CliError(f"`rivers {name}` comes with {distribution}, which is not installed: "
+                       f"pip install {distribution}")
+
+    return handler
 
 
 def _warn(message: str) -> None:

@@ -97,6 +97,8 @@ FIRST_PARTY_DISTRIBUTIONS: dict[tuple[str, str], str] = {
     ("io_handler", "s3"): "rivers-io-s3",
     ("executor", "kubernetes"): "rivers-executor-k8s",
     ("executor", "k8s"): "rivers-executor-k8s",
+    ("cli_command", "ui"): "rivers-ui",
+    ("cli_command", "dev"): "rivers-ui",
 }
 
 
