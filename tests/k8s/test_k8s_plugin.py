@@ -87,7 +87,7 @@ def _planned(asset):
 
 def test_resources_follow_the_chain_default_asset_partition_override():
     from rivers_executor_k8s.resources import attempt_compute, pod_resources
-    from rivers.execution.retry import FailureReason
+    from rivers.definitions.failures import FailureReason
 
     planned = _planned(kp.hungry)
     executor = rs.Executor.kubernetes(worker_image="i", worker_cpu="100m", worker_memory="256Mi", worker_gpu="1")
