@@ -263,6 +263,43 @@ def test_python_m_rivers_worker_runs_one_serialised_step(tmp_path: Path) -> None
     coordinator.state.close()
 
 
+def test_python_m_rivers_worker_runs_a_bundle_in_order_each_step_seeing_the_versions_before_it(
+    tmp_path: Path,
+) -> None:
+    import base64
+
+    from rivers.execution.coordinator import RunCoordinator
+    from rivers.execution.wire import outcome_of, report_from_json, step_request
+
+    repo = ps.repo_of([*ps.DIAMOND, ps.boom])
+    state = repo._state()
+    plan = state.plan("<materialize>", ["source", "left", "boom"], allow_incomplete=True)
+    coordinator = RunCoordinator(plan, repo.storage)
+    steps = plan.by_key
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(ps.__file__).parent), *sys.path])}
+
+    def run(*keys: str) -> list:
+        command = [sys.executable, "-m", "rivers.worker", "--format", "json"]
+        for position, key in enumerate(keys):
+            # built before any of them ran, as a pod's requests are: the worker passes the versions along
+            request = step_request(steps[key], coordinator.state).encode()
+            env[f"REQUEST_{position}"] = base64.b64encode(request).decode("ascii")
+            command += ["--request-env", f"REQUEST_{position}"]
+        completed = subprocess.run(command, env=env, capture_output=True, timeout=60, check=False)
+        assert completed.returncode == 0, completed.stderr.decode()
+        return [report_from_json(json.loads(line)) for line in completed.stdout.splitlines()]
+
+    first, second = run("source", "left")
+    assert (first.key, first.status, second.key, second.status) == ("source", "success", "left", "success")
+    materialized = next(e for e in outcome_of(second).events if e.event_type == "Materialization")
+    assert dict(materialized.input_data_versions)["source"] == first.data_versions["source"]
+    assert repo.load_node("left") == 11
+    # the chain stops after the first step that did not succeed
+    (failed,) = run("boom", "left")
+    assert (failed.key, failed.status) == ("boom", "failure")
+    coordinator.state.close()
+
+
 def test_python_m_rivers_worker_reports_an_undecodable_payload() -> None:
     completed = subprocess.run([sys.executable, "-m", "rivers.worker", "--format", "json"], input=b"garbage",
                                capture_output=True, timeout=60, check=False)

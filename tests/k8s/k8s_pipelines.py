@@ -67,3 +67,44 @@ def sleepy() -> int:
 @rs.Asset()
 def in_memory() -> int:
     return 1
+
+
+# -- a chain for bundle=: c1 -> c2 -> c3 -> c4 (knobs read when a step runs, in the pod) ---------------------
+#: the step of the chain that raises (``CHAIN_FAIL=c2``); with ``CHAIN_FAIL_ONCE`` set only its first attempt
+CHAIN_FAIL = "CHAIN_FAIL"
+#: seconds c2 sleeps (so a fault can strike while it runs)
+CHAIN_SLEEP = "CHAIN_SLEEP"
+
+
+def _chain_step(name: str, value: int) -> int:
+    if os.environ.get(CHAIN_FAIL) == name:
+        marker = os.path.join(os.environ.get(VALUES_ENVIRONMENT, "."), f"{name}.failed-once")
+        if not (os.environ.get("CHAIN_FAIL_ONCE") and os.path.exists(marker)):
+            open(marker, "w").close()
+            raise ValueError(f"{name} fails on purpose")
+    print(f"{name} ran in pid {os.getpid()}")
+    return value
+
+
+@rs.Asset(io_handler=FS)
+def c1() -> int:
+    return _chain_step("c1", 1)
+
+
+@rs.Asset(io_handler=FS, retry=rs.RetryPolicy(max_retries=1))
+def c2(c1: int) -> int:
+    time.sleep(float(os.environ.get(CHAIN_SLEEP, "0")))
+    return _chain_step("c2", c1 + 1)
+
+
+@rs.Asset(io_handler=FS)
+def c3(c2: int) -> int:
+    return _chain_step("c3", c2 + 1)
+
+
+@rs.Asset(io_handler=FS)
+def c4(c3: int) -> int:
+    return _chain_step("c4", c3 + 1)
+
+
+CHAIN = [c1, c2, c3, c4]

@@ -13,7 +13,9 @@ Faults, per test: ``kubelet.inject(fault, step=..., attempt=...)`` with
 ``image_pull`` (stays Pending: ErrImagePull then ImagePullBackOff),
 ``unschedulable`` (stays Pending: PodScheduled False/Unschedulable),
 ``delete`` (the pod is deleted while it runs), ``exit`` (the process is
-killed with SIGKILL: exit code 137, reason Error).
+killed with SIGKILL: exit code 137, reason Error). The killing faults strike
+at once, or with ``after_reports=N`` once the pod's log holds N step reports
+(a bundle's pod dying in its N+1-th step).
 
 ``runner="pool"`` (for the bench) runs each pod's step request in a warm
 process pool instead of a fresh ``python`` per pod (the same
@@ -55,7 +57,7 @@ class Kubelet:
             # spawn: forking this threaded process (HTTP server, watches) could copy a held lock
             self._pool = ProcessPoolExecutor(pool_size, mp_context=multiprocessing.get_context("spawn"))
         self.namespace = namespace
-        self.faults: list[tuple[str, str | None, int | None]] = []
+        self.faults: list[tuple[str, str | None, int | None, int]] = []
         self.fault_delay = fault_delay
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.started: list[str] = []
@@ -67,8 +69,8 @@ class Kubelet:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def inject(self, fault: str, step: str | None = None, attempt: int | None = None) -> None:
-        self.faults.append((fault, step, attempt))
+    def inject(self, fault: str, step: str | None = None, attempt: int | None = None, after_reports: int = 0) -> None:
+        self.faults.append((fault, step, attempt, after_reports))
 
     def stop(self) -> None:
         self._stopped = True
@@ -80,13 +82,13 @@ class Kubelet:
                 if process.poll() is None:
                     process.kill()
 
-    def _fault(self, pod: dict[str, Any]) -> str | None:
+    def _fault(self, pod: dict[str, Any]) -> tuple[str | None, int]:
         labels = pod["metadata"].get("labels") or {}
-        for position, (fault, step, attempt) in enumerate(self.faults):
+        for fault, step, attempt, after_reports in self.faults:
             if (step is None or labels.get(STEP_LABEL) == step) and \
                     (attempt is None or labels.get(ATTEMPT_LABEL) == str(attempt)):
-                return fault
-        return None
+                return fault, after_reports
+        return None, 0
 
     def _run(self) -> None:
         while not self._stopped:
@@ -106,7 +108,7 @@ class Kubelet:
         name = pod["metadata"]["name"]
         self.started.append(name)
         container = pod["spec"]["containers"][0]
-        fault = self._fault(pod)
+        fault, after_reports = self._fault(pod)
         scheduled = {"type": "PodScheduled", "status": "True"}
         if fault == "unschedulable":
             self._status(name, {"phase": "Pending", "conditions": [{
@@ -142,8 +144,9 @@ class Kubelet:
         self._status(name, {"phase": "Running", "startTime": started, "conditions": [scheduled], "containerStatuses": [
             {**waiting, "ready": True, "state": {"running": {"startedAt": started}}}]})
         if fault in ("oom", "evict", "delete", "exit"):
-            # killed at once: a worker this young has not run its step, let alone reported it
-            process.send_signal(signal.SIGKILL)
+            # killed at once (a worker this young has not run its step, let alone reported it), or once the
+            # log holds after_reports step reports
+            _kill_after(process, log_path, after_reports)
         code = process.wait()
         with open(log_path, encoding="utf-8", errors="replace") as file:
             self.api.logs[(self.namespace, name)] = file.read()
@@ -165,24 +168,38 @@ class Kubelet:
 
     def _run_in_pool(self, name: str, container: dict[str, Any], waiting: dict[str, Any],
                      scheduled: dict[str, Any]) -> None:
-        request = next(item["value"] for item in container["env"] if item["name"] == "RIVERS_STEP_REQUEST")
+        command, env = container["command"], {item["name"]: item.get("value", "") for item in container["env"]}
+        requests = [env[command[at + 1]] for at, part in enumerate(command) if part == "--request-env"]
         started = _now()
         self._status(name, {"phase": "Running", "startTime": started, "conditions": [scheduled], "containerStatuses": [
             {**waiting, "ready": True, "state": {"running": {"startedAt": started}}}]})
         assert self._pool is not None
-        log = self._pool.submit(run_pool_request, request).result()
+        log = self._pool.submit(run_pool_request, requests).result()
         self.api.logs[(self.namespace, name)] = log
         terminated = {"exitCode": 0, "startedAt": started, "finishedAt": _now(), "reason": "Completed"}
         self._status(name, {"phase": "Succeeded", "startTime": started, "conditions": [scheduled],
                             "containerStatuses": [{**waiting, "state": {"terminated": terminated}}]})
 
 
-def run_pool_request(request_b64: str) -> str:
-    """What ``python -m rivers.worker --request-env ... --format json`` prints, run in a pool process."""
+def _kill_after(process: subprocess.Popen[bytes], log_path: str, reports: int) -> None:
+    """SIGKILL ``process`` once its log holds ``reports`` step reports (at once for 0)."""
+    while reports and process.poll() is None:
+        with open(log_path, encoding="utf-8", errors="replace") as file:
+            if file.read().count('{"wire_version"') >= reports:
+                break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+
+
+def run_pool_request(requests_b64: list[str]) -> str:
+    """What ``python -m rivers.worker --request-env A [--request-env B ...] --format json`` prints, in a pool."""
     import base64
     import json
 
-    from rivers.execution.step_host import run_request
+    from rivers.execution.step_host import run_chain, run_request
     from rivers.execution.wire import report_to_json
 
-    return json.dumps(report_to_json(run_request(base64.b64decode(request_b64))))
+    requests = [base64.b64decode(item) for item in requests_b64]
+    if len(requests) == 1:
+        return json.dumps(report_to_json(run_request(requests[0])))
+    return "".join(json.dumps(report_to_json(report)) + "\n" for report in run_chain(requests))

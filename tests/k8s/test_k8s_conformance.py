@@ -19,3 +19,15 @@ class TestKubernetesConformance(ExecutorConformance):
         monkeypatch.setenv("RIVERS_K8S_WORKER_IMAGE", "rivers-worker:test")
         yield cluster
 
+
+
+class TestKubernetesBundledConformance(TestKubernetesConformance):
+    """The same kit with ``bundle=True``: the kit's chains run in one pod, every step still has its own outcome."""
+
+    executor_config = {"max_concurrent_steps": 4, "bundle": True}
+
+    @pytest.mark.xfail(strict=True, reason="documented trade-off of bundle=: a cooperative cancel stops the run "
+                       "before the next pod, but the pod already running finishes its chain (kit_gate -> "
+                       "kit_after_gate run in one pod; the later step's outcome is not recorded)")
+    def test_cancellation_stops_the_run_before_the_next_step(self, kit_dir) -> None:
+        super().test_cancellation_stops_the_run_before_the_next_step(kit_dir)

@@ -16,6 +16,14 @@ outcome with :func:`rivers.execution.wire.outcome_of`. The step's inputs are
 loaded and its outputs written here, through its IO handlers; only events,
 logs and errors are reported.
 
+Several ``--request-env`` options make a *bundle* (a chain of steps run in one
+process, so that a pod's start-up is paid once,
+:func:`rivers.execution.step_host.run_chain`): the attempts run in the order
+given, each seeing the data versions the earlier ones produced, and the
+chain stops after the first attempt that did not succeed. One report is
+written per attempt that ran, as soon as it ends (``--format json``: one JSON
+object per line; pickle: one pickled record after the other).
+
 Exit status: 0 when the step ran (whether it succeeded or failed — the report
 says which), 2 when the request could not be read or decoded (the report's
 status is then ``load_error``; a request of another wire protocol version is
@@ -34,8 +42,9 @@ from typing import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rivers.worker", description=__doc__.splitlines()[0])
     parser.add_argument("request", nargs="?", default="-", help="request file, or - for stdin (default)")
-    parser.add_argument("--request-env", metavar="NAME",
-                        help="read the request, base64-encoded, from environment variable NAME instead (pods)")
+    parser.add_argument("--request-env", metavar="NAME", action="append",
+                        help="read the request, base64-encoded, from environment variable NAME instead (pods); "
+                             "repeated: a bundle, run in order, stopping after the first step that did not succeed")
     parser.add_argument("-o", "--output", default="-", help="report file, or - for stdout (default)")
     parser.add_argument("--format", choices=("pickle", "json"), default="pickle", help="report encoding")
     args = parser.parse_args(argv)
@@ -48,28 +57,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.request_env:
         import base64
 
-        data = base64.b64decode(os.environ.get(args.request_env, ""))
+        requests = [base64.b64decode(os.environ.get(name, "")) for name in args.request_env]
     elif args.request == "-":
-        data = sys.stdin.buffer.read()
+        requests = [sys.stdin.buffer.read()]
     else:
         with open(args.request, "rb") as file:
-            data = file.read()
-    from rivers.execution.step_host import encode_report, run_request
+            requests = [file.read()]
+    from rivers.execution.step_host import encode_report, run_chain, run_request
     from rivers.execution.wire import report_to_json
 
-    report = run_request(data)
-    if args.format == "json":
-        encoded = json.dumps(report_to_json(report)).encode("utf-8")
-    else:
-        encoded = encode_report(report)
-    sys.stdout.flush()
-    if result_stream is not None:
-        result_stream.write(encoded)
-        result_stream.close()
-    else:
-        with open(args.output, "wb") as file:
-            file.write(encoded)
-    return 2 if report.status == "load_error" else 0
+    reports = iter([run_request(requests[0])]) if len(requests) == 1 else run_chain(requests)
+    output = result_stream if result_stream is not None else open(args.output, "wb")  # noqa: SIM115 - closed below
+    status = 0
+    try:
+        for report in reports:
+            if args.format == "json":
+                encoded = json.dumps(report_to_json(report)).encode("utf-8") + (b"\n" if len(requests) > 1 else b"")
+            else:
+                encoded = encode_report(report)
+            sys.stdout.flush()
+            output.write(encoded)
+            output.flush()
+            if report.status == "load_error":
+                status = 2
+    finally:
+        output.close()
+    return status
 
 
 if __name__ == "__main__":

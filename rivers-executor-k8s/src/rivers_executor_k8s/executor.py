@@ -69,6 +69,11 @@ class KubernetesExecutor(rs.Executor):
     ``unschedulable_timeout`` (s) fails a step whose pod cannot be scheduled;
     ``api_timeout`` (s) is how long the API server may be unreachable before
     the steps in flight fail as infrastructure failures.
+    ``bundle``: ``True`` runs every linear chain of steps (each the only
+    dependant of the one before, waiting for it alone) in one pod, so pod
+    start-up is paid once per chain; or a list of chains of step keys
+    (:mod:`rivers_executor_k8s.bundles`). Each step of a bundle still has its
+    own events, outcome and retries; the pod gets the first step's resources.
     """
 
     plugin_name = "kubernetes"
@@ -107,8 +112,11 @@ class KubernetesExecutor(rs.Executor):
         kubeconfig: str | None = None,
         context: str | None = None,
         in_cluster: bool | None = None,
+        bundle: bool | Sequence[Sequence[str]] = False,
     ) -> None:
         from rivers.definitions.compute import Compute
+
+        from rivers_executor_k8s.bundles import check_setting
 
         if worker_image is not None and (not isinstance(worker_image, str) or not worker_image.strip()):
             raise ConfigurationError(f"kubernetes executor: worker_image must be an image name, got {worker_image!r}")
@@ -153,6 +161,7 @@ class KubernetesExecutor(rs.Executor):
         self.kubeconfig = kubeconfig
         self.context = context
         self.in_cluster = in_cluster
+        self.bundle = check_setting(bundle)
 
     def image(self) -> str:
         """The worker image (a :class:`ConfigurationError` when none is configured)."""
@@ -173,7 +182,10 @@ class KubernetesExecutor(rs.Executor):
         """Refuse in-memory values (before any pod starts), then run the scheduler with pods."""
         from rivers_executor_k8s.placement import refuse_process_local
 
+        from rivers_executor_k8s.bundles import plan_bundles
+
         refuse_process_local(run.plan, self.plugin_name)
+        plan_bundles(run.plan, self.bundle)  # a named chain the plan does not have fails before any pod
         self.image()
         return super().execute(run)
 

@@ -11,6 +11,18 @@ attempts in flight when the API server has been unreachable for
 A pod's outcome is the worker's JSON step report at the end of its log
 (``python -m rivers.worker --format json``); a pod that ended without one
 failed for a reason read from its status (:mod:`rivers_executor_k8s.failures`).
+
+Bundles (``bundle=``, :mod:`rivers_executor_k8s.bundles`): launching the
+first step of a chain creates one Job whose pod runs the whole chain (one
+request per step; the worker stops at the first step that does not
+succeed). When the pod ends, the first step's report is reported and the
+other steps' reports are kept: the scheduler launches each of them when it is
+ready, as usual, and that launch reports the kept outcome at once instead of
+creating a Job. A step the pod did not run (the chain stopped before it), or
+an attempt that is not the first, gets a Job of its own (running the rest of
+its chain after it); a step that was running when the pod died fails with
+the pod's reason (out of memory, eviction...), retried by its policy in its
+own Job.
 """
 
 from __future__ import annotations
@@ -27,12 +39,14 @@ from typing import Any
 from rivers._ids import random_uuid4
 from rivers.execution import wire
 from rivers.execution.launcher import LaunchContext, LauncherCapabilities, StepAttempt, StepLauncher
+from rivers.execution.plan import PlannedStep
 from rivers.execution.process_launcher import encoded_runtime, outcome_of_report
 from rivers.definitions.failures import FailureReason
 from rivers.execution.step_runner import failed_outcome
 from rivers.storage.records import StoredLog
 
 from rivers_executor_k8s.api import ApiException, KubeApi, is_unavailable
+from rivers_executor_k8s.bundles import plan_bundles
 from rivers_executor_k8s.failures import PodFailure, deleted_failure, terminal_failure, unschedulable, waiting_failure
 from rivers_executor_k8s.manifests import (
     ATTEMPT_LABEL,
@@ -58,27 +72,37 @@ TICK_S = 0.2
 class _Tracked:
     """An attempt's Job and what the watch has seen of its pod."""
 
-    __slots__ = ("attempt", "job", "created_ns", "running_ns", "unschedulable_since", "finished")
+    __slots__ = ("attempt", "job", "created_ns", "running_ns", "unschedulable_since", "finished", "bundle")
 
-    def __init__(self, attempt: StepAttempt, job: str) -> None:
+    def __init__(self, attempt: StepAttempt, job: str, bundle: tuple[PlannedStep, ...] = ()) -> None:
         self.attempt = attempt
         self.job = job
+        #: the steps the pod runs after this attempt's (a bundle)
+        self.bundle = bundle
         self.created_ns = time.time_ns()
         self.running_ns = 0
         self.unschedulable_since: float | None = None
         self.finished = False
 
 
-def split_log(log: str) -> tuple[str, wire.StepReport | None]:
-    """The pod log without the worker's report, and the report (None when the worker wrote none)."""
-    start = log.rfind(_REPORT_START)
-    if start < 0:
-        return log, None
-    try:
-        data, _ = json.JSONDecoder().raw_decode(log[start:])
-        return log[:start], wire.report_from_json(data)
-    except (ValueError, KeyError, TypeError):
-        return log, None
+def split_log(log: str) -> tuple[list[tuple[str, wire.StepReport]], str]:
+    """The worker's reports in a pod log, each with the log text before it; and the text after the last.
+
+    One report per step the pod ran (several for a bundle), in order.
+    """
+    found: list[tuple[str, wire.StepReport]] = []
+    decoder = json.JSONDecoder()
+    start = position = 0
+    while (at := log.find(_REPORT_START, position)) >= 0:
+        try:
+            data, end = decoder.raw_decode(log, at)
+            report = wire.report_from_json(data)
+        except (ValueError, KeyError, TypeError):
+            position = at + 1
+            continue
+        found.append((log[start:at], report))
+        start = position = end
+    return found, log[start:]
 
 
 def _tail(text: str, lines: int) -> str:
@@ -116,6 +140,15 @@ class KubernetesLauncher(StepLauncher):
         header.environ, header.sys_path = {}, []  # never the controller's environment into a Job spec
         self._run_blob = header.to_bytes()
         self.selector = run_selector(context.run_id)
+        #: step key -> the steps its pod runs after it: the rest of its chain (a step launched anew after its
+        #: bundle's pod stopped before it, e.g. a retry, takes the rest of the chain along)
+        self._bundles: dict[str, tuple[PlannedStep, ...]] = {}
+        for head, members in plan_bundles(context.plan, config.bundle).items():
+            chain = (context.plan.by_key[head], *members)
+            for position, planned in enumerate(chain[:-1]):
+                self._bundles[planned.key] = chain[position + 1:]
+        #: outcomes a bundle's pod produced for steps not launched yet, by step key
+        self._kept: dict[str, tuple[Any, ...]] = {}
         self.parent = self._retrying(lambda: self._ensure_parent(context.run_id), "create the run's parent object")
         self._owner = owner_reference(self.parent)
         self._read, self._write = os.pipe()
@@ -184,27 +217,47 @@ class KubernetesLauncher(StepLauncher):
         context = self.context
         planned = attempt.planned
         key = attempt.key
+        with self._lock:
+            kept = self._kept.pop(key, None)
+        if kept is not None and attempt.attempt == 1 and attempt.announce:
+            self._settle(attempt, kept)  # it ran in its bundle's pod already
+            return
         try:
-            token, blob = encoded_runtime(planned.runtime, 0)
-            if isinstance(blob, Exception):
-                raise blob
+            request = self._request(attempt)
             fields = attempt_compute(self.config, planned, self._reasons.get(key, ()),
                                      context.state.retry_default, context.state.partition)
-            request = context.request(attempt, runtime_blob=blob, run_blob=self._run_blob)
         except Exception as error:  # noqa: BLE001 - the step fails, the run goes on
             context.report(attempt, failed_outcome(planned.runtime, context.state, error, announce=attempt.announce))
             return
+        bundle = self._bundle_of(attempt)
         number = attempt.attempt + self._attempt_offset.get(key, 0)
         asset = planned.runtime.node_names[0] if planned.runtime.node_names else key
         body = job_body(self.config, run_id=context.run_id, namespace=self.api.namespace, step_key=key,
                         asset=asset, attempt=number, request=request,
                         resources=pod_resources(fields, self.config.gpu_resource), image=self.image,
-                        owner=self._owner)
-        tracked = self._track(attempt, body["metadata"]["name"])
+                        owner=self._owner, bundle=[(member.key, blob) for member, blob in bundle])
+        tracked = self._track(attempt, body["metadata"]["name"], tuple(member for member, _ in bundle))
         self._pool.submit(self._create, tracked, body)
 
-    def _track(self, attempt: StepAttempt, job: str) -> _Tracked:
-        tracked = _Tracked(attempt, job)
+    def _request(self, attempt: StepAttempt) -> bytes:
+        _, blob = encoded_runtime(attempt.planned.runtime, 0)
+        if isinstance(blob, Exception):
+            raise blob
+        return self.context.request(attempt, runtime_blob=blob, run_blob=self._run_blob)
+
+    def _bundle_of(self, attempt: StepAttempt) -> list[tuple[PlannedStep, bytes]]:
+        """The steps (and their first attempts' requests) the pod of ``attempt`` runs after it."""
+        bundle = []
+        for member in self._bundles.get(attempt.key, ()):
+            try:
+                bundle.append((member, self._request(StepAttempt(member, 1, True))))
+            except Exception as error:  # noqa: BLE001 - it runs in a Job of its own, which reports the error
+                _log.warning("step %s runs in a pod of its own, not after %s: %s", member.key, attempt.key, error)
+                break
+        return bundle
+
+    def _track(self, attempt: StepAttempt, job: str, bundle: tuple[PlannedStep, ...] = ()) -> _Tracked:
+        tracked = _Tracked(attempt, job, bundle)
         attempt.handle = tracked
         with self._lock:
             self._tracked[job] = tracked
@@ -328,11 +381,49 @@ class KubernetesLauncher(StepLauncher):
         except Exception as error:  # noqa: BLE001 - the status still says how the pod ended
             log = ""
             _log.warning("could not read the log of pod %s: %s", name, error)
-        text, report = split_log(log)
-        if report is None:
-            self._push(("lost", tracked, terminal_failure(pod, name, _tail(text, self.config.log_tail_lines))))
+        reports, rest = split_log(log)
+        if tracked.bundle:
+            self._keep(tracked, pod, reports, rest)  # before the first step's outcome: its dependants come next
+        if not reports:
+            self._push(("lost", tracked, terminal_failure(pod, name, _tail(rest, self.config.log_tail_lines))))
         else:
-            self._push(("report", tracked, report, text))
+            text, report = reports[0]
+            self._push(("report", tracked, report, text if len(reports) > 1 else text + rest))
+
+    def _keep(self, tracked: _Tracked, pod: dict[str, Any], reports: list[tuple[str, wire.StepReport]],
+              rest: str) -> None:
+        """Keep the outcomes of the steps a bundle's pod ran after the first, for their launches."""
+        name = pod["metadata"]["name"]
+        kept: dict[str, tuple[Any, ...]] = {}
+        if not reports:
+            return  # the pod died in the first step: the others did not run
+        for position, member in enumerate(tracked.bundle, start=1):
+            if reports[position - 1][1].status != "success":
+                break  # the chain stopped there: the next steps did not run
+            if position < len(reports):
+                text, report = reports[position]
+                if report.key != member.key:
+                    break
+                kept[member.key] = ("report", tracked.job, report, text if position + 1 < len(reports) else text + rest)
+            else:
+                if pod.get("status", {}).get("phase") == "Failed":  # the pod died while running it
+                    failure = terminal_failure(pod, name, _tail(rest, self.config.log_tail_lines))
+                    kept[member.key] = ("lost", tracked.job, failure)
+                break
+        if kept:
+            with self._lock:
+                self._kept.update(kept)
+
+    def _settle(self, attempt: StepAttempt, kept: tuple[Any, ...]) -> None:
+        """Report the outcome a bundle's pod produced for ``attempt`` (on the scheduler's thread)."""
+        tracked = _Tracked(attempt, kept[1])
+        tracked.running_ns = tracked.created_ns  # it waited for no pod of its own
+        if kept[0] == "lost":
+            failure = kept[2]
+            self._reasons[attempt.key].append(failure.reason)
+            self.context.report_lost(attempt, failure, failure.reason)
+        else:
+            self._report(tracked, kept[2], kept[3], bundled=True)
 
     def _deleted(self, tracked: _Tracked, name: str) -> None:
         try:
@@ -391,7 +482,7 @@ class KubernetesLauncher(StepLauncher):
                 _, tracked, report, text = item
                 self._report(tracked, report, text)
 
-    def _report(self, tracked: _Tracked, report: wire.StepReport, text: str) -> None:
+    def _report(self, tracked: _Tracked, report: wire.StepReport, text: str, *, bundled: bool = False) -> None:
         context = self.context
         attempt = tracked.attempt
         outcome = outcome_of_report(context, attempt, report)
@@ -409,7 +500,8 @@ class KubernetesLauncher(StepLauncher):
                 outcome.events[position] = event._replace(
                     metadata=[*event.metadata, (PENDING_METADATA, str(pending_ms))])
                 break
-        summary = f"[kubernetes] Job {tracked.job}: pending {pending_ms / 1000:.3f} s, ran {report.duration_s:.3f} s\n"
+        where = f"in the pod of Job {tracked.job} (bundle)" if bundled else f"Job {tracked.job}"
+        summary = f"[kubernetes] {where}: pending {pending_ms / 1000:.3f} s, ran {report.duration_s:.3f} s\n"
         outcome.logs.append(StoredLog(random_uuid4(), context.run_id, attempt.key, end_ns,
                                       None, summary + text if text.strip() else summary, None))
         context.report(attempt, outcome)

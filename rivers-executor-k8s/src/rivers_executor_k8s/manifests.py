@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 #: label keys (values are sanitized label values; the full step key is an annotation)
@@ -15,6 +17,8 @@ ASSET_LABEL = "rivers.io/asset"
 ATTEMPT_LABEL = "rivers.io/attempt"
 MANAGED_LABEL = "app.kubernetes.io/managed-by"
 STEP_ANNOTATION = "rivers.io/step-key"
+#: the keys of the steps a bundle's pod runs after its first (JSON list)
+BUNDLE_ANNOTATION = "rivers.io/bundle"
 #: the environment variable carrying the base64 wire request in the pod
 REQUEST_ENV = "RIVERS_STEP_REQUEST"
 CONTAINER = "step"
@@ -66,13 +70,21 @@ def parent_body(run_id: str, namespace: str) -> dict[str, Any]:
     }
 
 
-def _container(config: Any, request: bytes, resources: dict[str, Any], image: str) -> dict[str, Any]:
+def request_env(position: int) -> str:
+    """The variable carrying the request of a pod's ``position``-th step (0: its own; more in a bundle)."""
+    return REQUEST_ENV if position == 0 else f"{REQUEST_ENV}_{position}"
+
+
+def _container(config: Any, requests: Sequence[bytes], resources: dict[str, Any], image: str) -> dict[str, Any]:
     env = [{"name": name, "value": value} for name, value in config.env.items()]
-    env.append({"name": REQUEST_ENV, "value": base64.b64encode(request).decode("ascii")})
+    command = [*config.worker_command]
+    for position, request in enumerate(requests):
+        env.append({"name": request_env(position), "value": base64.b64encode(request).decode("ascii")})
+        command += ["--request-env", request_env(position)]
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": image,
-        "command": [*config.worker_command, "--request-env", REQUEST_ENV, "--format", "json"],
+        "command": [*command, "--format", "json"],
         "env": env,
     }
     env_from = [{"secretRef": {"name": name}} for name in config.env_from_secrets]
@@ -89,12 +101,18 @@ def _container(config: Any, request: bytes, resources: dict[str, Any], image: st
 
 
 def job_body(config: Any, *, run_id: str, namespace: str, step_key: str, asset: str, attempt: int,
-             request: bytes, resources: dict[str, Any], image: str, owner: dict[str, Any] | None) -> dict[str, Any]:
-    """The Job running one attempt: one pod, never restarted, owned by the run's parent object."""
+             request: bytes, resources: dict[str, Any], image: str, owner: dict[str, Any] | None,
+             bundle: Sequence[tuple[str, bytes]] = ()) -> dict[str, Any]:
+    """The Job running one attempt: one pod, never restarted, owned by the run's parent object.
+
+    ``bundle``: the (step key, request) of the steps its pod runs after this
+    one, in order (the worker stops at the first that does not succeed).
+    """
     labels = {**config.labels, RUN_LABEL: label_value(run_id), STEP_LABEL: label_value(step_key),
               STEP_HASH_LABEL: step_hash(step_key), ASSET_LABEL: label_value(asset),
               ATTEMPT_LABEL: str(attempt), MANAGED_LABEL: "rivers"}
-    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [_container(config, request, resources, image)]}
+    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [
+        _container(config, [request, *(blob for _, blob in bundle)], resources, image)]}
     if config.service_account:
         pod_spec["serviceAccountName"] = config.service_account
     if config.node_selector:
@@ -105,8 +123,11 @@ def job_body(config: Any, *, run_id: str, namespace: str, step_key: str, asset: 
         pod_spec["volumes"] = [dict(v) for v in config.volumes]
     if config.image_pull_secrets:
         pod_spec["imagePullSecrets"] = [{"name": name} for name in config.image_pull_secrets]
+    annotations = {**config.annotations, STEP_ANNOTATION: step_key}
+    if bundle:
+        annotations[BUNDLE_ANNOTATION] = json.dumps([key for key, _ in bundle])
     metadata: dict[str, Any] = {"name": job_name(run_id, step_key, attempt), "namespace": namespace,
-                                "labels": labels, "annotations": {**config.annotations, STEP_ANNOTATION: step_key}}
+                                "labels": labels, "annotations": annotations}
     if owner is not None:
         metadata["ownerReferences"] = [owner]
     spec: dict[str, Any] = {

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rivers.execution.outcome import StepOutcome
     from rivers.definitions.failures import FailureReason
-    from rivers.execution.plan import PlannedStep
+    from rivers.execution.plan import ExecutionPlan, PlannedStep
     from rivers.execution.step_runner import RunState
 
 
@@ -100,6 +100,10 @@ class LaunchContext(abc.ABC):
     run_id: str
     #: the run's shared state (config, retry default, partition, data versions)
     state: RunState
+    #: the run's plan, read-only: every planned step by key (``plan.by_key``), with its upstream steps
+    #: and dependants, for a launcher that runs several steps together (the Kubernetes executor's
+    #: ``bundle=``: a chain in one pod). Attempts are still launched one by one, each when it is ready.
+    plan: ExecutionPlan
 
     @abc.abstractmethod
     def report(self, attempt: StepAttempt, outcome: StepOutcome) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rivers.execution import wire
@@ -56,17 +57,56 @@ class RunnerCache:
 
 def run_request(data: bytes, cache: RunnerCache | None = None) -> wire.StepReport:
     """Run the attempt ``data`` asks for and report it (never raises for step or request errors)."""
+    decoded = _decode(data, cache or RunnerCache())
+    if isinstance(decoded, wire.StepReport):
+        return decoded
+    return _run_decoded(*decoded)
+
+
+def run_chain(requests: Sequence[bytes], cache: RunnerCache | None = None) -> Iterator[wire.StepReport]:
+    """Run a bundle of attempts in order, yielding each one's report as soon as it is made.
+
+    The requests are of a chain of steps (each later one may read what the
+    earlier ones wrote): each attempt sees the data versions and
+    self-persisted outputs the earlier ones reported, which its controller
+    could not know when it built the requests. It stops after the first
+    attempt that did not succeed (its dependants are the scheduler's to
+    retry, skip or run elsewhere). Never raises for step or request errors.
+    """
+    cache = cache or RunnerCache()
+    versions: dict[str, str] = {}
+    persisted: set[str] = set()
+    for data in requests:
+        decoded = _decode(data, cache)
+        if isinstance(decoded, wire.StepReport):
+            yield decoded
+            return
+        runtime, header, request = decoded
+        upstreams = [load.upstream for load in runtime.inputs]
+        request.data_versions = {**request.data_versions,
+                                 **{name: versions[name] for name in upstreams if name in versions}}
+        known = request.self_persisted
+        request.self_persisted = [*known, *(name for name in upstreams if name in persisted and name not in known)]
+        report = _run_decoded(runtime, header, request)
+        yield report
+        if report.status != "success":
+            return
+        versions.update(report.data_versions)
+        persisted.update(report.self_persisted)
+
+
+def _decode(data: bytes, cache: RunnerCache) -> tuple[Any, wire.RunHeader, wire.StepRequest] | wire.StepReport:
+    """The runtime, run header and request of ``data``, or the ``load_error`` report saying why not."""
     started = time.perf_counter()
     key = "?"
     try:
         request = wire.decode(data, wire.StepRequest)
         key = request.key
-        cache = cache or RunnerCache()
         header = cache.run(request.run_token, request.run)
         runtime = cache.runtime(request.runtime_token, request.runtime)
     except BaseException as error:  # noqa: BLE001 - reported to the controller, which fails the step
         return wire.load_error_report(key, error, time.perf_counter() - started)
-    return _run_decoded(runtime, header, request)
+    return runtime, header, request
 
 
 def _run_decoded(runtime: Any, header: wire.RunHeader, request: wire.StepRequest) -> wire.StepReport:
@@ -112,4 +152,4 @@ def encode_report(report: wire.StepReport) -> bytes:
         return wire.load_error_report(report.key, error).encode()
 
 
-__all__ = ["RunnerCache", "encode_report", "run_request"]
+__all__ = ["RunnerCache", "encode_report", "run_chain", "run_request"]
