@@ -147,13 +147,15 @@ class WriteBehind:
         with self.lock:
             if not self.group_commit:
                 return False
-            self._raise_error()
+            if self._error is not None:  # (tested here: this runs on every run start)
+                self._raise_error()
             if not self.queued_runs:
                 _holding.add(self)
             self.queued_runs.append(record)
             self.queued_run_times.append(time.monotonic())
             self._queued_changes.append(None)
-            self._start_publisher()
+            if self.publisher is None:
+                self._start_publisher()
             return True
 
     def update_queued_run(
@@ -166,7 +168,8 @@ class WriteBehind:
         ``False``: updated, the batch's end or the group commit writes it.
         """
         with self.lock:
-            self._raise_error()
+            if self._error is not None:
+                self._raise_error()
             queued = self.queued_runs
             for index in range(len(queued) - 1, -1, -1):
                 if queued[index].run_id == run_id:
