@@ -381,3 +381,36 @@ def test_functions_of_an_interactive_session_travel_by_value(start_method: str) 
                                timeout=60, check=False)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.split() == ["165", "5500"]
+
+
+AFTER_AN_EMBEDDED_RUN = """
+import sys, threading
+sys.path.insert(0, {support!r})
+import rivers as rs
+import parallel_support as ps
+from rivers.execution.worker_pool import choose_start_method
+
+@rs.Asset(io_handler=ps.IO)
+def inherited():
+    return getattr(sys, "set_by_the_controller", None)  # a forked worker has the controller's memory
+
+repo = rs.CodeRepository(assets=[inherited], default_executor=rs.Executor.parallel(max_workers=1))
+repo.resolve(rs.Storage.embedded("runs.db"))
+assert repo.materialize(executor=rs.Executor.in_process()).success  # leaves the store's publisher thread
+assert any(thread.name == "rivers-run-publisher" for thread in threading.enumerate())
+print(choose_start_method())
+sys.set_by_the_controller = "fork"
+assert repo.materialize().success
+print(repo.load_node("inherited"))
+"""
+
+
+def test_workers_are_forked_while_the_embedded_stores_publisher_thread_runs() -> None:
+    # the publisher writes under a lock every fork takes (a child never inherits a half-done write), so the
+    # pool may fork: no forkserver start (hundreds of ms) before a parallel run after an embedded-store write
+    code = AFTER_AN_EMBEDDED_RUN.format(support=str(Path(ps.__file__).parent))
+    env = {key: value for key, value in os.environ.items() if key != "RIVERS_WORKER_START_METHOD"}
+    completed = subprocess.run([sys.executable, "-"], input=code, capture_output=True, text=True, env=env,
+                               timeout=60, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["fork", "fork"]

@@ -48,9 +48,7 @@ def build_graph(repo: CodeRepository) -> AssetGraph:
 def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
     """Validate every job (unique names, members exist, plan builds, partition definitions compatible)
     and the automations naming them."""
-    from rivers.automation.validation import check_automations
     from rivers.exceptions import GraphValidationError
-    from rivers.partitions.compatibility import check_job_partitions
 
     jobs: dict[str, Job] = {}
     for job in repo._job_defs:
@@ -61,6 +59,7 @@ def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
             if isinstance(member, str) and member not in graph.nodes:
                 raise NodeNotFoundError(f"Job '{job.name}': node '{member}' not found in repository")
         from rivers.execution.plan import check_upstreams
+        from rivers.partitions.compatibility import check_job_partitions
 
         selected = select_nodes(graph, job._selection(), include_upstream=False)
         default_handler = repo._default_io_handler
@@ -69,8 +68,16 @@ def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
             explicit_handler=lambda node: loadable_without_running(node, default_handler),
         )
         check_job_partitions(job.name, graph, selected)
-    check_automations(repo._schedules, repo._sensors, jobs, graph)
+    if repo._schedules or repo._sensors or any(_has_condition(node) for node in graph.nodes.values()):
+        from rivers.automation.validation import check_automations  # only what automates needs the module
+
+        check_automations(repo._schedules, repo._sensors, jobs, graph)
     return jobs
+
+
+def _has_condition(node: Any) -> bool:
+    """Whether a graph node's asset declares an automation condition (checked by ``check_automations``)."""
+    return getattr(node.owner, "automation_condition", None) is not None
 
 
 def loadable_without_running(node: Any, default_handler: Any) -> bool:
@@ -356,7 +363,7 @@ class ResolvedRepository:
                     run_id: str | None, raise_on_error: bool, resume: bool, retry: Any, job_name: str | None = None,
                     partition_checked: bool = False, launched_by: Any = None) -> Any:
         """The :class:`~rivers.runs.RunRequest` of a run of ``plan`` (its retry default resolved)."""
-        from rivers.runs import RunRequest
+        from rivers.runs.launcher import RunRequest
 
         retry_default = self._retry_policy(retry, f"job '{job_name}'" if job_name else "materialize(retry=...)") \
             if retry is not None else None

@@ -31,7 +31,10 @@ class EventWriter:
 
     def __init__(self, storage: Any) -> None:
         self._storage = storage
-        self._condition = threading.Condition()
+        # critical sections take the (C-level) mutex; the Condition over it exists once the thread does
+        # (a one-step run never starts the thread: it pays for neither)
+        self._mutex = threading.RLock()
+        self._condition: threading.Condition | None = None
         self._events: list[Any] = []
         self._logs: list[Any] = []
         self._in_flight = False
@@ -42,7 +45,7 @@ class EventWriter:
 
     def add(self, events: list[Any], logs: list[Any]) -> None:
         """Queue records; wakes the writer when enough are waiting."""
-        with self._condition:
+        with self._mutex:
             self._raise_pending_error()
             self._events.extend(events)
             if logs:
@@ -62,21 +65,24 @@ class EventWriter:
                     except BaseException as error:  # noqa: BLE001 - surfaced by flush()/add(), as the thread's
                         self._error = error
                     return
-                self._thread = threading.Thread(target=self._loop, name="rivers-event-writer", daemon=True)
+                self._condition = threading.Condition(self._mutex)
+                self._thread = threading.Thread(target=self._loop, args=(self._condition,), name="rivers-event-writer",
+                                                daemon=True)
                 self._thread.start()
-            if len(self._events) >= _MAX_PENDING:
-                self._condition.notify_all()
+            elif len(self._events) >= _MAX_PENDING:
+                self._condition.notify_all()  # type: ignore[union-attr]  # the thread exists
 
     def flush(self) -> None:
         """Block until every queued record is stored (raises what the storage raised)."""
-        with self._condition:
-            if self._thread is None:
+        with self._mutex:
+            condition = self._condition
+            if condition is None:
                 self._raise_pending_error()
                 self._write_now()
                 return
-            self._condition.notify_all()
+            condition.notify_all()
             while self._events or self._logs or self._in_flight:
-                self._condition.wait()
+                condition.wait()
             self._raise_pending_error()
 
     def close(self) -> None:
@@ -84,35 +90,36 @@ class EventWriter:
         try:
             self.flush()
         finally:
-            with self._condition:
+            with self._mutex:
                 self._closed = True
-                self._condition.notify_all()
+                if self._condition is not None:
+                    self._condition.notify_all()
             if self._thread is not None:
                 self._thread.join()
 
     # ---------------------------------------------------------------- thread
-    def _loop(self) -> None:
-        with self._condition:
+    def _loop(self, condition: threading.Condition) -> None:
+        with condition:
             while True:
                 if not (self._events or self._logs):
                     if self._closed:
                         return
-                    self._condition.wait(_INTERVAL_S)
+                    condition.wait(_INTERVAL_S)
                     continue
                 events, self._events = self._events, []
                 logs, self._logs = self._logs, []
                 self._in_flight = True
-                self._condition.release()
+                condition.release()
                 try:
                     self._store(events, logs)
                 except BaseException as error:  # noqa: BLE001 - surfaced by flush()/add()
                     self._error = error
                 finally:
-                    self._condition.acquire()
+                    condition.acquire()
                     self._in_flight = False
-                    self._condition.notify_all()
+                    condition.notify_all()
                 if not self._closed:
-                    self._condition.wait(_INTERVAL_S)
+                    condition.wait(_INTERVAL_S)
 
     def _write_now(self) -> None:
         events, self._events = self._events, []

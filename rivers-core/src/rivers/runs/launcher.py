@@ -25,14 +25,16 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from rivers._record import Record, factory
+from rivers.definitions.compute import warn_inert_compute
 from rivers.exceptions import ConfigurationError, ExecutionError
+from rivers.execution.coordinator import RunCoordinator
+from rivers.execution.executors import Executor
 from rivers.runs.heartbeat import heartbeat
-from rivers.runs.stopping import INTERRUPTED, TERMINATED, handling_signals, stop_exception
+from rivers.runs.stopping import INTERRUPTED, TERMINATED, handling_signals, in_main_thread, stop_exception
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from rivers.execution.coordinator import RunCoordinator
     from rivers.execution.result import RunResult
     from rivers.runs.handle import RunHandle
     from rivers.runs.queue import RunQueueConfig
@@ -103,7 +105,9 @@ class RunLauncher:
                 raise ConfigurationError(f"run_queue must be a RunQueueConfig, got {type(queue).__name__}")
         self.storage = storage
         self.queue = queue
-        self._lock = threading.Condition()
+        # the Condition is for waiting; plain critical sections take its (re-entrant, C-level) mutex directly
+        self._mutex = threading.RLock()
+        self._lock = threading.Condition(self._mutex)
         self._active: dict[str, RunCoordinator] = {}
         self._main_run: RunCoordinator | None = None
         self._queued: list[_Queued] = []
@@ -111,6 +115,7 @@ class RunLauncher:
         self._errors: dict[str, BaseException] = {}
         self._threads: ThreadPoolExecutor | None = None
         self._dispatcher: threading.Thread | None = None
+        self._signals = handling_signals(self.stop_all, self._main_interruptible)  # reusable, re-entrant
 
     # ------------------------------------------------------------- blocking
     def run(self, request: RunRequest) -> RunResult:
@@ -130,11 +135,7 @@ class RunLauncher:
         return result
 
     def _run(self, request: RunRequest) -> tuple[RunResult, RunCoordinator, BaseException | None]:
-        from rivers.definitions.compute import warn_inert_compute
-        from rivers.execution.coordinator import RunCoordinator
-        from rivers.execution.executors import Executor
-
-        launched_by, attempts = self._resumed_from(request)
+        launched_by, attempts = self._resumed_from(request) if request.resume else (request.launched_by, [])
         coordinator = RunCoordinator(
             request.plan, self.storage, run_id=request.run_id, job_name=request.job_name, tags=request.tags,
             config=request.config, retry_default=request.retry_default, partition=request.partition_key,
@@ -143,9 +144,10 @@ class RunLauncher:
         executor = request.executor or Executor.in_process()
         warn_inert_compute(executor, request.plan)
         run_id = coordinator.run_id
-        main = threading.current_thread() is threading.main_thread()
+        main = in_main_thread()
         raised: BaseException | None = None
-        with self.handling_signals():
+        watcher = heartbeat()
+        with self._signals:
             # registered first: a signal from here on asks this run to stop instead of raising mid-way
             self._register(coordinator, main)
             try:
@@ -155,7 +157,7 @@ class RunLauncher:
                 raise
             try:
                 try:
-                    heartbeat().watch(coordinator, self.storage, time.time_ns(), attempts)
+                    watcher.watch(coordinator, self.storage, time.time_ns(), attempts)
                     executor.execute(coordinator)
                 except KeyboardInterrupt as error:  # SIGINT in a step, or a step raising it
                     coordinator.request_stop(INTERRUPTED)
@@ -164,7 +166,7 @@ class RunLauncher:
                     coordinator.request_stop(TERMINATED)
                     raised = error
             finally:
-                heartbeat().forget(run_id)
+                watcher.forget(run_id)
                 try:
                     result = coordinator.finish()
                 finally:
@@ -176,13 +178,13 @@ class RunLauncher:
         return result, coordinator, raised
 
     def _register(self, coordinator: RunCoordinator, main: bool) -> None:
-        with self._lock:
+        with self._mutex:
             self._active[coordinator.run_id] = coordinator
             if main:
                 self._main_run = coordinator
 
     def _unregister(self, coordinator: RunCoordinator) -> None:
-        with self._lock:
+        with self._mutex:
             self._active.pop(coordinator.run_id, None)
             if self._main_run is coordinator:
                 self._main_run = None
@@ -241,7 +243,7 @@ class RunLauncher:
         run_id = request.run_id
         future: Future[RunResult] = Future()
         item = _Queued(request, future)
-        with self._lock:
+        with self._mutex:
             self._queued.append(item)
             started = self._admit()
         if item not in started:
@@ -261,7 +263,7 @@ class RunLauncher:
             node_names=list(request.plan.node_names), priority=request.priority, partition_key=request.partition_key,
             launched_by=request.launched_by or LaunchedBy.manual(),
         )
-        with self._lock:
+        with self._mutex:
             if not any(queued.request.run_id == request.run_id for queued in self._queued):
                 return  # admitted meanwhile
             self.storage._create_run(record)
@@ -292,7 +294,7 @@ class RunLauncher:
         return started
 
     def _ensure_dispatcher(self) -> None:
-        with self._lock:
+        with self._mutex:
             if self._dispatcher is None and self._queued:
                 self._dispatcher = threading.Thread(target=self._dispatch, name="rivers-run-queue", daemon=True)
                 self._dispatcher.start()
@@ -300,7 +302,7 @@ class RunLauncher:
     def _dispatch(self) -> None:
         """Admit queued runs as room frees up; ends when the queue is empty."""
         interval = self.queue.dequeue_interval_s if self.queue is not None else 0.25
-        with self._lock:
+        with self._mutex:
             while self._queued:
                 self._admit()
                 if self._queued:
@@ -313,20 +315,20 @@ class RunLauncher:
             result, coordinator, _ = self._run(request.evolve(raise_on_error=False))
             error = coordinator.first_error()
             if error is not None:
-                with self._lock:
+                with self._mutex:
                     self._errors[request.run_id] = error
         except BaseException as error:  # noqa: BLE001 - handed to the handle
             item.future.set_exception(error)
         else:
             item.future.set_result(result)
         finally:
-            with self._lock:
+            with self._mutex:
                 self._submitted.pop(request.run_id, None)
                 self._lock.notify_all()
 
     def first_error(self, run_id: str) -> BaseException | None:
         """The first step failure of a submitted run that finished."""
-        with self._lock:
+        with self._mutex:
             return self._errors.get(run_id)
 
     # -------------------------------------------------------------- stopping
@@ -335,7 +337,7 @@ class RunLauncher:
 
         Returns ``False`` when the run is unknown or has ended.
         """
-        with self._lock:
+        with self._mutex:
             for item in self._queued:
                 if item.request.run_id == run_id:
                     self._queued.remove(item)
@@ -361,7 +363,7 @@ class RunLauncher:
         Queued runs are canceled. Safe in a signal handler: running runs only
         get a flag, the queued ones are recorded by a helper thread.
         """
-        with self._lock:
+        with self._mutex:
             coordinators = list(self._active.values())
             queued, self._queued = self._queued, []
         for coordinator in coordinators:
@@ -381,12 +383,12 @@ class RunLauncher:
 
     def active_run_ids(self) -> list[str]:
         """The ids of the runs going in this launcher."""
-        with self._lock:
+        with self._mutex:
             return list(self._active)
 
     def handling_signals(self) -> handling_signals:
         """Inside, SIGINT/SIGTERM stop this launcher's runs (main thread only; see :mod:`rivers.runs.stopping`)."""
-        return handling_signals(self.stop_all, self._main_interruptible)
+        return self._signals
 
     def _main_interruptible(self) -> bool:
         main = self._main_run

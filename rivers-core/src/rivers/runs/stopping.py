@@ -23,7 +23,9 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Final
 
-__all__ = ["INTERRUPTED", "TERMINATED", "RunInterrupted", "RunTerminated", "handling_signals", "stop_exception"]
+__all__ = [
+    "INTERRUPTED", "TERMINATED", "RunInterrupted", "RunTerminated", "handling_signals", "in_main_thread", "stop_exception",
+]
 
 #: Stop reasons of runs stopped by SIGINT and SIGTERM.
 INTERRUPTED: Final = "interrupted"
@@ -53,6 +55,13 @@ _previous: dict[int, object] = {}
 _stack: list[tuple[Callable[[str], None], Callable[[], bool]]] = []
 _received: list[str] = []
 _installed: list[bool] = []  # [True] once _install() ran in this process
+#: the main thread's ident (signal handlers run there); a forked child's is the forking thread's, reset there
+_main_ident = threading.main_thread().ident
+
+
+def in_main_thread() -> bool:
+    """Whether the calling thread is the process's main thread (where Python runs signal handlers)."""
+    return threading.get_ident() == _main_ident
 
 
 class handling_signals:  # noqa: N801 - used like a function: ``with handling_signals(...):``
@@ -72,14 +81,15 @@ class handling_signals:  # noqa: N801 - used like a function: ``with handling_si
         self._entry = (stop_all, interruptible)
 
     def __enter__(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
+        if threading.get_ident() != _main_ident:
             return
-        if not _stack:
+        if not _installed:
             _install()
         _stack.append(self._entry)
 
     def __exit__(self, *exc_info: object) -> None:
-        if _stack and _stack[-1] is self._entry:
+        # (one object may be entered by several threads: only the main thread's entries are on the stack)
+        if _stack and _stack[-1] is self._entry and threading.get_ident() == _main_ident:
             _stack.pop()
             if not _stack:
                 _received.clear()
@@ -120,6 +130,8 @@ def _handle(signum: int, frame: FrameType | None) -> None:
 
 def _reset_in_child() -> None:
     """A forked child (a worker process) runs no run of its parent: Python's default handlers again."""
+    global _main_ident
+    _main_ident = threading.main_thread().ident  # threading's own after-fork hook ran first (registered first)
     _stack.clear()
     _received.clear()
     _installed.clear()

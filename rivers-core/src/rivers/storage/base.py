@@ -580,12 +580,17 @@ def _check_run_status(status: str) -> None:
         raise StorageError(f"Unknown run status: {status}")
 
 
+#: the run statuses as a set: the checks below test membership inline (they run on every run write)
+_RUN_STATUS_SET: Final = frozenset(RUN_STATUSES)
+
+
 def _check_record_status(self: Storage, record: RunRecord, *args: Any, **kwargs: Any) -> None:
-    _check_run_status(record.status)
+    if record.status not in _RUN_STATUS_SET:
+        _check_run_status(record.status)
 
 
 def _check_update(self: Storage, run_id: str, *args: Any, status: str | None = None, **kwargs: Any) -> None:
-    if status is not None:
+    if status is not None and status not in _RUN_STATUS_SET:
         _check_run_status(status)
 
 

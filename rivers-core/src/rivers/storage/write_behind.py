@@ -57,14 +57,22 @@ _holding: weakref.WeakSet[WriteBehind] = weakref.WeakSet()
 _fork_generation = 0
 
 
+#: Held while a publisher thread writes; taken around every fork of this process, so a forked child never
+#: inherits a write half done (the backend's library locks included). Publisher threads are therefore fork-safe
+#: (``rivers_fork_safe``): a worker pool may fork while one exists.
+_work_lock = threading.Lock()
+
+
 def _after_fork_in_child() -> None:
-    global _fork_generation
+    global _fork_generation, _work_lock
     _fork_generation += 1
     _holding.clear()
+    _work_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(before=lambda: _work_lock.acquire(), after_in_parent=lambda: _work_lock.release(),
+                        after_in_child=_after_fork_in_child)
 
 
 class Taken:
@@ -147,13 +155,15 @@ class WriteBehind:
         with self.lock:
             if not self.group_commit:
                 return False
-            self._raise_error()
+            if self._error is not None:  # (tested here: this runs on every run start)
+                self._raise_error()
             if not self.queued_runs:
                 _holding.add(self)
             self.queued_runs.append(record)
             self.queued_run_times.append(time.monotonic())
             self._queued_changes.append(None)
-            self._start_publisher()
+            if self.publisher is None:
+                self._start_publisher()
             return True
 
     def update_queued_run(
@@ -166,7 +176,8 @@ class WriteBehind:
         ``False``: updated, the batch's end or the group commit writes it.
         """
         with self.lock:
-            self._raise_error()
+            if self._error is not None:
+                self._raise_error()
             queued = self.queued_runs
             for index in range(len(queued) - 1, -1, -1):
                 if queued[index].run_id == run_id:
@@ -311,6 +322,7 @@ class WriteBehind:
         if self.publisher is None:
             # not a daemon: the interpreter (and a multiprocessing child) waits for its last commit
             self.publisher = threading.Thread(target=self._publish_loop, name=self._name)
+            self.publisher.rivers_fork_safe = True  # type: ignore[attr-defined]  # it writes under _work_lock
             self.publisher.start()
 
     def _publish_loop(self) -> None:
@@ -334,7 +346,8 @@ class WriteBehind:
                         break
                     self._wakeup.wait(min(remaining, _EXIT_CHECK_INTERVAL))
             try:
-                self._flush(main_thread.is_alive())
+                with _work_lock:  # a fork waits until this write is done
+                    self._flush(main_thread.is_alive())
             except StorageError as error:  # raised by this storage's next read or write
                 with self.lock:
                     self._error = error
