@@ -23,6 +23,7 @@ when a pod is refused.
 from __future__ import annotations
 
 import re
+import weakref
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -299,17 +300,16 @@ def compute_for_attempt(step: Any, failure_reasons: Sequence[Any] = (), retry_de
     return escalate(compute, getattr(policy, "escalate", None), failure_reasons)
 
 
-_warned: set[int] = set()
+#: plans already warned about (weak: a collected plan's id may be reused by a new plan)
+_warned: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def warn_inert_compute(executor: Any, plan: Any) -> None:
     """Warn once per plan when its steps request compute that ``executor`` does not place."""
-    if getattr(executor, "places_work", False) or id(plan) in _warned:
+    if getattr(executor, "places_work", False) or plan in _warned:
         return
     names = [planned.key for planned in plan.steps if getattr(planned.runtime.owner, "compute", None) is not None]
-    if len(_warned) > 1024:
-        _warned.clear()
-    _warned.add(id(plan))
+    _warned.add(plan)
     if names:
         import logging
 

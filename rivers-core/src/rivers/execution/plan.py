@@ -72,7 +72,7 @@ class ExecutionPlan:
     can take them one by one in plan order.
     """
 
-    __slots__ = ("name", "steps", "node_names", "by_key", "has_pools", "uniform")
+    __slots__ = ("name", "steps", "node_names", "by_key", "has_pools", "uniform", "__weakref__")
 
     def __init__(self, name: str, steps: list[PlannedStep], node_names: list[str]) -> None:
         self.name = name
