@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["CompiledGrid", "TimeKeySource"]
 
 _PARSE_CACHE_LIMIT = 8192
+_UNSEEN = object()  # tick_of: a value not parsed yet
 
 
 class CompiledGrid:
@@ -42,7 +43,7 @@ class CompiledGrid:
         self.end_offset = end_offset
         self._timeline: Timeline | None = None
         self._timeline_ceil: int | None = None  # grid.ceil(bound) the cached timeline was built for
-        self._ticks: dict[str, int] = {}  # key value -> tick (-1: not a tick of the grid)
+        self._ticks: dict[str, int | None] = {}  # key value -> tick (None: not a tick of the grid)
         self._valid_through = start - 1  # ticks up to here were keys at some point
         self._lock = threading.Lock()
 
@@ -92,23 +93,25 @@ class CompiledGrid:
 
     def tick_of(self, value: str) -> int | None:
         """The tick whose key is ``value`` (on the grid, existing locally, not before start), or None."""
-        tick = self._ticks.get(value)
-        if tick is None:
-            tick = self._parse(value)
-            if len(self._ticks) >= _PARSE_CACHE_LIMIT:
-                self._ticks.clear()
-            self._ticks[value] = tick
-        return None if tick < 0 else tick
+        tick = self._ticks.get(value, _UNSEEN)
+        if tick is not _UNSEEN:
+            return tick  # type: ignore[return-value]
+        tick = self._parse(value)
+        if len(self._ticks) >= _PARSE_CACHE_LIMIT:
+            self._ticks.clear()
+        self._ticks[value] = tick
+        return tick
 
-    def _parse(self, value: str) -> int:
+    def _parse(self, value: str) -> int | None:
+        """The tick of ``value``, or None when it is no key (ticks before 1970 are negative, so None, not -1)."""
         parsed = self.format.parse(value)
         if parsed is None or self.format.format(parsed) != value:
-            return -1
+            return None
         tick = to_us(parsed)
         if tick < self.start or not self.grid.contains(tick):
-            return -1
+            return None
         if self.zone is not None and self.window_start(tick) is None:
-            return -1
+            return None
         return tick
 
     def is_key(self, tick: int) -> bool:
