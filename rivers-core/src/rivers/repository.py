@@ -60,7 +60,9 @@ class CodeRepository:
         self._default_io_handler = default_io_handler
         self._resolved: Any = None  # ResolvedRepository once resolve() ran
 
-    def _definition(self) -> RepositoryDefinition:
+    @property
+    def definition(self) -> RepositoryDefinition:
+        """What this repository was given (assets, tasks, jobs, automations, resources, ...), as one record."""
         from rivers.repository_state import RepositoryDefinition
 
         return RepositoryDefinition(
@@ -75,7 +77,7 @@ class CodeRepository:
         """Build and check the graph and every job, without touching storage."""
         from rivers.repository_state import build_graph, check_jobs
 
-        definition = self._definition()
+        definition = self.definition
         check_jobs(definition, build_graph(definition))
 
     def resolve(self, storage: Any = None) -> None:
@@ -84,7 +86,7 @@ class CodeRepository:
             return
         from rivers.repository_state import ResolvedRepository
 
-        state = ResolvedRepository.create(self._definition(), storage)
+        state = ResolvedRepository.create(self.definition, storage)
         for job in state.jobs.values():
             job.bind(self._execute_job)
         self._resolved = state
