@@ -8,7 +8,8 @@ from rivers.exceptions import NodeNotFoundError
 from rivers.jobs import MATERIALIZE_JOB, Job
 
 if TYPE_CHECKING:
-    from rivers.repository_state import RepositoryDefinition
+    from rivers.graph.graph import AssetGraph
+    from rivers.repository_state import RepositoryDefinition, ResolvedRepository
 
 
 class CodeRepository:
@@ -95,6 +96,16 @@ class CodeRepository:
         if self._resolved is None:
             self.resolve()
         return self._resolved
+
+    @property
+    def resolved(self) -> ResolvedRepository:
+        """The resolved state (graph, jobs, plans, run requests, launcher), resolving first if needed."""
+        return self._state()  # type: ignore[no-any-return]
+
+    @property
+    def graph(self) -> AssetGraph:
+        """The validated asset graph of the resolved repository."""
+        return self.resolved.graph
 
     def shutdown(self) -> None:
         """Tear down every Resource (errors are logged, not raised)."""

@@ -187,6 +187,14 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         """
         return contextlib.nullcontext()
 
+    def _kv_put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Store every ``(key, value)`` of ``items``; this default does one ``_kv_put`` each (not atomic).
+
+        Backends override it to write them in one transaction.
+        """
+        for key, value in items:
+            self._kv_put(key, value)
+
     def has_dynamic_partition(self, name: str, key: str) -> bool:
         """Whether namespace ``name`` contains ``key``."""
         return key in (self._dynamic_partitions(name) or ())
@@ -364,12 +372,20 @@ class Storage(ReadApi, ControlApi, abc.ABC):
 
     def kv_set(self, key: str, value: bytes) -> None:
         """Store raw bytes under ``key`` (``bytes``, ``bytearray`` or ``memoryview``; ``str`` is rejected)."""
-        if not isinstance(key, str):
-            raise TypeError(f"kv_set() key must be str, not {type(key).__name__}")
-        if not isinstance(value, (bytes, bytearray, memoryview)):
-            hint = "; encode it first, e.g. value.encode()" if isinstance(value, str) else ""
-            raise TypeError(f"kv_set() value must be bytes, not {type(value).__name__}{hint}")
-        self._kv_put(key, bytes(value))
+        self._kv_put(*_kv_pair("kv_set", key, value))
+
+    def kv_set_many(self, items: Mapping[str, bytes]) -> None:
+        """Store several values at once, in one transaction where the backend offers it (all or none visible).
+
+        ``items`` maps each key to its bytes, checked like :meth:`kv_set`.
+        Use it to persist state spread over many keys: one commit instead of
+        one per key.
+        """
+        if not isinstance(items, Mapping):
+            raise TypeError(f"kv_set_many() takes a mapping of str keys to bytes, not {type(items).__name__}")
+        pairs = [_kv_pair("kv_set_many", key, value) for key, value in items.items()]
+        if pairs:
+            self._kv_put_many(pairs)
 
     def add_dynamic_partitions(self, name: str, keys: Sequence[str]) -> None:
         """Add ``keys`` to the dynamic partition namespace ``name`` (idempotent, order kept).
@@ -625,6 +641,16 @@ def _async_variant(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
     wrapper.__qualname__ = f"Storage.async_{name}"
     wrapper.__doc__ = f"Coroutine version of :meth:`{name}`.\n\n{method.__doc__ or ''}"
     return wrapper
+
+
+def _kv_pair(method: str, key: object, value: object) -> tuple[str, bytes]:
+    """``(key, bytes)`` of one kv write, or the ``TypeError`` of ``method`` naming what is wrong."""
+    if not isinstance(key, str):
+        raise TypeError(f"{method}() key must be str, not {type(key).__name__}")
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        hint = "; encode it first, e.g. value.encode()" if isinstance(value, str) else ""
+        raise TypeError(f"{method}() value of {key!r} must be bytes, not {type(value).__name__}{hint}")
+    return key, bytes(value)
 
 
 def _install_unsupported_defaults() -> None:
