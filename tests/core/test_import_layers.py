@@ -65,13 +65,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("interfaces", ("rivers", "rivers.cli", "rivers.worker", "rivers.testing", "rivers._core")),
 )
 
-#: Cycles not untangled yet, each with what still closes it; the test fails when one is gone (shrink the list).
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"rivers.backfills.planning", "rivers.backfills.runner", "rivers.backfills.service", "rivers.jobs",
-               "rivers.repository", "rivers.repository_state"}):
-        "jobs.py and repository_state.py type their CodeRepository (TYPE_CHECKING) and read its private fields",
-}
-
 LAYER_NAMES = [name for name, _ in LAYERS]
 SOURCE = pathlib.Path(rivers.__file__).parent
 
@@ -196,15 +189,10 @@ def _cycles_within_layers() -> list[list[str]]:
 
 
 def test_the_modules_of_a_layer_import_each_other_without_cycles():
-    cycles = [cycle for cycle in _cycles_within_layers() if frozenset(cycle) not in KNOWN_CYCLES]
+    cycles = _cycles_within_layers()
     assert not cycles, "import cycles inside a layer:\n" + "\n".join(
         f"{LAYER_NAMES[layer_of(cycle[0])]}: " + ", ".join(cycle) for cycle in cycles)
 
-
-def test_the_known_cycles_are_still_there():
-    found = {frozenset(cycle) for cycle in _cycles_within_layers()}
-    gone = [sorted(cycle) for cycle in KNOWN_CYCLES if cycle not in found]
-    assert not gone, f"untangled (remove from KNOWN_CYCLES): {gone}"
 
 
 def test_the_checks_see_lazy_and_type_checking_imports(tmp_path):

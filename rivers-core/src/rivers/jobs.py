@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rivers.definitions.assets import Asset
 from rivers.definitions.tasks import Task
@@ -11,10 +11,17 @@ from rivers.exceptions import ExecutionError, GraphValidationError
 if TYPE_CHECKING:
     from rivers.execution.result import RunResult
     from rivers.runs import RunHandle
-    from rivers.repository import CodeRepository
 
 #: The job name of runs that are not a :class:`Job`'s: ``materialize()``, backfills, automation requests.
 MATERIALIZE_JOB = "<materialize>"
+
+
+class JobRunner(Protocol):
+    """Runs a validated job: what ``CodeRepository.resolve()`` binds to each of its jobs."""
+
+    def __call__(self, job: Job, *, partition_key: Any, tags: list[tuple[str, str]] | None,
+                 config: dict[str, Any] | None, raise_on_error: bool, block: bool) -> RunResult | RunHandle:
+        """Run ``job``'s plan (``block=False``: submit it and return its handle)."""
 
 
 class Job:
@@ -52,9 +59,9 @@ class Job:
         self.executor = executor
         self.allow_incomplete_deps = allow_incomplete_deps
         self.retry = check_retry(retry)
-        self._repository: CodeRepository | None = None
+        self._runner: JobRunner | None = None
 
-    def _selection(self) -> list[Any]:
+    def selection(self) -> list[Any]:
         from rivers.definitions.assets import MultiAsset
 
         selection: list[Any] = []
@@ -80,13 +87,17 @@ class Job:
         ``block=False`` submits the run (see ``CodeRepository.materialize``)
         and returns its :class:`~rivers.runs.RunHandle`.
         """
-        if self._repository is None:
+        if self._runner is None:
             raise ExecutionError(
                 f"Job has not been validated. Add job '{self.name}' to CodeRepository(jobs=[...]) and call "
                 "repo.resolve() or use repo.get_job(name)"
             )
-        return self._repository._execute_job(self, partition_key=partition_key, tags=tags, config=config,
-                                             raise_on_error=raise_on_error, block=block)
+        return self._runner(self, partition_key=partition_key, tags=tags, config=config,
+                            raise_on_error=raise_on_error, block=block)
+
+    def bind(self, runner: JobRunner) -> None:
+        """Attach what runs this job (``CodeRepository.resolve()`` binds its own runner)."""
+        self._runner = runner
 
     def __repr__(self) -> str:
         return f"Job(name={self.name!r})"

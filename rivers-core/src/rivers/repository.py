@@ -9,7 +9,7 @@ from rivers.jobs import MATERIALIZE_JOB, Job
 
 if TYPE_CHECKING:
     from rivers.graph.graph import AssetGraph
-    from rivers.repository_state import ResolvedRepository
+    from rivers.repository_state import RepositoryDefinition, ResolvedRepository
 
 
 class CodeRepository:
@@ -61,13 +61,25 @@ class CodeRepository:
         self._default_io_handler = default_io_handler
         self._resolved: Any = None  # ResolvedRepository once resolve() ran
 
+    @property
+    def definition(self) -> RepositoryDefinition:
+        """What this repository was given (assets, tasks, jobs, automations, resources, ...), as one record."""
+        from rivers.repository_state import RepositoryDefinition
+
+        return RepositoryDefinition(
+            assets=self._asset_defs, tasks=self._task_defs, jobs=self._job_defs, schedules=self._schedules,
+            sensors=self._sensors, resources=self._resources, partition_defs=self._partition_defs,
+            retries=self._retries, default_retry_policy=self._default_retry_policy, pool_limits=self._pool_limits,
+            default_io_handler=self._default_io_handler, run_queue=self.run_queue,
+        )
+
     # -------------------------------------------------------------- lifecycle
     def validate(self) -> None:
         """Build and check the graph and every job, without touching storage."""
         from rivers.repository_state import build_graph, check_jobs
 
-        graph = build_graph(self)
-        check_jobs(self, graph)
+        definition = self.definition
+        check_jobs(definition, build_graph(definition))
 
     def resolve(self, storage: Any = None) -> None:
         """Validate, bind storage, set resources up and register assets (idempotent)."""
@@ -75,7 +87,10 @@ class CodeRepository:
             return
         from rivers.repository_state import ResolvedRepository
 
-        self._resolved = ResolvedRepository.create(self, storage)
+        state = ResolvedRepository.create(self.definition, storage)
+        for job in state.jobs.values():
+            job.bind(self._execute_job)
+        self._resolved = state
 
     def _state(self) -> Any:
         if self._resolved is None:

@@ -6,6 +6,7 @@ every run reuses its step runtimes, so starting a run costs no lookups.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -24,7 +25,24 @@ from rivers.io_handlers.memory import InMemoryIOHandler
 if TYPE_CHECKING:
     from rivers.execution.plan import ExecutionPlan
     from rivers.jobs import Job
-    from rivers.repository import CodeRepository
+
+
+@dataclasses.dataclass(frozen=True)
+class RepositoryDefinition:
+    """What a :class:`~rivers.CodeRepository` was given, as the resolved state reads it."""
+
+    assets: list[Any]
+    tasks: list[Any]
+    jobs: list[Job]
+    schedules: list[Any]
+    sensors: list[Any]
+    resources: dict[str, Any]
+    partition_defs: dict[str, Any]
+    retries: dict[str, Any]
+    default_retry_policy: Any
+    pool_limits: dict[str, int]
+    default_io_handler: BaseIOHandler | None
+    run_queue: Any
 
 
 def keeps_values_in_process(handler: Any) -> bool:
@@ -32,10 +50,10 @@ def keeps_values_in_process(handler: Any) -> bool:
     return isinstance(handler, InMemoryIOHandler)
 
 
-def build_graph(repo: CodeRepository) -> AssetGraph:
+def build_graph(repo: RepositoryDefinition) -> AssetGraph:
     """Build the repository's graph and check what needs no storage."""
-    graph = AssetGraph.build(repo._asset_defs, repo._task_defs, repo._resources)
-    resolve_partitions(graph, repo._partition_defs)
+    graph = AssetGraph.build(repo.assets, repo.tasks, repo.resources)
+    resolve_partitions(graph, repo.partition_defs)
     for name, node in graph.nodes.items():
         if node.kind == "external" and node.owner.automation_condition is not None and node.owner.observe_fn is None:
             raise AssetDefinitionError(
@@ -45,33 +63,33 @@ def build_graph(repo: CodeRepository) -> AssetGraph:
     return graph
 
 
-def check_jobs(repo: CodeRepository, graph: AssetGraph) -> dict[str, Job]:
+def check_jobs(repo: RepositoryDefinition, graph: AssetGraph) -> dict[str, Job]:
     """Validate every job (unique names, members exist, plan builds, partition definitions compatible)
     and the automations naming them."""
     from rivers.exceptions import GraphValidationError
 
     jobs: dict[str, Job] = {}
-    for job in repo._job_defs:
+    for job in repo.jobs:
         if job.name in jobs:
             raise GraphValidationError(f"Duplicate job name: '{job.name}'")
         jobs[job.name] = job
-        for member in job._selection():
+        for member in job.selection():
             if isinstance(member, str) and member not in graph.nodes:
                 raise NodeNotFoundError(f"Job '{job.name}': node '{member}' not found in repository")
         from rivers.execution.plan import check_upstreams
         from rivers.partitions.compatibility import check_job_partitions
 
-        selected = select_nodes(graph, job._selection(), include_upstream=False)
-        default_handler = repo._default_io_handler
+        selected = select_nodes(graph, job.selection(), include_upstream=False)
+        default_handler = repo.default_io_handler
         check_upstreams(
             job.name, graph, selected, allow_incomplete=job.allow_incomplete_deps,
             explicit_handler=lambda node: loadable_without_running(node, default_handler),
         )
         check_job_partitions(job.name, graph, selected)
-    if repo._schedules or repo._sensors or any(_has_condition(node) for node in graph.nodes.values()):
+    if repo.schedules or repo.sensors or any(_has_condition(node) for node in graph.nodes.values()):
         from rivers.automation.validation import check_automations  # only what automates needs the module
 
-        check_automations(repo._schedules, repo._sensors, jobs, graph)
+        check_automations(repo.schedules, repo.sensors, jobs, graph)
     return jobs
 
 
@@ -145,19 +163,19 @@ def _empty_selection_message(graph: AssetGraph, selection: Any) -> str:
 class ResolvedRepository:
     """The resolved state of one :class:`CodeRepository`."""
 
-    def __init__(self, repo: CodeRepository, graph: AssetGraph, storage: Any, jobs: dict[str, Job]) -> None:
-        self.repo = repo
+    def __init__(self, repo: RepositoryDefinition, graph: AssetGraph, storage: Any, jobs: dict[str, Job]) -> None:
+        self.definition = repo
         self.graph = graph
         self.storage = storage
         self.jobs = jobs
-        self.default_handler = repo._default_io_handler or InMemoryIOHandler()
+        self.default_handler = repo.default_io_handler or InMemoryIOHandler()
         self._write_handlers: dict[str, BaseIOHandler] = {}
         self.runtimes: dict[str, Any] = {}
         self._plans: dict[Any, ExecutionPlan] = {}
         self._launcher: Any = None
 
     @classmethod
-    def create(cls, repo: CodeRepository, storage: Any) -> ResolvedRepository:
+    def create(cls, repo: RepositoryDefinition, storage: Any) -> ResolvedRepository:
         graph = build_graph(repo)
         jobs = check_jobs(repo, graph)
         if storage is None:
@@ -171,8 +189,6 @@ class ResolvedRepository:
         state._setup_resources()
         state._build_runtimes()
         state._register_in_storage()
-        for job in jobs.values():
-            job._repository = repo
         return state
 
     # --------------------------------------------------------------- handlers
@@ -192,7 +208,7 @@ class ResolvedRepository:
         return handler
 
     def _resource_handler(self, node: str, key: str) -> BaseIOHandler:
-        resources = self.repo._resources
+        resources = self.definition.resources
         if key not in resources:
             raise AssetDefinitionError(
                 f"Asset '{node}': io_handler references resource '{key}' which is not in resources; "
@@ -212,7 +228,7 @@ class ResolvedRepository:
 
     # -------------------------------------------------------------- resolving
     def _warn_shadowed_resources(self) -> None:
-        for key in self.repo._resources:
+        for key in self.definition.resources:
             if key in self.graph.nodes:
                 warnings.warn(
                     f"Resource key '{key}' shadows an asset with the same name; parameters named '{key}' "
@@ -223,14 +239,14 @@ class ResolvedRepository:
     def _setup_resources(self) -> None:
         from rivers.resources import Resource
 
-        for resource in self.repo._resources.values():
+        for resource in self.definition.resources.values():
             if isinstance(resource, Resource):
                 resource.setup()
 
     def _retry_policy(self, value: Any, owner: str) -> Any:
         if not isinstance(value, str):
             return value
-        registry = self.repo._retries
+        registry = self.definition.retries
         if value not in registry:
             raise ConfigurationError(
                 f"unknown retry policy '{value}' referenced by {owner}; registered: {sorted(registry)}"
@@ -240,9 +256,9 @@ class ResolvedRepository:
     def _build_runtimes(self) -> None:
         from rivers.execution.runtime import StepRuntime
 
-        resources = self.repo._resources
-        self.default_retry = self._retry_policy(self.repo._default_retry_policy, "default_retry_policy") \
-            if isinstance(self.repo._default_retry_policy, str) else self.repo._default_retry_policy
+        resources = self.definition.resources
+        self.default_retry = self._retry_policy(self.definition.default_retry_policy, "default_retry_policy") \
+            if isinstance(self.definition.default_retry_policy, str) else self.definition.default_retry_policy
         for key, spec in self.graph.steps.items():
             kind = "task" if spec.kind in ("task", "graph_task") else "asset"
             retry = self._retry_policy(spec.retry, f"{kind} '{key}'")
@@ -264,10 +280,10 @@ class ResolvedRepository:
         self.storage._register_assets(records)
         self.storage._register_topology({name: list(self.graph.parents(name)) for name in self.graph.nodes})
         declared = {pool for node in self.graph.nodes.values() for pool, _ in node.pool}
-        if declared or self.repo._pool_limits:
+        if declared or self.definition.pool_limits:
             from rivers.execution.pools import register_pools
 
-            register_pools(self.storage, self.repo._pool_limits, declared)
+            register_pools(self.storage, self.definition.pool_limits, declared)
 
     # -------------------------------------------------------------- selection
     def select(self, selection: Any, *, include_upstream: bool) -> list[str] | None:
@@ -315,7 +331,7 @@ class ResolvedRepository:
 
     def job_plan(self, job: Job) -> ExecutionPlan:
         """The plan of a job (its members; graph members pull in their internals)."""
-        nodes = self.select(job._selection(), include_upstream=False)
+        nodes = self.select(job.selection(), include_upstream=False)
         return self.plan(job.name, nodes, allow_incomplete=job.allow_incomplete_deps)
 
     def _check_executor_overrides(self, plan: ExecutionPlan) -> None:
@@ -381,7 +397,7 @@ class ResolvedRepository:
         if launcher is None:
             from rivers.runs import RunLauncher
 
-            launcher = self._launcher = RunLauncher(self.storage, self.repo.run_queue)
+            launcher = self._launcher = RunLauncher(self.storage, self.definition.run_queue)
         return launcher
 
     # ---------------------------------------------------------------- observe

@@ -43,8 +43,9 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
             raise
         context.console.error(f"error: {type(error).__name__}: {error}")
         return EXIT_FAILURE
-    graph = build_graph(repository)
+    definition = repository.definition
+    graph = build_graph(definition)
     assets = sum(1 for node in graph.nodes.values() if node.kind not in ("task", "graph_task"))
-    counts = [plural(assets, "asset"), plural(len(graph.steps), "step"), plural(len(repository._job_defs), "job")]
+    counts = [plural(assets, "asset"), plural(len(graph.steps), "step"), plural(len(definition.jobs), "job")]
     context.console.print(f"{loaded.origin}: valid, {', '.join(counts)}")
     return EXIT_OK

@@ -16,7 +16,7 @@ from rivers.exceptions import StorageCapabilityError, StorageContractError
 from rivers.storage.contract import Capability
 from rivers.testing.storage import StorageConformance
 
-_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
+_GUIDE = Path(__file__).resolve().parents[3] / "docs" / "plugins.md"
 
 
 def _example_module() -> types.ModuleType:

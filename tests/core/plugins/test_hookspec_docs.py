@@ -11,7 +11,7 @@ import pytest
 
 from rivers import hookspecs
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins.md"
 # A documented hook is a heading whose whole text is the signature in backticks.
 HEADING = re.compile(r"^#+ `(?P<signature>(?P<name>rivers_\w+)\(.*\).*)`\s*$", re.MULTILINE)
 
