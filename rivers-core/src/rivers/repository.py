@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Sequence
 
 from rivers.exceptions import NodeNotFoundError
-from rivers.jobs import Job
+from rivers.jobs import MATERIALIZE_JOB, Job
 
 if TYPE_CHECKING:
     from rivers.graph.graph import AssetGraph
     from rivers.repository_state import ResolvedRepository
-
-MATERIALIZE_JOB = "<materialize>"
 
 
 class CodeRepository:

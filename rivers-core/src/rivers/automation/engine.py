@@ -105,8 +105,8 @@ class EdgeMap:
 
     def _build(self, mapping: Any) -> list[list[int]]:
         from rivers.exceptions import PartitionValidationError
-        from rivers.partitions.mapping_defaults import key_from_text
-        from rivers.partitions.mapping_resolution import resolve_upstream
+        from rivers.partitions.mappings.defaults import key_from_text
+        from rivers.partitions.mappings.resolution import resolve_upstream
 
         table: list[list[int]] = []
         down = self.down.partitions_def

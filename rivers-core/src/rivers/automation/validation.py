@@ -114,6 +114,6 @@ def _root_scope(condition: AutomationCondition) -> Iterable[AutomationCondition]
 
 
 def _single_time_window(partitions_def: Any) -> bool:
-    from rivers.partitions.time_window import TimeWindowPartitions
+    from rivers.partitions.time.window import TimeWindowPartitions
 
     return isinstance(partitions_def, TimeWindowPartitions)

@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
+from rivers._registry import registry
 from rivers.exceptions import StorageError
 from rivers.storage.contract import CAPABILITY_PROTOCOLS, Capability, capability_methods, unsupported
 from rivers.storage.control_api import ControlApi
@@ -37,10 +38,8 @@ from rivers.storage.records import (
 )
 
 if TYPE_CHECKING:
-    from rivers.storage.memory import MemoryStorage
     from rivers.storage.monitor import RunMonitor
     from rivers.storage.pools import ConcurrencyClaimStatus, PoolInfo, PoolLimit, SlotHolder
-    from rivers.storage.sqlite import SqliteStorage
 
 __all__ = ["ASYNC_METHODS", "Staleness", "Storage"]
 
@@ -96,24 +95,21 @@ class Storage(ReadApi, ControlApi, abc.ABC):
     # ------------------------------------------------------------------
 
     @staticmethod
-    def memory() -> MemoryStorage:
-        """Return a fresh in-memory store (every call is independent)."""
-        from rivers.storage.memory import MemoryStorage
-
-        return MemoryStorage()
+    def memory() -> Storage:
+        """Return a fresh in-memory store (every call is independent; a ``MemoryStorage``)."""
+        return registry().open_memory_storage()
 
     @staticmethod
-    def embedded(path: str | os.PathLike[str], *, commit_delay: float | None = None) -> SqliteStorage:
+    def embedded(path: str | os.PathLike[str], *, commit_delay: float | None = None) -> Storage:
         """Open (or create) the embedded SQLite store at ``path``, creating parent directories.
 
         If ``path`` is an existing directory the database file is
         ``<path>/rivers.sqlite3`` inside it. ``commit_delay`` (seconds,
         default 0.05) is how long the records of short runs may wait to be
         committed together (group commit); ``0`` commits each write at once.
+        The store is core's ``SqliteStorage``.
         """
-        from rivers.storage.sqlite import SqliteStorage
-
-        return SqliteStorage(path, commit_delay=commit_delay)
+        return registry().open_embedded_storage(path, commit_delay=commit_delay)
 
     @staticmethod
     def connect(url: str, **config: Any) -> Storage:
@@ -123,9 +119,8 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         ``Storage.connect("memory://")``; ``config`` is passed to the backend
         factory. An unknown scheme raises an error naming the installed ones.
         """
-        from rivers.plugins import connect_storage
-
-        return connect_storage(url, **config)
+        storage: Storage = registry().connect_storage(url, **config)
+        return storage
 
     @staticmethod
     def migrate_embedded(path: str | os.PathLike[str]) -> None:
@@ -135,10 +130,7 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         applies the ones that are not automatic (what ``rivers storage
         migrate`` does). A missing file is left missing (nothing to migrate).
         """
-        from rivers.storage.sqlite import migrate_file, resolve_path
-
-        if os.fspath(path) == ":memory:" or os.path.exists(resolve_path(path, create_parent=False)):
-            migrate_file(path)
+        registry().migrate_embedded_storage(path)
 
     @property
     def type(self) -> StorageType:
