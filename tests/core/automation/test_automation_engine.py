@@ -105,18 +105,25 @@ def test_on_cron_waits_for_every_dependency_updated_since_the_tick(tmp_path):
     assert daemon.tick(hour + 30) == {}  # requested: reset until the next cron tick
 
 
-def test_code_version_changed_reads_the_recorded_code_version(tmp_path):
+def _versioned_model(tmp_path, partitions_def):
+    """``build(code_version)``: a repository whose asset ``model`` has that code version, all on one storage."""
     storage = rs.Storage.embedded(str(tmp_path / "s.db"))
     fs = rs.io_handler("fs", base_dir=str(tmp_path))
 
     def build(version):
-        @rs.Asset(io_handler=fs, code_version=version, automation_condition=A.code_version_changed())
+        @rs.Asset(io_handler=fs, partitions_def=partitions_def, code_version=version,
+                  automation_condition=A.code_version_changed())
         def model() -> int:
             return 1
         repo = rs.CodeRepository(assets=[model])
         repo.resolve(storage)
         return repo
 
+    return build
+
+
+def test_code_version_changed_reads_the_recorded_code_version(tmp_path):
+    build = _versioned_model(tmp_path, None)
     old = build("1")
     old.materialize()
     assert Daemonless(old).tick(T0) == {}
@@ -303,18 +310,7 @@ def test_a_lineage_only_dep_with_all_partitions_of_an_unpartitioned_asset(tmp_pa
 
 
 def test_code_version_changed_per_partition_reads_what_each_partition_recorded(tmp_path):
-    storage = rs.Storage.embedded(str(tmp_path / "s.db"))
-    fs = rs.io_handler("fs", base_dir=str(tmp_path))
-
-    def build(version):
-        @rs.Asset(io_handler=fs, partitions_def=DAYS, code_version=version,
-                  automation_condition=A.code_version_changed())
-        def model() -> int:
-            return 1
-        repo = rs.CodeRepository(assets=[model])
-        repo.resolve(storage)
-        return repo
-
+    build = _versioned_model(tmp_path, DAYS)
     old = build("1")
     for day in ("2024-01-02", "2024-01-03", "2024-01-05"):
         old.materialize(partition_key=day)
