@@ -28,6 +28,7 @@ from rivers._record import Record, factory
 from rivers.exceptions import ConfigurationError, ExecutionError
 from rivers.runs.heartbeat import heartbeat
 from rivers.runs.stopping import INTERRUPTED, TERMINATED, handling_signals, stop_exception
+from rivers.storage.contract import Capability
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -211,7 +212,7 @@ class RunLauncher:
 
     def _record_end(self, coordinator: RunCoordinator, attempts: list[tuple[int, int]]) -> None:
         """Store why a stopped run ended (with its owner and attempts) in its monitor record."""
-        if not self.storage._supports_run_monitor:
+        if not self.storage.supports(Capability.RUN_MONITORING):
             return
         from rivers.storage.monitor import RunMonitor, current_owner
 
@@ -265,7 +266,7 @@ class RunLauncher:
             if not any(queued.request.run_id == request.run_id for queued in self._queued):
                 return  # admitted meanwhile
             self.storage._create_run(record)
-        if self.storage._supports_run_monitor:
+        if self.storage.supports(Capability.RUN_MONITORING):
             from rivers.storage.monitor import RunMonitor, current_owner
 
             host, pid, started = current_owner()
