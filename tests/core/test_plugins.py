@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -563,3 +564,75 @@ def test_reset_discards_the_shared_manager() -> None:
     after = rivers.plugins.get_plugin_manager()
     assert after is not before
     assert not after.entry_points_loaded
+
+
+# ---------------------------------------------------------------------------
+# CLI sub-commands of plugins (rivers_cli_commands)
+# ---------------------------------------------------------------------------
+
+
+class HelloCommand:
+    """The docs/plugins.md example: ``rivers hello [--name NAME]``."""
+
+    @staticmethod
+    def _hello(args: Any, context: Any) -> int:
+        context.console.print(f"hello {args.name} from {context.project.directory.name}")
+        return 3
+
+    @classmethod
+    def _add_parser(cls, subparsers: Any, parents: Any) -> None:
+        parser = subparsers.add_parser("hello", parents=parents, help="say hello")
+        parser.add_argument("--name", default="world")
+        parser.set_defaults(handler=cls._hello)
+
+    @hookimpl
+    def rivers_cli_commands(self) -> dict[str, Any]:
+        return {"hello": self._add_parser}
+
+
+def test_a_plugin_adds_a_rivers_sub_command(register, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rivers.cli.app import run
+
+    register(HelloCommand(), "hello-plugin")
+    project = tmp_path / "proj"
+    project.mkdir()
+    # global options work after the plugin's command too (its parser has the shared parents)
+    assert run(["hello", "--name", "k8s", "--project-dir", str(project)]) == 3
+    assert "hello k8s from proj" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        run(["--help"])
+    assert re.search(r"hello\s+say hello", capsys.readouterr().out)
+    listed = {info.name: info for info in rivers.plugins.list_plugins()}
+    assert listed["hello-plugin"].components["cli_command"] == ("hello",)
+
+
+class _Claims:
+    def __init__(self, name: str, add_parser: Any) -> None:
+        self.name, self.add_parser = name, add_parser
+
+    @hookimpl
+    def rivers_cli_commands(self) -> dict[str, Any]:
+        return {self.name: self.add_parser}
+
+
+def test_plugin_commands_that_clash_or_raise_are_left_out_with_a_warning(
+    register, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rivers.cli.app import build_parser
+
+    def steals_runs(subparsers: Any, parents: Any) -> None:
+        raise AssertionError("never called: 'runs' is core's")
+
+    def raises(subparsers: Any, parents: Any) -> None:
+        subparsers.add_parser("broken", parents=parents)
+        raise RuntimeError("no parser today")
+
+    register(_Claims("runs", steals_runs), "thief")
+    register(_Claims("broken", raises), "breaks")
+    parser = build_parser()
+    err = capsys.readouterr().err
+    assert "the command 'runs' of plugin 'thief' is left out: rivers has a command of that name" in err
+    assert "the command 'broken' of plugin 'breaks' is left out: its add_parser raised RuntimeError: no parser" in err
+    assert parser.parse_args(["runs"]).command == "runs"  # core's own command is intact
+    with pytest.raises(SystemExit):
+        parser.parse_args(["broken"])

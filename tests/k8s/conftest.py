@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -13,6 +14,17 @@ from k8s_double import ApiDouble  # noqa: E402
 from kubelet import Kubelet  # noqa: E402
 
 NAMESPACE = "rivers"
+
+
+@pytest.fixture(autouse=True)
+def pipeline_values(tmp_path, monkeypatch):
+    """The test's own values directory for ``k8s_pipelines`` (rebuilt with it), inherited by the pods."""
+    import k8s_pipelines
+
+    values = tmp_path / "values"
+    monkeypatch.setenv(k8s_pipelines.VALUES_ENVIRONMENT, str(values))
+    importlib.reload(k8s_pipelines)
+    return values
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,10 @@
-"""Importable assets for the Kubernetes executor tests: pods re-import them by name (fs handler, shared cwd)."""
+"""Importable assets for the Kubernetes executor tests: pods re-import them by name.
+
+Values go through the fs handler under ``$RIVERS_K8S_TEST_VALUES``: the
+tests' autouse fixture (``conftest.py``) points it at the test's tmp dir and
+reloads this module, so every test has its own values and nothing is left in
+the working directory; the pods inherit the variable and import the same.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,9 @@ import time
 
 import rivers as rs
 
-FS = rs.io_handler("fs", base_dir="values")
+#: where the values of these assets live (set per test by the conftest fixture)
+VALUES_ENVIRONMENT = "RIVERS_K8S_TEST_VALUES"
+FS = rs.io_handler("fs", base_dir=os.environ.get(VALUES_ENVIRONMENT, "k8s-test-values"))
 
 
 @rs.Asset(io_handler=FS)

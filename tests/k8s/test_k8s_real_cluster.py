@@ -2,7 +2,7 @@
 
 The image must contain rivers, rivers-io-fs and this test tree importable as on the controller, and
 RIVERS_K8S_TEST_VOLUME (a PersistentVolumeClaim name, ReadWriteMany) must be mounted at the same path
-as the controller's working directory's ``values`` for the fs handler; RIVERS_K8S_TEST_NAMESPACE
+as the test's own ``values`` directory (tmp_path, see conftest.py); RIVERS_K8S_TEST_NAMESPACE
 (default ``default``) is where the Jobs go.
 """
 

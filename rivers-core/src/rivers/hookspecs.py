@@ -31,7 +31,9 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from argparse import ArgumentParser
     from collections.abc import Callable
+    from typing import Any
 
     from rivers.execution.executors import Executor
     from rivers.io_handlers.base import BaseIOHandler
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "hookspec",
+    "rivers_cli_commands",
     "rivers_executors",
     "rivers_io_handlers",
     "rivers_partition_types",
@@ -105,6 +108,23 @@ def rivers_storage_backends() -> dict[str, Callable[..., Storage]]:
         user's settings, returning a :class:`~rivers.storage.Storage`.
         ``Storage.connect("sqlite:///.rivers/rivers.db")`` calls the
         ``sqlite`` factory with that URL.
+    """
+
+
+@hookspec
+def rivers_cli_commands() -> dict[str, Callable[[Any, list[ArgumentParser]], None]]:
+    """Contribute sub-commands of the ``rivers`` command line, by name.
+
+    :returns: A mapping from a top-level command name (``"k8s"`` for
+        ``rivers k8s ...``) to an ``add_parser(subparsers, parents)``
+        function, the same as core's own command modules: it calls
+        ``subparsers.add_parser(name, parents=parents, ...)`` (``parents``
+        carry the global options) and sets ``handler`` on the parser to a
+        function ``(args, context) -> exit code`` (``context`` is a
+        ``rivers.cli.context.CommandContext``: the console and the project).
+        Import heavy modules inside the handler: every ``rivers`` invocation
+        builds every parser. A name core already uses is left out, as is a
+        command whose ``add_parser`` raises (``rivers`` warns on stderr).
     """
 
 

@@ -66,7 +66,28 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(commands, [common])
+    _add_plugin_commands(commands, [common])
     return parser
+
+
+def _add_plugin_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Add the plugins' sub-commands (``rivers_cli_commands``); one that cannot be added is left out, with a warning."""
+    from rivers.plugins import cli_commands
+
+    for name, provider in sorted(cli_commands().items()):
+        if name in commands.choices:
+            _warn(f"the command {name!r} of plugin {provider.label} is left out: rivers has a command of that name")
+            continue
+        try:
+            provider.value(commands, parents)
+        except Exception as error:  # noqa: BLE001 - a broken plugin must not break every other command
+            commands.choices.pop(name, None)
+            _warn(f"the command {name!r} of plugin {provider.label} is left out: its add_parser raised "
+                  f"{type(error).__name__}: {error}")
+
+
+def _warn(message: str) -> None:
+    print(f"rivers: warning: {message}", file=sys.stderr)
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from rivers.execution.executors import Executor
     from rivers.io_handlers.base import BaseIOHandler
+    from rivers.plugins.components import Provider
     from rivers.plugins.events import RunFinished, RunStarted, StepFinished, StepStarted
     from rivers.plugins.manager import RiversPluginManager
     from rivers.plugins.observers import Observers
@@ -52,6 +53,7 @@ __all__ = [
     "StepFinished",
     "StepStarted",
     "broken_plugins",
+    "cli_commands",
     "connect_storage",
     "create_executor",
     "create_io_handler",
@@ -173,6 +175,11 @@ def connect_storage(url: str, **config: Any) -> Storage:
 def partition_type(name: str) -> type:
     """The partitions definition class called ``name``."""
     return get_plugin_manager().partition_type(name)
+
+
+def cli_commands() -> dict[str, Provider]:
+    """The ``rivers`` sub-commands plugins contribute (``rivers_cli_commands``), by name."""
+    return get_plugin_manager().cli_commands()
 
 
 def list_plugins() -> list[PluginInfo]:

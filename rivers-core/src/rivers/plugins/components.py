@@ -16,6 +16,7 @@ from rivers.exceptions import PluginConflictError, PluginError, PluginNotFoundEr
 from rivers.plugins.records import BrokenPlugin
 
 __all__ = [
+    "CLI_COMMAND",
     "EXECUTOR",
     "FIRST_PARTY_DISTRIBUTIONS",
     "IO_HANDLER",
@@ -82,9 +83,12 @@ STORAGE_BACKEND = ComponentKind(
 PARTITION_TYPE = ComponentKind(
     "partition_type", "rivers_partition_types", "partition type", "partition types", _check_class
 )
+CLI_COMMAND = ComponentKind("cli_command", "rivers_cli_commands", "CLI command", "CLI commands", _check_callable)
 
 #: Every component kind, by key.
-KINDS: dict[str, ComponentKind] = {kind.key: kind for kind in (IO_HANDLER, EXECUTOR, STORAGE_BACKEND, PARTITION_TYPE)}
+KINDS: dict[str, ComponentKind] = {
+    kind.key: kind for kind in (IO_HANDLER, EXECUTOR, STORAGE_BACKEND, PARTITION_TYPE, CLI_COMMAND)
+}
 
 #: Components published by this project in their own distribution, so a
 #: missing one can be answered with the command that installs it.

@@ -24,6 +24,7 @@ from rivers._record import Record
 from rivers.exceptions import ConfigurationError, PluginConflictError, PluginError, PluginNotFoundError
 from rivers.plugins import builtin
 from rivers.plugins.components import (
+    CLI_COMMAND,
     EXECUTOR,
     IO_HANDLER,
     KINDS,
@@ -393,6 +394,14 @@ class RiversPluginManager:
         """The partitions definition class registered as ``name``."""
         partition_class: type = self.lookup(PARTITION_TYPE, name)
         return partition_class
+
+    def cli_commands(self) -> dict[str, Provider]:
+        """The ``rivers`` sub-commands plugins contribute, by name, with the plugin of each.
+
+        A name claimed by several plugins is left out (``rivers plugins``
+        shows the conflict).
+        """
+        return dict(self._table(CLI_COMMAND).providers)
 
     # ------------------------------------------------------------------
     # Observers
