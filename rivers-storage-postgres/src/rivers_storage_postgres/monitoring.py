@@ -18,9 +18,10 @@ from typing import Any, Final
 import psycopg
 
 from rivers.storage.monitor import PROCESS_DIED, RunMonitor, owner_sign
-from rivers_storage_postgres.rows import encode_json
+from rivers.storage.records import RunRecord
+from rivers_storage_postgres.rows import RUN_SELECT, encode_json, run_from_row
 
-__all__ = ["fail_dead_run", "heartbeat", "monitors", "put_monitor"]
+__all__ = ["claim_queued_runs", "fail_dead_run", "heartbeat", "monitors", "put_monitor"]
 
 _COLUMNS: Final = "run_id, host, pid, process_start, heartbeat, attempt_start, end_reason, attempts"
 #: ``attempts`` as JSON text (decoded by the C scanner, like the other JSON columns)
@@ -64,6 +65,25 @@ def fail_dead_run(conn: psycopg.Connection, s: str, run_id: str, judged: RunMoni
         (run_id, PROCESS_DIED),
     )
     return True
+
+
+def claim_queued_runs(
+    conn: psycopg.Connection, s: str, limit: int, owner: RunMonitor, run_ids: Sequence[str] | None
+) -> list[RunRecord]:
+    # SKIP LOCKED: concurrent claimers take different runs at once instead of queueing behind each other
+    only = "" if run_ids is None else " AND run_id = ANY(%(ids)s)"
+    rows = conn.execute(
+        f"WITH picked AS (SELECT seq FROM {s}.runs WHERE status = 'Queued'{only} "
+        "ORDER BY priority DESC, start_time, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+        f"UPDATE {s}.runs AS r SET status = 'Started' FROM picked WHERE r.seq = picked.seq "
+        f"RETURNING {RUN_SELECT}, r.seq",
+        {"limit": limit, "ids": None if run_ids is None else list(run_ids)},
+    ).fetchall()
+    rows.sort(key=lambda row: (-row[7], row[3], row[-1]))  # priority, start_time, seq: the claim order
+    claimed = [run_from_row(row) for row in rows]
+    for run in claimed:
+        put_monitor(conn, s, owner.evolve(run_id=run.run_id))
+    return claimed
 
 
 def _from_row(row: Sequence[Any]) -> RunMonitor:

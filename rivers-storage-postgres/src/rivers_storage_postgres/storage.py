@@ -393,6 +393,9 @@ class PostgresStorage(Storage):
         if run_ids:
             self._beside_queue(monitoring.heartbeat, list(run_ids), timestamp)
 
+    def _claim_queued_runs(self, limit: int, owner: RunMonitor, run_ids: Sequence[str] | None) -> list[RunRecord]:
+        return self._control(monitoring.claim_queued_runs, limit, owner, run_ids)
+
     def _fail_dead_run(self, run_id: str, judged: RunMonitor | None, end_time: int) -> bool:
         return self._control(monitoring.fail_dead_run, run_id, judged, end_time)
 

@@ -20,6 +20,7 @@ automation daemon and web UI after them. For each run the launcher
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -80,12 +81,16 @@ class RunRequest(Record):
         return 0
 
 
+_log = logging.getLogger("rivers.runs")
+
+
 class _Queued:
-    __slots__ = ("request", "future")
+    __slots__ = ("request", "future", "recorded")
 
     def __init__(self, request: RunRequest, future: Future[RunResult]) -> None:
         self.request = request
         self.future = future
+        self.recorded = False  # stored as Queued: claimed from storage when admitted
 
 
 class RunLauncher:
@@ -263,9 +268,11 @@ class RunLauncher:
             launched_by=request.launched_by or LaunchedBy.manual(),
         )
         with self._lock:
-            if not any(queued.request.run_id == request.run_id for queued in self._queued):
+            item = next((queued for queued in self._queued if queued.request.run_id == request.run_id), None)
+            if item is None:
                 return  # admitted meanwhile
             self.storage._create_run(record)
+            item.recorded = True
         if self.storage.supports(Capability.RUN_MONITORING):
             from rivers.storage.monitor import RunMonitor, current_owner
 
@@ -311,6 +318,8 @@ class RunLauncher:
     def _run_submitted(self, item: _Queued) -> None:
         request = item.request
         try:
+            if item.recorded and not self._claim(item):
+                return
             result, coordinator, _ = self._run(request.evolve(raise_on_error=False))
             error = coordinator.first_error()
             if error is not None:
@@ -324,6 +333,26 @@ class RunLauncher:
             with self._lock:
                 self._submitted.pop(request.run_id, None)
                 self._lock.notify_all()
+
+    def _claim(self, item: _Queued) -> bool:
+        """Claim a run stored as Queued before starting it; whether this process got it.
+
+        Another process may have claimed it (``Storage.claim_queued_runs``),
+        or canceled it, meanwhile: then it is not started here and its
+        handle completes unsuccessfully.
+        """
+        if not self.storage.supports(Capability.RUN_MONITORING):
+            return True
+        run_id = item.request.run_id
+        if self.storage.claim_queued_runs(1, run_ids=[run_id]):
+            return True
+        from rivers.execution.result import RunResult
+
+        record = self.storage.get_run(run_id)
+        _log.info("queued run %s was not started here: it is %s", run_id,
+                  "gone" if record is None else f"{record.status} (claimed or canceled by another process)")
+        item.future.set_result(RunResult(False, run_id, list(item.request.plan.node_names), []))
+        return False
 
     def first_error(self, run_id: str) -> BaseException | None:
         """The first step failure of a submitted run that finished."""

@@ -10,8 +10,9 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
 
-from rivers.storage._sqlite_schema import decode_json, encode_json
+from rivers.storage._sqlite_schema import RUN_COLUMNS, decode_json, encode_json, run_from_row
 from rivers.storage.monitor import PROCESS_DIED, RunMonitor, owner_sign
+from rivers.storage.records import RunRecord
 
 _COLUMNS: Final = "run_id, host, pid, process_start, heartbeat, attempt_start, end_reason, attempts"
 _PUT: Final = f"INSERT OR REPLACE INTO run_monitor ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -59,3 +60,20 @@ def fail_dead_run(conn: sqlite3.Connection, run_id: str, judged: RunMonitor | No
     conn.execute(_FAIL_RUN, (end_time, run_id))
     conn.execute(_DIED, (run_id, PROCESS_DIED))
     return True
+
+
+def claim_queued_runs(
+    conn: sqlite3.Connection, limit: int, owner: RunMonitor, run_ids: Sequence[str] | None
+) -> list[RunRecord]:
+    """``_claim_queued_runs`` inside a write transaction (``BEGIN IMMEDIATE``: one claimer at a time)."""
+    sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'Queued'"
+    parameters: list[Any] = []
+    if run_ids is not None:
+        sql += f" AND run_id IN ({', '.join('?' * len(run_ids))})"
+        parameters.extend(run_ids)
+    rows = conn.execute(sql + " ORDER BY priority DESC, start_time, seq LIMIT ?", (*parameters, limit)).fetchall()
+    claimed = [run_from_row(row).evolve(status="Started") for row in rows]
+    conn.executemany("UPDATE runs SET status = 'Started' WHERE run_id = ?", [(run.run_id,) for run in claimed])
+    for run in claimed:
+        put(conn, owner.evolve(run_id=run.run_id))
+    return claimed

@@ -222,6 +222,26 @@ class Storage(ReadApi, ControlApi, abc.ABC):
             return None
         return self._run_monitors([run_id]).get(run_id)
 
+    def claim_queued_runs(self, limit: int = 1, run_ids: Sequence[str] | None = None) -> list[RunRecord]:
+        """Claim up to ``limit`` ``Queued`` runs for this process (highest priority, then oldest first).
+
+        Each claimed run becomes ``Started``, owned by this process (its
+        monitor record); no run is ever claimed twice, whatever the number
+        of processes claiming at once. ``run_ids``: claim only among those
+        runs. Needs the storage capability ``run_monitoring``.
+        """
+        from rivers.storage.contract import require_capability
+        from rivers.storage.monitor import RunMonitor, current_owner
+
+        require_capability(self, Capability.RUN_MONITORING, "claim_queued_runs()")
+        if _check_limit(limit) == 0 or (run_ids is not None and not run_ids):
+            return []
+        if isinstance(run_ids, str):
+            raise TypeError(f"claim_queued_runs() run_ids must be a list of run ids, not a str; use [{run_ids!r}]")
+        host, pid, started = current_owner()
+        owner = RunMonitor("", host, pid, started, heartbeat=time.time_ns())
+        return self._claim_queued_runs(limit, owner, None if run_ids is None else list(run_ids))
+
     def reconcile_runs(self, limit: int = 1000, run_ids: Sequence[str] | None = None) -> list[str]:
         """Mark the runs whose process died as failed (reason ``"process died"``); return their ids.
 

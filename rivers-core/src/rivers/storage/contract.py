@@ -427,6 +427,18 @@ class RunMonitorStore(Protocol):
         one gets ``True``; a run that was resumed meanwhile is left alone.
         """
 
+    def _claim_queued_runs(self, limit: int, owner: RunMonitor, run_ids: Sequence[str] | None) -> list[RunRecord]:
+        """Claim up to ``limit`` ``Queued`` runs (only among ``run_ids`` when given) for ``owner``; the claimed runs.
+
+        Highest ``priority`` first, then oldest. In one transaction each
+        claimed run's status becomes ``Started`` and its monitor record
+        ``owner`` (with the run's id), so a claimer that dies is reconciled
+        like any dead owner. A run is returned to one caller only, across
+        processes; a server backend skips the rows another claimer holds
+        (PostgreSQL: ``FOR UPDATE SKIP LOCKED``) instead of waiting for them.
+        Returned in claim order, with status ``Started``.
+        """
+
 
 #: The protocol of each capability.
 CAPABILITY_PROTOCOLS: Final[Mapping[Capability, type]] = {

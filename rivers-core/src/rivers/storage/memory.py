@@ -560,6 +560,20 @@ class MemoryStorage(Storage):
                 if monitor is not None:
                     self._monitors[run_id] = monitor.evolve(heartbeat=timestamp)
 
+    def _claim_queued_runs(self, limit: int, owner: RunMonitor, run_ids: Sequence[str] | None) -> list[RunRecord]:
+        wanted = None if run_ids is None else set(run_ids)
+        with self._lock:
+            queued = [entry for entry in self._run_entries.values()
+                      if entry[1].status == "Queued" and (wanted is None or entry[1].run_id in wanted)]
+            queued.sort(key=lambda entry: (-entry[1].priority, entry[1].start_time, entry[0]))
+            claimed = []
+            for sequence, record in queued[:limit]:
+                record = record.evolve(status="Started")
+                self._run_entries[record.run_id] = (sequence, record)
+                self._monitors[record.run_id] = owner.evolve(run_id=record.run_id)
+                claimed.append(record)
+            return claimed
+
     def _fail_dead_run(self, run_id: str, judged: RunMonitor | None, end_time: int) -> bool:
         with self._lock:
             entry = self._run_entries.get(run_id)

@@ -837,6 +837,11 @@ class SqliteStorage(Storage):
             rows = [(timestamp, run_id) for run_id in run_ids]
             self._write(lambda conn: conn.executemany(_sqlite_monitor.HEARTBEAT, rows))
 
+    def _claim_queued_runs(self, limit: int, owner: RunMonitor, run_ids: Sequence[str] | None) -> list[RunRecord]:
+        from rivers.storage import _sqlite_monitor
+
+        return self._write(lambda conn: _sqlite_monitor.claim_queued_runs(conn, limit, owner, run_ids))
+
     def _fail_dead_run(self, run_id: str, judged: RunMonitor | None, end_time: int) -> bool:
         from rivers.storage import _sqlite_monitor
 

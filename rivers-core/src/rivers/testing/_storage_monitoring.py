@@ -40,6 +40,23 @@ def dead_owner(run_id: str, heartbeat: int | None = None) -> RunMonitor:
                       attempt_start=heartbeat)
 
 
+def _claim_all(storage: Storage) -> list[str]:
+    """Claim queued runs three at a time until none is left; their ids."""
+    claimed: list[str] = []
+    while batch := storage.claim_queued_runs(3):
+        claimed.extend(run.run_id for run in batch)
+    return claimed
+
+
+def _child_claim(url: str, config: dict[str, Any], results: Any, start: Any) -> None:
+    storage = Storage.connect(url, **config)
+    try:
+        start.wait(120.0)
+        results.put(_claim_all(storage))
+    finally:
+        storage.close()
+
+
 def _child_reconcile(url: str, config: dict[str, Any], results: Any, start: Any) -> None:
     storage = Storage.connect(url, **config)
     try:
@@ -47,6 +64,24 @@ def _child_reconcile(url: str, config: dict[str, Any], results: Any, start: Any)
         results.put(storage.reconcile_runs())
     finally:
         storage.close()
+
+
+def _run_ids_from_processes(target: Callable[..., None], url: str, config: dict[str, Any], count: int) -> list[str]:
+    """Start ``count`` spawned ``target(url, config, results, start)`` processes at once; the run ids they put."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    start = context.Event()
+    children = [context.Process(target=target, args=(url, config, results, start)) for _ in range(count)]
+    for child in children:
+        child.start()
+    start.set()
+    found = [run_id for _ in children for run_id in results.get(timeout=120)]
+    for child in children:
+        child.join(60)
+    assert [child.exitcode for child in children] == [0] * len(children)
+    return found
 
 
 class RunMonitoringConformance:
@@ -59,6 +94,29 @@ class RunMonitoringConformance:
     _require: Callable[[Storage, Capability], None]
     _url: Callable[[Storage], str]
     connect_config: Callable[[], dict[str, Any]]
+
+    def _run_ids_from_threads(self, storage: Storage, call: Callable[[Storage], list[str]]) -> list[str]:
+        """``call`` in 4 threads at once, each on its own connection (when the store has a URL); the run ids returned."""
+        url = self.storage_url(storage)  # type: ignore[attr-defined]
+        stores = [storage] * 4 if url is None else [Storage.connect(url, **self.connect_config()) for _ in range(4)]
+        found: list[str] = []
+        barrier = threading.Barrier(len(stores))
+
+        def work(store: Storage) -> None:
+            barrier.wait()
+            found.extend(call(store))
+
+        threads = [threading.Thread(target=work, args=(store,)) for store in stores]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+        finally:
+            if url is not None:
+                for store in stores:
+                    store.close()
+        return found
 
     def _started(self, storage: Storage, run_id: str, monitor: RunMonitor | None, start_time: int) -> None:
         storage._create_run(RunRecord(run_id, status="Started", start_time=start_time, node_names=["a"]))
@@ -148,47 +206,70 @@ class RunMonitoringConformance:
         run_ids = [f"dead{index}" for index in range(10)]
         for index, run_id in enumerate(run_ids):
             self._started(storage, run_id, dead_owner(run_id, heartbeat=now - index), now - 1_000)
-        url = self.storage_url(storage)  # type: ignore[attr-defined]
-        readers = [storage] * 4 if url is None else [Storage.connect(url, **self.connect_config()) for _ in range(4)]
-        found: list[str] = []
-        barrier = threading.Barrier(len(readers))
-
-        def read(reader: Storage) -> None:
-            barrier.wait()
-            found.extend(reader.reconcile_runs())
-
-        threads = [threading.Thread(target=read, args=(reader,)) for reader in readers]
-        try:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(60)
-        finally:
-            if url is not None:
-                for reader in readers:
-                    reader.close()
+        found = self._run_ids_from_threads(storage, lambda reader: reader.reconcile_runs())
         assert Counter(found) == Counter(run_ids)  # every dead run reported by exactly one reader
         assert {storage.get_run(run_id).status for run_id in run_ids} == {"Failure"}  # type: ignore[union-attr]
 
     def test_reader_processes_reconcile_each_dead_run_once(self, storage: Storage) -> None:
         self._require(storage, Capability.RUN_MONITORING)
         url = self._url(storage)
-        import multiprocessing
-
         now = time.time_ns()
         run_ids = [f"dead{index}" for index in range(10)]
         for run_id in run_ids:
             self._started(storage, run_id, dead_owner(run_id, heartbeat=now), now - 1_000)
-        context = multiprocessing.get_context("spawn")
-        results = context.Queue()
-        start = context.Event()
-        children = [context.Process(target=_child_reconcile, args=(url, self.connect_config(), results, start))
-                    for _ in range(3)]
-        for child in children:
-            child.start()
-        start.set()
-        found = [run_id for _ in children for run_id in results.get(timeout=120)]
-        for child in children:
-            child.join(60)
-        assert [child.exitcode for child in children] == [0] * len(children)
+        found = _run_ids_from_processes(_child_reconcile, url, self.connect_config(), 3)
         assert Counter(found) == Counter(run_ids)
+
+    # -- queue claims -------------------------------------------------------------------
+
+    def _queued(self, storage: Storage, count: int, prefix: str = "q") -> list[str]:
+        run_ids = [f"{prefix}{index:03d}" for index in range(count)]
+        for index, run_id in enumerate(run_ids):
+            storage._create_run(RunRecord(run_id, status="Queued", start_time=1_000 + index, node_names=["a"]))
+        return run_ids
+
+    def test_claim_queued_runs_by_priority_then_age_once(self, storage: Storage) -> None:
+        self._require(storage, Capability.RUN_MONITORING)
+        for run_id, priority, start in (("low", -1, 1), ("old", 0, 2), ("new", 0, 3), ("high", 5, 4)):
+            storage._create_run(RunRecord(run_id, status="Queued", start_time=start, node_names=["a"],
+                                          priority=priority))
+        storage._create_run(RunRecord("running", status="Started", start_time=0, node_names=["a"]))
+        first = storage.claim_queued_runs(2)
+        assert [(run.run_id, run.status) for run in first] == [("high", "Started"), ("old", "Started")]
+        assert storage.get_run("high").status == "Started"  # type: ignore[union-attr]
+        host, pid, started = current_owner()
+        monitor = storage.get_run_monitor("high")
+        assert monitor is not None and (monitor.host, monitor.pid, monitor.process_start) == (host, pid, started)
+        assert monitor.heartbeat is not None
+        assert [run.run_id for run in storage.claim_queued_runs(5, run_ids=["low", "running", "high"])] == ["low"]
+        assert [run.run_id for run in storage.claim_queued_runs(5)] == ["new"]
+        assert storage.claim_queued_runs(5) == [] and storage.claim_queued_runs(0) == []
+        assert storage.claim_queued_runs(run_ids=[]) == []
+        with pytest.raises(ValueError, match="limit"):
+            storage.claim_queued_runs(-1)
+        with pytest.raises(TypeError, match="run_ids"):
+            storage.claim_queued_runs(1, run_ids="low")  # type: ignore[arg-type]
+
+    def test_a_claimer_that_died_is_reconciled(self, storage: Storage) -> None:
+        self._require(storage, Capability.RUN_MONITORING)
+        self._queued(storage, 1)
+        (claimed,) = storage.claim_queued_runs(1)
+        dead = dead_owner(claimed.run_id)
+        storage._put_run_monitor(dead)  # as if another process had claimed it and died
+        assert storage.get_run(claimed.run_id).status == "Failure"  # type: ignore[union-attr]
+
+    def test_concurrent_claimers_never_take_a_run_twice(self, storage: Storage) -> None:
+        self._require(storage, Capability.RUN_MONITORING)
+        run_ids = self._queued(storage, 40)
+        found = self._run_ids_from_threads(storage, _claim_all)
+        assert Counter(found) == Counter(run_ids)
+
+    def test_claimer_processes_never_take_a_run_twice(self, storage: Storage) -> None:
+        self._require(storage, Capability.RUN_MONITORING)
+        url = self._url(storage)
+        run_ids = self._queued(storage, 60)
+        found = _run_ids_from_processes(_child_claim, url, self.connect_config(), 4)
+        assert Counter(found) == Counter(run_ids)
+        import os
+
+        assert all(storage.get_run_monitor(run_id).pid != os.getpid() for run_id in run_ids)  # type: ignore[union-attr]

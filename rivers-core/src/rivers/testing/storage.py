@@ -44,7 +44,8 @@ What is checked
 * run monitoring: owner records and heartbeats; a run whose owner process
   died is failed ("process died") by the next reader, a live one is not;
   reconciling is idempotent and several readers (threads, processes)
-  reconcile each dead run once (``rivers.testing._storage_monitoring``);
+  reconcile each dead run once; queue claims by priority and age never hand
+  a run to two claimers (threads, processes) (``rivers.testing._storage_monitoring``);
 * bad input: specific errors from :mod:`rivers.exceptions`.
 
 Tests of a capability the backend does not declare (``pools``,
