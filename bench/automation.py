@@ -70,7 +70,7 @@ def conditions(assets: int, daily: int, repeat: int) -> dict[str, Any]:
                                     partitions_def=year if partitioned else None))
     repo = rs.CodeRepository(assets=definitions)
     repo.resolve(rs.Storage.embedded(os.path.join(directory, "store.db")))
-    graph = repo._state().graph
+    graph = repo.graph
     conds = {name: condition_of(node) for name, node in graph.nodes.items()}
     world = World(graph, repo.storage, list(graph.names))
     world.load(None)

@@ -737,9 +737,9 @@ def test_schema_rejects_non_schema_objects():
 
 
 def test_schema_requires_pyarrow(monkeypatch):
-    import rivers.metadata as metadata
+    import rivers.metadata.schema as schema_module
 
-    monkeypatch.setattr(metadata, "_pa", None)
+    monkeypatch.setattr(schema_module, "_pa", None)
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     with pytest.raises(ImportError, match=r"rivers-core\[arrow\]"):
         Schema(_FakeArrowSchema())

@@ -566,6 +566,23 @@ def test_reset_discards_the_shared_manager() -> None:
     assert not after.entry_points_loaded
 
 
+def test_cores_partition_types_come_through_the_plugin_hook():
+    from rivers.partitions.static import StaticPartitions
+    from rivers.plugins import builtin
+
+    assert rivers.plugins.partition_type("static") is StaticPartitions
+    assert {"static", "time_window", "multi", "dynamic"} <= set(rivers.plugins.component_names("partition_type"))
+    (core,) = [info for info in rivers.plugins.list_plugins() if info.name == builtin.PLUGIN_NAME]
+    assert "rivers_partition_types" in core.hooks, core
+
+
+def test_cores_hook_functions_carry_hookimpl_like_a_third_partys():
+    from rivers.plugins import builtin
+
+    hooks = [name for name in dir(builtin) if name.startswith("rivers_")]
+    assert hooks and all(getattr(builtin, name).rivers_impl["tryfirst"] is False for name in hooks), hooks
+
+
 # ---------------------------------------------------------------------------
 # CLI sub-commands of plugins (rivers_cli_commands)
 # ---------------------------------------------------------------------------

@@ -206,7 +206,7 @@ def test_a_generator_multi_asset_with_a_retry_policy_is_not_retried_and_fails_on
 def test_a_lost_attempt_keeps_the_reason_its_launcher_gives_for_the_retry_policy() -> None:
     from rivers.execution.launcher import StepLauncher
     from rivers.execution.local_launchers import InlineLauncher
-    from rivers.execution.retry import FailureReason
+    from rivers.definitions.failures import FailureReason
 
     class LosesTheFirstAttempt(InlineLauncher):
         def launch(self, attempt) -> None:

@@ -137,9 +137,10 @@ def test_connect_delegates_to_the_plugin_registry(monkeypatch: pytest.MonkeyPatc
         calls.append((url, config))
         return sentinel
 
-    fake = types.ModuleType("rivers.plugins")
-    fake.connect_storage = connect_storage  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "rivers.plugins", fake)
+    from rivers import _registry
+
+    fake = types.SimpleNamespace(connect_storage=connect_storage)  # the registry port, as rivers installs it
+    monkeypatch.setattr(_registry, "_provider", lambda: fake)
     assert Storage.connect("memory://", namespace="x") is sentinel
     assert calls == [("memory://", {"namespace": "x"})]
 

@@ -40,6 +40,16 @@ def test_loading_the_entry_point_does_not_import_the_kubernetes_client():
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_building_the_rivers_parser_with_rivers_k8s_does_not_import_the_kubernetes_client():
+    script = ("import sys\n"
+              "from rivers.cli.app import build_parser\n"
+              "parser = build_parser()\n"
+              "print(parser.parse_args(['k8s', 'cleanup', '--dry-run']).action, 'kubernetes' in sys.modules,\n"
+              "      'rivers_executor_k8s.executor' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["cleanup", "False", "False"]
+
+
 def test_rivers_toml_and_per_asset_metadata_select_it(tmp_path):
     from rivers.config import ProjectConfig
 
@@ -77,7 +87,7 @@ def _planned(asset):
 
 def test_resources_follow_the_chain_default_asset_partition_override():
     from rivers_executor_k8s.resources import attempt_compute, pod_resources
-    from rivers.execution.retry import FailureReason
+    from rivers.definitions.failures import FailureReason
 
     planned = _planned(kp.hungry)
     executor = rs.Executor.kubernetes(worker_image="i", worker_cpu="100m", worker_memory="256Mi", worker_gpu="1")
@@ -117,3 +127,17 @@ def test_the_job_manifest():
     labels = body["metadata"]["labels"]
     assert labels["rivers.io/run-id"] == "1234abcd-ef" and labels["rivers.io/attempt"] == "2"
     assert labels["rivers.io/step"] == "a_b.c" and body["metadata"]["annotations"]["rivers.io/step-key"] == "a/b.c"
+
+
+def test_kubeconfig_from_the_environment_is_read_when_connecting_not_at_import(cluster, monkeypatch):
+    import kubernetes  # noqa: F401 - imported before $KUBECONFIG is set, as in a long-lived process
+
+    from rivers_executor_k8s.api import KubeApi
+
+    monkeypatch.setenv("KUBECONFIG", cluster.kubeconfig)
+    api = KubeApi(rs.Executor.kubernetes(worker_image="img"))
+    try:
+        assert api.client.configuration.host == cluster.api.url
+        assert api.namespace == "rivers"  # the kubeconfig context's namespace
+    finally:
+        api.close()

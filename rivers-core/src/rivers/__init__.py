@@ -21,7 +21,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from rivers import _registry
+from rivers._version import __version__
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -62,10 +63,10 @@ _EXPORTS: dict[str, str] = {
     "RunInterrupted": "rivers.runs",
     "RunTerminated": "rivers.runs",
     "Executor": "rivers.execution.executors",
-    "RetryPolicy": "rivers.execution.retry",
-    "Backoff": "rivers.execution.retry",
-    "RetryOn": "rivers.execution.retry",
-    "FailureReason": "rivers.execution.retry",
+    "RetryPolicy": "rivers.definitions.retry",
+    "Backoff": "rivers.definitions.retry",
+    "RetryOn": "rivers.definitions.retry",
+    "FailureReason": "rivers.definitions.failures",
     "Compute": "rivers.definitions.compute",
     "ComputeEscalation": "rivers.definitions.compute",
     "Resource": "rivers.resources",
@@ -130,6 +131,16 @@ def io_handler(name: str, **config: Any) -> Any:
     return create_io_handler(name, **config)
 
 
+def _plugin_registry() -> _registry.Registry:
+    from rivers import plugins
+
+    return plugins
+
+
+# the composition root: the layers below the plugin registry reach it through this port
+_registry.install(_plugin_registry)
+
+
 def __getattr__(name: str) -> Any:
     module_name = _EXPORTS.get(name)
     if module_name is not None:
@@ -158,7 +169,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from rivers.definitions.tasks import BashTask, Task
     from rivers.execution.executors import Executor
     from rivers.execution.result import RunResult
-    from rivers.execution.retry import Backoff, FailureReason, RetryOn, RetryPolicy
+    from rivers.definitions.failures import FailureReason
+    from rivers.definitions.retry import Backoff, RetryOn, RetryPolicy
     from rivers.io_handlers.base import BaseIOHandler
     from rivers.io_handlers.memory import InMemoryIOHandler
     from rivers.io_handlers.pickle import PickleIOHandler
@@ -169,7 +181,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from rivers.partitions.base import PartitionsDefinition
     from rivers.partitions.context import PartitionContext
     from rivers.partitions.keys import PartitionKey
-    from rivers.partitions.mappings import PartitionMapping
+    from rivers.partitions.mappings.base import PartitionMapping
     from rivers.partitions.ranges import PartitionKeyRange
     from rivers.partitions.strategy import BackfillStrategy
     from rivers.automation.conditions import AutomationCondition

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from rivers.runs import RunHandle
     from rivers.repository import CodeRepository
 
+#: The job name of runs that are not a :class:`Job`'s: ``materialize()``, backfills, automation requests.
+MATERIALIZE_JOB = "<materialize>"
+
 
 class Job:
     """A named selection of assets and tasks with its own executor and retry default.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from rivers.exceptions import NodeNotFoundError
-from rivers.jobs import Job
+from rivers.jobs import MATERIALIZE_JOB, Job
 
-MATERIALIZE_JOB = "<materialize>"
+if TYPE_CHECKING:
+    from rivers.graph.graph import AssetGraph
+    from rivers.repository_state import ResolvedRepository
 
 
 class CodeRepository:
@@ -79,6 +81,16 @@ class CodeRepository:
         if self._resolved is None:
             self.resolve()
         return self._resolved
+
+    @property
+    def resolved(self) -> ResolvedRepository:
+        """The resolved state (graph, jobs, plans, run requests, launcher), resolving first if needed."""
+        return self._state()  # type: ignore[no-any-return]
+
+    @property
+    def graph(self) -> AssetGraph:
+        """The validated asset graph of the resolved repository."""
+        return self.resolved.graph
 
     def shutdown(self) -> None:
         """Tear down every Resource (errors are logged, not raised)."""

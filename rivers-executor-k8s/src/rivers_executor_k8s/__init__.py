@@ -12,8 +12,9 @@ plugin does not import the ``kubernetes`` client.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rivers.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from rivers_executor_k8s.cleanup import cleanup_run
@@ -31,8 +32,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rivers_executor_k8s' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import kubernetes
@@ -35,11 +35,13 @@ def _configure(config: Any) -> tuple[kubernetes.client.Configuration, str | None
             with open(_NAMESPACE_FILE, encoding="utf-8") as file:
                 namespace = file.read().strip() or None
         return configuration, namespace
-    kubernetes.config.load_kube_config(config_file=config.kubeconfig, context=config.context,
+    # $KUBECONFIG read now: the client reads it once, when it is imported
+    config_file = config.kubeconfig or os.environ.get("KUBECONFIG") or None
+    kubernetes.config.load_kube_config(config_file=config_file, context=config.context,
                                        client_configuration=configuration)
     namespace = None
     try:
-        contexts, active = kubernetes.config.list_kube_config_contexts(config_file=config.kubeconfig)
+        contexts, active = kubernetes.config.list_kube_config_contexts(config_file=config_file)
         chosen = next((c for c in contexts if c["name"] == config.context), active) if config.context else active
         namespace = (chosen or {}).get("context", {}).get("namespace")
     except Exception:  # noqa: BLE001 - the namespace is a default only
@@ -83,6 +85,15 @@ class KubeApi:
         self.core.delete_namespaced_config_map(name, self.namespace, propagation_policy="Background",
                                                _preload_content=False, _request_timeout=CALL_TIMEOUT)
 
+    def delete_config_map_if_present(self, name: str) -> bool:
+        """Delete a ConfigMap and what it owns (False: it was gone already)."""
+        return _present(self.delete_config_map, name)
+
+    def list_config_maps(self, selector: str) -> list[dict[str, Any]]:
+        return self._json(self.core.list_namespaced_config_map(
+            self.namespace, label_selector=selector, _preload_content=False,
+            _request_timeout=CALL_TIMEOUT)).get("items") or []
+
     # -- jobs --------------------------------------------------------------------------------------
     def create_job(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._json(self.batch.create_namespaced_job(
@@ -104,14 +115,9 @@ class KubeApi:
 
     def delete_job(self, name: str) -> bool:
         """Delete a Job and its pod (False: it was gone already)."""
-        try:
-            self.batch.delete_namespaced_job(name, self.namespace, propagation_policy="Background",
-                                             _preload_content=False, _request_timeout=CALL_TIMEOUT)
-        except ApiException as error:
-            if error.status == 404:
-                return False
-            raise
-        return True
+        return _present(lambda job: self.batch.delete_namespaced_job(
+            job, self.namespace, propagation_policy="Background", _preload_content=False,
+            _request_timeout=CALL_TIMEOUT), name)
 
     def delete_jobs(self, selector: str) -> None:
         self.batch.delete_collection_namespaced_job(self.namespace, label_selector=selector,
@@ -131,6 +137,11 @@ class KubeApi:
             allow_watch_bookmarks=True, timeout_seconds=timeout_s, _preload_content=False,
             _request_timeout=(CALL_TIMEOUT[0], timeout_s + 10.0))
 
+    def delete_pod(self, name: str) -> bool:
+        """Delete a pod (False: it was gone already)."""
+        return _present(lambda pod: self.core.delete_namespaced_pod(
+            pod, self.namespace, _preload_content=False, _request_timeout=CALL_TIMEOUT), name)
+
     def pod_log(self, name: str, tail_lines: int | None = None) -> str:
         kwargs: dict[str, Any] = {} if tail_lines is None else {"tail_lines": tail_lines}
         response = self.core.read_namespaced_pod_log(name, self.namespace, _preload_content=False,
@@ -139,6 +150,17 @@ class KubeApi:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _present(delete: Callable[[str], Any], name: str) -> bool:
+    """Run ``delete(name)``; False when the object was gone already (404)."""
+    try:
+        delete(name)
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
 
 
 def events(response: Any) -> Iterator[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rivers.exceptions import ExecutionError
-from rivers.execution.retry import FailureReason
+from rivers.definitions.failures import FailureReason
 
 #: container waiting reasons that never resolve on their own
 IMAGE_ERRORS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"})

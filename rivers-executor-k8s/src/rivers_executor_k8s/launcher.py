@@ -28,7 +28,7 @@ from rivers._ids import random_uuid4
 from rivers.execution import wire
 from rivers.execution.launcher import LaunchContext, LauncherCapabilities, StepAttempt, StepLauncher
 from rivers.execution.process_launcher import encoded_runtime, outcome_of_report
-from rivers.execution.retry import FailureReason
+from rivers.definitions.failures import FailureReason
 from rivers.execution.step_runner import failed_outcome
 from rivers.storage.records import StoredLog
 

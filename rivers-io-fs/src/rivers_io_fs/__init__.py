@@ -14,8 +14,9 @@ errors.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rivers.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from rivers_io_fs.errors import (
@@ -64,14 +65,4 @@ _SUBMODULE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    submodule = _SUBMODULE.get(name)
-    if submodule is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{submodule}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_SUBMODULE])
+__getattr__, __dir__ = lazy_exports(__name__, {name: f".{module}" for name, module in _SUBMODULE.items()})

@@ -542,10 +542,12 @@ class PostgresStorage(Storage):
         return bytes(rows[0][0]) if rows else None
 
     def _kv_put(self, key: str, value: bytes) -> None:
-        self._write(lambda conn: conn.execute(
-            f"INSERT INTO {self._s}.kv (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        ))
+        self._kv_put_many([(key, value)])
+
+    def _kv_put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Every pair in one transaction (one statement per pair, one commit)."""
+        sql = f"INSERT INTO {self._s}.kv (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        self._write(lambda conn: conn.cursor().executemany(sql, list(items)))
 
     def _kv_update(self, key: str, update: Callable[[bytes | None], bytes]) -> None:
         """Read, update and write ``key`` in one transaction holding a lock on the key (atomic across processes)."""

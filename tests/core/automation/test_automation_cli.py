@@ -52,6 +52,11 @@ def test_schedule_and_sensor_commands(tmp_path):
     tick = rivers(tmp_path, "sensors", "tick", "pipeline.py", "files", "--cursor", "ab")
     assert "run_key='f1'" in tick.stdout and "cursor: abx" in tick.stdout
     assert "files  Running" in rivers(tmp_path, "sensors", "list", "pipeline.py").stdout
+    unknown = rivers(tmp_path, "ticks", "pipeline.py", "nope")
+    assert unknown.returncode != 0
+    assert "no schedule or sensor named 'nope'; automations: nightly, files, automation_conditions" in unknown.stderr
+    none_yet = rivers(tmp_path, "ticks", "pipeline.py", "nightly")
+    assert none_yet.returncode == 0 and none_yet.stdout.startswith("no ticks recorded for nightly")
 
 
 def test_daemon_once_ticks_and_why_explains(tmp_path):

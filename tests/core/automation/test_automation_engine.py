@@ -2,61 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 
 import rivers as rs
 from rivers.automation.condition_store import ConditionStore
-from rivers.automation.engine import ConditionEngine
-from rivers.automation.validation import condition_of
 from rivers.automation.why import explain
-from rivers.automation.world import World
 
-A = rs.AutomationCondition
-DAYS = rs.PartitionsDefinition.daily(start=datetime(2024, 1, 1), end=datetime(2024, 1, 11))
-T0 = 1_700_000_000.0
-
-
-class Daemonless:
-    """The daemon's condition pass without the daemon: load state, tick, save state."""
-
-    def __init__(self, repo: rs.CodeRepository) -> None:
-        self.repo = repo
-        graph = repo._state().graph
-        conditions = {n: condition_of(node) for n, node in graph.nodes.items() if condition_of(node) is not None}
-        names = set(conditions) | {p for n in conditions for p in graph.parents(n)}
-        self.world = World(graph, repo.storage, [n for n in graph.names if n in names])
-        self.store = ConditionStore(repo.storage)
-        states, cursor, failed = self.store.load()
-        self.world.load(cursor, failed)
-        self.engine = ConditionEngine(graph, self.world, conditions)
-        self.engine.load_states(states)
-
-    def tick(self, now: float) -> dict[str, list[str | None]]:
-        fired = self.engine.tick(now, self.world.begin_tick())
-        self.store.save(self.engine.states, self.engine.changed_states, self.world)
-        out = {}
-        for name, mask in fired.items():
-            view = self.world.views[name]
-            out[name] = [view.key_of(i) for i in range(max(len(view.keys), 1)) if mask >> i & 1]
-        return out
-
-
-def daily_chain(tmp_path, condition=None):
-    fs = rs.io_handler("fs", base_dir=str(tmp_path / "data"))
-
-    @rs.Asset(partitions_def=DAYS, io_handler=fs)
-    def raw(context: rs.AssetExecutionContext) -> str:
-        return str(context.partition_key)
-
-    @rs.Asset(partitions_def=DAYS, io_handler=fs, automation_condition=condition or A.eager())
-    def clean(raw: str) -> str:
-        return raw.upper()
-
-    repo = rs.CodeRepository(assets=[raw, clean])
-    repo.resolve(rs.Storage.embedded(str(tmp_path / "store.db")))
-    return repo
+from condition_support import DAYS, T0, A, Daemonless, daily_chain
 
 
 def test_eager_fires_only_for_the_partitions_whose_inputs_changed(tmp_path):
@@ -297,3 +249,83 @@ def test_why_prints_the_evaluated_tree_for_a_partition(tmp_path):
     assert explain(condition, None, keys, None)[0].startswith("not evaluated yet")
     with pytest.raises(rs.exceptions.NodeNotFoundError):
         explain(condition, state, keys, "1999-01-01")
+
+
+def _lagged_chain(tmp_path, deps):
+    fs = rs.io_handler("fs", base_dir=str(tmp_path / "data"))
+
+    @rs.Asset(partitions_def=DAYS, io_handler=fs)
+    def raw(context: rs.AssetExecutionContext) -> str:
+        return str(context.partition_key)
+
+    @rs.Asset(partitions_def=DAYS, io_handler=fs, deps=deps, automation_condition=A.eager())
+    def report() -> int:
+        return 1
+
+    repo = rs.CodeRepository(assets=[raw, report])
+    repo.resolve(rs.Storage.embedded(str(tmp_path / "store.db")))
+    return repo
+
+
+def test_a_lineage_only_dep_translates_partitions_through_its_mapping(tmp_path):
+    repo = _lagged_chain(tmp_path, [rs.AssetDef.dep("raw", partition_mapping=rs.PartitionMapping.time_window(-1))])
+    daemon = Daemonless(repo)
+    # the first day's report depends on no partition (nothing before the first window); the others miss theirs
+    assert daemon.tick(T0) == {"report": ["2024-01-01"]}
+    repo.materialize(["raw"], partition_key="2024-01-03")
+    assert daemon.tick(T0 + 1) == {"report": ["2024-01-04"]}  # the day after the updated one, not the same day
+    repo.materialize(["raw"], partition_key="2024-01-10")  # the last day: no report depends on it
+    assert daemon.tick(T0 + 2) == {}
+
+
+def test_a_lineage_only_dep_with_all_partitions_of_an_unpartitioned_asset(tmp_path):
+    fs = rs.io_handler("fs", base_dir=str(tmp_path / "data"))
+
+    @rs.Asset(partitions_def=DAYS, io_handler=fs)
+    def raw(context: rs.AssetExecutionContext) -> str:
+        return str(context.partition_key)
+
+    @rs.Asset(io_handler=fs, automation_condition=A.eager(),
+              deps=[rs.AssetDef.dep("raw", partition_mapping=rs.PartitionMapping.all_partitions())])
+    def summary() -> int:
+        return 1
+
+    repo = rs.CodeRepository(assets=[raw, summary])
+    repo.resolve(rs.Storage.embedded(str(tmp_path / "store.db")))
+    daemon = Daemonless(repo)
+    daemon.tick(T0)
+    repo.materialize(["raw"], partition_key="2024-01-03")
+    assert daemon.tick(T0 + 1) == {}  # nine of raw's partitions are still missing
+    for day in range(1, 11):
+        if day != 3:
+            repo.materialize(["raw"], partition_key=f"2024-01-{day:02d}")
+    assert daemon.tick(T0 + 2) == {"summary": [None]}
+
+
+def test_code_version_changed_per_partition_reads_what_each_partition_recorded(tmp_path):
+    storage = rs.Storage.embedded(str(tmp_path / "s.db"))
+    fs = rs.io_handler("fs", base_dir=str(tmp_path))
+
+    def build(version):
+        @rs.Asset(io_handler=fs, partitions_def=DAYS, code_version=version,
+                  automation_condition=A.code_version_changed())
+        def model() -> int:
+            return 1
+        repo = rs.CodeRepository(assets=[model])
+        repo.resolve(storage)
+        return repo
+
+    old = build("1")
+    for day in ("2024-01-02", "2024-01-03", "2024-01-05"):
+        old.materialize(partition_key=day)
+    assert Daemonless(old).tick(T0) == {}
+    new = build("2")
+    new.materialize(partition_key="2024-01-03")  # already on the new code
+    daemon = Daemonless(new)
+    assert daemon.tick(T0 + 1) == {"model": ["2024-01-02", "2024-01-05"]}  # not 01-03, not the unmaterialized days
+    new.materialize(partition_key="2024-01-05")
+    assert daemon.tick(T0 + 2) == {"model": ["2024-01-02"]}  # kept current from the event log
+    old.materialize(partition_key="2024-01-03")  # an old deployment writes 01-03 again
+    assert daemon.tick(T0 + 3) == {"model": ["2024-01-02", "2024-01-03"]}
+    restarted = Daemonless(new)  # a new daemon reads each partition's recorded version from storage
+    assert restarted.tick(T0 + 4) == {"model": ["2024-01-02", "2024-01-03"]}

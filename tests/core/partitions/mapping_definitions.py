@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from rivers.partitions import PartitionKey, PartitionsDefinition
-from rivers.partitions.mappings import PartitionMapping
+from rivers.partitions.mappings.base import PartitionMapping
 
 M = PartitionMapping
 PD = PartitionsDefinition

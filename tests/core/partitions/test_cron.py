@@ -10,8 +10,8 @@ import pytest
 
 from rivers.exceptions import PartitionDefinitionError
 from rivers.partitions import PartitionKey, PartitionKeyRange, PartitionsDefinition
-from rivers.partitions.cron import parse_cron
-from rivers.partitions.grids import IrregularGrid, PeriodicGrid, cron_grid
+from rivers.partitions.time.cron import parse_cron
+from rivers.partitions.time.grids import IrregularGrid, PeriodicGrid, cron_grid
 
 FMT = "%Y-%m-%dT%H:%M:%S"
 START = dt.datetime(2000, 1, 1)

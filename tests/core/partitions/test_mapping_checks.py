@@ -8,8 +8,8 @@ import pytest
 
 from rivers.exceptions import PartitionValidationError
 from rivers.partitions import PartitionKeyRange
-from rivers.partitions.mapping_checks import validate_edge
-from rivers.partitions.mapping_defaults import MappingMismatch, default_mapping
+from rivers.partitions.mappings.checks import validate_edge
+from rivers.partitions.mappings.defaults import MappingMismatch, default_mapping
 from mapping_definitions import AB, ABC, CUSTOMERS, DAILY, DATE_REGION, HOURLY, PD, REGIONS, K, M
 
 

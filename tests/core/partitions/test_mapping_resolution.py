@@ -8,7 +8,7 @@ import pytest
 
 from rivers.exceptions import PartitionValidationError
 from rivers.partitions import PartitionKeyRange
-from rivers.partitions.mapping_resolution import UpstreamLoad, resolve_upstream
+from rivers.partitions.mappings.resolution import UpstreamLoad, resolve_upstream
 from mapping_definitions import AB, ABC, CUSTOMERS, DAILY, DATE_REGION, HOURLY, PD, REGIONS, K, M
 
 REGISTERED = {"cust": ["acme", "globex", "initech"], "empty": []}

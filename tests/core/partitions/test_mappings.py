@@ -9,7 +9,7 @@ import pytest
 
 from rivers.exceptions import PartitionValidationError
 from rivers.partitions.keys import PartitionKey
-from rivers.partitions.mappings import MAX_TIME_WINDOW_OFFSET, PartitionMapping
+from rivers.partitions.mappings.base import MAX_TIME_WINDOW_OFFSET, PartitionMapping
 from rivers.partitions.ranges import PartitionKeyRange
 
 M = PartitionMapping

@@ -11,8 +11,8 @@ import pytest
 
 from rivers.exceptions import ExecutionError, PartitionDefinitionError
 from rivers.partitions import PartitionKey, PartitionKeyRange, PartitionsDefinition
-from rivers.partitions import time_keys as time_keys_module
-from rivers.partitions.timefmt import to_us
+from rivers.partitions.time import keys as time_keys_module
+from rivers.partitions.time.formats import to_us
 
 P = PartitionsDefinition
 K = PartitionKey.single

@@ -9,7 +9,7 @@ import pytest
 
 from rivers.exceptions import PartitionDefinitionError
 from rivers.partitions import PartitionKey, PartitionsDefinition
-from rivers.partitions.zones import gaps_between
+from rivers.partitions.time.zones import gaps_between
 
 P = PartitionsDefinition
 K = PartitionKey.single
@@ -184,8 +184,8 @@ def test_aware_start_and_end_are_converted_to_the_zone():
 
 
 def test_open_ended_uses_now_in_the_zone(monkeypatch):
-    from rivers.partitions.time_keys import CompiledGrid
-    from rivers.partitions.timefmt import to_us
+    from rivers.partitions.time.keys import CompiledGrid
+    from rivers.partitions.time.formats import to_us
 
     now_utc = D(2024, 1, 10, 3, 0, tzinfo=UTC)  # still Jan 9 in New York
     monkeypatch.setattr(CompiledGrid, "now", lambda self: to_us(now_utc.astimezone(self.zone).replace(tzinfo=None)))

@@ -2,13 +2,17 @@
 
 Kept in the storage's key-value area: the asset states in 64 shards (a tick
 rewrites only the shards of the assets whose state changed) and one small
-``meta`` entry (event cursor, failed partitions). ``since_last_handled`` and
+``meta`` entry (event cursor, failed partitions), written together in one
+transaction (``kv_set_many``), so the states and the cursor they were
+computed at never disagree after a crash. A state names its tree by a short
+fingerprint, not by its whole description. ``since_last_handled`` and
 the other latches therefore survive restarts, and ``rivers automation why``
 can read the evaluated tree from any process.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import zlib
 from typing import TYPE_CHECKING, Any, Iterable
@@ -24,6 +28,7 @@ _PREFIX = "rivers/automation/conditions/"
 _SHARDS = 64
 
 
+@functools.lru_cache(maxsize=65536)
 def _shard(name: str) -> int:
     return zlib.crc32(name.encode()) % _SHARDS
 
@@ -56,14 +61,17 @@ class ConditionStore:
         return None if value is None else AssetState.from_json(value)
 
     def save(self, states: dict[str, AssetState], changed: Iterable[str], world: World) -> None:
-        """Write the shards holding ``changed`` assets, then the cursor and failures."""
+        """Write the shards holding ``changed`` assets and the cursor and failures, in one transaction."""
         dirty: set[int] = set()
         for name in changed:
             shard = _shard(name)
             self._shards.setdefault(shard, {})[name] = states[name].to_json()
             dirty.add(shard)
-        for shard in sorted(dirty):
-            self.storage.kv_set(f"{_PREFIX}{shard}", json.dumps(self._shards[shard], separators=(",", ":")).encode())
+        items = {f"{_PREFIX}{shard}": _dumps(self._shards[shard]) for shard in sorted(dirty)}
         failed = {name: view.failed for name, view in world.views.items() if view.failed}
-        meta = {"cursor": world.cursor, "failed": failed}
-        self.storage.kv_set(_PREFIX + "meta", json.dumps(meta, separators=(",", ":")).encode())
+        items[_PREFIX + "meta"] = _dumps({"cursor": world.cursor, "failed": failed})
+        self.storage.kv_set_many(items)
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()

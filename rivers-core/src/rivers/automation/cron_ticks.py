@@ -3,7 +3,7 @@
 Schedules, ``cron_tick_passed`` and ``on_cron`` all ask the same two
 questions: "which tick comes after this instant?" and "which ticks fell in
 ``(after, until]``?". Instants are epoch seconds (floats); wall-clock
-matching uses :class:`rivers.partitions.cron.CronSchedule` in the given IANA
+matching uses :class:`rivers.partitions.time.cron.CronSchedule` in the given IANA
 zone (UTC when none). A wall time inside a spring-forward gap does not
 exist and is skipped; an ambiguous one (fall back) fires at its first
 occurrence.
@@ -21,7 +21,7 @@ from rivers.exceptions import PartitionDefinitionError
 if TYPE_CHECKING:
     from datetime import tzinfo
 
-    from rivers.partitions.cron import CronSchedule
+    from rivers.partitions.time.cron import CronSchedule
 
 __all__ = ["CronClock", "check_cron", "check_zone"]
 
@@ -30,7 +30,7 @@ _SEARCH_DAYS = 366 * 8  # a cron that matches at all matches within a leap cycle
 
 def check_cron(expression: object) -> str | None:
     """The reason ``expression`` is not a valid cron schedule, or ``None`` when it is."""
-    from rivers.partitions.cron import parse_cron
+    from rivers.partitions.time.cron import parse_cron
 
     if not isinstance(expression, str):
         return f"expected a str, got {type(expression).__name__}"
@@ -54,7 +54,7 @@ def check_zone(name: object) -> str | None:
 
 @lru_cache(maxsize=64)
 def _zone(name: str) -> tzinfo:
-    from rivers.partitions.zones import load_zone
+    from rivers.partitions.time.zones import load_zone
 
     return load_zone(name)
 
@@ -65,7 +65,7 @@ class CronClock:
     __slots__ = ("expression", "zone_name", "_cron", "_zone", "_offsets")
 
     def __init__(self, expression: str, zone_name: str | None = None) -> None:
-        from rivers.partitions.cron import parse_cron
+        from rivers.partitions.time.cron import parse_cron
 
         self.expression = expression
         self.zone_name = zone_name

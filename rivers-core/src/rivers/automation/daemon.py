@@ -289,7 +289,7 @@ class AutomationDaemon:
             from rivers.automation.validation import condition_of
             from rivers.automation.world import World
 
-            graph = self.repo._state().graph
+            graph = self.repo.graph
             conditions = {name: condition_of(node) for name, node in graph.nodes.items()}
             conditions = {name: cond for name, cond in conditions.items() if cond is not None}
             if not conditions:

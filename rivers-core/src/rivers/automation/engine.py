@@ -21,6 +21,7 @@ previous evaluation changed its state (it has not settled yet).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -32,19 +33,28 @@ if TYPE_CHECKING:
     from rivers.automation.world import AssetView, World
     from rivers.graph.graph import AssetGraph
 
-__all__ = ["AssetState", "ConditionEngine", "EdgeMap"]
+__all__ = ["AssetState", "ConditionEngine", "EdgeMap", "fingerprint_of"]
 
 _TIME_KINDS = frozenset({c.CRON_TICK_PASSED, c.ALL_DEPS_UPDATED_SINCE_CRON, c.IN_LATEST_TIME_WINDOW})
 _DEP_SCOPES = frozenset({c.ANY_DEPS_MATCH, c.ALL_DEPS_MATCH})
 
 
+def fingerprint_of(description: str) -> str:
+    """A short digest of a condition tree's description: what a saved state remembers to detect a changed tree."""
+    return hashlib.blake2b(description.encode(), digest_size=8).hexdigest()
+
+
 class AssetState:
-    """What one asset's condition remembers between ticks (persisted by the daemon)."""
+    """What one asset's condition remembers between ticks (persisted by the daemon).
 
-    __slots__ = ("description", "size", "nodes", "values", "requested", "evaluated_at", "settled")
+    ``fingerprint`` identifies the tree it belongs to (:func:`fingerprint_of`
+    its description): a state of another tree is discarded.
+    """
 
-    def __init__(self, description: str, size: int) -> None:
-        self.description = description
+    __slots__ = ("fingerprint", "size", "nodes", "values", "requested", "evaluated_at", "settled")
+
+    def __init__(self, fingerprint: str, size: int) -> None:
+        self.fingerprint = fingerprint
         self.size = size
         self.nodes: dict[str, int] = {}
         self.values: list[int | None] = []
@@ -52,19 +62,28 @@ class AssetState:
         self.evaluated_at: float | None = None
         self.settled = False
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (masks as plain integers: JSON has no size limit on them)."""
-        return {"d": self.description, "n": self.size, "s": self.nodes, "v": self.values, "r": self.requested,
-                "t": self.evaluated_at, "ok": self.settled}
+    def to_json(self) -> list[Any]:
+        """A JSON-ready list ``[fingerprint, size, latches, values, requested, evaluated_at, settled]``.
+
+        Masks are plain integers (JSON has no size limit on them); a list,
+        not a dict, because a tick that changed everything writes 10,000s of them.
+        """
+        return [self.fingerprint, self.size, self.nodes, self.values, self.requested, self.evaluated_at,
+                self.settled]
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> AssetState:
-        state = cls(data["d"], data["n"])
-        state.nodes = dict(data["s"])
-        state.values = list(data["v"])
-        state.requested = int(data["r"])
-        state.evaluated_at = data["t"]
-        state.settled = bool(data.get("ok"))
+    def from_json(cls, data: list[Any] | dict[str, Any]) -> AssetState:
+        """The state :meth:`to_json` wrote (also the dict form an earlier version saved)."""
+        if isinstance(data, dict):  # {"d": description, "n": size, "s": ..., "v": ..., "r": ..., "t": ..., "ok": ...}
+            data = [data.get("f") or fingerprint_of(data["d"]), data["n"], data["s"], data["v"], data["r"],
+                    data["t"], data.get("ok")]
+        fingerprint, size, nodes, values, requested, evaluated_at, settled = data
+        state = cls(fingerprint, size)
+        state.nodes = dict(nodes)
+        state.values = list(values)
+        state.requested = int(requested)
+        state.evaluated_at = evaluated_at
+        state.settled = bool(settled)
         return state
 
 
@@ -86,29 +105,37 @@ class EdgeMap:
 
     def _build(self, mapping: Any) -> list[list[int]]:
         from rivers.exceptions import PartitionValidationError
-        from rivers.partitions.keys import PartitionKey
-        from rivers.partitions.mapping_resolution import resolve_upstream
+        from rivers.partitions.mappings.defaults import key_from_text
+        from rivers.partitions.mappings.resolution import resolve_upstream
 
         table: list[list[int]] = []
+        down = self.down.partitions_def
         for key in self.down.keys:
             try:
-                load = resolve_upstream(mapping, [PartitionKey(key)], self.down.partitions_def, self.up.partitions_def)
-            except (PartitionValidationError, ValueError, TypeError):
+                load = resolve_upstream(mapping, [key_from_text(down, key)], down, self.up.partitions_def)
+            except PartitionValidationError:  # e.g. a time-window offset before the upstream's first window
                 table.append([])
                 continue
             keys = load.keys if load.is_load else []
             table.append([self.up.positions[str(k)] for k in keys or () if str(k) in self.up.positions])
         return table
 
-    def any(self, mask: int) -> int:
-        """Downstream positions that map to at least one set upstream position."""
+    def _direct(self, mask: int, every: bool) -> int | None:
+        """The translation without a table (``every``: all upstream positions must be set); ``None`` for a table."""
         kind = self.kind
         if kind == "identity":
             return mask & self.down.full
         if kind == "broadcast":
             return self.down.full if mask else 0
         if kind == "collapse":
-            return 1 if mask else 0
+            return 1 if (mask & self.up.full == self.up.full if every else mask) else 0
+        return None
+
+    def any(self, mask: int) -> int:
+        """Downstream positions that map to at least one set upstream position."""
+        direct = self._direct(mask, False)
+        if direct is not None:
+            return direct
         out = 0
         for position, ups in enumerate(self.table or ()):
             for up in ups:
@@ -119,13 +146,9 @@ class EdgeMap:
 
     def all(self, mask: int) -> int:
         """Downstream positions all of whose upstream positions are set."""
-        kind = self.kind
-        if kind == "identity":
-            return mask & self.down.full
-        if kind == "broadcast":
-            return self.down.full if mask else 0
-        if kind == "collapse":
-            return 1 if mask & self.up.full == self.up.full else 0
+        direct = self._direct(mask, True)
+        if direct is not None:
+            return direct
         out = 0
         for position, ups in enumerate(self.table or ()):
             if all(mask >> up & 1 for up in ups):
@@ -139,10 +162,11 @@ _Compiled = Callable[["ConditionEngine", "_Pass", str], int]
 class _Tree:
     """A condition tree compiled once: nodes in pre-order, one closure per node, whether it reads the clock."""
 
-    __slots__ = ("root", "nodes", "index", "timed", "clocks", "evaluate")
+    __slots__ = ("root", "fingerprint", "nodes", "index", "timed", "clocks", "evaluate")
 
     def __init__(self, root: AutomationCondition) -> None:
         self.root = root
+        self.fingerprint = fingerprint_of(root.description)
         self.nodes = list(root.walk())
         self.index = {id(node): i for i, node in enumerate(self.nodes)}
         self.timed = any(node.kind in _TIME_KINDS for node in self.nodes)
@@ -219,10 +243,10 @@ class ConditionEngine:
             tree = trees[name]
             state = states.get(name)
             size = len(views[name].keys)
-            if state is None or state.description != tree.root.description or state.size != size:
+            if state is None or state.fingerprint != tree.fingerprint or state.size != size:
                 old = state
-                state = states[name] = AssetState(tree.root.description, size)
-                if old is not None and old.description == tree.root.description:
+                state = states[name] = AssetState(tree.fingerprint, size)
+                if old is not None and old.fingerprint == tree.fingerprint:
                     state.nodes, state.requested, state.evaluated_at = old.nodes, old.requested, old.evaluated_at
             fired = self._evaluate(name, tree, state, now)
             self.evaluated.append(name)
@@ -404,10 +428,7 @@ def _newly_requested(engine: ConditionEngine, run: _Pass, node: AutomationCondit
 
 
 def _code_version_changed(engine: ConditionEngine, run: _Pass, node: AutomationCondition, scope: str) -> int:
-    view = engine.world.views[scope]
-    if view.code_version is None or not view.materialized or view.last_code_version == view.code_version:
-        return 0
-    return view.materialized
+    return engine.world.code_outdated(scope)
 
 
 def _data_version_changed(engine: ConditionEngine, run: _Pass, node: AutomationCondition, scope: str) -> int:
@@ -530,13 +551,21 @@ _LEAVES: dict[str, Callable[[ConditionEngine, _Pass, Any, str], int]] = {
 
 
 def _edge_mappings(graph: AssetGraph) -> dict[tuple[str, str], Any]:
-    """The declared partition mapping of every input edge ``(upstream, downstream)``."""
+    """The declared partition mapping of every edge ``(upstream, downstream)``: data inputs and lineage-only deps.
+
+    A mapping comes from ``AssetDef.input``/``AssetDef.dep(partition_mapping=...)`` or from the owner's
+    ``partition_mapping={...}`` table (as the run layer reads it); edges without one use the default.
+    """
+    from rivers.graph.partition_checks import edge_mapping
+
     mappings: dict[tuple[str, str], Any] = {}
     for name, node in graph.nodes.items():
         step = graph.steps.get(node.step_key)
         if step is None:
             continue
-        for spec in step.inputs:
-            if spec.partition_mapping is not None:
-                mappings[(spec.upstream, name)] = spec.partition_mapping
+        declared = {spec.upstream: spec.partition_mapping for spec in step.inputs}
+        for parent in graph.parents(name):
+            mapping = edge_mapping(step, parent, declared.get(parent))
+            if mapping is not None:
+                mappings[(parent, name)] = mapping
     return mappings

@@ -68,7 +68,7 @@ class Launcher:
         """Start a run of job ``job_name``; returns its run id once the run is recorded."""
         from rivers.execution.partition_requests import coerce_key
 
-        state = self.repo._state()
+        state = self.repo.resolved
         job = self.repo.get_job(job_name)
         plan = state.job_plan(job)
         key = coerce_key(partition_key)
@@ -83,7 +83,7 @@ class Launcher:
         """Start a run materializing ``names`` (for one partition key); returns its run id once recorded."""
         from rivers.repository import MATERIALIZE_JOB
 
-        state = self.repo._state()
+        state = self.repo.resolved
         nodes = state.select(list(names), include_upstream=False)
         key = state.check_partition_request(nodes, partition_key)
         plan = state.plan(MATERIALIZE_JOB, nodes, allow_incomplete=True)
@@ -111,7 +111,7 @@ class Launcher:
             if backfill_id in self._backfills:
                 return
             self._backfills.add(backfill_id)
-        state = self.repo._state()
+        state = self.repo.resolved
         key = f"backfill:{backfill_id}"
         future = self._pool.submit(self._execute, key, lambda: run_requested_backfill(
             state, backfill_id, executor=self.repo.default_executor))
@@ -122,7 +122,7 @@ class Launcher:
     def _start(self, run_id: str, names: Sequence[str], partition_key: str | None, request: Any) -> str:
         with self._lock:
             self._running[run_id] = (names, partition_key)
-        handle = self.repo._state().launcher.submit(request)
+        handle = self.repo.resolved.launcher.submit(request)
         future = handle.future
         with self._lock:
             self._futures[run_id] = future

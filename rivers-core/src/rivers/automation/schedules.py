@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import enum
-import logging
-import types
 from typing import Any, Callable
 
 from rivers.automation.cron_ticks import check_cron, check_zone
 from rivers.automation.requests import EvalMode
+from rivers.automation.trigger_definitions import EvaluationContextBase, TriggerDefinition
 from rivers.exceptions import ScheduleDefinitionError
 
 __all__ = ["Schedule", "ScheduleEvaluationContext", "ScheduleStatus", "ScheduleTickResult"]
@@ -21,17 +20,15 @@ class ScheduleStatus(enum.IntEnum):
     Stopped = 1
 
 
-class ScheduleEvaluationContext:
+class ScheduleEvaluationContext(EvaluationContextBase):
     """What a schedule function receives: its tick time, its name, its typed config and a logger."""
 
+    _logger_kind = "schedules"
+
     def __init__(self, scheduled_execution_time: str, schedule_name: str, config: Any = None) -> None:
+        super().__init__(schedule_name, config)
         self.scheduled_execution_time = scheduled_execution_time
         self.schedule_name = schedule_name
-        self.config = config
-        self.log = logging.getLogger(f"code-repo.schedules.{schedule_name}")
-
-    def __class_getitem__(cls, item: Any) -> types.GenericAlias:
-        return types.GenericAlias(cls, item)
 
     def __repr__(self) -> str:
         return (f"ScheduleEvaluationContext(schedule_name={self.schedule_name!r}, "
@@ -50,7 +47,7 @@ class ScheduleTickResult:
         return f"ScheduleTickResult(schedule={self.schedule_name!r}, run_requests={len(self.run_requests)})"
 
 
-class Schedule:
+class Schedule(TriggerDefinition):
     """Runs ``job_name`` at every tick of ``cron_schedule`` (a 5- or 6-field cron, in ``timezone``).
 
     Use it as a decorator (``@rs.Schedule(cron_schedule=..., job_name=...)``)
@@ -60,6 +57,9 @@ class Schedule:
     ``"latest"`` once (default), or run ``"all"`` of them (at most
     ``max_catch_up_ticks``).
     """
+
+    _kind = "Schedule"
+    _error = ScheduleDefinitionError
 
     def __init__(
         self,
@@ -99,33 +99,14 @@ class Schedule:
             raise ScheduleDefinitionError(f"max_catch_up_ticks must be a positive int, got {max_catch_up_ticks!r}")
         self.catch_up = catch_up
         self.max_catch_up_ticks = max_catch_up_ticks
+        super().__init__(func, name, description, tags, eval_mode, eval_timeout)
         self.cron_schedule = cron_schedule
         self.job_name = job_name
-        self._name = name
-        self.default_status = ScheduleStatus(default_status)
+        self.default_status = self._enum(ScheduleStatus, default_status, "default_status")
         self.timezone = timezone
-        self.tags = dict(tags) if tags is not None else None
-        self.description = description
-        self.eval_mode = EvalMode(eval_mode)
-        self.eval_timeout = eval_timeout
-        self.evaluation_fn: Callable[..., Any] | None = func
 
-    @property
-    def name(self) -> str:
-        """Explicit ``name``, else the function's name, else ``"<job_name>_schedule"``."""
-        if self._name:
-            return self._name
-        if self.evaluation_fn is not None:
-            return str(self.evaluation_fn.__name__)
+    def _fallback_name(self) -> str:
         return f"{self.job_name}_schedule"
-
-    def __call__(self, func: Callable[..., Any]) -> Schedule:
-        if self.evaluation_fn is not None:
-            raise TypeError(f"Schedule {self.name!r} already has an evaluation function")
-        if not callable(func):
-            raise TypeError(f"Schedule takes a function, got {type(func).__name__}")
-        self.evaluation_fn = func
-        return self
 
     def __repr__(self) -> str:
         return f"Schedule(name={self.name!r}, cron={self.cron_schedule!r}, job={self.job_name!r})"

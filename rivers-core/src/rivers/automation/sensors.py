@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import enum
-import logging
-import types
 from typing import Any, Callable, Sequence
 
 from rivers.automation.requests import EvalMode
+from rivers.automation.trigger_definitions import EvaluationContextBase, TriggerDefinition
 from rivers.exceptions import SensorDefinitionError
 
 __all__ = ["Sensor", "SensorEvaluationContext", "SensorStatus", "SensorTickResult"]
@@ -20,19 +19,17 @@ class SensorStatus(enum.IntEnum):
     Stopped = 1
 
 
-class SensorEvaluationContext:
+class SensorEvaluationContext(EvaluationContextBase):
     """What a sensor function receives: its name, its cursor, the last tick time, typed config and a logger."""
+
+    _logger_kind = "sensors"
 
     def __init__(self, sensor_name: str, cursor: str | None = None, last_tick_time: float | None = None,
                  config: Any = None) -> None:
+        super().__init__(sensor_name, config)
         self.sensor_name = sensor_name
         self.cursor = cursor
         self.last_tick_time = last_tick_time
-        self.config = config
-        self.log = logging.getLogger(f"code-repo.sensors.{sensor_name}")
-
-    def __class_getitem__(cls, item: Any) -> types.GenericAlias:
-        return types.GenericAlias(cls, item)
 
     def __repr__(self) -> str:
         return f"SensorEvaluationContext(sensor_name={self.sensor_name!r}, cursor={self.cursor!r})"
@@ -53,11 +50,14 @@ class SensorTickResult:
         return f"SensorTickResult(sensor={self.sensor_name!r}, run_requests={len(self.run_requests)}, cursor={cursor})"
 
 
-class Sensor:
+class Sensor(TriggerDefinition):
     """Calls its function every ``minimum_interval`` (daemon default ``"30s"``) and launches what it requests.
 
     The target is ``job_name`` or ``asset_selection`` (checked at validate).
     """
+
+    _kind = "Sensor"
+    _error = SensorDefinitionError
 
     def __init__(
         self,
@@ -75,34 +75,12 @@ class Sensor:
     ) -> None:
         if name is not None and not name:
             raise SensorDefinitionError("sensor name cannot be empty")
-        self._name = name
+        super().__init__(func, name, description, tags, eval_mode, eval_timeout)
         self.job_name = job_name
         self.minimum_interval = minimum_interval
-        self.default_status = SensorStatus(default_status)
-        self.description = description
-        self.tags = dict(tags) if tags is not None else None
+        self.default_status = self._enum(SensorStatus, default_status, "default_status")
         self.asset_selection = None if asset_selection is None else (
             [asset_selection] if isinstance(asset_selection, str) else list(asset_selection))
-        self.eval_mode = EvalMode(eval_mode)
-        self.eval_timeout = eval_timeout
-        self.evaluation_fn: Callable[..., Any] | None = func
-
-    @property
-    def name(self) -> str:
-        """Explicit ``name``, else the function's name (``""`` for a function-less sensor without one)."""
-        if self._name:
-            return self._name
-        if self.evaluation_fn is not None:
-            return str(self.evaluation_fn.__name__)
-        return ""
-
-    def __call__(self, func: Callable[..., Any]) -> Sensor:
-        if self.evaluation_fn is not None:
-            raise TypeError(f"Sensor {self.name!r} already has an evaluation function")
-        if not callable(func):
-            raise TypeError(f"Sensor takes a function, got {type(func).__name__}")
-        self.evaluation_fn = func
-        return self
 
     def __repr__(self) -> str:
         job = "None" if self.job_name is None else f'Some("{self.job_name}")'

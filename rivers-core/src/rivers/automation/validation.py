@@ -25,6 +25,7 @@ def check_automations(schedules: Iterable[Any], sensors: Iterable[Any], jobs: Ma
     seen: set[str] = set()
     for schedule in schedules:
         _unique(schedule.name, "schedule", seen)
+        _check_timeout(schedule, "Schedule", ScheduleDefinitionError)
         if schedule.job_name not in jobs:
             raise ScheduleDefinitionError(
                 f"Schedule '{schedule.name}' references unknown job '{schedule.job_name}'. "
@@ -32,6 +33,8 @@ def check_automations(schedules: Iterable[Any], sensors: Iterable[Any], jobs: Ma
             )
     for sensor in sensors:
         _unique(sensor.name, "sensor", seen)
+        _check_timeout(sensor, "Sensor", SensorDefinitionError)
+        _check_interval(sensor)
         if sensor.job_name is None and not sensor.asset_selection:
             raise SensorDefinitionError(
                 f"Sensor '{sensor.name}' must declare either `job_name` or `asset_selection` — "
@@ -52,6 +55,30 @@ def check_automations(schedules: Iterable[Any], sensors: Iterable[Any], jobs: Ma
         condition = condition_of(node)
         if condition is not None:
             _check_tree(name, node, condition, graph)
+
+
+def _check_timeout(trigger: Any, kind: str, error: type[Exception]) -> None:
+    timeout = trigger.eval_timeout
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+        raise error(f"{kind} '{trigger.name}': eval_timeout must be a positive number of seconds or None, "
+                    f"got {timeout!r}")
+
+
+def _check_interval(sensor: Any) -> None:
+    from rivers.storage.pools import parse_duration
+
+    interval = sensor.minimum_interval
+    if interval is None:
+        return
+    try:
+        seconds = parse_duration(interval, "minimum_interval")
+    except ValueError as problem:
+        raise SensorDefinitionError(f"Sensor '{sensor.name}': {problem}") from None
+    if seconds <= 0:
+        raise SensorDefinitionError(f"Sensor '{sensor.name}': minimum_interval must be longer than 0s, got "
+                                    f"{interval!r}")
 
 
 def _unique(name: str, kind: str, seen: set[str]) -> None:
@@ -87,6 +114,6 @@ def _root_scope(condition: AutomationCondition) -> Iterable[AutomationCondition]
 
 
 def _single_time_window(partitions_def: Any) -> bool:
-    from rivers.partitions.time_window import TimeWindowPartitions
+    from rivers.partitions.time.window import TimeWindowPartitions
 
     return isinstance(partitions_def, TimeWindowPartitions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rivers.automation.conditions import AutomationCondition
-from rivers.automation.engine import AssetState
+from rivers.automation.engine import AssetState, fingerprint_of
 from rivers.exceptions import NodeNotFoundError
 
 __all__ = ["explain"]
@@ -15,7 +15,7 @@ def explain(condition: AutomationCondition, state: AssetState | None, keys: Any,
     """One line per root-scope node: its label/description and whether it held (for ``partition``)."""
     if state is None:
         return ["not evaluated yet (no daemon tick has evaluated this asset's condition)"]
-    if state.description != condition.description:
+    if state.fingerprint != fingerprint_of(condition.description):
         return ["the condition changed since the last evaluation; it is evaluated afresh on the next tick"]
     position = None
     size = max(len(keys), 1)

@@ -33,7 +33,8 @@ class AssetView:
     """One asset's partitions and recorded state, as masks over its partition positions."""
 
     __slots__ = ("name", "partitions_def", "keys", "positions", "full", "materialized", "failed",
-                 "code_version", "last_code_version", "last_run_id", "last_timestamp", "data_versions")
+                 "code_version", "last_code_version", "last_run_id", "last_timestamp", "data_versions",
+                 "code_outdated")
 
     def __init__(self, name: str, partitions_def: Any, code_version: str | None) -> None:
         self.name = name
@@ -48,6 +49,9 @@ class AssetView:
         self.last_run_id: str | None = None
         self.last_timestamp: int | None = None
         self.data_versions: dict[int, str | None] = {}
+        # positions whose latest materialization recorded another code version than the declared one
+        # (partitioned assets; read from storage the first time a condition asks, see World.code_outdated)
+        self.code_outdated: int | None = None
 
     def set_keys(self, keys: Sequence[str]) -> bool:
         """Adopt the current partition keys; whether they changed."""
@@ -56,6 +60,7 @@ class AssetView:
         self.keys = keys
         self.positions = {key: index for index, key in enumerate(keys)}
         self.full = (1 << len(keys)) - 1
+        self.code_outdated = None  # read again for the new positions
         return True
 
     def mask_of(self, partition: Any) -> int:
@@ -192,6 +197,11 @@ class World:
                 view.last_run_id = event.run_id
                 view.last_timestamp = event.timestamp
                 view.last_code_version = event.code_version
+                if view.code_outdated is not None:
+                    if event.code_version == view.code_version:
+                        view.code_outdated &= ~mask
+                    else:
+                        view.code_outdated |= mask
                 if mask != view.full or view.partitions_def is None:
                     position = mask.bit_length() - 1
                     if view.data_versions.get(position) != event.data_version:
@@ -236,6 +246,32 @@ class World:
         return masks
 
     # ----------------------------------------------------------------- lookups
+    def code_outdated(self, name: str) -> int:
+        """Materialized positions of ``name`` whose latest materialization recorded another code version.
+
+        Nothing when the asset declares no ``code_version``. For a partitioned
+        asset the recorded version of each partition is read from storage the
+        first time (only assets whose condition asks pay for it), then kept
+        current from the event log.
+        """
+        view = self.views[name]
+        if view.code_version is None or not view.materialized:
+            return 0
+        if view.partitions_def is None:
+            return view.materialized if view.last_code_version != view.code_version else 0
+        if view.code_outdated is None:
+            mask = 0
+            materialized, position = view.materialized, 0
+            while materialized:
+                if materialized & 1:
+                    event = self.storage.get_latest_materialization(name, view.keys[position])
+                    if event is None or event.code_version != view.code_version:
+                        mask |= 1 << position
+                materialized >>= 1
+                position += 1
+            view.code_outdated = mask
+        return view.code_outdated & view.materialized
+
     def run(self, run_id: str | None) -> Any:
         """The run record of ``run_id``, or ``None`` (finished runs are cached; others are read once per tick)."""
         if run_id is None:

@@ -81,7 +81,7 @@ def plan_backfill(state: Any, selection: Any, partition_keys: Any, partition_ran
     runs = _group(chosen, keys, graph, partitioned)
     # the steps of every run: a selection that cannot run (e.g. an in-memory upstream left out)
     # fails here, before the backfill is recorded
-    from rivers.repository import MATERIALIZE_JOB
+    from rivers.jobs import MATERIALIZE_JOB
 
     before, after = _unpartitioned_stages(graph, names, partitioned)
     if not _stages_can_share_values(state, [before, partitioned, after]):

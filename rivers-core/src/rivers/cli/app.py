@@ -56,7 +56,7 @@ def _command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.Argu
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``rivers`` and its commands; global options work before or after the command."""
-    from rivers import __version__
+    from rivers._version import __version__
 
     parser = _Parser(prog="rivers", description=_DESCRIPTION, epilog=_EPILOG)
     _add_global_options(parser, suppress=False)

@@ -10,7 +10,10 @@ from rivers.cli.formatting import format_duration, one_line
 from rivers.plugins import hookimpl
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from rivers.cli.console import Console
+    from rivers.repository import CodeRepository
     from rivers.plugins.events import RunStarted, StepFinished
 
 __all__ = ["ProgressPrinter", "printing_progress"]
@@ -77,3 +80,14 @@ def printing_progress(printer: ProgressPrinter) -> Iterator[ProgressPrinter]:
         yield printer
     finally:
         rivers.plugins.unregister(printer)
+
+
+def step_keys_of(repository: CodeRepository) -> Callable[[Sequence[str]], list[str]]:
+    """A function mapping a run's node names to the keys of the steps producing them."""
+    graph = repository._state().graph
+
+    def step_keys(node_names: Sequence[str]) -> list[str]:
+        keys = (graph.nodes[name].step_key for name in node_names if name in graph.nodes)
+        return [key for key in dict.fromkeys(keys) if key in graph.steps]
+
+    return step_keys

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 from rivers.cli.formatting import format_duration, one_line, plural
 
 if TYPE_CHECKING:
+    from rivers.cli.console import Console
     from rivers.storage import RunRecord, Storage, StoredEvent
     from rivers.storage.monitor import RunMonitor
 
-__all__ = ["RunReport", "StepReport", "load_report", "step_table"]
+__all__ = ["RunReport", "StepReport", "load_report", "print_summary", "print_tracebacks", "step_table"]
 
 SUCCESS = "success"
 FAILURE = "failure"
@@ -204,3 +205,29 @@ def step_table(report: RunReport) -> tuple[list[str], list[list[object]]]:
         [step.key, step.status, format_duration(step.duration_s), step.detail] for step in report.steps
     ]
     return ["STEP", "STATUS", "DURATION", "DETAIL"], rows
+
+
+def print_summary(console: Console, report: RunReport) -> None:
+    """The step table (not in quiet mode) and the final ``Run <id>: ...`` line (``materialize``, ``resume``)."""
+    from rivers.cli.table import format_table
+
+    headers, rows = step_table(report)
+    if rows:
+        console.info()
+        for line in format_table(headers, rows, align="llr"):
+            console.info(line)
+        console.info()
+    outcome = report.outcome()
+    coloured = console.status(report.status) + outcome[len(report.status) :]
+    console.print(f"Run {report.run_id}: {coloured}")
+
+
+def print_tracebacks(console: Console, storage: Storage, report: RunReport) -> None:
+    """Write the traceback of every failed step of the run to stderr."""
+    failed = set(report.keys(FAILURE))
+    if not failed:
+        return
+    for log in storage.get_run_logs(report.run_id):
+        if log.step_key in failed and log.stderr:
+            console.error(f"--- traceback of {log.step_key} ---")
+            console.error(log.stderr.rstrip())

@@ -15,6 +15,12 @@ from rivers.exceptions import AssetDefinitionError, GraphValidationError
 _ACTIVE: contextvars.ContextVar[Composition | None] = contextvars.ContextVar("rivers_composition", default=None)
 
 
+class MappableNode:
+    """What ``InvokedNodeOutput.map()`` accepts: the base of :class:`~rivers.definitions.tasks.Task`."""
+
+    __slots__ = ()
+
+
 class InvokedNodeOutput:
     """Placeholder for the output of a node called inside a graph body."""
 
@@ -31,9 +37,7 @@ class InvokedNodeOutput:
         element's index (``"0"``, ``"1"``, ...) or by its ``DynamicOutput.key``.
         ``max_concurrency`` caps how many instances run at the same time.
         """
-        from rivers.definitions.tasks import Task
-
-        if not isinstance(task, Task):
+        if not isinstance(task, MappableNode):
             raise TypeError(f"map() takes a Task (decorate the function with @rs.Task), got {type(task).__name__}")
         if max_concurrency is not None and (type(max_concurrency) is not int or max_concurrency < 1):
             raise ValueError(f"map(max_concurrency=...) must be a positive int or None, got {max_concurrency!r}")

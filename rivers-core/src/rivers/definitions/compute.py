@@ -26,6 +26,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from rivers.definitions.failures import FailureReason
 from rivers.exceptions import ConfigurationError
 
 if TYPE_CHECKING:  # decimal is imported when a quantity is first computed with (every process imports this module)
@@ -171,8 +172,6 @@ class ComputeEscalation:
 
     def __init__(self, *, max_memory: str, factor: float = 2.0, cpu_factor: float | None = None,
                  max_cpu: str | None = None, on: Sequence[Any] | None = None) -> None:
-        from rivers.execution.retry import FailureReason
-
         owner = "ComputeEscalation"
         if max_memory is None:
             raise TypeError("ComputeEscalation max_memory is required, e.g. max_memory='64Gi'")
@@ -229,8 +228,6 @@ class ComputeEscalation:
         return hash(self._key())
 
     def __repr__(self) -> str:
-        from rivers.execution.retry import FailureReason
-
         parts = [f"factor={_number_text(self._factor)}", f"max_memory={self._max_memory!r}"]
         if self._cpu_factor is not None:
             parts.append(f"cpu_factor={_number_text(self._cpu_factor)}")

@@ -60,7 +60,7 @@ def check_partitions_def(partitions_def: Any) -> Any:
 
 def check_retry(retry: Any) -> Any:
     """A RetryPolicy, the name of a registered one, or None."""
-    from rivers.execution.retry import RetryPolicy
+    from rivers.definitions.retry import RetryPolicy
 
     if retry is None or isinstance(retry, (RetryPolicy, str)):
         return retry

@@ -5,13 +5,13 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
-from rivers.definitions.composition import active_composition
+from rivers.definitions.composition import MappableNode, active_composition
 from rivers.definitions.options import check_io_handler, check_partitions_def, check_retry, check_tags
 from rivers.definitions.signature import FunctionSignature, signature_of
 from rivers.exceptions import AssetDefinitionError, TaskDefinitionError
 
 
-class Task:
+class Task(MappableNode):
     """A function usable as a step inside ``Asset.from_graph`` bodies.
 
     Outside a graph body, calling the task runs the function directly; inside

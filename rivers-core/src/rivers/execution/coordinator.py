@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rivers._ids import random_uuid4
+from rivers._registry import registry
 from rivers.execution.event_writer import EventWriter
 from rivers.execution.log_capture import StepLogCapture, hold_streams, release_streams
 from rivers.execution.outcome import FAILURE, SKIPPED, StepOutcome, describe_error
@@ -15,7 +16,14 @@ from rivers.execution.step_runner import RunState
 from rivers.storage.records import LaunchedBy, RunRecord
 
 if TYPE_CHECKING:
-    from rivers.execution.scheduler import StepScheduler
+    from rivers.execution.pools import RunPoolClaims
+
+
+class Wakeable(Protocol):
+    """What a run wakes when a stop is requested (the scheduler driving it)."""
+
+    def wake(self) -> None:
+        """Return from any wait at once and look at the run's state."""
 
 _CANCEL_CHECK_INTERVAL_S = 1.0
 
@@ -71,15 +79,13 @@ class RunCoordinator:
         #: the step executing in the main thread right now (a signal handler may interrupt it), else None
         self.inline_step: str | None = None
         self._ended: set[str] = set()  # steps with an outcome in this attempt
-        self._scheduler: StepScheduler | None = None
+        self._scheduler: Wakeable | None = None
         self._resume = resume
         self._started = 0.0
         self._writer = EventWriter(storage)
-        self._claims: Any = None
+        self._claims: RunPoolClaims | None = None
         self._holds_streams = False
-        from rivers.plugins import get_observers
-
-        self.observers = get_observers()
+        self.observers = registry().get_observers()
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -234,16 +240,16 @@ class RunCoordinator:
         if scheduler is not None:
             scheduler.wake()
 
-    def attach_scheduler(self, scheduler: StepScheduler | None) -> None:
+    def attach_scheduler(self, scheduler: Wakeable | None) -> None:
         """The scheduler driving this run (None once it returned), woken by :meth:`request_stop`."""
         self._scheduler = scheduler
 
-    def pool_claims(self) -> Any:
-        """The run's :class:`~rivers.execution.pools.RunPoolClaims` (created on first use)."""
+    def pool_claims(self) -> RunPoolClaims:
+        """The run's pool claims (created on first use)."""
         if self._claims is None:
             from rivers.execution.pools import RunPoolClaims
 
-            self._claims = RunPoolClaims(self)
+            self._claims = RunPoolClaims(self.storage, self.run_id, self._writer)
         return self._claims
 
     def cancel_requested(self) -> bool:

@@ -19,6 +19,9 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING, Any
 
+from rivers._registry import registry
+from rivers.exceptions import PluginNotFoundError
+
 if TYPE_CHECKING:
     from rivers.execution.coordinator import RunCoordinator
     from rivers.execution.launcher import StepLauncher
@@ -61,7 +64,7 @@ class Executor(abc.ABC):
 
     def execute(self, run: RunCoordinator) -> RunEnd:
         """Run every step of ``run`` (the scheduler with this executor's launchers)."""
-        from rivers.execution.scheduler import execute_run
+        from rivers.execution.scheduler import execute_run  # the engine loads when a run starts
 
         return execute_run(run, self)
 
@@ -83,9 +86,8 @@ class Executor(abc.ABC):
     @staticmethod
     def from_plugin(name: str, **config: Any) -> Executor:
         """The executor a plugin registered under ``name``, configured with ``config``."""
-        from rivers.plugins import create_executor
-
-        return create_executor(name, **config)
+        executor: Executor = registry().create_executor(name, **config)
+        return executor
 
     @staticmethod
     def kubernetes(worker_image: str | None = None, **config: Any) -> Executor:
@@ -93,29 +95,10 @@ class Executor(abc.ABC):
         return Executor.from_plugin("kubernetes", worker_image=worker_image, **config)
 
 
-def executor_named(name: str, key: str) -> Executor:
-    """The registered executor ``name`` named by step ``key``'s metadata (default configuration).
-
-    :raises PluginNotFoundError: naming the step, when no plugin registers ``name``.
-    """
-    from rivers.exceptions import PluginNotFoundError
-    from rivers.plugins import create_executor
-
-    try:
-        return create_executor(name)
-    except PluginNotFoundError as error:
-        raise PluginNotFoundError(
-            f"Unknown executor in rivers/executor metadata of asset '{key}': '{name}'. {error}"
-        ) from None
-
 
 def check_executor_name(name: Any, metadata_key: str, step: str) -> None:
     """At planning: ``name`` (from ``metadata_key`` of ``step``) must be a registered executor."""
-    from rivers.exceptions import PluginNotFoundError
-    from rivers.plugins import get_plugin_manager
-
-    manager = get_plugin_manager()
-    available = manager.names("executor")
+    available = registry().component_names("executor")
     if isinstance(name, str) and name in available:
         return
     raise PluginNotFoundError(

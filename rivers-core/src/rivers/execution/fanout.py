@@ -14,15 +14,25 @@ resume); the collect step runs after them and stores the list of results.
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rivers.definitions.results import DynamicOutput
 from rivers.exceptions import ExecutionError
 from rivers.graph.model import GRAPH_TASK
 
 if TYPE_CHECKING:
-    from rivers.execution.plan import PlannedStep
     from rivers.execution.runtime import StepRuntime
+
+
+class ExpandableStep(Protocol):
+    """A planned step as fan-out sees it (:class:`~rivers.execution.plan.PlannedStep` is one)."""
+
+    @property
+    def runtime(self) -> StepRuntime:
+        """What the step runs."""
+
+    def expanded_for(self, runtime: StepRuntime) -> ExpandableStep:
+        """A planned step like this one (same pools, executor, neighbours) running ``runtime``."""
 
 
 class StreamedResults(list):  # type: ignore[type-arg]
@@ -41,14 +51,14 @@ class Expansion:
 
     __slots__ = ("instances", "step", "limit", "stream", "completed_order")
 
-    def __init__(self, instances: list[PlannedStep], step: PlannedStep, limit: int | None, stream: str | None) -> None:
+    def __init__(self, instances: list[ExpandableStep], step: ExpandableStep, limit: int | None, stream: str | None) -> None:
         self.instances = instances
         self.step = step
         self.limit = limit
         self.stream = stream
         self.completed_order: list[str] = []
 
-    def collect_step(self) -> PlannedStep:
+    def collect_step(self) -> ExpandableStep:
         """The collect step to launch: in completion order for an unordered stream."""
         if self.stream != "completion" or not self.completed_order:
             return self.step
@@ -56,7 +66,7 @@ class Expansion:
         runtime = _clone(self.step.runtime)
         runtime.inputs = tuple(sorted(runtime.inputs, key=lambda load: position.get(load.upstream, len(position))))
         runtime.wire_cache = None
-        return _planned_like(self.step, runtime)
+        return self.step.expanded_for(runtime)
 
 
 _SLOTS: dict[type, tuple[tuple[str, ...], Any]] = {}
@@ -117,7 +127,7 @@ def mapped_element(value: Any, index: int) -> Any:
     return item.value if type(item) is DynamicOutput else item
 
 
-def expand_mapped(planned: PlannedStep, load_source: Any) -> Expansion:
+def expand_mapped(planned: ExpandableStep, load_source: Any) -> Expansion:
     """The instances of the mapped collect step ``planned``; ``load_source(load)`` loads the producer's list."""
     template = planned.runtime
     mapping = template.spec.mapping
@@ -135,13 +145,13 @@ def expand_mapped(planned: PlannedStep, load_source: Any) -> Expansion:
     collect_loads = []
     for index, key in enumerate(keys):
         runtime = _instance(template, f"{graph_task}__{key}", index)
-        instances.append(_planned_like(planned, runtime))
+        instances.append(planned.expanded_for(runtime))
         collect_loads.append(_collect_load(source, runtime))
     collect = _clone(template)
     collect.inputs = tuple(collect_loads)
     collect.upstream_nodes = (source.upstream, *(load.upstream for load in collect_loads))
     collect.wire_cache = None
-    return Expansion(instances, _planned_like(planned, collect), mapping.max_concurrency, mapping.stream)
+    return Expansion(instances, planned.expanded_for(collect), mapping.max_concurrency, mapping.stream)
 
 
 def _instance(template: StepRuntime, key: str, index: int) -> StepRuntime:
@@ -181,16 +191,6 @@ def _collect_load(source: Any, instance: StepRuntime) -> Any:
     load.element = None
     return load
 
-
-def _planned_like(planned: PlannedStep, runtime: StepRuntime) -> PlannedStep:
-    from rivers.execution.plan import PlannedStep
-
-    step = PlannedStep(runtime, None, pools=planned.pools, executor=planned.executor,
-                       process_local=planned.process_local)
-    step.expander = None  # expanded once
-    step.upstream_steps = planned.upstream_steps
-    step.dependants = planned.dependants
-    return step
 
 
 __all__ = ["Expansion", "StreamedResults", "check_not_mixed", "expand_mapped", "mapped_element", "mapping_keys"]

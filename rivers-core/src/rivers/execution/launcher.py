@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rivers.execution.outcome import StepOutcome
-    from rivers.execution.retry import FailureReason
+    from rivers.definitions.failures import FailureReason
     from rivers.execution.plan import PlannedStep
     from rivers.execution.step_runner import RunState
 
@@ -134,8 +134,6 @@ class LaunchContext(abc.ABC):
         others (threads); None uses the run's own state (one attempt at a
         time, in the scheduler's thread).
         """
-        from rivers.execution.local_launchers import run_here
-
         return run_here(attempt, self.state if state is None else state)
 
     @abc.abstractmethod
@@ -200,3 +198,14 @@ class StepLauncher(abc.ABC):
 
 
 __all__ = ["LaunchContext", "LauncherCapabilities", "StepAttempt", "StepLauncher"]
+
+
+def run_here(attempt: StepAttempt, state: RunState) -> StepOutcome:
+    """Run ``attempt`` in this thread with ``state``; its outcome (whatever the step raised)."""
+    from rivers.execution.step_runner import failed_outcome, run_attempt
+
+    planned = attempt.planned
+    try:
+        return run_attempt(planned.runtime, state, planned.selected, attempt.attempt, attempt.announce)
+    except BaseException as error:  # noqa: BLE001 - run_attempt only lets BaseExceptions through
+        return failed_outcome(planned.runtime, state, error, announce=attempt.announce)

@@ -18,17 +18,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from rivers.execution.launcher import LaunchContext, LauncherCapabilities, StepAttempt, StepLauncher
-from rivers.execution.step_runner import failed_outcome, run_attempt
-
-
-def run_here(attempt: StepAttempt, state: Any) -> Any:
-    """Run ``attempt`` in this thread with ``state``; its outcome (whatever the step raised)."""
-    planned = attempt.planned
-    try:
-        return run_attempt(planned.runtime, state, planned.selected, attempt.attempt, attempt.announce)
-    except BaseException as error:  # noqa: BLE001 - run_attempt only lets BaseExceptions through
-        return failed_outcome(planned.runtime, state, error, announce=attempt.announce)
+from rivers.execution.launcher import LaunchContext, LauncherCapabilities, StepAttempt, StepLauncher, run_here
+from rivers.execution.step_runner import run_attempt
 
 
 class InlineLauncher(StepLauncher):
@@ -157,4 +148,4 @@ class AsyncLauncher(StepLauncher):
             self._loop = None
 
 
-__all__ = ["AsyncLauncher", "InlineLauncher", "ThreadLauncher", "run_here"]
+__all__ = ["AsyncLauncher", "InlineLauncher", "ThreadLauncher"]

@@ -57,7 +57,7 @@ def input_partition(load: Any, runtime: Any, run: Any, partition: Any) -> Any:
     if cache_key in cache:
         return cache[cache_key]
     from rivers.partitions.context import PartitionContext
-    from rivers.partitions.mapping_resolution import resolve_upstream
+    from rivers.partitions.mappings.resolution import resolve_upstream
 
     downstream_keys = None if partition is None else partition.keys
     resolved = resolve_upstream(mapping, downstream_keys, runtime.partitions_def, upstream_def,

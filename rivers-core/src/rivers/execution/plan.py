@@ -53,6 +53,14 @@ class PlannedStep:
     def key(self) -> str:
         return self.runtime.key
 
+    def expanded_for(self, runtime: StepRuntime) -> PlannedStep:
+        """A step like this one (pools, executor, neighbours) running ``runtime``: a fan-out instance, not expanded."""
+        step = PlannedStep(runtime, None, pools=self.pools, executor=self.executor, process_local=self.process_local)
+        step.expander = None  # expanded once
+        step.upstream_steps = self.upstream_steps
+        step.dependants = self.dependants
+        return step
+
 
 class ExecutionPlan:
     """Ordered planned steps plus the node names they cover.

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from rivers.exceptions import ExecutionError
 
 if TYPE_CHECKING:
-    from rivers.execution.coordinator import RunCoordinator
+    from rivers.execution.event_writer import EventWriter
+    from rivers.storage import Storage
 
 def register_pools(storage: Any, limits: dict[str, int], declared: set[str]) -> None:
     """At resolve: write ``CodeRepository(pool_limits=...)`` and register other declared pools as unlimited.
@@ -85,10 +86,10 @@ def claim_timed_out(key: str, pools: list[tuple[str, int]], waited: float, reaso
 class RunPoolClaims:
     """The pool claims of one run: claim, release, renew (thread-safe)."""
 
-    def __init__(self, run: RunCoordinator) -> None:
-        self.run = run
-        self.storage = run.storage
-        self.run_id = run.run_id
+    def __init__(self, storage: Storage, run_id: str, writer: EventWriter) -> None:
+        self.storage = storage
+        self.run_id = run_id
+        self._writer = writer
         self._lock = threading.Lock()
         self._held: dict[str, list[tuple[str, int]]] = {}
         self._waiting_since: dict[str, float] = {}
@@ -188,7 +189,7 @@ class RunPoolClaims:
             metadata.append(("reason", reason))
         event = StoredEvent(f"{self.run_id}:pool:{number}:{time.time_ns()}", event_type, key, self.run_id, None,
                             time.time_ns(), metadata)
-        self.run._writer.add([event], [])
+        self._writer.add([event], [])
 
 
 __all__ = [

@@ -50,11 +50,13 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from rivers._registry import registry
+from rivers.definitions.failures import FailureReason
+from rivers.exceptions import PluginNotFoundError
 from rivers.execution.launcher import LaunchContext, StepAttempt, StepLauncher
 from rivers.execution.outcome import RETRY, StepOutcome
-from rivers.execution.retry import FailureReason
 from rivers.execution.step_runner import (
     PrefixedRunState,
     RunState,
@@ -68,7 +70,36 @@ from rivers.execution.step_runner import (
 
 if TYPE_CHECKING:
     from rivers.execution.coordinator import RunCoordinator
-    from rivers.execution.executors import Executor
+
+
+class Executor(Protocol):
+    """An executor as the scheduler uses it: the launchers of a run (:class:`rivers.Executor` is one)."""
+
+    #: the name its plugin registers it under (steps naming it in their metadata use this one)
+    plugin_name: str
+
+    def launcher(self) -> StepLauncher:
+        """A new launcher for the steps of one run."""
+
+    def local_launcher(self) -> StepLauncher:
+        """A new launcher for steps whose values live only in this process."""
+
+    def async_launcher(self) -> StepLauncher:
+        """A new launcher for ``async def`` steps."""
+
+
+def executor_named(name: str, key: str) -> Executor:
+    """The registered executor ``name`` named by step ``key``'s metadata (default configuration).
+
+    :raises PluginNotFoundError: naming the step, when no plugin registers ``name``.
+    """
+    try:
+        executor: Executor = registry().create_executor(name)
+        return executor
+    except PluginNotFoundError as error:
+        raise PluginNotFoundError(
+            f"Unknown executor in rivers/executor metadata of asset '{key}': '{name}'. {error}"
+        ) from None
 
 #: Longest wait between two checks of stop requests, cancellation, backoffs and pool claims.
 _TICK_S = 0.5
@@ -305,8 +336,6 @@ class StepScheduler(LaunchContext):
     def _named(self, name: str, key: str) -> Executor:
         found = self._other_executors.get(name)
         if found is None:
-            from rivers.execution.executors import executor_named
-
             found = self._other_executors[name] = executor_named(name, key)
         return found
 

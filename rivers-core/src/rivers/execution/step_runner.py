@@ -21,7 +21,7 @@ from rivers.definitions.self_dependency import SelfDependency
 from rivers.exceptions import AssetOutputValidationError, ExecutionError
 from rivers.execution.outcome import FAILURE, RETRY, SKIPPED, SUCCESS, StepOutcome, describe_error
 from rivers.execution.fanout import StreamedResults, check_not_mixed, mapped_element
-from rivers.execution.retry import FailureReason, classify_failure
+from rivers.definitions.failures import FailureReason, classify_failure
 from rivers.execution.partition_scope import NOT_LOADED, input_partition, step_partition
 from rivers.execution.runtime import StepRuntime
 from rivers.graph.model import GRAPH, GRAPH_TASK, MAPPED, MULTI, OBSERVE

@@ -270,7 +270,7 @@ def load_error_report(key: str, error: BaseException, duration_s: float = 0.0) -
 
 def outcome_of(report: StepReport) -> StepOutcome:
     """The :class:`StepOutcome` a report describes (``load_error`` reports: see :func:`report_error`)."""
-    from rivers.execution.retry import FailureReason
+    from rivers.definitions.failures import FailureReason
 
     outcome = StepOutcome(report.key)
     outcome.status = report.status

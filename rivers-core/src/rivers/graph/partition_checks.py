@@ -33,7 +33,7 @@ def resolve_partitions(graph: Any, registry: Mapping[str, Any]) -> None:
         if id(definition) not in checked:
             checked.add(id(definition))
             _check_definition(definition, name)
-    from rivers.partitions.mapping_checks import validate_edge
+    from rivers.partitions.mappings.checks import validate_edge
 
     nodes = graph.nodes
     for step in graph.steps.values():

@@ -30,18 +30,16 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rivers._registry import registry
 from rivers.exceptions import ExecutionError, PartitionDefinitionError
+from rivers.partitions.time.cron import DAILY_CRON, HOURLY_CRON
 from rivers.partitions.keys import KeySet, PartitionKey, as_partition_key
 from rivers.partitions.ranges import MultiRange, PartitionKeyRange, SingleRange
 
 if TYPE_CHECKING:
-    from rivers.partitions.dynamic import DynamicPartitions
-    from rivers.partitions.multi import MultiPartitions
     from rivers.partitions.sequence import PartitionKeySequence
-    from rivers.partitions.static import StaticPartitions
-    from rivers.partitions.time_window import TimeWindowPartitions
 
-__all__ = ["DynamicKeys", "PartitionsDefinition"]
+__all__ = ["DynamicKeys", "PartitionsDefinition", "attach_variant"]
 
 #: ``name -> registered keys`` of dynamic partitions (``storage.get_dynamic_partitions``).
 DynamicKeys = Callable[[str], Sequence[str]]
@@ -61,10 +59,11 @@ class PartitionsDefinition:
     #: The partition type name ("static", "time_window", "multi", "dynamic", or a plugin's name).
     kind: ClassVar[str] = "custom"
 
-    Static: ClassVar[type[StaticPartitions]]
-    TimeWindow: ClassVar[type[TimeWindowPartitions]]
-    Multi: ClassVar[type[MultiPartitions]]
-    Dynamic: ClassVar[type[DynamicPartitions]]
+    # core's variants, set by their modules (attach_variant) when rivers.partitions is imported
+    Static: ClassVar[Any]
+    TimeWindow: ClassVar[Any]
+    Multi: ClassVar[Any]
+    Dynamic: ClassVar[Any]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> PartitionsDefinition:
         if cls is PartitionsDefinition:
@@ -79,7 +78,7 @@ class PartitionsDefinition:
     # ------------------------------------------------------------------
 
     @staticmethod
-    def static_(keys: list[str]) -> StaticPartitions:
+    def static_(keys: list[str]) -> PartitionsDefinition:
         """A fixed list of keys; order kept, duplicates dropped (first wins)."""
         return PartitionsDefinition.Static.create(keys)
 
@@ -87,14 +86,12 @@ class PartitionsDefinition:
     def daily(
         start: datetime, end: datetime | None = None, fmt: str | None = None, *, timezone: str | None = None,
         end_offset: int = 0,
-    ) -> TimeWindowPartitions:
+    ) -> PartitionsDefinition:
         """One partition per day (cron ``0 0 * * *``), keys ``%Y-%m-%d`` by default.
 
         Without ``end``, the days that have ended are partitions; ``end_offset=1``
         adds today's (unfinished) window.
         """
-        from rivers.partitions.time_window import DAILY_CRON
-
         return PartitionsDefinition.TimeWindow.create(
             start, DAILY_CRON, None, end, "%Y-%m-%d" if fmt is None else fmt, timezone, end_offset
         )
@@ -103,13 +100,11 @@ class PartitionsDefinition:
     def hourly(
         start: datetime, end: datetime | None = None, fmt: str | None = None, *, timezone: str | None = None,
         end_offset: int = 0,
-    ) -> TimeWindowPartitions:
+    ) -> PartitionsDefinition:
         """One partition per hour (cron ``0 * * * *``), keys ``%Y-%m-%dT%H:00`` by default.
 
         ``end_offset``: as for :meth:`daily`.
         """
-        from rivers.partitions.time_window import HOURLY_CRON
-
         return PartitionsDefinition.TimeWindow.create(
             start, HOURLY_CRON, None, end, "%Y-%m-%dT%H:00" if fmt is None else fmt, timezone, end_offset
         )
@@ -124,7 +119,7 @@ class PartitionsDefinition:
         *,
         timezone: str | None = None,
         end_offset: int = 0,
-    ) -> TimeWindowPartitions:
+    ) -> PartitionsDefinition:
         """Windows on a cron grid or every ``interval_seconds`` (exactly one of them).
 
         ``end_offset``: as for :meth:`daily`.
@@ -133,12 +128,12 @@ class PartitionsDefinition:
                                                       end_offset)
 
     @staticmethod
-    def multi(dimensions: Mapping[str, PartitionsDefinition]) -> MultiPartitions:
+    def multi(dimensions: Mapping[str, PartitionsDefinition]) -> PartitionsDefinition:
         """The cartesian product of named dimensions (declaration order, no nesting)."""
         return PartitionsDefinition.Multi.create(dimensions)
 
     @staticmethod
-    def dynamic(name: str) -> DynamicPartitions:
+    def dynamic(name: str) -> PartitionsDefinition:
         """Keys registered at run time in storage under ``name``."""
         return PartitionsDefinition.Dynamic.create(name)
 
@@ -150,9 +145,7 @@ class PartitionsDefinition:
         :raises PartitionDefinitionError: when the registered class is not a
             ``PartitionsDefinition`` subclass or the definition is invalid.
         """
-        from rivers import plugins
-
-        cls = plugins.partition_type(name)
+        cls = registry().partition_type(name)
         if not (isinstance(cls, type) and issubclass(cls, PartitionsDefinition)):
             raise PartitionDefinitionError(
                 f"partition type plugin {name!r} registered {cls!r}, which is not a PartitionsDefinition "
@@ -246,21 +239,7 @@ class PartitionsDefinition:
         return hash((type(self).__qualname__, self._identity()))
 
 
-def _attach_variants() -> None:
-    """Expose the variant classes as attributes of the base class."""
-    from rivers.partitions.dynamic import DynamicPartitions
-    from rivers.partitions.multi import MultiPartitions
-    from rivers.partitions.static import StaticPartitions
-    from rivers.partitions.time_window import TimeWindowPartitions
-
-    for variant, name in (
-        (StaticPartitions, "Static"),
-        (TimeWindowPartitions, "TimeWindow"),
-        (MultiPartitions, "Multi"),
-        (DynamicPartitions, "Dynamic"),
-    ):
-        variant.__qualname__ = f"PartitionsDefinition.{name}"
-        setattr(PartitionsDefinition, name, variant)
-
-
-_attach_variants()
+def attach_variant(variant: type[PartitionsDefinition], name: str) -> None:
+    """Expose one of core's partition types as ``PartitionsDefinition.<name>`` (its module calls this)."""
+    variant.__qualname__ = f"PartitionsDefinition.{name}"
+    setattr(PartitionsDefinition, name, variant)

@@ -83,7 +83,7 @@ def _bound(moment: datetime | None) -> str:
 
 
 def _intersect_time(left: Any, right: Any) -> Any:
-    from rivers.partitions.time_window import TimeWindowPartitions
+    from rivers.partitions.time.window import TimeWindowPartitions
 
     if _cadence(left) != _cadence(right):
         raise _Incompatible(f"TimeWindow cadence mismatch ({_cadence(left)} vs {_cadence(right)})")

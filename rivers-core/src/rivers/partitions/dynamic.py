@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from rivers.exceptions import PartitionDefinitionError
 # PartitionsDefinition must be importable here: pickle finds this class as PartitionsDefinition.Dynamic
-from rivers.partitions.base import DynamicKeys, PartitionsDefinition  # noqa: F401
+from rivers.partitions.base import DynamicKeys, PartitionsDefinition, attach_variant  # noqa: F401
 from rivers.partitions.keylist import KeyListDefinition
 from rivers.partitions.keys import KEY_RESERVED, PartitionKey, _quote, reserved_character, single_values
 from rivers.partitions.sequence import ListSource
@@ -81,3 +81,6 @@ class DynamicPartitions(KeyListDefinition):
 
     def __repr__(self) -> str:
         return f"PartitionsDefinition.dynamic({_quote(str(self.name))})"
+
+
+attach_variant(DynamicPartitions, "Dynamic")

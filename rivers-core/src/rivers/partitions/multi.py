@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from rivers.exceptions import ExecutionError, PartitionDefinitionError, PartitionValidationError
-from rivers.partitions.base import DynamicKeys, PartitionsDefinition
+from rivers.partitions.base import DynamicKeys, PartitionsDefinition, attach_variant
 from rivers.partitions.keys import (
     DIMENSION_RESERVED,
     KeySet,
@@ -230,3 +230,6 @@ def _select(
             hint = f"; nearest valid key is '{nearest}'" if nearest is not None else ""
             raise ExecutionError(f"key '{value}' is not a partition key{hint} ({definition.describe()})")
     return PartitionKeySequence.of_values(selection)
+
+
+attach_variant(MultiPartitions, "Multi")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 # PartitionsDefinition must be importable here: pickle finds this class as PartitionsDefinition.Static
-from rivers.partitions.base import PartitionsDefinition  # noqa: F401
+from rivers.partitions.base import PartitionsDefinition, attach_variant  # noqa: F401
 from rivers.partitions.keylist import KeyListDefinition
 from rivers.partitions.keys import _quote
 
@@ -56,3 +56,6 @@ class StaticPartitions(KeyListDefinition):
 
     def __repr__(self) -> str:
         return "PartitionsDefinition.static_([" + ", ".join(_quote(str(key)) for key in self._keys) + "])"
+
+
+attach_variant(StaticPartitions, "Static")

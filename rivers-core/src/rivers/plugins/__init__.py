@@ -4,8 +4,8 @@ Plugins implement the hooks of :mod:`rivers.hookspecs` with :data:`hookimpl`
 and are found through the ``rivers`` entry-point group, or registered in code
 with :func:`register`. Core's built-ins are plugins too.
 
-Importing this module is cheap: it imports nothing (pluggy is imported with
-:data:`hookimpl`, or once a plugin other than the built-ins is registered).
+Importing this module is cheap: it imports nothing (pluggy is imported once
+a plugin other than the built-ins is registered, or the plugins are listed).
 The shared :class:`~rivers.plugins.manager.RiversPluginManager` is created on
 first use, and entry points are scanned once, on the first lookup.
 ``RIVERS_DISABLE_PLUGIN_AUTOLOAD=1`` skips the scan.
@@ -26,12 +26,12 @@ In tests, register a plugin and unregister it afterwards::
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    import pluggy
-
     from rivers.execution.executors import Executor
     from rivers.io_handlers.base import BaseIOHandler
     from rivers.plugins.components import Provider
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DISABLE_AUTOLOAD_ENV",
     "ENTRY_POINT_GROUP",
+    "HookimplMarker",
     "BrokenPlugin",
     "Observers",
     "PluginInfo",
@@ -54,6 +55,7 @@ __all__ = [
     "StepStarted",
     "broken_plugins",
     "cli_commands",
+    "component_names",
     "connect_storage",
     "create_executor",
     "create_io_handler",
@@ -62,6 +64,9 @@ __all__ = [
     "hookimpl",
     "io_handler_class",
     "list_plugins",
+    "migrate_embedded_storage",
+    "open_embedded_storage",
+    "open_memory_storage",
     "partition_type",
     "register",
     "reset",
@@ -91,17 +96,38 @@ _LAZY = {
 }
 
 
-#: Marks a function of a plugin as the implementation of a rivers hook
-#: (``pluggy.HookimplMarker("rivers")``, created on first access).
-hookimpl: pluggy.HookimplMarker
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class HookimplMarker:
+    """Marks a function as the implementation of a rivers hook, as ``pluggy.HookimplMarker("rivers")`` does.
+
+    It sets the same ``rivers_impl`` options on the function, which pluggy
+    reads when the plugin is registered, without importing pluggy: core's
+    own hook functions carry the mark and cost nothing while they are the
+    only plugin. ``@hookimpl`` and ``@hookimpl(tryfirst=True, ...)`` both work.
+    """
+
+    __slots__ = ()
+
+    def __call__(self, function: _F | None = None, *, hookwrapper: bool = False, optionalhook: bool = False,
+                 tryfirst: bool = False, trylast: bool = False, specname: str | None = None,
+                 wrapper: bool = False) -> Any:
+        options = {"wrapper": wrapper, "hookwrapper": hookwrapper, "optionalhook": optionalhook,
+                   "tryfirst": tryfirst, "trylast": trylast, "specname": specname}
+
+        def mark(marked: _F) -> _F:
+            setattr(marked, ENTRY_POINT_GROUP + "_impl", options)
+            return marked
+
+        return mark if function is None else mark(function)
+
+
+#: Marks a function of a plugin as the implementation of a rivers hook.
+hookimpl = HookimplMarker()
 
 
 def __getattr__(name: str) -> Any:
-    if name == "hookimpl":
-        import pluggy
-
-        marker = globals()["hookimpl"] = pluggy.HookimplMarker("rivers")
-        return marker
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -170,6 +196,32 @@ def create_executor(name: str, **config: Any) -> Executor:
 def connect_storage(url: str, **config: Any) -> Storage:
     """Open a storage chosen by the scheme of ``url`` (``sqlite:///.rivers/rivers.db``)."""
     return get_plugin_manager().connect_storage(url, **config)
+
+
+def component_names(kind: str) -> list[str]:
+    """The sorted names registered for a component kind (``"executor"``, ``"io_handler"``, ...)."""
+    return get_plugin_manager().names(kind)
+
+
+def open_memory_storage() -> Storage:
+    """Core's in-memory store (``Storage.memory()``)."""
+    from rivers.plugins.builtin import open_memory_storage
+
+    return open_memory_storage()
+
+
+def open_embedded_storage(path: str | os.PathLike[str], *, commit_delay: float | None = None) -> Storage:
+    """Core's embedded SQLite store at ``path`` (``Storage.embedded()``)."""
+    from rivers.plugins.builtin import open_embedded_storage
+
+    return open_embedded_storage(path, commit_delay=commit_delay)
+
+
+def migrate_embedded_storage(path: str | os.PathLike[str]) -> None:
+    """Apply every pending migration to the embedded store at ``path`` (``Storage.migrate_embedded()``)."""
+    from rivers.plugins.builtin import migrate_embedded_storage
+
+    migrate_embedded_storage(path)
 
 
 def partition_type(name: str) -> type:

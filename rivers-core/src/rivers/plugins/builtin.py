@@ -4,10 +4,11 @@ Heavy modules (executors, storage backends) are imported inside the hook
 implementations and factories, so registering this plugin costs nothing and
 the imports happen only when a component of that kind is first looked up.
 
-The hook implementations below are marked with :data:`rivers.plugins.hookimpl`
-when the plugin manager registers this module with pluggy
-(:data:`HOOK_IMPLEMENTATIONS`), not at import: while they are the only
-plugin, the manager calls them directly and pluggy is not imported.
+The hook implementations below carry :data:`rivers.plugins.hookimpl`, as a
+third party's must (the mark does not import pluggy: while they are the
+only plugin, the manager calls them directly and pluggy is not imported).
+Core's partition types (static, time windows, multi, dynamic) come through
+``rivers_partition_types`` like a plugin's, so ``rivers plugins`` lists them.
 
 Storage URLs handled here:
 
@@ -23,6 +24,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from rivers.exceptions import ConfigurationError
+from rivers.plugins import hookimpl
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,6 +41,7 @@ DISTRIBUTION = "rivers-core"
 _SQLITE_PREFIX = "sqlite:///"
 
 
+@hookimpl
 def rivers_io_handlers() -> dict[str, type[BaseIOHandler]]:
     """``memory``: the in-process default handler."""
     from rivers.io_handlers.memory import InMemoryIOHandler
@@ -46,6 +49,7 @@ def rivers_io_handlers() -> dict[str, type[BaseIOHandler]]:
     return {"memory": InMemoryIOHandler}
 
 
+@hookimpl
 def rivers_executors() -> dict[str, Callable[..., Executor]]:
     """``in_process`` (and ``parallel`` once the engine provides it)."""
     from rivers.execution.executors import Executor
@@ -57,13 +61,22 @@ def rivers_executors() -> dict[str, Callable[..., Executor]]:
     return executors
 
 
+@hookimpl
 def rivers_storage_backends() -> dict[str, Callable[..., Storage]]:
     """``memory://`` and ``sqlite:///path`` (see the module docstring)."""
     return {"memory": memory_storage, "sqlite": sqlite_storage}
 
 
-#: The hook implementations of this plugin (marked when it is registered with pluggy).
-HOOK_IMPLEMENTATIONS = (rivers_io_handlers, rivers_executors, rivers_storage_backends)
+@hookimpl
+def rivers_partition_types() -> dict[str, type]:
+    """``static``, ``time_window``, ``multi`` and ``dynamic``: core's partitions definitions."""
+    from rivers.partitions.dynamic import DynamicPartitions
+    from rivers.partitions.multi import MultiPartitions
+    from rivers.partitions.static import StaticPartitions
+    from rivers.partitions.time.window import TimeWindowPartitions
+
+    return {"static": StaticPartitions, "time_window": TimeWindowPartitions, "multi": MultiPartitions,
+            "dynamic": DynamicPartitions}
 
 
 def memory_storage(url: str, **config: Any) -> Storage:
@@ -78,6 +91,28 @@ def sqlite_storage(url: str, **config: Any) -> Storage:
     from rivers.storage.sqlite import SqliteStorage
 
     return SqliteStorage(sqlite_path(url), **config)
+
+
+def open_memory_storage() -> Storage:
+    """A fresh in-memory store (``Storage.memory()``)."""
+    from rivers.storage.memory import MemoryStorage
+
+    return MemoryStorage()
+
+
+def open_embedded_storage(path: str | os.PathLike[str], *, commit_delay: float | None = None) -> Storage:
+    """The embedded SQLite store at ``path`` (``Storage.embedded()``)."""
+    from rivers.storage.sqlite import SqliteStorage
+
+    return SqliteStorage(path, commit_delay=commit_delay)
+
+
+def migrate_embedded_storage(path: str | os.PathLike[str]) -> None:
+    """Apply every pending migration to the embedded store at ``path``; a missing file stays missing."""
+    from rivers.storage.sqlite import migrate_file, resolve_path
+
+    if os.fspath(path) == ":memory:" or os.path.exists(resolve_path(path, create_parent=False)):
+        migrate_file(path)
 
 
 def sqlite_path(url: str) -> str:

@@ -90,7 +90,7 @@ class RiversPluginManager:
         self._tables: dict[str, _Table] = {}
         self._observers: Observers | None = None
         self._entry_points_loaded = False
-        from rivers import __version__
+        from rivers._version import __version__
 
         core = _Registration(PluginSource.BUILTIN, builtin.DISTRIBUTION, __version__)
         self._registrations[builtin.PLUGIN_NAME] = core  # registered with pluggy when that is created
@@ -112,12 +112,9 @@ class RiversPluginManager:
             import pluggy
 
             from rivers import hookspecs
-            from rivers.plugins import hookimpl
 
             pm = pluggy.PluginManager("rivers")
             pm.add_hookspecs(hookspecs)
-            for function in builtin.HOOK_IMPLEMENTATIONS:
-                hookimpl(function)
             pm.register(builtin, builtin.PLUGIN_NAME)
             self._pm = pm
         return pm

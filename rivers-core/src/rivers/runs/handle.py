@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from rivers.execution.result import RunResult
-    from rivers.runs.launcher import RunLauncher
+    from rivers.storage import Storage
 
-__all__ = ["RunHandle"]
+__all__ = ["RunControl", "RunHandle"]
+
+
+class RunControl(Protocol):
+    """What a handle asks of the launcher that submitted its run (:class:`~rivers.runs.RunLauncher` is one)."""
+
+    @property
+    def storage(self) -> Storage:
+        """The store the run is recorded in."""
+
+    def first_error(self, run_id: str) -> BaseException | None:
+        """The first step error of ``run_id`` (None: none, or not known in this process)."""
+
+    def cancel(self, run_id: str) -> bool:
+        """Ask ``run_id`` to stop; whether it was queued or going."""
 
 
 class RunHandle:
@@ -22,7 +36,7 @@ class RunHandle:
     (for ``concurrent.futures.wait`` over several handles).
     """
 
-    def __init__(self, launcher: RunLauncher, run_id: str, future: Future[RunResult], raise_on_error: bool) -> None:
+    def __init__(self, launcher: RunControl, run_id: str, future: Future[RunResult], raise_on_error: bool) -> None:
         self._launcher = launcher
         self._run_id = run_id
         self.future = future

@@ -27,10 +27,8 @@ from rivers.storage.records import (
 
 if TYPE_CHECKING:
     from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
-    from rivers.storage.memory import MemoryStorage
     from rivers.storage.partition_status import PartitionStatusRanges
     from rivers.storage.queries import AssetCatalogueEntry, EventPage, RunPage, RunQuery
-    from rivers.storage.sqlite import SqliteStorage
 
 __all__ = [
     "ASYNC_METHODS",

@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
+from rivers._registry import registry
 from rivers.exceptions import StorageError
 from rivers.storage.contract import CAPABILITY_PROTOCOLS, Capability, capability_methods, unsupported
 from rivers.storage.control_api import ControlApi
@@ -37,10 +38,8 @@ from rivers.storage.records import (
 )
 
 if TYPE_CHECKING:
-    from rivers.storage.memory import MemoryStorage
     from rivers.storage.monitor import RunMonitor
     from rivers.storage.pools import ConcurrencyClaimStatus, PoolInfo, PoolLimit, SlotHolder
-    from rivers.storage.sqlite import SqliteStorage
 
 __all__ = ["ASYNC_METHODS", "Staleness", "Storage"]
 
@@ -96,24 +95,21 @@ class Storage(ReadApi, ControlApi, abc.ABC):
     # ------------------------------------------------------------------
 
     @staticmethod
-    def memory() -> MemoryStorage:
-        """Return a fresh in-memory store (every call is independent)."""
-        from rivers.storage.memory import MemoryStorage
-
-        return MemoryStorage()
+    def memory() -> Storage:
+        """Return a fresh in-memory store (every call is independent; a ``MemoryStorage``)."""
+        return registry().open_memory_storage()
 
     @staticmethod
-    def embedded(path: str | os.PathLike[str], *, commit_delay: float | None = None) -> SqliteStorage:
+    def embedded(path: str | os.PathLike[str], *, commit_delay: float | None = None) -> Storage:
         """Open (or create) the embedded SQLite store at ``path``, creating parent directories.
 
         If ``path`` is an existing directory the database file is
         ``<path>/rivers.sqlite3`` inside it. ``commit_delay`` (seconds,
         default 0.05) is how long the records of short runs may wait to be
         committed together (group commit); ``0`` commits each write at once.
+        The store is core's ``SqliteStorage``.
         """
-        from rivers.storage.sqlite import SqliteStorage
-
-        return SqliteStorage(path, commit_delay=commit_delay)
+        return registry().open_embedded_storage(path, commit_delay=commit_delay)
 
     @staticmethod
     def connect(url: str, **config: Any) -> Storage:
@@ -123,9 +119,8 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         ``Storage.connect("memory://")``; ``config`` is passed to the backend
         factory. An unknown scheme raises an error naming the installed ones.
         """
-        from rivers.plugins import connect_storage
-
-        return connect_storage(url, **config)
+        storage: Storage = registry().connect_storage(url, **config)
+        return storage
 
     @staticmethod
     def migrate_embedded(path: str | os.PathLike[str]) -> None:
@@ -135,10 +130,7 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         applies the ones that are not automatic (what ``rivers storage
         migrate`` does). A missing file is left missing (nothing to migrate).
         """
-        from rivers.storage.sqlite import migrate_file, resolve_path
-
-        if os.fspath(path) == ":memory:" or os.path.exists(resolve_path(path, create_parent=False)):
-            migrate_file(path)
+        registry().migrate_embedded_storage(path)
 
     @property
     def type(self) -> StorageType:
@@ -198,6 +190,14 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         allowed.
         """
         return contextlib.nullcontext()
+
+    def _kv_put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Store every ``(key, value)`` of ``items``; this default does one ``_kv_put`` each (not atomic).
+
+        Backends override it to write them in one transaction.
+        """
+        for key, value in items:
+            self._kv_put(key, value)
 
     def has_dynamic_partition(self, name: str, key: str) -> bool:
         """Whether namespace ``name`` contains ``key``."""
@@ -401,12 +401,20 @@ class Storage(ReadApi, ControlApi, abc.ABC):
 
     def kv_set(self, key: str, value: bytes) -> None:
         """Store raw bytes under ``key`` (``bytes``, ``bytearray`` or ``memoryview``; ``str`` is rejected)."""
-        if not isinstance(key, str):
-            raise TypeError(f"kv_set() key must be str, not {type(key).__name__}")
-        if not isinstance(value, (bytes, bytearray, memoryview)):
-            hint = "; encode it first, e.g. value.encode()" if isinstance(value, str) else ""
-            raise TypeError(f"kv_set() value must be bytes, not {type(value).__name__}{hint}")
-        self._kv_put(key, bytes(value))
+        self._kv_put(*_kv_pair("kv_set", key, value))
+
+    def kv_set_many(self, items: Mapping[str, bytes]) -> None:
+        """Store several values at once, in one transaction where the backend offers it (all or none visible).
+
+        ``items`` maps each key to its bytes, checked like :meth:`kv_set`.
+        Use it to persist state spread over many keys: one commit instead of
+        one per key.
+        """
+        if not isinstance(items, Mapping):
+            raise TypeError(f"kv_set_many() takes a mapping of str keys to bytes, not {type(items).__name__}")
+        pairs = [_kv_pair("kv_set_many", key, value) for key, value in items.items()]
+        if pairs:
+            self._kv_put_many(pairs)
 
     def add_dynamic_partitions(self, name: str, keys: Sequence[str]) -> None:
         """Add ``keys`` to the dynamic partition namespace ``name`` (idempotent, order kept).
@@ -676,6 +684,16 @@ def _async_variant(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
     wrapper.__qualname__ = f"Storage.async_{name}"
     wrapper.__doc__ = f"Coroutine version of :meth:`{name}`.\n\n{method.__doc__ or ''}"
     return wrapper
+
+
+def _kv_pair(method: str, key: object, value: object) -> tuple[str, bytes]:
+    """``(key, bytes)`` of one kv write, or the ``TypeError`` of ``method`` naming what is wrong."""
+    if not isinstance(key, str):
+        raise TypeError(f"{method}() key must be str, not {type(key).__name__}")
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        hint = "; encode it first, e.g. value.encode()" if isinstance(value, str) else ""
+        raise TypeError(f"{method}() value of {key!r} must be bytes, not {type(value).__name__}{hint}")
+    return key, bytes(value)
 
 
 def _install_unsupported_defaults() -> None:

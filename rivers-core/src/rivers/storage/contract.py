@@ -279,6 +279,14 @@ class KeyValueStore(Protocol):
     def _kv_put(self, key: str, value: bytes) -> None:
         """Store ``value`` under ``key``."""
 
+    def _kv_put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Store every ``(key, value)`` of ``items`` (distinct keys) in one atomic write: a reader sees all or none.
+
+        Optional: :class:`rivers.Storage`'s default stores them one ``_kv_put``
+        at a time (not atomic, one transaction each); a backend overrides it
+        with one transaction.
+        """
+
     def _kv_update(self, key: str, update: Callable[[bytes | None], bytes]) -> None:
         """Replace the value under ``key`` with ``update(value or None)`` atomically across processes."""
 
@@ -456,7 +464,7 @@ CAPABILITY_PROTOCOLS: Final[Mapping[Capability, type]] = {
 }
 
 #: Protocol methods with a working default in :class:`rivers.Storage` (a backend may override them).
-_OPTIONAL_METHODS: Final = frozenset({"_start_run", "_batch", "wait_for_events"})
+_OPTIONAL_METHODS: Final = frozenset({"_start_run", "_batch", "wait_for_events", "_kv_put_many"})
 
 
 def capability_methods(capability: Capability | str) -> tuple[str, ...]:

@@ -269,6 +269,10 @@ class MemoryStorage(Storage):
         with self._lock:
             self._kv[key] = value
 
+    def _kv_put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        with self._lock:
+            self._kv.update(items)
+
     def _kv_update(self, key: str, update: Callable[[bytes | None], bytes]) -> None:
         with self._lock:  # one process: the lock makes it atomic
             self._kv[key] = bytes(update(self._kv.get(key)))

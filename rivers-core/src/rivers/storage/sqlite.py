@@ -618,6 +618,9 @@ class SqliteStorage(Storage):
     def _kv_put(self, key: str, value: bytes) -> None:
         self._write(lambda conn: conn.execute(_PUT_KV, (key, value)))
 
+    def _kv_put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        self._write(lambda conn: conn.executemany(_PUT_KV, items))
+
     def _kv_update(self, key: str, update: Callable[[bytes | None], bytes]) -> None:
         def operation(conn: sqlite3.Connection) -> None:  # BEGIN IMMEDIATE: no other process writes in between
             row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()

@@ -29,13 +29,16 @@ What is checked
 
 * the contract itself: ``check_backend`` accepts the backend;
 * round trips of every record type: runs, events (every field, unicode,
-  metadata of 1 MB), step logs, asset records, dynamic partitions, kv,
+  metadata of 1 MB), step logs, asset records, dynamic partitions, kv
+  (``kv_set_many`` too),
   run outcomes, backfills, ticks, automation cursors, leases, pools;
 * ordering and cursors: runs newest first paged by cursor under every
   filter, events oldest first, events after a global cursor;
 * derived state: latest materialization per asset and partition, the asset
   catalogue, staleness;
-* atomicity: ``_kv_update`` from several processes loses nothing;
+* atomicity: ``_kv_update`` from several processes loses nothing; a
+  reader never sees half of a ``kv_set_many`` (skipped for a backend keeping
+  the non-atomic default ``_kv_put_many``);
   concurrent writers in 4 processes x 250 runs lose no run and no event;
 * pools: claims, pending steps, release and lease expiry;
 * leases: two contenders (threads and processes), one winner, failover
@@ -438,6 +441,45 @@ class StorageConformance(RunMonitoringConformance):
         assert storage.kv_get("missing") is None
         storage.kv_set("big", b"z" * 2_000_000)
         assert storage.kv_get("big") == b"z" * 2_000_000
+
+    def test_kv_set_many_round_trip(self, storage: Storage) -> None:
+        storage.kv_set("b", b"old")
+        storage.kv_set_many({"a": b"1", "b": bytearray(b"2"), "c ☃": memoryview(b"\x00"), "big": b"z" * 1_000_000})
+        assert [storage.kv_get(key) for key in ("a", "b", "c ☃")] == [b"1", b"2", b"\x00"]
+        assert storage.kv_get("big") == b"z" * 1_000_000
+        storage.kv_set_many({})
+        assert storage.kv_get("a") == b"1"
+        with pytest.raises(TypeError, match="mapping"):
+            storage.kv_set_many([("a", b"x")])  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="value of 'b' must be bytes, not str"):
+            storage.kv_set_many({"a": b"x", "b": "text"})  # type: ignore[dict-item]
+        assert storage.kv_get("a") == b"1"  # a rejected batch writes nothing
+
+    def test_kv_set_many_is_atomic(self, storage: Storage) -> None:
+        if type(storage)._kv_put_many is Storage._kv_put_many:
+            pytest.skip(f"{type(storage).__name__} keeps the default _kv_put_many (one write per key, not atomic)")
+        keys = [f"atomic/{index}" for index in range(8)]
+        storage.kv_set_many(dict.fromkeys(keys, b"0"))
+        done = threading.Event()
+        torn: list[list[int]] = []
+
+        def read() -> None:
+            while not done.is_set():
+                # values only grow, and are read first key first: an atomic batch never shows an earlier key
+                # ahead of a later one; a key-by-key write (first key first) can
+                seen = [int(storage.kv_get(key) or b"0") for key in keys]
+                if seen != sorted(seen):
+                    torn.append(seen)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        try:
+            for generation in range(1, 150):
+                storage.kv_set_many({key: str(generation).encode() for key in keys})
+        finally:
+            done.set()
+            reader.join()
+        assert not torn, f"a reader saw half of a kv_set_many: {torn[:3]}"
 
     def test_kv_update_from_threads_loses_nothing(self, storage: Storage) -> None:
         def add() -> None:

@@ -139,8 +139,17 @@ def _sensor_tick(args: argparse.Namespace, context: CommandContext) -> int:
 def _ticks(args: argparse.Namespace, context: CommandContext) -> int:
     from datetime import datetime, timezone
 
-    _, storage = _bound(args, context)
-    for tick in storage.get_ticks(args.name, limit=args.limit):
+    from rivers.automation.daemon import CONDITIONS_TICK_NAME
+
+    repository, storage = _bound(args, context)
+    names = [item.name for item in (*repository.schedules, *repository.sensors)]
+    if args.name not in names and args.name != CONDITIONS_TICK_NAME:
+        raise CliError(f"no schedule or sensor named {args.name!r}; automations: "
+                       f"{', '.join([*names, CONDITIONS_TICK_NAME])}")
+    ticks = storage.get_ticks(args.name, limit=args.limit)
+    if not ticks:
+        context.console.print(f"no ticks recorded for {args.name} (the daemon records one per evaluation)")
+    for tick in ticks:
         when = datetime.fromtimestamp(tick.timestamp / 1e9, timezone.utc).isoformat()
         detail = tick.error or tick.skip_reason or ", ".join(tick.run_ids + tick.backfill_ids)
         context.console.print(f"{when}  {tick.status}  {detail or ''}".rstrip())
@@ -153,7 +162,7 @@ def _why(args: argparse.Namespace, context: CommandContext) -> int:
     from rivers.automation.why import explain
 
     repository, storage = _bound(args, context)
-    graph = repository._state().graph
+    graph = repository.graph
     node = graph.nodes.get(args.asset)
     if node is None:
         raise CliError(f"no asset named {args.asset!r}")

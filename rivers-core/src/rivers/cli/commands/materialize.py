@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rivers.cli.argtypes import add_target_argument
@@ -13,9 +13,7 @@ from rivers.cli.errors import EXIT_FAILURE, EXIT_OK, Propagate
 from rivers.cli.table import format_table
 
 if TYPE_CHECKING:
-    from rivers.cli.reports import RunReport
     from rivers.repository import CodeRepository
-    from rivers.storage import Storage
 
 __all__ = ["add_parser", "handle"]
 
@@ -55,8 +53,8 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def handle(args: argparse.Namespace, context: CommandContext) -> int:
     """Run the selection, then print the summary; 0 on success, 1 on a failed run."""
-    from rivers.cli.progress import ProgressPrinter, printing_progress
-    from rivers.cli.reports import load_report
+    from rivers.cli.progress import ProgressPrinter, printing_progress, step_keys_of
+    from rivers.cli.reports import load_report, print_summary, print_tracebacks
     from rivers.cli.selection_info import parse_key, require_key
 
     loaded = context.load(args.target)
@@ -73,7 +71,7 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
             require_key(repository, args.select, "--partition-key")
         if args.dry_run:
             return _print_plan(context, repository, args.select, key, executor)
-        printer = ProgressPrinter(context.console, _step_keys_of(repository))
+        printer = ProgressPrinter(context.console, step_keys_of(repository))
         with printing_progress(printer):
             from rivers.cli.commands.resume import remember_target
 
@@ -93,8 +91,8 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
         context.console.print(f"Run {run_id}: {'success' if success else 'failure'}")
     else:
         report = load_report(storage, record)
-        _print_summary(context, report)
-        _print_tracebacks(context, storage, report)
+        print_summary(context.console, report)
+        print_tracebacks(context.console, storage, report)
     if failure is not None:
         raise Propagate(failure)
     return EXIT_OK if success else EXIT_FAILURE
@@ -103,7 +101,7 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
 def _print_plan(context: CommandContext, repository: CodeRepository, selection: Sequence[str] | None,
                 key: Any, executor: Any) -> int:
     """``--dry-run``: the steps in the order they would run, each with the steps it waits for."""
-    from rivers.repository import MATERIALIZE_JOB
+    from rivers.jobs import MATERIALIZE_JOB
 
     state = repository._state()
     nodes = state.select(selection, include_upstream=False)
@@ -124,43 +122,3 @@ def _print_plan(context: CommandContext, repository: CodeRepository, selection: 
     for line in format_table(None, rows, align="rll", indent="  "):
         context.console.print(line)
     return EXIT_OK
-
-
-def _step_keys_of(repository: CodeRepository) -> Callable[[Sequence[str]], list[str]]:
-    """A function mapping a run's node names to the keys of the steps producing them."""
-    graph = repository._state().graph
-
-    def step_keys(node_names: Sequence[str]) -> list[str]:
-        keys = (graph.nodes[name].step_key for name in node_names if name in graph.nodes)
-        return [key for key in dict.fromkeys(keys) if key in graph.steps]
-
-    return step_keys
-
-
-def _print_summary(context: CommandContext, report: RunReport) -> None:
-    """The step table (not in quiet mode) and the final ``Run <id>: ...`` line."""
-    from rivers.cli.reports import step_table
-
-    console = context.console
-    headers, rows = step_table(report)
-    if rows:
-        console.info()
-        for line in format_table(headers, rows, align="llr"):
-            console.info(line)
-        console.info()
-    outcome = report.outcome()
-    coloured = console.status(report.status) + outcome[len(report.status) :]
-    console.print(f"Run {report.run_id}: {coloured}")
-
-
-def _print_tracebacks(context: CommandContext, storage: Storage, report: RunReport) -> None:
-    """Write the traceback of every failed step to stderr."""
-    from rivers.cli.reports import FAILURE
-
-    failed = set(report.keys(FAILURE))
-    if not failed:
-        return
-    for log in storage.get_run_logs(report.run_id):
-        if log.step_key in failed and log.stderr:
-            context.console.error(f"--- traceback of {log.step_key} ---")
-            context.console.error(log.stderr.rstrip())

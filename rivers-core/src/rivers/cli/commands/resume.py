@@ -71,10 +71,9 @@ def _remembered(storage: Storage, run_id: str) -> dict[str, Any] | None:
 
 def handle(args: argparse.Namespace, context: CommandContext) -> int:
     """Resume the run, then print the same summary ``materialize`` prints."""
-    from rivers.cli.commands.materialize import _print_summary, _print_tracebacks, _step_keys_of
     from rivers.cli.commands.run import find_run
-    from rivers.cli.progress import ProgressPrinter, printing_progress
-    from rivers.cli.reports import load_report
+    from rivers.cli.progress import ProgressPrinter, printing_progress, step_keys_of
+    from rivers.cli.reports import load_report, print_summary, print_tracebacks
     from rivers.cli.target import load_target
 
     project = context.project
@@ -99,10 +98,10 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
         storage = project.bind(repository)
         if storage.get_run(record.run_id) is None:
             raise CliError(f"run {record.run_id} is not in the storage the repository of {target} uses")
-        printer = ProgressPrinter(context.console, _step_keys_of(repository))
+        printer = ProgressPrinter(context.console, step_keys_of(repository))
         with printing_progress(printer):
             result = repository._execute_run(record.run_id, resume=True, raise_on_error=False)
     report = load_report(storage, storage.get_run(result.run_id) or record)
-    _print_summary(context, report)
-    _print_tracebacks(context, storage, report)
+    print_summary(context.console, report)
+    print_tracebacks(context.console, storage, report)
     return EXIT_OK if result.success else EXIT_FAILURE

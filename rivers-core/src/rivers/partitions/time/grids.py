@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from datetime import date
 from functools import lru_cache
 
-from rivers.partitions.cron import CronSchedule
-from rivers.partitions.timefmt import DAY_US, EPOCH, from_us
+from rivers.partitions.time.cron import CronSchedule
+from rivers.partitions.time.formats import DAY_US, EPOCH, from_us
 
 __all__ = ["Grid", "IrregularGrid", "PeriodicGrid", "cron_grid", "interval_grid"]
 

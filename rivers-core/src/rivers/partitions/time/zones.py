@@ -2,7 +2,7 @@
 
 A grid with a time zone ticks on the zone's *local wall clock*. Wall times
 inside a spring-forward gap do not exist (what that means for a grid's ticks
-is :mod:`rivers.partitions.timeline`'s business); ambiguous wall times (fall
+is :mod:`rivers.partitions.time.timeline`'s business); ambiguous wall times (fall
 back) are taken at their first occurrence (``fold=0``). This module finds the
 gaps: :func:`gaps_between` lists the nonexistent wall-clock intervals
 ``[start, end)`` (microseconds on the naive timeline), found by sampling the
@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from rivers.exceptions import PartitionDefinitionError
-from rivers.partitions.timefmt import EPOCH, from_us, to_us
+from rivers.partitions.time.formats import EPOCH, from_us, to_us
 
 if TYPE_CHECKING:
     from datetime import tzinfo

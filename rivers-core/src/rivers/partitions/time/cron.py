@@ -19,7 +19,12 @@ from functools import lru_cache
 
 from rivers.exceptions import PartitionDefinitionError
 
-__all__ = ["CronSchedule", "parse_cron"]
+__all__ = ["DAILY_CRON", "HOURLY_CRON", "CronSchedule", "parse_cron"]
+
+#: The cron grid of ``PartitionsDefinition.daily()``.
+DAILY_CRON = "0 0 * * *"
+#: The cron grid of ``PartitionsDefinition.hourly()``.
+HOURLY_CRON = "0 * * * *"
 
 _MONTHS = {name: number for number, name in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), 1)}
 _WEEKDAYS = {name: number for number, name in enumerate("SUN MON TUE WED THU FRI SAT".split())}

@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from rivers.partitions.grids import Grid
-from rivers.partitions.zones import gap_at, gaps_between
+from rivers.partitions.time.grids import Grid
+from rivers.partitions.time.zones import gap_at, gaps_between
 
 if TYPE_CHECKING:
     from datetime import tzinfo

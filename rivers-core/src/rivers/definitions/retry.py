@@ -2,44 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 import math
 import random
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
+from rivers.definitions.compute import ComputeEscalation
+from rivers.definitions.failures import TRANSIENT_FAILURES, FailureReason
 from rivers.exceptions import ConfigurationError
-
-if TYPE_CHECKING:
-    from rivers.definitions.compute import ComputeEscalation
-
-
-class FailureReason(enum.Enum):
-    """Why an attempt failed; the event-metadata spelling is the lower-case value."""
-
-    ERROR = "error"
-    OUT_OF_MEMORY = "out_of_memory"
-    TIMEOUT = "timeout"
-    INFRASTRUCTURE = "infrastructure"
-    CANCELLED = "cancelled"
-
-    def __str__(self) -> str:
-        return f"FailureReason.{self.name}"
-
-
-_TRANSIENT = frozenset({FailureReason.OUT_OF_MEMORY, FailureReason.TIMEOUT, FailureReason.INFRASTRUCTURE})
-
-
-def classify_failure(error: BaseException) -> FailureReason:
-    """Map an exception to its :class:`FailureReason`."""
-    if isinstance(error, MemoryError):
-        return FailureReason.OUT_OF_MEMORY
-    if isinstance(error, TimeoutError):
-        return FailureReason.TIMEOUT
-    if isinstance(error, KeyboardInterrupt) or type(error).__name__ == "CancelledError":
-        return FailureReason.CANCELLED
-    if type(error).__name__ in ("BrokenProcessPool", "BrokenExecutor", "TerminatedWorkerError", "WorkerLostError"):
-        return FailureReason.INFRASTRUCTURE
-    return FailureReason.ERROR
 
 
 class RetryOn:
@@ -157,8 +126,6 @@ class RetryPolicy:
         self.backoff = backoff
         self.retry_on = retry_on
         if escalate is not None:
-            from rivers.definitions.compute import ComputeEscalation
-
             if not isinstance(escalate, ComputeEscalation):
                 raise TypeError("RetryPolicy escalate must be an rs.ComputeEscalation(max_memory=...), "
                                 f"got {type(escalate).__name__}")
@@ -179,7 +146,7 @@ class RetryPolicy:
         if retry_on is None or retry_on == RetryOn.ALL:
             return True
         if retry_on == RetryOn.TRANSIENT:
-            return reason in _TRANSIENT
+            return reason in TRANSIENT_FAILURES
         return any(
             element is reason if isinstance(element, FailureReason) else isinstance(error, element)
             for element in retry_on

@@ -19,8 +19,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
 
 from rivers.partitions.keys import PartitionKey
-from rivers.partitions.mappings import PartitionMapping
-from rivers.partitions.zones import load_zone, wall_us
+from rivers.partitions.mappings.base import PartitionMapping
+from rivers.partitions.time.zones import load_zone, wall_us
 
 if TYPE_CHECKING:
     from rivers.partitions.base import PartitionsDefinition

@@ -1,7 +1,7 @@
 """Run-time resolution: which upstream partitions a step loads for its downstream keys.
 
 :func:`resolve_upstream` applies an edge's mapping (or the default, see
-:mod:`rivers.partitions.mapping_checks`) and returns an :class:`UpstreamLoad`:
+:mod:`rivers.partitions.mappings.checks`) and returns an :class:`UpstreamLoad`:
 
 * ``load(keys)`` — the engine builds ``PartitionContext(keys, upstream_def)``;
   with several keys the upstream handler returns a dict keyed by PartitionKey;
@@ -30,10 +30,10 @@ import itertools
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from rivers.exceptions import ExecutionError, PartitionValidationError
-from rivers.partitions.mapping_checks import check_shape, multi_plan, multi_side_is_downstream, require_kind
-from rivers.partitions.mapping_defaults import MappingMismatch, default_mapping, identity_mismatch, key_from_text
+from rivers.partitions.mappings.checks import check_shape, multi_plan, multi_side_is_downstream, require_kind
+from rivers.partitions.mappings.defaults import MappingMismatch, default_mapping, identity_mismatch, key_from_text
 from rivers.partitions.keys import PartitionKey
-from rivers.partitions.mappings import PartitionMapping
+from rivers.partitions.mappings.base import PartitionMapping
 
 if TYPE_CHECKING:
     from rivers.partitions.base import PartitionsDefinition

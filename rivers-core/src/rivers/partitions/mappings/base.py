@@ -8,9 +8,9 @@ base class cannot be instantiated, the factories (``PartitionMapping.identity()`
 (equality and hashing by value, picklable).
 
 This module only models the mappings and their constructor errors; whether a
-mapping fits an edge is checked by :mod:`rivers.partitions.mapping_checks` and
+mapping fits an edge is checked by :mod:`rivers.partitions.mappings.checks` and
 what it loads at run time is decided by
-:mod:`rivers.partitions.mapping_resolution`.
+:mod:`rivers.partitions.mappings.resolution`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 the per-variant checks, raising :class:`PartitionValidationError` with a
 message naming both assets (``asset 'b' depends on 'a': ...``). An edge
 without a mapping is checked against this project's defaults
-(:mod:`rivers.partitions.mapping_defaults`).
+(:mod:`rivers.partitions.mappings.defaults`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from rivers.exceptions import ExecutionError, PartitionDefinitionError, PartitionValidationError
-from rivers.partitions.mapping_defaults import (
+from rivers.partitions.mappings.defaults import (
     MappingMismatch,
     default_mapping,
     dimensions_mismatch,
@@ -23,7 +23,7 @@ from rivers.partitions.mapping_defaults import (
     kind_mismatch,
 )
 from rivers.partitions.keys import PartitionKey
-from rivers.partitions.mappings import PartitionMapping
+from rivers.partitions.mappings.base import PartitionMapping
 
 if TYPE_CHECKING:
     from rivers.partitions.base import PartitionsDefinition

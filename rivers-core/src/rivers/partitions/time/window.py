@@ -20,19 +20,18 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from rivers.exceptions import PartitionDefinitionError
-from rivers.partitions.base import DynamicKeys, PartitionsDefinition
-from rivers.partitions.cron import parse_cron
-from rivers.partitions.grids import cron_grid, interval_grid
+from rivers.partitions.base import DynamicKeys, PartitionsDefinition, attach_variant
+from rivers.partitions.time.cron import parse_cron
+from rivers.partitions.time.cron import DAILY_CRON, HOURLY_CRON
+from rivers.partitions.time.grids import cron_grid, interval_grid
 from rivers.partitions.keys import KEY_RESERVED, PartitionKey, _quote, reserved_character, single_values
 from rivers.partitions.sequence import PartitionKeySequence
-from rivers.partitions.time_keys import CompiledGrid
-from rivers.partitions.timefmt import DAY_US, compile_format, from_us
-from rivers.partitions.zones import load_zone, wall_us
+from rivers.partitions.time.keys import CompiledGrid
+from rivers.partitions.time.formats import DAY_US, compile_format, from_us
+from rivers.partitions.time.zones import load_zone, wall_us
 
 __all__ = ["DAILY_CRON", "DEFAULT_FMT", "HOURLY_CRON", "TimeWindowPartitions"]
 
-DAILY_CRON = "0 0 * * *"
-HOURLY_CRON = "0 * * * *"
 #: Key format of ``time_window`` grids when no ``fmt`` is given.
 DEFAULT_FMT = "%Y-%m-%dT%H:%M:%S"
 _FMT_CHECK_WINDOWS = 1024
@@ -357,3 +356,5 @@ def _seconds(value: Any) -> str:
 def _iso(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else repr(value)
 
+
+attach_variant(TimeWindowPartitions, "TimeWindow")

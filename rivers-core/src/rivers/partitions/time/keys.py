@@ -13,10 +13,10 @@ from datetime import datetime
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from rivers.partitions.grids import Grid
+from rivers.partitions.time.grids import Grid
 from rivers.partitions.sequence import KeySource, PartitionKeySequence
-from rivers.partitions.timefmt import TimeFormat, from_us, to_us
-from rivers.partitions.timeline import Timeline, window_start
+from rivers.partitions.time.formats import TimeFormat, from_us, to_us
+from rivers.partitions.time.timeline import Timeline, window_start
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -1,0 +1,1 @@
+"""The pages of the UI, one module per area; each has ``routes(ui)``."""
