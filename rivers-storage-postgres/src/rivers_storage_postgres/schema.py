@@ -30,7 +30,8 @@ Indexes, one per read query:
   (also the catalogue's latest materialisation per asset);
 * ``logs (run_id, seq)``: a run's captured logs;
 * ``ticks (automation_name, timestamp DESC, seq DESC)``: an automation's latest ticks;
-* ``backfills (status, seq)``: backfills in one status.
+* ``backfills (status, seq)``: backfills in one status;
+* ``run_monitor`` primary key ``run_id``: the owners of the runs a page or a reconcile looks at.
 """
 
 from __future__ import annotations
@@ -207,8 +208,22 @@ _V1: Final = (
         expires_at bigint NOT NULL)""",
 )
 
+#: Version 2: run monitoring (rivers_storage_postgres.monitoring): the owner, heartbeat, end reason and
+#: earlier attempts of each monitored run. Additive: applied on open.
+_V2: Final = (
+    """CREATE TABLE {s}.run_monitor (
+        run_id text PRIMARY KEY,
+        host text,
+        pid integer,
+        process_start bigint,
+        heartbeat bigint,
+        attempt_start bigint,
+        end_reason text,
+        attempts jsonb NOT NULL DEFAULT '[]')""",
+)
+
 #: Every migration, oldest first; ``MIGRATIONS[i].version == i + 1``.
-MIGRATIONS: Final = (Migration(1, _V1),)
+MIGRATIONS: Final = (Migration(1, _V1), Migration(2, _V2))
 #: The schema this version of rivers-storage-postgres reads and writes.
 SCHEMA_VERSION: Final = MIGRATIONS[-1].version
 

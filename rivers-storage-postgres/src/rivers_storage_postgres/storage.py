@@ -29,11 +29,12 @@ from rivers.exceptions import StorageError
 from rivers.storage import Storage, StorageType
 from rivers.storage.contract import CONTRACT_VERSION, Capability
 from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
+from rivers.storage.monitor import RunMonitor
 from rivers.storage.partition_status import PartitionStatusRanges
 from rivers.storage.pools import ConcurrencyClaimStatus, PoolInfo, PoolLimit, SlotHolder, parse_duration
 from rivers.storage.queries import CatalogueRow, RunPage, RunQuery, decode_run_cursor
 from rivers.storage.records import RUN_STATUSES, AssetRecord, RunRecord, StoredEvent, StoredLog
-from rivers_storage_postgres import control
+from rivers_storage_postgres import control, monitoring
 from rivers_storage_postgres import pools as pool_sql
 from rivers_storage_postgres.connections import Connector
 from rivers_storage_postgres.events import insert_events, insert_logs
@@ -380,6 +381,24 @@ class PostgresStorage(Storage):
             f"INSERT INTO {self._s}.cancellations (run_id) VALUES (%s) ON CONFLICT DO NOTHING", (run_id,)
         ))
 
+    # -- run monitoring (rivers_storage_postgres.monitoring) ------------------------------
+
+    def _put_run_monitor(self, record: RunMonitor) -> None:
+        self._beside_queue(monitoring.put_monitor, record)
+
+    def _run_monitors(self, run_ids: Sequence[str]) -> dict[str, RunMonitor]:
+        return self._control(monitoring.monitors, list(run_ids), write=False) if run_ids else {}
+
+    def _heartbeat_runs(self, run_ids: Sequence[str], timestamp: int) -> None:
+        if run_ids:
+            self._beside_queue(monitoring.heartbeat, list(run_ids), timestamp)
+
+    def _claim_queued_runs(self, limit: int, owner: RunMonitor, run_ids: Sequence[str] | None) -> list[RunRecord]:
+        return self._control(monitoring.claim_queued_runs, limit, owner, run_ids)
+
+    def _fail_dead_run(self, run_id: str, judged: RunMonitor | None, end_time: int) -> bool:
+        return self._control(monitoring.fail_dead_run, run_id, judged, end_time)
+
     def is_cancelled(self, run_id: str) -> bool:
         return bool(self._read("SELECT 1 FROM {s}.cancellations WHERE run_id = %s", (run_id,), flush=False))
 
@@ -655,6 +674,15 @@ class PostgresStorage(Storage):
             report = report._replace(runs=report.runs + runs, events=report.events + events, logs=report.logs + logs)
 
     # -- partition status, backfills, automation, leases (rivers_storage_postgres.control) ---------
+
+    def _beside_queue(self, operation: Callable[..., _T], *arguments: Any) -> _T:
+        """Run a write of its own, leaving the queued events and logs in the queue.
+
+        The heartbeat thread's owner and heartbeat writes go through here: a
+        failure there (the server restarting) must never take and discard a
+        running run's queued events, which its own next write stores.
+        """
+        return self._connector.run(lambda conn: operation(conn, self._s, *arguments))
 
     def _control(self, operation: Callable[..., _T], *arguments: Any, write: bool = True) -> _T:
         if write:

@@ -269,3 +269,26 @@ def test_an_empty_selection_names_the_expression_groups_and_tags() -> None:
             repo.materialize(selection=selection)
     assert repo.storage.get_runs() == []
     assert repo.materialize(selection=[]).success  # an explicitly empty list still selects nothing
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_a_queued_run_claimed_by_another_process_is_not_started_here(tmp_path: Any, store: str) -> None:
+    gate = Gate()
+    repo = tagged_repo(gate, run_queue=rs.RunQueueConfig(max_concurrent_runs=1, dequeue_interval="10ms"))
+    if store == "sqlite":
+        repo.resolve(rs.Storage.embedded(tmp_path / "runs.db"))
+    blocker = repo.materialize(block=False)
+    gate.wait_started(1)
+    taken, mine = repo.materialize(block=False), repo.materialize(block=False)
+    deadline = time.monotonic() + 30
+    while repo.storage.get_run(mine.run_id) is None:  # both are stored as Queued
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    # another process (here: another claimer of the same store) takes one of them from the shared queue
+    assert [run.run_id for run in repo.storage.claim_queued_runs(1, run_ids=[taken.run_id])] == [taken.run_id]
+    gate.opened.set()
+    assert blocker.wait(30).success and mine.wait(30).success
+    assert not taken.wait(30).success  # not started here: it belongs to its claimer
+    assert len(gate.started) == 2
+    assert repo.storage.get_run(taken.run_id).status == "Started"  # still the claimer's (alive: this process)
+    assert repo.storage.get_run(mine.run_id).status == "Success"

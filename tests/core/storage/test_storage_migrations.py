@@ -162,11 +162,11 @@ def breaking_migration(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_a_breaking_migration_asks_for_rivers_storage_migrate(v1_file: Path, breaking_migration: list[str]) -> None:
-    with pytest.raises(SchemaMigrationNeededError, match=r"schema version 1.*needs version 3.*rivers storage migrate"):
+    with pytest.raises(SchemaMigrationNeededError, match=rf"schema version 1.*needs version {SCHEMA_VERSION + 1}.*rivers storage migrate"):
         rs.Storage.embedded(v1_file)
     assert _version(v1_file) == 1 and not breaking_migration  # nothing was changed
     report = migrate_file(v1_file)
-    assert (report.from_version, report.to_version, len(report.applied)) == (1, SCHEMA_VERSION + 1, 2)
+    assert (report.from_version, report.to_version, len(report.applied)) == (1, SCHEMA_VERSION + 1, SCHEMA_VERSION)
     assert breaking_migration == ["v3"]
     storage = rs.Storage.embedded(v1_file)  # now opens
     assert len(storage.get_runs()) == 6

@@ -17,6 +17,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rivers.storage.contract import Capability
+
 if TYPE_CHECKING:
     from rivers.storage.monitor import RunMonitor
 
@@ -59,7 +61,7 @@ class Heartbeat:
     def watch(self, coordinator: Any, storage: Any, attempt_start: int, attempts: list[tuple[int, int]]) -> None:
         """Start watching a run that starts now (its monitor record is written at once when it has ``attempts``)."""
         watched = _Watched(coordinator, storage, attempt_start, attempts, owned=False)
-        if attempts and storage._supports_run_monitor:
+        if attempts and storage.supports(Capability.RUN_MONITORING):
             self._own(coordinator.run_id, watched)  # a resumed run: its earlier attempts are kept at once
         with self._lock:
             self._runs[coordinator.run_id] = watched
@@ -117,7 +119,7 @@ class Heartbeat:
             try:
                 watched.coordinator.flush()  # what finished so far is durable, whatever the run's shape
                 if not watched.owned:
-                    if watched.storage._supports_run_monitor:
+                    if watched.storage.supports(Capability.RUN_MONITORING):
                         self._own(run_id, watched)
                 elif beat:
                     by_storage.setdefault(id(watched.storage), (watched.storage, []))[1].append(run_id)

@@ -20,6 +20,7 @@ automation daemon and web UI after them. For each run the launcher
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ from rivers.execution.coordinator import RunCoordinator
 from rivers.execution.executors import Executor
 from rivers.runs.heartbeat import heartbeat
 from rivers.runs.stopping import INTERRUPTED, TERMINATED, handling_signals, in_main_thread, stop_exception
+from rivers.storage.contract import Capability
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -81,12 +83,16 @@ class RunRequest(Record):
         return 0
 
 
+_log = logging.getLogger("rivers.runs")
+
+
 class _Queued:
-    __slots__ = ("request", "future")
+    __slots__ = ("request", "future", "recorded")
 
     def __init__(self, request: RunRequest, future: Future[RunResult]) -> None:
         self.request = request
         self.future = future
+        self.recorded = False  # stored as Queued: claimed from storage when admitted
 
 
 class RunLauncher:
@@ -213,7 +219,7 @@ class RunLauncher:
 
     def _record_end(self, coordinator: RunCoordinator, attempts: list[tuple[int, int]]) -> None:
         """Store why a stopped run ended (with its owner and attempts) in its monitor record."""
-        if not self.storage._supports_run_monitor:
+        if not self.storage.supports(Capability.RUN_MONITORING):
             return
         from rivers.storage.monitor import RunMonitor, current_owner
 
@@ -264,10 +270,12 @@ class RunLauncher:
             launched_by=request.launched_by or LaunchedBy.manual(),
         )
         with self._mutex:
-            if not any(queued.request.run_id == request.run_id for queued in self._queued):
+            item = next((queued for queued in self._queued if queued.request.run_id == request.run_id), None)
+            if item is None:
                 return  # admitted meanwhile
             self.storage._create_run(record)
-        if self.storage._supports_run_monitor:
+            item.recorded = True
+        if self.storage.supports(Capability.RUN_MONITORING):
             from rivers.storage.monitor import RunMonitor, current_owner
 
             host, pid, started = current_owner()
@@ -312,6 +320,8 @@ class RunLauncher:
     def _run_submitted(self, item: _Queued) -> None:
         request = item.request
         try:
+            if item.recorded and not self._claim(item):
+                return
             result, coordinator, _ = self._run(request.evolve(raise_on_error=False))
             error = coordinator.first_error()
             if error is not None:
@@ -325,6 +335,26 @@ class RunLauncher:
             with self._mutex:
                 self._submitted.pop(request.run_id, None)
                 self._lock.notify_all()
+
+    def _claim(self, item: _Queued) -> bool:
+        """Claim a run stored as Queued before starting it; whether this process got it.
+
+        Another process may have claimed it (``Storage.claim_queued_runs``),
+        or canceled it, meanwhile: then it is not started here and its
+        handle completes unsuccessfully.
+        """
+        if not self.storage.supports(Capability.RUN_MONITORING):
+            return True
+        run_id = item.request.run_id
+        if self.storage.claim_queued_runs(1, run_ids=[run_id]):
+            return True
+        from rivers.execution.result import RunResult
+
+        record = self.storage.get_run(run_id)
+        _log.info("queued run %s was not started here: it is %s", run_id,
+                  "gone" if record is None else f"{record.status} (claimed or canceled by another process)")
+        item.future.set_result(RunResult(False, run_id, list(item.request.plan.node_names), []))
+        return False
 
     def first_error(self, run_id: str) -> BaseException | None:
         """The first step failure of a submitted run that finished."""

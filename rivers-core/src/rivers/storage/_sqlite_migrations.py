@@ -202,10 +202,29 @@ def _move_v1_backfills(conn: sqlite3.Connection) -> None:
     conn.executemany("DELETE FROM kv WHERE key = ?", [(key,) for key in rows])
 
 
+#: Version 3: the run monitor table (``rivers.storage._sqlite_monitor``). ``IF NOT EXISTS``: version 2
+#: files of an earlier rivers-core created it on first write.
+_RUN_MONITOR_DDL: Final = """CREATE TABLE IF NOT EXISTS run_monitor (
+    run_id TEXT PRIMARY KEY,
+    host TEXT,
+    pid INTEGER,
+    process_start INTEGER,
+    heartbeat INTEGER,
+    attempt_start INTEGER,
+    end_reason TEXT,
+    attempts TEXT NOT NULL DEFAULT '[]') WITHOUT ROWID"""
+
+
+def _to_v3(conn: sqlite3.Connection) -> None:
+    """Version 3: the run monitor table (owner, heartbeat, end reason and attempts of each monitored run)."""
+    conn.execute(_RUN_MONITOR_DDL)
+
+
 #: Every migration, oldest first; the last one's version is the current schema.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "read-API indexes, run tags, catalogue counters, partition status, backfill/tick/lease tables",
               True, _to_v2),
+    Migration(3, "run monitor table (owners and heartbeats of runs)", True, _to_v3),
 )
 
 #: The schema version this rivers-core writes (stamped into ``PRAGMA user_version``).

@@ -155,12 +155,16 @@ class Storage(ReadApi, ControlApi, abc.ABC):
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Wrap a backend's run writes with the argument checks of this layer (written once, here)."""
+        """Wrap a backend's run writes with the argument checks of this layer, and ``get_run`` with
+        reconciliation (a run whose owner died reads as failed): written once, here."""
         super().__init_subclass__(**kwargs)
         for name, check in _RUN_WRITE_CHECKS.items():
             method = cls.__dict__.get(name)
             if method is not None and not getattr(method, "__rivers_checked__", False):
                 setattr(cls, name, _checked(method, check))
+        get_run = cls.__dict__.get("get_run")
+        if get_run is not None and not getattr(get_run, "__rivers_checked__", False):
+            cls.get_run = _reconciling(get_run)  # type: ignore[method-assign]
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -199,29 +203,44 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         """Whether namespace ``name`` contains ``key``."""
         return key in (self._dynamic_partitions(name) or ())
 
+    def supports(self, capability: Capability | str) -> bool:
+        """Whether this backend declares ``capability`` (a :class:`~rivers.storage.contract.Capability` or its value)."""
+        declared = type(self).capabilities
+        if capability in declared:
+            return True
+        value = str(capability)  # a plain string, or capabilities declared as strings
+        return any(str(item) == value for item in declared)
+
     # ------------------------------------------------------------------
-    # Run monitoring (see rivers.storage.monitor). Backends that keep
-    # monitor records set _supports_run_monitor and implement the three
-    # primitives; without them runs are never reconciled.
+    # Run monitoring (capability ``run_monitoring``, see rivers.storage.monitor
+    # and contract.RunMonitorStore); without it runs are never reconciled.
     # ------------------------------------------------------------------
-
-    #: Whether the backend stores :class:`~rivers.storage.monitor.RunMonitor` records.
-    _supports_run_monitor: bool = False
-
-    def _put_run_monitor(self, record: RunMonitor) -> None:
-        """Insert the monitor record of ``record.run_id``, or replace every field of the existing one."""
-        raise StorageError(f"{type(self).__name__} does not support run monitoring")
-
-    def _run_monitors(self, run_ids: Sequence[str]) -> dict[str, RunMonitor]:
-        """The monitor records of those of ``run_ids`` that have one."""
-        return {}
-
-    def _heartbeat_runs(self, run_ids: Sequence[str], timestamp: int) -> None:
-        """Set the heartbeat of the monitor records of ``run_ids`` (runs without one are left alone)."""
 
     def get_run_monitor(self, run_id: str) -> RunMonitor | None:
         """Owner, heartbeat, end reason and earlier attempts of run ``run_id`` (``None`` when not monitored)."""
+        if not self.supports(Capability.RUN_MONITORING):
+            return None
         return self._run_monitors([run_id]).get(run_id)
+
+    def claim_queued_runs(self, limit: int = 1, run_ids: Sequence[str] | None = None) -> list[RunRecord]:
+        """Claim up to ``limit`` ``Queued`` runs for this process (highest priority, then oldest first).
+
+        Each claimed run becomes ``Started``, owned by this process (its
+        monitor record); no run is ever claimed twice, whatever the number
+        of processes claiming at once. ``run_ids``: claim only among those
+        runs. Needs the storage capability ``run_monitoring``.
+        """
+        from rivers.storage.contract import require_capability
+        from rivers.storage.monitor import RunMonitor, current_owner
+
+        require_capability(self, Capability.RUN_MONITORING, "claim_queued_runs()")
+        if _check_limit(limit) == 0 or (run_ids is not None and not run_ids):
+            return []
+        if isinstance(run_ids, str):
+            raise TypeError(f"claim_queued_runs() run_ids must be a list of run ids, not a str; use [{run_ids!r}]")
+        host, pid, started = current_owner()
+        owner = RunMonitor("", host, pid, started, heartbeat=time.time_ns())
+        return self._claim_queued_runs(limit, owner, None if run_ids is None else list(run_ids))
 
     def reconcile_runs(self, limit: int = 1000, run_ids: Sequence[str] | None = None) -> list[str]:
         """Mark the runs whose process died as failed (reason ``"process died"``); return their ids.
@@ -237,6 +256,8 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         return that recorded an owner; ``rivers runs`` and the automation
         daemon call this. ``run_ids``: look at those runs only.
         """
+        if not self.supports(Capability.RUN_MONITORING):
+            return []
         if run_ids is not None:
             found = (self.get_run(run_id) for run_id in run_ids)
             candidates = [record for record in found if record is not None]
@@ -245,20 +266,26 @@ class Storage(ReadApi, ControlApi, abc.ABC):
 
             query = RunQuery(statuses=("Started", "Queued"), limit=_check_limit(limit))
             candidates = self._query_runs(query).runs
-        reconciled = self._reconciled(candidates, unowned=True)
-        return [record.run_id for record in reconciled if record.status == "Failure"]
+        marked: list[str] = []
+        self._reconciled(candidates, unowned=True, marked=marked)
+        return marked
 
-    def _reconciled(self, records: list[RunRecord], *, unowned: bool = False) -> list[RunRecord]:
+    def _reconciled(
+        self, records: list[RunRecord], *, unowned: bool = False, marked: list[str] | None = None
+    ) -> list[RunRecord]:
         """``records`` with every run whose owner died marked (and returned) as failed, reason "process died".
 
-        Runs without a monitor record are judged only with ``unowned``.
+        Runs without a monitor record are judged only with ``unowned``. Each
+        dead run is marked through ``_fail_dead_run``; when another reader
+        marked it first (or it was resumed meanwhile) its stored record is
+        returned instead. ``marked`` collects the ids of the runs this call marked.
         """
-        if not self._supports_run_monitor:
+        if not self.supports(Capability.RUN_MONITORING):
             return records
         waiting = [record for record in records if record.status in ("Started", "Queued")]
         if not waiting:
             return records
-        from rivers.storage.monitor import PROCESS_DIED, RunMonitor, owner_alive
+        from rivers.storage.monitor import owner_alive
 
         monitors = self._run_monitors([record.run_id for record in waiting])
         now = time.time_ns()
@@ -270,12 +297,14 @@ class Storage(ReadApi, ControlApi, abc.ABC):
                     continue  # queued for a daemon (nobody owns it yet), or judged by reconcile_runs() only
             if owner_alive(record.start_time, monitor, now):
                 continue
-            if monitor is None:
-                monitor = RunMonitor(record.run_id)
-            end_time = max(record.start_time, monitor.heartbeat or monitor.attempt_start or record.start_time)
-            self._put_run_monitor(monitor.evolve(end_reason=PROCESS_DIED))
-            self._update_run(record.run_id, status="Failure", end_time=end_time)
-            died[record.run_id] = record.evolve(status="Failure", end_time=end_time)
+            last_sign = (monitor.heartbeat or monitor.attempt_start) if monitor is not None else None
+            end_time = max(record.start_time, last_sign or record.start_time)
+            if self._fail_dead_run(record.run_id, monitor, end_time):
+                died[record.run_id] = record.evolve(status="Failure", end_time=end_time)
+                if marked is not None:
+                    marked.append(record.run_id)
+            else:  # another reader reconciled it first, or it was resumed: what is stored now
+                died[record.run_id] = self.get_run(record.run_id) or record
         return [died.get(record.run_id, record) for record in records] if died else records
 
     # ------------------------------------------------------------------
@@ -612,6 +641,20 @@ def _checked(method: Callable[..., Any], check: Callable[..., None]) -> Callable
 
     checked.__rivers_checked__ = True  # type: ignore[attr-defined]
     return checked
+
+
+def _reconciling(get_run: Callable[[Storage, str], RunRecord | None]) -> Callable[[Storage, str], RunRecord | None]:
+    """A backend's ``get_run`` returning a run whose owner died as failed (see ``Storage._reconciled``)."""
+
+    @functools.wraps(get_run)
+    def reconciled_get_run(self: Storage, run_id: str) -> RunRecord | None:
+        record = get_run(self, run_id)
+        if record is None or record.status not in ("Started", "Queued"):
+            return record
+        return self._reconciled([record])[0]
+
+    reconciled_get_run.__rivers_checked__ = True  # type: ignore[attr-defined]
+    return reconciled_get_run
 
 
 def _check_limit(limit: int) -> int:

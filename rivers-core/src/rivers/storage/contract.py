@@ -38,7 +38,20 @@ capability          required   protocol
 ``backfills``       no         :class:`BackfillStore` (``repo.backfill()`` needs it)
 ``automation``      no         :class:`AutomationStore` (the daemon needs it)
 ``leases``          no         :class:`LeaseStore` (leader election)
+``run_monitoring``  no         :class:`RunMonitorStore` (runs whose process died are reconciled)
 =================== ========== ================================================================
+
+Contract version rules. :data:`CONTRACT_VERSION` changes only when an
+existing protocol method changes its meaning or signature, or a capability
+becomes required; a backend must declare exactly this version (an older or
+newer one is rejected, naming both). Adding an *optional* capability (as
+``run_monitoring`` was added in version 1) keeps the version: a backend
+that does not declare it keeps working without the feature (its runs are
+never reconciled), and a backend that declares every
+:class:`Capability` (``frozenset(Capability)``) must implement the new
+methods before it passes :func:`check_backend`. A backend declaring a
+capability this rivers-core does not know (written for a newer one) is
+rejected, naming the capability.
 
 Consistency rules every backend keeps (the conformance kit
 :mod:`rivers.testing.storage` checks them):
@@ -65,6 +78,7 @@ from rivers.exceptions import StorageCapabilityError, StorageContractError
 
 if TYPE_CHECKING:
     from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
+    from rivers.storage.monitor import RunMonitor
     from rivers.storage.partition_status import PartitionStatusRanges
     from rivers.storage.pools import ConcurrencyClaimStatus, PoolInfo, PoolLimit, SlotHolder
     from rivers.storage.queries import CatalogueRow, RunPage, RunQuery
@@ -84,6 +98,7 @@ __all__ = [
     "LeaseStore",
     "PartitionStatusStore",
     "PoolStore",
+    "RunMonitorStore",
     "RunStore",
     "StorageCapabilityError",
     "StorageContractError",
@@ -113,6 +128,7 @@ class Capability(str, enum.Enum):
     BACKFILLS = "backfills"
     AUTOMATION = "automation"
     LEASES = "leases"
+    RUN_MONITORING = "run_monitoring"
 
     def __str__(self) -> str:
         return self.value
@@ -152,7 +168,7 @@ class RunStore(Protocol):
         """Change the given fields of a run; an unknown run raises :class:`StorageError` ``Run '<id>' not found``."""
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        """The run ``run_id``, or ``None``."""
+        """The run ``run_id``, or ``None`` (:class:`rivers.Storage` reconciles it: see :class:`RunMonitorStore`)."""
 
     def _query_runs(self, query: RunQuery) -> RunPage:
         """One page of the runs matching ``query``, newest first; O(page), not O(runs).
@@ -386,6 +402,52 @@ class LeaseStore(Protocol):
         """The unexpired lease ``name``, or ``None``."""
 
 
+class RunMonitorStore(Protocol):
+    """Capability ``run_monitoring``: who runs each run, its heartbeat, and reconciling runs whose process died.
+
+    One :class:`~rivers.storage.monitor.RunMonitor` per monitored run, next
+    to the run record. The run launcher writes it once a run has been going
+    for a moment and renews its heartbeat; :class:`rivers.Storage` judges
+    liveness (:func:`rivers.storage.monitor.owner_alive`) and calls
+    :meth:`_fail_dead_run` for each run it finds dead, in ``get_run``,
+    ``get_runs``, ``query_runs`` and ``reconcile_runs``.
+    """
+
+    def _put_run_monitor(self, record: RunMonitor) -> None:
+        """Insert the monitor record of ``record.run_id``, or replace every field of the existing one."""
+
+    def _run_monitors(self, run_ids: Sequence[str]) -> dict[str, RunMonitor]:
+        """The monitor records of those of ``run_ids`` that have one; O(len(run_ids))."""
+
+    def _heartbeat_runs(self, run_ids: Sequence[str], timestamp: int) -> None:
+        """Set the ``heartbeat`` of the monitor records of ``run_ids`` (runs without one are left alone)."""
+
+    def _fail_dead_run(self, run_id: str, judged: RunMonitor | None, end_time: int) -> bool:
+        """Mark run ``run_id`` failed because its process died, atomically across processes; whether it did.
+
+        Only when the run is still ``Started`` or ``Queued`` and its monitor
+        record still has the ``pid`` and ``heartbeat`` of ``judged`` (the
+        record the caller judged dead; ``None``: no record, or one without
+        pid and heartbeat): set the run's status to ``Failure`` and its end
+        time to ``end_time``, and the monitor's ``end_reason`` to
+        ``"process died"`` (creating a record with only that when there is
+        none). Of several readers reconciling the same run at once, exactly
+        one gets ``True``; a run that was resumed meanwhile is left alone.
+        """
+
+    def _claim_queued_runs(self, limit: int, owner: RunMonitor, run_ids: Sequence[str] | None) -> list[RunRecord]:
+        """Claim up to ``limit`` ``Queued`` runs (only among ``run_ids`` when given) for ``owner``; the claimed runs.
+
+        Highest ``priority`` first, then oldest. In one transaction each
+        claimed run's status becomes ``Started`` and its monitor record
+        ``owner`` (with the run's id), so a claimer that dies is reconciled
+        like any dead owner. A run is returned to one caller only, across
+        processes; a server backend skips the rows another claimer holds
+        (PostgreSQL: ``FOR UPDATE SKIP LOCKED``) instead of waiting for them.
+        Returned in claim order, with status ``Started``.
+        """
+
+
 #: The protocol of each capability.
 CAPABILITY_PROTOCOLS: Final[Mapping[Capability, type]] = {
     Capability.RUNS: RunStore,
@@ -398,6 +460,7 @@ CAPABILITY_PROTOCOLS: Final[Mapping[Capability, type]] = {
     Capability.BACKFILLS: BackfillStore,
     Capability.AUTOMATION: AutomationStore,
     Capability.LEASES: LeaseStore,
+    Capability.RUN_MONITORING: RunMonitorStore,
 }
 
 #: Protocol methods with a working default in :class:`rivers.Storage` (a backend may override them).

@@ -13,7 +13,7 @@ from rivers.exceptions import StorageError
 from rivers.storage.base import Storage
 from rivers.storage.contract import CONTRACT_VERSION, Capability
 from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
-from rivers.storage.monitor import RunMonitor
+from rivers.storage.monitor import PROCESS_DIED, RunMonitor, same_owner_sign
 from rivers.storage.partition_status import PartitionStatusRanges
 from rivers.storage.pools import (
     DEFAULT_LEASE_SECONDS,
@@ -545,14 +545,9 @@ class MemoryStorage(Storage):
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._lock:
             entry = self._run_entries.get(run_id)
-        if entry is None:
-            return None
-        record = entry[1]
-        return record if record.status not in ("Started", "Queued") else self._reconciled([record])[0]
+        return None if entry is None else entry[1]
 
     # -- run monitoring ---------------------------------------------------------
-
-    _supports_run_monitor = True
 
     def _put_run_monitor(self, record: RunMonitor) -> None:
         with self._lock:
@@ -568,6 +563,32 @@ class MemoryStorage(Storage):
                 monitor = self._monitors.get(run_id)
                 if monitor is not None:
                     self._monitors[run_id] = monitor.evolve(heartbeat=timestamp)
+
+    def _claim_queued_runs(self, limit: int, owner: RunMonitor, run_ids: Sequence[str] | None) -> list[RunRecord]:
+        wanted = None if run_ids is None else set(run_ids)
+        with self._lock:
+            queued = [entry for entry in self._run_entries.values()
+                      if entry[1].status == "Queued" and (wanted is None or entry[1].run_id in wanted)]
+            queued.sort(key=lambda entry: (-entry[1].priority, entry[1].start_time, entry[0]))
+            claimed = []
+            for sequence, record in queued[:limit]:
+                record = record.evolve(status="Started")
+                self._run_entries[record.run_id] = (sequence, record)
+                self._monitors[record.run_id] = owner.evolve(run_id=record.run_id)
+                claimed.append(record)
+            return claimed
+
+    def _fail_dead_run(self, run_id: str, judged: RunMonitor | None, end_time: int) -> bool:
+        with self._lock:
+            entry = self._run_entries.get(run_id)
+            if entry is None or entry[1].status not in ("Started", "Queued"):
+                return False
+            monitor = self._monitors.get(run_id)
+            if not same_owner_sign(monitor, judged):
+                return False
+            self._run_entries[run_id] = (entry[0], entry[1].evolve(status="Failure", end_time=end_time))
+            self._monitors[run_id] = (monitor or RunMonitor(run_id)).evolve(end_reason=PROCESS_DIED)
+            return True
 
     def kv_get(self, key: str) -> bytes | None:
         with self._lock:

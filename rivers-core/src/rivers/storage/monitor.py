@@ -35,8 +35,10 @@ __all__ = [
     "STALE_AFTER_S",
     "RunMonitor",
     "current_owner",
+    "owner_sign",
     "owner_alive",
     "process_start_ns",
+    "same_owner_sign",
 ]
 
 #: ``end_reason`` of a run whose process died (found by a reader or ``reconcile_runs``).
@@ -150,3 +152,13 @@ def owner_alive(start_time: int, monitor: RunMonitor | None, now: int) -> bool:
     if monitor.process_start is None or other_start is None:
         return True
     return abs(other_start - monitor.process_start) < _START_TOLERANCE_NS
+
+
+def owner_sign(monitor: RunMonitor | None) -> tuple[int | None, int | None]:
+    """``(pid, heartbeat)`` of ``monitor`` (``(None, None)`` without one): what a reconciling reader compares."""
+    return (None, None) if monitor is None else (monitor.pid, monitor.heartbeat)
+
+
+def same_owner_sign(stored: RunMonitor | None, judged: RunMonitor | None) -> bool:
+    """Whether the ``stored`` monitor record still has the pid and heartbeat of the ``judged`` one."""
+    return owner_sign(stored) == owner_sign(judged)

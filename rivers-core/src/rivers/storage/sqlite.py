@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
+    from rivers.storage.monitor import RunMonitor
     from rivers.storage.partition_status import PartitionStatusRanges
 
 __all__ = ["DEFAULT_FILENAME", "MigrationReport", "SqliteStorage", "migrate_file"]
@@ -814,25 +815,18 @@ class SqliteStorage(Storage):
 
     def get_run(self, run_id: str) -> RunRecord | None:
         rows = self._read(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,), flush=False)
-        if not rows:
-            return None
-        record = run_from_row(rows[0])
-        return record if record.status not in ("Started", "Queued") else self._reconciled([record])[0]
+        return run_from_row(rows[0]) if rows else None
 
     # -- run monitoring (rivers.storage._sqlite_monitor) ------------------------------
 
-    _supports_run_monitor = True
-
-    def _put_run_monitor(self, record: Any) -> None:
+    def _put_run_monitor(self, record: RunMonitor) -> None:
         from rivers.storage import _sqlite_monitor
 
         self._write(lambda conn: _sqlite_monitor.put(conn, record))
 
-    def _run_monitors(self, run_ids: Sequence[str]) -> dict[str, Any]:
+    def _run_monitors(self, run_ids: Sequence[str]) -> dict[str, RunMonitor]:
         from rivers.storage import _sqlite_monitor
 
-        if not run_ids or not self._read(_sqlite_monitor.TABLE_EXISTS, reads_queued_tables=False):
-            return {}
         found = {}
         for sql, parameters in _sqlite_monitor.select_queries(run_ids):
             for row in self._read(sql, parameters, reads_queued_tables=False):
@@ -842,9 +836,19 @@ class SqliteStorage(Storage):
     def _heartbeat_runs(self, run_ids: Sequence[str], timestamp: int) -> None:
         from rivers.storage import _sqlite_monitor
 
-        if run_ids and self._read(_sqlite_monitor.TABLE_EXISTS, reads_queued_tables=False):
+        if run_ids:
             rows = [(timestamp, run_id) for run_id in run_ids]
             self._write(lambda conn: conn.executemany(_sqlite_monitor.HEARTBEAT, rows))
+
+    def _claim_queued_runs(self, limit: int, owner: RunMonitor, run_ids: Sequence[str] | None) -> list[RunRecord]:
+        from rivers.storage import _sqlite_monitor
+
+        return self._write(lambda conn: _sqlite_monitor.claim_queued_runs(conn, limit, owner, run_ids))
+
+    def _fail_dead_run(self, run_id: str, judged: RunMonitor | None, end_time: int) -> bool:
+        from rivers.storage import _sqlite_monitor
+
+        return self._write(lambda conn: _sqlite_monitor.fail_dead_run(conn, run_id, judged, end_time))
 
     def kv_get(self, key: str) -> bytes | None:
         rows = self._read("SELECT value FROM kv WHERE key = ?", (key,), reads_queued_tables=False)

@@ -44,10 +44,16 @@ What is checked
 * leases: two contenders (threads and processes), one winner, failover
   after expiry;
 * partition status ranges over 100,000 keys;
+* run monitoring: owner records and heartbeats; a run whose owner process
+  died is failed ("process died") by the next reader, a live one is not;
+  reconciling is idempotent and several readers (threads, processes)
+  reconcile each dead run once; queue claims by priority and age never hand
+  a run to two claimers (threads, processes) (``rivers.testing._storage_monitoring``);
 * bad input: specific errors from :mod:`rivers.exceptions`.
 
 Tests of a capability the backend does not declare (``pools``,
-``backfills``, ``automation``, ``leases``, ``partition_status``) are skipped
+``backfills``, ``automation``, ``leases``, ``partition_status``,
+``run_monitoring``) are skipped
 with the reason. ``process_count`` and ``runs_per_process`` size the
 concurrent-writer test; ``lease_seconds`` is the short lease used by the
 expiry tests (raise it for a slow server).
@@ -70,6 +76,7 @@ from rivers.storage import Storage
 from rivers.storage.contract import Capability, check_backend
 from rivers.storage.control_records import StoredBackfill, StoredTick
 from rivers.storage.records import AssetRecord, LaunchedBy, RunRecord, StoredEvent, StoredLog
+from rivers.testing._storage_monitoring import RunMonitoringConformance
 
 __all__ = ["StorageConformance"]
 
@@ -156,7 +163,7 @@ def _event(run_id: str, number: int, event_type: str = "StepStart", asset_key: s
                        fields.pop("timestamp", 1_000 + number), **fields)
 
 
-class StorageConformance:
+class StorageConformance(RunMonitoringConformance):
     """Behaviours every storage backend must show; subclass it and implement :meth:`make_storage`."""
 
     #: Concurrent writers: processes x runs each (every run has three events).
