@@ -24,6 +24,7 @@ __all__ = [
     "PartitionDefinitionError",
     "PartitionValidationError",
     "ResultDefinitionError",
+    "RunStartTimeoutError",
     "ScheduleDefinitionError",
     "SchemaMigrationNeededError",
     "StorageCapabilityError",
@@ -56,6 +57,10 @@ class ConfigurationError(Exception):
 
 class ExecutionError(Exception):
     """A run could not be submitted or a step could not be executed."""
+
+
+class RunStartTimeoutError(ExecutionError):
+    """A run admitted by the run queue did not start within ``RunQueueConfig.start_timeout``."""
 
 
 class GraphValidationError(Exception):

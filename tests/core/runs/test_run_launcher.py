@@ -292,3 +292,58 @@ def test_a_queued_run_claimed_by_another_process_is_not_started_here(tmp_path: A
     assert len(gate.started) == 2
     assert repo.storage.get_run(taken.run_id).status == "Started"  # still the claimer's (alive: this process)
     assert repo.storage.get_run(mine.run_id).status == "Success"
+
+
+_HOLD_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")  # every other writer waits until this process commits
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+
+def test_a_run_admitted_but_started_after_start_timeout_fails_with_run_launch_failed(tmp_path: Any) -> None:
+    """start_timeout (spec execution.md §3): another process holds the store's write lock, so the admitted
+    run cannot record its start in time; it then fails unexecuted, with a RunLaunchFailed event."""
+    import subprocess
+    import sys
+
+    from rivers.exceptions import RunStartTimeoutError
+
+    ran = tmp_path / "ran"
+
+    @rs.Asset()
+    def side_effect() -> int:
+        ran.write_text("ran")
+        return 1
+
+    db = tmp_path / "runs.db"
+    storage = rs.Storage.embedded(db, commit_delay=0)  # the run's start is a write, made at once
+    repo = rs.CodeRepository(assets=[side_effect], run_queue=rs.RunQueueConfig(start_timeout="300ms"))
+    repo.resolve(storage)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(db), "1.5"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        handle = repo.materialize(block=False)
+        with pytest.raises(RunStartTimeoutError, match=r"start_timeout='300ms'.*raise start_timeout"):
+            handle.wait(30)
+    finally:
+        holder.wait(30)
+    assert not ran.exists()  # the step never ran
+    run = storage.get_run(handle.run_id)
+    assert run is not None and run.status == "Failure"
+    failed = [event for event in storage.get_events_for_run(handle.run_id) if event.event_type == "RunLaunchFailed"]
+    assert len(failed) == 1 and "did not start within" in dict(failed[0].metadata)["rivers/reason"]
+    assert not [event for event in storage.get_events_for_run(handle.run_id) if event.event_type == "StepStart"]
+    # a run that starts in time is not affected
+    ran_in_time = repo.materialize(block=False).wait(30)
+    assert ran_in_time.success and ran.read_text() == "ran"
+    storage.close()
+
+
+def test_start_timeout_is_a_duration() -> None:
+    assert rs.RunQueueConfig(start_timeout="2m").start_timeout_s == 120.0
+    with pytest.raises(ValueError, match="start_timeout"):
+        rs.RunQueueConfig(start_timeout="soon")

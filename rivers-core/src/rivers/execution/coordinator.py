@@ -37,6 +37,9 @@ class RunCoordinator:
     :meth:`request_stop` from any thread or a signal handler.
     """
 
+    #: why the run could not be launched (see :meth:`fail_launch`), None when it was
+    launch_error: BaseException | None = None
+
     def __init__(
         self,
         plan: ExecutionPlan,
@@ -140,7 +143,7 @@ class RunCoordinator:
         not_run = self._not_run_events() if self._cancelled else []
         # a stop that came once every step had succeeded stopped nothing: the run succeeded
         stopped = bool(not_run) or (self._cancelled and bool(self.failures))
-        status = "Canceled" if stopped else ("Failure" if self.failures else "Success")
+        status = "Canceled" if stopped else ("Failure" if self.failures or self.launch_error else "Success")
         if not_run:
             self._writer.add(not_run, [])
         if not stopped:
@@ -155,8 +158,8 @@ class RunCoordinator:
 
             self.observers.run_finished(RunFinished(self.run_id, status.lower(), time.perf_counter() - self._started,
                                                     [name for name, _ in failed]))
-        return RunResult(not self.failures and not self._cancelled, self.run_id, list(self.plan.node_names), failed,
-                         self.failed_partitions)
+        succeeded = not self.failures and not self._cancelled and self.launch_error is None
+        return RunResult(succeeded, self.run_id, list(self.plan.node_names), failed, self.failed_partitions)
 
     def _not_run_events(self) -> list[Any]:
         """One ``StepNotRun`` event per planned (or expanded) step that neither succeeded nor failed in this run."""
@@ -165,6 +168,18 @@ class RunCoordinator:
         keys.extend(self.expanded_steps)
         return [self.state.event("StepNotRun", key, metadata=list(reason)) for key in keys
                 if key not in self._ended and key not in self.completed]
+
+    def fail_launch(self, error: BaseException) -> None:
+        """The run will not execute (it started too late, say): a ``RunLaunchFailed`` event, then a failed run.
+
+        Call it instead of executing the plan; the event's ``rivers/reason``
+        is ``str(error)``, :meth:`finish` records the run as ``Failure`` and
+        :meth:`first_error` returns ``error``.
+        """
+        self.launch_error = error
+        if self._first_error is None:
+            self._first_error = error
+        self._writer.add([self.state.event("RunLaunchFailed", None, metadata=[("rivers/reason", str(error))])], [])
 
     def first_error(self) -> BaseException | None:
         """The first real failure of the run (skips are consequences, not causes)."""

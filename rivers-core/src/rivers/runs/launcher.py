@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from rivers._record import Record, factory
 from rivers.definitions.compute import warn_inert_compute
-from rivers.exceptions import ConfigurationError, ExecutionError
+from rivers.exceptions import ConfigurationError, ExecutionError, RunStartTimeoutError
 from rivers.execution.coordinator import RunCoordinator
 from rivers.execution.executors import Executor
 from rivers.runs.heartbeat import heartbeat
@@ -87,12 +87,13 @@ _log = logging.getLogger("rivers.runs")
 
 
 class _Queued:
-    __slots__ = ("request", "future", "recorded")
+    __slots__ = ("request", "future", "recorded", "admitted")
 
     def __init__(self, request: RunRequest, future: Future[RunResult]) -> None:
         self.request = request
         self.future = future
         self.recorded = False  # stored as Queued: claimed from storage when admitted
+        self.admitted = 0.0  # time.monotonic() when the queue admitted it
 
 
 class RunLauncher:
@@ -111,6 +112,8 @@ class RunLauncher:
                 raise ConfigurationError(f"run_queue must be a RunQueueConfig, got {type(queue).__name__}")
         self.storage = storage
         self.queue = queue
+        #: seconds an admitted run may take to start (``RunQueueConfig.start_timeout``), None without a queue
+        self._start_timeout = queue.start_timeout_s if queue is not None else None
         # the Condition is for waiting; plain critical sections take its (re-entrant, C-level) mutex directly
         self._mutex = threading.RLock()
         self._lock = threading.Condition(self._mutex)
@@ -140,7 +143,9 @@ class RunLauncher:
                 raise error
         return result
 
-    def _run(self, request: RunRequest) -> tuple[RunResult, RunCoordinator, BaseException | None]:
+    def _run(self, request: RunRequest, start_deadline: float | None = None
+             ) -> tuple[RunResult, RunCoordinator, BaseException | None]:
+        """Run ``request`` here; a run started (recorded) after ``start_deadline`` (monotonic) fails unexecuted."""
         launched_by, attempts = self._resumed_from(request) if request.resume else (request.launched_by, [])
         coordinator = RunCoordinator(
             request.plan, self.storage, run_id=request.run_id, job_name=request.job_name, tags=request.tags,
@@ -164,7 +169,10 @@ class RunLauncher:
             try:
                 try:
                     watcher.watch(coordinator, self.storage, time.time_ns(), attempts)
-                    executor.execute(coordinator)
+                    if start_deadline is not None and time.monotonic() > start_deadline:
+                        coordinator.fail_launch(self._start_timeout_error(run_id, start_deadline))
+                    else:
+                        executor.execute(coordinator)
                 except KeyboardInterrupt as error:  # SIGINT in a step, or a step raising it
                     coordinator.request_stop(INTERRUPTED)
                     raised = error
@@ -182,6 +190,16 @@ class RunLauncher:
         if raised is None and main and coordinator.stop_reason in (INTERRUPTED, TERMINATED):
             raised = stop_exception(coordinator.stop_reason)  # the signal arrived between steps
         return result, coordinator, raised
+
+    def _start_timeout_error(self, run_id: str, deadline: float) -> RunStartTimeoutError:
+        late = time.monotonic() - deadline + (self._start_timeout or 0.0)
+        start_timeout = self.queue.start_timeout if self.queue is not None else None
+        return RunStartTimeoutError(
+            f"Run '{run_id}' did not start within RunQueueConfig(start_timeout={start_timeout!r}) of being admitted "
+            f"by the run queue (it started {late:.2f} s after admission), so it was failed without running; "
+            "raise start_timeout, or find what held up the start (storage locked by another process, "
+            "an executor slow to start)"
+        )
 
     def _register(self, coordinator: RunCoordinator, main: bool) -> None:
         with self._mutex:
@@ -293,6 +311,7 @@ class RunLauncher:
         for item in started:
             self._queued.remove(item)
             self._submitted[item.request.run_id] = item.request.tags
+            item.admitted = time.monotonic()
             if self._threads is None:
                 from concurrent.futures import ThreadPoolExecutor
 
@@ -322,7 +341,8 @@ class RunLauncher:
         try:
             if item.recorded and not self._claim(item):
                 return
-            result, coordinator, _ = self._run(request.evolve(raise_on_error=False))
+            deadline = None if self._start_timeout is None else item.admitted + self._start_timeout
+            result, coordinator, _ = self._run(request.evolve(raise_on_error=False), deadline)
             error = coordinator.first_error()
             if error is not None:
                 with self._mutex:

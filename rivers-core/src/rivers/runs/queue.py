@@ -56,7 +56,9 @@ class RunQueueConfig(Record):
 
     ``dequeue_interval`` is how often a waiting queue is looked at again and
     ``start_timeout`` how long an admitted run may take to start (durations
-    such as ``"250ms"``, ``"3m"``).
+    such as ``"250ms"``, ``"3m"``): one that records its start later fails
+    without running, with a ``RunLaunchFailed`` event and
+    :class:`~rivers.exceptions.RunStartTimeoutError`.
     """
 
     max_concurrent_runs: int = 10
@@ -78,6 +80,13 @@ class RunQueueConfig(Record):
                 )
         for name in ("dequeue_interval", "start_timeout"):
             parse_duration(values[name], name)
+
+    @property
+    def start_timeout_s(self) -> float:
+        """``start_timeout`` in seconds."""
+        from rivers.storage.pools import parse_duration
+
+        return parse_duration(self.start_timeout, "start_timeout")
 
     @property
     def dequeue_interval_s(self) -> float:
