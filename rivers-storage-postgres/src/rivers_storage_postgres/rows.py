@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final
 
-from rivers.storage.records import AssetRecord, LaunchedBy, RunRecord, StoredEvent, StoredLog
+from rivers.storage.records import AssetRecord, LaunchedBy, RunRecord, StoredEvent, StoredLog, partition_to_stored
 
 __all__ = [
     "ASSET_COLUMNS",
@@ -31,7 +31,6 @@ __all__ = [
     "log_from_row",
     "run_from_row",
     "run_to_row",
-    "stored_partition",
 ]
 
 EVENT_COLUMNS: Final = "id, event_type, asset_key, run_id, timestamp, partition, data_version, code_version, body"
@@ -67,13 +66,6 @@ def _decode(text: str) -> Any:
     return [] if text == "[]" else json.loads(text)
 
 
-def stored_partition(partition: Any) -> str | None:
-    """The stored text of a record's partition key (``None`` stays ``None``; text is already stored)."""
-    if partition is None or type(partition) is str:
-        return partition
-    return str(partition.stored_text())
-
-
 def _pairs(values: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
     return [tuple(pair) for pair in values]
 
@@ -83,7 +75,7 @@ def event_to_row(event: StoredEvent) -> tuple[Any, ...]:
     body = encode_json((event.metadata, event.input_data_versions)) if event.metadata or event.input_data_versions \
         else ""
     return (event.id, event.event_type, event.asset_key, event.run_id, event.timestamp,
-            stored_partition(event.partition_key), event.data_version, event.code_version, body)
+            partition_to_stored(event.partition_key), event.data_version, event.code_version, body)
 
 
 def event_from_row(row: Sequence[Any]) -> StoredEvent:
@@ -101,8 +93,6 @@ def log_from_row(row: Sequence[Any]) -> StoredLog:
 
 def run_to_row(record: RunRecord) -> tuple[Any, ...]:
     """Row of ``runs`` in :data:`RUN_COLUMNS` order (JSON columns as text)."""
-    launched = record.launched_by
-    reference = launched.name if launched.name is not None else launched.backfill_id
     return (
         record.run_id,
         record.job_name,
@@ -112,21 +102,10 @@ def run_to_row(record: RunRecord) -> tuple[Any, ...]:
         encode_json(record.tags),
         encode_json(list(record.node_names)),
         record.priority,
-        stored_partition(record.partition_key),
+        partition_to_stored(record.partition_key),
         record.block_reason,
-        launched.kind,
-        reference,
+        *record.launched_by.to_stored(),
     )
-
-
-def _launched_by(kind: str, reference: str | None) -> LaunchedBy:
-    if kind == "manual":
-        return LaunchedBy.manual()
-    if kind == "condition":
-        return LaunchedBy.condition()
-    if kind == "backfill":
-        return LaunchedBy("backfill", backfill_id=reference)
-    return LaunchedBy(kind, name=reference)
 
 
 def run_from_row(row: Sequence[Any]) -> RunRecord:
@@ -142,7 +121,7 @@ def run_from_row(row: Sequence[Any]) -> RunRecord:
         priority=row[7],
         partition_key=row[8],
         block_reason=row[9],
-        launched_by=_launched_by(row[10], row[11]),
+        launched_by=LaunchedBy.from_stored(row[10], row[11]),
     )
 
 

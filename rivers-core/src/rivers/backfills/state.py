@@ -69,7 +69,7 @@ class BackfillRecord:
             run_ids=list(self.run_ids),
             error=self.error,
             tags=[tuple(tag) for tag in self.tags],
-            launched_by=LaunchedBy._from_db(*self.launched_by),
+            launched_by=LaunchedBy.from_stored(*self.launched_by),
             partition_statuses={from_stored_text(k): s for k, s in zip(self.partition_keys, self.statuses)},
             selection=None if self.selection is None else list(self.selection),
             strategy=self.strategy.get("kind", "multi_run"),

@@ -22,8 +22,8 @@ from rivers.storage.records import (
     RunRecord,
     StoredEvent,
     StoredLog,
-    _partition_from_db,
-    _partition_to_db,
+    partition_from_stored,
+    partition_to_stored,
 )
 
 EVENT_COLUMNS: Final = "id, event_type, asset_key, run_id, timestamp, body"
@@ -217,7 +217,7 @@ def pairs_from_db(text: str) -> list[tuple[Any, ...]]:
 
 def event_to_row(event: StoredEvent) -> tuple[Any, ...]:
     """Row of ``events`` in :data:`EVENT_COLUMNS` order."""
-    partition = _partition_to_db(event.partition_key)
+    partition = partition_to_stored(event.partition_key)
     metadata = event.metadata
     data_version = event.data_version
     code_version = event.code_version
@@ -239,7 +239,7 @@ def event_from_row(row: Sequence[Any]) -> StoredEvent:
         row[1],
         row[2],
         row[3],
-        _partition_from_db(partition),
+        partition_from_stored(partition),
         row[4],
         [tuple(pair) for pair in metadata],
         data_version,
@@ -269,9 +269,9 @@ def run_to_row(record: RunRecord) -> tuple[Any, ...]:
         pairs_to_db(record.tags),
         encode_json(list(record.node_names)),
         record.priority,
-        _partition_to_db(record.partition_key),
+        partition_to_stored(record.partition_key),
         record.block_reason,
-        *record.launched_by._to_db(),
+        *record.launched_by.to_stored(),
     )
 
 
@@ -286,9 +286,9 @@ def run_from_row(row: Sequence[Any]) -> RunRecord:
         tags=pairs_from_db(row[5]),
         node_names=decode_json(row[6]),
         priority=row[7],
-        partition_key=_partition_from_db(row[8]),
+        partition_key=partition_from_stored(row[8]),
         block_reason=row[9],
-        launched_by=LaunchedBy._from_db(row[10], row[11]),
+        launched_by=LaunchedBy.from_stored(row[10], row[11]),
     )
 
 

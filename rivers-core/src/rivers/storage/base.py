@@ -33,8 +33,8 @@ from rivers.storage.records import (
     StorageType,
     StoredEvent,
     StoredLog,
-    _partition_from_db,
-    _partition_to_db,
+    partition_from_stored,
+    partition_to_stored,
 )
 
 if TYPE_CHECKING:
@@ -363,7 +363,7 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         returned. A display string with ``=`` is tried as a multi key first,
         then as a single key (``"a=b"`` is both).
         """
-        event = self._latest_materialization(asset_key, _partition_to_db(partition))
+        event = self._latest_materialization(asset_key, partition_to_stored(partition))
         if event is None and type(partition) is str and "=" in partition:
             from rivers.partitions.keys import parse_display
 
@@ -452,7 +452,7 @@ class Storage(ReadApi, ControlApi, abc.ABC):
 
     def get_materialized_partitions(self, asset_key: str) -> list[str]:
         """Return the partition keys of ``asset_key`` with at least one materialization."""
-        return [_partition_from_db(key) for key in self._materialized_partitions(asset_key)]
+        return [partition_from_stored(key) for key in self._materialized_partitions(asset_key)]
 
     def count_materialized_partitions(self, asset_key: str) -> int:
         """Return how many partitions of ``asset_key`` were materialized at least once."""

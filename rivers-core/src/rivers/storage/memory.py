@@ -33,7 +33,7 @@ from rivers.storage.records import (
     StorageType,
     StoredEvent,
     StoredLog,
-    _partition_to_db,
+    partition_to_stored,
     run_changes,
 )
 
@@ -149,7 +149,7 @@ class MemoryStorage(Storage):
                     partitions = self._latest_by_partition.get(asset_key)
                     if partitions is None:
                         partitions = self._latest_by_partition[asset_key] = {}
-                    partitions[_partition_to_db(event.partition_key)] = event
+                    partitions[partition_to_stored(event.partition_key)] = event
                     self._latest_any[asset_key] = event
                     self._record_last_event(event, True)
                 elif event_type == OBSERVATION:
@@ -618,7 +618,7 @@ def _run_matches(record: RunRecord, query: RunQuery) -> bool:
     if query.started_before is not None and record.start_time >= query.started_before:
         return False
     if query.launched_by is not None:
-        kind, reference = record.launched_by._to_db()
+        kind, reference = record.launched_by.to_stored()
         if kind != query.launched_by or (query.launched_by_ref is not None and reference != query.launched_by_ref):
             return False
     if query.tags:

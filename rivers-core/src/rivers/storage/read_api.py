@@ -226,7 +226,7 @@ def _check_launcher(launched_by: str | LaunchedBy | None) -> tuple[str | None, s
     if launched_by is None:
         return None, None
     if isinstance(launched_by, LaunchedBy):
-        return launched_by._to_db()
+        return launched_by.to_stored()
     if launched_by not in _LAUNCH_KINDS:
         raise StorageError(
             f"query_runs() launched_by must be a LaunchedBy or one of {', '.join(_LAUNCH_KINDS)}, got {launched_by!r}"

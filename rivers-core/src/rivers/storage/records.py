@@ -8,7 +8,7 @@ as upstream returns them.
 Partition keys: records carry :class:`~rivers.PartitionKey` objects (or
 ``None``); backends store the key's display string (``"2024-01-01"``,
 ``"a,b"``, ``"date=2024-01-01|region=eu"``), which is indexed and readable
-in SQL. :func:`_partition_to_db` and :func:`_partition_from_db` are the only
+in SQL. :func:`partition_to_stored` and :func:`partition_from_stored` are the only
 place that converts between the two.
 """
 
@@ -29,6 +29,8 @@ __all__ = [
     "StorageType",
     "StoredEvent",
     "StoredLog",
+    "partition_from_stored",
+    "partition_to_stored",
 ]
 
 #: Every run status a :class:`RunRecord` can have (``"Canceled"`` with one "l").
@@ -43,7 +45,7 @@ OBSERVATION: Final = "Observation"
 STEP_SUCCESS: Final = "StepSuccess"
 
 
-def _partition_to_db(partition: Any) -> str | None:
+def partition_to_stored(partition: Any) -> str | None:
     """Return the stored (and indexed) form of a record's partition key: its display string, unambiguous.
 
     Accepts ``None``, a ``PartitionKey`` (see
@@ -54,8 +56,8 @@ def _partition_to_db(partition: Any) -> str | None:
     return partition.stored_text()
 
 
-def _partition_from_db(value: str | None) -> Any:
-    """Return the ``PartitionKey`` of a stored text (inverse of :func:`_partition_to_db`)."""
+def partition_from_stored(value: str | None) -> Any:
+    """Return the ``PartitionKey`` of a stored text (inverse of :func:`partition_to_stored`)."""
     if value is None:
         return None
     from rivers.partitions.keys import from_stored_text
@@ -111,7 +113,7 @@ class StoredEvent(_StoredEventFields):
         input_data_versions: list[tuple[str, str]] | None = None,
     ) -> StoredEvent:
         if type(partition_key) is str:  # a display string given by a caller
-            partition_key = _partition_from_db(partition_key)
+            partition_key = partition_from_stored(partition_key)
         return tuple.__new__(cls, (
             id, event_type, asset_key, run_id, partition_key, timestamp,
             [] if metadata is None else metadata, data_version, code_version,
@@ -219,13 +221,13 @@ class LaunchedBy(Record):
         argument = self.name if self.name is not None else self.backfill_id
         return f"LaunchedBy.{self.kind}({'' if argument is None else _quote(argument)})"
 
-    def _to_db(self) -> tuple[str, str | None]:
-        """Return ``(kind, reference)`` as stored by backends."""
+    def to_stored(self) -> tuple[str, str | None]:
+        """``(kind, reference)``, the two columns a storage backend keeps for it."""
         return self.kind, self.name if self.name is not None else self.backfill_id
 
     @classmethod
-    def _from_db(cls, kind: str, reference: str | None) -> LaunchedBy:
-        """Inverse of :meth:`_to_db`."""
+    def from_stored(cls, kind: str, reference: str | None) -> LaunchedBy:
+        """Inverse of :meth:`to_stored`."""
         if kind == "manual":
             return _MANUAL
         if kind == "condition":
@@ -265,7 +267,7 @@ class RunRecord(Record):
 
     def _prepare(self, values: dict[str, Any]) -> None:
         if type(values["partition_key"]) is str:
-            values["partition_key"] = _partition_from_db(values["partition_key"])
+            values["partition_key"] = partition_from_stored(values["partition_key"])
 
 
 def run_changes(status: str | None, end_time: int | None, node_names: Any) -> dict[str, Any]:
