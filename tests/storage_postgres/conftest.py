@@ -17,7 +17,7 @@ import pytest
 from rivers_storage_postgres.storage import PostgresStorage
 from rivers_storage_postgres.testing import FAST_SETTINGS, TemporaryServer
 
-DATABASE = "rivers_tests"
+from postgres_database import DATABASE
 _schemas = itertools.count()
 
 

@@ -14,7 +14,7 @@ from rivers.testing.storage import StorageConformance
 from rivers_storage_postgres.storage import PostgresStorage
 from rivers_storage_postgres.testing import TemporaryServer
 
-from conftest import DATABASE
+from postgres_database import DATABASE
 
 _schemas = itertools.count()
 

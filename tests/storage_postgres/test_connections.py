@@ -16,7 +16,7 @@ from rivers.exceptions import ConfigurationError, StorageError
 from rivers_storage_postgres.storage import PostgresStorage
 from rivers_storage_postgres.testing import SUPERUSER, TemporaryServer, _free_port
 
-from conftest import DATABASE
+from postgres_database import DATABASE
 
 
 def test_both_schemes_connect_through_the_plugin_registry(pg_server: TemporaryServer, pg_schema: str) -> None:

@@ -1,7 +1,7 @@
 """The behaviour tests every built-in storage passes (tests/core), run against the PostgreSQL storage.
 
-The tests taking a ``storage`` fixture in ``tests/core/test_storage.py`` and
-``tests/core/test_pools.py`` are collected here too, with ``storage`` bound
+The tests taking a ``storage`` fixture in ``tests/core/storage/test_storage.py`` and
+``tests/core/execution/test_pools.py`` are collected here too, with ``storage`` bound
 to a fresh schema of the session's server: the PostgreSQL backend is held
 to exactly the same behaviour as the memory and SQLite backends.
 """
@@ -17,7 +17,9 @@ import pytest
 
 from rivers_storage_postgres.storage import PostgresStorage
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
+_CORE_TESTS = Path(__file__).resolve().parents[1] / "core"
+for _folder in (_CORE_TESTS, _CORE_TESTS / "storage", _CORE_TESTS / "execution"):  # support.py; the two modules
+    sys.path.insert(0, str(_folder))
 
 import test_pools as _pools  # noqa: E402
 import test_storage as _storage  # noqa: E402
