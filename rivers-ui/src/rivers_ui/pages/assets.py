@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from rivers_ui import html
-from rivers_ui.app import UiError
+from rivers_ui.context import UiError
 from rivers_ui.charts import partition_ranges, sparkline
 from rivers_ui.layout import render_svg
 from rivers_ui.metadata import display_metadata, numeric_value
@@ -19,7 +19,7 @@ from rivers_ui.pages.common import asset_node, launched, partition_key, posted
 from rivers_ui.partitions import summarise
 
 if TYPE_CHECKING:
-    from rivers_ui.app import Ui
+    from rivers_ui.context import Ui
     from rivers_ui.model import AssetNode
 
 __all__ = ["routes"]

@@ -11,11 +11,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from rivers_ui import html
-from rivers_ui.app import UiError
+from rivers_ui.context import UiError
 from rivers_ui.pages.common import posted, redirect
 
 if TYPE_CHECKING:
-    from rivers_ui.app import Ui
+    from rivers_ui.context import Ui
 
 __all__ = ["routes"]
 

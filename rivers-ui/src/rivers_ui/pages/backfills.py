@@ -11,13 +11,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from rivers_ui import html
-from rivers_ui.app import UiError
+from rivers_ui.context import UiError
 from rivers_ui.charts import partition_ranges
 from rivers_ui.pages.common import asset_node, partition_key, posted, redirect
 from rivers_ui.partitions import summarise, summarise_statuses
 
 if TYPE_CHECKING:
-    from rivers_ui.app import Ui
+    from rivers_ui.context import Ui
 
 __all__ = ["routes"]
 

@@ -10,12 +10,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from rivers_ui import html
-from rivers_ui.app import UiError
+from rivers_ui.context import UiError
 
 if TYPE_CHECKING:
     from rivers.storage import RunRecord
 
-    from rivers_ui.app import Ui
+    from rivers_ui.context import Ui
     from rivers_ui.model import AssetNode
 
 __all__ = ["asset_node", "launched", "partition_key", "posted", "redirect", "run_record", "wait_for_run"]

@@ -11,7 +11,7 @@ from starlette.routing import Route
 from rivers_ui import html
 
 if TYPE_CHECKING:
-    from rivers_ui.app import Ui
+    from rivers_ui.context import Ui
 
 __all__ = ["routes"]
 

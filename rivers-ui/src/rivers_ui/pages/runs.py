@@ -12,14 +12,14 @@ from starlette.routing import Route
 
 from rivers.storage.records import RUN_STATUSES
 from rivers_ui import html
-from rivers_ui.app import UiError
+from rivers_ui.context import UiError
 from rivers_ui.live import KEEPALIVE_S, sse, stream_events
 from rivers_ui.pages.common import launched, posted, redirect, run_record
 
 if TYPE_CHECKING:
     from rivers.storage import RunRecord
 
-    from rivers_ui.app import Ui
+    from rivers_ui.context import Ui
 
 __all__ = ["routes"]
 
