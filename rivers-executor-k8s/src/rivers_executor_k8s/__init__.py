@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from rivers.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from rivers_executor_k8s.cleanup import cleanup_run
+    from rivers_executor_k8s.executor import cleanup_run
     from rivers_executor_k8s.executor import KubernetesExecutor
     from rivers_executor_k8s.failures import PodFailure
 
@@ -28,7 +28,7 @@ __all__ = ["KubernetesExecutor", "PodFailure", "cleanup_run"]
 _EXPORTS = {
     "KubernetesExecutor": "rivers_executor_k8s.executor",
     "PodFailure": "rivers_executor_k8s.failures",
-    "cleanup_run": "rivers_executor_k8s.cleanup",
+    "cleanup_run": "rivers_executor_k8s.executor",
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from rivers_executor_k8s.api import KubeApi
 from rivers_executor_k8s.manifests import MANAGED_LABEL, RUN_LABEL, label_value, parent_name, run_selector
 
-__all__ = ["Leftover", "cleanup_run", "delete_leftovers", "find_leftovers", "sweep"]
+__all__ = ["Leftover", "delete_leftovers", "find_leftovers", "sweep"]
 
 #: what every object the executor creates is labelled with
 MANAGED_SELECTOR = f"{MANAGED_LABEL}=rivers"
@@ -87,20 +87,3 @@ def delete_leftovers(api: KubeApi, leftovers: list[Leftover]) -> list[Leftover]:
         if gone or item.owned:  # an owned object that is gone already went with its owner just now
             deleted.append(item)
     return deleted
-
-
-def cleanup_run(run_id: str | None = None, *, dry_run: bool = False, **config: Any) -> list[Leftover]:
-    """``rivers k8s cleanup``: delete every ConfigMap, Job and pod of ``run_id`` (every run's, when ``None``).
-
-    ``config`` holds executor settings (``namespace``, ``kubeconfig``,
-    ``context``, ``in_cluster``). Returns what was deleted, or with
-    ``dry_run`` what would be, without deleting anything.
-    """
-    from rivers_executor_k8s.executor import KubernetesExecutor
-
-    api = KubeApi(KubernetesExecutor(**config))
-    try:
-        leftovers = find_leftovers(api, run_id)
-        return leftovers if dry_run else delete_leftovers(api, leftovers)
-    finally:
-        api.close()

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from rivers.execution.coordinator import RunCoordinator
     from rivers.execution.launcher import StepLauncher
     from rivers.execution.scheduler import RunEnd
+    from rivers_executor_k8s.cleanup import Leftover
 
 #: environment variable giving the worker image when the configuration does not
 IMAGE_ENVIRONMENT = "RIVERS_K8S_WORKER_IMAGE"
@@ -192,3 +193,21 @@ class KubernetesExecutor(rs.Executor):
     def __repr__(self) -> str:
         return (f"Executor.kubernetes(worker_image={self.worker_image!r}, "
                 f"max_concurrent_steps={self.max_concurrent_steps}, namespace={self.namespace!r})")
+
+
+def cleanup_run(run_id: str | None = None, *, dry_run: bool = False, **config: Any) -> list[Leftover]:
+    """``rivers k8s cleanup``: delete every ConfigMap, Job and pod of ``run_id`` (every run's, when ``None``).
+
+    ``config`` holds executor settings (``namespace``, ``kubeconfig``,
+    ``context``, ``in_cluster``). Returns what was deleted, or with
+    ``dry_run`` what would be, without deleting anything.
+    """
+    from rivers_executor_k8s.api import KubeApi
+    from rivers_executor_k8s.cleanup import delete_leftovers, find_leftovers
+
+    api = KubeApi(KubernetesExecutor(**config))
+    try:
+        leftovers = find_leftovers(api, run_id)
+        return leftovers if dry_run else delete_leftovers(api, leftovers)
+    finally:
+        api.close()
