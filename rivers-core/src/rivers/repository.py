@@ -58,8 +58,9 @@ class CodeRepository:
         self.run_queue = run_queue
         self.run_backend = run_backend
         self._pool_limits = dict(pool_limits or {})
-        self._default_io_handler = default_io_handler
-        self._resolved: Any = None  # ResolvedRepository once resolve() ran
+        #: The IO handler of nodes without their own (``None``: values stay in memory); settable until resolved.
+        self.default_io_handler = default_io_handler
+        self._resolved: ResolvedRepository | None = None
 
     @property
     def definition(self) -> RepositoryDefinition:
@@ -70,7 +71,7 @@ class CodeRepository:
             assets=self._asset_defs, tasks=self._task_defs, jobs=self._job_defs, schedules=self._schedules,
             sensors=self._sensors, resources=self._resources, partition_defs=self._partition_defs,
             retries=self._retries, default_retry_policy=self._default_retry_policy, pool_limits=self._pool_limits,
-            default_io_handler=self._default_io_handler, run_queue=self.run_queue,
+            default_io_handler=self.default_io_handler, run_queue=self.run_queue,
         )
 
     # -------------------------------------------------------------- lifecycle
@@ -92,15 +93,23 @@ class CodeRepository:
             job.bind(self._execute_job)
         self._resolved = state
 
-    def _state(self) -> Any:
-        if self._resolved is None:
+    def _state(self) -> ResolvedRepository:
+        resolved = self._resolved
+        if resolved is None:
             self.resolve()
-        return self._resolved
+            resolved = self._resolved
+            assert resolved is not None
+        return resolved
 
     @property
     def resolved(self) -> ResolvedRepository:
         """The resolved state (graph, jobs, plans, run requests, launcher), resolving first if needed."""
-        return self._state()  # type: ignore[no-any-return]
+        return self._state()
+
+    @property
+    def is_resolved(self) -> bool:
+        """Whether :meth:`resolve` ran (storage bound, resources set up); nothing is resolved by asking."""
+        return self._resolved is not None
 
     @property
     def graph(self) -> AssetGraph:
@@ -284,9 +293,14 @@ class CodeRepository:
             block=block,
         )
 
-    def _execute_run(self, run_id: str, partition_key: Any = None, config: Any = None, resume: bool = False,
-                     raise_on_error: bool = True) -> Any:
-        """Run (or resume) the plan recorded for an existing run id."""
+    def execute_run(self, run_id: str, partition_key: Any = None, config: Any = None, resume: bool = False,
+                    raise_on_error: bool = True) -> Any:
+        """Run (or, with ``resume=True``, resume) the plan recorded for the existing run ``run_id``.
+
+        The run keeps its id, job and tags; ``partition_key`` defaults to the
+        recorded one. This is what ``rivers resume RUN_ID`` calls. Returns the
+        RunResult; with ``raise_on_error`` the first failure is raised.
+        """
         state = self._state()
         record = state.storage.get_run(run_id)
         if record is None:

@@ -277,8 +277,8 @@ class ResolvedRepository:
                         code_version=node.code_version, pool=list(node.pool))
             for name, node in self.graph.nodes.items()
         ]
-        self.storage._register_assets(records)
-        self.storage._register_topology({name: list(self.graph.parents(name)) for name in self.graph.nodes})
+        self.storage.register_assets(records)
+        self.storage.register_topology({name: list(self.graph.parents(name)) for name in self.graph.nodes})
         declared = {pool for node in self.graph.nodes.values() for pool, _ in node.pool}
         if declared or self.definition.pool_limits:
             from rivers.execution.pools import register_pools
@@ -430,7 +430,7 @@ class ResolvedRepository:
                     returned = run_coroutine(returned)
             except Exception as error:
                 raise RuntimeError(f"observe failed for asset '{name}': {error}") from error
-            metadata = dict(context._metadata or {})
+            metadata = dict(context.output_metadata or {})
             data_version = None
             if isinstance(returned, Observation):
                 metadata.update(coerce_metadata(returned.metadata or {}))
@@ -440,5 +440,5 @@ class ResolvedRepository:
                                       time.time_ns(), serialize_metadata(metadata), data_version))
             results[name] = metadata or None
         if events:
-            self.storage._append_events(events)
+            self.storage.append_events(events)
         return results

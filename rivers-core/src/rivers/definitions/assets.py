@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from rivers.definitions.asset_def import AssetDef, DepDef, check_deps, mapping_key_name
 from rivers.definitions.composition import InvokedNodeOutput, active_composition, compose
@@ -21,6 +21,9 @@ from rivers.definitions.options import (
 )
 from rivers.definitions.signature import FunctionSignature, signature_of
 from rivers.exceptions import AssetDefinitionError
+
+if TYPE_CHECKING:
+    from rivers.io_handlers.base import BaseIOHandler
 
 
 def _description_of(fn: Callable[..., Any] | None, description: str | None) -> str | None:
@@ -247,6 +250,21 @@ class Asset:
         return self._is_async
 
     @property
+    def io_handler_spec(self) -> BaseIOHandler | str | None:
+        """The handler as given: an instance, the key of a resource holding one (a ``str``), or None."""
+        return self._io_handler
+
+    @property
+    def fn(self) -> Callable[..., Any] | None:
+        """The decorated function (None before binding); :attr:`_asset_fn` raises instead."""
+        return self._fn
+
+    @property
+    def signature(self) -> FunctionSignature | None:
+        """The bound function's parameters as the graph wires them (None before binding)."""
+        return self._signature
+
+    @property
     def is_single(self) -> bool:
         return self._kind == "single"
 
@@ -363,6 +381,11 @@ class MultiAsset(Asset):
         return list(self._input_deps.values())
 
     @property
+    def input_deps(self) -> list[DepDef]:
+        """The data inputs of the function: top-level ``deps`` merged with every output's inputs."""
+        return list(self._input_deps.values())
+
+    @property
     def partition_mapping(self) -> dict[str, Any] | None:
         mapping = {n: d.partition_mapping for n, d in self._input_deps.items() if d.partition_mapping is not None}
         for d in self._deps:
@@ -394,6 +417,11 @@ class GraphAsset(Asset):
     def node_io_handler(self) -> Any:
         """Handler for the internal task nodes (a string reference reads back as None)."""
         return None if isinstance(self._node_io_handler, str) else self._node_io_handler
+
+    @property
+    def node_io_handler_spec(self) -> BaseIOHandler | str | None:
+        """``node_io_handler=`` as given (an instance, a resource key, or None)."""
+        return self._node_io_handler
 
 
 class ExternalAsset(Asset):

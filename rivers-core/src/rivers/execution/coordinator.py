@@ -68,13 +68,13 @@ class RunCoordinator:
         self.failures: list[tuple[str, BaseException]] = []
         self.failed_partitions: list[tuple[str, Any, str]] = []
         self._first_error: BaseException | None = None
-        self.completed: set[str] = storage._completed_steps(self.run_id) if resume else set()
+        self.completed: set[str] = storage.completed_steps(self.run_id) if resume else set()
         #: steps a crashed earlier attempt of this run started but did not complete (resume only)
         self.started_before: set[str] = set()
         #: keys of the steps the scheduler added while the run went on (instances of mapped tasks)
         self.expanded_steps: list[str] = []
         if resume:
-            self.state._event_seq, self.started_before = _resume_facts(storage, self.run_id, self.completed)
+            self.state.event_seq, self.started_before = _resume_facts(storage, self.run_id, self.completed)
         self._last_cancel_check = time.monotonic()
         self._cancelled = False
         #: why the run was asked to stop (see :meth:`request_stop`), None while it may go on
@@ -109,8 +109,8 @@ class RunCoordinator:
             if previous is not None:
                 start_time = previous.start_time  # a resumed run keeps its original start
             if self.plan.has_pools:
-                self.storage._free_concurrency_slots_for_run(self.run_id)  # claims of the crashed attempt
-        self.storage._start_run(RunRecord(
+                self.storage.free_concurrency_slots_for_run(self.run_id)  # claims of the crashed attempt
+        self.storage.start_run(RunRecord(
             run_id=self.run_id,
             job_name=self.job_name,
             status="Started",
@@ -149,9 +149,9 @@ class RunCoordinator:
         if not stopped:
             self._cancelled = False
             self.stop_reason = None
-        with self.storage._batch():  # the last events and the final status: one commit
+        with self.storage.batch():  # the last events and the final status: one commit
             self._writer.close()
-            self.storage._update_run(self.run_id, status=status, end_time=time.time_ns())
+            self.storage.update_run(self.run_id, status=status, end_time=time.time_ns())
         failed = [(name, describe_error(error)) for name, error in self.failures]
         if self.observers.active:
             from rivers.plugins.events import RunFinished

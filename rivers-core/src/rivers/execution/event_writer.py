@@ -128,9 +128,9 @@ class EventWriter:
 
     def _store(self, events: list[Any], logs: list[Any]) -> None:
         if events:
-            self._storage._append_events(events)
+            self._storage.append_events(events)
         if logs:
-            self._storage._append_logs(logs)
+            self._storage.append_logs(logs)
 
     def _raise_pending_error(self) -> None:
         if self._error is not None:

@@ -26,7 +26,7 @@ def coerce_key(partition_key: Any) -> Any:
 
 def dynamic_lookup(storage: Any) -> Any:
     """``name -> registered keys`` of the dynamic partitions kept in ``storage`` (no warnings)."""
-    return lambda name: storage._dynamic_partitions(name) or []
+    return lambda name: storage.dynamic_partition_keys(name)
 
 
 def check_run_key(graph: Any, names: Iterable[str], partition_key: Any, storage: Any) -> Any:

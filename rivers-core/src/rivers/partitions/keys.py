@@ -27,7 +27,9 @@ __all__ = [
     "DIMENSION_RESERVED",
     "PartitionKey",
     "as_partition_key",
+    "multi_key_from_sorted",
     "parse_display",
+    "quoted",
     "reserved_character",
     "single_key",
     "single_key_of_values",
@@ -54,7 +56,7 @@ def reserved_character(text: str, reserved: tuple[str, ...] = KEY_RESERVED) -> s
     return None
 
 
-def _quote(text: str) -> str:
+def quoted(text: str) -> str:
     """A string in double quotes, as the reprs of the spec show them."""
     return json.dumps(text, ensure_ascii=False)
 
@@ -220,8 +222,8 @@ class SingleKey(PartitionKey):
     def __repr__(self) -> str:
         value = self._v
         if type(value) is str:
-            return f"PartitionKey({_quote(value)})"
-        return "PartitionKey([" + ", ".join(map(_quote, value)) + "])"
+            return f"PartitionKey({quoted(value)})"
+        return "PartitionKey([" + ", ".join(map(quoted, value)) + "])"
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SingleKey):
@@ -259,6 +261,11 @@ class MultiKey(PartitionKey):
         return {name: list(values) for name, values in self._dims}
 
     @property
+    def dims(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """``(dimension, sorted values)`` pairs sorted by dimension (the key's own tuple, not a copy)."""
+        return self._dims
+
+    @property
     def dimension_names(self) -> list[str]:
         """The dimension names, sorted."""
         return [name for name, _ in self._dims]
@@ -268,7 +275,7 @@ class MultiKey(PartitionKey):
             return [self]
         names = [name for name, _ in self._dims]
         choices = [sorted(set(values)) for _, values in self._dims]
-        keys = [_multi_from_sorted(tuple(zip(names, ((v,) for v in combo)))) for combo in itertools.product(*choices)]
+        keys = [multi_key_from_sorted(tuple(zip(names, ((v,) for v in combo)))) for combo in itertools.product(*choices)]
         keys.sort(key=str)
         return keys
 
@@ -293,8 +300,8 @@ class MultiKey(PartitionKey):
     def __repr__(self) -> str:
         parts = []
         for name, values in self._dims:
-            shown = _quote(values[0]) if len(values) == 1 else "[" + ", ".join(map(_quote, values)) + "]"
-            parts.append(f"{_quote(name)}: {shown}")
+            shown = quoted(values[0]) if len(values) == 1 else "[" + ", ".join(map(quoted, values)) + "]"
+            parts.append(f"{quoted(name)}: {shown}")
         return "PartitionKey({" + ", ".join(parts) + "})"
 
     def __eq__(self, other: object) -> bool:
@@ -393,8 +400,8 @@ def single_values(key: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _multi_from_sorted(dims: tuple[tuple[str, tuple[str, ...]], ...]) -> MultiKey:
-    """A ``Multi`` key from already sorted ``(dimension, values)`` pairs (hot path)."""
+def multi_key_from_sorted(dims: tuple[tuple[str, tuple[str, ...]], ...]) -> MultiKey:
+    """A ``Multi`` key from ``(dimension, values)`` pairs already sorted by dimension, values sorted (hot path)."""
     key = _new(MultiKey)
     key._dims = dims
     return key
@@ -402,7 +409,7 @@ def _multi_from_sorted(dims: tuple[tuple[str, tuple[str, ...]], ...]) -> MultiKe
 
 def multi_key_from_values(dims: Iterable[tuple[str, str]]) -> MultiKey:
     """A ``Multi`` key with one value per dimension, from unsorted ``(dimension, value)`` pairs."""
-    return _multi_from_sorted(tuple(sorted((name, (value,)) for name, value in dims)))
+    return multi_key_from_sorted(tuple(sorted((name, (value,)) for name, value in dims)))
 
 
 def _empty_part(tag: str, body: Any) -> str | None:

@@ -84,7 +84,7 @@ class Heartbeat:
                           attempt_start=watched.attempt_start, attempts=list(watched.attempts))
 
     def _own(self, run_id: str, watched: _Watched) -> None:
-        watched.storage._put_run_monitor(self._record(run_id, watched))
+        watched.storage.put_run_monitor(self._record(run_id, watched))
         watched.owned = True
 
     def _loop(self) -> None:
@@ -127,7 +127,7 @@ class Heartbeat:
                 _log.debug("heartbeat of run %s failed", run_id, exc_info=True)
         for storage, run_ids in by_storage.values():
             try:
-                storage._heartbeat_runs(run_ids, time.time_ns())
+                storage.heartbeat_runs(run_ids, time.time_ns())
             except Exception:  # noqa: BLE001
                 _log.debug("heartbeat of runs %s failed", run_ids, exc_info=True)
 

@@ -244,7 +244,7 @@ class RunLauncher:
         host, pid, started = current_owner()
         previous = self.storage.get_run_monitor(coordinator.run_id)
         attempt_start = previous.attempt_start if previous is not None else None
-        self.storage._put_run_monitor(RunMonitor(
+        self.storage.put_run_monitor(RunMonitor(
             run_id=coordinator.run_id, host=host, pid=pid, process_start=started, heartbeat=time.time_ns(),
             attempt_start=attempt_start, end_reason=coordinator.stop_reason, attempts=attempts,
         ))
@@ -291,13 +291,13 @@ class RunLauncher:
             item = next((queued for queued in self._queued if queued.request.run_id == request.run_id), None)
             if item is None:
                 return  # admitted meanwhile
-            self.storage._create_run(record)
+            self.storage.create_run(record)
             item.recorded = True
         if self.storage.supports(Capability.RUN_MONITORING):
             from rivers.storage.monitor import RunMonitor, current_owner
 
             host, pid, started = current_owner()
-            self.storage._put_run_monitor(RunMonitor(request.run_id, host, pid, started, heartbeat=now))
+            self.storage.put_run_monitor(RunMonitor(request.run_id, host, pid, started, heartbeat=now))
 
     def _admit(self) -> list[_Queued]:
         """Start the queued runs the queue config admits now (lock held); the ones started."""
@@ -428,7 +428,7 @@ class RunLauncher:
         for item in items:
             run_id = item.request.run_id
             if self.storage.get_run(run_id) is not None:
-                self.storage._update_run(run_id, status="Canceled", end_time=time.time_ns())
+                self.storage.update_run(run_id, status="Canceled", end_time=time.time_ns())
             item.future.set_result(RunResult(False, run_id, list(item.request.plan.node_names), []))
 
     def active_run_ids(self) -> list[str]:

@@ -23,6 +23,7 @@ from rivers._registry import registry
 from rivers.exceptions import StorageError
 from rivers.storage.contract import CAPABILITY_PROTOCOLS, Capability, capability_methods, unsupported
 from rivers.storage.control_api import ControlApi
+from rivers.storage.engine_api import EngineApi
 from rivers.storage.read_api import ReadApi
 from rivers.storage.records import (
     RUN_OUTCOMES,
@@ -79,7 +80,7 @@ _OUTCOME_TO_RUN_STATUS: Final = {"Success": "Success", "Failure": "Failure", "Ca
 _T = TypeVar("_T")
 
 
-class Storage(ReadApi, ControlApi, abc.ABC):
+class Storage(ReadApi, ControlApi, EngineApi, abc.ABC):
     """Persists runs, events, step logs, asset records, dynamic partitions and a key-value area.
 
     Create one with :meth:`memory`, :meth:`embedded` or :meth:`connect`. All

@@ -103,7 +103,7 @@ def _print_plan(context: CommandContext, repository: CodeRepository, selection: 
     """``--dry-run``: the steps in the order they would run, each with the steps it waits for."""
     from rivers.jobs import MATERIALIZE_JOB
 
-    state = repository._state()
+    state = repository.resolved
     nodes = state.select(selection, include_upstream=False)
     state.check_partition_request(nodes, key)
     plan = state.plan(MATERIALIZE_JOB, nodes, allow_incomplete=True)
