@@ -42,6 +42,11 @@ SOURCES = {
         ("rivers-executor-k8s", "rivers_executor_k8s"), ("rivers-storage-postgres", "rivers_storage_postgres"),
         ("rivers-ui", "rivers_ui"),
     )},
+    # the example plugins of the test tree are written as a third party would: public API only
+    **{package: ROOT / "tests" / "plugins" / distribution / "src" / package for distribution, package in (
+        ("rivers-example-plugin", "rivers_example_plugin"),
+        ("rivers-threadpool-executor", "rivers_threadpool_executor"),
+    )},
 }
 
 #: The backend protocol: underscore methods of the storage contract's capability protocols.

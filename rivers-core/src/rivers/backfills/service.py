@@ -3,45 +3,51 @@
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING, Callable
 
 import attrs
-from typing import Any, Callable
 
 from rivers.backfills.planning import BackfillPlan, plan_backfill, strategy_from_dict, strategy_to_dict
+from rivers.backfills.request import BackfillRequest
 from rivers.backfills.results import BackfillResult
 from rivers.backfills.runner import check_failure_policy, run_backfill, signal_cancel
 from rivers.backfills.state import BackfillRecord, load_backfill, request_cancel, save_backfill
 from rivers.exceptions import ExecutionError
 
-__all__ = ["start_backfill", "cancel_backfill", "rerun_backfill"]
+if TYPE_CHECKING:
+    from rivers.execution.executors import Executor
+    from rivers.partitions.keys import PartitionKey
+    from rivers.repository_state import ResolvedRepository
+    from rivers.storage import Storage
+
+__all__ = ["BackfillRequest", "start_backfill", "cancel_backfill", "rerun_backfill"]
 
 _PRIORITY_TAG = "rivers/priority"
 _BACKFILL_PRIORITY = "-10"
 
 
-def start_backfill(state: Any, *, selection: Any, partition_keys: Any, partition_range: Any, strategy: Any,
-                   failure_policy: str, max_concurrency: int, tags: Any, config: Any, block: bool, dry_run: bool,
-                   executor: Any, progress: Callable[[BackfillRecord], None] | None = None,
-                   extra_tags: list[tuple[str, str]] | None = None) -> BackfillResult:
-    """Plan, record and (when ``block``) run a backfill."""
-    check_failure_policy(failure_policy)
+def start_backfill(state: ResolvedRepository, request: BackfillRequest) -> BackfillResult:
+    """Plan, record and (when ``request.block``) run a backfill."""
+    check_failure_policy(request.failure_policy)
+    max_concurrency = request.max_concurrency
     if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1:
         raise ExecutionError(f"max_concurrency must be a positive int, got {max_concurrency!r}")
-    plan = plan_backfill(state, selection, partition_keys, partition_range, strategy)
-    if dry_run:
+    plan = plan_backfill(state, request.selection, request.partition_keys, request.partition_range, request.strategy)
+    if request.dry_run:
         return BackfillResult(backfill_id="", num_partitions=len(plan.keys), num_runs=plan.run_count,
                               status="dry_run", is_dry_run=True, partition_keys=list(plan.keys),
                               partition_statuses={key: "pending" for key in plan.keys})
-    run_tags = [tuple(tag) for tag in (tags or [])] + list(extra_tags or [])
+    run_tags: list[tuple[str, str]] = [tuple(tag) for tag in (request.tags or [])]  # type: ignore[misc]
     if not any(key == _PRIORITY_TAG for key, _ in run_tags):
         run_tags.append((_PRIORITY_TAG, _BACKFILL_PRIORITY))
-    record = _new_record(plan, failure_policy, max_concurrency, run_tags)
+    record = _new_record(plan, request.failure_policy, max_concurrency, run_tags)
     save_backfill(state.storage, record, new=True)
+    progress = request.progress
     started = getattr(progress, "started", None)
-    if block and started is not None:
+    if request.block and started is not None:
         started(record)  # a progress object may want the backfill id before the first run ends
-    if block:
-        record = run_backfill(state, plan, record, executor=executor, tags=run_tags, config=config,
+    if request.block:
+        record = run_backfill(state, plan, record, executor=request.executor, tags=run_tags, config=request.config,
                               progress=progress)
     return _result(record, plan)
 
@@ -78,7 +84,7 @@ def _result(record: BackfillRecord, plan: BackfillPlan) -> BackfillResult:
     )
 
 
-def cancel_backfill(storage: Any, backfill_id: str) -> bool:
+def cancel_backfill(storage: Storage, backfill_id: str) -> bool:
     """Signal a backfill running here (``True``), else store a cancel request for its process (``False``)."""
     record = load_backfill(storage, backfill_id)
     if record is None:
@@ -94,7 +100,7 @@ def cancel_backfill(storage: Any, backfill_id: str) -> bool:
     return False
 
 
-def _cancel_unfinished_runs(storage: Any, backfill_id: str) -> None:
+def _cancel_unfinished_runs(storage: Storage, backfill_id: str) -> None:
     """Cascade a storage-level cancel to the backfill's runs that have not finished yet."""
     for status in ("Queued", "NotStarted", "Started"):
         for run in storage.get_runs(limit=1000, status=status):
@@ -102,7 +108,8 @@ def _cancel_unfinished_runs(storage: Any, backfill_id: str) -> None:
                 storage.request_cancellation(run.run_id)
 
 
-def rerun_backfill(state: Any, backfill_id: str, *, block: bool, dry_run: bool, executor: Any,
+def rerun_backfill(state: ResolvedRepository, backfill_id: str, *, block: bool, dry_run: bool,
+                   executor: Executor | str | None,
                    progress: Callable[[BackfillRecord], None] | None = None) -> BackfillResult:
     """A new backfill over the failed and canceled partitions of ``backfill_id`` still valid today.
 
@@ -130,16 +137,16 @@ def rerun_backfill(state: Any, backfill_id: str, *, block: bool, dry_run: bool, 
             "nothing is left to run"
         )
     tags = [tag for tag in record.tags if tag[0] != "rivers/rerun_of"] + [("rivers/rerun_of", backfill_id)]
-    result = start_backfill(
-        state, selection=record.selection, partition_keys=keys, partition_range=None,
-        strategy=strategy_from_dict(record.strategy), failure_policy=record.failure_policy,
-        max_concurrency=record.max_concurrency, tags=tags, config=None, block=block, dry_run=dry_run,
-        executor=executor, progress=progress,
-    )
+    result = start_backfill(state, BackfillRequest(
+        selection=record.selection, partition_keys=keys, strategy=strategy_from_dict(record.strategy),
+        failure_policy=record.failure_policy, max_concurrency=record.max_concurrency, tags=tags, block=block,
+        dry_run=dry_run, executor=executor, progress=progress,
+    ))
     return attrs.evolve(result, skipped_partitions=skipped) if skipped else result
 
 
-def _still_valid(state: Any, record: BackfillRecord, keys: list[Any]) -> tuple[list[Any], list[str]]:
+def _still_valid(state: ResolvedRepository, record: BackfillRecord,
+                 keys: list[PartitionKey]) -> tuple[list[PartitionKey], list[str]]:
     """``keys`` valid for every selected partitioned asset, and the texts of the others (dropped with a warning)."""
     from rivers.execution.partition_requests import distinct_definitions, dynamic_lookup, first_rejection
 
@@ -147,10 +154,11 @@ def _still_valid(state: Any, record: BackfillRecord, keys: list[Any]) -> tuple[l
     dynamic = dynamic_lookup(state.storage)
     names = record.selection if record.selection is not None else list(graph.nodes)
     definitions = distinct_definitions(graph, [n for n in names if n in graph.nodes])
-    valid, dropped = [], []
+    valid: list[PartitionKey] = []
+    rejected: list[PartitionKey] = []
     for key in keys:
-        (dropped if first_rejection(definitions, key, dynamic) else valid).append(key)
-    dropped = [str(k) for k in dropped]
+        (rejected if first_rejection(definitions, key, dynamic) else valid).append(key)
+    dropped = [str(k) for k in rejected]
     if dropped and valid:
         warnings.warn(
             f"rerun_backfill('{record.backfill_id}'): skipping {len(dropped)} partition(s) that are no longer "
@@ -160,7 +168,8 @@ def _still_valid(state: Any, record: BackfillRecord, keys: list[Any]) -> tuple[l
     return valid, dropped
 
 
-def run_requested_backfill(state: Any, backfill_id: str, *, executor: Any) -> BackfillRecord | None:
+def run_requested_backfill(state: ResolvedRepository, backfill_id: str, *,
+                           executor: Executor | str | None) -> BackfillRecord | None:
     """Run a backfill recorded with ``block=False`` (status ``Requested``); ``None`` when it is not requested.
 
     The daemon calls this for every ``Requested`` backfill it finds.

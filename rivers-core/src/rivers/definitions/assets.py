@@ -7,6 +7,7 @@ import inspect
 from typing import TYPE_CHECKING, Any, Callable
 
 from rivers.definitions.asset_def import AssetDef, DepDef, check_deps, mapping_key_name
+from rivers.definitions.bound import FunctionDefinition
 from rivers.definitions.composition import InvokedNodeOutput, active_composition, compose
 from rivers.definitions.compute import Compute, check_compute
 from rivers.definitions.options import (
@@ -33,7 +34,7 @@ def _description_of(fn: Callable[..., Any] | None, description: str | None) -> s
     return doc or None
 
 
-class Asset:
+class Asset(FunctionDefinition):
     """Decorator (and base class) turning a function into an asset.
 
     Use it bare (``@rs.Asset``), with options (``@rs.Asset(group="raw")``) or
@@ -248,21 +249,6 @@ class Asset:
     def is_async(self) -> bool:
         """The wrapped function is ``async def`` (or an async generator)."""
         return self._is_async
-
-    @property
-    def io_handler_spec(self) -> BaseIOHandler | str | None:
-        """The handler as given: an instance, the key of a resource holding one (a ``str``), or None."""
-        return self._io_handler
-
-    @property
-    def fn(self) -> Callable[..., Any] | None:
-        """The decorated function (None before binding); :attr:`_asset_fn` raises instead."""
-        return self._fn
-
-    @property
-    def signature(self) -> FunctionSignature | None:
-        """The bound function's parameters as the graph wires them (None before binding)."""
-        return self._signature
 
     @property
     def is_single(self) -> bool:

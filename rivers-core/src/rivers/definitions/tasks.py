@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
+from rivers.definitions.bound import FunctionDefinition
 from rivers.definitions.composition import MappableNode, active_composition
 from rivers.definitions.options import check_io_handler, check_partitions_def, check_retry, check_tags
 from rivers.definitions.signature import FunctionSignature, signature_of
 from rivers.exceptions import AssetDefinitionError, TaskDefinitionError
 
-if TYPE_CHECKING:
-    from rivers.io_handlers.base import BaseIOHandler
 
-
-class Task(MappableNode):
+class Task(MappableNode, FunctionDefinition):
     """A function usable as a step inside ``Asset.from_graph`` bodies.
 
     Outside a graph body, calling the task runs the function directly; inside
@@ -77,21 +75,6 @@ class Task(MappableNode):
     def is_async(self) -> bool:
         """The wrapped function is ``async def``."""
         return self._fn is not None and inspect.iscoroutinefunction(self._fn)
-
-    @property
-    def io_handler_spec(self) -> BaseIOHandler | str | None:
-        """The handler as given: an instance, the key of a resource holding one (a ``str``), or None."""
-        return self._io_handler
-
-    @property
-    def fn(self) -> Callable[..., Any] | None:
-        """The decorated function (None before binding)."""
-        return self._fn
-
-    @property
-    def signature(self) -> FunctionSignature | None:
-        """The bound function's parameters (None before binding)."""
-        return self._signature
 
     def __repr__(self) -> str:
         return f"Task(name={self.name!r})"

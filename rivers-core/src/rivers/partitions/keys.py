@@ -18,12 +18,13 @@ import itertools
 import json
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar, Iterable, TypeAlias, Union
 
 from rivers.exceptions import PartitionDefinitionError, PartitionValidationError
 
 __all__ = [
     "KEY_RESERVED",
+    "PartitionKeyLike",
     "DIMENSION_RESERVED",
     "PartitionKey",
     "as_partition_key",
@@ -498,3 +499,8 @@ def as_partition_key(value: Any) -> PartitionKey:
         f"expected a partition key, got {type(value).__name__}; pass a PartitionKey, a str "
         "(single key) or a dict of dimension -> value (multi key)"
     )
+
+
+#: What the run APIs take as a partition key: a :class:`PartitionKey`, a ``str`` (a single key) or a mapping
+#: ``dimension -> value(s)`` (a multi key); :func:`as_partition_key` turns each into a key.
+PartitionKeyLike: TypeAlias = Union[PartitionKey, str, Mapping[str, "str | list[str]"]]

@@ -88,7 +88,8 @@ class EngineApi:
     def claim_concurrency_slots(self, run_id: str, step_key: str,
                                 pools: Sequence[tuple[str, int]]) -> ConcurrencyClaimStatus:
         """Claim a step's slots in all its pools at once, or queue it as pending."""
-        status: ConcurrencyClaimStatus = self._claim_concurrency_slots(run_id, step_key, pools)  # type: ignore[attr-defined]
+        claim = self._claim_concurrency_slots  # type: ignore[attr-defined]
+        status: ConcurrencyClaimStatus = claim(run_id, step_key, pools)
         return status
 
     def free_concurrency_slots(self, run_id: str, step_key: str) -> None:
