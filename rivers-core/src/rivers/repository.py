@@ -275,9 +275,7 @@ class CodeRepository:
         / :class:`~rivers.runs.RunTerminated`.
         """
         state = self._state()
-        nodes = state.select(selection, include_upstream=include_upstream)
-        key = state.check_partition_request(nodes, partition_key)
-        plan = state.plan(MATERIALIZE_JOB, nodes, allow_incomplete=True)
+        plan, key = state.materialize_plan(selection, partition_key, include_upstream=include_upstream)
         request = state.run_request(
             plan, executor=executor or self.default_executor, partition_key=key, partition_checked=True, tags=tags,
             config=config, run_id=run_id_override, raise_on_error=raise_on_error, resume=resume, retry=retry,

@@ -349,6 +349,15 @@ class ResolvedRepository:
             self._plans[cache_key] = plan
         return plan
 
+    def materialize_plan(self, selection: SelectionLike | None, partition_key: PartitionKeyLike | None, *,
+                         include_upstream: bool = False) -> tuple[ExecutionPlan, PartitionKey | None]:
+        """The plan of ``materialize(selection, partition_key)`` and the run's key, checked against the selection."""
+        from rivers.jobs import MATERIALIZE_JOB
+
+        nodes = self.select(selection, include_upstream=include_upstream)
+        key = self.check_partition_request(nodes, partition_key)
+        return self.plan(MATERIALIZE_JOB, nodes, allow_incomplete=True), key
+
     def job_plan(self, job: Job) -> ExecutionPlan:
         """The plan of a job (its members; graph members pull in their internals)."""
         nodes = self.select(job.selection(), include_upstream=False)

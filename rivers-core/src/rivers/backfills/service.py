@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 
+from rivers._record import Record
 from rivers.backfills.planning import BackfillPlan, plan_backfill, strategy_from_dict, strategy_to_dict
-from rivers.backfills.request import BackfillRequest
 from rivers.backfills.results import BackfillResult
 from rivers.backfills.runner import check_failure_policy, run_backfill, signal_cancel
 from rivers.backfills.state import BackfillRecord, load_backfill, request_cancel, save_backfill
 from rivers.exceptions import ExecutionError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rivers.execution.executors import Executor
-    from rivers.partitions.keys import PartitionKey
+    from rivers.partitions.keys import PartitionKey, PartitionKeyLike
+    from rivers.partitions.ranges import PartitionKeyRange
+    from rivers.partitions.strategy import BackfillStrategy
+    from rivers.selection import SelectionLike
     from rivers.repository_state import ResolvedRepository
     from rivers.storage import Storage
 
@@ -24,6 +29,27 @@ __all__ = ["BackfillRequest", "start_backfill", "cancel_backfill", "rerun_backfi
 
 _PRIORITY_TAG = "rivers/priority"
 _BACKFILL_PRIORITY = "-10"
+
+
+class BackfillRequest(Record):
+    """The arguments of one backfill, as :func:`start_backfill` takes them (see :meth:`rivers.CodeRepository.backfill`).
+
+    ``executor`` is the one the runs use (the repository's default already
+    applied). :func:`start_backfill` validates the values, not this record.
+    """
+
+    selection: SelectionLike | None = None
+    partition_keys: Sequence[PartitionKeyLike] | None = None
+    partition_range: PartitionKeyRange | None = None
+    strategy: BackfillStrategy | None = None
+    failure_policy: str = "continue"
+    max_concurrency: int = 4
+    tags: Sequence[tuple[str, str]] | None = None
+    config: dict[str, Any] | None = None  # user config by asset
+    block: bool = True
+    dry_run: bool = False
+    executor: Executor | None = None
+    progress: Callable[[BackfillRecord], None] | None = None
 
 
 def start_backfill(state: ResolvedRepository, request: BackfillRequest) -> BackfillResult:

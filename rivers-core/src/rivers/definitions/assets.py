@@ -7,10 +7,10 @@ import inspect
 from typing import TYPE_CHECKING, Any, Callable
 
 from rivers.definitions.asset_def import AssetDef, DepDef, check_deps, mapping_key_name
-from rivers.definitions.bound import FunctionDefinition
 from rivers.definitions.composition import InvokedNodeOutput, active_composition, compose
 from rivers.definitions.compute import Compute, check_compute
 from rivers.definitions.options import (
+    FunctionDefinition,
     check_hooks,
     check_io_handler,
     check_metadata,

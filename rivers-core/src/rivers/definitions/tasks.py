@@ -5,9 +5,14 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
-from rivers.definitions.bound import FunctionDefinition
 from rivers.definitions.composition import MappableNode, active_composition
-from rivers.definitions.options import check_io_handler, check_partitions_def, check_retry, check_tags
+from rivers.definitions.options import (
+    FunctionDefinition,
+    check_io_handler,
+    check_partitions_def,
+    check_retry,
+    check_tags,
+)
 from rivers.definitions.signature import FunctionSignature, signature_of
 from rivers.exceptions import AssetDefinitionError, TaskDefinitionError
 

@@ -18,15 +18,16 @@ import os
 import random
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rivers.exceptions import ExecutionError
 
 if TYPE_CHECKING:
     from rivers.execution.event_writer import EventWriter
     from rivers.storage import Storage
+    from rivers.storage.pools import BlockReason, ConcurrencyClaimStatus
 
-def register_pools(storage: Any, limits: dict[str, int], declared: set[str]) -> None:
+def register_pools(storage: Storage, limits: dict[str, int], declared: set[str]) -> None:
     """At resolve: write ``CodeRepository(pool_limits=...)`` and register other declared pools as unlimited.
 
     Configured limits replace stored ones (their leases are kept); pools only
@@ -74,7 +75,8 @@ def _env_float(name: str, default: float) -> float:
     return max(value, 0.0)
 
 
-def claim_timed_out(key: str, pools: list[tuple[str, int]], waited: float, reason: Any) -> ExecutionError:
+def claim_timed_out(key: str, pools: list[tuple[str, int]], waited: float,
+                    reason: BlockReason | None) -> ExecutionError:
     listed = ", ".join(f"'{pool}' ({slots} slot{'s' if slots != 1 else ''})" for pool, slots in pools)
     detail = f": {reason}" if reason else ""
     return ExecutionError(
@@ -98,7 +100,7 @@ class RunPoolClaims:
         self._sequence = 0
 
     # ------------------------------------------------------------- claiming
-    def try_claim(self, key: str, pools: list[tuple[str, int]]) -> Any:
+    def try_claim(self, key: str, pools: list[tuple[str, int]]) -> ConcurrencyClaimStatus:
         """One claim attempt; returns the storage's :class:`ConcurrencyClaimStatus`."""
         status = self.storage.claim_concurrency_slots(self.run_id, key, pools)
         if status.is_claimed:

@@ -276,7 +276,8 @@ class MultiKey(PartitionKey):
             return [self]
         names = [name for name, _ in self._dims]
         choices = [sorted(set(values)) for _, values in self._dims]
-        keys = [multi_key_from_sorted(tuple(zip(names, ((v,) for v in combo)))) for combo in itertools.product(*choices)]
+        keys = [multi_key_from_sorted(tuple(zip(names, ((v,) for v in combo))))
+                for combo in itertools.product(*choices)]
         keys.sort(key=str)
         return keys
 
