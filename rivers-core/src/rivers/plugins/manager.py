@@ -485,7 +485,9 @@ class RiversPluginManager:
             summary = self._known_summary()
             if summary is not None and not any(hook in OBSERVER_HOOKS for plugin in summary.values()
                                                for hook in plugin["hooks"]):
-                return Observers()  # no installed plugin observes runs: nothing to load for that
+                # no installed plugin observes runs: nothing to load for that (a registration clears this)
+                observers = self._observers = Observers()
+                return observers
             self.load_entry_points()
             with self._lock:
                 # without pluggy the built-ins are the only plugin, and they observe nothing
