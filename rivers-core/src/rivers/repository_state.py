@@ -28,21 +28,21 @@ if TYPE_CHECKING:
     from rivers.definitions.assets import Asset
     from rivers.definitions.retry import RetryPolicy
     from rivers.definitions.tasks import Task
-    from rivers.execution.runtime import StepRuntime
-    from rivers.graph.model import Node
-    from rivers.metadata import MetadataValue
-    from rivers.partitions.base import PartitionsDefinition
-    from rivers.partitions.context import PartitionContext
-    from rivers.runs.queue import RunQueueConfig
-    from rivers.selection import SelectionLike
-    from rivers.storage import Storage
     from rivers.execution.executors import Executor
     from rivers.execution.plan import ExecutionPlan
     from rivers.execution.result import RunResult
+    from rivers.execution.runtime import StepRuntime
+    from rivers.graph.model import Node
     from rivers.jobs import Job
+    from rivers.metadata import MetadataValue
+    from rivers.partitions.base import PartitionsDefinition
+    from rivers.partitions.context import PartitionContext
     from rivers.partitions.keys import PartitionKey, PartitionKeyLike
     from rivers.runs.handle import RunHandle
     from rivers.runs.launcher import RunLauncher, RunRequest
+    from rivers.runs.queue import RunQueueConfig
+    from rivers.selection import SelectionLike
+    from rivers.storage import Storage
     from rivers.storage.records import LaunchedBy
 
 
