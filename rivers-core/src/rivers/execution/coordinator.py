@@ -127,8 +127,7 @@ class RunCoordinator:
         if self.state.partition is not None:
             from rivers.execution.partition_progress import run_progress
 
-            self._progress = run_progress(self.storage, self.run_id, self.state.partition,
-                                          self.state.dynamic_partitions())
+            self._progress = run_progress(self.storage, self.run_id, self.state.partition)
         if self.observers.active:
             from rivers.plugins.events import RunStarted
 
@@ -158,9 +157,8 @@ class RunCoordinator:
             self._cancelled = False
             self.stop_reason = None
         with self.storage._batch():  # the last events and the final status: one commit
-            abandoned = self._progress.abandoned() if self._progress is not None else None
-            if abandoned:
-                self._writer.add([], [], abandoned)  # steps that never ended hold nothing any more
+            if self._progress is not None and self._progress.held:  # steps that never ended: they hold nothing now
+                self._writer.add([], [], self._progress.abandoned())
             self._writer.close()
             self.storage._update_run(self.run_id, status=status, end_time=time.time_ns())
         failed = [(name, describe_error(error)) for name, error in self.failures]

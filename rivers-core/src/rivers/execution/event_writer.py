@@ -134,11 +134,8 @@ class EventWriter:
     def _store(self, events: list[Any], logs: list[Any], progress: list[Any] | None) -> None:
         storage = self._storage
         if progress:  # one write for the events and the partition statuses they settle
-            with storage._batch():
-                self._store(events, logs, None)
-                storage._record_partition_progress(progress)
-            return
-        if events:
+            storage._record_partition_progress(progress, events)
+        elif events:
             storage._append_events(events)
         if logs:
             storage._append_logs(logs)

@@ -27,17 +27,18 @@ from rivers.storage.partition_progress import FAILED, IN_PROGRESS, ProgressChang
 __all__ = ["RunPartitionProgress", "run_progress"]
 
 
-def run_progress(storage: Any, run_id: str, partition: Any, dynamic: Any) -> RunPartitionProgress | None:
+def run_progress(storage: Any, run_id: str, partition: Any) -> RunPartitionProgress | None:
     """The progress recorder of a run of ``partition`` (``None``: unpartitioned, or storage lacks the capability)."""
     if partition is None or Capability.PARTITION_STATUS not in getattr(type(storage), "capabilities", ()):
         return None
-    return RunPartitionProgress(storage, run_id, partition, dynamic)
+    # dynamic definitions look their keys up in storage (only when asked: time windows never do)
+    return RunPartitionProgress(storage, run_id, partition, lambda name: storage._dynamic_partitions(name) or [])
 
 
 class RunPartitionProgress:
     """Records one run's partition progress: ``started(runtime)``, ``ended(outcome)``, ``abandoned()``."""
 
-    __slots__ = ("_storage", "_run_id", "_partition", "_dynamic", "_positions", "_held")
+    __slots__ = ("_storage", "_run_id", "_partition", "_dynamic", "_positions", "held")
 
     def __init__(self, storage: Any, run_id: str, partition: Any, dynamic: Any) -> None:
         self._storage = storage
@@ -47,7 +48,7 @@ class RunPartitionProgress:
         self._dynamic = dynamic
         self._positions: dict[int, tuple[Any, tuple[tuple[int, int], ...]]] = {}
         #: step key -> ``[(asset key, definition, ranges)]`` of the steps started and not ended
-        self._held: dict[str, list[tuple[str, Any, tuple[tuple[int, int], ...]]]] = {}
+        self.held: dict[str, list[tuple[str, Any, tuple[tuple[int, int], ...]]]] = {}
 
     def started(self, runtime: Any) -> None:
         """The step of ``runtime`` starts: its partitioned outputs' partitions are in progress (recorded now)."""
@@ -60,14 +61,14 @@ class RunPartitionProgress:
                     assets.append((write.name, definition, ranges))
         if not assets:
             return
-        self._held[runtime.key] = assets
+        self.held[runtime.key] = assets
         run_id = self._run_id
         self._storage._record_partition_progress(
             [ProgressChange(run_id, name, IN_PROGRESS, ranges) for name, _, ranges in assets])
 
     def ended(self, outcome: StepOutcome) -> list[ProgressChange]:
         """The changes of a step that ended with ``outcome`` (for the event writer, with the step's events)."""
-        assets = self._held.pop(outcome.key, None)
+        assets = self.held.pop(outcome.key, None)
         if assets is None:
             return []
         run_id = self._run_id
@@ -91,8 +92,8 @@ class RunPartitionProgress:
         """The run ends: clear what the steps that never ended (canceled, terminated) still hold."""
         run_id = self._run_id
         changes = [ProgressChange(run_id, name, None, ranges)
-                   for assets in self._held.values() for name, _, ranges in assets]
-        self._held.clear()
+                   for assets in self.held.values() for name, _, ranges in assets]
+        self.held.clear()
         return changes
 
     # -- positions -------------------------------------------------------------------
@@ -103,9 +104,16 @@ class RunPartitionProgress:
         if cached is not None and cached[0] is definition:
             return cached[1]
         partition = self._partition
-        values = getattr(partition, "values", None)  # a single-dimension key: index its values directly
-        keys = values if type(values) is tuple else partition.members()
-        ranges = self._key_positions(definition, keys)
+        value = partition.single_value()
+        if value is not None:  # one key (the common case)
+            try:
+                position = definition.index_of(value, dynamic_partitions=self._dynamic)
+            except Exception:  # noqa: BLE001 - a key the definition cannot place has no status; never fail a run
+                position = None
+            ranges = () if position is None else ((position, position + 1),)
+        else:
+            values = getattr(partition, "values", None)  # a single-dimension key: index its values directly
+            ranges = self._key_positions(definition, values if type(values) is tuple else partition.members())
         self._positions[id(definition)] = (definition, ranges)
         return ranges
 

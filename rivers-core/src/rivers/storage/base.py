@@ -192,18 +192,22 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         """
         return contextlib.nullcontext()
 
-    def _record_partition_progress(self, changes: Sequence[ProgressChange]) -> None:
-        """Record the engine's partition progress changes (capability ``partition_status`` only).
+    def _record_partition_progress(
+        self, changes: Sequence[ProgressChange], events: Sequence[StoredEvent] = ()
+    ) -> None:
+        """Append ``events`` and record the engine's partition progress ``changes`` (capability ``partition_status``).
 
-        The engine calls it when a partitioned step starts (``in_progress``)
-        and ends (``failed``, or cleared), see
-        :mod:`rivers.storage.partition_progress`. This default applies them
-        at once through ``_update_partition_status`` and ``_kv_update``; a
-        backend with a write-behind queue overrides it to queue them with the
-        run's events and apply them in the same transaction.
+        The engine calls it when a partitioned step starts (``in_progress``,
+        no events) and with the events of a step that ended (``failed``, or
+        cleared), see :mod:`rivers.storage.partition_progress`. This default
+        appends the events, then applies the changes through
+        ``_update_partition_status`` and ``_kv_update``; a backend with a
+        write-behind queue overrides it to write both in one transaction.
         """
         from rivers.storage.partition_progress import record_now
 
+        if events:
+            self._append_events(events)
         record_now(self, changes)
 
     def _kv_put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
@@ -266,7 +270,9 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         killed within its first fraction of a second, or written by an older
         rivers) is dead once it started more than
         :data:`~rivers.storage.monitor.OWNERLESS_GRACE_S` ago. Its completed
-        steps are kept, so ``rivers resume RUN_ID`` continues it. Reads
+        steps are kept, so ``rivers resume RUN_ID`` continues it; the
+        partitions it held in progress become ``failed`` (capability
+        ``partition_status``, see :mod:`rivers.storage.partition_progress`). Reads
         (:meth:`get_run`, :meth:`get_runs`) do the same for the runs they
         return that recorded an owner; ``rivers runs`` and the automation
         daemon call this. ``run_ids``: look at those runs only.

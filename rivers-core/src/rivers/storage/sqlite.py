@@ -468,13 +468,20 @@ class SqliteStorage(Storage):
         rows = [log_to_row(log) for log in logs]
         self._write(lambda conn: _insert_rows(conn, _INSERT_LOG, rows))
 
-    def _record_partition_progress(self, changes: Sequence[ProgressChange]) -> None:
-        queued, flush = self._queue.queue_records((), (), changes)
+    def _record_partition_progress(self, changes: Sequence[ProgressChange], events: Sequence[StoredEvent] = ()) -> None:
+        queued, flush = self._queue.queue_records(events, (), changes)
         if queued:
             if flush:
                 self._flush_now()
             return
-        self._write(lambda conn: self._apply_progress(conn, changes))
+        rows = [event_to_row(event) for event in events]
+
+        def operation(conn: sqlite3.Connection) -> None:
+            if rows:
+                _insert_rows(conn, _INSERT_EVENT, rows)
+            self._apply_progress(conn, changes)
+
+        self._write(operation)
 
     def _apply_progress(self, conn: sqlite3.Connection, changes: Sequence[ProgressChange]) -> None:
         """Apply partition progress changes inside the open transaction (see :mod:`rivers.storage._sqlite_progress`)."""
