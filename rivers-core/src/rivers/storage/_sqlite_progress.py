@@ -5,9 +5,10 @@ values wait in the write-behind queue with the run's events; the flush that
 writes those events calls :func:`apply_progress` in the same ``BEGIN
 IMMEDIATE`` transaction. Per asset the queued changes are folded into the
 stored ranges (one indexed read of the assets touched), and a row is written
-only when its ranges changed: a short step's ``in_progress`` and its clear
-in the same flush cost no write, and neither does the clear of a partition
-that had no status. The in-progress holds of runs (the
+only when its ranges changed: a short step's ``in_progress`` and its end in
+the same flush are one change (:func:`~rivers.storage.partition_progress.cancel_pairs`),
+and clearing partitions of an asset without a stored row costs no write (nor
+any work beyond the read). The in-progress holds of runs (the
 :data:`~rivers.storage.partition_progress.PROGRESS_KEY` kv entry) are read
 and written only for runs whose stored holds change.
 """
@@ -25,6 +26,7 @@ from rivers.storage.partition_progress import (
     ProgressChange,
     apply_changes,
     by_asset,
+    cancel_pairs,
     decode_holds,
     encode_holds,
 )
@@ -38,7 +40,8 @@ _PUT_HOLDS: Final = "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)"
 
 def apply_progress(conn: sqlite3.Connection, changes: Sequence[ProgressChange], ledger: HoldsLedger) -> list[str]:
     """Apply ``changes`` (oldest first) inside the open transaction; the run ids to pass to ``ledger.stored``."""
-    grouped = by_asset(changes)
+    status_changes, hold_changes = cancel_pairs(changes)
+    grouped = by_asset(status_changes)
     keys = list(grouped)
     stored: dict[str, str] = {}
     for start in range(0, len(keys), 500):
@@ -47,10 +50,12 @@ def apply_progress(conn: sqlite3.Connection, changes: Sequence[ProgressChange], 
         stored.update(conn.execute(sql, chunk).fetchall())
     for asset_key, group in grouped.items():
         before = stored.get(asset_key)
+        if before is None and all(change.status is None for change in group):
+            continue  # clearing partitions that have no status: nothing to write
         ranges = apply_changes(PartitionStatusRanges.from_json(before), group)
         if ranges.to_json() != (before or "[]"):
             put_partition_status(conn, asset_key, ranges)
-    changed_runs = ledger.stage(changes)
+    changed_runs = ledger.stage(hold_changes) if hold_changes else []
     if changed_runs:
         row = conn.execute(_SELECT_HOLDS, (PROGRESS_KEY,)).fetchone()
         holds = ledger.merge_into(decode_holds(None if row is None else bytes(row[0])), changed_runs)

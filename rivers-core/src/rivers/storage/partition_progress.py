@@ -42,6 +42,7 @@ __all__ = [
     "RunHolds",
     "apply_changes",
     "by_asset",
+    "cancel_pairs",
     "coalesce",
     "decode_holds",
     "encode_holds",
@@ -127,6 +128,34 @@ def by_asset(changes: Iterable[ProgressChange]) -> dict[str, list[ProgressChange
     for change in changes:
         grouped.setdefault(change.asset_key, []).append(change)
     return grouped
+
+
+def cancel_pairs(changes: Sequence[ProgressChange]) -> tuple[list[ProgressChange], list[ProgressChange]]:
+    """``(status changes, hold changes)`` of ``changes`` written together, with the starts their end settles cut.
+
+    A step's ``in_progress`` followed, in the same write, by its end (the
+    same run, asset and ranges) has the end's effect alone on the stored
+    ranges, and none on the run's holds: the first list leaves out such
+    starts, the second leaves out both.
+    """
+    started: dict[tuple[str, str, tuple[tuple[int, int], ...]], int] = {}
+    settled: list[int] = []
+    for index, change in enumerate(changes):
+        key = (change.run_id, change.asset_key, change.ranges)
+        if change.status == IN_PROGRESS:
+            started[key] = index
+        else:
+            start = started.pop(key, None)
+            if start is not None:
+                settled.append(start)
+                settled.append(index)
+    if not settled:
+        return list(changes), list(changes)
+    ends = set(settled[1::2])
+    skipped = set(settled)
+    status_changes = [change for index, change in enumerate(changes) if index not in skipped or index in ends]
+    hold_changes = [change for index, change in enumerate(changes) if index not in skipped]
+    return status_changes, hold_changes
 
 
 # -- which run holds which in-progress ranges -----------------------------------------
