@@ -221,3 +221,21 @@ def test_reconcile_settles_the_partitions_of_a_killed_controller(tmp_path: Path)
     assert _counts(reader) == {"materialized": 0, "failed": 2, "in_progress": 0}
     assert decode_holds(reader.kv_get(PROGRESS_KEY)) == {}
     assert reader.reconcile_runs() == []  # settled once
+
+
+def test_an_interrupted_run_leaves_no_partition_in_progress(tmp_path: Path) -> None:
+    process, db, gate = _start_controller(tmp_path)
+    try:
+        _wait_for(lambda: (gate / "started").exists(), "the step to start")
+        reader = rs.Storage.embedded(db)
+        _wait_for(lambda: reader.get_partition_status("events").count("in_progress") == 2, "in_progress")
+        process.send_signal(signal.SIGINT)  # Ctrl-C: the run is recorded as canceled
+        assert process.wait(timeout=60) != 0
+    finally:
+        (gate / "release").touch()
+        process.kill()
+        process.wait()
+    (run,) = reader.get_runs()
+    assert run.status == "Canceled"
+    assert list(reader.get_partition_status("events").segments()) == []
+    assert decode_holds(reader.kv_get(PROGRESS_KEY)) == {}

@@ -229,13 +229,15 @@ class RunCoordinator:
         progress = self._progress
         if progress is None:
             self._writer.add(outcome.events, outcome.logs)
-        else:  # the step's partition statuses change in the same write as its events
-            self._writer.add(outcome.events, outcome.logs, progress.ended(outcome))
         self._ended.add(outcome.key)
         if self.state.partition is not None:
+            marked = len(self.failed_partitions)
             for event in outcome.events:
                 if event.event_type == "PartitionFailure":
                     self.failed_partitions.append((event.asset_key, event.partition_key, dict(event.metadata)["error"]))
+            if progress is not None:  # the step's partition statuses change in the same write as its events
+                changes = progress.ended(outcome, len(self.failed_partitions) > marked)
+                self._writer.add(outcome.events, outcome.logs, changes)
         if outcome.status == FAILURE and self._first_error is None:
             self._first_error = outcome.error
         if outcome.failed_nodes:

@@ -66,15 +66,19 @@ class RunPartitionProgress:
         self._storage._record_partition_progress(
             [ProgressChange(run_id, name, IN_PROGRESS, ranges) for name, _, ranges in assets])
 
-    def ended(self, outcome: StepOutcome) -> list[ProgressChange]:
-        """The changes of a step that ended with ``outcome`` (for the event writer, with the step's events)."""
+    def ended(self, outcome: StepOutcome, marked_failed: bool = False) -> list[ProgressChange]:
+        """The changes of a step that ended with ``outcome`` (for the event writer, with the step's events).
+
+        ``marked_failed``: its events have ``PartitionFailure`` events (keys
+        the step marked failed with ``context.mark_partition_failed``).
+        """
         assets = self.held.pop(outcome.key, None)
         if assets is None:
             return []
         run_id = self._run_id
         status = outcome.status
         failed_nodes = outcome.failed_nodes
-        marked = _marked_failed(outcome) if status == SUCCESS else None
+        marked = _marked_failed(outcome) if marked_failed and status == SUCCESS else None
         changes = []
         for name, definition, ranges in assets:
             if status == FAILURE and (not failed_nodes or name in failed_nodes):
