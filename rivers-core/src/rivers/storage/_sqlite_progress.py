@@ -36,6 +36,7 @@ __all__ = ["apply_progress"]
 
 _SELECT_HOLDS: Final = "SELECT value FROM kv WHERE key = ?"
 _PUT_HOLDS: Final = "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)"
+_DELETE_STATUS: Final = "DELETE FROM partition_status WHERE asset_key = ?"
 
 
 def apply_progress(conn: sqlite3.Connection, changes: Sequence[ProgressChange], ledger: HoldsLedger) -> list[str]:
@@ -50,10 +51,14 @@ def apply_progress(conn: sqlite3.Connection, changes: Sequence[ProgressChange], 
         stored.update(conn.execute(sql, chunk).fetchall())
     for asset_key, group in grouped.items():
         before = stored.get(asset_key)
-        if before is None and all(change.status is None for change in group):
+        if (before is None or before == "[]") and all(change.status is None for change in group):
             continue  # clearing partitions that have no status: nothing to write
         ranges = apply_changes(PartitionStatusRanges.from_json(before), group)
-        if ranges.to_json() != (before or "[]"):
+        after = ranges.to_json()
+        if after == "[]":
+            if before is not None:
+                conn.execute(_DELETE_STATUS, (asset_key,))  # no status left: no row (the next clears cost nothing)
+        elif after != before:
             put_partition_status(conn, asset_key, ranges)
     changed_runs = ledger.stage(hold_changes) if hold_changes else []
     if changed_runs:
