@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from rivers.execution.outcome import FAILURE, SUCCESS, StepOutcome
+from rivers.execution.partition_requests import dynamic_lookup
 from rivers.storage.contract import Capability
 from rivers.storage.partition_progress import FAILED, IN_PROGRESS, ProgressChange, coalesce
 
@@ -32,7 +33,7 @@ def run_progress(storage: Any, run_id: str, partition: Any) -> RunPartitionProgr
     if partition is None or Capability.PARTITION_STATUS not in getattr(type(storage), "capabilities", ()):
         return None
     # dynamic definitions look their keys up in storage (only when asked: time windows never do)
-    return RunPartitionProgress(storage, run_id, partition, lambda name: storage._dynamic_partitions(name) or [])
+    return RunPartitionProgress(storage, run_id, partition, dynamic_lookup(storage))
 
 
 class RunPartitionProgress:

@@ -28,9 +28,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Final, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Final
 
-from rivers.storage.partition_status import PartitionStatusRanges
+if TYPE_CHECKING:  # (imported where ranges are built: a short run's path never needs them)
+    from typing import Protocol
+
+    from rivers.storage.partition_status import PartitionStatusRanges
+
+    #: The in-progress ranges of each run: ``{run_id: {asset key: ranges (status in_progress only)}}``.
+    RunHolds = dict[str, dict[str, PartitionStatusRanges]]
+
+    class ProgressStore(Protocol):
+        """What :func:`record_now` and :func:`settle_dead_run` use of a storage (capabilities kv, partition_status)."""
+
+        def kv_get(self, key: str) -> bytes | None: ...
+
+        def _kv_update(self, key: str, update: Callable[[bytes | None], bytes]) -> None: ...
+
+        def _update_partition_status(
+            self, asset_key: str, update: Callable[[PartitionStatusRanges], PartitionStatusRanges]
+        ) -> None: ...
 
 __all__ = [
     "IN_PROGRESS",
@@ -38,11 +55,10 @@ __all__ = [
     "PROGRESS_KEY",
     "HoldsLedger",
     "ProgressChange",
-    "ProgressStore",
-    "RunHolds",
     "apply_changes",
     "by_asset",
     "cancel_pairs",
+    "cleared_assets",
     "coalesce",
     "decode_holds",
     "encode_holds",
@@ -57,12 +73,8 @@ FAILED: Final = "failed"
 #: The kv entry naming the in-progress ranges each run holds (``{run_id: {asset: [[start, stop], ...]}}``).
 PROGRESS_KEY: Final = "rivers/partition_progress"
 
-#: The in-progress ranges of each run: ``{run_id: {asset key: ranges (status in_progress only)}}``.
-RunHolds = dict[str, dict[str, PartitionStatusRanges]]
-
-
-class ProgressChange(NamedTuple):
-    """One change a run makes to an asset's partition statuses.
+class ProgressChange:
+    """One change a run makes to an asset's partition statuses (a plain class: made twice per partitioned step).
 
     ``status`` is ``"in_progress"`` (a step starts), ``"failed"`` (it
     failed) or ``None`` (it succeeded, or it ended without running: the
@@ -71,22 +83,24 @@ class ProgressChange(NamedTuple):
     position ranges, sorted and disjoint.
     """
 
-    run_id: str
-    asset_key: str
-    status: str | None
-    ranges: tuple[tuple[int, int], ...]
+    __slots__ = ("run_id", "asset_key", "status", "ranges")
 
+    def __init__(self, run_id: str, asset_key: str, status: str | None, ranges: tuple[tuple[int, int], ...]) -> None:
+        self.run_id = run_id
+        self.asset_key = asset_key
+        self.status = status
+        self.ranges = ranges
 
-class ProgressStore(Protocol):
-    """What :func:`record_now` and :func:`settle_dead_run` use of a storage (capabilities kv and partition_status)."""
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ProgressChange):
+            return NotImplemented
+        return (self.run_id, self.asset_key, self.status, self.ranges) == (
+            other.run_id, other.asset_key, other.status, other.ranges)
 
-    def kv_get(self, key: str) -> bytes | None: ...
+    __hash__ = None  # type: ignore[assignment]
 
-    def _kv_update(self, key: str, update: Callable[[bytes | None], bytes]) -> None: ...
-
-    def _update_partition_status(
-        self, asset_key: str, update: Callable[[PartitionStatusRanges], PartitionStatusRanges]
-    ) -> None: ...
+    def __repr__(self) -> str:
+        return f"ProgressChange({self.run_id!r}, {self.asset_key!r}, {self.status!r}, {self.ranges!r})"
 
 
 # -- applying changes to stored ranges ----------------------------------------------
@@ -158,6 +172,22 @@ def cancel_pairs(changes: Sequence[ProgressChange]) -> tuple[list[ProgressChange
     return status_changes, hold_changes
 
 
+def cleared_assets(status_changes: Sequence[ProgressChange], hold_changes: Sequence[ProgressChange]) -> set[str] | None:
+    """The assets of ``status_changes`` when they only clear and no run's holds change (else ``None``).
+
+    Then nothing is written unless one of those assets has a stored status:
+    the common case of short successful runs, checked with one read.
+    """
+    if hold_changes:
+        return None
+    assets = set()
+    for change in status_changes:
+        if change.status is not None:
+            return None
+        assets.add(change.asset_key)
+    return assets
+
+
 # -- which run holds which in-progress ranges -----------------------------------------
 
 
@@ -166,6 +196,8 @@ def update_holds(holds: RunHolds, changes: Iterable[ProgressChange]) -> set[str]
 
     A run that holds nothing any more is removed from ``holds``.
     """
+    from rivers.storage.partition_status import PartitionStatusRanges
+
     touched = set()
     for change in changes:
         run_id = change.run_id
@@ -201,6 +233,8 @@ def decode_holds(value: bytes | None) -> RunHolds:
     """Inverse of :func:`encode_holds` (``None``, empty or unreadable: nothing held)."""
     if not value:
         return {}
+    from rivers.storage.partition_status import PartitionStatusRanges
+
     try:
         data = json.loads(value)
     except ValueError:
