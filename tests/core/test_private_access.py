@@ -32,6 +32,7 @@ import pathlib
 import pytest
 
 import rivers
+from rivers.storage import Storage
 from rivers.storage.contract import CAPABILITY_PROTOCOLS
 
 ROOT = pathlib.Path(rivers.__file__).resolve().parents[3]
@@ -49,10 +50,12 @@ SOURCES = {
     )},
 }
 
-#: The backend protocol: underscore methods of the storage contract's capability protocols.
+#: The backend protocol: underscore methods of the storage contract's capability protocols, and the
+#: underscore methods rivers.Storage defines for backends to override (``_start_run``, ``_batch``,
+#: ``_record_partition_progress``, ...).
 STORAGE_HOOKS = frozenset(
-    name for protocol in CAPABILITY_PROTOCOLS.values() for name in vars(protocol)
-    if name.startswith("_") and not name.startswith("__")
+    name for namespace in (*CAPABILITY_PROTOCOLS.values(), Storage) for name, value in vars(namespace).items()
+    if name.startswith("_") and not name.startswith("__") and callable(value)
 )
 #: Modules that may call the backend protocol directly: the storage layer, its conformance kits, backends.
 STORAGE_LAYER = ("rivers.storage", "rivers.testing.storage", "rivers.testing._storage_monitoring",
