@@ -326,6 +326,31 @@ def test_threads_claiming_one_backfill_get_it_once() -> None:
     assert claim_backfill(repo.storage, handle.backfill_id) is None
 
 
+DIES_AFTER_CLAIMING = """
+    import os, sys
+    import rivers as rs
+    import rivers.backfills.state as state
+
+    storage = rs.Storage.embedded(".rivers/rivers.db")
+    # the process dies right after its claim, before it could mark the backfill InProgress
+    state.save_backfill = lambda *args, **kwargs: os._exit(0)
+    state.claim_backfill(storage, sys.argv[1])
+    os._exit(3)
+"""
+
+
+def test_a_claim_whose_process_died_before_starting_the_backfill_is_taken_over() -> None:
+    calls: list[str] = []
+    repo = repo_of(letter_asset(calls))
+    handle = repo.backfill(partition_keys=["a", "b"], block=False)
+    died = subprocess.run([sys.executable, "-c", textwrap.dedent(DIES_AFTER_CLAIMING), handle.backfill_id],
+                          capture_output=True, text=True, timeout=60)
+    assert died.returncode == 0, died.stderr  # it claimed (and died in the save that follows)
+    assert handle.status == "Requested"
+    assert handle.start() is True
+    assert handle.wait(timeout=60).status == "CompletedSuccess" and sorted(calls) == ["a", "b"]
+
+
 def test_a_blocking_backfill_is_never_requested() -> None:
     # a blocking backfill is stored InProgress (owned by this process) from the start: no daemon picks it up too
     seen: list[str] = []
@@ -376,3 +401,21 @@ def test_rerun_backfill_block_false_returns_a_handle_too() -> None:
     assert (result.status, result.completed, [str(k) for k in result.partition_keys]) == ("CompletedSuccess", 1, ["b"])
     assert ("rivers/rerun_of", first.backfill_id) in handle.progress.tags
     assert sorted(calls[:3]) == ["a", "b", "c"] and calls[3:] == ["b"]  # only the failed key ran again
+
+
+def test_a_progress_object_failing_at_start_leaves_the_backfill_canceled_not_in_progress() -> None:
+    class Progress:
+        def started(self, record: Any) -> None:
+            raise RuntimeError("no terminal")
+
+        def __call__(self, record: Any) -> None:
+            pass
+
+    calls: list[str] = []
+    repo = repo_of(letter_asset(calls))
+    handle = repo.backfill(partition_keys=["a"], block=False, progress=Progress())
+    assert handle.start()
+    with pytest.raises(RuntimeError, match="no terminal"):
+        handle.wait(timeout=30)
+    assert (handle.status, handle.canceled, calls) == ("Canceled", 1, [])
+    assert "no terminal" in handle.progress.error

@@ -65,7 +65,11 @@ def _handle(state: Any, plan: BackfillPlan, record: BackfillRecord, *, executor:
     def execute(claimed: BackfillRecord) -> BackfillRecord:
         started = getattr(progress, "started", None)
         if started is not None:
-            started(claimed)
+            try:
+                started(claimed)
+            except BaseException as error:
+                _not_started(state.storage, claimed, "Canceled", "canceled", f"backfill interrupted: {error!r}")
+                raise
         return run_backfill(state, plan, claimed, executor=executor, tags=[tuple(tag) for tag in claimed.tags],
                             config=config, progress=progress, queued=True)
 
@@ -190,10 +194,15 @@ def run_requested_backfill(state: Any, backfill_id: str, *, executor: Any) -> Ba
         keys = [from_stored_text(key) for key in record.partition_keys]
         plan = plan_backfill(state, record.selection, keys, None, strategy_from_dict(record.strategy))
     except Exception as error:
-        record.status, record.owner = "CompletedFailed", None
-        record.statuses = ["failed" if status == "pending" else status for status in record.statuses]
-        record.error = f"backfill could not start: {type(error).__name__}: {error}"
-        save_backfill(state.storage, record)
+        _not_started(state.storage, record, "CompletedFailed", "failed",
+                     f"backfill could not start: {type(error).__name__}: {error}")
         raise
     return run_backfill(state, plan, record, executor=executor, tags=[tuple(tag) for tag in record.tags],
                         config=None, queued=True)
+
+
+def _not_started(storage: Any, record: BackfillRecord, status: str, partition_status: str, error: str) -> None:
+    """Record a claimed backfill that never got to its runs as ``status``, its partitions as ``partition_status``."""
+    record.status, record.owner, record.error = status, None, error
+    record.statuses = [partition_status if current == "pending" else current for current in record.statuses]
+    save_backfill(storage, record)

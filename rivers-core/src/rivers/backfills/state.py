@@ -145,7 +145,7 @@ def _mark_died(storage: Any, record: BackfillRecord) -> BackfillRecord:
 def claim_backfill(storage: Any, backfill_id: str) -> BackfillRecord | None:
     """Take the ``Requested`` backfill ``backfill_id`` for this process: its record, now ``InProgress``, or ``None``.
 
-    The claim is one atomic ``_kv_update`` of the key
+    The claim is one atomic :meth:`~rivers.Storage.kv_update` of the key
     ``rivers/backfills/claims/<id>`` (atomic across processes, as the storage
     contract requires), so of several contenders (daemons, ``BackfillHandle.start()``
     in several processes or threads) exactly one gets the record; the others
@@ -169,7 +169,7 @@ def claim_backfill(storage: Any, backfill_id: str) -> BackfillRecord | None:
         won = held is None or not _claim_alive(held)
         return mine if won else held  # type: ignore[return-value]
 
-    storage._kv_update(_CLAIMS + backfill_id, take)
+    storage.kv_update(_CLAIMS + backfill_id, take)
     if not won:
         return None
     record = load_backfill(storage, backfill_id)  # canceled meanwhile?
