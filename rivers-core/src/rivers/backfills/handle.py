@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
 
 from rivers.backfills.results import BackfillResult
 from rivers.backfills.runner import cancel_backfill
@@ -39,9 +39,30 @@ __all__ = ["BackfillHandle", "Execute"]
 #: Runs a claimed backfill record to its end in this thread and returns the final record.
 Execute = Callable[[BackfillRecord], BackfillRecord]
 
+Value = TypeVar("Value")
+
 #: How long ``wait()`` sleeps between two looks at the stored record, at first and at most.
 _FIRST_POLL_S = 0.02
 _MAX_POLL_S = 0.25
+
+
+class _Live(Generic[Value]):
+    """A read-only attribute of :class:`BackfillHandle`: ``field`` of its :meth:`~BackfillHandle.snapshot` now."""
+
+    def __init__(self, field: str, doc: str) -> None:
+        self.field = field
+        self.__doc__ = doc
+
+    @overload
+    def __get__(self, handle: None, owner: type) -> _Live[Value]: ...
+    @overload
+    def __get__(self, handle: BackfillHandle, owner: type) -> Value: ...
+
+    def __get__(self, handle: BackfillHandle | None, owner: type) -> Value | _Live[Value]:
+        if handle is None:
+            return self
+        value: Value = getattr(handle.snapshot(), self.field)
+        return value
 
 
 class BackfillHandle:
@@ -101,45 +122,16 @@ class BackfillHandle:
         return self.requested.skipped_partitions
 
     # ------------------------------------------------------------- live fields
-    @property
-    def status(self) -> str:
-        """The stored status: ``"Requested"``, ``"InProgress"``, ``"CompletedSuccess"``, ``"CompletedFailed"``, ``"Canceled"``."""
-        return self.snapshot().status
-
-    @property
-    def num_runs(self) -> int:
-        """Runs created so far once some exist, else the planned number of runs."""
-        return self.snapshot().num_runs
-
-    @property
-    def completed(self) -> int:
-        """Partitions completed so far."""
-        return self.snapshot().completed
-
-    @property
-    def failed(self) -> int:
-        """Partitions failed so far."""
-        return self.snapshot().failed
-
-    @property
-    def canceled(self) -> int:
-        """Partitions canceled so far."""
-        return self.snapshot().canceled
-
-    @property
-    def run_ids(self) -> list[str]:
-        """Ids of the runs created so far, in plan order."""
-        return self.snapshot().run_ids
-
-    @property
-    def partition_statuses(self) -> dict[Any, str]:
-        """Every key's status now: ``"pending"``, ``"completed"``, ``"failed"`` or ``"canceled"``."""
-        return self.snapshot().partition_statuses
-
-    @property
-    def success(self) -> bool:
-        """Whether the backfill finished with every partition completed."""
-        return self.snapshot().success
+    status = _Live[str]("status", 'The stored status: ``"Requested"``, ``"InProgress"``, ``"CompletedSuccess"``, '
+                   '``"CompletedFailed"``, ``"Canceled"``.')
+    num_runs = _Live[int]("num_runs", "Runs created so far once some exist, else the planned number of runs.")
+    completed = _Live[int]("completed", "Partitions completed so far.")
+    failed = _Live[int]("failed", "Partitions failed so far.")
+    canceled = _Live[int]("canceled", "Partitions canceled so far.")
+    run_ids = _Live[list[str]]("run_ids", "Ids of the runs created so far, in plan order.")
+    partition_statuses = _Live[dict[Any, str]]("partition_statuses", 'Every key\'s status now: ``"pending"``, ``"completed"``, '
+                               '``"failed"`` or ``"canceled"``.')
+    success = _Live[bool]("success", "Whether the backfill finished with every partition completed.")
 
     @property
     def progress(self) -> BackfillStatus:
