@@ -6,10 +6,10 @@ every run reuses its step runtimes, so starting a run costs no lookups.
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from typing import TYPE_CHECKING, Any, Sequence
 
+from rivers._record import Record
 from rivers.exceptions import (
     AssetDefinitionError,
     AssetNotFoundError,
@@ -27,8 +27,7 @@ if TYPE_CHECKING:
     from rivers.jobs import Job
 
 
-@dataclasses.dataclass(frozen=True)
-class RepositoryDefinition:
+class RepositoryDefinition(Record):
     """What a :class:`~rivers.CodeRepository` was given, as the resolved state reads it."""
 
     assets: list[Any]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from rivers._settings import Settings
@@ -34,10 +33,15 @@ def _is_attrs_class(cls: type) -> bool:
     return getattr(cls, "__attrs_attrs__", None) is not None
 
 
+def _is_dataclass(cls: type) -> bool:
+    # what dataclasses.is_dataclass checks, without importing dataclasses (and its code generator) on the run path
+    return hasattr(cls, "__dataclass_fields__")
+
+
 def is_config_class(cls: Any) -> bool:
     """Classes usable as typed config: pydantic models, dataclasses, attrs classes, Resources."""
     return isinstance(cls, type) and (
-        _is_pydantic_model(cls) or dataclasses.is_dataclass(cls) or _is_attrs_class(cls) or issubclass(cls, Settings)
+        _is_pydantic_model(cls) or _is_dataclass(cls) or _is_attrs_class(cls) or issubclass(cls, Settings)
     )
 
 
@@ -52,7 +56,7 @@ def check_resource(key: str, value: Any) -> None:
     if isinstance(value, (BaseIOHandler, Resource)) or _is_pydantic_model(value):
         return
     cls = type(value)
-    if not isinstance(value, type) and (dataclasses.is_dataclass(cls) or _is_attrs_class(cls)):
+    if not isinstance(value, type) and (_is_dataclass(cls) or _is_attrs_class(cls)):
         return
     raise ConfigurationError(f"resources[{key!r}]: " + RESOURCE_TYPE_MESSAGE.format(kind=cls.__name__ if not isinstance(value, type) else f"class {value.__name__}"))
 

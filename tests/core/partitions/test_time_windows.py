@@ -396,3 +396,17 @@ def test_rendering_of_uneven_ticks_equals_strftime(cron, fmt):
     moments = [D.strptime(text, "%Y-%m-%dT%H:%M:%S") for text in default.get_partition_keys().iter_display()]
     assert len(moments) >= 12
     assert list(grid.get_partition_keys().iter_display()) == [m.strftime(fmt) for m in moments]
+
+
+def test_an_open_ended_window_checks_later_past_keys_without_reading_the_clock(monkeypatch):
+    daily = PartitionsDefinition.daily(start=dt.datetime(2000, 1, 1))
+    assert daily.validate_partition_key("2000-01-01")  # computes the bound (the start of today's window)
+    reads = []
+    real_now = time_keys_module.CompiledGrid.now
+    monkeypatch.setattr(time_keys_module.CompiledGrid, "now", lambda self: reads.append(1) or real_now(self))
+    assert daily.validate_partition_key("2000-01-02")  # below the bound computed before: no clock reading
+    assert daily.validate_partition_key("2001-06-30")
+    assert reads == []
+    future = (dt.datetime.now() + dt.timedelta(days=30)).strftime("%Y-%m-%d")
+    assert not daily.validate_partition_key(future)  # above it: the clock is read, and the key is in the future
+    assert reads

@@ -208,3 +208,19 @@ def test_ctrl_c_in_a_concurrent_backfill_lets_the_steps_in_threads_end_and_launc
         stored = load_backfill(storage, runs["b"].launched_by.backfill_id)
     assert runs["b"].status == runs["c"].status == "Success" and "d" not in runs
     assert stored.status == "Canceled" and stored.statuses == ["completed", "completed", "completed", "canceled"]
+
+
+def test_the_owner_host_is_the_socket_host_name_without_importing_socket():
+    import socket
+
+    from rivers.storage.monitor import host_name
+    from support import run_python
+
+    assert host_name() == socket.gethostname()
+    out = run_python("""
+        import sys
+        from rivers.storage.monitor import current_owner
+        host, pid, started = current_owner()
+        print("socket" in sys.modules, bool(host), started is not None)
+        """)
+    assert out.split() == ["False", "True", "True"]

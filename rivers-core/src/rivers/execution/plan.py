@@ -78,10 +78,19 @@ class ExecutionPlan:
         self.name = name
         self.steps = steps
         self.node_names = node_names
-        self.by_key = {planned.key: planned for planned in steps}
-        self.has_pools = any(planned.pools for planned in steps)
-        self.uniform = not any(planned.pools or planned.executor is not None or planned.runtime.is_async
-                               for planned in steps)
+        by_key = {}
+        has_pools = False
+        uniform = True
+        for planned in steps:
+            by_key[planned.runtime.key] = planned
+            if planned.pools:
+                has_pools = True
+                uniform = False
+            elif planned.executor is not None or planned.runtime.is_async:
+                uniform = False
+        self.by_key = by_key
+        self.has_pools = has_pools
+        self.uniform = uniform
         _link(steps)
 
     def __len__(self) -> int:
@@ -90,29 +99,47 @@ class ExecutionPlan:
 
 def _link(steps: list[PlannedStep]) -> None:
     """Fill ``upstream_steps`` and ``dependants`` from the runtimes' upstream nodes."""
-    producer = {}
+    producer: dict[str, str] = {}
     for planned in steps:
+        key = planned.runtime.key
         for node in planned.runtime.node_names:
-            producer[node] = planned.key
+            producer[node] = key
     dependants: dict[str, list[str]] = {}
     for planned in steps:
-        key = planned.key
-        upstream = tuple(dict.fromkeys(producer[n] for n in planned.runtime.upstream_nodes
-                                       if n in producer and producer[n] != key))
+        key = planned.runtime.key
+        nodes = planned.runtime.upstream_nodes
+        if not nodes:
+            continue
+        if len(nodes) == 1:  # the common case, without building a dict
+            other = producer.get(nodes[0])
+            upstream: tuple[str, ...] = (other,) if other is not None and other != key else ()
+        else:
+            upstream = tuple(dict.fromkeys(producer[n] for n in nodes if n in producer and producer[n] != key))
         planned.upstream_steps = upstream
         for other in upstream:
-            dependants.setdefault(other, []).append(key)
-    for planned in steps:
-        planned.dependants = tuple(dependants.get(planned.key, ()))
+            waiting = dependants.get(other)
+            if waiting is None:
+                dependants[other] = [key]
+            else:
+                waiting.append(key)
+    if dependants:
+        for planned in steps:
+            waiting = dependants.get(planned.runtime.key)
+            if waiting is not None:
+                planned.dependants = tuple(waiting)
 
 
 def step_pools(runtime: StepRuntime) -> tuple[tuple[str, int], ...]:
     """The ``(pool, slots)`` a step claims: its output nodes' pools (the largest claim per pool)."""
-    merged: dict[str, int] = {}
+    merged: dict[str, int] | None = None
     for write in runtime.outputs.values():
-        for pool_key, slots in getattr(write.node, "pool", None) or ():
-            merged[pool_key] = max(merged.get(pool_key, 0), slots)
-    return tuple(sorted(merged.items()))
+        pools = getattr(write.node, "pool", None)
+        if pools:
+            if merged is None:
+                merged = {}
+            for pool_key, slots in pools:
+                merged[pool_key] = max(merged.get(pool_key, 0), slots)
+    return tuple(sorted(merged.items())) if merged else ()
 
 
 def executor_override(runtime: StepRuntime) -> str | None:
@@ -128,11 +155,13 @@ def executor_override(runtime: StepRuntime) -> str | None:
 
 
 def _keeps_values_here(runtime: StepRuntime, process_local: Callable[[Any], bool]) -> bool:
-    handlers = [load.handler for load in runtime.inputs]
-    handlers.extend(write.handler for write in runtime.outputs.values())
-    if runtime.self_handler is not None:
-        handlers.append(runtime.self_handler)
-    return any(process_local(handler) for handler in handlers)
+    for load in runtime.inputs:
+        if process_local(load.handler):
+            return True
+    for write in runtime.outputs.values():
+        if process_local(write.handler):
+            return True
+    return runtime.self_handler is not None and process_local(runtime.self_handler)
 
 
 def build_plan(
@@ -172,7 +201,7 @@ def build_plan(
         steps.append(PlannedStep(runtime, None if full else frozenset(picked), pools=step_pools(runtime),
                                  executor=executor_override(runtime),
                                  process_local=_keeps_values_here(runtime, process_local)))
-        planned_nodes.extend(n for n in runtime.node_names if n in picked)
+        planned_nodes.extend(runtime.node_names if full else [n for n in runtime.node_names if n in picked])
         _check_step_upstreams(name, key, [load.upstream for load in runtime.inputs], chosen, nodes,
                               allow_incomplete, explicit_handler, incomplete_hint)
     return ExecutionPlan(name, steps, planned_nodes)

@@ -42,10 +42,8 @@ from __future__ import annotations
 
 import collections
 import enum
-import heapq
 import itertools
 import os
-import select
 import threading
 import time
 import warnings
@@ -455,7 +453,7 @@ class StepScheduler(LaunchContext):
             return
         group.running -= 1
         if group.held:
-            heapq.heappush(self._delayed, (0.0, next(_SEQUENCE), group.held.popleft()))
+            _heappush(self._delayed, (0.0, next(_SEQUENCE), group.held.popleft()))
 
     def _submit(self, attempt: StepAttempt) -> None:
         if self._stopped is not None:
@@ -521,7 +519,7 @@ class StepScheduler(LaunchContext):
             error = claim_timed_out(key, pools, waited, status.reason)
             self._final(attempt, failed_outcome(attempt.planned.runtime, self.state, error, announce=attempt.announce))
             return False
-        heapq.heappush(self._delayed, (time.monotonic() + poll_interval(), next(_SEQUENCE), attempt))
+        _heappush(self._delayed, (time.monotonic() + poll_interval(), next(_SEQUENCE), attempt))
         return False
 
     def _release(self, key: str) -> None:
@@ -612,7 +610,7 @@ class StepScheduler(LaunchContext):
         if attempt.planned.pools:
             self._release(key)  # nobody waits on our slots while we back off
         following = StepAttempt(attempt.planned, attempt.attempt + 1, False)
-        heapq.heappush(self._delayed, (time.monotonic() + delay, next(_SEQUENCE), following))
+        _heappush(self._delayed, (time.monotonic() + delay, next(_SEQUENCE), following))
 
     def _done(self, key: str) -> None:
         self.remaining -= 1
@@ -682,6 +680,8 @@ class StepScheduler(LaunchContext):
                 pass
 
     def _register(self, fd: int) -> None:
+        import select  # only runs with a launcher reporting through a pipe wait on one
+
         if self._poller is None:
             self._poller = select.poll()
         self._poller.register(fd, select.POLLIN)
@@ -707,7 +707,7 @@ class StepScheduler(LaunchContext):
             return
         now = time.monotonic()
         while delayed and delayed[0][0] <= now:
-            _, _, attempt = heapq.heappop(delayed)
+            _, _, attempt = _heappop(delayed)
             self._submit(attempt)
 
     # ------------------------------------------------------- launch context
@@ -765,3 +765,17 @@ class StepScheduler(LaunchContext):
 
 
 __all__ = ["RunEnd", "StepScheduler", "StopReason", "execute_run"]
+
+
+def _heappush(heap: list[Any], item: Any) -> None:
+    """``heapq.heappush``, imported on first use: most runs never delay a step."""
+    import heapq
+
+    heapq.heappush(heap, item)
+
+
+def _heappop(heap: list[Any]) -> Any:
+    """``heapq.heappop``, imported on first use."""
+    import heapq
+
+    return heapq.heappop(heap)

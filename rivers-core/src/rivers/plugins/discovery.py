@@ -54,15 +54,16 @@ def autoload_disabled(environ: Mapping[str, str] = os.environ) -> bool:
     return environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower() not in _FALSE_VALUES
 
 
-def installed_plugins() -> list[InstalledPlugin]:
+def installed_plugins(key: str | None = None) -> list[InstalledPlugin]:
     """Every entry point of the ``rivers`` group, ordered by distribution and name.
 
     A distribution found twice on ``sys.path`` is reported once (the first
-    one wins, as for imports). Served from the scan cache when it is valid.
+    one wins, as for imports). Served from the scan cache when it is valid
+    (``key``: the cache key of this ``sys.path``, when the caller has it).
     """
     from rivers.plugins import entry_point_cache
 
-    key = entry_point_cache.current_key()
+    key = key if key is not None else entry_point_cache.current_key()
     cached = entry_point_cache.read(key)
     if cached is not None:
         return [

@@ -10,6 +10,13 @@ distribution metadata folders they hold, with those folders' times.
 
 Each file is named by a CRC-32 of its key and stores the full key, which is
 compared on read (so a CRC collision is a cache miss, never a wrong answer).
+
+Beside the scan, a *summary* of what the installed plugins contribute (the
+component names of each kind, and the hooks each implements) is kept under
+the same key once a process has loaded every plugin without failure
+(:func:`read_summary`, :func:`write_summary`). With it, a later process can
+answer a lookup of a built-in name (the ``sqlite`` store, the ``in_process``
+executor) without importing any plugin, when no plugin claims that name.
 ``zlib`` is used rather than ``hashlib`` because importing ``hashlib`` loads
 OpenSSL, which costs more than the rest of this module. The directory keeps
 the :data:`MAX_FILES` most recent files.
@@ -30,6 +37,7 @@ CACHE_DIR_ENV = "RIVERS_CACHE_DIR"
 MAX_FILES = 64
 _FORMAT = 2
 _PREFIX = "entry-points-"
+_SUMMARY_PREFIX = "plugin-summary-"
 
 
 def _enabled() -> bool:
@@ -71,28 +79,57 @@ def _fingerprint(path: str, prefixes: tuple[str, ...]) -> str:
         return "-1"
 
 
-def _path(key: str) -> str:
-    return os.path.join(_cache_dir(), f"{_PREFIX}{zlib.crc32(key.encode()):08x}.json")
+def _path(key: str, prefix: str = _PREFIX) -> str:
+    return os.path.join(_cache_dir(), f"{prefix}{zlib.crc32(key.encode()):08x}.json")
 
 
 def read(key: str | None = None) -> list[dict[str, Any]] | None:
     """The cached scan for ``key`` (default: the current one), or None when there is no valid cache."""
-    if not _enabled():
-        return None
-    key = key if key is not None else current_key()
-    try:
-        with open(_path(key), encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("entries"), list):
-        return None
-    entries: list[dict[str, Any]] = data["entries"]
-    return entries
+    entries = _read_field(key, _PREFIX, "entries")
+    return entries if isinstance(entries, list) else None
 
 
 def write(entries: list[dict[str, Any]], key: str | None = None) -> None:
     """Store a scan result under ``key`` (default: the current one); does nothing when the dir is unwritable."""
+    _write_field(key, _PREFIX, "entries", entries)
+
+
+#: ``{plugin name: {"components": {kind key: [names]}, "hooks": [hook names]}}`` of every installed plugin.
+PluginSummary = dict[str, dict[str, Any]]
+
+
+def read_summary(key: str | None = None) -> PluginSummary | None:
+    """The cached summary of the installed plugins for ``key`` (default: the current one), or None."""
+    plugins = _read_field(key, _SUMMARY_PREFIX, "plugins")
+    if not isinstance(plugins, dict):
+        return None
+    for summary in plugins.values():
+        if not (isinstance(summary, dict) and isinstance(summary.get("components"), dict)
+                and isinstance(summary.get("hooks"), list)):
+            return None
+    return plugins
+
+
+def write_summary(plugins: PluginSummary, key: str | None = None) -> None:
+    """Store what the installed plugins contribute under ``key`` (default: the current one)."""
+    _write_field(key, _SUMMARY_PREFIX, "plugins", plugins)
+
+
+def _read_field(key: str | None, prefix: str, field: str) -> Any:
+    if not _enabled():
+        return None
+    key = key if key is not None else current_key()
+    try:
+        with open(_path(key, prefix), encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("key") != key:
+        return None
+    return data.get(field)
+
+
+def _write_field(key: str | None, prefix: str, field: str, value: Any) -> None:
     if not _enabled():
         return
     import tempfile
@@ -101,21 +138,21 @@ def write(entries: list[dict[str, Any]], key: str | None = None) -> None:
     directory = _cache_dir()
     try:
         os.makedirs(directory, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix="." + _PREFIX)
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix="." + prefix)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"key": key, "entries": entries}, handle)
-        os.replace(temporary, _path(key))
-        _prune(directory)
+            json.dump({"key": key, field: value}, handle)
+        os.replace(temporary, _path(key, prefix))
+        _prune(directory, prefix)
     except OSError:
         pass
 
 
-def _prune(directory: str) -> None:
-    """Remove all but the :data:`MAX_FILES` most recently written cache files."""
+def _prune(directory: str, prefix: str) -> None:
+    """Remove all but the :data:`MAX_FILES` most recently written cache files of ``prefix``."""
     files = []
     with os.scandir(directory) as listing:
         for entry in listing:
-            if entry.name.startswith(_PREFIX) and entry.name.endswith(".json"):
+            if entry.name.startswith(prefix) and entry.name.endswith(".json"):
                 try:
                     files.append((entry.stat().st_mtime_ns, entry.path))
                 except OSError:

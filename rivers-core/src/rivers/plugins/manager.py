@@ -11,6 +11,18 @@ asked for (``pluggy_manager``, ``list_plugins``). Until then the built-ins
 are the only plugin, and their hook implementations (the same functions
 pluggy would call) are called directly: a process with no plugin installed
 does not import pluggy at all (about 7 ms of every first run).
+
+Installed plugins are loaded on the first lookup that needs them. Once a
+process has loaded every installed plugin without failure, the manager
+stores a summary of what each contributes (component names per kind, hooks
+implemented) in the entry-point scan cache. A later process with the same
+installed distributions then answers a lookup of a *built-in* name that no
+plugin claims (the ``sqlite`` store, the ``memory`` handler, the
+``in_process`` executor), and the observer snapshot when no plugin observes
+runs, without importing any plugin or pluggy. Any other lookup, a plugin
+registered in code, or a missing or stale summary loads every plugin as
+before, so conflicts and broken plugins are reported exactly as without the
+summary.
 """
 
 from __future__ import annotations
@@ -36,11 +48,13 @@ from rivers.plugins.components import (
     not_found_error,
 )
 from rivers.plugins.discovery import InstalledPlugin, autoload_disabled, installed_plugins
-from rivers.plugins.observers import Observers
+from rivers.plugins.observers import OBSERVER_HOOKS, Observers
 from rivers.plugins.records import BrokenPlugin, PluginInfo, PluginSource, describe_plugin
 
 if TYPE_CHECKING:
     import pluggy
+
+    from rivers.plugins.entry_point_cache import PluginSummary
 
     from rivers.execution.executors import Executor
     from rivers.io_handlers.base import BaseIOHandler
@@ -90,6 +104,9 @@ class RiversPluginManager:
         self._tables: dict[str, _Table] = {}
         self._observers: Observers | None = None
         self._entry_points_loaded = False
+        #: the installed plugins' summary from the scan cache (None: not read yet; False: none usable)
+        self._summary: PluginSummary | bool | None = None
+        self._builtin_tables: dict[str, _Table] = {}
         from rivers._version import __version__
 
         core = _Registration(PluginSource.BUILTIN, builtin.DISTRIBUTION, __version__)
@@ -232,9 +249,63 @@ class RiversPluginManager:
                 return
             autoload = self._autoload if self._autoload is not None else not autoload_disabled()
             if autoload:
-                for installed in installed_plugins():
-                    self._load_installed(installed)
+                from rivers.plugins import entry_point_cache
+
+                key = entry_point_cache.current_key()
+                installed = installed_plugins(key)
+                for plugin in installed:
+                    self._load_installed(plugin)
+                self._entry_points_loaded = True
+                if self._summary is None:
+                    self._summary = entry_point_cache.read_summary(key) or False
+                if self._summary is False:  # first full load with these distributions: describe them
+                    summary = self._summarize([plugin.name for plugin in installed])
+                    if summary is not None:
+                        entry_point_cache.write_summary(summary, key)
             self._entry_points_loaded = True
+
+    def _summarize(self, names: list[str]) -> PluginSummary | None:
+        """What the installed plugins ``names`` contribute and implement (None: one of them failed)."""
+        if self._load_failures or self._pm is None:
+            return None if self._load_failures else {}
+        tables = {key: self._table(kind) for key, kind in KINDS.items()}
+        if self._hook_failures:
+            return None
+        summary: PluginSummary = {}
+        for name in names:
+            plugin = self._pm.get_plugin(name)
+            if plugin is None:
+                return None
+            summary[name] = {
+                "components": {key: list(t.contributions[name]) for key, t in tables.items() if name in t.contributions},
+                "hooks": sorted(caller.name for caller in self._pm.get_hookcallers(plugin) or ()),
+            }
+        return summary
+
+    def _known_summary(self) -> PluginSummary | None:
+        """The installed plugins' cached summary, while nothing is loaded or registered in code (else None)."""
+        if self._entry_points_loaded or self._pm is not None:
+            return None
+        summary = self._summary
+        if summary is None:
+            from rivers.plugins import entry_point_cache
+
+            autoload = self._autoload if self._autoload is not None else not autoload_disabled()
+            summary = self._summary = (entry_point_cache.read_summary() if autoload else None) or False
+        return summary or None
+
+    def _builtin_provider(self, kind: ComponentKind, name: str) -> Provider | None:
+        """The built-in ``name`` of ``kind`` when the summary shows no installed plugin claims it (else None)."""
+        summary = self._known_summary()
+        if summary is None:
+            return None
+        for plugin in summary.values():
+            if name in plugin["components"].get(kind.key, ()):
+                return None
+        table = self._builtin_tables.get(kind.key)
+        if table is None:
+            table = self._builtin_tables[kind.key] = self._build_table(kind)  # no pluggy: the built-ins only
+        return table.providers.get(name)
 
     def _load_installed(self, installed: InstalledPlugin) -> None:
         def fail(exc: BaseException, stage: str) -> None:
@@ -335,6 +406,9 @@ class RiversPluginManager:
         """
         if isinstance(kind, str):
             kind = KINDS[kind]
+        provider = self._builtin_provider(kind, name)
+        if provider is not None:
+            return provider.value
         table = self._table(kind)
         provider = table.providers.get(name)
         if provider is not None:
@@ -408,6 +482,12 @@ class RiversPluginManager:
         """The observer snapshot of the plugins registered now (cached until they change)."""
         observers = self._observers
         if observers is None:
+            summary = self._known_summary()
+            if summary is not None and not any(hook in OBSERVER_HOOKS for plugin in summary.values()
+                                               for hook in plugin["hooks"]):
+                # no installed plugin observes runs: nothing to load for that (a registration clears this)
+                observers = self._observers = Observers()
+                return observers
             self.load_entry_points()
             with self._lock:
                 # without pluggy the built-ins are the only plugin, and they observe nothing

@@ -296,8 +296,8 @@ def asset_to_row(record: AssetRecord) -> tuple[Any, ...]:
     """Row of ``asset_records`` in :data:`ASSET_COLUMNS` order."""
     return (
         record.asset_key,
-        encode_json(list(record.tags)),
-        encode_json(list(record.kinds)),
+        encode_json(list(record.tags)) if record.tags else "[]",
+        encode_json(list(record.kinds)) if record.kinds else "[]",
         record.group,
         record.code_version,
         record.last_event_id,

@@ -35,6 +35,7 @@ __all__ = [
     "STALE_AFTER_S",
     "RunMonitor",
     "current_owner",
+    "host_name",
     "owner_sign",
     "owner_alive",
     "process_start_ns",
@@ -123,10 +124,18 @@ def current_owner() -> tuple[str, int, int | None]:
     pid = os.getpid()
     owner = _owner_cache.get(pid)
     if owner is None:
-        import socket
-
-        owner = _owner_cache[pid] = (socket.gethostname(), pid, process_start_ns(pid))
+        owner = _owner_cache[pid] = (host_name(), pid, process_start_ns(pid))
     return owner
+
+
+def host_name() -> str:
+    """This machine's host name (``socket.gethostname()``, without importing ``socket`` where ``os.uname`` has it)."""
+    uname = getattr(os, "uname", None)
+    if uname is not None:
+        return str(uname().nodename)
+    import socket
+
+    return socket.gethostname()
 
 
 def owner_alive(start_time: int, monitor: RunMonitor | None, now: int) -> bool:

@@ -56,7 +56,6 @@ from rivers.storage._sqlite_schema import (
 from rivers.storage._sqlite_migrations import ensure_schema
 from rivers.storage.base import Storage
 from rivers.storage.contract import CONTRACT_VERSION, Capability
-from rivers.storage.queries import CatalogueRow, RunPage, RunQuery, decode_run_cursor
 from rivers.storage.write_behind import WriteBehind, anything_held, publish_others
 from rivers.storage.records import (
     MATERIALIZATION,
@@ -69,6 +68,7 @@ from rivers.storage.records import (
 )
 
 if TYPE_CHECKING:
+    from rivers.storage.queries import CatalogueRow, RunPage, RunQuery
     from types import ModuleType
 
     from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
@@ -541,6 +541,8 @@ class SqliteStorage(Storage):
         return {node: decode_json(upstream) if upstream != "[]" else [] for node, upstream in rows}
 
     def _query_runs(self, query: RunQuery) -> RunPage:
+        from rivers.storage.queries import RunPage, decode_run_cursor  # the read API only
+
         where: list[str] = []
         parameters: list[Any] = []
         if query.statuses is not None:
@@ -590,6 +592,8 @@ class SqliteStorage(Storage):
         return [(row[0], event_from_row(row[1:])) for row in self._read(sql, parameters)]
 
     def _catalogue_rows(self, asset_keys: Sequence[str] | None) -> list[CatalogueRow]:
+        from rivers.storage.queries import CatalogueRow  # the read API only
+
         columns = ", ".join("a." + column.strip() for column in ASSET_COLUMNS.split(","))
         events = ", ".join("e." + column.strip() for column in EVENT_COLUMNS.split(","))
         sql = (

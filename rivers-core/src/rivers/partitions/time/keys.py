@@ -44,7 +44,7 @@ class CompiledGrid:
         self._timeline: Timeline | None = None
         self._timeline_ceil: int | None = None  # grid.ceil(bound) the cached timeline was built for
         self._ticks: dict[str, int | None] = {}  # key value -> tick (None: not a tick of the grid)
-        self._valid_through = start - 1  # ticks up to here were keys at some point
+        self._valid_through = start - 1  # ticks before ``bound()`` as last computed: keys (the bound only grows)
         self._lock = threading.Lock()
 
     def now(self) -> int:
@@ -121,10 +121,9 @@ class CompiledGrid:
         if tick <= self._valid_through:
             return True
         bound = self.bound()
-        if tick < bound:
-            self._valid_through = tick
-            return True
-        return False
+        if bound - 1 > self._valid_through:
+            self._valid_through = bound - 1  # later keys up to it need no clock reading
+        return tick < bound
 
     def window_start(self, tick: int) -> int | None:
         """Where the window of grid tick ``tick`` starts locally (later inside a DST gap), or None if it has none."""
