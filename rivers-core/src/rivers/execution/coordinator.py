@@ -16,6 +16,7 @@ from rivers.execution.step_runner import RunState
 from rivers.storage.records import LaunchedBy, RunRecord
 
 if TYPE_CHECKING:
+    from rivers.execution.partition_progress import RunPartitionProgress
     from rivers.execution.pools import RunPoolClaims
 
 
@@ -39,6 +40,8 @@ class RunCoordinator:
 
     #: why the run could not be launched (see :meth:`fail_launch`), None when it was
     launch_error: BaseException | None = None
+    #: records the partition statuses of a partitioned run (set by :meth:`start`; None: nothing to record)
+    _progress: RunPartitionProgress | None = None
 
     def __init__(
         self,
@@ -121,6 +124,10 @@ class RunCoordinator:
             partition_key=self.state.partition,
             launched_by=self.launched_by,
         ))
+        if self.state.partition is not None:
+            from rivers.execution.partition_progress import run_progress
+
+            self._progress = run_progress(self.storage, self.run_id, self.state.partition)
         if self.observers.active:
             from rivers.plugins.events import RunStarted
 
@@ -150,6 +157,8 @@ class RunCoordinator:
             self._cancelled = False
             self.stop_reason = None
         with self.storage._batch():  # the last events and the final status: one commit
+            if self._progress is not None and self._progress.held:  # steps that never ended: they hold nothing now
+                self._writer.add([], [], self._progress.abandoned())
             self._writer.close()
             self.storage._update_run(self.run_id, status=status, end_time=time.time_ns())
         failed = [(name, describe_error(error)) for name, error in self.failures]
@@ -197,7 +206,14 @@ class RunCoordinator:
         return None
 
     def step_started(self, key: str) -> None:
-        """Tell observers that ``key`` starts (its first attempt is about to be launched)."""
+        """Tell observers that ``key`` starts (its first attempt is about to be launched).
+
+        In a partitioned run, the step's partitions are recorded as in progress.
+        """
+        if self._progress is not None:
+            planned = self.plan.by_key.get(key)
+            if planned is not None:
+                self._progress.started(planned.runtime)
         if self.observers.active:
             from rivers.plugins.events import StepStarted
 
@@ -210,12 +226,18 @@ class RunCoordinator:
         at most the last fraction of a second of events, whose steps a resumed
         run simply executes again.
         """
-        self._writer.add(outcome.events, outcome.logs)
+        progress = self._progress
+        if progress is None:
+            self._writer.add(outcome.events, outcome.logs)
         self._ended.add(outcome.key)
         if self.state.partition is not None:
+            marked = len(self.failed_partitions)
             for event in outcome.events:
                 if event.event_type == "PartitionFailure":
                     self.failed_partitions.append((event.asset_key, event.partition_key, dict(event.metadata)["error"]))
+            if progress is not None:  # the step's partition statuses change in the same write as its events
+                changes = progress.ended(outcome, len(self.failed_partitions) > marked)
+                self._writer.add(outcome.events, outcome.logs, changes)
         if outcome.status == FAILURE and self._first_error is None:
             self._first_error = outcome.error
         if outcome.failed_nodes:

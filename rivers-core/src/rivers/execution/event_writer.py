@@ -37,19 +37,22 @@ class EventWriter:
         self._condition: threading.Condition | None = None
         self._events: list[Any] = []
         self._logs: list[Any] = []
+        self._progress: list[Any] = []  # partition progress changes (rivers.storage.partition_progress)
         self._in_flight = False
         self._closed = False
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._batches = 0
 
-    def add(self, events: list[Any], logs: list[Any]) -> None:
-        """Queue records; wakes the writer when enough are waiting."""
+    def add(self, events: list[Any], logs: list[Any], progress: list[Any] | None = None) -> None:
+        """Queue records (and partition progress changes, stored with them); wakes the writer when enough wait."""
         with self._mutex:
             self._raise_pending_error()
             self._events.extend(events)
             if logs:
                 self._logs.extend(logs)
+            if progress:
+                self._progress.extend(progress)
             if not self.threaded:
                 if len(self._events) >= _MAX_PENDING:
                     self._write_now()
@@ -81,7 +84,7 @@ class EventWriter:
                 self._write_now()
                 return
             condition.notify_all()
-            while self._events or self._logs or self._in_flight:
+            while self._events or self._logs or self._progress or self._in_flight:
                 condition.wait()
             self._raise_pending_error()
 
@@ -101,17 +104,18 @@ class EventWriter:
     def _loop(self, condition: threading.Condition) -> None:
         with condition:
             while True:
-                if not (self._events or self._logs):
+                if not (self._events or self._logs or self._progress):
                     if self._closed:
                         return
                     condition.wait(_INTERVAL_S)
                     continue
                 events, self._events = self._events, []
                 logs, self._logs = self._logs, []
+                progress, self._progress = self._progress, []
                 self._in_flight = True
                 condition.release()
                 try:
-                    self._store(events, logs)
+                    self._store(events, logs, progress)
                 except BaseException as error:  # noqa: BLE001 - surfaced by flush()/add()
                     self._error = error
                 finally:
@@ -124,13 +128,17 @@ class EventWriter:
     def _write_now(self) -> None:
         events, self._events = self._events, []
         logs, self._logs = self._logs, []
-        self._store(events, logs)
+        progress, self._progress = self._progress, []
+        self._store(events, logs, progress)
 
-    def _store(self, events: list[Any], logs: list[Any]) -> None:
-        if events:
-            self._storage._append_events(events)
+    def _store(self, events: list[Any], logs: list[Any], progress: list[Any] | None) -> None:
+        storage = self._storage
+        if progress:  # one write for the events and the partition statuses they settle
+            storage._record_partition_progress(progress, events)
+        elif events:
+            storage._append_events(events)
         if logs:
-            self._storage._append_logs(logs)
+            storage._append_logs(logs)
 
     def _raise_pending_error(self) -> None:
         if self._error is not None:

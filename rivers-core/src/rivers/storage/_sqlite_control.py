@@ -24,6 +24,7 @@ __all__ = [
     "get_lease",
     "partition_status",
     "put_backfill",
+    "put_partition_status",
     "put_tick",
     "release_lease",
     "request_backfill_cancel",
@@ -57,7 +58,11 @@ def update_partition_status(
     conn: sqlite3.Connection, asset_key: str, update: Callable[[PartitionStatusRanges], PartitionStatusRanges]
 ) -> None:
     row = conn.execute("SELECT ranges FROM partition_status WHERE asset_key = ?", (asset_key,)).fetchone()
-    ranges = update(PartitionStatusRanges.from_json(row[0] if row else None))
+    put_partition_status(conn, asset_key, update(PartitionStatusRanges.from_json(row[0] if row else None)))
+
+
+def put_partition_status(conn: sqlite3.Connection, asset_key: str, ranges: PartitionStatusRanges) -> None:
+    """Store ``ranges`` as the partition status of ``asset_key`` (with its counts)."""
     counts = ranges.counts()
     conn.execute(
         "INSERT OR REPLACE INTO partition_status (asset_key, ranges, materialized, failed, in_progress) "

@@ -39,6 +39,7 @@ from rivers.storage.records import (
 
 if TYPE_CHECKING:
     from rivers.storage.monitor import RunMonitor
+    from rivers.storage.partition_progress import ProgressChange
     from rivers.storage.pools import ConcurrencyClaimStatus, PoolInfo, PoolLimit, SlotHolder
 
 __all__ = ["ASYNC_METHODS", "Staleness", "Storage"]
@@ -191,6 +192,24 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         """
         return contextlib.nullcontext()
 
+    def _record_partition_progress(
+        self, changes: Sequence[ProgressChange], events: Sequence[StoredEvent] = ()
+    ) -> None:
+        """Append ``events`` and record the engine's partition progress ``changes`` (capability ``partition_status``).
+
+        The engine calls it when a partitioned step starts (``in_progress``,
+        no events) and with the events of a step that ended (``failed``, or
+        cleared), see :mod:`rivers.storage.partition_progress`. This default
+        appends the events, then applies the changes through
+        ``_update_partition_status`` and ``_kv_update``; a backend with a
+        write-behind queue overrides it to write both in one transaction.
+        """
+        from rivers.storage.partition_progress import record_now
+
+        if events:
+            self._append_events(events)
+        record_now(self, changes)
+
     def _kv_put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
         """Store every ``(key, value)`` of ``items``; this default does one ``_kv_put`` each (not atomic).
 
@@ -251,7 +270,9 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         killed within its first fraction of a second, or written by an older
         rivers) is dead once it started more than
         :data:`~rivers.storage.monitor.OWNERLESS_GRACE_S` ago. Its completed
-        steps are kept, so ``rivers resume RUN_ID`` continues it. Reads
+        steps are kept, so ``rivers resume RUN_ID`` continues it; the
+        partitions it held in progress become ``failed`` (capability
+        ``partition_status``, see :mod:`rivers.storage.partition_progress`). Reads
         (:meth:`get_run`, :meth:`get_runs`) do the same for the runs they
         return that recorded an owner; ``rivers runs`` and the automation
         daemon call this. ``run_ids``: look at those runs only.
@@ -300,6 +321,10 @@ class Storage(ReadApi, ControlApi, abc.ABC):
             last_sign = (monitor.heartbeat or monitor.attempt_start) if monitor is not None else None
             end_time = max(record.start_time, last_sign or record.start_time)
             if self._fail_dead_run(record.run_id, monitor, end_time):
+                if self.supports(Capability.PARTITION_STATUS):
+                    from rivers.storage.partition_progress import settle_dead_run
+
+                    settle_dead_run(self, record.run_id)  # its in-progress partitions: failed
                 died[record.run_id] = record.evolve(status="Failure", end_time=end_time)
                 if marked is not None:
                     marked.append(record.run_id)

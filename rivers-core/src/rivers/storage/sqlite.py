@@ -73,6 +73,7 @@ if TYPE_CHECKING:
 
     from rivers.storage.control_records import Lease, StoredBackfill, StoredTick
     from rivers.storage.monitor import RunMonitor
+    from rivers.storage.partition_progress import HoldsLedger, ProgressChange
     from rivers.storage.partition_status import PartitionStatusRanges
 
 __all__ = ["DEFAULT_FILENAME", "MigrationReport", "SqliteStorage", "migrate_file"]
@@ -242,6 +243,8 @@ class SqliteStorage(Storage):
     busy_timeout_ms: ClassVar[int] = _BUSY_TIMEOUT_MS
     #: After SQLite gave up with "database is locked" / "busy", keep retrying this many seconds more.
     lock_retry_seconds: ClassVar[float] = 60.0
+    #: the in-progress holds of the runs recorded through this object (created by the first progress change)
+    _progress_ledger: HoldsLedger | None = None
 
     def __init__(self, path: str | os.PathLike[str], *, commit_delay: float | None = None) -> None:
         if commit_delay is not None:
@@ -364,6 +367,7 @@ class SqliteStorage(Storage):
         run_rows = [run_to_row(record) for record in taken.runs]
         event_rows = [event_to_row(event) for event in taken.events]
         log_rows = [log_to_row(log) for log in taken.logs]
+        progress = taken.progress
 
         def operation(conn: sqlite3.Connection) -> _T | None:
             if run_rows:
@@ -372,6 +376,8 @@ class SqliteStorage(Storage):
                 _insert_rows(conn, _INSERT_EVENT, event_rows)
             if log_rows:
                 _insert_rows(conn, _INSERT_LOG, log_rows)
+            if progress:
+                self._apply_progress(conn, progress)
             return then(conn) if then is not None else None
 
         try:
@@ -462,6 +468,40 @@ class SqliteStorage(Storage):
             return
         rows = [log_to_row(log) for log in logs]
         self._write(lambda conn: _insert_rows(conn, _INSERT_LOG, rows))
+
+    def _record_partition_progress(self, changes: Sequence[ProgressChange], events: Sequence[StoredEvent] = ()) -> None:
+        queued, flush = self._queue.queue_records(events, (), changes)
+        if queued:
+            if flush:
+                self._flush_now()
+            return
+        rows = [event_to_row(event) for event in events]
+
+        def operation(conn: sqlite3.Connection) -> None:
+            if rows:
+                _insert_rows(conn, _INSERT_EVENT, rows)
+            self._apply_progress(conn, changes)
+
+        self._write(operation)
+
+    def _apply_progress(self, conn: sqlite3.Connection, changes: Sequence[ProgressChange]) -> None:
+        """Apply partition progress changes inside the open transaction (see :mod:`rivers.storage._sqlite_progress`)."""
+        from rivers.storage.partition_progress import cancel_pairs, cleared_assets
+
+        status_changes, hold_changes = cancel_pairs(changes)
+        cleared = cleared_assets(status_changes, hold_changes)
+        if cleared is not None and len(cleared) <= 500 and not conn.execute(
+            f"SELECT 1 FROM partition_status WHERE asset_key IN ({', '.join('?' * len(cleared))}) "
+            "AND ranges != '[]' LIMIT 1", list(cleared)).fetchone():
+            return  # short runs that succeeded, of partitions without status: nothing to write
+        from rivers.storage._sqlite_progress import apply_progress
+
+        ledger = self._progress_ledger
+        if ledger is None:
+            from rivers.storage.partition_progress import HoldsLedger
+
+            ledger = self._progress_ledger = HoldsLedger()
+        ledger.stored(apply_progress(conn, status_changes, hold_changes, ledger))
 
     def _register_assets(self, records: Sequence[AssetRecord]) -> None:
         rows = [asset_to_row(record) for record in records]
@@ -695,6 +735,11 @@ class SqliteStorage(Storage):
                 raise StorageError(f"Embedded storage at '{self._path}': query failed: {error}") from error
 
     def _partition_status(self, asset_keys: Sequence[str]) -> dict[str, PartitionStatusRanges]:
+        # the queues of this process may hold partition progress changes: they are read too
+        if anything_held():
+            publish_others(self._queue)
+        if self._queue.queued_progress:
+            self._flush_now()
         return self._control_read(lambda conn: _control().partition_status(conn, asset_keys))
 
     def _update_partition_status(

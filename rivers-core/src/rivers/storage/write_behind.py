@@ -9,7 +9,9 @@ The queue then decides *when* records are written:
 * ``queue_run`` (the executor's "a run starts" write) queues the run record;
   ``update_queued_run`` changes a queued record in place, so a short run is
   inserted once, in its final state;
-* ``queue_records`` queues events and logs. Inside ``batch()`` they wait for
+* ``queue_records`` queues events and logs (and the engine's partition
+  progress changes, :mod:`rivers.storage.partition_progress`, which the
+  backend applies in the same transaction as the events). Inside ``batch()`` they wait for
   the batch's end (or :attr:`WriteBehind.batch_max_events` records, or
   :attr:`WriteBehind.batch_max_delay` seconds). Outside a batch, the records
   of a run whose record is queued join it (committed within ``commit_delay``
@@ -41,9 +43,13 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from rivers.exceptions import StorageError
 from rivers.storage.records import RunRecord, StoredEvent, StoredLog, run_changes
+
+if TYPE_CHECKING:
+    from rivers.storage.partition_progress import ProgressChange
 
 __all__ = ["Taken", "WriteBehind", "anything_held", "publish_others"]
 
@@ -76,17 +82,19 @@ if hasattr(os, "register_at_fork"):
 
 
 class Taken:
-    """What one flush writes: run records, events and logs (oldest first)."""
+    """What one flush writes: run records, events, logs and partition progress changes (oldest first)."""
 
-    __slots__ = ("runs", "events", "logs")
+    __slots__ = ("runs", "events", "logs", "progress")
 
-    def __init__(self, runs: list[RunRecord], events: list[StoredEvent], logs: list[StoredLog]) -> None:
+    def __init__(self, runs: list[RunRecord], events: list[StoredEvent], logs: list[StoredLog],
+                 progress: list[ProgressChange] | None = None) -> None:
         self.runs = runs
         self.events = events
         self.logs = logs
+        self.progress = progress or []
 
     def __bool__(self) -> bool:
-        return bool(self.runs or self.events or self.logs)
+        return bool(self.runs or self.events or self.logs or self.progress)
 
     def describe(self) -> str:
         """``"3 queued events, 1 run records and 0 logs"`` (for the error of a failed write)."""
@@ -126,6 +134,7 @@ class WriteBehind:
         self._queued_changes: list[dict[str, object] | None] = []  # updates of each queued record, applied by take()
         self.queued_events: list[StoredEvent] = []
         self.queued_logs: list[StoredLog] = []
+        self.queued_progress: list[ProgressChange] = []
         self.records_since = 0.0  # when the oldest queued event or log was queued (monotonic)
         self.publisher: threading.Thread | None = None
         self._error: StorageError | None = None
@@ -187,8 +196,12 @@ class WriteBehind:
                     return not self.batch_depth
             return None
 
-    def queue_records(self, events: Sequence[StoredEvent], logs: Sequence[StoredLog]) -> tuple[bool, bool]:
-        """Queue events and logs if a batch is open, or if their runs' records are queued: ``(queued, flush now)``.
+    def queue_records(
+        self, events: Sequence[StoredEvent], logs: Sequence[StoredLog], progress: Sequence[ProgressChange] = ()
+    ) -> tuple[bool, bool]:
+        """Queue events, logs and progress changes if a batch is open, or if their runs' records are queued.
+
+        Returns ``(queued, flush now)``.
 
         Records of a run whose record waits for the group commit join it (so
         they are committed within ``commit_delay`` of the run's start, and a
@@ -200,17 +213,19 @@ class WriteBehind:
                 if not runs or not self.group_commit:
                     return False, False
                 newest = runs[-1].run_id  # a run's records usually follow its own start
-                for record in (*events, *logs):
+                for record in (*events, *logs, *progress):
                     if record.run_id != newest and not self._is_queued(record.run_id):
                         return False, False
             if self._error is not None:
                 self._raise_error()
-            if not self.queued_events and not self.queued_logs:
+            if not self.queued_events and not self.queued_logs and not self.queued_progress:
                 self.records_since = time.monotonic()
             if events:
                 self.queued_events.extend(events)
             if logs:
                 self.queued_logs.extend(logs)
+            if progress:
+                self.queued_progress.extend(progress)
             full = len(self.queued_events) + len(self.queued_logs) >= self.batch_max_events
             if self.batch_depth and not full:
                 full = time.monotonic() - self.records_since >= self.batch_max_delay
@@ -228,8 +243,8 @@ class WriteBehind:
         return bool(self.queued_runs)
 
     def holds_records(self) -> bool:
-        """Whether events or logs are queued."""
-        return bool(self.queued_events or self.queued_logs)
+        """Whether events, logs or progress changes are queued."""
+        return bool(self.queued_events or self.queued_logs or self.queued_progress)
 
     # -- flushing ---------------------------------------------------------------------
 
@@ -241,12 +256,12 @@ class WriteBehind:
         events and logs.
         """
         with self.lock:
-            if not (self.queued_runs or self.queued_events or self.queued_logs):
+            if not (self.queued_runs or self.queued_events or self.queued_logs or self.queued_progress):
                 return Taken([], [], [])
             runs = self._current_runs()
             times = self.queued_run_times
-            events, logs = self.queued_events, self.queued_logs
-            self.queued_events, self.queued_logs = [], []
+            events, logs, progress = self.queued_events, self.queued_logs, self.queued_progress
+            self.queued_events, self.queued_logs, self.queued_progress = [], [], []
             self.queued_runs, self.queued_run_times, self._queued_changes = [], [], []
             if keep_young_runs and runs:
                 cutoff = time.monotonic() - self.commit_delay / 2
@@ -260,10 +275,13 @@ class WriteBehind:
                     runs = [record for record in runs if record.run_id not in young]
                     self.queued_events = [event for event in events if event.run_id in young]
                     self.queued_logs = [log for log in logs if log.run_id in young]
+                    self.queued_progress = [change for change in progress if change.run_id in young]
                     if self.queued_events or self.queued_logs:
                         events = [event for event in events if event.run_id not in young]
                         logs = [log for log in logs if log.run_id not in young]
-            return Taken(runs, events, logs)
+                    if self.queued_progress:
+                        progress = [change for change in progress if change.run_id not in young]
+            return Taken(runs, events, logs, progress)
 
     def _current_runs(self) -> list[RunRecord]:
         """The queued run records with their updates applied (lock held)."""
@@ -279,7 +297,7 @@ class WriteBehind:
         of this process must find this queue and wait for its backend's lock.
         """
         with self.lock:
-            if not (self.queued_runs or self.queued_events or self.queued_logs):
+            if not (self.queued_runs or self.queued_events or self.queued_logs or self.queued_progress):
                 _holding.discard(self)
 
     def batch(self) -> _Batch:
@@ -299,7 +317,7 @@ class WriteBehind:
             if self.batch_depth > 0:
                 self.batch_depth -= 1
             flush = self.batch_depth == 0 and not self.closed and bool(
-                self.queued_events or self.queued_logs or self.queued_runs
+                self.queued_events or self.queued_logs or self.queued_runs or self.queued_progress
             )
             if flush and self.queued_runs and self.group_commit:
                 _holding.add(self)
@@ -332,7 +350,7 @@ class WriteBehind:
         while True:
             with self.lock:
                 while True:
-                    holding = self.queued_runs or self.queued_events or self.queued_logs
+                    holding = self.queued_runs or self.queued_events or self.queued_logs or self.queued_progress
                     if not holding or self.closed or self._generation != generation:
                         if self.publisher is threading.current_thread():
                             self.publisher = None

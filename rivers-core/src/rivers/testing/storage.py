@@ -665,6 +665,24 @@ class StorageConformance(RunMonitoringConformance):
             thread.join()
         assert storage.get_partition_status("a").count("materialized") == 100
 
+    def test_partition_progress_of_runs_is_recorded_and_settled(self, storage: Storage) -> None:
+        """What the engine records while runs execute (``_record_partition_progress``), and a dead run's settling."""
+        from rivers.storage.partition_progress import PROGRESS_KEY, ProgressChange, decode_holds, settle_dead_run
+
+        self._require(storage, Capability.PARTITION_STATUS)
+        storage.set_partition_status("daily", "failed", 4)  # an earlier run failed partition 4
+        storage._record_partition_progress([ProgressChange("r1", "daily", "in_progress", ((0, 10),)),
+                                            ProgressChange("r2", "daily", "in_progress", ((20, 21),))])
+        assert list(storage.get_partition_status("daily").segments()) == [(0, 10, "in_progress"),
+                                                                          (20, 21, "in_progress")]
+        storage._record_partition_progress([ProgressChange("r1", "daily", None, ((0, 10),)),
+                                            ProgressChange("r1", "daily", "failed", ((3, 4),))])
+        assert list(storage.get_partition_status("daily").segments()) == [(3, 4, "failed"), (20, 21, "in_progress")]
+        assert list(decode_holds(storage.kv_get(PROGRESS_KEY))) == ["r2"]
+        settle_dead_run(storage, "r2")  # what reconcile_runs() does for a run whose process died
+        assert list(storage.get_partition_status("daily").segments()) == [(3, 4, "failed"), (20, 21, "failed")]
+        assert decode_holds(storage.kv_get(PROGRESS_KEY)) == {}
+
     # ==================================================================================
     # Backfills, ticks, cursors
     # ==================================================================================

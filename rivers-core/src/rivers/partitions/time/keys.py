@@ -87,6 +87,19 @@ class CompiledGrid:
             self._timeline, self._timeline_ceil = timeline, ceil
         return timeline
 
+    def position_of(self, tick: int) -> int | None:
+        """The position of ``tick`` among the current keys, or None.
+
+        A tick of the cached timeline needs no clock reading: an open-ended
+        timeline only grows at its end, so the positions it has never move.
+        """
+        timeline = self._timeline
+        if timeline is not None:
+            position = timeline.position_of(tick)
+            if position is not None:
+                return position
+        return self.timeline().position_of(tick)
+
     def keys(self, timeline: Timeline | None = None) -> PartitionKeySequence:
         """The keys of ``timeline`` (default: the current one)."""
         return PartitionKeySequence(TimeKeySource(self, timeline or self.timeline()))

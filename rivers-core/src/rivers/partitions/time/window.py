@@ -231,7 +231,7 @@ class TimeWindowPartitions(PartitionsDefinition):
             return None
         compiled = self._state()
         tick = compiled.tick_of(values[0])
-        return None if tick is None else compiled.timeline().position_of(tick)
+        return None if tick is None else compiled.position_of(tick)
 
     def nearest_key(self, text: str, *, dynamic_partitions: DynamicKeys | None = None) -> str | None:
         """The key of the window containing ``text`` (parsed with ``fmt`` or ISO 8601), clamped to the keys."""

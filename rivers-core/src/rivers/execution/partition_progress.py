@@ -1,0 +1,147 @@
+"""The partition statuses a run records while it executes: in progress, failed, cleared.
+
+A partitioned run (one key, a range, a backfill's batch of keys) records,
+for each partitioned asset a step writes, the step's partitions as
+``in_progress`` when the step starts, ``failed`` when it fails (or the keys
+it marked failed with ``context.mark_partition_failed``), and clears both
+when it succeeds; materialized partitions come from the materialization
+index. Steps that never ended (the run was canceled or interrupted) are
+cleared when the run finishes; a run whose process dies is settled by run
+monitoring (:func:`rivers.storage.partition_progress.settle_dead_run`).
+
+Positions are computed once per run and partitions definition with the
+definition's ``index_of`` (arithmetic for time windows, a lookup for key
+lists); a key without a position under a definition (a deleted dynamic key)
+is skipped. Only storages with the ``partition_status`` capability get the
+changes (:func:`run_progress` returns ``None`` otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rivers.execution.outcome import FAILURE, SUCCESS, StepOutcome
+from rivers.execution.partition_requests import dynamic_lookup
+from rivers.storage.contract import Capability
+from rivers.storage.partition_progress import FAILED, IN_PROGRESS, ProgressChange, coalesce
+
+__all__ = ["RunPartitionProgress", "run_progress"]
+
+
+def run_progress(storage: Any, run_id: str, partition: Any) -> RunPartitionProgress | None:
+    """The progress recorder of a run of ``partition`` (``None``: unpartitioned, or storage lacks the capability)."""
+    if partition is None or Capability.PARTITION_STATUS not in getattr(type(storage), "capabilities", ()):
+        return None
+    # dynamic definitions look their keys up in storage (only when asked: time windows never do)
+    return RunPartitionProgress(storage, run_id, partition, dynamic_lookup(storage))
+
+
+class RunPartitionProgress:
+    """Records one run's partition progress: ``started(runtime)``, ``ended(outcome)``, ``abandoned()``."""
+
+    __slots__ = ("_storage", "_run_id", "_partition", "_dynamic", "_positions", "held")
+
+    def __init__(self, storage: Any, run_id: str, partition: Any, dynamic: Any) -> None:
+        self._storage = storage
+        self._run_id = run_id
+        self._partition = partition
+        #: ``name -> registered keys`` of dynamic partitions (a callable; None: not reachable)
+        self._dynamic = dynamic
+        self._positions: dict[int, tuple[Any, tuple[tuple[int, int], ...]]] = {}
+        #: step key -> ``[(asset key, definition, ranges)]`` of the steps started and not ended
+        self.held: dict[str, list[tuple[str, Any, tuple[tuple[int, int], ...]]]] = {}
+
+    def started(self, runtime: Any) -> None:
+        """The step of ``runtime`` starts: its partitioned outputs' partitions are in progress (recorded now)."""
+        assets = []
+        for write in runtime.outputs.values():
+            definition = write.node.partitions_def
+            if definition is not None:
+                ranges = self.ranges_of(definition)
+                if ranges:
+                    assets.append((write.name, definition, ranges))
+        if not assets:
+            return
+        self.held[runtime.key] = assets
+        run_id = self._run_id
+        self._storage._record_partition_progress(
+            [ProgressChange(run_id, name, IN_PROGRESS, ranges) for name, _, ranges in assets])
+
+    def ended(self, outcome: StepOutcome, marked_failed: bool = False) -> list[ProgressChange]:
+        """The changes of a step that ended with ``outcome`` (for the event writer, with the step's events).
+
+        ``marked_failed``: its events have ``PartitionFailure`` events (keys
+        the step marked failed with ``context.mark_partition_failed``).
+        """
+        assets = self.held.pop(outcome.key, None)
+        if assets is None:
+            return []
+        run_id = self._run_id
+        status = outcome.status
+        failed_nodes = outcome.failed_nodes
+        marked = _marked_failed(outcome) if marked_failed and status == SUCCESS else None
+        changes = []
+        for name, definition, ranges in assets:
+            if status == FAILURE and (not failed_nodes or name in failed_nodes):
+                changes.append(ProgressChange(run_id, name, FAILED, ranges))
+                continue
+            changes.append(ProgressChange(run_id, name, None, ranges))
+            keys = marked.get(name) if marked else None
+            if keys:
+                positions = self._key_positions(definition, keys)
+                if positions:
+                    changes.append(ProgressChange(run_id, name, FAILED, positions))
+        return changes
+
+    def abandoned(self) -> list[ProgressChange]:
+        """The run ends: clear what the steps that never ended (canceled, terminated) still hold."""
+        run_id = self._run_id
+        changes = [ProgressChange(run_id, name, None, ranges)
+                   for assets in self.held.values() for name, _, ranges in assets]
+        self.held.clear()
+        return changes
+
+    # -- positions -------------------------------------------------------------------
+
+    def ranges_of(self, definition: Any) -> tuple[tuple[int, int], ...]:
+        """The run's partitions under ``definition`` as position ranges (cached per definition)."""
+        cached = self._positions.get(id(definition))
+        if cached is not None and cached[0] is definition:
+            return cached[1]
+        partition = self._partition
+        value = partition.single_value()
+        if value is not None:  # one key (the common case)
+            try:
+                position = definition.index_of(value, dynamic_partitions=self._dynamic)
+            except Exception:  # noqa: BLE001 - a key the definition cannot place has no status; never fail a run
+                position = None
+            ranges = () if position is None else ((position, position + 1),)
+        else:
+            values = getattr(partition, "values", None)  # a single-dimension key: index its values directly
+            ranges = self._key_positions(definition, values if type(values) is tuple else partition.members())
+        self._positions[id(definition)] = (definition, ranges)
+        return ranges
+
+    def _key_positions(self, definition: Any, keys: Any) -> tuple[tuple[int, int], ...]:
+        dynamic = self._dynamic
+        positions = []
+        for key in keys:
+            try:
+                position = definition.index_of(key, dynamic_partitions=dynamic)
+            except Exception:  # noqa: BLE001 - a key the definition cannot place has no status; never fail a run
+                position = None
+            if position is not None:
+                positions.append(position)
+        positions.sort()
+        return tuple(coalesce(positions))
+
+
+def _marked_failed(outcome: StepOutcome) -> dict[str, list[Any]] | None:
+    """``{asset: [keys]}`` of the ``PartitionFailure`` events of a successful step (None: none)."""
+    found: dict[str, list[Any]] | None = None
+    for event in outcome.events:
+        if event.event_type == "PartitionFailure":
+            if found is None:
+                found = {}
+            found.setdefault(event.asset_key, []).append(event.partition_key)
+    return found
