@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import rivers as rs
 from rivers.storage.partition_progress import PROGRESS_KEY, decode_holds
@@ -17,6 +18,10 @@ def test_failed_in_progress_and_cleared_partitions_on_postgres(pg_storage: Postg
 
     @rs.Asset(partitions_def=DAILY)
     def events(context: rs.AssetExecutionContext) -> int:
+        # a step's start is written by the run's next flush while it runs (the heartbeat's, within ~0.2 s)
+        deadline = time.monotonic() + 10
+        while not pg_storage.get_partition_status("events").count("in_progress") and time.monotonic() < deadline:
+            time.sleep(0.02)
         seen.append(list(pg_storage.get_partition_status("events").segments()))
         if context.partition_key in failing:
             raise ValueError(f"no data for {context.partition_key}")

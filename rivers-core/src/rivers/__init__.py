@@ -85,6 +85,7 @@ _EXPORTS: dict[str, str] = {
     "PartitionMapping": "rivers.partitions.mappings",
     "BackfillStrategy": "rivers.partitions.strategy",
     "BackfillResult": "rivers.backfills.results",
+    "BackfillHandle": "rivers.backfills.handle",
     "BackfillStatus": "rivers.backfills.results",
     # storage
     "Storage": "rivers.storage",
@@ -177,6 +178,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from rivers.jobs import Job
     from rivers.loading import load_assets_from_modules, load_assets_from_package_module
     from rivers.metadata import MetadataValue, Schema
+    from rivers.backfills.handle import BackfillHandle
     from rivers.backfills.results import BackfillResult, BackfillStatus
     from rivers.partitions.base import PartitionsDefinition
     from rivers.partitions.context import PartitionContext

@@ -5,7 +5,8 @@ asset, parameter, key or plugin at fault and says how to fix it. The sixteen
 classes of the published ``rivers`` package keep their names and hierarchy so
 that code written against it keeps catching them; the plugin errors are
 additions of this project and subclass :class:`ConfigurationError`;
-:class:`BatchValueError` (a :class:`PartitionValidationError`) is an addition too.
+:class:`BatchValueError` (a :class:`PartitionValidationError`), :class:`RunStartTimeoutError` and
+:class:`BackfillTimeoutError` (both :class:`ExecutionError`) are additions too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ __all__ = [
     "AssetDefinitionError",
     "AssetNotFoundError",
     "AssetOutputValidationError",
+    "BackfillTimeoutError",
+    "BackfillUnattendedError",
     "BatchValueError",
     "ConfigurationError",
     "ExecutionError",
@@ -61,6 +64,18 @@ class ExecutionError(Exception):
 
 class RunStartTimeoutError(ExecutionError):
     """A run admitted by the run queue did not start within ``RunQueueConfig.start_timeout``."""
+
+
+class BackfillTimeoutError(ExecutionError, TimeoutError):
+    """``BackfillHandle.wait(timeout)`` gave up: the backfill (named in the message) had not finished.
+
+    Also a :class:`TimeoutError`, as ``RunHandle.wait`` raises. The backfill
+    goes on; ``wait()`` again, or ``cancel()`` it.
+    """
+
+
+class BackfillUnattendedError(BackfillTimeoutError):
+    """``BackfillHandle.wait()`` found nothing executing a requested backfill (no daemon leads, this process does not run it)."""
 
 
 class GraphValidationError(Exception):

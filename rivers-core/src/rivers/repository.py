@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from rivers.automation.schedules import Schedule, ScheduleTickResult
     from rivers.automation.sensors import Sensor, SensorTickResult
+    from rivers.backfills.handle import BackfillHandle
     from rivers.backfills.results import BackfillResult, BackfillStatus
     from rivers.backfills.state import BackfillRecord
     from rivers.definitions.assets import Asset
@@ -342,7 +343,7 @@ class CodeRepository:
         dry_run: bool = False,
         executor: Executor | None = None,
         progress: Callable[[BackfillRecord], None] | None = None,
-    ) -> BackfillResult:
+    ) -> BackfillResult | BackfillHandle:
         """Materialize many partitions of ``selection`` (every asset when None) and return a BackfillResult.
 
         Give ``partition_keys`` (a list; wins when both are given) or a
@@ -350,10 +351,14 @@ class CodeRepository:
         (:class:`~rivers.BackfillStrategy`; default: the assets' own
         ``backfill_strategy`` when they agree, else one run per key).
         ``failure_policy`` is ``"continue"`` or ``"stop_on_failure"`` (the
-        remaining partitions are then canceled). Runs are launched one after
-        another in this process, each with the executor's own parallelism;
-        ``max_concurrency`` is recorded with the backfill. ``block=False`` only
-        records the backfill (status ``"Requested"``) for a daemon to run;
+        remaining partitions are then canceled). Up to ``max_concurrency``
+        runs go at once, each with the executor's own parallelism.
+        ``block=False`` records the backfill (status ``"Requested"``) and
+        returns a :class:`~rivers.backfills.BackfillHandle` at once: it reads
+        like a ``BackfillResult`` (live from storage), ``wait(timeout)``,
+        ``cancel()``, ``done()``, ``future``; the automation daemon
+        (``rivers daemon`` / ``rivers dev``) executes it, or this process
+        does after ``handle.start()``.
         ``dry_run=True`` plans without storing anything. ``progress`` is
         called with the backfill's record after every run (and its
         ``started(record)`` method, if it has one, once the backfill is
@@ -395,13 +400,14 @@ class CodeRepository:
         return cancel_backfill(self._state().storage, backfill_id)
 
     def rerun_backfill(self, backfill_id: str, block: bool = True, dry_run: bool = False,
-                       progress: Callable[[BackfillRecord], None] | None = None) -> BackfillResult:
+                       progress: Callable[[BackfillRecord], None] | None = None) -> BackfillResult | BackfillHandle:
         """Start a new backfill over the failed and canceled partitions of ``backfill_id``.
 
         It reuses the original selection, strategy, failure policy and tags
         (plus ``("rivers/rerun_of", <id>)``); partitions that are no longer
         valid (e.g. deleted dynamic keys) are dropped with a warning.
-        ``progress`` is called after every run, as for :meth:`backfill`.
+        ``progress`` is called after every run, as for :meth:`backfill`;
+        ``block=False`` returns a :class:`~rivers.backfills.BackfillHandle`, as there.
         """
         from rivers.backfills.service import rerun_backfill
 

@@ -210,3 +210,29 @@ def test_usage_errors(tmp_path: Path, args: tuple[str, ...], message: str) -> No
     assert_user_error(result)
     assert message in result.stderr
     assert not PROGRESS.search(result.stdout)
+
+
+def test_no_block_records_the_backfill_for_the_daemon_and_says_how_to_follow_it(tmp_path: Path) -> None:
+    requested = rivers(project(tmp_path), "backfill", "pipeline.py", "-p", "a", "-p", "b", "--no-block")
+    assert requested.returncode == 0, requested.stderr
+    backfill_id, status = outcome(requested)
+    assert status == "Requested"
+    assert "2 partition(s) in 2 run(s), executed by the automation daemon: `rivers daemon`" in requested.stdout
+    assert f"follow it: rivers backfill --status {backfill_id}" in requested.stdout
+    assert f"cancel it: rivers backfill --cancel {backfill_id}" in requested.stdout
+    assert not PROGRESS.search(requested.stdout)
+    stored = pipeline_repository(tmp_path).get_backfill(backfill_id)
+    assert (stored.status, stored.run_ids) == ("Requested", [])
+
+    # one pass of the daemon executes it
+    daemon = rivers(tmp_path, "daemon", "pipeline.py", "--once")
+    assert daemon.returncode == 0, daemon.stderr
+    shown = rivers(tmp_path, "backfill", "pipeline.py", "--status", backfill_id)
+    assert row(shown.stdout, "Status") == ["Status", "CompletedSuccess"]
+    assert row(shown.stdout, "Completed") == ["Completed", "2"]
+
+    # --rerun --no-block records the rerun the same way
+    rerun = rivers(tmp_path, "backfill", "pipeline.py", "--rerun", backfill_id, "--no-block")
+    assert rerun.returncode == 0, rerun.stderr
+    rerun_id, rerun_status = outcome(rerun)
+    assert rerun_status == "Requested" and rerun_id != backfill_id

@@ -524,6 +524,26 @@ def test_kv_update_from_many_threads_loses_no_update(storage: Storage) -> None:
     assert storage.kv_get("counter") == b"200"
 
 
+def test_public_kv_update_is_an_atomic_compare_and_set(storage: Storage) -> None:
+    winners: list[int] = []
+
+    def claim(index: int) -> None:
+        def take(value: bytes | None) -> bytes:
+            return str(index).encode() if value is None else value
+
+        storage.kv_update("claim", take)
+        if storage.kv_get("claim") == str(index).encode():
+            winners.append(index)
+
+    in_threads(claim, 4)
+    assert len(winners) == 1
+    with pytest.raises(TypeError, match=r"kv_update\(\) value of 'claim' must be bytes, not str"):
+        storage.kv_update("claim", lambda value: "text")  # type: ignore[arg-type, return-value]
+    with pytest.raises(TypeError, match=r"kv_update\(\) key must be str"):
+        storage.kv_update(1, lambda value: b"x")  # type: ignore[arg-type]
+    assert storage.kv_get("claim") == str(winners[0]).encode()
+
+
 class _PlainKvStorage(SqliteStorage):
     """A backend without its own ``_kv_update`` (there is no thread-only default any more)."""
 

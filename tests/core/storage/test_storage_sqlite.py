@@ -587,3 +587,19 @@ def test_a_failed_background_write_is_raised_by_the_next_call(
     with pytest.raises(StorageError, match="disk is full"):
         storage._update_run("r", status="Success")
     storage.close()
+
+
+def test_registering_more_assets_than_one_insert_holds_round_trips_and_updates(tmp_path):
+    from rivers.storage.records import AssetRecord
+    from rivers.storage.sqlite import SqliteStorage
+
+    storage = SqliteStorage(str(tmp_path / "a.db"))
+    records = [AssetRecord(asset_key=f"a{i}", tags=[("k", str(i))], group="g") for i in range(1203)]
+    storage._register_assets(records)
+    storage._register_assets([record.evolve(group="h") for record in records[:700]])  # an update of some
+    found = {record.asset_key: record for record in storage.get_asset_records()}
+    assert len(found) == 1203
+    assert {found[f"a{i}"].group for i in range(700)} == {"h"}
+    assert {found[f"a{i}"].group for i in range(700, 1203)} == {"g"}
+    assert [list(pair) for pair in found["a1202"].tags] == [["k", "1202"]]
+    storage.close()

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from rivers.automation.condition_store import ConditionStore
 from rivers.automation.cron_ticks import CronClock
 from rivers.automation.launching import Launcher
+from rivers.automation.leadership import LEASE_NAME
 from rivers.automation.statuses import is_running
 from rivers.automation.triggers import TickLog, tick_schedule, tick_sensor
 from rivers.storage.control_records import StoredTick
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AutomationDaemon", "CONDITIONS_TICK_NAME", "LEASE_NAME"]
 
-LEASE_NAME = "rivers/automation/leader"
 CONDITIONS_TICK_NAME = "automation_conditions"
 _LOG = logging.getLogger("rivers.automation")
 _CATCH_UP = ("skip", "latest", "all")

@@ -16,7 +16,7 @@ def completions(
     items: Iterable[Item],
     limit: int,
     keep_launching: Callable[[], bool],
-    launch: Callable[[Item], Outcome],
+    launch: Callable[[Item], Outcome] | None,
     submit: Callable[[Item], Future[Outcome]],
     abort: Callable[[list[Item]], None],
     settle: Callable[[list[tuple[Item, Outcome]]], None],
@@ -27,9 +27,10 @@ def completions(
     ``keep_launching`` is asked before every launch, after the consumer has
     handled every outcome yielded so far, so a failure or a cancel it sees
     stops further launches; launches already running finish. With ``limit``
-    1 every launch is ``launch(item)`` in the calling thread, one after
-    another; otherwise ``submit(item)`` starts it elsewhere (the run
-    launcher's threads) and returns the future of its outcome. If the
+    1 and a ``launch``, every launch is ``launch(item)`` in the calling
+    thread, one after another; otherwise ``submit(item)`` starts it
+    elsewhere (the run launcher's threads, through its run queue) and
+    returns the future of its outcome. If the
     consumer stops early (an exception such as Ctrl-C, or closing the
     iterator) while submitted launches run, ``abort`` gets their items (to
     ask them to stop) and they are waited for; then ``settle`` gets the
@@ -37,7 +38,7 @@ def completions(
     so that the caller can still record what happened.
     """
     pending = iter(items)
-    if limit == 1:
+    if limit == 1 and launch is not None:
         while keep_launching():
             item = next(pending, _END)
             if item is _END:

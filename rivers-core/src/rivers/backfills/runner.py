@@ -10,10 +10,10 @@ from typing import Any, Callable, Final
 
 from rivers.backfills.dispatch import completions
 from rivers.backfills.planning import BackfillPlan
-from rivers.backfills.state import BackfillRecord, cancel_requested, save_backfill
+from rivers.backfills.state import BackfillRecord, cancel_requested, load_backfill, request_cancel, save_backfill
 from rivers.exceptions import ExecutionError
 
-__all__ = ["FAILURE_POLICIES", "run_backfill", "signal_cancel", "check_failure_policy"]
+__all__ = ["FAILURE_POLICIES", "run_backfill", "signal_cancel", "cancel_backfill", "check_failure_policy"]
 
 #: Accepted ``failure_policy`` values (upstream silently treats anything else as "continue").
 FAILURE_POLICIES: Final = ("continue", "stop_on_failure")
@@ -21,8 +21,23 @@ FAILURE_POLICIES: Final = ("continue", "stop_on_failure")
 #: How often progress is written to storage while runs complete.
 _SAVE_INTERVAL_S: Final = 0.5
 
-#: Backfills running in this process: id -> cancel flag.
-_LIVE: dict[str, threading.Event] = {}
+class _Live:
+    """A backfill running in this process: its cancel flag and the runs it submitted that have not finished."""
+
+    def __init__(self) -> None:
+        self.flag = threading.Event()
+        self.handles: dict[str, Any] = {}  # run id -> RunHandle
+
+    def cancel(self) -> None:
+        """Launch no more runs; the submitted runs still waiting in the run queue never start."""
+        self.flag.set()
+        for handle in list(self.handles.values()):
+            if handle.status == "Queued":
+                handle.cancel()
+
+
+#: Backfills running in this process.
+_LIVE: dict[str, _Live] = {}
 
 
 def check_failure_policy(policy: str) -> str:
@@ -36,22 +51,52 @@ def check_failure_policy(policy: str) -> str:
 
 def signal_cancel(backfill_id: str) -> bool:
     """Cancel a backfill running in this process; ``False`` when it does not run here."""
-    flag = _LIVE.get(backfill_id)
-    if flag is None:
+    live = _LIVE.get(backfill_id)
+    if live is None:
         return False
-    flag.set()
+    live.cancel()
     return True
 
 
+def cancel_backfill(storage: Any, backfill_id: str) -> bool:
+    """Signal a backfill running here (``True``), else store a cancel request for its process (``False``)."""
+    record = load_backfill(storage, backfill_id)
+    if record is None:
+        raise ExecutionError(f"Failed to cancel backfill: backfill not found ('{backfill_id}')")
+    if signal_cancel(backfill_id):
+        return True
+    request_cancel(storage, backfill_id)
+    _cancel_unfinished_runs(storage, backfill_id)
+    if record.status == "Requested":  # nobody runs it: cancel its partitions now
+        record.status = "Canceled"
+        record.statuses = ["canceled" if s == "pending" else s for s in record.statuses]
+        save_backfill(storage, record)
+    return False
+
+
+def _cancel_unfinished_runs(storage: Any, backfill_id: str) -> None:
+    """Cascade a storage-level cancel to the backfill's runs that have not finished yet."""
+    for status in ("Queued", "NotStarted", "Started"):
+        for run in storage.get_runs(limit=1000, status=status):
+            if run.launched_by.backfill_id == backfill_id:
+                storage.request_cancellation(run.run_id)
+
+
 def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, executor: Any, tags: list[Any],
-                 config: Any, progress: Callable[[BackfillRecord], None] | None = None) -> BackfillRecord:
+                 config: Any, progress: Callable[[BackfillRecord], None] | None = None,
+                 queued: bool = False) -> BackfillRecord:
     """Run every planned run of ``record``, up to ``record.max_concurrency`` at a time; return the final record.
 
-    The record is also stored: at the start, at most every ``_SAVE_INTERVAL_S``
-    while runs finish, and at the end. Runs beyond the first go to threads
-    (the executor of each run does the work: in this process, in worker
-    processes or in pods), so concurrency pays where steps wait on I/O or
-    on other processes.
+    The record is also stored: at the start (unless this process already
+    stored it ``InProgress``, e.g. when it claimed it), at most every
+    ``_SAVE_INTERVAL_S`` while runs finish, and at the end. Runs beyond the
+    first go to threads (the executor of each run does the work: in this
+    process, in worker processes or in pods), so concurrency pays where
+    steps wait on I/O or on other processes. ``queued``: every run, also
+    with ``max_concurrency`` 1, is submitted to the run launcher and so
+    waits its turn under the repository's ``run_queue`` (a backfill run in
+    the background); otherwise a lone run starts at once in this thread, as
+    a blocking ``materialize`` does.
     """
     from rivers._ids import random_uuid4
     from rivers.storage.monitor import current_owner
@@ -62,10 +107,13 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
     execution_plan = plan.execution
     launched_by = LaunchedBy.backfill(record.backfill_id)
     stop_on_failure = record.failure_policy == "stop_on_failure"
-    cancel = _LIVE[record.backfill_id] = threading.Event()
-    record.status = "InProgress"
-    record.owner = list(current_owner())  # a reader finds the backfill canceled once this process is gone
-    save_backfill(storage, record)
+    live = _LIVE[record.backfill_id] = _Live()
+    cancel = live.flag
+    owner = list(current_owner())  # a reader finds the backfill canceled once this process is gone
+    if record.status != "InProgress" or record.owner != owner:
+        record.status = "InProgress"
+        record.owner = owner
+        save_backfill(storage, record)
     last_save = time.monotonic()
     failed_any = False
 
@@ -100,7 +148,11 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
 
     def run_stage(stage: Any) -> bool:
         """Run a once-only stage (no key); whether it succeeded."""
-        run_id, succeeded, _, error = _run_one(state.launcher, request(None, random_uuid4(), stage))
+        stage_request = request(None, random_uuid4(), stage)
+        if queued:
+            run_id, succeeded, _, error = _outcome_of(state.launcher.submit(stage_request).future)
+        else:
+            run_id, succeeded, _, error = _run_one(state.launcher, stage_request)
         if run_id is not None:
             record.run_ids.append(run_id)
         if error is not None and record.error is None:
@@ -129,7 +181,7 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
 
     launches = ((index, planned, random_uuid4()) for index, planned in enumerate(plan.runs))
     run_order: list[int] = []  # plan index of each partition run in record.run_ids: they stay in plan order
-    handles: dict[str, Any] = {}  # run id -> RunHandle of the submitted runs
+    handles = live.handles  # run id -> RunHandle of the submitted runs
     signals = state.launcher.handling_signals()  # Ctrl-C / SIGTERM: the runs going stop, the backfill is canceled
     signals.__enter__()
     try:
@@ -140,7 +192,7 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
             launches = iter(())
         first_partition_run = len(record.run_ids)
         for (index, planned, run_id), outcome in completions(
-            launches, record.max_concurrency, keep_launching, launch, submit, abort, settle
+            launches, record.max_concurrency, keep_launching, None if queued else launch, submit, abort, settle
         ):
             handles.pop(run_id, None)
             failed_any = record_run(index, planned, outcome) or failed_any

@@ -10,22 +10,23 @@ import attrs
 from rivers._record import Record
 from rivers.backfills.planning import BackfillPlan, plan_backfill, strategy_from_dict, strategy_to_dict
 from rivers.backfills.results import BackfillResult
-from rivers.backfills.runner import check_failure_policy, run_backfill, signal_cancel
-from rivers.backfills.state import BackfillRecord, load_backfill, request_cancel, save_backfill
+from rivers.backfills.runner import cancel_backfill, check_failure_policy, run_backfill
+from rivers.backfills.state import BackfillRecord, load_backfill, save_backfill
 from rivers.exceptions import ExecutionError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from rivers.backfills.handle import BackfillHandle
     from rivers.execution.executors import Executor
     from rivers.partitions.keys import PartitionKey, PartitionKeyLike
     from rivers.partitions.ranges import PartitionKeyRange
     from rivers.partitions.strategy import BackfillStrategy
-    from rivers.selection import SelectionLike
     from rivers.repository_state import ResolvedRepository
+    from rivers.selection import SelectionLike
     from rivers.storage import Storage
 
-__all__ = ["BackfillRequest", "start_backfill", "cancel_backfill", "rerun_backfill"]
+__all__ = ["BackfillRequest", "start_backfill", "cancel_backfill", "rerun_backfill", "run_requested_backfill"]
 
 _PRIORITY_TAG = "rivers/priority"
 _BACKFILL_PRIORITY = "-10"
@@ -48,12 +49,16 @@ class BackfillRequest(Record):
     config: dict[str, Any] | None = None  # user config by asset
     block: bool = True
     dry_run: bool = False
-    executor: Executor | None = None
+    executor: Executor | str | None = None
     progress: Callable[[BackfillRecord], None] | None = None
 
 
-def start_backfill(state: ResolvedRepository, request: BackfillRequest) -> BackfillResult:
-    """Plan, record and (when ``request.block``) run a backfill."""
+def start_backfill(state: ResolvedRepository, request: BackfillRequest) -> BackfillResult | BackfillHandle:
+    """Plan, record and (when ``request.block``) run a backfill; else a :class:`BackfillHandle` of the request.
+
+    A blocking backfill is stored ``InProgress``, owned by this process,
+    from the start: it is never ``Requested``, so no daemon picks it up too.
+    """
     check_failure_policy(request.failure_policy)
     max_concurrency = request.max_concurrency
     if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1:
@@ -67,15 +72,39 @@ def start_backfill(state: ResolvedRepository, request: BackfillRequest) -> Backf
     if not any(key == _PRIORITY_TAG for key, _ in run_tags):
         run_tags.append((_PRIORITY_TAG, _BACKFILL_PRIORITY))
     record = _new_record(plan, request.failure_policy, max_concurrency, run_tags)
+    executor, config, progress = request.executor, request.config, request.progress
+    if not request.block:
+        save_backfill(state.storage, record, new=True)
+        return _handle(state, plan, record, executor=executor, config=config, progress=progress)
+    from rivers.storage.monitor import current_owner
+
+    record.status, record.owner = "InProgress", list(current_owner())
     save_backfill(state.storage, record, new=True)
-    progress = request.progress
     started = getattr(progress, "started", None)
-    if request.block and started is not None:
+    if started is not None:
         started(record)  # a progress object may want the backfill id before the first run ends
-    if request.block:
-        record = run_backfill(state, plan, record, executor=request.executor, tags=run_tags, config=request.config,
-                              progress=progress)
+    record = run_backfill(state, plan, record, executor=executor, tags=run_tags, config=config, progress=progress)
     return _result(record, plan)
+
+
+def _handle(state: ResolvedRepository, plan: BackfillPlan, record: BackfillRecord, *,
+            executor: Executor | str | None, config: dict[str, Any] | None,
+            progress: Callable[[BackfillRecord], None] | None) -> BackfillHandle:
+    """The handle of the ``Requested`` backfill ``record``; its ``start()`` runs ``plan`` here, queued."""
+    from rivers.backfills.handle import BackfillHandle
+
+    def execute(claimed: BackfillRecord) -> BackfillRecord:
+        started = getattr(progress, "started", None)
+        if started is not None:
+            try:
+                started(claimed)
+            except BaseException as error:
+                _not_started(state.storage, claimed, "Canceled", "canceled", f"backfill interrupted: {error!r}")
+                raise
+        return run_backfill(state, plan, claimed, executor=executor, tags=[tuple(tag) for tag in claimed.tags],
+                            config=config, progress=progress, queued=True)
+
+    return BackfillHandle(state.storage, _result(record, plan), execute)
 
 
 def _new_record(plan: BackfillPlan, failure_policy: str, max_concurrency: int,
@@ -110,33 +139,9 @@ def _result(record: BackfillRecord, plan: BackfillPlan) -> BackfillResult:
     )
 
 
-def cancel_backfill(storage: Storage, backfill_id: str) -> bool:
-    """Signal a backfill running here (``True``), else store a cancel request for its process (``False``)."""
-    record = load_backfill(storage, backfill_id)
-    if record is None:
-        raise ExecutionError(f"Failed to cancel backfill: backfill not found ('{backfill_id}')")
-    if signal_cancel(backfill_id):
-        return True
-    request_cancel(storage, backfill_id)
-    _cancel_unfinished_runs(storage, backfill_id)
-    if record.status == "Requested":  # nobody runs it: cancel its partitions now
-        record.status = "Canceled"
-        record.statuses = ["canceled" if s == "pending" else s for s in record.statuses]
-        save_backfill(storage, record)
-    return False
-
-
-def _cancel_unfinished_runs(storage: Storage, backfill_id: str) -> None:
-    """Cascade a storage-level cancel to the backfill's runs that have not finished yet."""
-    for status in ("Queued", "NotStarted", "Started"):
-        for run in storage.get_runs(limit=1000, status=status):
-            if run.launched_by.backfill_id == backfill_id:
-                storage.request_cancellation(run.run_id)
-
-
 def rerun_backfill(state: ResolvedRepository, backfill_id: str, *, block: bool, dry_run: bool,
                    executor: Executor | str | None,
-                   progress: Callable[[BackfillRecord], None] | None = None) -> BackfillResult:
+                   progress: Callable[[BackfillRecord], None] | None = None) -> BackfillResult | BackfillHandle:
     """A new backfill over the failed and canceled partitions of ``backfill_id`` still valid today.
 
     When none failed or was canceled (the backfill completed), every
@@ -145,7 +150,9 @@ def rerun_backfill(state: ResolvedRepository, backfill_id: str, *, block: bool, 
     and tags, with ``("rivers/rerun_of", <backfill_id>)`` added. Keys no
     longer valid (removed from a definition, retired dynamic keys) are
     skipped with a warning and listed in ``skipped_partitions``.
-    ``dry_run=True`` returns the plan without storing or running anything.
+    ``dry_run=True`` returns the plan without storing or running anything;
+    ``block=False`` records it as ``Requested`` and returns its
+    :class:`~rivers.backfills.handle.BackfillHandle`, as ``backfill`` does.
     """
     from rivers.partitions.keys import from_stored_text
 
@@ -168,7 +175,12 @@ def rerun_backfill(state: ResolvedRepository, backfill_id: str, *, block: bool, 
         failure_policy=record.failure_policy, max_concurrency=record.max_concurrency, tags=tags, block=block,
         dry_run=dry_run, executor=executor, progress=progress,
     ))
-    return attrs.evolve(result, skipped_partitions=skipped) if skipped else result
+    if not skipped:
+        return result
+    if isinstance(result, BackfillResult):
+        return attrs.evolve(result, skipped_partitions=skipped)
+    result.requested = attrs.evolve(result.requested, skipped_partitions=skipped)
+    return result
 
 
 def _still_valid(state: ResolvedRepository, record: BackfillRecord,
@@ -196,15 +208,35 @@ def _still_valid(state: ResolvedRepository, record: BackfillRecord,
 
 def run_requested_backfill(state: ResolvedRepository, backfill_id: str, *,
                            executor: Executor | str | None) -> BackfillRecord | None:
-    """Run a backfill recorded with ``block=False`` (status ``Requested``); ``None`` when it is not requested.
+    """Claim and run a backfill recorded with ``block=False``; ``None`` when it is not ``Requested`` (or was claimed).
 
-    The daemon calls this for every ``Requested`` backfill it finds.
+    The daemon calls this for every ``Requested`` backfill it finds. The
+    claim (:func:`~rivers.backfills.state.claim_backfill`) makes sure one
+    contender runs it, whatever the number of daemons, processes and
+    handles reaching for it. Its runs go through the run launcher's queue.
+    A backfill this repository cannot plan (an asset it lacks, a key no
+    longer valid) is recorded ``CompletedFailed`` with the reason instead of
+    staying ``Requested`` for ever.
     """
+    from rivers.backfills.state import claim_backfill
     from rivers.partitions.keys import from_stored_text
 
-    record = load_backfill(state.storage, backfill_id)
-    if record is None or record.status != "Requested":
+    record = claim_backfill(state.storage, backfill_id)
+    if record is None:
         return None
-    keys = [from_stored_text(key) for key in record.partition_keys]
-    plan = plan_backfill(state, record.selection, keys, None, strategy_from_dict(record.strategy))
-    return run_backfill(state, plan, record, executor=executor, tags=[tuple(tag) for tag in record.tags], config=None)
+    try:
+        keys = [from_stored_text(key) for key in record.partition_keys]
+        plan = plan_backfill(state, record.selection, keys, None, strategy_from_dict(record.strategy))
+    except Exception as error:
+        _not_started(state.storage, record, "CompletedFailed", "failed",
+                     f"backfill could not start: {type(error).__name__}: {error}")
+        raise
+    return run_backfill(state, plan, record, executor=executor, tags=[tuple(tag) for tag in record.tags],
+                        config=None, queued=True)
+
+
+def _not_started(storage: Storage, record: BackfillRecord, status: str, partition_status: str, error: str) -> None:
+    """Record a claimed backfill that never got to its runs as ``status``, its partitions as ``partition_status``."""
+    record.status, record.owner, record.error = status, None, error
+    record.statuses = [partition_status if current == "pending" else current for current in record.statuses]
+    save_backfill(storage, record)

@@ -18,10 +18,15 @@ import attrs
 from rivers.backfills.results import BackfillStatus
 
 __all__ = ["BackfillRecord", "save_backfill", "load_backfill", "backfill_ids", "request_cancel",
-           "cancel_requested"]
+           "cancel_requested", "claim_backfill", "TERMINAL_STATUSES"]
 
 _PREFIX = "rivers/backfills/"
 _INDEX = "rivers/backfills"
+#: kv key prefix of the claims on ``Requested`` backfills (one key per backfill: who executes it)
+_CLAIMS = "rivers/backfills/claims/"
+
+#: Statuses after which a backfill changes no more.
+TERMINAL_STATUSES = frozenset({"CompletedSuccess", "CompletedFailed", "Canceled"})
 
 
 @attrs.define
@@ -135,6 +140,55 @@ def _mark_died(storage: Any, record: BackfillRecord) -> BackfillRecord:
     record.owner = None
     save_backfill(storage, record)
     return record
+
+
+def claim_backfill(storage: Any, backfill_id: str) -> BackfillRecord | None:
+    """Take the ``Requested`` backfill ``backfill_id`` for this process: its record, now ``InProgress``, or ``None``.
+
+    The claim is one atomic :meth:`~rivers.Storage.kv_update` of the key
+    ``rivers/backfills/claims/<id>`` (atomic across processes, as the storage
+    contract requires), so of several contenders (daemons, ``BackfillHandle.start()``
+    in several processes or threads) exactly one gets the record; the others
+    get ``None``, as does anyone once the backfill is no longer ``Requested``
+    or a cancel was requested. A claim whose process died before it marked
+    the backfill ``InProgress`` is taken over. The claimed record is saved
+    ``InProgress`` with this process as its owner before it is returned.
+    """
+    from rivers._ids import random_uuid4
+    from rivers.storage.monitor import current_owner
+
+    record = load_backfill(storage, backfill_id)
+    if record is None or record.status != "Requested" or cancel_requested(storage, backfill_id):
+        return None
+    owner = list(current_owner())
+    mine = json.dumps({"owner": owner, "at": time.time_ns(), "token": random_uuid4()}).encode()
+    won = False
+
+    def take(held: bytes | None) -> bytes:
+        nonlocal won
+        won = held is None or not _claim_alive(held)
+        return mine if won else held  # type: ignore[return-value]
+
+    storage.kv_update(_CLAIMS + backfill_id, take)
+    if not won:
+        return None
+    record = load_backfill(storage, backfill_id)  # canceled meanwhile?
+    if record is None or record.status != "Requested" or cancel_requested(storage, backfill_id):
+        return None
+    record.status = "InProgress"
+    record.owner = owner
+    save_backfill(storage, record)
+    return record
+
+
+def _claim_alive(held: bytes) -> bool:
+    """Whether the process that stored the claim ``held`` still runs (a claim carries no heartbeat but its time)."""
+    from rivers.storage.monitor import RunMonitor, owner_alive
+
+    claim = json.loads(held)
+    host, pid, started = claim["owner"]
+    monitor = RunMonitor("", host=host, pid=pid, process_start=started, heartbeat=claim["at"])
+    return owner_alive(claim["at"], monitor, time.time_ns())
 
 
 def backfill_ids(storage: Any) -> list[str]:

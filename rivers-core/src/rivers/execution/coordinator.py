@@ -208,7 +208,8 @@ class RunCoordinator:
     def step_started(self, key: str) -> None:
         """Tell observers that ``key`` starts (its first attempt is about to be launched).
 
-        In a partitioned run, the step's partitions are recorded as in progress.
+        In a partitioned run, the step's partitions show in progress from the
+        run's next flush while it runs (see :mod:`rivers.execution.partition_progress`).
         """
         if self._progress is not None:
             planned = self.plan.by_key.get(key)
@@ -252,7 +253,9 @@ class RunCoordinator:
                                                       error))
 
     def flush(self) -> None:
-        """Block until every event recorded so far is in storage."""
+        """Block until every event recorded so far is in storage (and the steps going show in progress)."""
+        if self._progress is not None:
+            self._progress.write_pending()
         self._writer.flush()
 
     def record_attempt(self, events: list[Any], logs: list[Any]) -> None:

@@ -2,10 +2,15 @@
 
 A partitioned run (one key, a range, a backfill's batch of keys) records,
 for each partitioned asset a step writes, the step's partitions as
-``in_progress`` when the step starts, ``failed`` when it fails (or the keys
+``in_progress`` while the step runs, ``failed`` when it fails (or the keys
 it marked failed with ``context.mark_partition_failed``), and clears both
 when it succeeds; materialized partitions come from the materialization
-index. Steps that never ended (the run was canceled or interrupted) are
+index. A step's start is only remembered: it is written as ``in_progress``
+when the run's events are flushed while the step still runs (the run
+heartbeat flushes every run going for longer than
+:attr:`~rivers.runs.heartbeat.Heartbeat.owner_delay`, on each tick), so a
+step shows in progress within about 0.2 s of its start, and a short step
+costs one change, written with its events when it ends. Steps that never ended (the run was canceled or interrupted) are
 cleared when the run finishes; a run whose process dies is settled by run
 monitoring (:func:`rivers.storage.partition_progress.settle_dead_run`).
 
@@ -18,6 +23,7 @@ changes (:func:`run_progress` returns ``None`` otherwise).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from rivers.execution.outcome import FAILURE, SUCCESS, StepOutcome
@@ -37,9 +43,13 @@ def run_progress(storage: Any, run_id: str, partition: Any) -> RunPartitionProgr
 
 
 class RunPartitionProgress:
-    """Records one run's partition progress: ``started(runtime)``, ``ended(outcome)``, ``abandoned()``."""
+    """Records one run's partition progress: ``started(runtime)``, ``write_pending()``, ``ended(outcome)``, ``abandoned()``.
 
-    __slots__ = ("_storage", "_run_id", "_partition", "_dynamic", "_positions", "held")
+    ``write_pending`` runs on the heartbeat's thread; a lock keeps a step's
+    in-progress write before its end (never after it).
+    """
+
+    __slots__ = ("_storage", "_run_id", "_partition", "_dynamic", "_positions", "_pending", "_lock", "held")
 
     def __init__(self, storage: Any, run_id: str, partition: Any, dynamic: Any) -> None:
         self._storage = storage
@@ -48,11 +58,35 @@ class RunPartitionProgress:
         #: ``name -> registered keys`` of dynamic partitions (a callable; None: not reachable)
         self._dynamic = dynamic
         self._positions: dict[int, tuple[Any, tuple[tuple[int, int], ...]]] = {}
-        #: step key -> ``[(asset key, definition, ranges)]`` of the steps started and not ended
+        #: step key -> runtime of the steps started whose in-progress status is not written yet
+        self._pending: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        #: step key -> ``[(asset key, definition, ranges)]`` of the steps written as in progress and not ended
         self.held: dict[str, list[tuple[str, Any, tuple[tuple[int, int], ...]]]] = {}
 
     def started(self, runtime: Any) -> None:
-        """The step of ``runtime`` starts: its partitioned outputs' partitions are in progress (recorded now)."""
+        """The step of ``runtime`` starts: remembered, written as in progress by :meth:`write_pending`."""
+        with self._lock:
+            self._pending[runtime.key] = runtime
+
+    def write_pending(self) -> None:
+        """Record the steps started and still going as in progress (the run is flushed while they run)."""
+        with self._lock:
+            if not self._pending:
+                return
+            run_id = self._run_id
+            changes = []
+            for key, runtime in self._pending.items():
+                assets = self._assets_of(runtime)
+                if assets:
+                    self.held[key] = assets
+                    changes.extend(ProgressChange(run_id, name, IN_PROGRESS, ranges) for name, _, ranges in assets)
+            self._pending.clear()
+            if changes:
+                self._storage.record_partition_progress(changes)
+
+    def _assets_of(self, runtime: Any) -> list[tuple[str, Any, tuple[tuple[int, int], ...]]]:
+        """``(asset key, definition, ranges)`` of the step's partitioned outputs that have positions."""
         assets = []
         for write in runtime.outputs.values():
             definition = write.node.partitions_def
@@ -60,21 +94,21 @@ class RunPartitionProgress:
                 ranges = self.ranges_of(definition)
                 if ranges:
                     assets.append((write.name, definition, ranges))
-        if not assets:
-            return
-        self.held[runtime.key] = assets
-        run_id = self._run_id
-        self._storage.record_partition_progress(
-            [ProgressChange(run_id, name, IN_PROGRESS, ranges) for name, _, ranges in assets])
+        return assets
 
     def ended(self, outcome: StepOutcome, marked_failed: bool = False) -> list[ProgressChange]:
         """The changes of a step that ended with ``outcome`` (for the event writer, with the step's events).
 
         ``marked_failed``: its events have ``PartitionFailure`` events (keys
-        the step marked failed with ``context.mark_partition_failed``).
+        the step marked failed with ``context.mark_partition_failed``). A
+        step whose start was never written gets the same changes: a clear is
+        free for an asset without a stored status, and may end an earlier
+        run's ``failed``.
         """
-        assets = self.held.pop(outcome.key, None)
-        if assets is None:
+        with self._lock:
+            runtime = self._pending.pop(outcome.key, None)
+            assets = self.held.pop(outcome.key, None) if runtime is None else self._assets_of(runtime)
+        if not assets:
             return []
         run_id = self._run_id
         status = outcome.status
@@ -96,9 +130,11 @@ class RunPartitionProgress:
     def abandoned(self) -> list[ProgressChange]:
         """The run ends: clear what the steps that never ended (canceled, terminated) still hold."""
         run_id = self._run_id
-        changes = [ProgressChange(run_id, name, None, ranges)
-                   for assets in self.held.values() for name, _, ranges in assets]
-        self.held.clear()
+        with self._lock:
+            self._pending.clear()  # never written: nothing to clear
+            changes = [ProgressChange(run_id, name, None, ranges)
+                       for assets in self.held.values() for name, _, ranges in assets]
+            self.held.clear()
         return changes
 
     # -- positions -------------------------------------------------------------------

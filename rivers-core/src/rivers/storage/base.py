@@ -457,6 +457,22 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         if pairs:
             self._kv_put_many(pairs)
 
+    def kv_update(self, key: str, update: Callable[[bytes | None], bytes]) -> None:
+        """Replace the bytes under ``key`` with ``update(current bytes, or None)``, atomically across processes.
+
+        No other writer of ``key`` comes in between (one transaction or lock):
+        a counter, or a compare-and-set that returns the current value to
+        leave it unchanged. ``update`` may run more than once (a backend
+        retrying its transaction), so it should only compute.
+        """
+        if not isinstance(key, str):
+            raise TypeError(f"kv_update() key must be str, not {type(key).__name__}")
+
+        def checked(current: bytes | None) -> bytes:
+            return _kv_pair("kv_update", key, update(current))[1]
+
+        self._kv_update(key, checked)
+
     def add_dynamic_partitions(self, name: str, keys: Sequence[str]) -> None:
         """Add ``keys`` to the dynamic partition namespace ``name`` (idempotent, order kept).
 

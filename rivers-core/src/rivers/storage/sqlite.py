@@ -136,9 +136,10 @@ def _control() -> ModuleType:
 
 @functools.lru_cache(maxsize=64)
 def _multi_row(sql: str, count: int) -> str:
-    """``sql`` (one ``INSERT ... VALUES (?, ...)``) extended to insert ``count`` rows."""
-    head, _, placeholders = sql.rpartition(" VALUES ")
-    return f"{head} VALUES {', '.join([placeholders] * count)}"
+    """``sql`` (one ``INSERT ... VALUES (?, ...)``, maybe with an ``ON CONFLICT`` tail) extended to ``count`` rows."""
+    head, _, rest = sql.partition(" VALUES ")
+    placeholders, _, tail = rest.partition(")")
+    return f"{head} VALUES {', '.join([placeholders + ')'] * count)}{tail}"
 
 
 def _insert_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -504,12 +505,12 @@ class SqliteStorage(Storage):
 
     def _register_assets(self, records: Sequence[AssetRecord]) -> None:
         rows = [asset_to_row(record) for record in records]
-        self._write(lambda conn: conn.executemany(_REGISTER_ASSET, rows))
+        self._write(lambda conn: _insert_rows(conn, _REGISTER_ASSET, rows))
 
     def _register_topology(self, upstream: Mapping[str, Sequence[str]]) -> None:
         rows = [(node, encode_json(list(parents))) for node, parents in upstream.items()]
         sql = "INSERT OR REPLACE INTO topology (node, upstream) VALUES (?, ?)"
-        self._write(lambda conn: conn.executemany(sql, rows))
+        self._write(lambda conn: _insert_rows(conn, sql, rows))
 
     def _create_run(self, record: RunRecord) -> None:
         row = run_to_row(record)

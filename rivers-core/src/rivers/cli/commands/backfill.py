@@ -3,10 +3,12 @@
 Runs many partitions with a progress line per run. Also ``--status ID``
 (show a stored backfill, e.g. one running in another process), ``--cancel
 ID`` (both without TARGET) and ``--rerun ID`` (the failed and canceled
-partitions of a finished backfill); ids may be unique prefixes. The
-published package's spellings work too: ``--assets/-a a,b``,
-``--partitions a,b``, ``--concurrency/-c N``, ``--on-failure
-continue|stop_on_failure``, ``--strategy dim=mode,...``.
+partitions of a finished backfill); ids may be unique prefixes.
+``--no-block`` only records the backfill (``Requested``) for the automation
+daemon and prints its id and how to follow it. The published package's
+spellings work too: ``--assets/-a a,b``, ``--partitions a,b``,
+``--concurrency/-c N``, ``--on-failure continue|stop_on_failure``,
+``--strategy dim=mode,...``.
 """
 
 from __future__ import annotations
@@ -71,6 +73,9 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
                         help="how many runs may run at the same time (default 4; 1 runs them in order)")
     add_run_options(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the plan (partitions and runs) and exit")
+    parser.add_argument("--no-block", action="store_true",
+                        help="only record the backfill (status Requested) and print its id; the automation daemon "
+                        "(`rivers daemon` or `rivers dev` on this project) executes it")
     parser.add_argument("--status", metavar="ID", help="show the stored state of backfill ID and exit (no TARGET)")
     parser.add_argument("--cancel", metavar="ID", help="ask backfill ID to stop launching runs (no TARGET)")
     parser.add_argument("--rerun", metavar="ID", help="re-run the failed and canceled partitions of backfill ID")
@@ -94,7 +99,8 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
         executor = executor_of(context, args.executor)
         if args.rerun:
             record = stored_backfills.find_backfill(storage, args.rerun)
-            result = repository.rerun_backfill(record.backfill_id, dry_run=args.dry_run, progress=printer)
+            result = repository.rerun_backfill(record.backfill_id, dry_run=args.dry_run, progress=printer,
+                                               block=not args.no_block)
             return _finish(context, result, args)
         results = []
         for group_selection, keys, key_range in _requests(args, repository, storage, selection):
@@ -106,7 +112,7 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
                 selection=group_selection, partition_keys=keys, partition_range=key_range,
                 strategy=_strategy(args.strategy), dry_run=args.dry_run, failure_policy=_policy(args),
                 max_concurrency=args.max_concurrency, progress=printer, tags=args.tag,
-                config=run_config(args.config), executor=executor,
+                config=run_config(args.config), executor=executor, block=not args.no_block,
             )
             results.append(result)
     codes = [_finish(context, result, args) for result in results]
@@ -119,7 +125,21 @@ def _finish(context: CommandContext, result: Any, args: argparse.Namespace) -> i
         shown = ", ".join(keys[:10]) + (" ..." if len(keys) > 10 else "")
         context.console.print(f"Dry run: {result.num_partitions} partition(s) in {result.num_runs} run(s): {shown}")
         return EXIT_OK
+    if args.no_block:
+        return _requested(context, result.requested)
     return _summary(context, result, args.target)
+
+
+def _requested(context: CommandContext, result: Any) -> int:
+    """What ``--no-block`` prints: the id of the recorded backfill, who runs it and how to follow it."""
+    console = context.console
+    backfill_id = result.backfill_id
+    console.print(f"Backfill {backfill_id}: {console.status(result.status)}")
+    console.info(f"{result.num_partitions} partition(s) in {result.num_runs} run(s), executed by the automation "
+                 "daemon: `rivers daemon` (or `rivers dev`) on this project")
+    console.info(f"follow it: rivers backfill --status {backfill_id}")
+    console.info(f"cancel it: rivers backfill --cancel {backfill_id}")
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------------
