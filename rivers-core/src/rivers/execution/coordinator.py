@@ -16,8 +16,11 @@ from rivers.execution.step_runner import RunState
 from rivers.storage.records import LaunchedBy, RunRecord
 
 if TYPE_CHECKING:
+    from rivers.definitions.retry import RetryPolicy
     from rivers.execution.partition_progress import RunPartitionProgress
     from rivers.execution.pools import RunPoolClaims
+    from rivers.partitions.keys import PartitionKey
+    from rivers.storage.base import Storage
 
 
 class Wakeable(Protocol):
@@ -46,14 +49,14 @@ class RunCoordinator:
     def __init__(
         self,
         plan: ExecutionPlan,
-        storage: Any,
+        storage: Storage,
         *,
         run_id: str | None = None,
         job_name: str | None = None,
         tags: list[tuple[str, str]] | None = None,
         config: dict[str, Any] | None = None,
-        retry_default: Any = None,
-        partition: Any = None,
+        retry_default: RetryPolicy | None = None,
+        partition: PartitionKey | None = None,
         partition_checked: bool = False,
         launched_by: LaunchedBy | None = None,
         resume: bool = False,
@@ -304,7 +307,7 @@ class RunCoordinator:
         return self._cancelled
 
 
-def _resume_facts(storage: Any, run_id: str, completed: set[str]) -> tuple[int, set[str]]:
+def _resume_facts(storage: Storage, run_id: str, completed: set[str]) -> tuple[int, set[str]]:
     """For a resumed run: the highest ``<run_id>:<n>`` event number already stored (so new ids never
     collide) and the steps started but not completed."""
     prefix = f"{run_id}:"

@@ -12,7 +12,7 @@ import inspect
 import json
 import time
 import traceback
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from rivers._ids import random_uuid4
 from rivers.context import AssetExecutionContext, HookContext, InputContext, OutputContext
@@ -29,6 +29,11 @@ from rivers.metadata import coerce_metadata, extract_data_version, serialize_met
 from rivers.resources import build_config
 from rivers.storage.records import StoredEvent, StoredLog
 
+if TYPE_CHECKING:
+    from rivers.definitions.retry import RetryPolicy
+    from rivers.partitions.keys import PartitionKey
+    from rivers.storage.base import Storage
+
 _now = time.time_ns
 _RUN_KEY: Any = object()  # RunState.event(): "the run's partition key"
 
@@ -40,8 +45,8 @@ class RunState:
                  "loop", "log_capture", "self_persisted", "partition_cache", "partition_checked",
                  "event_prefix")
 
-    def __init__(self, run_id: str, storage: Any, config: dict[str, Any] | None, retry_default: Any,
-                 partition: Any = None) -> None:
+    def __init__(self, run_id: str, storage: Storage | None, config: dict[str, Any] | None,
+                 retry_default: RetryPolicy | None, partition: PartitionKey | None = None) -> None:
         self.run_id = run_id
         #: event ids are ``<event_prefix><n>``; steps running concurrently get their own prefix
         self.event_prefix = f"{run_id}:"
