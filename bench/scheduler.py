@@ -61,7 +61,7 @@ def main() -> None:
     n = options.steps
     repo = rs.CodeRepository(assets=[rs.Asset(f) for f in _functions(n)], default_executor=rs.Executor.in_process())
     repo.resolve(rs.Storage.memory())
-    plan = repo._state().plan("<bench>", None, allow_incomplete=False)
+    plan = repo.resolved.plan("<bench>", None, allow_incomplete=False)
     inline = rs.Executor.in_process()
     threads = _OneThread()
 

@@ -47,14 +47,14 @@ _perf = time.perf_counter
 def build(storage: rs.Storage, runs: int, events_per_run: int, assets: int, batch: int) -> dict[str, Any]:
     """Fill ``storage``; return the append throughput."""
     names = [f"asset_{index:04}" for index in range(assets)]
-    storage._register_assets([AssetRecord(name, code_version="1", group=f"g{index % 10}")
+    storage.register_assets([AssetRecord(name, code_version="1", group=f"g{index % 10}")
                               for index, name in enumerate(names)])
-    storage._register_topology({name: [names[index - 1]] if index else [] for index, name in enumerate(names)})
+    storage.register_topology({name: [names[index - 1]] if index else [] for index, name in enumerate(names)})
     base = time.time_ns() - runs * 1_000_000
     for run_index in range(runs):  # the runs first: queued and group-committed by the embedded store
         start = base + run_index * 1_000_000
         tags = [("team", f"t{run_index % 20}")] if run_index % 4 == 0 else []
-        storage._start_run(RunRecord(f"run-{run_index:06}", status="Failure" if run_index % 50 == 0 else "Success",
+        storage.start_run(RunRecord(f"run-{run_index:06}", status="Failure" if run_index % 50 == 0 else "Success",
                                      start_time=start, end_time=start + 900_000, tags=tags, node_names=["step"]))
     storage.get_run("run-000000")  # commits them
     pending: list[StoredEvent] = []
@@ -65,7 +65,7 @@ def build(storage: rs.Storage, runs: int, events_per_run: int, assets: int, batc
     def flush() -> None:
         nonlocal append_seconds, best_rate, appended
         started = _perf()
-        storage._append_events(pending)
+        storage.append_events(pending)
         elapsed = _perf() - started
         append_seconds += elapsed
         best_rate = max(best_rate, len(pending) / elapsed)

@@ -80,7 +80,7 @@ def test_bad_configuration_is_refused_when_built(config, match):
 def _planned(asset):
     repo = rs.CodeRepository(assets=[asset])
     repo.resolve(rs.Storage.embedded("plan.db"))
-    state = repo._state()
+    state = repo.resolved
     plan = state.plan("materialize", state.select(None, include_upstream=False), allow_incomplete=True)
     return plan.steps[0]
 

@@ -67,6 +67,11 @@ class _MetadataCollector:
             raise TypeError(f"data version must be a str, got {type(version).__name__}")
         _set(self, "_data_version", version)
 
+    @property
+    def registered_data_version(self) -> str | None:
+        """The data version registered so far (``None`` when none), without clearing it."""
+        return self._data_version
+
     def drain_data_version(self) -> str | None:
         """Return the registered data version and clear it."""
         version = self._data_version
@@ -182,6 +187,11 @@ class AssetExecutionContext(_Frozen, _MetadataCollector, _PartitionAccess):
             raise ExecutionError(f"partition key {partition_key!r} is not in this context's partition keys")
         self._failed_partitions.append((partition_key, error))
 
+    @property
+    def failed_partitions(self) -> list[tuple[Any, str]]:
+        """``(key, error)`` of every key marked with :meth:`mark_partition_failed` so far."""
+        return self._failed_partitions
+
     def __repr__(self) -> str:
         return f"AssetExecutionContext(asset_name={self.asset_name!r})"
 
@@ -230,13 +240,15 @@ class OutputContext(_Frozen, _MetadataCollector):
         partition: Any = None,
         type_hint: Any = None,
         run_id: str | None = None,
+        metadata: dict[str, MetadataValue] | None = None,
     ) -> None:
+        """``metadata``: output metadata collected before the handler runs (the handler adds to it)."""
         _set(self, "asset_name", asset_name)
         _set(self, "asset_metadata", asset_metadata)
         _set(self, "partition", partition)
         _set(self, "type_hint", type_hint)
         _set(self, "run_id", run_id)
-        _set(self, "_metadata", None)
+        _set(self, "_metadata", metadata)
         _set(self, "_data_version", None)
 
     def __repr__(self) -> str:
@@ -279,7 +291,7 @@ class HookContext(_Frozen):
         raise TypeError("cannot create 'HookContext' instances: the engine creates them for hooks")
 
     @classmethod
-    def _create(
+    def create(
         cls,
         *,
         asset_name: str,
@@ -291,6 +303,7 @@ class HookContext(_Frozen):
         config: Any = None,
         partition_key: Any = None,
     ) -> HookContext:
+        """The context the engine passes to a success or failure hook (``HookContext(...)`` itself raises)."""
         self = object.__new__(cls)
         _set(self, "asset_name", asset_name)
         _set(self, "run_id", run_id)

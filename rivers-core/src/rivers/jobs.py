@@ -9,8 +9,12 @@ from rivers.definitions.tasks import Task
 from rivers.exceptions import ExecutionError, GraphValidationError
 
 if TYPE_CHECKING:
+    from rivers.definitions.retry import RetryPolicy
+    from rivers.execution.executors import Executor
     from rivers.execution.result import RunResult
+    from rivers.partitions.keys import PartitionKeyLike
     from rivers.runs import RunHandle
+    from rivers.selection import AssetSelection
 
 #: The job name of runs that are not a :class:`Job`'s: ``materialize()``, backfills, automation requests.
 MATERIALIZE_JOB = "<materialize>"
@@ -19,7 +23,7 @@ MATERIALIZE_JOB = "<materialize>"
 class JobRunner(Protocol):
     """Runs a validated job: what ``CodeRepository.resolve()`` binds to each of its jobs."""
 
-    def __call__(self, job: Job, *, partition_key: Any, tags: list[tuple[str, str]] | None,
+    def __call__(self, job: Job, *, partition_key: PartitionKeyLike | None, tags: list[tuple[str, str]] | None,
                  config: dict[str, Any] | None, raise_on_error: bool, block: bool) -> RunResult | RunHandle:
         """Run ``job``'s plan (``block=False``: submit it and return its handle)."""
 
@@ -34,10 +38,10 @@ class Job:
     def __init__(
         self,
         name: str,
-        assets: list[Any],
-        executor: Any = None,
+        assets: list[Asset | Task | AssetSelection],
+        executor: Executor | None = None,
         allow_incomplete_deps: bool = False,
-        retry: Any = None,
+        retry: RetryPolicy | str | None = None,
     ) -> None:
         from rivers.definitions.options import check_retry
         from rivers.selection import AssetSelection
@@ -61,10 +65,11 @@ class Job:
         self.retry = check_retry(retry)
         self._runner: JobRunner | None = None
 
-    def selection(self) -> list[Any]:
+    def selection(self) -> list[str | AssetSelection]:
+        """The members as ``materialize(selection=...)`` takes them: node names and AssetSelection objects."""
         from rivers.definitions.assets import MultiAsset
 
-        selection: list[Any] = []
+        selection: list[str | AssetSelection] = []
         for member in self.assets:
             if isinstance(member, MultiAsset):
                 selection.extend(output.name for output in member.output_defs)
@@ -76,7 +81,7 @@ class Job:
 
     def execute(
         self,
-        partition_key: Any = None,
+        partition_key: PartitionKeyLike | None = None,
         tags: list[tuple[str, str]] | None = None,
         config: dict[str, Any] | None = None,
         raise_on_error: bool = True,

@@ -23,7 +23,7 @@ def _definitions_in(module: types.ModuleType) -> list[Any]:
 
 
 def _is_bound(asset: Any) -> bool:
-    return asset._fn is not None or asset.is_external
+    return asset.fn is not None or asset.is_external
 
 
 def load_assets_from_modules(modules: Iterable[types.ModuleType]) -> list[Any]:

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
 from rivers.exceptions import NodeNotFoundError
 from rivers.jobs import MATERIALIZE_JOB, Job
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
+    from rivers.automation.schedules import Schedule, ScheduleTickResult
+    from rivers.automation.sensors import Sensor, SensorTickResult
+    from rivers.backfills.handle import BackfillHandle
+    from rivers.backfills.results import BackfillResult, BackfillStatus
+    from rivers.backfills.state import BackfillRecord
+    from rivers.definitions.assets import Asset
+    from rivers.definitions.retry import RetryPolicy
+    from rivers.definitions.tasks import Task
+    from rivers.execution.executors import Executor
+    from rivers.execution.result import RunResult
     from rivers.graph.graph import AssetGraph
+    from rivers.io_handlers.base import BaseIOHandler
+    from rivers.metadata import MetadataValue
+    from rivers.partitions.base import PartitionsDefinition
+    from rivers.partitions.keys import PartitionKeyLike
+    from rivers.partitions.ranges import PartitionKeyRange
+    from rivers.partitions.strategy import BackfillStrategy
     from rivers.repository_state import RepositoryDefinition, ResolvedRepository
+    from rivers.runs.handle import RunHandle
+    from rivers.runs.launcher import RunLauncher
+    from rivers.runs.queue import RunQueueConfig
+    from rivers.selection import SelectionLike
+    from rivers.storage import Storage
 
 
 class CodeRepository:
@@ -26,20 +49,20 @@ class CodeRepository:
 
     def __init__(
         self,
-        assets: Sequence[Any],
-        tasks: Sequence[Any] | None = None,
+        assets: Sequence[Asset],
+        tasks: Sequence[Task] | None = None,
         jobs: Sequence[Job] | None = None,
-        schedules: Sequence[Any] | None = None,
-        sensors: Sequence[Any] | None = None,
-        default_executor: Any = None,
-        resources: dict[str, Any] | None = None,
-        partition_defs: dict[str, Any] | None = None,
-        retries: dict[str, Any] | None = None,
-        default_retry_policy: Any = None,
-        run_queue: Any = None,
-        run_backend: Any = None,
+        schedules: Sequence[Schedule] | None = None,
+        sensors: Sequence[Sensor] | None = None,
+        default_executor: Executor | None = None,
+        resources: dict[str, Any] | None = None,  # user objects (a Resource, an IO handler, any value)
+        partition_defs: dict[str, PartitionsDefinition] | None = None,
+        retries: dict[str, RetryPolicy] | None = None,
+        default_retry_policy: RetryPolicy | str | None = None,
+        run_queue: RunQueueConfig | None = None,
+        run_backend: object = None,
         pool_limits: dict[str, int] | None = None,
-        default_io_handler: Any = None,
+        default_io_handler: BaseIOHandler | None = None,
     ) -> None:
         from rivers.resources import check_resource
 
@@ -58,8 +81,9 @@ class CodeRepository:
         self.run_queue = run_queue
         self.run_backend = run_backend
         self._pool_limits = dict(pool_limits or {})
-        self._default_io_handler = default_io_handler
-        self._resolved: Any = None  # ResolvedRepository once resolve() ran
+        #: The IO handler of nodes without their own (``None``: values stay in memory); settable until resolved.
+        self.default_io_handler = default_io_handler
+        self._resolved: ResolvedRepository | None = None
 
     @property
     def definition(self) -> RepositoryDefinition:
@@ -70,7 +94,7 @@ class CodeRepository:
             assets=self._asset_defs, tasks=self._task_defs, jobs=self._job_defs, schedules=self._schedules,
             sensors=self._sensors, resources=self._resources, partition_defs=self._partition_defs,
             retries=self._retries, default_retry_policy=self._default_retry_policy, pool_limits=self._pool_limits,
-            default_io_handler=self._default_io_handler, run_queue=self.run_queue,
+            default_io_handler=self.default_io_handler, run_queue=self.run_queue,
         )
 
     # -------------------------------------------------------------- lifecycle
@@ -81,7 +105,7 @@ class CodeRepository:
         definition = self.definition
         check_jobs(definition, build_graph(definition))
 
-    def resolve(self, storage: Any = None) -> None:
+    def resolve(self, storage: Storage | None = None) -> None:
         """Validate, bind storage, set resources up and register assets (idempotent)."""
         if self._resolved is not None:
             return
@@ -92,15 +116,23 @@ class CodeRepository:
             job.bind(self._execute_job)
         self._resolved = state
 
-    def _state(self) -> Any:
-        if self._resolved is None:
+    def _state(self) -> ResolvedRepository:
+        resolved = self._resolved
+        if resolved is None:
             self.resolve()
-        return self._resolved
+            resolved = self._resolved
+            assert resolved is not None
+        return resolved
 
     @property
     def resolved(self) -> ResolvedRepository:
         """The resolved state (graph, jobs, plans, run requests, launcher), resolving first if needed."""
-        return self._state()  # type: ignore[no-any-return]
+        return self._state()
+
+    @property
+    def is_resolved(self) -> bool:
+        """Whether :meth:`resolve` ran (storage bound, resources set up); nothing is resolved by asking."""
+        return self._resolved is not None
 
     @property
     def graph(self) -> AssetGraph:
@@ -123,28 +155,29 @@ class CodeRepository:
     def __enter__(self) -> CodeRepository:
         return self
 
-    def __exit__(self, exc_type: Any = None, exc_val: Any = None, exc_tb: Any = None) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None = None, exc_val: BaseException | None = None,
+                 exc_tb: TracebackType | None = None) -> Literal[False]:
         self.shutdown()
         return False
 
     # ------------------------------------------------------------- properties
     @property
-    def assets(self) -> dict[str, Any]:
+    def assets(self) -> dict[str, Asset]:
         """Asset objects by node name (multi-asset outputs map to their multi-asset)."""
         graph = self._state().graph
         return {name: node.owner for name, node in graph.nodes.items() if node.kind not in ("graph_task", "task")}
 
     @property
-    def storage(self) -> Any:
+    def storage(self) -> Storage:
         """The storage the repository records runs in."""
         return self._state().storage
 
     @property
-    def schedules(self) -> list[Any]:
+    def schedules(self) -> list[Schedule]:
         return list(self._schedules)
 
     @property
-    def sensors(self) -> list[Any]:
+    def sensors(self) -> list[Sensor]:
         return list(self._sensors)
 
     @property
@@ -161,19 +194,19 @@ class CodeRepository:
             raise NodeNotFoundError(f"Job '{name}' not found; jobs: {sorted(state.jobs)}")
         return job
 
-    def get_schedule(self, name: str) -> Any:
+    def get_schedule(self, name: str) -> Schedule:
         for schedule in self._schedules:
             if getattr(schedule, "name", None) == name:
                 return schedule
         raise NodeNotFoundError(f"Schedule '{name}' not found")
 
-    def get_sensor(self, name: str) -> Any:
+    def get_sensor(self, name: str) -> Sensor:
         for sensor in self._sensors:
             if getattr(sensor, "name", None) == name:
                 return sensor
         raise NodeNotFoundError(f"Sensor '{name}' not found")
 
-    def evaluate_schedule(self, name: str, execution_time: str | None = None) -> Any:
+    def evaluate_schedule(self, name: str, execution_time: str | None = None) -> ScheduleTickResult:
         """Evaluate schedule ``name`` once, as the daemon does, and return its ScheduleTickResult.
 
         ``execution_time`` is passed as ``scheduled_execution_time`` (default:
@@ -184,7 +217,8 @@ class CodeRepository:
 
         return evaluate_schedule(self.get_schedule(name), self._resolved_resources(), execution_time)
 
-    def evaluate_sensor(self, name: str, cursor: str | None = None, last_tick_time: float | None = None) -> Any:
+    def evaluate_sensor(self, name: str, cursor: str | None = None,
+                        last_tick_time: float | None = None) -> SensorTickResult:
         """Evaluate sensor ``name`` once with ``cursor`` and return its SensorTickResult."""
         from rivers.automation.evaluation import evaluate_sensor
 
@@ -193,14 +227,14 @@ class CodeRepository:
     def _resolved_resources(self) -> dict[str, Any]:
         return dict(self._resources) if self._resolved is not None else {}
 
-    def io_handler_for_output(self, name: str) -> Any:
+    def io_handler_for_output(self, name: str) -> BaseIOHandler:
         """The handler that writes node ``name``."""
         state = self._state()
         if name not in state.graph.nodes:
             raise NodeNotFoundError(f"Node '{name}' not found in repository")
         return state.write_handler(name)
 
-    def load_node(self, name: str, *, partition_key: Any = None, type_hint: Any = None) -> Any:
+    def load_node(self, name: str, *, partition_key: PartitionKeyLike | None = None, type_hint: Any = None) -> Any:
         """Load the stored value of node ``name`` through its handler."""
         from rivers.context import InputContext
 
@@ -215,18 +249,18 @@ class CodeRepository:
     # ------------------------------------------------------------------- runs
     def materialize(
         self,
-        selection: Any = None,
-        partition_key: Any = None,
+        selection: SelectionLike | None = None,
+        partition_key: PartitionKeyLike | None = None,
         tags: list[tuple[str, str]] | None = None,
         raise_on_error: bool = True,
         config: dict[str, Any] | None = None,
         run_id_override: str | None = None,
         include_upstream: bool = False,
         resume: bool = False,
-        retry: Any = None,
-        executor: Any = None,
+        retry: RetryPolicy | str | None = None,
+        executor: Executor | None = None,
         block: bool = True,
-    ) -> Any:
+    ) -> RunResult | RunHandle:
         """Run the selected assets (all when ``selection`` is None) and return a RunResult.
 
         ``selection`` takes asset names and selection expressions
@@ -242,51 +276,39 @@ class CodeRepository:
         / :class:`~rivers.runs.RunTerminated`.
         """
         state = self._state()
-        nodes = state.select(selection, include_upstream=include_upstream)
-        key = state.check_partition_request(nodes, partition_key)
-        plan = state.plan(MATERIALIZE_JOB, nodes, allow_incomplete=True)
-        return state.run(
-            plan,
-            executor=executor or self.default_executor,
-            partition_key=key,
-            partition_checked=True,
-            tags=tags,
-            config=config,
-            run_id=run_id_override,
-            raise_on_error=raise_on_error,
-            resume=resume,
-            retry=retry,
-            block=block,
+        plan, key = state.materialize_plan(selection, partition_key, include_upstream=include_upstream)
+        request = state.run_request(
+            plan, executor=executor or self.default_executor, partition_key=key, partition_checked=True, tags=tags,
+            config=config, run_id=run_id_override, raise_on_error=raise_on_error, resume=resume, retry=retry,
         )
+        return state.launch(request, block=block)
 
     @property
-    def launcher(self) -> Any:
+    def launcher(self) -> RunLauncher:
         """The :class:`~rivers.runs.RunLauncher` every run of this repository goes through."""
         return self._state().launcher
 
-    def _execute_job(self, job: Job, *, partition_key: Any, tags: Any, config: Any, raise_on_error: bool,
-                     block: bool = True) -> Any:
+    def _execute_job(self, job: Job, *, partition_key: PartitionKeyLike | None, tags: list[tuple[str, str]] | None,
+                     config: dict[str, Any] | None, raise_on_error: bool, block: bool = True) -> RunResult | RunHandle:
         from rivers.execution.partition_requests import coerce_key
 
         state = self._state()
-        plan = state.job_plan(job)
-        return state.run(
-            plan,
-            executor=job.executor or self.default_executor,
-            partition_key=coerce_key(partition_key),
-            tags=tags,
-            config=config,
-            run_id=None,
-            raise_on_error=raise_on_error,
-            resume=False,
-            retry=job.retry,
-            job_name=job.name,
-            block=block,
+        request = state.run_request(
+            state.job_plan(job), executor=job.executor or self.default_executor,
+            partition_key=coerce_key(partition_key), tags=tags, config=config, raise_on_error=raise_on_error,
+            retry=job.retry, job_name=job.name,
         )
+        return state.launch(request, block=block)
 
-    def _execute_run(self, run_id: str, partition_key: Any = None, config: Any = None, resume: bool = False,
-                     raise_on_error: bool = True) -> Any:
-        """Run (or resume) the plan recorded for an existing run id."""
+    def execute_run(self, run_id: str, partition_key: PartitionKeyLike | None = None,
+                    config: dict[str, Any] | None = None, resume: bool = False,
+                    raise_on_error: bool = True) -> RunResult:
+        """Run (or, with ``resume=True``, resume) the plan recorded for the existing run ``run_id``.
+
+        The run keeps its id, job and tags; ``partition_key`` defaults to the
+        recorded one. This is what ``rivers resume RUN_ID`` calls. Returns the
+        RunResult; with ``raise_on_error`` the first failure is raised.
+        """
         state = self._state()
         record = state.storage.get_run(run_id)
         if record is None:
@@ -300,27 +322,28 @@ class CodeRepository:
             partition_key = record.partition_key
         from rivers.execution.partition_requests import coerce_key
 
-        return state.run(plan, executor=self.default_executor, partition_key=coerce_key(partition_key),
-                         tags=record.tags,
-                         config=config, run_id=run_id, raise_on_error=raise_on_error, resume=resume, retry=None,
-                         job_name=record.job_name)
+        request = state.run_request(
+            plan, executor=self.default_executor, partition_key=coerce_key(partition_key), tags=record.tags,
+            config=config, run_id=run_id, raise_on_error=raise_on_error, resume=resume, job_name=record.job_name,
+        )
+        return state.launcher.run(request)
 
     # -------------------------------------------------------------- backfills
     def backfill(
         self,
-        selection: Any = None,
-        partition_keys: Sequence[Any] | None = None,
-        partition_range: Any = None,
-        strategy: Any = None,
+        selection: SelectionLike | None = None,
+        partition_keys: Sequence[PartitionKeyLike] | None = None,
+        partition_range: PartitionKeyRange | None = None,
+        strategy: BackfillStrategy | None = None,
         failure_policy: str = "continue",
         max_concurrency: int = 4,
         tags: list[tuple[str, str]] | None = None,
         config: dict[str, Any] | None = None,
         block: bool = True,
         dry_run: bool = False,
-        executor: Any = None,
-        progress: Any = None,
-    ) -> Any:
+        executor: Executor | None = None,
+        progress: Callable[[BackfillRecord], None] | None = None,
+    ) -> BackfillResult | BackfillHandle:
         """Materialize many partitions of ``selection`` (every asset when None) and return a BackfillResult.
 
         Give ``partition_keys`` (a list; wins when both are given) or a
@@ -342,23 +365,22 @@ class CodeRepository:
         stored, before any run). Progress and
         outcome are kept in storage: see :meth:`get_backfill`.
         """
-        from rivers.backfills.service import start_backfill
+        from rivers.backfills.service import BackfillRequest, start_backfill
 
-        return start_backfill(
-            self._state(), selection=selection, partition_keys=partition_keys, partition_range=partition_range,
-            strategy=strategy, failure_policy=failure_policy, max_concurrency=max_concurrency, tags=tags,
-            config=config, block=block, dry_run=dry_run, executor=executor or self.default_executor,
-            progress=progress,
-        )
+        return start_backfill(self._state(), BackfillRequest(
+            selection=selection, partition_keys=partition_keys, partition_range=partition_range, strategy=strategy,
+            failure_policy=failure_policy, max_concurrency=max_concurrency, tags=tags, config=config, block=block,
+            dry_run=dry_run, executor=executor or self.default_executor, progress=progress,
+        ))
 
-    def get_backfill(self, backfill_id: str) -> Any:
+    def get_backfill(self, backfill_id: str) -> BackfillStatus | None:
         """The stored :class:`~rivers.BackfillStatus` of ``backfill_id``, or ``None``."""
         from rivers.backfills.state import load_backfill
 
         record = load_backfill(self._state().storage, backfill_id)
         return None if record is None else record.to_status()
 
-    def get_backfills(self) -> list[Any]:
+    def get_backfills(self) -> list[BackfillStatus]:
         """Every stored backfill (:class:`~rivers.BackfillStatus`), oldest first."""
         from rivers.backfills.state import backfill_ids
 
@@ -377,7 +399,8 @@ class CodeRepository:
 
         return cancel_backfill(self._state().storage, backfill_id)
 
-    def rerun_backfill(self, backfill_id: str, block: bool = True, dry_run: bool = False, progress: Any = None) -> Any:
+    def rerun_backfill(self, backfill_id: str, block: bool = True, dry_run: bool = False,
+                       progress: Callable[[BackfillRecord], None] | None = None) -> BackfillResult | BackfillHandle:
         """Start a new backfill over the failed and canceled partitions of ``backfill_id``.
 
         It reuses the original selection, strategy, failure policy and tags
@@ -391,7 +414,7 @@ class CodeRepository:
         return rerun_backfill(self._state(), backfill_id, block=block, dry_run=dry_run,
                               executor=self.default_executor, progress=progress)
 
-    def observe(self, asset_names: Sequence[str] | None = None) -> dict[str, Any]:
+    def observe(self, asset_names: Sequence[str] | None = None) -> dict[str, dict[str, MetadataValue] | None]:
         """Run the observe function of every external asset (or of ``asset_names``)."""
         return self._state().observe(asset_names)
 

@@ -23,28 +23,47 @@ from rivers.io_handlers.base import BaseIOHandler
 from rivers.io_handlers.memory import InMemoryIOHandler
 
 if TYPE_CHECKING:
+    from rivers.automation.schedules import Schedule
+    from rivers.automation.sensors import Sensor
+    from rivers.definitions.assets import Asset
+    from rivers.definitions.retry import RetryPolicy
+    from rivers.definitions.tasks import Task
+    from rivers.execution.executors import Executor
     from rivers.execution.plan import ExecutionPlan
+    from rivers.execution.result import RunResult
+    from rivers.execution.runtime import StepRuntime
+    from rivers.graph.model import Node
     from rivers.jobs import Job
+    from rivers.metadata import MetadataValue
+    from rivers.partitions.base import PartitionsDefinition
+    from rivers.partitions.context import PartitionContext
+    from rivers.partitions.keys import PartitionKey, PartitionKeyLike
+    from rivers.runs.handle import RunHandle
+    from rivers.runs.launcher import RunLauncher, RunRequest
+    from rivers.runs.queue import RunQueueConfig
+    from rivers.selection import SelectionLike
+    from rivers.storage import Storage
+    from rivers.storage.records import LaunchedBy
 
 
 class RepositoryDefinition(Record):
     """What a :class:`~rivers.CodeRepository` was given, as the resolved state reads it."""
 
-    assets: list[Any]
-    tasks: list[Any]
+    assets: list[Asset]
+    tasks: list[Task]
     jobs: list[Job]
-    schedules: list[Any]
-    sensors: list[Any]
-    resources: dict[str, Any]
-    partition_defs: dict[str, Any]
-    retries: dict[str, Any]
-    default_retry_policy: Any
+    schedules: list[Schedule]
+    sensors: list[Sensor]
+    resources: dict[str, Any]  # user objects: Resources, IO handlers, plain values
+    partition_defs: dict[str, PartitionsDefinition]
+    retries: dict[str, RetryPolicy]
+    default_retry_policy: RetryPolicy | str | None
     pool_limits: dict[str, int]
     default_io_handler: BaseIOHandler | None
-    run_queue: Any
+    run_queue: RunQueueConfig | None
 
 
-def keeps_values_in_process(handler: Any) -> bool:
+def keeps_values_in_process(handler: BaseIOHandler) -> bool:
     """Whether ``handler`` keeps values in this process only (steps using it cannot run elsewhere)."""
     return isinstance(handler, InMemoryIOHandler)
 
@@ -92,12 +111,12 @@ def check_jobs(repo: RepositoryDefinition, graph: AssetGraph) -> dict[str, Job]:
     return jobs
 
 
-def _has_condition(node: Any) -> bool:
+def _has_condition(node: Node) -> bool:
     """Whether a graph node's asset declares an automation condition (checked by ``check_automations``)."""
     return getattr(node.owner, "automation_condition", None) is not None
 
 
-def loadable_without_running(node: Any, default_handler: Any) -> bool:
+def loadable_without_running(node: Node, default_handler: BaseIOHandler | None) -> bool:
     """Whether a node outside a plan can be loaded: it has its own handler, or the default persists.
 
     The shared in-memory default does not count: its values exist only in
@@ -108,7 +127,7 @@ def loadable_without_running(node: Any, default_handler: Any) -> bool:
     return default_handler is not None and not isinstance(default_handler, InMemoryIOHandler)
 
 
-def select_nodes(graph: AssetGraph, selection: Any, *, include_upstream: bool) -> list[str] | None:
+def select_nodes(graph: AssetGraph, selection: SelectionLike | None, *, include_upstream: bool) -> list[str] | None:
     """Node names a selection designates, in topological order (None: everything).
 
     Selecting a graph asset pulls in its internal tasks; externals without an
@@ -136,14 +155,14 @@ def select_nodes(graph: AssetGraph, selection: Any, *, include_upstream: bool) -
     return [n for n in graph.names if n in chosen]
 
 
-def _names_something(selection: Any) -> bool:
+def _names_something(selection: SelectionLike) -> bool:
     """Whether a ``selection=`` argument asks for something (an empty list explicitly selects nothing)."""
     if isinstance(selection, (list, tuple, set, frozenset)):
         return bool(selection)
     return True
 
 
-def _empty_selection_message(graph: AssetGraph, selection: Any) -> str:
+def _empty_selection_message(graph: AssetGraph, selection: SelectionLike) -> str:
     """``selection 'group:nope' matches no asset; groups: ...; tags: ...`` with a hint."""
     if isinstance(selection, str):
         text = repr(selection)
@@ -162,19 +181,19 @@ def _empty_selection_message(graph: AssetGraph, selection: Any) -> str:
 class ResolvedRepository:
     """The resolved state of one :class:`CodeRepository`."""
 
-    def __init__(self, repo: RepositoryDefinition, graph: AssetGraph, storage: Any, jobs: dict[str, Job]) -> None:
+    def __init__(self, repo: RepositoryDefinition, graph: AssetGraph, storage: Storage, jobs: dict[str, Job]) -> None:
         self.definition = repo
         self.graph = graph
         self.storage = storage
         self.jobs = jobs
         self.default_handler = repo.default_io_handler or InMemoryIOHandler()
         self._write_handlers: dict[str, BaseIOHandler] = {}
-        self.runtimes: dict[str, Any] = {}
-        self._plans: dict[Any, ExecutionPlan] = {}
-        self._launcher: Any = None
+        self.runtimes: dict[str, StepRuntime] = {}
+        self._plans: dict[tuple[str, tuple[str, ...] | None, bool], ExecutionPlan] = {}
+        self._launcher: RunLauncher | None = None
 
     @classmethod
-    def create(cls, repo: RepositoryDefinition, storage: Any) -> ResolvedRepository:
+    def create(cls, repo: RepositoryDefinition, storage: Storage | None) -> ResolvedRepository:
         graph = build_graph(repo)
         jobs = check_jobs(repo, graph)
         if storage is None:
@@ -221,7 +240,7 @@ class ResolvedRepository:
             )
         return handler
 
-    def explicit_handler(self, node: Any) -> bool:
+    def explicit_handler(self, node: Node) -> bool:
         """Whether ``node`` can be loaded without running it in the same run."""
         return loadable_without_running(node, self.default_handler)
 
@@ -242,7 +261,7 @@ class ResolvedRepository:
             if isinstance(resource, Resource):
                 resource.setup()
 
-    def _retry_policy(self, value: Any, owner: str) -> Any:
+    def _retry_policy(self, value: RetryPolicy | str | None, owner: str) -> RetryPolicy | None:
         if not isinstance(value, str):
             return value
         registry = self.definition.retries
@@ -276,8 +295,8 @@ class ResolvedRepository:
                         code_version=node.code_version, pool=list(node.pool))
             for name, node in self.graph.nodes.items()
         ]
-        self.storage._register_assets(records)
-        self.storage._register_topology({name: list(self.graph.parents(name)) for name in self.graph.nodes})
+        self.storage.register_assets(records)
+        self.storage.register_topology({name: list(self.graph.parents(name)) for name in self.graph.nodes})
         declared = {pool for node in self.graph.nodes.values() for pool, _ in node.pool}
         if declared or self.definition.pool_limits:
             from rivers.execution.pools import register_pools
@@ -285,7 +304,7 @@ class ResolvedRepository:
             register_pools(self.storage, self.definition.pool_limits, declared)
 
     # -------------------------------------------------------------- selection
-    def select(self, selection: Any, *, include_upstream: bool) -> list[str] | None:
+    def select(self, selection: SelectionLike | None, *, include_upstream: bool) -> list[str] | None:
         """Node names to run for a ``materialize(selection=...)`` argument (None: all)."""
         return select_nodes(self.graph, selection, include_upstream=include_upstream)
 
@@ -295,13 +314,14 @@ class ResolvedRepository:
             return nodes
         return [name for name, node in self.graph.nodes.items() if node.step_key in self.runtimes]
 
-    def check_partition_request(self, nodes: list[str] | None, partition_key: Any) -> Any:
+    def check_partition_request(self, nodes: list[str] | None,
+                                partition_key: PartitionKeyLike | None) -> PartitionKey | None:
         """Validate a run's key against the selected steps; return it as a PartitionKey (or None)."""
         from rivers.execution.partition_requests import check_run_key
 
         return check_run_key(self.graph, self.step_names(nodes), partition_key, self.storage)
 
-    def partition_context(self, node: Any, partition_key: Any) -> Any:
+    def partition_context(self, node: Node, partition_key: PartitionKeyLike) -> PartitionContext:
         """The PartitionContext for loading ``node`` at ``partition_key`` (validated)."""
         from rivers.execution.partition_requests import load_partition
 
@@ -328,6 +348,15 @@ class ResolvedRepository:
             self._plans[cache_key] = plan
         return plan
 
+    def materialize_plan(self, selection: SelectionLike | None, partition_key: PartitionKeyLike | None, *,
+                         include_upstream: bool = False) -> tuple[ExecutionPlan, PartitionKey | None]:
+        """The plan of ``materialize(selection, partition_key)`` and the run's key, checked against the selection."""
+        from rivers.jobs import MATERIALIZE_JOB
+
+        nodes = self.select(selection, include_upstream=include_upstream)
+        key = self.check_partition_request(nodes, partition_key)
+        return self.plan(MATERIALIZE_JOB, nodes, allow_incomplete=True), key
+
     def job_plan(self, job: Job) -> ExecutionPlan:
         """The plan of a job (its members; graph members pull in their internals)."""
         nodes = self.select(job.selection(), include_upstream=False)
@@ -346,38 +375,29 @@ class ResolvedRepository:
                     check_executor_name(value, key, planned.key)
 
     # ------------------------------------------------------------------- runs
-    def run(
+    def run_request(
         self,
         plan: ExecutionPlan,
         *,
-        executor: Any,
-        partition_key: Any,
-        tags: Any,
-        config: Any,
-        run_id: str | None,
-        raise_on_error: bool,
-        resume: bool,
-        retry: Any,
+        executor: Executor | str | None = None,
+        partition_key: PartitionKey | None = None,
+        tags: Sequence[tuple[str, str]] | None = None,
+        config: dict[str, Any] | None = None,
+        run_id: str | None = None,
+        raise_on_error: bool = True,
+        resume: bool = False,
+        retry: RetryPolicy | str | None = None,
         job_name: str | None = None,
         partition_checked: bool = False,
-        launched_by: Any = None,
-        block: bool = True,
-    ) -> Any:
-        """Execute ``plan`` through the run launcher and return its RunResult (or raise its first failure).
+        launched_by: LaunchedBy | None = None,
+    ) -> RunRequest:
+        """The :class:`~rivers.runs.RunRequest` of a run of ``plan``: the one value the launcher and executor take.
 
-        ``partition_key`` is a PartitionKey (or None); ``partition_checked``
-        says it was validated against every selected asset already.
-        ``block=False`` submits the run and returns its RunHandle.
+        ``retry`` (a policy or the name of a registered one) is resolved to the
+        run's retry default here; ``partition_key`` is a PartitionKey (or
+        None) and ``partition_checked`` says it was validated against every
+        selected asset already. Start it with :meth:`launch`.
         """
-        request = self.run_request(plan, executor=executor, partition_key=partition_key, tags=tags, config=config,
-                                   run_id=run_id, raise_on_error=raise_on_error, resume=resume, retry=retry,
-                                   job_name=job_name, partition_checked=partition_checked, launched_by=launched_by)
-        return self.launcher.run(request) if block else self.launcher.submit(request)
-
-    def run_request(self, plan: ExecutionPlan, *, executor: Any, partition_key: Any, tags: Any, config: Any,
-                    run_id: str | None, raise_on_error: bool, resume: bool, retry: Any, job_name: str | None = None,
-                    partition_checked: bool = False, launched_by: Any = None) -> Any:
-        """The :class:`~rivers.runs.RunRequest` of a run of ``plan`` (its retry default resolved)."""
         from rivers.runs.launcher import RunRequest
 
         retry_default = self._retry_policy(retry, f"job '{job_name}'" if job_name else "materialize(retry=...)") \
@@ -389,8 +409,18 @@ class ResolvedRepository:
             launched_by=launched_by, raise_on_error=raise_on_error,
         )
 
+    def launch(self, request: RunRequest, *, block: bool = True) -> RunResult | RunHandle:
+        """Start ``request`` through the :attr:`launcher`.
+
+        ``block=True`` runs it in this thread and returns its RunResult (raising
+        its first failure when ``request.raise_on_error``); ``block=False``
+        submits it (queued under ``run_queue``) and returns its RunHandle at once.
+        """
+        launcher = self.launcher
+        return launcher.run(request) if block else launcher.submit(request)
+
     @property
-    def launcher(self) -> Any:
+    def launcher(self) -> RunLauncher:
         """The :class:`~rivers.runs.RunLauncher` of this repository's runs (created on first use)."""
         launcher = self._launcher
         if launcher is None:
@@ -400,7 +430,7 @@ class ResolvedRepository:
         return launcher
 
     # ---------------------------------------------------------------- observe
-    def observe(self, asset_names: Sequence[str] | None) -> dict[str, Any]:
+    def observe(self, asset_names: Sequence[str] | None) -> dict[str, dict[str, MetadataValue] | None]:
         """Run observe functions directly and record Observation events (empty run id)."""
         import inspect
         import time
@@ -412,7 +442,7 @@ class ResolvedRepository:
         from rivers.storage.records import StoredEvent
 
         wanted = None if asset_names is None else set(asset_names)
-        results: dict[str, Any] = {}
+        results: dict[str, dict[str, MetadataValue] | None] = {}
         events = []
         for name, node in self.graph.nodes.items():
             if node.kind != "external" or node.owner.observe_fn is None:
@@ -429,7 +459,7 @@ class ResolvedRepository:
                     returned = run_coroutine(returned)
             except Exception as error:
                 raise RuntimeError(f"observe failed for asset '{name}': {error}") from error
-            metadata = dict(context._metadata or {})
+            metadata = dict(context.output_metadata or {})
             data_version = None
             if isinstance(returned, Observation):
                 metadata.update(coerce_metadata(returned.metadata or {}))
@@ -439,5 +469,5 @@ class ResolvedRepository:
                                       time.time_ns(), serialize_metadata(metadata), data_version))
             results[name] = metadata or None
         if events:
-            self.storage._append_events(events)
+            self.storage.append_events(events)
         return results

@@ -33,10 +33,10 @@ import logging
 import os
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from rivers._ids import random_uuid4
 from rivers.execution import wire
 from rivers.execution.launcher import LaunchContext, LauncherCapabilities, StepAttempt, StepLauncher
 from rivers.execution.plan import PlannedStep
@@ -502,6 +502,6 @@ class KubernetesLauncher(StepLauncher):
                 break
         where = f"in the pod of Job {tracked.job} (bundle)" if bundled else f"Job {tracked.job}"
         summary = f"[kubernetes] {where}: pending {pending_ms / 1000:.3f} s, ran {report.duration_s:.3f} s\n"
-        outcome.logs.append(StoredLog(random_uuid4(), context.run_id, attempt.key, end_ns,
+        outcome.logs.append(StoredLog(str(uuid.uuid4()), context.run_id, attempt.key, end_ns,
                                       None, summary + text if text.strip() else summary, None))
         context.report(attempt, outcome)

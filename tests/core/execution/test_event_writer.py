@@ -11,19 +11,21 @@ from rivers.storage.records import StoredEvent, StoredLog
 
 
 class RecordingStorage:
+    """Stands in for the two engine-facing Storage methods the writer calls."""
+
     def __init__(self, fail: bool = False) -> None:
         self.events: list = []
         self.logs: list = []
         self.threads: set[str] = set()
         self.fail = fail
 
-    def _append_events(self, events):
+    def append_events(self, events):
         self.threads.add(threading.current_thread().name)
         if self.fail:
             raise OSError("disk full")
         self.events.extend(events)
 
-    def _append_logs(self, logs):
+    def append_logs(self, logs):
         self.logs.extend(logs)
 
 

@@ -226,7 +226,7 @@ def test_python_m_rivers_worker_runs_one_serialised_step(tmp_path: Path) -> None
 
     repo = ps.repo_of(ps.DIAMOND)
     assert repo.materialize(selection=["source"]).success
-    state = repo._state()
+    state = repo.resolved
     plan = state.plan("<materialize>", ["left"], allow_incomplete=True)
     coordinator = RunCoordinator(plan, repo.storage)
     (planned,) = plan.steps
@@ -272,7 +272,7 @@ def test_python_m_rivers_worker_runs_a_bundle_in_order_each_step_seeing_the_vers
     from rivers.execution.wire import outcome_of, report_from_json, step_request
 
     repo = ps.repo_of([*ps.DIAMOND, ps.boom])
-    state = repo._state()
+    state = repo.resolved
     plan = state.plan("<materialize>", ["source", "left", "boom"], allow_incomplete=True)
     coordinator = RunCoordinator(plan, repo.storage)
     steps = plan.by_key

@@ -26,7 +26,7 @@ def gated_run(kit_dir: Path, executor: rs.Executor) -> tuple[rs.CodeRepository, 
                              default_executor=executor,
                              resources={kit.IO: kit.KitFiles(root=str(kit_dir / "values"))})
     repo.resolve(rs.Storage.embedded(str(kit_dir / "runs.db")))
-    plan = repo._state().plan("<test>", None, allow_incomplete=False)
+    plan = repo.resolved.plan("<test>", None, allow_incomplete=False)
     return repo, RunCoordinator(plan, repo.storage, run_id="stopped-run")
 
 
@@ -174,7 +174,7 @@ def test_a_resumed_run_offers_started_steps_to_the_launcher_for_adoption() -> No
     repo.resolve(rs.Storage.memory())
     first = repo.materialize(raise_on_error=False, run_id_override="crashed")
     assert not first.success
-    plan = repo._state().plan("<test>", None, allow_incomplete=False)
+    plan = repo.resolved.plan("<test>", None, allow_incomplete=False)
     run = RunCoordinator(plan, repo.storage, run_id="crashed", resume=True)
     run.start()
     try:

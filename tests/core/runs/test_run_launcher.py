@@ -230,7 +230,7 @@ def test_resume_keeps_the_launcher_and_the_earlier_attempt() -> None:
         return first
 
     repo = make_repo(first, flaky)
-    state = repo._state()
+    state = repo.resolved
     request = state.run_request(state.plan("<materialize>", None, allow_incomplete=True), executor=None,
                                 partition_key=None, tags=[], config=None, run_id=None, raise_on_error=False,
                                 resume=False, retry=None, launched_by=rs.LaunchedBy.schedule("daily"))

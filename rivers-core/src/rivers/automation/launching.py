@@ -81,12 +81,8 @@ class Launcher:
     def launch_assets(self, names: Sequence[str], *, run_id: str, partition_key: str | None,
                       tags: dict[str, str] | None, launched_by: LaunchedBy) -> str:
         """Start a run materializing ``names`` (for one partition key); returns its run id once recorded."""
-        from rivers.repository import MATERIALIZE_JOB
-
         state = self.repo.resolved
-        nodes = state.select(list(names), include_upstream=False)
-        key = state.check_partition_request(nodes, partition_key)
-        plan = state.plan(MATERIALIZE_JOB, nodes, allow_incomplete=True)
+        plan, key = state.materialize_plan(list(names), partition_key)
         request = state.run_request(
             plan, executor=self.repo.default_executor, partition_key=key, partition_checked=True,
             tags=_tag_list(tags), config=None, run_id=run_id, raise_on_error=False, resume=False, retry=None,

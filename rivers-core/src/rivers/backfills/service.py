@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import warnings
-
-import attrs
 from typing import TYPE_CHECKING, Any, Callable
 
+import attrs
+
+from rivers._record import Record
 from rivers.backfills.planning import BackfillPlan, plan_backfill, strategy_from_dict, strategy_to_dict
 from rivers.backfills.results import BackfillResult
 from rivers.backfills.runner import cancel_backfill, check_failure_policy, run_backfill
@@ -14,36 +15,65 @@ from rivers.backfills.state import BackfillRecord, load_backfill, save_backfill
 from rivers.exceptions import ExecutionError
 
 if TYPE_CHECKING:
-    from rivers.backfills.handle import BackfillHandle
+    from collections.abc import Sequence
 
-__all__ = ["start_backfill", "cancel_backfill", "rerun_backfill", "run_requested_backfill"]
+    from rivers.backfills.handle import BackfillHandle
+    from rivers.execution.executors import Executor
+    from rivers.partitions.keys import PartitionKey, PartitionKeyLike
+    from rivers.partitions.ranges import PartitionKeyRange
+    from rivers.partitions.strategy import BackfillStrategy
+    from rivers.repository_state import ResolvedRepository
+    from rivers.selection import SelectionLike
+    from rivers.storage import Storage
+
+__all__ = ["BackfillRequest", "start_backfill", "cancel_backfill", "rerun_backfill", "run_requested_backfill"]
 
 _PRIORITY_TAG = "rivers/priority"
 _BACKFILL_PRIORITY = "-10"
 
 
-def start_backfill(state: Any, *, selection: Any, partition_keys: Any, partition_range: Any, strategy: Any,
-                   failure_policy: str, max_concurrency: int, tags: Any, config: Any, block: bool, dry_run: bool,
-                   executor: Any, progress: Callable[[BackfillRecord], None] | None = None,
-                   extra_tags: list[tuple[str, str]] | None = None) -> BackfillResult | BackfillHandle:
-    """Plan, record and (when ``block``) run a backfill; ``block=False``: a :class:`BackfillHandle` of the request.
+class BackfillRequest(Record):
+    """The arguments of one backfill, as :func:`start_backfill` takes them (see :meth:`rivers.CodeRepository.backfill`).
+
+    ``executor`` is the one the runs use (the repository's default already
+    applied). :func:`start_backfill` validates the values, not this record.
+    """
+
+    selection: SelectionLike | None = None
+    partition_keys: Sequence[PartitionKeyLike] | None = None
+    partition_range: PartitionKeyRange | None = None
+    strategy: BackfillStrategy | None = None
+    failure_policy: str = "continue"
+    max_concurrency: int = 4
+    tags: Sequence[tuple[str, str]] | None = None
+    config: dict[str, Any] | None = None  # user config by asset
+    block: bool = True
+    dry_run: bool = False
+    executor: Executor | str | None = None
+    progress: Callable[[BackfillRecord], None] | None = None
+
+
+def start_backfill(state: ResolvedRepository, request: BackfillRequest) -> BackfillResult | BackfillHandle:
+    """Plan, record and (when ``request.block``) run a backfill; else a :class:`BackfillHandle` of the request.
 
     A blocking backfill is stored ``InProgress``, owned by this process,
     from the start: it is never ``Requested``, so no daemon picks it up too.
     """
-    check_failure_policy(failure_policy)
+    check_failure_policy(request.failure_policy)
+    max_concurrency = request.max_concurrency
     if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1:
         raise ExecutionError(f"max_concurrency must be a positive int, got {max_concurrency!r}")
-    plan = plan_backfill(state, selection, partition_keys, partition_range, strategy)
-    if dry_run:
+    plan = plan_backfill(state, request.selection, request.partition_keys, request.partition_range, request.strategy)
+    if request.dry_run:
         return BackfillResult(backfill_id="", num_partitions=len(plan.keys), num_runs=plan.run_count,
                               status="dry_run", is_dry_run=True, partition_keys=list(plan.keys),
                               partition_statuses={key: "pending" for key in plan.keys})
-    run_tags = [tuple(tag) for tag in (tags or [])] + list(extra_tags or [])
+    run_tags: list[tuple[str, str]] = [tuple(tag) for tag in (request.tags or [])]  # type: ignore[misc]
     if not any(key == _PRIORITY_TAG for key, _ in run_tags):
         run_tags.append((_PRIORITY_TAG, _BACKFILL_PRIORITY))
-    record = _new_record(plan, failure_policy, max_concurrency, run_tags)
-    if not block:
+    record = _new_record(plan, request.failure_policy, max_concurrency, run_tags)
+    executor, config, progress = request.executor, request.config, request.progress
+    if not request.block:
         save_backfill(state.storage, record, new=True)
         return _handle(state, plan, record, executor=executor, config=config, progress=progress)
     from rivers.storage.monitor import current_owner
@@ -57,7 +87,8 @@ def start_backfill(state: Any, *, selection: Any, partition_keys: Any, partition
     return _result(record, plan)
 
 
-def _handle(state: Any, plan: BackfillPlan, record: BackfillRecord, *, executor: Any, config: Any,
+def _handle(state: ResolvedRepository, plan: BackfillPlan, record: BackfillRecord, *,
+            executor: Executor | str | None, config: dict[str, Any] | None,
             progress: Callable[[BackfillRecord], None] | None) -> BackfillHandle:
     """The handle of the ``Requested`` backfill ``record``; its ``start()`` runs ``plan`` here, queued."""
     from rivers.backfills.handle import BackfillHandle
@@ -108,7 +139,8 @@ def _result(record: BackfillRecord, plan: BackfillPlan) -> BackfillResult:
     )
 
 
-def rerun_backfill(state: Any, backfill_id: str, *, block: bool, dry_run: bool, executor: Any,
+def rerun_backfill(state: ResolvedRepository, backfill_id: str, *, block: bool, dry_run: bool,
+                   executor: Executor | str | None,
                    progress: Callable[[BackfillRecord], None] | None = None) -> BackfillResult | BackfillHandle:
     """A new backfill over the failed and canceled partitions of ``backfill_id`` still valid today.
 
@@ -138,12 +170,11 @@ def rerun_backfill(state: Any, backfill_id: str, *, block: bool, dry_run: bool, 
             "nothing is left to run"
         )
     tags = [tag for tag in record.tags if tag[0] != "rivers/rerun_of"] + [("rivers/rerun_of", backfill_id)]
-    result = start_backfill(
-        state, selection=record.selection, partition_keys=keys, partition_range=None,
-        strategy=strategy_from_dict(record.strategy), failure_policy=record.failure_policy,
-        max_concurrency=record.max_concurrency, tags=tags, config=None, block=block, dry_run=dry_run,
-        executor=executor, progress=progress,
-    )
+    result = start_backfill(state, BackfillRequest(
+        selection=record.selection, partition_keys=keys, strategy=strategy_from_dict(record.strategy),
+        failure_policy=record.failure_policy, max_concurrency=record.max_concurrency, tags=tags, block=block,
+        dry_run=dry_run, executor=executor, progress=progress,
+    ))
     if not skipped:
         return result
     if isinstance(result, BackfillResult):
@@ -152,7 +183,8 @@ def rerun_backfill(state: Any, backfill_id: str, *, block: bool, dry_run: bool, 
     return result
 
 
-def _still_valid(state: Any, record: BackfillRecord, keys: list[Any]) -> tuple[list[Any], list[str]]:
+def _still_valid(state: ResolvedRepository, record: BackfillRecord,
+                 keys: list[PartitionKey]) -> tuple[list[PartitionKey], list[str]]:
     """``keys`` valid for every selected partitioned asset, and the texts of the others (dropped with a warning)."""
     from rivers.execution.partition_requests import distinct_definitions, dynamic_lookup, first_rejection
 
@@ -160,10 +192,11 @@ def _still_valid(state: Any, record: BackfillRecord, keys: list[Any]) -> tuple[l
     dynamic = dynamic_lookup(state.storage)
     names = record.selection if record.selection is not None else list(graph.nodes)
     definitions = distinct_definitions(graph, [n for n in names if n in graph.nodes])
-    valid, dropped = [], []
+    valid: list[PartitionKey] = []
+    rejected: list[PartitionKey] = []
     for key in keys:
-        (dropped if first_rejection(definitions, key, dynamic) else valid).append(key)
-    dropped = [str(k) for k in dropped]
+        (rejected if first_rejection(definitions, key, dynamic) else valid).append(key)
+    dropped = [str(k) for k in rejected]
     if dropped and valid:
         warnings.warn(
             f"rerun_backfill('{record.backfill_id}'): skipping {len(dropped)} partition(s) that are no longer "
@@ -173,7 +206,8 @@ def _still_valid(state: Any, record: BackfillRecord, keys: list[Any]) -> tuple[l
     return valid, dropped
 
 
-def run_requested_backfill(state: Any, backfill_id: str, *, executor: Any) -> BackfillRecord | None:
+def run_requested_backfill(state: ResolvedRepository, backfill_id: str, *,
+                           executor: Executor | str | None) -> BackfillRecord | None:
     """Claim and run a backfill recorded with ``block=False``; ``None`` when it is not ``Requested`` (or was claimed).
 
     The daemon calls this for every ``Requested`` backfill it finds. The
@@ -201,7 +235,7 @@ def run_requested_backfill(state: Any, backfill_id: str, *, executor: Any) -> Ba
                         config=None, queued=True)
 
 
-def _not_started(storage: Any, record: BackfillRecord, status: str, partition_status: str, error: str) -> None:
+def _not_started(storage: Storage, record: BackfillRecord, status: str, partition_status: str, error: str) -> None:
     """Record a claimed backfill that never got to its runs as ``status``, its partitions as ``partition_status``."""
     record.status, record.owner, record.error = status, None, error
     record.statuses = [partition_status if current == "pending" else current for current in record.statuses]

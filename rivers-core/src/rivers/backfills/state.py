@@ -90,12 +90,12 @@ def save_backfill(storage: Any, record: BackfillRecord, *, new: bool = False) ->
         require_capability(storage, Capability.BACKFILLS, "repo.backfill()")
     record.updated = time.time_ns()
     data = json.dumps(attrs.asdict(record))
-    storage._put_backfill(StoredBackfill(record.backfill_id, record.status, record.created, record.updated, data))
+    storage.put_backfill(StoredBackfill(record.backfill_id, record.status, record.created, record.updated, data))
 
 
 def load_backfill(storage: Any, backfill_id: str) -> BackfillRecord | None:
     """The stored record of ``backfill_id``, or ``None``."""
-    stored = storage._get_backfill(backfill_id)
+    stored = storage.get_stored_backfill(backfill_id)
     if stored is None:
         return None
     fields = json.loads(stored.data)
@@ -193,21 +193,21 @@ def _claim_alive(held: bytes) -> bool:
 
 def backfill_ids(storage: Any) -> list[str]:
     """Ids of every stored backfill, oldest first."""
-    return [stored.backfill_id for stored in storage._backfills(None, None)]
+    return [stored.backfill_id for stored in storage.get_stored_backfills(None, None)]
 
 
 def backfills_with_status(storage: Any, status: str) -> list[BackfillRecord]:
     """The stored backfills whose status is ``status`` (e.g. ``"Requested"``), oldest first."""
-    records = (load_backfill(storage, stored.backfill_id) for stored in storage._backfills(status, None))
+    records = (load_backfill(storage, stored.backfill_id) for stored in storage.get_stored_backfills(status, None))
     return [record for record in records if record is not None]
 
 
 def request_cancel(storage: Any, backfill_id: str) -> None:
     """Ask the process running ``backfill_id`` to stop launching runs."""
-    storage._request_backfill_cancel(backfill_id)
+    storage.request_backfill_cancel(backfill_id)
 
 
 def cancel_requested(storage: Any, backfill_id: str) -> bool:
     """Whether a cancel of ``backfill_id`` was requested (by any process)."""
-    stored = storage._get_backfill(backfill_id)
+    stored = storage.get_stored_backfill(backfill_id)
     return stored is not None and stored.cancel_requested

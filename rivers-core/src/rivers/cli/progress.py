@@ -84,7 +84,7 @@ def printing_progress(printer: ProgressPrinter) -> Iterator[ProgressPrinter]:
 
 def step_keys_of(repository: CodeRepository) -> Callable[[Sequence[str]], list[str]]:
     """A function mapping a run's node names to the keys of the steps producing them."""
-    graph = repository._state().graph
+    graph = repository.resolved.graph
 
     def step_keys(node_names: Sequence[str]) -> list[str]:
         keys = (graph.nodes[name].step_key for name in node_names if name in graph.nodes)

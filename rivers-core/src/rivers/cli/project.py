@@ -81,7 +81,7 @@ class Project:
         # built whenever configured, so that a bad section fails here exactly as in `rivers validate`
         executor = config.make_executor() if "executor" in config.configured else None
         io_handler = config.make_io_handler() if "io_handler" in config.configured else None
-        if repository._resolved is not None:
+        if repository.is_resolved:
             self.console.error(
                 "note: the repository was resolved when its module was imported; "
                 "it keeps its own storage and defaults, rivers.toml and --storage do not apply"
@@ -89,8 +89,8 @@ class Project:
             return repository.storage
         if repository.default_executor is None and executor is not None:
             repository.default_executor = executor
-        if repository._default_io_handler is None and io_handler is not None:
-            repository._default_io_handler = io_handler
+        if repository.default_io_handler is None and io_handler is not None:
+            repository.default_io_handler = io_handler
         storage = self.storage()
         repository.resolve(storage)
         return storage

@@ -19,13 +19,13 @@ __all__ = ["parse_key", "parse_keys", "partitioned_groups", "require_key", "sele
 
 def selected_steps(repository: CodeRepository, selection: Sequence[str] | None) -> list[str]:
     """The step names a selection runs (every step when ``None``)."""
-    state = repository._state()
+    state = repository.resolved
     return list(state.step_names(state.select(selection, include_upstream=False)))
 
 
 def partitioned_groups(repository: CodeRepository, selection: Sequence[str] | None) -> list[tuple[Any, list[str]]]:
     """The selected partitioned steps grouped by their partitions definition, in the graph's order."""
-    nodes = repository._state().graph.nodes
+    nodes = repository.resolved.graph.nodes
     groups: list[tuple[Any, list[str]]] = []
     for name in selected_steps(repository, selection):
         definition = nodes[name].partitions_def

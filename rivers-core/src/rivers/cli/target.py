@@ -24,7 +24,7 @@ from rivers.cli.errors import CliError, is_user_error
 if TYPE_CHECKING:
     from rivers.repository import CodeRepository
 
-__all__ = ["LoadedTarget", "load_target", "parse_target"]
+__all__ = ["LoadedTarget", "is_file_target", "load_target", "parse_target"]
 
 
 @dataclass(frozen=True)
@@ -70,12 +70,13 @@ def load_target(target: str) -> LoadedTarget:
 # ---------------------------------------------------------------------------
 
 
-def _is_file_target(location: str) -> bool:
+def is_file_target(location: str) -> bool:
+    """Whether TARGET ``location`` names a file (``pipeline.py``, a path) rather than a module (``pkg.module``)."""
     return location.endswith(".py") or os.sep in location or "/" in location or os.path.isfile(location)
 
 
 def _import_target(location: str) -> types.ModuleType:
-    if _is_file_target(location):
+    if is_file_target(location):
         return _import_file(Path(location))
     if not all(part.isidentifier() for part in location.split(".")):
         raise CliError(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rivers.definitions.options import (
     check_io_handler,
@@ -13,6 +13,9 @@ from rivers.definitions.options import (
     normalize_pool,
 )
 from rivers.exceptions import AssetDefinitionError
+
+if TYPE_CHECKING:
+    from rivers.io_handlers.base import BaseIOHandler
 
 
 class DepDef:
@@ -133,6 +136,11 @@ class AssetDef:
     def io_handler(self) -> Any:
         """The output's handler instance (a string reference reads back as None)."""
         return None if isinstance(self._io_handler, str) else self._io_handler
+
+    @property
+    def io_handler_spec(self) -> BaseIOHandler | str | None:
+        """The handler as given: an instance, the key of a resource holding one (a ``str``), or None."""
+        return self._io_handler
 
     def _key(self) -> tuple[Any, ...]:
         return (

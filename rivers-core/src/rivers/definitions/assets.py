@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from rivers.definitions.asset_def import AssetDef, DepDef, check_deps, mapping_key_name
 from rivers.definitions.composition import InvokedNodeOutput, active_composition, compose
 from rivers.definitions.compute import Compute, check_compute
 from rivers.definitions.options import (
+    FunctionDefinition,
     check_hooks,
     check_io_handler,
     check_metadata,
@@ -22,6 +23,9 @@ from rivers.definitions.options import (
 from rivers.definitions.signature import FunctionSignature, signature_of
 from rivers.exceptions import AssetDefinitionError
 
+if TYPE_CHECKING:
+    from rivers.io_handlers.base import BaseIOHandler
+
 
 def _description_of(fn: Callable[..., Any] | None, description: str | None) -> str | None:
     if description is not None or fn is None:
@@ -30,7 +34,7 @@ def _description_of(fn: Callable[..., Any] | None, description: str | None) -> s
     return doc or None
 
 
-class Asset:
+class Asset(FunctionDefinition):
     """Decorator (and base class) turning a function into an asset.
 
     Use it bare (``@rs.Asset``), with options (``@rs.Asset(group="raw")``) or
@@ -363,6 +367,11 @@ class MultiAsset(Asset):
         return list(self._input_deps.values())
 
     @property
+    def input_deps(self) -> list[DepDef]:
+        """The data inputs of the function: top-level ``deps`` merged with every output's inputs."""
+        return list(self._input_deps.values())
+
+    @property
     def partition_mapping(self) -> dict[str, Any] | None:
         mapping = {n: d.partition_mapping for n, d in self._input_deps.items() if d.partition_mapping is not None}
         for d in self._deps:
@@ -394,6 +403,11 @@ class GraphAsset(Asset):
     def node_io_handler(self) -> Any:
         """Handler for the internal task nodes (a string reference reads back as None)."""
         return None if isinstance(self._node_io_handler, str) else self._node_io_handler
+
+    @property
+    def node_io_handler_spec(self) -> BaseIOHandler | str | None:
+        """``node_io_handler=`` as given (an instance, a resource key, or None)."""
+        return self._node_io_handler
 
 
 class ExternalAsset(Asset):

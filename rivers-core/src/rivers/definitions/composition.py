@@ -123,7 +123,7 @@ class Composition:
         node_name = f"{self.graph_name}/{task.name}"
         if f"{node_name}__collect" in self.mapped:
             self.duplicates.append(node_name)
-        params = task._signature.value_names
+        params = task.signature.value_names
         if len(args) > len(params):
             raise AssetDefinitionError(
                 f"Graph '{self.graph_name}': task '{task.name}' takes {len(params)} input(s) "

@@ -1,12 +1,15 @@
-"""Validation and normalisation of asset options shared by every asset kind."""
+"""Validation and normalisation of asset options shared by every asset kind, and the base of assets and tasks."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from rivers.exceptions import AssetDefinitionError
 from rivers.io_handlers.base import BaseIOHandler
 from rivers.partitions.base import PartitionsDefinition
+
+if TYPE_CHECKING:
+    from rivers.definitions.signature import FunctionSignature
 
 HANDLER_TYPE_MESSAGE = "io_handler must be a BaseIOHandler subclass instance or a string resource reference"
 
@@ -132,3 +135,28 @@ def check_tags(tags: Sequence[str] | Mapping[str, str] | None, owner: str) -> li
     if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
         raise TypeError(f"{owner}: tags must be a list of strings, e.g. tags=['etl']")
     return list(tags)
+
+
+class FunctionDefinition:
+    """Base of :class:`~rivers.Asset` and :class:`~rivers.Task`: the bound function and the handler as given."""
+
+    __slots__ = ()
+
+    _fn: Callable[..., Any] | None
+    _signature: FunctionSignature | None
+    _io_handler: BaseIOHandler | str | None
+
+    @property
+    def fn(self) -> Callable[..., Any] | None:
+        """The decorated function (None before binding)."""
+        return self._fn
+
+    @property
+    def signature(self) -> FunctionSignature | None:
+        """The bound function's parameters as the graph wires them (None before binding)."""
+        return self._signature
+
+    @property
+    def io_handler_spec(self) -> BaseIOHandler | str | None:
+        """The handler as given: an instance, the key of a resource holding one (a ``str``), or None."""
+        return self._io_handler

@@ -6,12 +6,18 @@ import inspect
 from typing import Any, Callable
 
 from rivers.definitions.composition import MappableNode, active_composition
-from rivers.definitions.options import check_io_handler, check_partitions_def, check_retry, check_tags
+from rivers.definitions.options import (
+    FunctionDefinition,
+    check_io_handler,
+    check_partitions_def,
+    check_retry,
+    check_tags,
+)
 from rivers.definitions.signature import FunctionSignature, signature_of
 from rivers.exceptions import AssetDefinitionError, TaskDefinitionError
 
 
-class Task(MappableNode):
+class Task(MappableNode, FunctionDefinition):
     """A function usable as a step inside ``Asset.from_graph`` bodies.
 
     Outside a graph body, calling the task runs the function directly; inside

@@ -16,8 +16,11 @@ from rivers.execution.step_runner import RunState
 from rivers.storage.records import LaunchedBy, RunRecord
 
 if TYPE_CHECKING:
+    from rivers.definitions.retry import RetryPolicy
     from rivers.execution.partition_progress import RunPartitionProgress
     from rivers.execution.pools import RunPoolClaims
+    from rivers.partitions.keys import PartitionKey
+    from rivers.storage.base import Storage
 
 
 class Wakeable(Protocol):
@@ -46,14 +49,14 @@ class RunCoordinator:
     def __init__(
         self,
         plan: ExecutionPlan,
-        storage: Any,
+        storage: Storage,
         *,
         run_id: str | None = None,
         job_name: str | None = None,
         tags: list[tuple[str, str]] | None = None,
         config: dict[str, Any] | None = None,
-        retry_default: Any = None,
-        partition: Any = None,
+        retry_default: RetryPolicy | None = None,
+        partition: PartitionKey | None = None,
         partition_checked: bool = False,
         launched_by: LaunchedBy | None = None,
         resume: bool = False,
@@ -71,13 +74,13 @@ class RunCoordinator:
         self.failures: list[tuple[str, BaseException]] = []
         self.failed_partitions: list[tuple[str, Any, str]] = []
         self._first_error: BaseException | None = None
-        self.completed: set[str] = storage._completed_steps(self.run_id) if resume else set()
+        self.completed: set[str] = storage.completed_steps(self.run_id) if resume else set()
         #: steps a crashed earlier attempt of this run started but did not complete (resume only)
         self.started_before: set[str] = set()
         #: keys of the steps the scheduler added while the run went on (instances of mapped tasks)
         self.expanded_steps: list[str] = []
         if resume:
-            self.state._event_seq, self.started_before = _resume_facts(storage, self.run_id, self.completed)
+            self.state.event_seq, self.started_before = _resume_facts(storage, self.run_id, self.completed)
         self._last_cancel_check = time.monotonic()
         self._cancelled = False
         #: why the run was asked to stop (see :meth:`request_stop`), None while it may go on
@@ -112,8 +115,8 @@ class RunCoordinator:
             if previous is not None:
                 start_time = previous.start_time  # a resumed run keeps its original start
             if self.plan.has_pools:
-                self.storage._free_concurrency_slots_for_run(self.run_id)  # claims of the crashed attempt
-        self.storage._start_run(RunRecord(
+                self.storage.free_concurrency_slots_for_run(self.run_id)  # claims of the crashed attempt
+        self.storage.start_run(RunRecord(
             run_id=self.run_id,
             job_name=self.job_name,
             status="Started",
@@ -156,11 +159,11 @@ class RunCoordinator:
         if not stopped:
             self._cancelled = False
             self.stop_reason = None
-        with self.storage._batch():  # the last events and the final status: one commit
+        with self.storage.batch():  # the last events and the final status: one commit
             if self._progress is not None and self._progress.held:  # steps that never ended: they hold nothing now
                 self._writer.add([], [], self._progress.abandoned())
             self._writer.close()
-            self.storage._update_run(self.run_id, status=status, end_time=time.time_ns())
+            self.storage.update_run(self.run_id, status=status, end_time=time.time_ns())
         failed = [(name, describe_error(error)) for name, error in self.failures]
         if self.observers.active:
             from rivers.plugins.events import RunFinished
@@ -304,7 +307,7 @@ class RunCoordinator:
         return self._cancelled
 
 
-def _resume_facts(storage: Any, run_id: str, completed: set[str]) -> tuple[int, set[str]]:
+def _resume_facts(storage: Storage, run_id: str, completed: set[str]) -> tuple[int, set[str]]:
     """For a resumed run: the highest ``<run_id>:<n>`` event number already stored (so new ids never
     collide) and the steps started but not completed."""
     prefix = f"{run_id}:"

@@ -134,11 +134,11 @@ class EventWriter:
     def _store(self, events: list[Any], logs: list[Any], progress: list[Any] | None) -> None:
         storage = self._storage
         if progress:  # one write for the events and the partition statuses they settle
-            storage._record_partition_progress(progress, events)
+            storage.record_partition_progress(progress, events)
         elif events:
-            storage._append_events(events)
+            storage.append_events(events)
         if logs:
-            storage._append_logs(logs)
+            storage.append_logs(logs)
 
     def _raise_pending_error(self) -> None:
         if self._error is not None:

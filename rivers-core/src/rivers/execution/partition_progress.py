@@ -83,7 +83,7 @@ class RunPartitionProgress:
                     changes.extend(ProgressChange(run_id, name, IN_PROGRESS, ranges) for name, _, ranges in assets)
             self._pending.clear()
             if changes:
-                self._storage._record_partition_progress(changes)
+                self._storage.record_partition_progress(changes)
 
     def _assets_of(self, runtime: Any) -> list[tuple[str, Any, tuple[tuple[int, int], ...]]]:
         """``(asset key, definition, ranges)`` of the step's partitioned outputs that have positions."""

@@ -7,15 +7,26 @@ fails before a run record exists and names the asset and how to fix it.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from rivers.exceptions import ExecutionError, PartitionValidationError
 
-__all__ = ["check_run_key", "check_keys", "coerce_key", "distinct_definitions", "dynamic_lookup", "first_rejection",
-           "invalid_key_error", "load_partition", "node_partition"]
+if TYPE_CHECKING:
+    from rivers.graph.graph import AssetGraph
+    from rivers.graph.model import Node
+    from rivers.partitions.base import PartitionsDefinition
+    from rivers.partitions.context import PartitionContext
+    from rivers.partitions.keys import PartitionKey, PartitionKeyLike
+    from rivers.storage import Storage
+
+#: ``namespace -> its registered keys`` of the dynamic partitions (what ``validate_partition_key`` takes).
+DynamicLookup = Callable[[str], "list[str]"]
+
+__all__ = ["DynamicLookup", "check_run_key", "check_keys", "coerce_key", "distinct_definitions", "dynamic_lookup",
+           "first_rejection", "invalid_key_error", "load_partition", "node_partition"]
 
 
-def coerce_key(partition_key: Any) -> Any:
+def coerce_key(partition_key: PartitionKeyLike | None) -> PartitionKey | None:
     """A :class:`~rivers.PartitionKey` from a key, a str (single key) or a dict (multi key)."""
     if partition_key is None:
         return None
@@ -24,12 +35,13 @@ def coerce_key(partition_key: Any) -> Any:
     return as_partition_key(partition_key)
 
 
-def dynamic_lookup(storage: Any) -> Any:
+def dynamic_lookup(storage: Storage) -> DynamicLookup:
     """``name -> registered keys`` of the dynamic partitions kept in ``storage`` (no warnings)."""
-    return lambda name: storage._dynamic_partitions(name) or []
+    return lambda name: storage.dynamic_partition_keys(name)
 
 
-def check_run_key(graph: Any, names: Iterable[str], partition_key: Any, storage: Any) -> Any:
+def check_run_key(graph: AssetGraph, names: Iterable[str], partition_key: PartitionKeyLike | None,
+                  storage: Storage) -> PartitionKey | None:
     """Validate a run's key against the selected nodes; return it as a PartitionKey (or None).
 
     Without a key, partitioned nodes in the selection are an error. With a
@@ -46,7 +58,9 @@ def check_run_key(graph: Any, names: Iterable[str], partition_key: Any, storage:
                 "Provide a partition_key or exclude them from selection."
             )
         return None
-    key = coerce_key(partition_key)
+    from rivers.partitions.keys import as_partition_key
+
+    key = as_partition_key(partition_key)
     if not partitioned:
         first = next(iter(names), None)
         raise PartitionValidationError(
@@ -57,9 +71,9 @@ def check_run_key(graph: Any, names: Iterable[str], partition_key: Any, storage:
     return key
 
 
-def distinct_definitions(graph: Any, names: Iterable[str]) -> list[tuple[str, Any]]:
+def distinct_definitions(graph: AssetGraph, names: Iterable[str]) -> list[tuple[str, PartitionsDefinition]]:
     """``(first node, definition)`` for each distinct partitions definition among ``names``."""
-    found: dict[int, tuple[str, Any]] = {}
+    found: dict[int, tuple[str, PartitionsDefinition]] = {}
     for name in names:
         definition = graph.nodes[name].partitions_def
         if definition is not None and id(definition) not in found:
@@ -67,7 +81,8 @@ def distinct_definitions(graph: Any, names: Iterable[str]) -> list[tuple[str, An
     return list(found.values())
 
 
-def first_rejection(definitions: list[tuple[str, Any]], key: Any, dynamic: Any) -> tuple[str, Any] | None:
+def first_rejection(definitions: list[tuple[str, PartitionsDefinition]], key: PartitionKey,
+                    dynamic: DynamicLookup) -> tuple[str, PartitionsDefinition] | None:
     """The first ``(node, definition)`` for which ``key`` is not a valid partition, or ``None``."""
     for name, definition in definitions:
         if not definition.validate_partition_key(key, dynamic_partitions=dynamic):
@@ -75,7 +90,7 @@ def first_rejection(definitions: list[tuple[str, Any]], key: Any, dynamic: Any) 
     return None
 
 
-def check_keys(graph: Any, names: Iterable[str], keys: Iterable[Any], dynamic: Any) -> None:
+def check_keys(graph: AssetGraph, names: Iterable[str], keys: Iterable[PartitionKey], dynamic: DynamicLookup) -> None:
     """Raise the submit-time error for the first key that is not a partition of every node in ``names``."""
     definitions = distinct_definitions(graph, names)
     for key in keys:
@@ -84,7 +99,8 @@ def check_keys(graph: Any, names: Iterable[str], keys: Iterable[Any], dynamic: A
             raise invalid_key_error(key, *rejected, dynamic)
 
 
-def invalid_key_error(key: Any, asset: str, definition: Any, dynamic: Any) -> ExecutionError:
+def invalid_key_error(key: PartitionKey, asset: str, definition: PartitionsDefinition,
+                      dynamic: DynamicLookup) -> ExecutionError:
     """The submit-time error for a key that is not a partition of ``asset``."""
     namespace = _unregistered_namespace(key, definition, dynamic)
     if namespace is not None:
@@ -104,7 +120,7 @@ def invalid_key_error(key: Any, asset: str, definition: Any, dynamic: Any) -> Ex
     )
 
 
-def _unregistered_namespace(key: Any, definition: Any, dynamic: Any) -> str | None:
+def _unregistered_namespace(key: PartitionKey, definition: PartitionsDefinition, dynamic: DynamicLookup) -> str | None:
     """The dynamic namespace (plain, or a dimension of a multi definition) that lacks a value of ``key``."""
     for namespace, values in _dynamic_values(key, definition):
         registered = set(dynamic(namespace))
@@ -113,7 +129,7 @@ def _unregistered_namespace(key: Any, definition: Any, dynamic: Any) -> str | No
     return None
 
 
-def _dynamic_values(key: Any, definition: Any) -> list[tuple[str, list[str]]]:
+def _dynamic_values(key: PartitionKey, definition: PartitionsDefinition) -> list[tuple[str, list[str]]]:
     from rivers.partitions.base import PartitionsDefinition
     from rivers.partitions.keys import PartitionKey
 
@@ -125,15 +141,18 @@ def _dynamic_values(key: Any, definition: Any) -> list[tuple[str, list[str]]]:
     return []
 
 
-def load_partition(node: Any, partition_key: Any, storage: Any) -> Any:
+def load_partition(node: Node, partition_key: PartitionKeyLike, storage: Storage) -> PartitionContext:
     """The PartitionContext ``load_node(name, partition_key=...)`` hands to the handler."""
     if node.partitions_def is None:
         raise PartitionValidationError(f"Node '{node.name}' is not partitioned, but a partition_key was provided")
-    return node_partition(node.name, node.partitions_def, coerce_key(partition_key).members(),
+    from rivers.partitions.keys import as_partition_key
+
+    return node_partition(node.name, node.partitions_def, as_partition_key(partition_key).members(),
                           dynamic_lookup(storage))
 
 
-def node_partition(node: str, definition: Any, members: list[Any], dynamic: Any, *, check: bool = True) -> Any:
+def node_partition(node: str, definition: PartitionsDefinition, members: list[PartitionKey], dynamic: DynamicLookup, *,
+                   check: bool = True) -> PartitionContext:
     """The PartitionContext of ``members`` for ``node``; with ``check``, each member must be valid."""
     from rivers.partitions.context import PartitionContext
 

@@ -18,15 +18,16 @@ import os
 import random
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rivers.exceptions import ExecutionError
 
 if TYPE_CHECKING:
     from rivers.execution.event_writer import EventWriter
     from rivers.storage import Storage
+    from rivers.storage.pools import BlockReason, ConcurrencyClaimStatus
 
-def register_pools(storage: Any, limits: dict[str, int], declared: set[str]) -> None:
+def register_pools(storage: Storage, limits: dict[str, int], declared: set[str]) -> None:
     """At resolve: write ``CodeRepository(pool_limits=...)`` and register other declared pools as unlimited.
 
     Configured limits replace stored ones (their leases are kept); pools only
@@ -44,10 +45,10 @@ def register_pools(storage: Any, limits: dict[str, int], declared: set[str]) -> 
             )
         rows.append((pool_key, limit, None))
     if rows:
-        storage._set_pool_limits(rows)
+        storage.set_pool_limits(rows)
     missing = sorted(declared - set(limits))
     if missing:
-        storage._set_pool_limits([(pool_key, -1, None) for pool_key in missing], only_missing=True)
+        storage.set_pool_limits([(pool_key, -1, None) for pool_key in missing], only_missing=True)
 
 
 def poll_interval() -> float:
@@ -74,7 +75,8 @@ def _env_float(name: str, default: float) -> float:
     return max(value, 0.0)
 
 
-def claim_timed_out(key: str, pools: list[tuple[str, int]], waited: float, reason: Any) -> ExecutionError:
+def claim_timed_out(key: str, pools: list[tuple[str, int]], waited: float,
+                    reason: BlockReason | None) -> ExecutionError:
     listed = ", ".join(f"'{pool}' ({slots} slot{'s' if slots != 1 else ''})" for pool, slots in pools)
     detail = f": {reason}" if reason else ""
     return ExecutionError(
@@ -98,9 +100,9 @@ class RunPoolClaims:
         self._sequence = 0
 
     # ------------------------------------------------------------- claiming
-    def try_claim(self, key: str, pools: list[tuple[str, int]]) -> Any:
+    def try_claim(self, key: str, pools: list[tuple[str, int]]) -> ConcurrencyClaimStatus:
         """One claim attempt; returns the storage's :class:`ConcurrencyClaimStatus`."""
-        status = self.storage._claim_concurrency_slots(self.run_id, key, pools)
+        status = self.storage.claim_concurrency_slots(self.run_id, key, pools)
         if status.is_claimed:
             with self._lock:
                 self._held[key] = pools
@@ -126,7 +128,7 @@ class RunPoolClaims:
         """Stop waiting for ``key`` (drops its pending entry)."""
         with self._lock:
             self._waiting_since.pop(key, None)
-        self.storage._free_concurrency_slots(self.run_id, key)
+        self.storage.free_concurrency_slots(self.run_id, key)
 
     def holds(self, key: str) -> bool:
         with self._lock:
@@ -139,7 +141,7 @@ class RunPoolClaims:
             self._waiting_since.pop(key, None)
         if pools is None:
             return
-        self.storage._free_concurrency_slots(self.run_id, key)
+        self.storage.free_concurrency_slots(self.run_id, key)
         self._event("StepSlotReleased", key, pools)
 
     def close(self) -> None:
@@ -152,7 +154,7 @@ class RunPoolClaims:
         for key in keys:
             self.release(key)
         if keys:
-            self.storage._free_concurrency_slots_for_run(self.run_id)
+            self.storage.free_concurrency_slots_for_run(self.run_id)
 
     # ------------------------------------------------------------- renewing
     def _start_keeper(self) -> None:
@@ -173,7 +175,7 @@ class RunPoolClaims:
                 keys = list(self._held)
             for key in keys:
                 try:
-                    self.storage._renew_slot_lease(self.run_id, key)
+                    self.storage.renew_slot_lease(self.run_id, key)
                 except Exception:  # noqa: BLE001 - a failed renewal is retried next time
                     pass
 

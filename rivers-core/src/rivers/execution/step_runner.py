@@ -12,7 +12,7 @@ import inspect
 import json
 import time
 import traceback
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from rivers._ids import random_uuid4
 from rivers.context import AssetExecutionContext, HookContext, InputContext, OutputContext
@@ -29,6 +29,11 @@ from rivers.metadata import coerce_metadata, extract_data_version, serialize_met
 from rivers.resources import build_config
 from rivers.storage.records import StoredEvent, StoredLog
 
+if TYPE_CHECKING:
+    from rivers.definitions.retry import RetryPolicy
+    from rivers.partitions.keys import PartitionKey
+    from rivers.storage.base import Storage
+
 _now = time.time_ns
 _RUN_KEY: Any = object()  # RunState.event(): "the run's partition key"
 
@@ -36,12 +41,12 @@ _RUN_KEY: Any = object()  # RunState.event(): "the run's partition key"
 class RunState:
     """Per-run facts every step reads: ids, partition, config, known data versions."""
 
-    __slots__ = ("run_id", "partition", "config", "data_versions", "storage", "_event_seq", "retry_default",
+    __slots__ = ("run_id", "partition", "config", "data_versions", "storage", "event_seq", "retry_default",
                  "loop", "log_capture", "self_persisted", "partition_cache", "partition_checked",
                  "event_prefix")
 
-    def __init__(self, run_id: str, storage: Any, config: dict[str, Any] | None, retry_default: Any,
-                 partition: Any = None) -> None:
+    def __init__(self, run_id: str, storage: Storage | None, config: dict[str, Any] | None,
+                 retry_default: RetryPolicy | None, partition: PartitionKey | None = None) -> None:
         self.run_id = run_id
         #: event ids are ``<event_prefix><n>``; steps running concurrently get their own prefix
         self.event_prefix = f"{run_id}:"
@@ -53,7 +58,8 @@ class RunState:
         self.config = config or {}
         self.data_versions: dict[str, str] = {}
         self.storage = storage
-        self._event_seq = 0
+        #: events created so far (ids count on from it; a resumed run starts after its stored events)
+        self.event_seq = 0
         self.retry_default = retry_default
         self.loop: Any = None  # a CoroutineRunner, created for the first async step
         # nodes that returned rs.Materialization in this run: they have no value to load
@@ -67,8 +73,8 @@ class RunState:
         Step events carry the run's partition key; a Materialization passes
         its own key (``None`` for an unpartitioned node in a partitioned run).
         """
-        self._event_seq += 1
-        return StoredEvent(f"{self.event_prefix}{self._event_seq}", event_type, asset_key, self.run_id,
+        self.event_seq += 1
+        return StoredEvent(f"{self.event_prefix}{self.event_seq}", event_type, asset_key, self.run_id,
                            self.partition if partition_key is _RUN_KEY else partition_key, _now(), **fields)
 
     def dynamic_partitions(self) -> Any:
@@ -117,7 +123,7 @@ class PrefixedRunState(RunState):
         state = cls.__new__(cls)
         for slot in RunState.__slots__:
             setattr(state, slot, getattr(base, slot, None))
-        state._event_seq = 0
+        state.event_seq = 0
         state.loop = None
         state.event_prefix = prefix
         return state
@@ -408,22 +414,22 @@ def _iterate(result: Any, run: RunState) -> Iterable[Any]:
 
 def _record_materialization(runtime: StepRuntime, run: RunState, write: Any, context: Any, partition: Any,
                             wrapper: Any, value: Any, outcome: StepOutcome, *, written: bool) -> None:
-    context_metadata = getattr(context, "_metadata", None)
+    context_metadata = getattr(context, "output_metadata", None)
     metadata = dict(context_metadata) if context_metadata else {}
     if wrapper is not None and wrapper.metadata:
         metadata.update(coerce_metadata(wrapper.metadata))
-    if partition is not None and (len(partition.keys) > 1 or getattr(context, "_failed_partitions", None)):
+    if partition is not None and (len(partition.keys) > 1 or getattr(context, "failed_partitions", None)):
         _record_partitioned(runtime, run, write, context, partition, wrapper, value, outcome, metadata, written)
         return
     handler_version = None
     if written:
-        output_context = OutputContext(write.name, write.metadata, partition, runtime.return_type, run.run_id)
-        output_context._metadata = metadata
+        output_context = OutputContext(write.name, write.metadata, partition, runtime.return_type, run.run_id,
+                                       metadata)
         write.handler.handle_output(output_context, value)
-        metadata = output_context._metadata or {}
-        handler_version = output_context._data_version
+        metadata = output_context.output_metadata or {}
+        handler_version = output_context.registered_data_version
     data_version = handler_version or (wrapper.data_version if wrapper is not None else None)
-    if data_version is None and context is not None and getattr(context, "_data_version", None) is not None:
+    if data_version is None and context is not None and getattr(context, "registered_data_version", None) is not None:
         data_version = context.drain_data_version()
     if data_version is None:
         data_version = extract_data_version(metadata) if metadata else None
@@ -464,7 +470,7 @@ def _record_partitioned(runtime: StepRuntime, run: RunState, write: Any, context
     """
     from rivers.partitions.context import PartitionContext
 
-    failed = {str(key): error for key, error in (getattr(context, "_failed_partitions", None) or ())}
+    failed = {str(key): error for key, error in (getattr(context, "failed_partitions", None) or ())}
     keys = [key for key in partition.keys if str(key) not in failed]
     per_key = _values_by_key(value, partition.keys) if written else None
     wrapper_version = wrapper.data_version if wrapper is not None else None
@@ -491,10 +497,9 @@ def _record_partitioned(runtime: StepRuntime, run: RunState, write: Any, context
 def _write(runtime: StepRuntime, run: RunState, write: Any, partition: Any, value: Any,
            metadata: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """Hand ``value`` to the write handler; the output metadata and the handler's data version."""
-    output_context = OutputContext(write.name, write.metadata, partition, runtime.return_type, run.run_id)
-    output_context._metadata = metadata
+    output_context = OutputContext(write.name, write.metadata, partition, runtime.return_type, run.run_id, metadata)
     write.handler.handle_output(output_context, value)
-    return output_context._metadata or {}, output_context._data_version
+    return output_context.output_metadata or {}, output_context.registered_data_version
 
 
 def _values_by_key(value: Any, keys: list[Any]) -> dict[Any, Any] | None:
@@ -514,7 +519,8 @@ def _values_by_key(value: Any, keys: list[Any]) -> dict[Any, Any] | None:
 
 
 def _record_observation(run: RunState, name: str, context: Any, observation: Any, outcome: StepOutcome) -> None:
-    metadata = dict(context._metadata) if context is not None and getattr(context, "_metadata", None) else {}
+    collected = getattr(context, "output_metadata", None)
+    metadata = dict(collected) if collected else {}
     data_version = None
     if observation is not None:
         if observation.metadata:
@@ -587,7 +593,7 @@ def _hook_config(context: Any) -> Any:
 
 def _run_success_hooks(runtime: StepRuntime, run: RunState, name: str, value: Any, context: Any) -> None:
     for hook in runtime.success_hooks:
-        _call_hook(hook, HookContext._create(asset_name=name, run_id=run.run_id, hook_type="success", output=value,
+        _call_hook(hook, HookContext.create(asset_name=name, run_id=run.run_id, hook_type="success", output=value,
                                              metadata=runtime.outputs[name].metadata, config=_hook_config(context),
                                              partition_key=_hook_key(runtime, run)))
 
@@ -603,7 +609,7 @@ def _run_failure_hooks(runtime: StepRuntime, run: RunState, error: str) -> None:
         except Exception:  # noqa: BLE001 - the config itself may be what failed the step
             config = None
     for hook in runtime.failure_hooks:
-        _call_hook(hook, HookContext._create(asset_name=runtime.key, run_id=run.run_id, hook_type="failure",
+        _call_hook(hook, HookContext.create(asset_name=runtime.key, run_id=run.run_id, hook_type="failure",
                                              error=error, metadata=metadata, config=config,
                                              partition_key=_hook_key(runtime, run)))
 

@@ -28,8 +28,7 @@ class GraphBuilder:
 
     # ------------------------------------------------------------- collecting
     def add_asset(self, asset: Any) -> None:
-        kind = getattr(asset, "_kind", None)
-        if kind == "single" and asset._fn is not None:
+        if getattr(asset, "is_single", False) and asset.fn is not None:
             self._add_single(asset)
             return
         if not isinstance(asset, Asset):
@@ -37,8 +36,8 @@ class GraphBuilder:
                 f"CodeRepository(assets=...) takes assets created with @rs.Asset, got {type(asset).__name__}"
                 + (": a Task goes in tasks=[...]" if isinstance(asset, Task) else "")
             )
-        if asset._fn is None and not isinstance(asset, ExternalAsset):
-            raise AssetDefinitionError(f"Asset '{asset._name}' is not bound to a function")
+        if asset.fn is None and not isinstance(asset, ExternalAsset):
+            raise AssetDefinitionError(f"Asset '{asset.name}' is not bound to a function")
         if isinstance(asset, MultiAsset):
             self._add_multi(asset)
         elif isinstance(asset, GraphAsset):
@@ -79,27 +78,27 @@ class GraphBuilder:
             owner=asset,
             kind=kind,
             handler_spec=handlers,
-            metadata=asset._metadata,
-            tags=asset._tags,
-            kinds=asset._kinds,
+            metadata=asset.metadata,
+            tags=asset.tags,
+            kinds=asset.kinds,
             group=asset.group,
             code_version=asset.code_version,
             partitions_def=asset.partitions_def,
-            pool=asset._pool,
+            pool=asset.pool,
         )
 
     def _add_single(self, asset: Asset) -> None:
         name = asset.name
-        self._add_node(self._asset_node(asset, name, name, ASSET, (asset._io_handler,)))
-        step = StepSpec(name, ASSET, asset, asset._fn, asset._signature, (name,), asset.retry, asset._hooks,
-                        asset._metadata, asset._is_async)
-        self._add_step(step, asset._deps)
+        self._add_node(self._asset_node(asset, name, name, ASSET, (asset.io_handler_spec,)))
+        step = StepSpec(name, ASSET, asset, asset.fn, asset.signature, (name,), asset.retry, asset.hooks,
+                        asset.metadata, asset.is_async)
+        self._add_step(step, asset.deps)
 
     def _add_external(self, asset: ExternalAsset) -> None:
         name = asset.name
-        self._add_node(self._asset_node(asset, name, name, "external", (asset._io_handler,)))
+        self._add_node(self._asset_node(asset, name, name, "external", (asset.io_handler_spec,)))
         if asset.observe_fn is not None:
-            self._add_step(StepSpec(name, OBSERVE, asset, asset._fn, asset._signature, (name,),
+            self._add_step(StepSpec(name, OBSERVE, asset, asset.fn, asset.signature, (name,),
                                     metadata=asset.metadata, is_async=asset.is_async))
 
     def _add_multi(self, asset: MultiAsset) -> None:
@@ -111,7 +110,7 @@ class GraphBuilder:
                 step_key=step_key,
                 owner=asset,
                 kind=MULTI,
-                handler_spec=(output._io_handler, asset._io_handler),
+                handler_spec=(output.io_handler_spec, asset.io_handler_spec),
                 metadata=output.metadata,
                 tags=output.tags if output.tags is not None else asset.tags,
                 kinds=output.kinds or asset.kinds,
@@ -123,18 +122,18 @@ class GraphBuilder:
             )
             self._add_node(node)
             outputs.append(output.name)
-        step = StepSpec(step_key, MULTI, asset, asset._fn, asset._signature, tuple(outputs), asset.retry,
+        step = StepSpec(step_key, MULTI, asset, asset.fn, asset.signature, tuple(outputs), asset.retry,
                         asset.hooks, None, asset.is_async)
         if step_key in self.nodes and step_key not in outputs:
             raise AssetDefinitionError(f"duplicate asset name '{step_key}': two definitions register under it")
-        lineage = [d for d in asset._deps if not d.is_input]
+        lineage = [d for d in asset.deps if not d.is_input]
         lineage += [DepDef(n, is_input=False) for o in asset.output_defs for n in (d.name for d in o.deps if not d.is_input)]
-        self._add_step(step, [*asset._input_deps.values(), *lineage])
+        self._add_step(step, [*asset.input_deps, *lineage])
 
     def _add_graph(self, asset: GraphAsset) -> None:
         name = asset.name
         composition = asset.composition
-        declared = {d.name: d for d in asset._deps if d.is_input}
+        declared = {d.name: d for d in asset.deps if d.is_input}
         for node_name, invocation in composition.invocations.items():
             task = invocation.task
             self._add_node(Node(
@@ -142,7 +141,7 @@ class GraphBuilder:
                 step_key=node_name,
                 owner=task,
                 kind=GRAPH_TASK,
-                handler_spec=(asset._node_io_handler, task._io_handler),
+                handler_spec=(asset.node_io_handler_spec, task.io_handler_spec),
                 metadata=asset.metadata,
                 tags=task.tags,
                 kinds=[],
@@ -151,16 +150,16 @@ class GraphBuilder:
                 partitions_def=asset.partitions_def if asset.partitions_def is not None else task.partitions_def,
                 pool=[],
             ))
-            step = StepSpec(node_name, GRAPH_TASK, task, task._fn, task._signature, (node_name,), task.retry,
+            step = StepSpec(node_name, GRAPH_TASK, task, task.fn, task.signature, (node_name,), task.retry,
                             None, asset.metadata, task.is_async)
             self._add_step(step, declared.values())
             self._bindings[node_name] = dict(invocation.bindings)
         for node_name, mapped in composition.mapped.items():
             self._add_mapped(asset, mapped, declared.values())
-        self._add_node(self._asset_node(asset, name, name, GRAPH, (asset._io_handler,)))
+        self._add_node(self._asset_node(asset, name, name, GRAPH, (asset.io_handler_spec,)))
         step = StepSpec(name, GRAPH, asset, None, None, (name,) if asset.final_node else (), asset.retry,
                         asset.hooks, asset.metadata)
-        self._add_step(step, [d for d in asset._deps if not d.is_input])
+        self._add_step(step, [d for d in asset.deps if not d.is_input])
         self._graph_internals[name] = ((*composition.invocations, *composition.mapped), asset.final_node)
 
     def _add_mapped(self, asset: GraphAsset, mapped: Any, declared: Iterable[DepDef]) -> None:
@@ -169,16 +168,16 @@ class GraphBuilder:
         name = mapped.collect_node
         self._add_node(Node(
             name=name, step_key=name, owner=task, kind=GRAPH_TASK,
-            handler_spec=(asset._node_io_handler, task._io_handler), metadata=asset.metadata, tags=task.tags,
+            handler_spec=(asset.node_io_handler_spec, task.io_handler_spec), metadata=asset.metadata, tags=task.tags,
             kinds=[], group=asset.group, code_version=asset.code_version,
             partitions_def=asset.partitions_def if asset.partitions_def is not None else task.partitions_def,
             pool=[],
         ))
-        step = StepSpec(name, MAPPED, task, task._fn, task._signature, (name,), task.retry, None, asset.metadata,
+        step = StepSpec(name, MAPPED, task, task.fn, task.signature, (name,), task.retry, None, asset.metadata,
                         task.is_async)
         step.mapping = mapped
         self._add_step(step, declared)
-        params = task._signature.value_names
+        params = task.signature.value_names
         if not params:
             raise AssetDefinitionError(
                 f"Graph '{asset.name}': task '{task.name}' is mapped but takes no input; give it one parameter "
@@ -208,9 +207,9 @@ class GraphBuilder:
         for task in tasks:
             if id(task) in used:
                 continue
-            self._add_node(Node(task.name, task.name, task, TASK, (task._io_handler,), None, task.tags, [], None,
+            self._add_node(Node(task.name, task.name, task, TASK, (task.io_handler_spec,), None, task.tags, [], None,
                                 None, task.partitions_def, []))
-            self._add_step(StepSpec(task.name, TASK, task, task._fn, task._signature, (task.name,), task.retry,
+            self._add_step(StepSpec(task.name, TASK, task, task.fn, task.signature, (task.name,), task.retry,
                                     None, None, task.is_async))
 
     # ----------------------------------------------------------------- wiring

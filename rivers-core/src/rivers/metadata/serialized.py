@@ -189,5 +189,5 @@ def extract_data_version(metadata: dict[str, MetadataValue]) -> str | None:
         return None
     version = None
     for key in found:
-        version = metadata.pop(key)._value  # type: ignore[attr-defined]
+        version = metadata.pop(key).raw_value()
     return version

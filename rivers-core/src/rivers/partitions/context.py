@@ -24,7 +24,7 @@ class PartitionContext:
     def __init__(self, keys: Sequence[PartitionKey | str], definition: Any) -> None:
         if len(keys) == 1:
             key = keys[0]
-            if type(key) is SingleKey and type(key._v) is str:
+            if type(key) is SingleKey and key.single_value() is not None:
                 self.keys: list[PartitionKey] = [key]
                 self.key: PartitionKey = key
                 self.definition = definition

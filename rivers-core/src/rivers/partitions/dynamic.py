@@ -9,7 +9,7 @@ from rivers.exceptions import PartitionDefinitionError
 # PartitionsDefinition must be importable here: pickle finds this class as PartitionsDefinition.Dynamic
 from rivers.partitions.base import DynamicKeys, PartitionsDefinition, attach_variant  # noqa: F401
 from rivers.partitions.keylist import KeyListDefinition
-from rivers.partitions.keys import KEY_RESERVED, PartitionKey, _quote, reserved_character, single_values
+from rivers.partitions.keys import KEY_RESERVED, PartitionKey, quoted, reserved_character, single_values
 from rivers.partitions.sequence import ListSource
 
 __all__ = ["DynamicPartitions"]
@@ -80,7 +80,7 @@ class DynamicPartitions(KeyListDefinition):
         return self.name
 
     def __repr__(self) -> str:
-        return f"PartitionsDefinition.dynamic({_quote(str(self.name))})"
+        return f"PartitionsDefinition.dynamic({quoted(str(self.name))})"
 
 
 attach_variant(DynamicPartitions, "Dynamic")

@@ -18,16 +18,19 @@ import itertools
 import json
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar, Iterable, TypeAlias, Union
 
 from rivers.exceptions import PartitionDefinitionError, PartitionValidationError
 
 __all__ = [
     "KEY_RESERVED",
+    "PartitionKeyLike",
     "DIMENSION_RESERVED",
     "PartitionKey",
     "as_partition_key",
+    "multi_key_from_sorted",
     "parse_display",
+    "quoted",
     "reserved_character",
     "single_key",
     "single_key_of_values",
@@ -54,7 +57,7 @@ def reserved_character(text: str, reserved: tuple[str, ...] = KEY_RESERVED) -> s
     return None
 
 
-def _quote(text: str) -> str:
+def quoted(text: str) -> str:
     """A string in double quotes, as the reprs of the spec show them."""
     return json.dumps(text, ensure_ascii=False)
 
@@ -220,8 +223,8 @@ class SingleKey(PartitionKey):
     def __repr__(self) -> str:
         value = self._v
         if type(value) is str:
-            return f"PartitionKey({_quote(value)})"
-        return "PartitionKey([" + ", ".join(map(_quote, value)) + "])"
+            return f"PartitionKey({quoted(value)})"
+        return "PartitionKey([" + ", ".join(map(quoted, value)) + "])"
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SingleKey):
@@ -259,6 +262,11 @@ class MultiKey(PartitionKey):
         return {name: list(values) for name, values in self._dims}
 
     @property
+    def dims(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """``(dimension, sorted values)`` pairs sorted by dimension (the key's own tuple, not a copy)."""
+        return self._dims
+
+    @property
     def dimension_names(self) -> list[str]:
         """The dimension names, sorted."""
         return [name for name, _ in self._dims]
@@ -268,7 +276,8 @@ class MultiKey(PartitionKey):
             return [self]
         names = [name for name, _ in self._dims]
         choices = [sorted(set(values)) for _, values in self._dims]
-        keys = [_multi_from_sorted(tuple(zip(names, ((v,) for v in combo)))) for combo in itertools.product(*choices)]
+        keys = [multi_key_from_sorted(tuple(zip(names, ((v,) for v in combo))))
+                for combo in itertools.product(*choices)]
         keys.sort(key=str)
         return keys
 
@@ -293,8 +302,8 @@ class MultiKey(PartitionKey):
     def __repr__(self) -> str:
         parts = []
         for name, values in self._dims:
-            shown = _quote(values[0]) if len(values) == 1 else "[" + ", ".join(map(_quote, values)) + "]"
-            parts.append(f"{_quote(name)}: {shown}")
+            shown = quoted(values[0]) if len(values) == 1 else "[" + ", ".join(map(quoted, values)) + "]"
+            parts.append(f"{quoted(name)}: {shown}")
         return "PartitionKey({" + ", ".join(parts) + "})"
 
     def __eq__(self, other: object) -> bool:
@@ -393,8 +402,8 @@ def single_values(key: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _multi_from_sorted(dims: tuple[tuple[str, tuple[str, ...]], ...]) -> MultiKey:
-    """A ``Multi`` key from already sorted ``(dimension, values)`` pairs (hot path)."""
+def multi_key_from_sorted(dims: tuple[tuple[str, tuple[str, ...]], ...]) -> MultiKey:
+    """A ``Multi`` key from ``(dimension, values)`` pairs already sorted by dimension, values sorted (hot path)."""
     key = _new(MultiKey)
     key._dims = dims
     return key
@@ -402,7 +411,7 @@ def _multi_from_sorted(dims: tuple[tuple[str, tuple[str, ...]], ...]) -> MultiKe
 
 def multi_key_from_values(dims: Iterable[tuple[str, str]]) -> MultiKey:
     """A ``Multi`` key with one value per dimension, from unsorted ``(dimension, value)`` pairs."""
-    return _multi_from_sorted(tuple(sorted((name, (value,)) for name, value in dims)))
+    return multi_key_from_sorted(tuple(sorted((name, (value,)) for name, value in dims)))
 
 
 def _empty_part(tag: str, body: Any) -> str | None:
@@ -491,3 +500,8 @@ def as_partition_key(value: Any) -> PartitionKey:
         f"expected a partition key, got {type(value).__name__}; pass a PartitionKey, a str "
         "(single key) or a dict of dimension -> value (multi key)"
     )
+
+
+#: What the run APIs take as a partition key: a :class:`PartitionKey`, a ``str`` (a single key) or a mapping
+#: ``dimension -> value(s)`` (a multi key); :func:`as_partition_key` turns each into a key.
+PartitionKeyLike: TypeAlias = Union[PartitionKey, str, Mapping[str, "str | list[str]"]]

@@ -18,7 +18,7 @@ from rivers.partitions.keys import (
     KeySet,
     MultiKey,
     PartitionKey,
-    _quote,
+    quoted,
     parse_display,
     reserved_character,
     single_key_of_values,
@@ -131,7 +131,7 @@ class MultiPartitions(PartitionsDefinition):
             return all(self.validate_partition_key(m, dynamic_partitions=dynamic_partitions) for m in key.keys)
         if type(key) is not MultiKey:
             return False
-        values = dict(key._dims)
+        values = dict(key.dims)
         if len(values) != len(self._dimensions):
             return False
         for name, definition in self._dimensions:
@@ -196,7 +196,7 @@ class MultiPartitions(PartitionsDefinition):
         return self._dimensions
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{_quote(str(name))}: {definition!r}" for name, definition in self._dimensions)
+        inner = ", ".join(f"{quoted(str(name))}: {definition!r}" for name, definition in self._dimensions)
         return "PartitionsDefinition.multi({" + inner + "})"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Mapping, Union
 
 from rivers.exceptions import PartitionDefinitionError
-from rivers.partitions.keys import _quote
+from rivers.partitions.keys import quoted
 
 __all__ = ["PartitionKeyRange"]
 
@@ -77,7 +77,7 @@ class SingleRange(PartitionKeyRange):
         return (self.from_key, self.to_key)
 
     def __repr__(self) -> str:
-        return f"PartitionKeyRange.single(from_key={_quote(self.from_key)}, to_key={_quote(self.to_key)})"
+        return f"PartitionKeyRange.single(from_key={quoted(self.from_key)}, to_key={quoted(self.to_key)})"
 
 
 class MultiRange(PartitionKeyRange):
@@ -109,9 +109,9 @@ class MultiRange(PartitionKeyRange):
     def __repr__(self) -> str:
         parts = []
         for name, sel in self.dimensions.items():
-            inner = ", ".join(map(_quote, sorted(dict.fromkeys(sel)) if isinstance(sel, list) else sel))
+            inner = ", ".join(map(quoted, sorted(dict.fromkeys(sel)) if isinstance(sel, list) else sel))
             shown = f"[{inner}]" if isinstance(sel, list) else f"({inner})"
-            parts.append(f"{_quote(name)}: {shown}")
+            parts.append(f"{quoted(name)}: {shown}")
         return "PartitionKeyRange.multi({" + ", ".join(parts) + "})"
 
 

@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
-from rivers.partitions.keys import MultiKey, PartitionKey, SingleKey, _multi_from_sorted, single_key
+from rivers.partitions.keys import MultiKey, PartitionKey, SingleKey, multi_key_from_sorted, single_key
 
 __all__ = ["KeySource", "ListSource", "PartitionKeySequence", "ProductSource"]
 
@@ -44,8 +44,8 @@ class KeySource:
     def position(self, key: PartitionKey) -> int | None:
         """The position of ``key``, or None when it is not one of the keys."""
         if type(key) is SingleKey:
-            value = key._v
-            if type(value) is str:
+            value = key.single_value()
+            if value is not None:
                 return self.position_of_value(value)
         return None
 
@@ -120,7 +120,7 @@ class ProductSource(KeySource):
     def key(self, index: int) -> PartitionKey:
         values = self._values_at(index)
         names = self.names
-        return _multi_from_sorted(tuple((names[dim], (values[dim],)) for dim in self._order))
+        return multi_key_from_sorted(tuple((names[dim], (values[dim],)) for dim in self._order))
 
     def display(self, index: int) -> str:
         return str(self.key(index))
@@ -131,7 +131,7 @@ class ProductSource(KeySource):
     def position(self, key: PartitionKey) -> int | None:
         if type(key) is not MultiKey:
             return None
-        dims = dict(key._dims)
+        dims = dict(key.dims)
         if len(dims) != len(self.names):
             return None
         position = 0
@@ -154,7 +154,7 @@ class ProductSource(KeySource):
         names, order = self.names, self._order
         columns = [list(seq.iter_display()) for seq in self.dimensions]
         for combo in itertools.product(*columns):
-            yield _multi_from_sorted(tuple((names[dim], (combo[dim],)) for dim in order))
+            yield multi_key_from_sorted(tuple((names[dim], (combo[dim],)) for dim in order))
 
     def displays(self, positions: range) -> Iterator[str]:
         return map(str, self.keys(positions))

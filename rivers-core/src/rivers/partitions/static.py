@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 # PartitionsDefinition must be importable here: pickle finds this class as PartitionsDefinition.Static
 from rivers.partitions.base import PartitionsDefinition, attach_variant  # noqa: F401
 from rivers.partitions.keylist import KeyListDefinition
-from rivers.partitions.keys import _quote
+from rivers.partitions.keys import quoted
 
 __all__ = ["StaticPartitions"]
 
@@ -55,7 +55,7 @@ class StaticPartitions(KeyListDefinition):
         return self._keys
 
     def __repr__(self) -> str:
-        return "PartitionsDefinition.static_([" + ", ".join(_quote(str(key)) for key in self._keys) + "])"
+        return "PartitionsDefinition.static_([" + ", ".join(quoted(str(key)) for key in self._keys) + "])"
 
 
 attach_variant(StaticPartitions, "Static")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rivers.exceptions import ExecutionError, PartitionDefinitionError
-from rivers.partitions.keys import _quote
+from rivers.partitions.keys import quoted
 
 __all__ = ["BackfillStrategy"]
 
@@ -129,8 +129,8 @@ class PerDimensionStrategy(BackfillStrategy):
         return (tuple(self.multi_run_dims), tuple(self.single_run_dims))
 
     def __repr__(self) -> str:
-        multi = ", ".join(map(_quote, self.multi_run_dims))
-        single = ", ".join(map(_quote, self.single_run_dims))
+        multi = ", ".join(map(quoted, self.multi_run_dims))
+        single = ", ".join(map(quoted, self.single_run_dims))
         return f"BackfillStrategy.per_dimension(multi_run=[{multi}], single_run=[{single}])"
 
 

@@ -15,11 +15,13 @@ import logging
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rivers.storage.contract import Capability
 
 if TYPE_CHECKING:
+    from rivers.execution.coordinator import RunCoordinator
+    from rivers.storage import Storage
     from rivers.storage.monitor import RunMonitor
 
 __all__ = ["Heartbeat", "heartbeat"]
@@ -30,8 +32,8 @@ _log = logging.getLogger("rivers.runs")
 class _Watched:
     __slots__ = ("coordinator", "storage", "attempt_start", "attempts", "since", "owned")
 
-    def __init__(self, coordinator: Any, storage: Any, attempt_start: int, attempts: list[tuple[int, int]],
-                 owned: bool) -> None:
+    def __init__(self, coordinator: RunCoordinator, storage: Storage, attempt_start: int,
+                 attempts: list[tuple[int, int]], owned: bool) -> None:
         self.coordinator = coordinator
         self.storage = storage
         self.attempt_start = attempt_start
@@ -58,7 +60,8 @@ class Heartbeat:
         self._thread: threading.Thread | None = None
         self._last_beat = 0.0
 
-    def watch(self, coordinator: Any, storage: Any, attempt_start: int, attempts: list[tuple[int, int]]) -> None:
+    def watch(self, coordinator: RunCoordinator, storage: Storage, attempt_start: int,
+              attempts: list[tuple[int, int]]) -> None:
         """Start watching a run that starts now (its monitor record is written at once when it has ``attempts``)."""
         watched = _Watched(coordinator, storage, attempt_start, attempts, owned=False)
         if attempts and storage.supports(Capability.RUN_MONITORING):
@@ -84,7 +87,7 @@ class Heartbeat:
                           attempt_start=watched.attempt_start, attempts=list(watched.attempts))
 
     def _own(self, run_id: str, watched: _Watched) -> None:
-        watched.storage._put_run_monitor(self._record(run_id, watched))
+        watched.storage.put_run_monitor(self._record(run_id, watched))
         watched.owned = True
 
     def _loop(self) -> None:
@@ -112,7 +115,7 @@ class Heartbeat:
         beat = now - self._last_beat >= self.interval
         if beat:
             self._last_beat = now
-        by_storage: dict[int, tuple[Any, list[str]]] = {}
+        by_storage: dict[int, tuple[Storage, list[str]]] = {}
         for run_id, watched in runs:
             if now - watched.since < self.owner_delay:
                 continue
@@ -127,7 +130,7 @@ class Heartbeat:
                 _log.debug("heartbeat of run %s failed", run_id, exc_info=True)
         for storage, run_ids in by_storage.values():
             try:
-                storage._heartbeat_runs(run_ids, time.time_ns())
+                storage.heartbeat_runs(run_ids, time.time_ns())
             except Exception:  # noqa: BLE001
                 _log.debug("heartbeat of runs %s failed", run_ids, exc_info=True)
 

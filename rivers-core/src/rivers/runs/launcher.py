@@ -37,9 +37,14 @@ from rivers.storage.contract import Capability
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
+    from rivers.definitions.retry import RetryPolicy
+    from rivers.execution.plan import ExecutionPlan
     from rivers.execution.result import RunResult
+    from rivers.partitions.keys import PartitionKey
     from rivers.runs.handle import RunHandle
     from rivers.runs.queue import RunQueueConfig
+    from rivers.storage import Storage
+    from rivers.storage.records import LaunchedBy
 
 __all__ = ["RunLauncher", "RunRequest"]
 
@@ -58,17 +63,17 @@ class RunRequest(Record):
     raise the first step failure instead of returning a failed result.
     """
 
-    plan: Any
-    executor: Any = None
-    partition_key: Any = None
+    plan: ExecutionPlan
+    executor: Executor | None = None
+    partition_key: PartitionKey | None = None
     tags: list[tuple[str, str]] = factory(list)
-    config: Any = None
+    config: dict[str, Any] | None = None  # user config by asset
     run_id: str | None = None
     resume: bool = False
-    retry_default: Any = None
+    retry_default: RetryPolicy | None = None
     job_name: str | None = None
     partition_checked: bool = False
-    launched_by: Any = None
+    launched_by: LaunchedBy | None = None
     raise_on_error: bool = True
 
     @property
@@ -104,7 +109,7 @@ class RunLauncher:
     Thread-safe.
     """
 
-    def __init__(self, storage: Any, queue: RunQueueConfig | None = None) -> None:
+    def __init__(self, storage: Storage, queue: RunQueueConfig | None = None) -> None:
         if queue is not None:
             from rivers.runs.queue import RunQueueConfig
 
@@ -213,7 +218,7 @@ class RunLauncher:
             if self._main_run is coordinator:
                 self._main_run = None
 
-    def _resumed_from(self, request: RunRequest) -> tuple[Any, list[tuple[int, int]]]:
+    def _resumed_from(self, request: RunRequest) -> tuple[LaunchedBy | None, list[tuple[int, int]]]:
         """``(launched_by, earlier attempts)`` of the run: a resumed run keeps its launcher and attempts."""
         if not request.resume or request.run_id is None:
             return request.launched_by, []
@@ -244,7 +249,7 @@ class RunLauncher:
         host, pid, started = current_owner()
         previous = self.storage.get_run_monitor(coordinator.run_id)
         attempt_start = previous.attempt_start if previous is not None else None
-        self.storage._put_run_monitor(RunMonitor(
+        self.storage.put_run_monitor(RunMonitor(
             run_id=coordinator.run_id, host=host, pid=pid, process_start=started, heartbeat=time.time_ns(),
             attempt_start=attempt_start, end_reason=coordinator.stop_reason, attempts=attempts,
         ))
@@ -291,13 +296,13 @@ class RunLauncher:
             item = next((queued for queued in self._queued if queued.request.run_id == request.run_id), None)
             if item is None:
                 return  # admitted meanwhile
-            self.storage._create_run(record)
+            self.storage.create_run(record)
             item.recorded = True
         if self.storage.supports(Capability.RUN_MONITORING):
             from rivers.storage.monitor import RunMonitor, current_owner
 
             host, pid, started = current_owner()
-            self.storage._put_run_monitor(RunMonitor(request.run_id, host, pid, started, heartbeat=now))
+            self.storage.put_run_monitor(RunMonitor(request.run_id, host, pid, started, heartbeat=now))
 
     def _admit(self) -> list[_Queued]:
         """Start the queued runs the queue config admits now (lock held); the ones started."""
@@ -428,7 +433,7 @@ class RunLauncher:
         for item in items:
             run_id = item.request.run_id
             if self.storage.get_run(run_id) is not None:
-                self.storage._update_run(run_id, status="Canceled", end_time=time.time_ns())
+                self.storage.update_run(run_id, status="Canceled", end_time=time.time_ns())
             item.future.set_result(RunResult(False, run_id, list(item.request.plan.node_names), []))
 
     def active_run_ids(self) -> list[str]:

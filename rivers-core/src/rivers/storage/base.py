@@ -5,7 +5,9 @@ of :mod:`rivers.storage.contract` for the capabilities it declares.
 Everything generic lives here once: argument validation, error messages,
 staleness computation, the read API for tools (:mod:`rivers.storage.read_api`),
 the control plane's validated methods (:mod:`rivers.storage.control_api`),
-the ``async_*`` wrappers and the factories.
+the engine-facing writes (``create_run``, ``append_events``, ... over the
+backend primitives ``_create_run``, ``_append_events``, ...), the
+``async_*`` wrappers and the factories.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from rivers.storage.records import (
 )
 
 if TYPE_CHECKING:
+    from rivers.storage.control_records import StoredBackfill
     from rivers.storage.monitor import RunMonitor
     from rivers.storage.partition_progress import ProgressChange
     from rivers.storage.pools import ConcurrencyClaimStatus, PoolInfo, PoolLimit, SlotHolder
@@ -165,7 +168,7 @@ class Storage(ReadApi, ControlApi, abc.ABC):
                 setattr(cls, name, _checked(method, check))
         get_run = cls.__dict__.get("get_run")
         if get_run is not None and not getattr(get_run, "__rivers_checked__", False):
-            cls.get_run = _reconciling(get_run)  # type: ignore[method-assign]
+            cls.get_run = _reconciling(get_run)  # type: ignore[method-assign,assignment]
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -229,6 +232,19 @@ class Storage(ReadApi, ControlApi, abc.ABC):
             return True
         value = str(capability)  # a plain string, or capabilities declared as strings
         return any(str(item) == value for item in declared)
+
+    if TYPE_CHECKING:
+        # Public methods of the contract's protocols that a backend implements itself; at run time a
+        # backend's own method is used, or the StorageCapabilityError default installed below.
+        def get_run(self, run_id: str) -> RunRecord | None: ...
+        def request_cancellation(self, run_id: str) -> None: ...
+        def is_cancelled(self, run_id: str) -> bool: ...
+        def get_events_for_run(self, run_id: str) -> list[StoredEvent]: ...
+        def get_run_logs(self, run_id: str) -> list[StoredLog]: ...
+        def get_asset_record(self, asset_key: str) -> AssetRecord | None: ...
+        def get_asset_records(self) -> list[AssetRecord]: ...
+        def kv_get(self, key: str) -> bytes | None: ...
+        def delete_dynamic_partition(self, name: str, key: str) -> None: ...
 
     # ------------------------------------------------------------------
     # Run monitoring (capability ``run_monitoring``, see rivers.storage.monitor
@@ -614,6 +630,116 @@ class Storage(ReadApi, ControlApi, abc.ABC):
                 continue
             causes.append(StaleCause(asset_key, "Data", reason, upstream))
         return ("Stale" if causes else "UpToDate", causes)
+
+    # ------------------------------------------------------------------
+    # Engine-facing writes: what the executor, the run launcher, resolve() and
+    # backfills call. Each delegates to its backend primitive (the backend
+    # protocol, underscore names) so that code outside the storage layer never
+    # calls those; a backend does not override these.
+    # ------------------------------------------------------------------
+
+    # -- runs ------------------------------------------------------------------------
+
+    def create_run(self, record: RunRecord) -> None:
+        """Insert ``record`` (or replace the run with its id): a queued or submitted run."""
+        self._create_run(record)
+
+    def start_run(self, record: RunRecord) -> None:
+        """Record a run that starts executing now (a backend may defer the write for a few milliseconds)."""
+        self._start_run(record)
+
+    def update_run(self, run_id: str, *, status: str | None = None, end_time: int | None = None,
+                   node_names: Sequence[str] | None = None) -> None:
+        """Change the given fields of run ``run_id``; an unknown run raises :class:`~rivers.exceptions.StorageError`."""
+        self._update_run(run_id, status=status, end_time=end_time, node_names=node_names)
+
+    def completed_steps(self, run_id: str) -> set[str]:
+        """Step keys that succeeded in run ``run_id`` (what resuming it skips)."""
+        return self._completed_steps(run_id)
+
+    # -- events ----------------------------------------------------------------------
+
+    def append_events(self, events: Sequence[StoredEvent]) -> None:
+        """Append ``events`` to the event log, all or nothing."""
+        self._append_events(events)
+
+    def append_logs(self, logs: Sequence[StoredLog]) -> None:
+        """Store captured step logs."""
+        self._append_logs(logs)
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Context manager inside which appended events and logs may be committed together (group commit)."""
+        return self._batch()
+
+    def record_partition_progress(self, changes: Sequence[ProgressChange], events: Sequence[StoredEvent] = ()) -> None:
+        """Append ``events`` and record the partition progress ``changes`` of running steps, in one write."""
+        self._record_partition_progress(changes, events)
+
+    # -- assets ----------------------------------------------------------------------
+
+    def register_assets(self, records: Sequence[AssetRecord]) -> None:
+        """Create or update the records of a repository's assets (their ``last_*`` fields are kept)."""
+        self._register_assets(records)
+
+    def register_topology(self, upstream: Mapping[str, Sequence[str]]) -> None:
+        """Store the lineage ``asset -> its upstream assets`` (what :meth:`get_topology` reads)."""
+        self._register_topology(upstream)
+
+    def dynamic_partition_keys(self, name: str) -> list[str]:
+        """The keys of dynamic namespace ``name`` (``[]`` when unknown, without the warning of
+        :meth:`get_dynamic_partitions`)."""
+        return self._dynamic_partitions(name) or []
+
+    # -- pools -----------------------------------------------------------------------
+
+    def set_pool_limits(self, limits: Sequence[tuple[str, int, float | None]], *, only_missing: bool = False) -> None:
+        """Upsert ``(pool_key, limit, lease seconds or None)`` triples; ``only_missing`` keeps configured pools."""
+        self._set_pool_limits(limits, only_missing=only_missing)
+
+    def claim_concurrency_slots(self, run_id: str, step_key: str,
+                                pools: Sequence[tuple[str, int]]) -> ConcurrencyClaimStatus:
+        """Claim a step's slots in all its pools at once, or queue it as pending."""
+        return self._claim_concurrency_slots(run_id, step_key, pools)
+
+    def free_concurrency_slots(self, run_id: str, step_key: str) -> None:
+        """Drop a step's claims and pending entries."""
+        self._free_concurrency_slots(run_id, step_key)
+
+    def free_concurrency_slots_for_run(self, run_id: str) -> None:
+        """Drop every claim and pending entry of run ``run_id``."""
+        self._free_concurrency_slots_for_run(run_id)
+
+    def renew_slot_lease(self, run_id: str, step_key: str) -> bool:
+        """Extend a step's claims by their pools' lease; ``False`` when it holds none."""
+        return self._renew_slot_lease(run_id, step_key)
+
+    # -- run monitoring ----------------------------------------------------------------
+
+    def put_run_monitor(self, record: RunMonitor) -> None:
+        """Store who runs ``record.run_id`` (host, pid, heartbeat), replacing an earlier record."""
+        self._put_run_monitor(record)
+
+    def heartbeat_runs(self, run_ids: Sequence[str], timestamp: int) -> None:
+        """Set the heartbeat of the monitored runs among ``run_ids`` to ``timestamp`` (ns)."""
+        self._heartbeat_runs(run_ids, timestamp)
+
+    # -- backfills ---------------------------------------------------------------------
+
+    def put_backfill(self, backfill: StoredBackfill) -> None:
+        """Create or replace the stored backfill ``backfill.backfill_id``."""
+        self._put_backfill(backfill)
+
+    def get_stored_backfill(self, backfill_id: str) -> StoredBackfill | None:
+        """The stored backfill ``backfill_id``, or ``None`` (``CodeRepository.get_backfill`` reads its status)."""
+        return self._get_backfill(backfill_id)
+
+    def get_stored_backfills(self, status: str | None = None, limit: int | None = None) -> list[StoredBackfill]:
+        """Stored backfills, oldest first; only those with ``status`` when given; the newest ``limit`` when given."""
+        return self._backfills(status, limit)
+
+    def request_backfill_cancel(self, backfill_id: str) -> bool:
+        """Flag backfill ``backfill_id`` for cancellation; whether it exists."""
+        return self._request_backfill_cancel(backfill_id)
 
 
 def _dependencies_first(

@@ -87,7 +87,7 @@ def _documents_of_target(context: CommandContext, target: str) -> list[dict[str,
     repository = context.load(target).repository
     with repository:
         storage = context.project.bind(repository)
-        nodes = repository._state().graph.nodes
+        nodes = repository.resolved.graph.nodes
         catalogue = {entry.asset_key: entry for entry in storage.get_asset_catalogue()}
         runs: list[RunRecord] | None = None
         documents = []
@@ -147,7 +147,7 @@ def _row(document: dict[str, Any]) -> list[object]:
 
 def _graph(context: CommandContext, target: str, style: str) -> list[str]:
     repository = context.load(target).repository
-    graph = repository._state().graph
+    graph = repository.resolved.graph
     names = [name for name, node in graph.nodes.items() if node.kind not in ("graph_task",)]
     known = set(names)
     edges = [(parent, name) for name in names for parent in graph.parents(name) if parent in known]

@@ -101,12 +101,8 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
 def _print_plan(context: CommandContext, repository: CodeRepository, selection: Sequence[str] | None,
                 key: Any, executor: Any) -> int:
     """``--dry-run``: the steps in the order they would run, each with the steps it waits for."""
-    from rivers.jobs import MATERIALIZE_JOB
-
-    state = repository._state()
-    nodes = state.select(selection, include_upstream=False)
-    state.check_partition_request(nodes, key)
-    plan = state.plan(MATERIALIZE_JOB, nodes, allow_incomplete=True)
+    state = repository.resolved
+    plan, _ = state.materialize_plan(selection, key)
     graph = state.graph
     keys = [step.key for step in plan.steps]
     planned = set(keys)

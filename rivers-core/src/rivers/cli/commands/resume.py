@@ -51,11 +51,11 @@ def remember_target(storage: Storage, target: str, selection: Sequence[str] | No
     directory of a configured ``[module]``; default: the working directory).
     """
     from rivers._ids import random_uuid4
-    from rivers.cli.target import _is_file_target, parse_target
+    from rivers.cli.target import is_file_target, parse_target
 
     run_id = random_uuid4()
     location, attribute = parse_target(target)
-    if _is_file_target(location):
+    if is_file_target(location):
         location = os.path.abspath(location)
     absolute = f"{location}:{attribute}" if attribute else location
     record = {"target": absolute, "select": list(selection) if selection else None, "cwd": os.getcwd(),
@@ -100,7 +100,7 @@ def handle(args: argparse.Namespace, context: CommandContext) -> int:
             raise CliError(f"run {record.run_id} is not in the storage the repository of {target} uses")
         printer = ProgressPrinter(context.console, step_keys_of(repository))
         with printing_progress(printer):
-            result = repository._execute_run(record.run_id, resume=True, raise_on_error=False)
+            result = repository.execute_run(record.run_id, resume=True, raise_on_error=False)
     report = load_report(storage, storage.get_run(result.run_id) or record)
     print_summary(context.console, report)
     print_tracebacks(context.console, storage, report)

@@ -15,22 +15,16 @@ what it loads at run time is decided by
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar, Mapping, Sequence
 
 from rivers.exceptions import PartitionValidationError
-from rivers.partitions.keys import PartitionKey
+from rivers.partitions.keys import PartitionKey, quoted
 from rivers.partitions.ranges import PartitionKeyRange
 
 __all__ = ["PartitionMapping", "MAX_TIME_WINDOW_OFFSET"]
 
 #: largest ``|offset|`` accepted by ``PartitionMapping.time_window``
 MAX_TIME_WINDOW_OFFSET = 100_000
-
-
-def _quote(text: str) -> str:
-    """A string as it appears in reprs: double-quoted, like the spec's examples."""
-    return json.dumps(text, ensure_ascii=False)
 
 
 def _str_list(values: Any, what: str) -> list[str]:
@@ -243,7 +237,7 @@ class Static(PartitionMapping):
         return (frozenset(self._mapping.items()),)
 
     def _repr_args(self) -> str:
-        items = ", ".join(f"{_quote(down)}: {_quote(up)}" for down, up in self._mapping.items())
+        items = ", ".join(f"{quoted(down)}: {quoted(up)}" for down, up in self._mapping.items())
         return "{" + items + "}"
 
 
@@ -343,8 +337,8 @@ class Multi(PartitionMapping):
     def _repr_args(self) -> str:
         items = []
         for upstream_dim, (downstream_dim, inner) in self._dims.items():
-            shown = repr(inner) if downstream_dim == upstream_dim else f"({_quote(downstream_dim)}, {inner!r})"
-            items.append(f"{_quote(upstream_dim)}: {shown}")
+            shown = repr(inner) if downstream_dim == upstream_dim else f"({quoted(downstream_dim)}, {inner!r})"
+            items.append(f"{quoted(upstream_dim)}: {shown}")
         return "{" + ", ".join(items) + "}"
 
 
@@ -380,7 +374,7 @@ class MultiToSingle(PartitionMapping):
         return (self.dimension_name, self.partition_mapping)
 
     def _repr_args(self) -> str:
-        return f"dimension_name={_quote(self.dimension_name)}, partition_mapping={self.partition_mapping!r}"
+        return f"dimension_name={quoted(self.dimension_name)}, partition_mapping={self.partition_mapping!r}"
 
 
 @_variant
@@ -410,7 +404,7 @@ class SpecificPartitions(PartitionMapping):
         return tuple(sorted(set(self._keys)))  # a set of keys to load: order and repeats do not matter
 
     def _repr_args(self) -> str:
-        return "[" + ", ".join(_quote(key) for key in self._keys) + "]"
+        return "[" + ", ".join(quoted(key) for key in self._keys) + "]"
 
 
 def _selector(value: Any) -> Any:

@@ -24,7 +24,7 @@ from rivers.partitions.base import DynamicKeys, PartitionsDefinition, attach_var
 from rivers.partitions.time.cron import parse_cron
 from rivers.partitions.time.cron import DAILY_CRON, HOURLY_CRON
 from rivers.partitions.time.grids import cron_grid, interval_grid
-from rivers.partitions.keys import KEY_RESERVED, PartitionKey, _quote, reserved_character, single_values
+from rivers.partitions.keys import KEY_RESERVED, PartitionKey, quoted, reserved_character, single_values
 from rivers.partitions.sequence import PartitionKeySequence
 from rivers.partitions.time.keys import CompiledGrid
 from rivers.partitions.time.formats import DAY_US, compile_format, from_us
@@ -333,14 +333,14 @@ class TimeWindowPartitions(PartitionsDefinition):
         return (TimeWindowPartitions, arguments)
 
     def __repr__(self) -> str:
-        grid = f"cron={_quote(self.cron_schedule)}" if self.cron_schedule is not None else ""
+        grid = f"cron={quoted(self.cron_schedule)}" if self.cron_schedule is not None else ""
         if self.interval_seconds is not None:
             grid = (grid + ", " if grid else "") + f"interval={_seconds(self.interval_seconds)}"
-        parts = [grid, f"start={_iso(self.start)}", f"fmt={_quote(self.fmt)}"]
+        parts = [grid, f"start={_iso(self.start)}", f"fmt={quoted(self.fmt)}"]
         if self.end is not None:
             parts.append(f"end={_iso(self.end)}")
         if self.timezone is not None:
-            parts.append(f"timezone={_quote(str(self.timezone))}")
+            parts.append(f"timezone={quoted(str(self.timezone))}")
         if self.end_offset:
             parts.append(f"end_offset={self.end_offset}")
         return "PartitionsDefinition.time_window(" + ", ".join(p for p in parts if p) + ")"
