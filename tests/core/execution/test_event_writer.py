@@ -60,3 +60,40 @@ def test_unthreaded_writer_stores_on_flush():
     assert storage.events == []
     writer.flush()
     assert [e.id for e in storage.events] == ["r:1"]
+
+
+class SlowStorage(RecordingStorage):
+    """Its first append_events call blocks until released (the writer thread is then storing a batch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.storing = threading.Event()
+        self.release = threading.Event()
+
+    def append_events(self, events):
+        if threading.current_thread().name == "rivers-event-writer" and not self.storing.is_set():
+            self.storing.set()
+            self.release.wait(10)
+        super().append_events(events)
+
+
+def test_flush_during_a_threaded_write_takes_what_came_meanwhile_without_waiting_an_interval(monkeypatch):
+    # the writer thread sleeps this long between batches: flush() must wake it, not wait it out
+    import rivers.execution.event_writer as event_writer
+
+    monkeypatch.setattr(event_writer, "_INTERVAL_S", 60.0)
+    monkeypatch.setattr(event_writer, "_MAX_PENDING", 10)
+    storage = SlowStorage()
+    writer = EventWriter(storage)
+    writer.add([_event(0)], [])  # the first batch is written in the caller
+    writer.add([_event(i) for i in range(1, 20)], [])  # the thread starts and takes these
+    assert storage.storing.wait(10)
+    writer.add([_event(i) for i in range(20, 25)], [])  # arrive while the thread stores: left for the next batch
+    flushed = threading.Event()
+    flusher = threading.Thread(target=lambda: (writer.flush(), flushed.set()))
+    flusher.start()
+    storage.release.set()  # the thread finishes its batch while flush() waits
+    assert flushed.wait(10), "flush() waited for the writer's interval instead of waking it"
+    flusher.join()
+    assert [e.id for e in storage.events] == [f"r:{i}" for i in range(25)]
+    writer.close()

@@ -83,8 +83,10 @@ class EventWriter:
                 self._raise_pending_error()
                 self._write_now()
                 return
-            condition.notify_all()
             while self._events or self._logs or self._progress or self._in_flight:
+                # (again on every pass: a wake-up sent while the thread was storing a batch finds nobody waiting,
+                # and the thread would otherwise sleep its whole interval before taking what is left)
+                condition.notify_all()
                 condition.wait()
             self._raise_pending_error()
 
