@@ -6,9 +6,9 @@
 Builds, in a temporary directory, an embedded store with ``--runs`` runs
 (``--events-per-run`` events each: StepStart, Materialization, StepSuccess,
 ... spread over ``--assets`` assets, some partitioned) through the storage
-contract (``_start_run`` for the runs, then ``_append_events``), then times:
+contract (``start_run`` for the runs, then ``append_events``), then times:
 
-* ``append``  ``_append_events`` in batches of ``--batch`` events (events per
+* ``append``  ``append_events`` in batches of ``--batch`` events (events per
   second over the whole build, and of the best batch);
 * ``latest_runs``  ``query_runs(limit=50)``: the newest 50 runs; also with a
   status filter, a tag filter and the second page (via its cursor);
@@ -136,7 +136,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--events-per-run", type=int, default=10)
     parser.add_argument("--assets", type=int, default=1_000)
-    parser.add_argument("--batch", type=int, default=10_000, help="events per _append_events call")
+    parser.add_argument("--batch", type=int, default=10_000, help="events per append_events call")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()

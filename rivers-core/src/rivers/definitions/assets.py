@@ -210,6 +210,8 @@ class Asset(FunctionDefinition):
     @property
     def partition_mapping(self) -> dict[str, Any] | None:
         """Per-dependency partition mappings, derived from ``deps``."""
+        if not self._deps:  # the common case (dependencies from parameters): no dict built
+            return None
         mapping = {d.name: d.partition_mapping for d in self._deps if d.partition_mapping is not None}
         return mapping or None
 

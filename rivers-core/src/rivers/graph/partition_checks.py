@@ -87,12 +87,17 @@ def edge_mapping(step: StepSpec, upstream: str, declared: Any = None) -> Any:
 
 def _declares_mappings(step: StepSpec) -> bool:
     """Whether any dependency of ``step`` declares a partition mapping (on the input or its owner)."""
-    if any(spec.partition_mapping is not None for spec in step.inputs):
-        return True
+    # (loops, not any(): this runs once per step of every graph without partitions)
+    for spec in step.inputs:
+        if spec.partition_mapping is not None:
+            return True
     owner = step.owner
     if getattr(owner, "partition_mapping", None):
         return True
-    return any(getattr(output, "partition_mapping", None) for output in getattr(owner, "output_defs", ()) or ())
+    for output in getattr(owner, "output_defs", None) or ():
+        if getattr(output, "partition_mapping", None):
+            return True
+    return False
 
 
 def _edges(step: StepSpec) -> Iterator[tuple[str, Any]]:
