@@ -120,3 +120,40 @@ def _committed_events(database: Path) -> list[str]:
         return [row[0] for row in conn.execute("SELECT event_type FROM events ORDER BY seq")]
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_a_background_writer_writes_a_long_runs_queue_itself(tmp_path: Path, background: bool) -> None:
+    """A run's event writer thread writes what is queued once there is enough; other threads leave it queued.
+
+    The records of a run whose record is still queued wait for the run's
+    group commit (``commit_delay``, here far away); a thread marked as a
+    run's background writer commits them itself at 500 records, so its writes
+    overlap the steps that follow instead of landing on the run's end.
+    """
+    import threading
+
+    from rivers.storage.records import RunRecord, StoredEvent
+    from rivers.storage.writer_threads import is_background_writer, mark_background_writer
+
+    database = tmp_path / "queue.db"
+    storage = rs.Storage.embedded(database, commit_delay=60)
+    try:
+        storage.start_run(RunRecord(run_id="r1", job_name=None, status="Started", start_time=time.time_ns()))
+        events = [StoredEvent(f"e{i}", "StepSuccess", f"a{i}", "r1") for i in range(499)]
+
+        def write() -> None:
+            if background:
+                mark_background_writer()
+            storage.append_events(events)
+            storage.append_events([StoredEvent("last", "StepSuccess", "last", "r1")])
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(30)
+        assert not is_background_writer()  # the mark is the thread's own
+        assert len(_committed_events(database)) == (500 if background else 0)
+        assert len(storage.get_events_for_run("r1")) == 500  # the writing object sees everything either way
+    finally:
+        storage.close()
+    assert len(_committed_events(database)) == 500

@@ -17,10 +17,15 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from rivers.storage.writer_threads import mark_background_writer
+
 #: Batches are written at most this often...
 _INTERVAL_S = 0.05
-#: ...or as soon as this many records are waiting.
-_MAX_PENDING = 2000
+#: ...or as soon as this many records are waiting (the storage writes them as they come: see
+#: :mod:`rivers.storage.writer_threads`).
+_MAX_PENDING = 500
+#: An unthreaded writer (``threaded = False``) writes in the caller once this many wait.
+_MAX_PENDING_UNTHREADED = 2000
 
 
 class EventWriter:
@@ -54,7 +59,7 @@ class EventWriter:
             if progress:
                 self._progress.extend(progress)
             if not self.threaded:
-                if len(self._events) >= _MAX_PENDING:
+                if len(self._events) >= _MAX_PENDING_UNTHREADED:
                     self._write_now()
                 return
             if self._thread is None:
@@ -104,6 +109,7 @@ class EventWriter:
 
     # ---------------------------------------------------------------- thread
     def _loop(self, condition: threading.Condition) -> None:
+        mark_background_writer()
         with condition:
             while True:
                 if not (self._events or self._logs or self._progress):

@@ -15,7 +15,10 @@ The queue then decides *when* records are written:
   the batch's end (or :attr:`WriteBehind.batch_max_events` records, or
   :attr:`WriteBehind.batch_max_delay` seconds). Outside a batch, the records
   of a run whose record is queued join it (committed within ``commit_delay``
-  of the run's start); others are written by the backend at once. So every
+  of the run's start, or by the appending thread itself once
+  :attr:`WriteBehind.background_max_events` are queued if it is a run's
+  background writer, see :mod:`rivers.storage.writer_threads`); others are
+  written by the backend at once. So every
   finished step's events are durable within ``commit_delay`` of the step's
   end, whatever else the run is doing;
 * a publisher thread commits the queue once its oldest record (run or
@@ -47,6 +50,7 @@ from typing import TYPE_CHECKING
 
 from rivers.exceptions import StorageError
 from rivers.storage.records import RunRecord, StoredEvent, StoredLog, run_changes
+from rivers.storage.writer_threads import is_background_writer
 
 if TYPE_CHECKING:
     from rivers.storage.partition_progress import ProgressChange
@@ -109,6 +113,9 @@ class WriteBehind:
     batch_max_events: int = 2000
     #: Inside ``batch()``: flush on append once the oldest queued record is this old (seconds).
     batch_max_delay: float = 1.0
+    #: A run's background writer thread (see :mod:`rivers.storage.writer_threads`) writes on append
+    #: once this many are queued.
+    background_max_events: int = 500
 
     def __init__(
         self,
@@ -226,7 +233,9 @@ class WriteBehind:
                 self.queued_logs.extend(logs)
             if progress:
                 self.queued_progress.extend(progress)
-            full = len(self.queued_events) + len(self.queued_logs) >= self.batch_max_events
+            count = len(self.queued_events) + len(self.queued_logs)
+            full = count >= self.batch_max_events or (
+                count >= self.background_max_events and is_background_writer())
             if self.batch_depth and not full:
                 full = time.monotonic() - self.records_since >= self.batch_max_delay
             return True, full
