@@ -8,7 +8,8 @@ one node, except a multi-asset step which produces one node per output.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from rivers.definitions.signature import FunctionSignature
 
@@ -75,11 +76,11 @@ class Node:
         handler_spec: tuple[Any, ...],
         metadata: dict[str, str] | None,
         tags: list[str] | None,
-        kinds: list[str],
+        kinds: Sequence[str],
         group: str | None,
         code_version: str | None,
         partitions_def: Any,
-        pool: list[tuple[str, int]],
+        pool: Sequence[tuple[str, int]],
         lineage: tuple[str, ...] = (),
     ) -> None:
         self.name = name
@@ -91,11 +92,13 @@ class Node:
         self.explicit_handler = handler_spec != (None,) and any(h is not None for h in handler_spec)
         self.metadata = metadata
         self.tags = tags
-        self.kinds = kinds
+        # tuples: an empty one is a shared constant, so the common node keeps no list of its own alive
+        # (a large graph's lists make the collector's full passes slower)
+        self.kinds: tuple[str, ...] = tuple(kinds)
         self.group = group
         self.code_version = code_version
         self.partitions_def = partitions_def
-        self.pool = pool
+        self.pool: tuple[tuple[str, int], ...] = tuple(pool)
         self.lineage = lineage
 
     @property
