@@ -71,14 +71,15 @@ class GraphBuilder:
         self._declared[step.key] = inputs
         self._lineage[step.key] = lineage
 
-    def _asset_node(self, asset: Asset, name: str, step_key: str, kind: str, handlers: tuple[Any, ...]) -> Node:
+    def _asset_node(self, asset: Asset, name: str, step_key: str, kind: str, handlers: tuple[Any, ...],
+                    metadata: dict[str, str] | None) -> Node:
         return Node(
             name=name,
             step_key=step_key,
             owner=asset,
             kind=kind,
             handler_spec=handlers,
-            metadata=asset.metadata,
+            metadata=metadata,
             tags=asset.tags,
             kinds=asset.kinds,
             group=asset.group,
@@ -89,14 +90,15 @@ class GraphBuilder:
 
     def _add_single(self, asset: Asset) -> None:
         name = asset.name
-        self._add_node(self._asset_node(asset, name, name, ASSET, (asset.io_handler_spec,)))
+        metadata = asset.metadata
+        self._add_node(self._asset_node(asset, name, name, ASSET, (asset.io_handler_spec,), metadata))
         step = StepSpec(name, ASSET, asset, asset.fn, asset.signature, (name,), asset.retry, asset.hooks,
-                        asset.metadata, asset.is_async)
+                        metadata, asset.is_async)
         self._add_step(step, asset.deps)
 
     def _add_external(self, asset: ExternalAsset) -> None:
         name = asset.name
-        self._add_node(self._asset_node(asset, name, name, "external", (asset.io_handler_spec,)))
+        self._add_node(self._asset_node(asset, name, name, "external", (asset.io_handler_spec,), asset.metadata))
         if asset.observe_fn is not None:
             self._add_step(StepSpec(name, OBSERVE, asset, asset.fn, asset.signature, (name,),
                                     metadata=asset.metadata, is_async=asset.is_async))
@@ -156,7 +158,7 @@ class GraphBuilder:
             self._bindings[node_name] = dict(invocation.bindings)
         for node_name, mapped in composition.mapped.items():
             self._add_mapped(asset, mapped, declared.values())
-        self._add_node(self._asset_node(asset, name, name, GRAPH, (asset.io_handler_spec,)))
+        self._add_node(self._asset_node(asset, name, name, GRAPH, (asset.io_handler_spec,), asset.metadata))
         step = StepSpec(name, GRAPH, asset, None, None, (name,) if asset.final_node else (), asset.retry,
                         asset.hooks, asset.metadata)
         self._add_step(step, [d for d in asset.deps if not d.is_input])

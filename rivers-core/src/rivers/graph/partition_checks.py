@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
+from rivers.definitions.assets import MultiAsset
 from rivers.exceptions import ConfigurationError, PartitionDefinitionError, PartitionValidationError
 from rivers.graph.model import GRAPH, StepSpec
 
@@ -94,9 +95,10 @@ def _declares_mappings(step: StepSpec) -> bool:
     owner = step.owner
     if getattr(owner, "partition_mapping", None):
         return True
-    for output in getattr(owner, "output_defs", None) or ():
-        if getattr(output, "partition_mapping", None):
-            return True
+    if isinstance(owner, MultiAsset):  # (a getattr default would raise and catch an AttributeError per step)
+        for output in owner.output_defs:
+            if output.partition_mapping:
+                return True
     return False
 
 
