@@ -187,12 +187,18 @@ def _wait_for(condition, what: str, timeout: float = 60.0) -> None:  # type: ign
         time.sleep(0.05)
 
 
+def _reader_once_in_progress(db: Path, gate: Path) -> rs.Storage:
+    """Another storage object on ``db``, once the controller's step started and its two partitions show in progress."""
+    _wait_for(lambda: (gate / "started").exists(), "the step to start")
+    reader = rs.Storage.embedded(db)
+    _wait_for(lambda: reader.get_partition_status("events").count("in_progress") == 2, "in_progress")
+    return reader
+
+
 def test_in_progress_is_visible_from_another_process_while_the_step_runs(tmp_path: Path) -> None:
     process, db, gate = _start_controller(tmp_path)
     try:
-        _wait_for(lambda: (gate / "started").exists(), "the step to start")
-        reader = rs.Storage.embedded(db)
-        _wait_for(lambda: reader.get_partition_status("events").count("in_progress") == 2, "in_progress")
+        reader = _reader_once_in_progress(db, gate)
         assert list(reader.get_partition_status("events").segments()) == [(3, 5, "in_progress")]
         assert _counts(reader) == {"materialized": 0, "failed": 0, "in_progress": 2}
         (gate / "release").touch()
@@ -209,9 +215,7 @@ def test_in_progress_is_visible_from_another_process_while_the_step_runs(tmp_pat
 def test_reconcile_settles_the_partitions_of_a_killed_controller(tmp_path: Path) -> None:
     process, db, gate = _start_controller(tmp_path)
     try:
-        _wait_for(lambda: (gate / "started").exists(), "the step to start")
-        reader = rs.Storage.embedded(db)
-        _wait_for(lambda: reader.get_partition_status("events").count("in_progress") == 2, "in_progress")
+        reader = _reader_once_in_progress(db, gate)
         (run,) = reader.get_runs()
         _wait_for(lambda: reader._run_monitors([run.run_id]).get(run.run_id) is not None, "the run's owner record")
         assert list(decode_holds(reader.kv_get(PROGRESS_KEY))) == [run.run_id]
@@ -229,9 +233,7 @@ def test_reconcile_settles_the_partitions_of_a_killed_controller(tmp_path: Path)
 def test_an_interrupted_run_leaves_no_partition_in_progress(tmp_path: Path) -> None:
     process, db, gate = _start_controller(tmp_path)
     try:
-        _wait_for(lambda: (gate / "started").exists(), "the step to start")
-        reader = rs.Storage.embedded(db)
-        _wait_for(lambda: reader.get_partition_status("events").count("in_progress") == 2, "in_progress")
+        reader = _reader_once_in_progress(db, gate)
         process.send_signal(signal.SIGINT)  # Ctrl-C: the run is recorded as canceled
         assert process.wait(timeout=60) != 0
     finally:
