@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
+
+# Several tests press Ctrl-C (send SIGINT) to a child process. A shell without job control starts a
+# background command with SIGINT ignored, and an ignored signal stays ignored in every child (rivers
+# then rightly leaves it alone), so those tests would fail only because of how the suite was started.
+# Children inherit a handled signal as the default: give this process the interpreter's usual handler.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
