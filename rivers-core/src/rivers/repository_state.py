@@ -21,6 +21,7 @@ from rivers.graph import AssetGraph
 from rivers.graph.partition_checks import resolve_partitions
 from rivers.io_handlers.base import BaseIOHandler
 from rivers.io_handlers.memory import InMemoryIOHandler
+from rivers.jobs import MATERIALIZE_JOB, Job
 
 if TYPE_CHECKING:
     from rivers.automation.schedules import Schedule
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from rivers.execution.result import RunResult
     from rivers.execution.runtime import StepRuntime
     from rivers.graph.model import Node
-    from rivers.jobs import Job
     from rivers.metadata import MetadataValue
     from rivers.partitions.base import PartitionsDefinition
     from rivers.partitions.context import PartitionContext
@@ -351,8 +351,6 @@ class ResolvedRepository:
     def materialize_plan(self, selection: SelectionLike | None, partition_key: PartitionKeyLike | None, *,
                          include_upstream: bool = False) -> tuple[ExecutionPlan, PartitionKey | None]:
         """The plan of ``materialize(selection, partition_key)`` and the run's key, checked against the selection."""
-        from rivers.jobs import MATERIALIZE_JOB
-
         nodes = self.select(selection, include_upstream=include_upstream)
         key = self.check_partition_request(nodes, partition_key)
         return self.plan(MATERIALIZE_JOB, nodes, allow_incomplete=True), key

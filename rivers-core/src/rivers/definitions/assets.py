@@ -366,7 +366,7 @@ class MultiAsset(Asset):
             self._bind(wraps)
 
     def _all_input_deps(self) -> list[DepDef]:
-        return list(self._input_deps.values())
+        return self.input_deps
 
     @property
     def input_deps(self) -> list[DepDef]:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from rivers.storage.writer_threads import mark_background_writer
+from rivers.storage.writer_threads import BACKGROUND_BATCH, mark_background_writer
 
 #: Batches are written at most this often...
 _INTERVAL_S = 0.05
 #: ...or as soon as this many records are waiting (the storage writes them as they come: see
 #: :mod:`rivers.storage.writer_threads`).
-_MAX_PENDING = 500
+_MAX_PENDING = BACKGROUND_BATCH
 #: An unthreaded writer (``threaded = False``) writes in the caller once this many wait.
 _MAX_PENDING_UNTHREADED = 2000
 

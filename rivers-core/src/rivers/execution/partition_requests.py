@@ -37,7 +37,7 @@ def coerce_key(partition_key: PartitionKeyLike | None) -> PartitionKey | None:
 
 def dynamic_lookup(storage: Storage) -> DynamicLookup:
     """``name -> registered keys`` of the dynamic partitions kept in ``storage`` (no warnings)."""
-    return lambda name: storage.dynamic_partition_keys(name)
+    return storage.dynamic_partition_keys
 
 
 def check_run_key(graph: AssetGraph, names: Iterable[str], partition_key: PartitionKeyLike | None,

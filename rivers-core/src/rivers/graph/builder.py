@@ -146,11 +146,11 @@ class GraphBuilder:
                 handler_spec=(asset.node_io_handler_spec, task.io_handler_spec),
                 metadata=asset.metadata,
                 tags=task.tags,
-                kinds=[],
+                kinds=(),
                 group=asset.group,
                 code_version=asset.code_version,
                 partitions_def=asset.partitions_def if asset.partitions_def is not None else task.partitions_def,
-                pool=[],
+                pool=(),
             ))
             step = StepSpec(node_name, GRAPH_TASK, task, task.fn, task.signature, (node_name,), task.retry,
                             None, asset.metadata, task.is_async)
@@ -171,9 +171,9 @@ class GraphBuilder:
         self._add_node(Node(
             name=name, step_key=name, owner=task, kind=GRAPH_TASK,
             handler_spec=(asset.node_io_handler_spec, task.io_handler_spec), metadata=asset.metadata, tags=task.tags,
-            kinds=[], group=asset.group, code_version=asset.code_version,
+            kinds=(), group=asset.group, code_version=asset.code_version,
             partitions_def=asset.partitions_def if asset.partitions_def is not None else task.partitions_def,
-            pool=[],
+            pool=(),
         ))
         step = StepSpec(name, MAPPED, task, task.fn, task.signature, (name,), task.retry, None, asset.metadata,
                         task.is_async)
@@ -209,8 +209,8 @@ class GraphBuilder:
         for task in tasks:
             if id(task) in used:
                 continue
-            self._add_node(Node(task.name, task.name, task, TASK, (task.io_handler_spec,), None, task.tags, [], None,
-                                None, task.partitions_def, []))
+            self._add_node(Node(task.name, task.name, task, TASK, (task.io_handler_spec,), None, task.tags, (), None,
+                                None, task.partitions_def, ()))
             self._add_step(StepSpec(task.name, TASK, task, task.fn, task.signature, (task.name,), task.retry,
                                     None, None, task.is_async))
 

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING
 
 from rivers.exceptions import StorageError
 from rivers.storage.records import RunRecord, StoredEvent, StoredLog, run_changes
-from rivers.storage.writer_threads import is_background_writer
+from rivers.storage.writer_threads import BACKGROUND_BATCH, is_background_writer
 
 if TYPE_CHECKING:
     from rivers.storage.partition_progress import ProgressChange
@@ -115,7 +115,7 @@ class WriteBehind:
     batch_max_delay: float = 1.0
     #: A run's background writer thread (see :mod:`rivers.storage.writer_threads`) writes on append
     #: once this many are queued.
-    background_max_events: int = 500
+    background_max_events: int = BACKGROUND_BATCH
 
     def __init__(
         self,

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["is_background_writer", "mark_background_writer"]
+__all__ = ["BACKGROUND_BATCH", "is_background_writer", "mark_background_writer"]
+
+#: Records a background writer gathers before it writes them (the event writer wakes at this many, the
+#: SQLite queue lets such a thread write once this many are queued).
+BACKGROUND_BATCH = 500
 
 #: ``active`` is set in the threads marked by :func:`mark_background_writer`.
 _marks = threading.local()
