@@ -104,16 +104,19 @@ def check_jobs(repo: RepositoryDefinition, graph: AssetGraph) -> dict[str, Job]:
             explicit_handler=lambda node: loadable_without_running(node, default_handler),
         )
         check_job_partitions(job.name, graph, selected)
-    if repo.schedules or repo.sensors or any(_has_condition(node) for node in graph.nodes.values()):
+    if repo.schedules or repo.sensors or _any_condition(repo.assets):
         from rivers.automation.validation import check_automations  # only what automates needs the module
 
         check_automations(repo.schedules, repo.sensors, jobs, graph)
     return jobs
 
 
-def _has_condition(node: Node) -> bool:
-    """Whether a graph node's asset declares an automation condition (checked by ``check_automations``)."""
-    return getattr(node.owner, "automation_condition", None) is not None
+def _any_condition(assets: Sequence[Asset]) -> bool:
+    """Whether any of ``assets`` declares an automation condition (checked by ``check_automations``)."""
+    for asset in assets:  # (a loop, not any(): it runs once per asset of every repository)
+        if asset.automation_condition is not None:
+            return True
+    return False
 
 
 def loadable_without_running(node: Node, default_handler: BaseIOHandler | None) -> bool:

@@ -544,3 +544,25 @@ def test_input_dep_metadata_values_must_be_str():
 def test_input_dep_io_handler_must_be_a_handler():
     with pytest.raises(AssetDefinitionError):
         rs.AssetDef.input("x", io_handler=DuckHandler())
+
+
+# ============================================================ node_fields
+def test_node_fields_are_the_values_of_the_properties_of_those_names():
+    policy = rs.RetryPolicy(max_retries=2)
+
+    @rs.Asset(name="sales", tags=["team=data"], kinds="sql", group="raw", code_version="3", metadata={"k": "v"},
+              pool="db", pool_slots=2, retry=policy, deps=[rs.AssetDef.dep("orders")])
+    async def compute(context: rs.AssetExecutionContext):
+        return 1
+
+    fields = compute.node_fields()
+    names = ("name", "metadata", "tags", "kinds", "group", "code_version", "partitions_def", "pool",
+             "io_handler_spec", "fn", "signature", "retry", "hooks", "is_async", "deps")
+    assert len(fields) == len(names)
+    assert dict(zip(names, fields)) == {name: getattr(compute, name) for name in names}
+    assert fields[0] == "sales" and fields[7] == [("db", 2)] and fields[13] is True
+
+
+def test_node_fields_of_an_unbound_asset_name_it():
+    with pytest.raises(AssetDefinitionError, match="Asset 'pending' is not bound to a function"):
+        rs.Asset(name="pending").node_fields()

@@ -26,6 +26,15 @@ from rivers.exceptions import AssetDefinitionError
 if TYPE_CHECKING:
     from rivers.io_handlers.base import BaseIOHandler
 
+#: What :meth:`Asset.node_fields` returns: ``(name, metadata, tags, kinds, group, code_version,
+#: partitions_def, pool, io_handler_spec, fn, signature, retry, hooks, is_async, deps)``, the values of
+#: the properties of those names (``pool`` as ``(pool, slots)`` pairs), without their copies.
+NodeFields = tuple[
+    str, dict[str, str] | None, list[str] | None, list[str], str | None, str | None, Any,
+    list[tuple[str, int]], Any, Callable[..., Any], FunctionSignature | None, Any, list[Any] | None, bool,
+    list[DepDef],
+]
+
 
 def _description_of(fn: Callable[..., Any] | None, description: str | None) -> str | None:
     if description is not None or fn is None:
@@ -246,6 +255,20 @@ class Asset(FunctionDefinition):
         if self._fn is None:
             raise AssetDefinitionError(f"Asset '{self._name}' is not bound to a function")
         return self._fn
+
+    def node_fields(self) -> NodeFields:
+        """Everything the graph builder reads from a bound asset, in one call (see :data:`NodeFields`).
+
+        One call instead of a property read per field: the builder runs it
+        once per asset of every repository. The lists are the asset's own:
+        read them, never change them.
+        """
+        fn = self._fn
+        if fn is None:
+            raise AssetDefinitionError(f"Asset '{self.name}' is not bound to a function")
+        return (self._explicit_name or fn.__name__, self._metadata, self._tags, self._kinds, self.group,
+                self.code_version, self._partitions_def, self._pool, self._io_handler, fn, self._signature,
+                self.retry, self._hooks, self._is_async, self._deps)
 
     @property
     def is_async(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from rivers.definitions.asset_def import DepDef
-from rivers.definitions.assets import Asset, ExternalAsset, GraphAsset, MultiAsset
+from rivers.definitions.assets import Asset, ExternalAsset, GraphAsset, MultiAsset, SingleAsset
 from rivers.definitions.tasks import Task
 from rivers.exceptions import AssetDefinitionError, GraphValidationError
 from rivers.graph.model import ASSET, GRAPH, GRAPH_TASK, MAPPED, MULTI, OBSERVE, TASK, InputSpec, Node, StepSpec
@@ -28,7 +28,7 @@ class GraphBuilder:
 
     # ------------------------------------------------------------- collecting
     def add_asset(self, asset: Any) -> None:
-        if getattr(asset, "is_single", False) and asset.fn is not None:
+        if isinstance(asset, SingleAsset):  # the common case first
             self._add_single(asset)
             return
         if not isinstance(asset, Asset):
@@ -89,12 +89,11 @@ class GraphBuilder:
         )
 
     def _add_single(self, asset: Asset) -> None:
-        name = asset.name
-        metadata = asset.metadata
-        self._add_node(self._asset_node(asset, name, name, ASSET, (asset.io_handler_spec,), metadata))
-        step = StepSpec(name, ASSET, asset, asset.fn, asset.signature, (name,), asset.retry, asset.hooks,
-                        metadata, asset.is_async)
-        self._add_step(step, asset.deps)
+        (name, metadata, tags, kinds, group, code_version, partitions_def, pool, handler, fn, signature, retry,
+         hooks, is_async, deps) = asset.node_fields()
+        self._add_node(Node(name, name, asset, ASSET, (handler,), metadata, tags, kinds, group, code_version,
+                            partitions_def, pool))
+        self._add_step(StepSpec(name, ASSET, asset, fn, signature, (name,), retry, hooks, metadata, is_async), deps)
 
     def _add_external(self, asset: ExternalAsset) -> None:
         name = asset.name
