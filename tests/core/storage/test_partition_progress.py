@@ -114,6 +114,32 @@ def test_a_short_successful_run_writes_no_partition_status_row(tmp_path: Path) -
         assert conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'Success'").fetchone() == (20,)
 
 
+def test_short_successful_runs_stop_after_one_read(tmp_path: Path) -> None:
+    """Their clears change no run's holds: the flush never needs the module that folds ranges and holds."""
+    script = textwrap.dedent(f"""
+        import datetime as dt, sys
+        import rivers as rs
+        daily = rs.PartitionsDefinition.daily(start=dt.datetime(2000, 1, 1))
+
+        @rs.Asset(partitions_def=daily)
+        def events(context):
+            return 1
+
+        storage = rs.Storage.embedded({str(tmp_path / "runs.db")!r})
+        repo = rs.CodeRepository(assets=[events], default_executor=rs.Executor.in_process())
+        repo.resolve(storage)
+        for day in range(1, 6):
+            assert repo.materialize(partition_key=rs.PartitionKey.single(f"2000-01-0{{day}}")).success
+        storage.close()
+        print("rivers.storage._sqlite_progress" in sys.modules)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False"]
+    with sqlite3.connect(tmp_path / "runs.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'Success'").fetchone() == (5,)
+
+
 def test_positions_of_static_dynamic_and_multi_keys(storage: rs.Storage) -> None:
     static = rs.PartitionsDefinition.static_(["us", "eu", "apac"])
     dynamic = rs.PartitionsDefinition.dynamic("customers")

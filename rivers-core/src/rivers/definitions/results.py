@@ -106,4 +106,10 @@ class DynamicOutput:
         return f"DynamicOutput(key={self.key!r})"
 
 
+class StreamedResults(list):  # type: ignore[type-arg]
+    """The stored value of a fan-out's ``collect_stream()``: its consumer receives ``iter(...)`` of it."""
+
+    __slots__ = ()
+
+
 RESULT_WRAPPERS = (Output, Observation, Materialization)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import operator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rivers.definitions.results import DynamicOutput
+from rivers.definitions.results import DynamicOutput, StreamedResults
 from rivers.exceptions import ExecutionError
 from rivers.graph.model import GRAPH_TASK
 
@@ -33,12 +33,6 @@ class ExpandableStep(Protocol):
 
     def expanded_for(self, runtime: StepRuntime) -> ExpandableStep:
         """A planned step like this one (same pools, executor, neighbours) running ``runtime``."""
-
-
-class StreamedResults(list):  # type: ignore[type-arg]
-    """The stored value of a ``collect_stream()``: its consumer receives ``iter(...)`` of it."""
-
-    __slots__ = ()
 
 
 class Expansion:

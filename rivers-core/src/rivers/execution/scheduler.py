@@ -101,6 +101,11 @@ def executor_named(name: str, key: str) -> Executor:
 
 #: Longest wait between two checks of stop requests, cancellation, backoffs and pool claims.
 _TICK_S = 0.5
+#: How often (s) the serial loop gives up the GIL between steps. CPython hands a waiting thread the GIL only
+#: after ``sys.getswitchinterval()`` (5 ms); the run's event writer and storage threads give it up for
+#: every SQLite statement they run, so without a yield each statement would wait that long while quick
+#: steps follow one another, and their writes would pile up for the run's end instead of overlapping it.
+_YIELD_EVERY_S = 0.0005
 _LOST = object()  # inbox marker: the attempt's runner was lost
 _MAIN_THREAD = threading.main_thread().ident
 #: tie-breaker of delayed attempts due at the same time
@@ -243,6 +248,8 @@ class StepScheduler(LaunchContext):
         """Every step on one blocking launcher: launch in plan order, wait out retries' backoffs here."""
         run = self.run
         steps = self.plan.steps
+        clock = time.perf_counter
+        yield_at = clock() + _YIELD_EVERY_S
         for position, planned in enumerate(steps):
             if run.cancel_requested():
                 self._stop(StopReason(run.stop_reason or StopReason.CANCELED))
@@ -250,6 +257,10 @@ class StepScheduler(LaunchContext):
                 self._not_run.extend(p.key for p in steps[position:] if p.key not in run.completed)
                 return
             self._serial_step(planned.key)
+            now = clock()
+            if now >= yield_at:  # let the run's background writers have the GIL (see _YIELD_EVERY_S)
+                time.sleep(0)
+                yield_at = now + _YIELD_EVERY_S
 
     def _serial_step(self, key: str) -> None:
         """Run ``key`` (and its retries, after their backoffs) on the serial launcher."""

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from rivers._ids import random_uuid4
 from rivers.context import AssetExecutionContext, HookContext, InputContext, OutputContext
-from rivers.definitions.results import DynamicOutput, Materialization, Observation, Output
+from rivers.definitions.results import DynamicOutput, Materialization, Observation, Output, StreamedResults
 from rivers.definitions.self_dependency import SelfDependency
 from rivers.exceptions import AssetOutputValidationError, ExecutionError
 from rivers.execution.outcome import FAILURE, RETRY, SKIPPED, SUCCESS, StepOutcome, describe_error
-from rivers.execution.fanout import StreamedResults, check_not_mixed, mapped_element
 from rivers.definitions.failures import FailureReason, classify_failure
 from rivers.execution.partition_scope import NOT_LOADED, input_partition, step_partition
 from rivers.execution.runtime import StepRuntime
@@ -307,6 +306,8 @@ def _load_arguments(runtime: StepRuntime, run: RunState, context: Any, partition
             InputContext(load.upstream, key, load.metadata, upstream_partition, load.type_hint)
         )
         if load.element is not None:
+            from rivers.execution.fanout import mapped_element  # fan-out instances only
+
             value = mapped_element(value, load.element)
         elif type(value) is StreamedResults:
             value = iter(value)
@@ -554,6 +555,8 @@ def _unwrap_dynamic(runtime: StepRuntime, value: list[Any]) -> list[Any]:
     dynamic = [type(item) is DynamicOutput for item in value]
     if not any(dynamic):
         return value
+    from rivers.execution.fanout import check_not_mixed  # fan-out producers only
+
     check_not_mixed(dynamic, runtime.key)
     return value if runtime.kind == GRAPH_TASK else [item.value for item in value]
 

@@ -172,14 +172,19 @@ def cancel_pairs(changes: Sequence[ProgressChange]) -> tuple[list[ProgressChange
     return status_changes, hold_changes
 
 
-def cleared_assets(status_changes: Sequence[ProgressChange], hold_changes: Sequence[ProgressChange]) -> set[str] | None:
+def cleared_assets(status_changes: Sequence[ProgressChange], hold_changes: Sequence[ProgressChange],
+                   holding: Mapping[str, object]) -> set[str] | None:
     """The assets of ``status_changes`` when they only clear and no run's holds change (else ``None``).
 
-    Then nothing is written unless one of those assets has a stored status:
-    the common case of short successful runs, checked with one read.
+    ``holding``: the runs that hold in-progress ranges now (``HoldsLedger.current``
+    of the storage recording them); a clear of a run that holds nothing (a
+    short step, whose start was never written) changes no holds. Then
+    nothing is written unless one of those assets has a stored status: the
+    common case of short successful runs, checked with one read.
     """
-    if hold_changes:
-        return None
+    for change in hold_changes:
+        if change.run_id in holding:
+            return None
     assets = set()
     for change in status_changes:
         if change.status is not None:

@@ -489,14 +489,14 @@ class SqliteStorage(Storage):
         from rivers.storage.partition_progress import cancel_pairs, cleared_assets
 
         status_changes, hold_changes = cancel_pairs(changes)
-        cleared = cleared_assets(status_changes, hold_changes)
+        ledger = self._progress_ledger
+        cleared = cleared_assets(status_changes, hold_changes, ledger.current if ledger is not None else {})
         if cleared is not None and len(cleared) <= 500 and not conn.execute(
             f"SELECT 1 FROM partition_status WHERE asset_key IN ({', '.join('?' * len(cleared))}) "
             "AND ranges != '[]' LIMIT 1", list(cleared)).fetchone():
             return  # short runs that succeeded, of partitions without status: nothing to write
         from rivers.storage._sqlite_progress import apply_progress
 
-        ledger = self._progress_ledger
         if ledger is None:
             from rivers.storage.partition_progress import HoldsLedger
 
