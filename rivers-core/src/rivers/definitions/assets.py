@@ -266,7 +266,7 @@ class Asset(FunctionDefinition):
         fn = self._fn
         if fn is None:
             raise AssetDefinitionError(f"Asset '{self.name}' is not bound to a function")
-        return (self._explicit_name or fn.__name__, self._metadata, self._tags, self._kinds, self.group,
+        return (self._name, self._metadata, self._tags, self._kinds, self.group,
                 self.code_version, self._partitions_def, self._pool, self._io_handler, fn, self._signature,
                 self.retry, self._hooks, self._is_async, self._deps)
 

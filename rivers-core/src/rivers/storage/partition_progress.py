@@ -173,7 +173,7 @@ def cancel_pairs(changes: Sequence[ProgressChange]) -> tuple[list[ProgressChange
 
 
 def cleared_assets(status_changes: Sequence[ProgressChange], hold_changes: Sequence[ProgressChange],
-                   holding: Mapping[str, object]) -> set[str] | None:
+                   holding: RunHolds) -> set[str] | None:
     """The assets of ``status_changes`` when they only clear and no run's holds change (else ``None``).
 
     ``holding``: the runs that hold in-progress ranges now (``HoldsLedger.current``
