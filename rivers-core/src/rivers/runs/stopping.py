@@ -17,11 +17,16 @@ caller, as the signal would have done. A second signal raises at once.
 from __future__ import annotations
 
 import os
-import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Final
+
+try:  # the C module under ``signal``: the same functions, without building the Signals and Handlers enums that
+    # ``import signal`` costs (a third of a millisecond: the first run of every process pays it)
+    import _signal as signal
+except ImportError:  # pragma: no cover - an interpreter without it
+    import signal  # type: ignore[no-redef]
 
 __all__ = [
     "INTERRUPTED", "TERMINATED", "RunInterrupted", "RunTerminated", "handling_signals", "in_main_thread", "stop_exception",
@@ -119,7 +124,7 @@ def _handle(signum: int, frame: FrameType | None) -> None:
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         return
-    reason = _REASONS[signal.Signals(signum)]
+    reason = _REASONS[signum]
     first = not _received
     _received.append(reason)
     for stop_all, _ in list(_stack):

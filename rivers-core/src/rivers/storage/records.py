@@ -14,8 +14,9 @@ place that converts between the two.
 
 from __future__ import annotations
 
+import collections
 import enum
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from rivers._record import Record, factory
 
@@ -73,24 +74,22 @@ class StorageType(enum.IntEnum):
     Remote = 2
 
 
-class _StoredEventFields(NamedTuple):
-    id: str
-    event_type: str
-    asset_key: str | None
-    run_id: str
-    partition_key: Any
-    timestamp: int
-    metadata: list[tuple[str, str]]
-    data_version: str | None
-    code_version: str | None
-    input_data_versions: list[tuple[str, str]]
+# (``collections.namedtuple`` rather than ``typing.NamedTuple`` classes: half the import cost, which every
+# process's first run pays; the field types are documented on the classes below)
+_StoredEventFields = collections.namedtuple(
+    "_StoredEventFields",
+    "id event_type asset_key run_id partition_key timestamp metadata data_version code_version input_data_versions",
+)
 
 
 class StoredEvent(_StoredEventFields):
     """One event of a run: step lifecycle, materialization, observation, queue or pool event.
 
     ``asset_key`` is the step/output name; ``metadata`` and
-    ``input_data_versions`` are lists of ``(key, value)`` string pairs.
+    ``input_data_versions`` are lists of ``(key, value)`` string pairs;
+    ``partition_key`` is a :class:`~rivers.PartitionKey` or None,
+    ``timestamp`` an int (ns since the epoch), ``data_version`` and
+    ``code_version`` str or None.
 
     Events are the highest-volume records (three or more per step), so they
     are immutable named tuples rather than records: creating one costs a
@@ -121,18 +120,17 @@ class StoredEvent(_StoredEventFields):
         ))
 
 
-class _StoredLogFields(NamedTuple):
-    id: str
-    run_id: str
-    step_key: str
-    timestamp: int
-    stdout: str | None = None
-    stderr: str | None = None
-    logs: str | None = None
+_StoredLogFields = collections.namedtuple(
+    "_StoredLogFields", "id run_id step_key timestamp stdout stderr logs", defaults=(None, None, None)
+)
 
 
 class StoredLog(_StoredLogFields):
-    """Captured stdout, stderr and log records of one step of a run (an immutable named tuple)."""
+    """Captured stdout, stderr and log records of one step of a run (an immutable named tuple).
+
+    Fields: ``id``, ``run_id``, ``step_key`` (str), ``timestamp`` (int, ns
+    since the epoch), and ``stdout``, ``stderr``, ``logs`` (str or None).
+    """
 
     __slots__ = ()
 
