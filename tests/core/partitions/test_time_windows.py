@@ -410,3 +410,18 @@ def test_an_open_ended_window_checks_later_past_keys_without_reading_the_clock(m
     future = (dt.datetime.now() + dt.timedelta(days=30)).strftime("%Y-%m-%d")
     assert not daily.validate_partition_key(future)  # above it: the clock is read, and the key is in the future
     assert reads
+
+
+@pytest.mark.parametrize("fmt, text, expected", [
+    ("%Y-%m-%d", "2001-02-03", D(2001, 2, 3)),  # fields in datetime's order: parsed positionally
+    ("%Y-%m", "2001-02", D(2001, 2, 1)),  # the missing fields take their defaults
+    ("%Y-%m-%d-%H:%M", "2001-02-03-04:05", D(2001, 2, 3, 4, 5)),
+    ("%d/%m/%Y", "03/02/2001", D(2001, 2, 3)),  # another order: parsed by name
+    ("%Y-%m-%d", "2001-02-30", None),  # no such day
+    ("%Y-%m-%d", "2001-2-3", None),  # not the fmt's widths
+    ("%d/%m/%Y", "31/04/2001", None),
+])
+def test_fast_key_parsers_parse_and_reject_like_strptime(fmt, text, expected):
+    from rivers.partitions.time.formats import TimeFormat
+
+    assert TimeFormat(fmt).parse(text) == expected

@@ -43,6 +43,8 @@ _FAST_FIELDS = {
 _TIME_OF_DAY = frozenset("HIMSfpXTRrkl")
 _DATE = frozenset("YmdyjaAbBhUWwuVGgCDFxe")
 _PARSE_DEFAULTS = {"year": 1900, "month": 1, "day": 1, "hour": 0, "minute": 0, "second": 0, "microsecond": 0}
+#: ``datetime``'s positional fields, in order (the keys of :data:`_PARSE_DEFAULTS`).
+_FIELD_ORDER = tuple(_PARSE_DEFAULTS)
 _DIRECTIVE = re.compile(r"%(.)", re.DOTALL)
 
 
@@ -101,6 +103,20 @@ def _parser(fmt: str, parts: list[tuple[str, str]]) -> Callable[[str], datetime 
             )
         )
         attrs = [_FAST_FIELDS[text][0] for kind, text in parts if kind == "dir"]
+        if tuple(attrs) == _FIELD_ORDER[: len(attrs)]:
+            # datetime's own order from the year on (``%Y-%m-%d``, ``%Y-%m-%d-%H:%M``): positional arguments
+            tail = tuple(_PARSE_DEFAULTS[name] for name in _FIELD_ORDER[len(attrs):])
+
+            def parse_in_order(text: str) -> datetime | None:
+                match = pattern.fullmatch(text)
+                if match is None:
+                    return None
+                try:
+                    return datetime(*map(int, match.groups()), *tail)
+                except ValueError:
+                    return None
+
+            return parse_in_order
         if len(set(attrs)) == len(attrs):
 
             def parse(text: str) -> datetime | None:
