@@ -132,10 +132,17 @@ def io_handler(name: str, **config: Any) -> Any:
     return create_io_handler(name, **config)
 
 
-def _plugin_registry() -> _registry.Registry:
-    from rivers import plugins
+_plugins: _registry.Registry | None = None
 
-    return plugins
+
+def _plugin_registry() -> _registry.Registry:
+    """:mod:`rivers.plugins`, imported on first use and kept (an import statement costs ~0.5 us per lookup)."""
+    global _plugins
+    if _plugins is None:
+        from rivers import plugins
+
+        _plugins = plugins
+    return _plugins
 
 
 # the composition root: the layers below the plugin registry reach it through this port

@@ -17,6 +17,7 @@ from rivers.exceptions import (
     ExecutionError,
     NodeNotFoundError,
 )
+from rivers.execution.partition_requests import check_run_key, load_partition
 from rivers.graph import AssetGraph
 from rivers.graph.partition_checks import resolve_partitions
 from rivers.io_handlers.base import BaseIOHandler
@@ -320,24 +321,20 @@ class ResolvedRepository:
     def check_partition_request(self, nodes: list[str] | None,
                                 partition_key: PartitionKeyLike | None) -> PartitionKey | None:
         """Validate a run's key against the selected steps; return it as a PartitionKey (or None)."""
-        from rivers.execution.partition_requests import check_run_key
-
         return check_run_key(self.graph, self.step_names(nodes), partition_key, self.storage)
 
     def partition_context(self, node: Node, partition_key: PartitionKeyLike) -> PartitionContext:
         """The PartitionContext for loading ``node`` at ``partition_key`` (validated)."""
-        from rivers.execution.partition_requests import load_partition
-
         return load_partition(node, partition_key, self.storage)
 
     # ------------------------------------------------------------------ plans
     def plan(self, name: str, nodes: list[str] | None, *, allow_incomplete: bool) -> ExecutionPlan:
         """The (cached) plan producing ``nodes`` (None: everything runnable)."""
-        from rivers.execution.plan import build_plan
-
         cache_key = (name, None if nodes is None else tuple(nodes), allow_incomplete)
         plan = self._plans.get(cache_key)
         if plan is None:
+            from rivers.execution.plan import build_plan
+
             plan = build_plan(
                 name, self.graph, self.runtimes, nodes, allow_incomplete=allow_incomplete,
                 explicit_handler=self.explicit_handler,
@@ -399,11 +396,9 @@ class ResolvedRepository:
         None) and ``partition_checked`` says it was validated against every
         selected asset already. Start it with :meth:`launch`.
         """
-        from rivers.runs.launcher import RunRequest
-
         retry_default = self._retry_policy(retry, f"job '{job_name}'" if job_name else "materialize(retry=...)") \
             if retry is not None else None
-        return RunRequest(
+        return _run_request_type()(
             plan=plan, executor=executor, partition_key=partition_key, tags=list(tags or []), config=config,
             run_id=run_id, resume=resume, job_name=job_name, partition_checked=partition_checked,
             retry_default=retry_default if retry_default is not None else self.default_retry,
@@ -472,3 +467,17 @@ class ResolvedRepository:
         if events:
             self.storage.append_events(events)
         return results
+
+
+_RunRequest: type[RunRequest] | None = None
+
+
+def _run_request_type() -> type[RunRequest]:
+    """:class:`~rivers.runs.RunRequest`: the run engine loads with the first run, bound here then (an import
+    statement would cost about 0.5 us on every run)."""
+    global _RunRequest
+    if _RunRequest is None:
+        from rivers.runs.launcher import RunRequest
+
+        _RunRequest = RunRequest
+    return _RunRequest

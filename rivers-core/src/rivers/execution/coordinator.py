@@ -16,6 +16,8 @@ from rivers.execution.step_runner import RunState
 from rivers.storage.records import LaunchedBy, RunRecord
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rivers.definitions.retry import RetryPolicy
     from rivers.execution.partition_progress import RunPartitionProgress
     from rivers.execution.pools import RunPoolClaims
@@ -128,9 +130,7 @@ class RunCoordinator:
             launched_by=self.launched_by,
         ))
         if self.state.partition is not None:
-            from rivers.execution.partition_progress import run_progress
-
-            self._progress = run_progress(self.storage, self.run_id, self.state.partition)
+            self._progress = _run_progress()(self.storage, self.run_id, self.state.partition)
         if self.observers.active:
             from rivers.plugins.events import RunStarted
 
@@ -320,6 +320,20 @@ def _resume_facts(storage: Storage, run_id: str, completed: set[str]) -> tuple[i
         if event.event_type == "StepStart" and event.asset_key not in completed:
             started.add(event.asset_key)
     return highest, started
+
+
+_progress_recorder: Callable[[Storage, str, PartitionKey], RunPartitionProgress] | None = None
+
+
+def _run_progress() -> Callable[[Storage, str, PartitionKey], RunPartitionProgress]:
+    """:func:`rivers.execution.partition_progress.run_progress`, imported by the first partitioned run (and bound
+    here then: an import statement would cost about 0.5 us on every run)."""
+    global _progress_recorder
+    if _progress_recorder is None:
+        from rivers.execution.partition_progress import run_progress
+
+        _progress_recorder = run_progress
+    return _progress_recorder
 
 
 __all__ = ["RunCoordinator", "FAILURE", "SKIPPED"]

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from rivers.exceptions import ExecutionError, PartitionValidationError
+from rivers.partitions.context import PartitionContext
+from rivers.partitions.keys import as_partition_key
 
 if TYPE_CHECKING:
     from rivers.graph.graph import AssetGraph
     from rivers.graph.model import Node
     from rivers.partitions.base import PartitionsDefinition
-    from rivers.partitions.context import PartitionContext
     from rivers.partitions.keys import PartitionKey, PartitionKeyLike
     from rivers.storage import Storage
 
@@ -30,8 +31,6 @@ def coerce_key(partition_key: PartitionKeyLike | None) -> PartitionKey | None:
     """A :class:`~rivers.PartitionKey` from a key, a str (single key) or a dict (multi key)."""
     if partition_key is None:
         return None
-    from rivers.partitions.keys import as_partition_key
-
     return as_partition_key(partition_key)
 
 
@@ -58,8 +57,6 @@ def check_run_key(graph: AssetGraph, names: Iterable[str], partition_key: Partit
                 "Provide a partition_key or exclude them from selection."
             )
         return None
-    from rivers.partitions.keys import as_partition_key
-
     key = as_partition_key(partition_key)
     if not partitioned:
         first = next(iter(names), None)
@@ -145,8 +142,6 @@ def load_partition(node: Node, partition_key: PartitionKeyLike, storage: Storage
     """The PartitionContext ``load_node(name, partition_key=...)`` hands to the handler."""
     if node.partitions_def is None:
         raise PartitionValidationError(f"Node '{node.name}' is not partitioned, but a partition_key was provided")
-    from rivers.partitions.keys import as_partition_key
-
     return node_partition(node.name, node.partitions_def, as_partition_key(partition_key).members(),
                           dynamic_lookup(storage))
 
@@ -154,8 +149,6 @@ def load_partition(node: Node, partition_key: PartitionKeyLike, storage: Storage
 def node_partition(node: str, definition: PartitionsDefinition, members: list[PartitionKey], dynamic: DynamicLookup, *,
                    check: bool = True) -> PartitionContext:
     """The PartitionContext of ``members`` for ``node``; with ``check``, each member must be valid."""
-    from rivers.partitions.context import PartitionContext
-
     if check:
         for member in members:
             if not definition.validate_partition_key(member, dynamic_partitions=dynamic):

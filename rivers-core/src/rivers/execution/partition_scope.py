@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rivers.execution.partition_requests import node_partition
+
 
 __all__ = ["step_partition", "input_partition", "NOT_LOADED"]
 
@@ -32,8 +34,6 @@ def step_partition(runtime: Any, run: Any) -> Any:
     cached = cache.get(id(definition))
     if cached is not None and cached[0] is definition:
         return cached[1]
-    from rivers.execution.partition_requests import node_partition
-
     checked = run.partition_checked
     context = node_partition(runtime.key, definition, key.members(), None if checked else run.dynamic_partitions(),
                              check=not checked)

@@ -250,6 +250,7 @@ class StepScheduler(LaunchContext):
         steps = self.plan.steps
         clock = time.perf_counter
         yield_at = clock() + _YIELD_EVERY_S
+        last = len(steps) - 1
         for position, planned in enumerate(steps):
             if run.cancel_requested():
                 self._stop(StopReason(run.stop_reason or StopReason.CANCELED))
@@ -258,7 +259,9 @@ class StepScheduler(LaunchContext):
                 return
             self._serial_step(planned.key)
             now = clock()
-            if now >= yield_at:  # let the run's background writers have the GIL (see _YIELD_EVERY_S)
+            # let the run's background writers have the GIL (see _YIELD_EVERY_S); not after the last step: the run
+            # ends and waits for them anyway, and a yield to a busy thread can cost up to a switch interval
+            if now >= yield_at and position < last:
                 time.sleep(0)
                 yield_at = now + _YIELD_EVERY_S
 
