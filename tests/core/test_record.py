@@ -83,6 +83,19 @@ def test_prepare_converts_and_validates():
     assert Positive(True).value == 1 and type(Positive(True).value) is int
     with pytest.raises(ValueError, match="positive"):
         Positive(0)
+    # every field by keyword takes the constructor's shortest path: _prepare still runs there
+    assert type(Positive(value=True).value) is int
+    with pytest.raises(ValueError, match="positive"):
+        Positive(value=0)
+
+
+def test_every_field_by_keyword_is_the_same_record_as_positionally():
+    by_keyword = Point3(x=1, y=2, tags=["t"], secret="s", z=3)
+    assert by_keyword == Point3(1, 2, ["t"], "s", 3)
+    assert by_keyword.as_dict() == {"x": 1, "y": 2, "tags": ["t"], "secret": "s", "z": 3}
+    assert Point3(z=3, secret="s", tags=[], y=2, x=1).as_dict() == {"x": 1, "y": 2, "tags": [], "secret": "s", "z": 3}
+    with pytest.raises(TypeError, match="unexpected keyword argument 'w'"):
+        Point(x=1, y=2, tags=[], w=4)  # as many keywords as fields, one of them unknown
 
 
 def test_pickle_round_trip():

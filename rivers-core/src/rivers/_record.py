@@ -73,6 +73,8 @@ class Record:
     _factories: ClassVar[dict[str, Callable[[], Any]]] = {}
     #: Fields left out of ``repr()``.
     _hidden: ClassVar[frozenset[str]] = frozenset()
+    #: Whether the class overrides :meth:`_prepare` (the constructor skips the call otherwise).
+    _prepares: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -98,24 +100,28 @@ class Record:
         cls._field_set = frozenset(fields)
         cls._static_defaults = {name: value for name, value in defaults.items() if type(value) is not _Factory}
         cls._factories = {name: value.make for name, value in defaults.items() if type(value) is _Factory}
+        cls._prepares = cls._prepare is not Record._prepare
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields = self._fields
-        values = dict(self._static_defaults)
+        if not kwargs.keys() <= self._field_set:
+            self._bad_arguments(args, kwargs)
         if args:
             if len(args) > len(fields) or kwargs.keys() & set(fields[: len(args)]):
                 self._bad_arguments(args, kwargs)
-            values.update(zip(fields, args))
-        if not kwargs.keys() <= self._field_set:
-            self._bad_arguments(args, kwargs)
-        values.update(kwargs)
+            values = {**self._static_defaults, **dict(zip(fields, args)), **kwargs}
+        elif len(kwargs) == len(fields):
+            values = kwargs  # every field by keyword (the run path's records): no defaults to merge
+        else:
+            values = {**self._static_defaults, **kwargs}
         if len(values) != len(fields):
             for name, make in self._factories.items():
                 if name not in values:
                     values[name] = make()
             if len(values) != len(fields):
                 self._bad_arguments(args, kwargs)
-        self._prepare(values)
+        if self._prepares:
+            self._prepare(values)
         self.__dict__.update(values)
 
     def _bad_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:

@@ -72,14 +72,14 @@ def edge_mapping(step: StepSpec, upstream: str, declared: Any = None) -> Any:
     """
     if declared is not None:
         return declared
-    from rivers.definitions.asset_def import mapping_key_name
-
     owner = step.owner
     tables = [getattr(owner, "partition_mapping", None)]
     tables += [getattr(output, "partition_mapping", None) for output in getattr(owner, "output_defs", ()) or ()]
     for table in tables:
         if not table:
             continue
+        from rivers.definitions.asset_def import mapping_key_name  # (only for owners that declare mappings)
+
         for key, mapping in table.items():
             if mapping_key_name(key) == upstream:
                 return mapping
