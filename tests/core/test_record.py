@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pytest
 
 from rivers._record import FrozenRecordError, Record, factory
-from rivers.storage.records import LaunchedBy, RunRecord
+from rivers.storage.records import AssetRecord, LaunchedBy, RunRecord
 
 
 class Point(Record):
@@ -126,3 +126,10 @@ def test_from_fields_takes_every_field_as_it_is():
         point.x = 1  # type: ignore[misc]
     with pytest.raises(TypeError, match=r"Point.from_fields\(\) takes 4 values, got 2"):
         Point.from_fields(1, 2)
+
+
+def test_declared_asset_record_equals_the_constructors():
+    declared = AssetRecord.declared("a", ["t"], ["python"], "g", "v1", [("db", 1)])
+    assert declared == AssetRecord(asset_key="a", tags=["t"], kinds=["python"], group="g", code_version="v1",
+                                   pool=[("db", 1)])
+    assert declared.last_event_id is None and declared.last_input_data_versions == []

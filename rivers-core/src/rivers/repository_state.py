@@ -294,9 +294,9 @@ class ResolvedRepository:
         from rivers.storage.records import AssetRecord
 
         check_backend(self.storage)
+        record_of = AssetRecord.declared
         records = [
-            AssetRecord(asset_key=name, tags=list(node.tags or []), kinds=list(node.kinds), group=node.group,
-                        code_version=node.code_version, pool=list(node.pool))
+            record_of(name, list(node.tags or []), list(node.kinds), node.group, node.code_version, list(node.pool))
             for name, node in self.graph.nodes.items()
         ]
         self.storage.register_assets(records)
