@@ -603,3 +603,73 @@ def test_registering_more_assets_than_one_insert_holds_round_trips_and_updates(t
     assert {found[f"a{i}"].group for i in range(700, 1203)} == {"g"}
     assert [list(pair) for pair in found["a1202"].tags] == [["k", "1202"]]
     storage.close()
+
+
+def _committed_assets(path: Path) -> list[str]:
+    """The asset keys another process would read (a plain connection, not a rivers storage)."""
+    conn = sqlite3.connect(path)
+    try:
+        return [row[0] for row in conn.execute("SELECT asset_key FROM asset_records ORDER BY seq")]
+    finally:
+        conn.close()
+
+
+@pytest.mark.usefixtures("no_publisher")
+def test_declarations_wait_for_the_next_flush_and_every_read_sees_them(tmp_path: Path) -> None:
+    path = tmp_path / "declared.db"
+    storage, other = Storage.embedded(path), Storage.embedded(path)
+    storage._register_assets([AssetRecord("a", group="g")])
+    storage._register_topology({"b": ["a"]})
+    assert _committed_assets(path) == []  # queued: resolve() does not write before the first run
+    assert storage.is_cancelled("r") is False  # a read of a table the queue never holds writes them first too
+    assert _committed_assets(path) == ["a"]
+    assert storage._topology() == {"b": ["a"]}
+    storage._register_assets([AssetRecord("c")])
+    storage._register_topology({"d": ["c"]})
+    assert other.get_asset_record("c") == AssetRecord("c")  # another object of this process publishes them
+    assert other.get_topology() == {"b": ["a"], "d": ["c"]}
+    storage.close()
+    other.close()
+
+
+@pytest.mark.usefixtures("no_publisher")
+def test_declarations_are_committed_with_the_first_run_before_its_events(tmp_path: Path) -> None:
+    path = tmp_path / "first-run.db"
+    storage = Storage.embedded(path)
+    storage._register_assets([AssetRecord("a", group="g", code_version="1")])
+    storage._create_run(RunRecord("r", start_time=1))  # a write: one transaction for both
+    assert _committed_assets(path) == ["a"] and _committed_run(path, "r") is not None
+    storage._register_assets([AssetRecord("b", code_version="1")])
+    storage._append_events(step_events("r", "b"))  # the event's trigger finds the declared record
+    record = storage.get_asset_record("b")
+    assert record is not None and record.code_version == "1" and record.last_data_version == "v0"
+    storage.close()
+
+
+def test_without_a_group_commit_declarations_are_written_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "at-once.db"
+    storage = Storage.embedded(path, commit_delay=0)
+    storage._register_assets([AssetRecord("a")])
+    assert _committed_assets(path) == ["a"]
+    storage.close()
+
+
+def test_the_publisher_commits_declarations_within_the_commit_delay(tmp_path: Path) -> None:
+    path = tmp_path / "published.db"
+    storage = Storage.embedded(path, commit_delay=0.05)
+    storage._register_assets([AssetRecord("a")])
+    deadline = time.monotonic() + 10
+    while not _committed_assets(path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _committed_assets(path) == ["a"]  # nobody read or wrote: the publisher thread committed them
+    storage.close()
+
+
+def test_declarations_left_queued_are_committed_when_the_process_ends(tmp_path: Path) -> None:
+    path = tmp_path / "exit-declared.db"
+    run_python(f"""
+        from rivers.storage import AssetRecord, Storage
+        storage = Storage.embedded({str(path)!r}, commit_delay=60)
+        storage._register_assets([AssetRecord("a")])
+    """)
+    assert _committed_assets(path) == ["a"]
