@@ -87,7 +87,6 @@ _ROWS_PER_INSERT: Final = 500
 
 _INSERT_EVENT: Final = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 _INSERT_LOG: Final = f"INSERT INTO logs ({LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-_REGISTER_TOPOLOGY: Final = "INSERT OR REPLACE INTO topology (node, upstream) VALUES (?, ?)"
 _REGISTER_ASSET: Final = (
     f"INSERT INTO asset_records ({ASSET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (asset_key) DO UPDATE SET tags = excluded.tags, kinds = excluded.kinds, "
@@ -370,11 +369,7 @@ class SqliteStorage(Storage):
         log_rows = [log_to_row(log) for log in taken.logs]
         progress = taken.progress
 
-        declarations = taken.declarations
-
         def operation(conn: sqlite3.Connection) -> _T | None:
-            for sql, rows in declarations:
-                _insert_rows(conn, sql, rows)
             if run_rows:
                 _insert_rows(conn, _CREATE_RUN, run_rows)
             if event_rows:
@@ -418,17 +413,15 @@ class SqliteStorage(Storage):
         other storage objects of this process queue, unless
         ``reads_queued_tables`` is false: the query reads only tables the
         queue never holds rows of (kv, cancellations, dynamic partitions,
-        run progress), so it neither waits for nor forces a group commit.
-        Queued declarations (asset records, topology) are written before
-        any read.
+        topology, run progress), so it neither waits for nor forces a group
+        commit.
         """
         if reads_queued_tables and anything_held():
             publish_others(self._queue)
         with self._conn_lock:
             self._queue.raise_error()
             queue = self._queue
-            if queue.holds_declarations() or (
-                    reads_queued_tables and (queue.holds_runs() or (flush and queue.holds_records()))):
+            if reads_queued_tables and (queue.holds_runs() or (flush and queue.holds_records())):
                 self._flush()
             conn = self._conn or self._connect()
             try:
@@ -511,20 +504,12 @@ class SqliteStorage(Storage):
         ledger.stored(apply_progress(conn, status_changes, hold_changes, ledger))
 
     def _register_assets(self, records: Sequence[AssetRecord]) -> None:
-        self._declare(_REGISTER_ASSET, [asset_to_row(record) for record in records])
+        rows = [asset_to_row(record) for record in records]
+        self._write(lambda conn: _insert_rows(conn, _REGISTER_ASSET, rows))
 
     def _register_topology(self, upstream: Mapping[str, Sequence[str]]) -> None:
-        self._declare(_REGISTER_TOPOLOGY, [(node, encode_json(list(parents))) for node, parents in upstream.items()])
-
-    def _declare(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        """Write declaration rows (asset records, topology) with the next flush, or now without a group commit.
-
-        A repository registers them at ``resolve()``, just before its first
-        run: queued, they are written by that run's first flush (usually on
-        its background writer thread) instead of holding up the run's start.
-        """
-        if not rows or self._queue.queue_declarations(sql, rows):
-            return
+        rows = [(node, encode_json(list(parents))) for node, parents in upstream.items()]
+        sql = "INSERT OR REPLACE INTO topology (node, upstream) VALUES (?, ?)"
         self._write(lambda conn: _insert_rows(conn, sql, rows))
 
     def _create_run(self, record: RunRecord) -> None:
@@ -593,7 +578,7 @@ class SqliteStorage(Storage):
         return int(rows[0][0])
 
     def _topology(self) -> dict[str, list[str]]:
-        rows = self._read("SELECT node, upstream FROM topology")  # (other objects' queues may declare topology)
+        rows = self._read("SELECT node, upstream FROM topology", reads_queued_tables=False)
         return {node: decode_json(upstream) if upstream != "[]" else [] for node, upstream in rows}
 
     def _query_runs(self, query: RunQuery) -> RunPage:

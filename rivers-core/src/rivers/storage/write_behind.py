@@ -21,13 +21,8 @@ The queue then decides *when* records are written:
   written by the backend at once. So every
   finished step's events are durable within ``commit_delay`` of the step's
   end, whatever else the run is doing;
-* ``queue_declarations`` queues the rows of a repository's declarations
-  (its asset records and topology, registered by ``resolve()``): they are
-  committed with the next flush, so a repository of thousands of assets
-  does not write them before its first run starts; the first run's own
-  flush (or the publisher) commits them;
-* a publisher thread commits the queue once its oldest record (run,
-  event or declaration) is ``commit_delay`` old. It leaves the records of runs still going
+* a publisher thread commits the queue once its oldest record (run or
+  event) is ``commit_delay`` old. It leaves the records of runs still going
   that were queued less than half that delay ago (with their events): such
   runs usually end in time to be inserted in their final state. The thread
   is not a daemon: a process that exits normally (and a ``multiprocessing``
@@ -60,7 +55,7 @@ from rivers.storage.writer_threads import BACKGROUND_BATCH, is_background_writer
 if TYPE_CHECKING:
     from rivers.storage.partition_progress import ProgressChange
 
-__all__ = ["Declaration", "Taken", "WriteBehind", "anything_held", "publish_others"]
+__all__ = ["Taken", "WriteBehind", "anything_held", "publish_others"]
 
 #: The publisher checks this often (seconds) whether the interpreter is exiting, to commit at once.
 _EXIT_CHECK_INTERVAL = 0.05
@@ -90,33 +85,25 @@ if hasattr(os, "register_at_fork"):
                         after_in_child=_after_fork_in_child)
 
 
-#: Rows of one declaration statement: ``(sql, rows)``, written as a multi-row statement by the backend.
-Declaration = tuple[str, list[tuple[object, ...]]]
-
-
 class Taken:
-    """What one flush writes: declarations, run records, events, logs and partition progress changes (oldest first)."""
+    """What one flush writes: run records, events, logs and partition progress changes (oldest first)."""
 
-    __slots__ = ("runs", "events", "logs", "progress", "declarations")
+    __slots__ = ("runs", "events", "logs", "progress")
 
     def __init__(self, runs: list[RunRecord], events: list[StoredEvent], logs: list[StoredLog],
-                 progress: list[ProgressChange] | None = None, declarations: list[Declaration] | None = None) -> None:
+                 progress: list[ProgressChange] | None = None) -> None:
         self.runs = runs
         self.events = events
         self.logs = logs
         self.progress = progress or []
-        #: ``(sql, rows)`` of the queued declarations (asset records, topology), written first
-        self.declarations = declarations or []
 
     def __bool__(self) -> bool:
-        return bool(self.runs or self.events or self.logs or self.progress or self.declarations)
+        return bool(self.runs or self.events or self.logs or self.progress)
 
     def describe(self) -> str:
         """``"3 queued events, 1 run records and 0 logs"`` (for the error of a failed write)."""
         runs = f", {len(self.runs)} run records" if self.runs else ""
-        declared = sum(len(rows) for _, rows in self.declarations)
-        declarations = f", {declared} declared asset and topology rows" if declared else ""
-        return f"{len(self.events)} queued events{runs}{declarations} and {len(self.logs)} logs"
+        return f"{len(self.events)} queued events{runs} and {len(self.logs)} logs"
 
 
 class WriteBehind:
@@ -156,8 +143,6 @@ class WriteBehind:
         self.queued_logs: list[StoredLog] = []
         self.queued_progress: list[ProgressChange] = []
         self.records_since = 0.0  # when the oldest queued event or log was queued (monotonic)
-        self.queued_declarations: list[Declaration] = []
-        self.declarations_since = 0.0  # when the oldest queued declaration was queued (monotonic)
         self.publisher: threading.Thread | None = None
         self._error: StorageError | None = None
 
@@ -218,26 +203,6 @@ class WriteBehind:
                     return not self.batch_depth
             return None
 
-    def queue_declarations(self, sql: str, rows: list[tuple[object, ...]]) -> bool:
-        """Queue the rows of a declaration (``sql`` with one row of values each); ``False``: write them now.
-
-        Declarations (a repository's asset records and topology) are written
-        first in the next flush: the first run's, a read's, or the
-        publisher's within ``commit_delay``.
-        """
-        with self.lock:
-            if not self.group_commit:
-                return False
-            if self._error is not None:
-                self._raise_error()
-            if not self.queued_declarations:
-                self.declarations_since = time.monotonic()
-            self.queued_declarations.append((sql, rows))
-            _holding.add(self)
-            self._start_publisher()
-            self._wakeup.notify_all()  # a publisher waiting on its exit check recomputes when to commit
-            return True
-
     def queue_records(
         self, events: Sequence[StoredEvent], logs: Sequence[StoredLog], progress: Sequence[ProgressChange] = ()
     ) -> tuple[bool, bool]:
@@ -290,10 +255,6 @@ class WriteBehind:
         """Whether events, logs or progress changes are queued."""
         return bool(self.queued_events or self.queued_logs or self.queued_progress)
 
-    def holds_declarations(self) -> bool:
-        """Whether declarations are queued (every read of this storage must flush first)."""
-        return bool(self.queued_declarations)
-
     # -- flushing ---------------------------------------------------------------------
 
     def take(self, keep_young_runs: bool = False) -> Taken:
@@ -304,9 +265,8 @@ class WriteBehind:
         events and logs.
         """
         with self.lock:
-            declarations, self.queued_declarations = self.queued_declarations, []
             if not (self.queued_runs or self.queued_events or self.queued_logs or self.queued_progress):
-                return Taken([], [], [], None, declarations)
+                return Taken([], [], [])
             runs = self._current_runs()
             times = self.queued_run_times
             events, logs, progress = self.queued_events, self.queued_logs, self.queued_progress
@@ -330,7 +290,7 @@ class WriteBehind:
                         logs = [log for log in logs if log.run_id not in young]
                     if self.queued_progress:
                         progress = [change for change in progress if change.run_id not in young]
-            return Taken(runs, events, logs, progress, declarations)
+            return Taken(runs, events, logs, progress)
 
     def _current_runs(self) -> list[RunRecord]:
         """The queued run records with their updates applied (lock held)."""
@@ -346,8 +306,7 @@ class WriteBehind:
         of this process must find this queue and wait for its backend's lock.
         """
         with self.lock:
-            if not (self.queued_runs or self.queued_events or self.queued_logs or self.queued_progress
-                    or self.queued_declarations):
+            if not (self.queued_runs or self.queued_events or self.queued_logs or self.queued_progress):
                 _holding.discard(self)
 
     def batch(self) -> _Batch:
@@ -400,17 +359,16 @@ class WriteBehind:
         while True:
             with self.lock:
                 while True:
-                    holding = (self.queued_runs or self.queued_events or self.queued_logs or self.queued_progress
-                               or self.queued_declarations)
+                    holding = self.queued_runs or self.queued_events or self.queued_logs or self.queued_progress
                     if not holding or self.closed or self._generation != generation:
                         if self.publisher is threading.current_thread():
                             self.publisher = None
                         return
                     # queued events and logs belong to queued runs or to an open batch
-                    oldest = [self.queued_run_times[0]] if self.queued_runs else []
-                    if self.queued_declarations:
-                        oldest.append(self.declarations_since)
-                    remaining = min(oldest) + self.commit_delay - time.monotonic() if oldest else _EXIT_CHECK_INTERVAL
+                    remaining = (
+                        self.queued_run_times[0] + self.commit_delay - time.monotonic()
+                        if self.queued_runs else _EXIT_CHECK_INTERVAL
+                    )
                     if remaining <= 0 or not main_thread.is_alive():
                         break
                     self._wakeup.wait(min(remaining, _EXIT_CHECK_INTERVAL))
