@@ -174,6 +174,8 @@ class StepScheduler(LaunchContext):
     _claims: Any = None
     #: instance key (and expanded step key) -> its group; None until a step expands
     _groups: dict[str, _MappedGroup] | None = None
+    #: whether _prepare_routing made the structures of concurrent scheduling (a serial run has none)
+    _routed = False
 
     def __init__(self, run: RunCoordinator, executor: Executor) -> None:
         self.run = run
@@ -200,6 +202,7 @@ class StepScheduler(LaunchContext):
         """The structures of concurrent scheduling (not needed when steps go one by one in plan order)."""
         self._waiting: dict[str, int] = {}
         self.ready: collections.deque[str] = collections.deque()
+        self._routed = True
         self._routes: dict[str, StepLauncher] = {}
         self._by_executor: dict[int, StepLauncher] = {}
         self._queues: dict[StepLauncher, collections.deque[StepAttempt]] = {}
@@ -751,7 +754,8 @@ class StepScheduler(LaunchContext):
                 launcher.close()
             except Exception as raised:  # noqa: BLE001 - every launcher gets closed; the first error is raised
                 error = error or raised
-        self._drain_late_reports()
+        if self._inbox:
+            self._drain_late_reports()
         if self._wake_r >= 0:
             os.close(self._wake_r)
             os.close(self._wake_w)
@@ -760,8 +764,9 @@ class StepScheduler(LaunchContext):
         # freed by reference counting when the run ends instead of waiting for the cycle collector
         self._launchers = []
         self._serial = self._local = self._async = None
-        self._watched = {}
-        if hasattr(self, "_routes"):
+        if self._watched:
+            self._watched = {}
+        if self._routed:
             self._routes = {}
             self._by_executor = {}
             self._queues = {}
