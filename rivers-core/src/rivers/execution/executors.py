@@ -17,6 +17,7 @@ values must stay in this process (:meth:`Executor.local_launcher`) and for
 from __future__ import annotations
 
 import abc
+import functools
 from typing import TYPE_CHECKING, Any
 
 from rivers._registry import registry
@@ -29,11 +30,6 @@ if TYPE_CHECKING:
     from rivers.execution.launcher import StepLauncher
     from rivers.execution.local_launchers import InlineLauncher
     from rivers.execution.scheduler import RunEnd
-
-# The engine and the inline launcher load when a run starts (not at ``import rivers``); bound here on first
-# use, because an import statement costs about 0.5 us on every call and these run once per run.
-_execute_run: Callable[[RunCoordinator, Executor], RunEnd] | None = None
-_inline_launcher: type[InlineLauncher] | None = None
 
 
 class Executor(abc.ABC):
@@ -60,7 +56,7 @@ class Executor(abc.ABC):
         Used when :meth:`launcher`'s launcher cannot run them
         (``capabilities.process_local_values`` is False). Default: inline.
         """
-        return _new_inline_launcher()
+        return _inline_launcher()()
 
     def async_launcher(self) -> StepLauncher:
         """A new launcher for ``async def`` steps when :meth:`launcher`'s does not run them concurrently."""
@@ -70,12 +66,7 @@ class Executor(abc.ABC):
 
     def execute(self, run: RunCoordinator) -> RunEnd:
         """Run every step of ``run`` (the scheduler with this executor's launchers)."""
-        global _execute_run
-        if _execute_run is None:
-            from rivers.execution.scheduler import execute_run
-
-            _execute_run = execute_run
-        return _execute_run(run, self)
+        return _execute_run()(run, self)
 
     @staticmethod
     def in_process() -> InProcessExecutor:
@@ -122,7 +113,7 @@ class InProcessExecutor(Executor):
     plugin_name = "in_process"
 
     def launcher(self) -> StepLauncher:
-        return _new_inline_launcher()
+        return _inline_launcher()()
 
     def __repr__(self) -> str:
         return "Executor.InProcess()"
@@ -185,11 +176,17 @@ class ParallelExecutor(Executor):
 Executor.Parallel = ParallelExecutor  # type: ignore[attr-defined]
 
 
-def _new_inline_launcher() -> InlineLauncher:
-    """A new :class:`~rivers.execution.local_launchers.InlineLauncher` (the class is imported on first use)."""
-    global _inline_launcher
-    if _inline_launcher is None:
-        from rivers.execution.local_launchers import InlineLauncher
+# The engine and the inline launcher load when a run starts (not at ``import rivers``), and are kept: an
+# import statement costs about 0.5 us each time it runs, and these run once per run.
+@functools.cache
+def _execute_run() -> Callable[[RunCoordinator, Executor], RunEnd]:
+    from rivers.execution.scheduler import execute_run
 
-        _inline_launcher = InlineLauncher
-    return _inline_launcher()
+    return execute_run
+
+
+@functools.cache
+def _inline_launcher() -> type[InlineLauncher]:
+    from rivers.execution.local_launchers import InlineLauncher
+
+    return InlineLauncher

@@ -174,8 +174,6 @@ class StepScheduler(LaunchContext):
     _claims: Any = None
     #: instance key (and expanded step key) -> its group; None until a step expands
     _groups: dict[str, _MappedGroup] | None = None
-    #: whether _prepare_routing made the structures of concurrent scheduling (a serial run has none)
-    _routed = False
 
     def __init__(self, run: RunCoordinator, executor: Executor) -> None:
         self.run = run
@@ -202,7 +200,6 @@ class StepScheduler(LaunchContext):
         """The structures of concurrent scheduling (not needed when steps go one by one in plan order)."""
         self._waiting: dict[str, int] = {}
         self.ready: collections.deque[str] = collections.deque()
-        self._routed = True
         self._routes: dict[str, StepLauncher] = {}
         self._by_executor: dict[int, StepLauncher] = {}
         self._queues: dict[StepLauncher, collections.deque[StepAttempt]] = {}
@@ -742,6 +739,7 @@ class StepScheduler(LaunchContext):
     # --------------------------------------------------------------- cleanup
     def _close(self) -> None:
         error: BaseException | None = None
+        routed = self._serial is None  # a concurrent run: _prepare_routing made its structures
         for key, attempt in list(self.in_flight.items()):
             # an error in the scheduler (or KeyboardInterrupt) left attempts running: stop them
             if attempt.launcher is not None:
@@ -766,7 +764,7 @@ class StepScheduler(LaunchContext):
         self._serial = self._local = self._async = None
         if self._watched:
             self._watched = {}
-        if self._routed:
+        if routed:
             self._routes = {}
             self._by_executor = {}
             self._queues = {}
