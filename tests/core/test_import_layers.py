@@ -13,7 +13,7 @@ dependency too). It fails when
 The layers, lowest first (README "Code layout" says what belongs where):
 
 kernel
-    exceptions, the record base, ids, settings, the registry port, lazy exports
+    exceptions, the record base, ids, settings, the registry port, lazy exports, the cache directory
 model
     metadata values, partitions, asset selection
 contracts
@@ -49,7 +49,7 @@ import rivers
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("kernel", ("rivers.exceptions", "rivers._record", "rivers._ids", "rivers._settings", "rivers._version",
-                "rivers._registry", "rivers.lazy")),
+                "rivers._registry", "rivers.lazy", "rivers._cache")),
     ("model", ("rivers.metadata", "rivers.partitions", "rivers.selection")),
     ("contracts", ("rivers.storage", "rivers.io_handlers.base", "rivers.context", "rivers.resources",
                    "rivers.plugins.events")),
@@ -58,7 +58,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("execution", ("rivers.execution", "rivers.runs")),
     ("builtins", ("rivers.storage.memory", "rivers.storage.sqlite", "rivers.storage._sqlite_control",
                   "rivers.storage._sqlite_migrations", "rivers.storage._sqlite_monitor", "rivers.storage._sqlite_pools",
-                  "rivers.storage._sqlite_progress", "rivers.storage._sqlite_schema", "rivers.storage.write_behind",
+                  "rivers.storage._sqlite_progress", "rivers.storage._sqlite_schema", "rivers.storage._sqlite_template",
+                  "rivers.storage.write_behind",
                   "rivers.io_handlers")),
     ("plugins", ("rivers.plugins", "rivers.hookspecs")),
     ("application", ("rivers.repository", "rivers.repository_state", "rivers.jobs", "rivers.loading",

@@ -31,8 +31,10 @@ import sys
 import zlib
 from typing import Any
 
+from rivers._cache import CACHE_DIR_ENV as CACHE_DIR_ENV  # re-exported: the directory setting of this cache
+from rivers._cache import cache_dir, prune, write_atomically
+
 CACHE_ENV = "RIVERS_PLUGIN_CACHE"
-CACHE_DIR_ENV = "RIVERS_CACHE_DIR"
 #: Older cache files beyond this many are removed when a new one is written.
 MAX_FILES = 64
 _FORMAT = 2
@@ -42,14 +44,6 @@ _SUMMARY_PREFIX = "plugin-summary-"
 
 def _enabled() -> bool:
     return os.environ.get(CACHE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-def _cache_dir() -> str:
-    configured = os.environ.get(CACHE_DIR_ENV)
-    if configured:
-        return configured
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "rivers")
 
 
 _METADATA_SUFFIXES = (".dist-info", ".egg-info", ".egg-link")
@@ -80,7 +74,7 @@ def _fingerprint(path: str, prefixes: tuple[str, ...]) -> str:
 
 
 def _path(key: str, prefix: str = _PREFIX) -> str:
-    return os.path.join(_cache_dir(), f"{prefix}{zlib.crc32(key.encode()):08x}.json")
+    return os.path.join(cache_dir(), f"{prefix}{zlib.crc32(key.encode()):08x}.json")
 
 
 def read(key: str | None = None) -> list[dict[str, Any]] | None:
@@ -132,37 +126,10 @@ def _read_field(key: str | None, prefix: str, field: str) -> Any:
 def _write_field(key: str | None, prefix: str, field: str, value: Any) -> None:
     if not _enabled():
         return
-    import tempfile
-
     key = key if key is not None else current_key()
-    directory = _cache_dir()
-    try:
-        os.makedirs(directory, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix="." + prefix)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"key": key, field: value}, handle)
-        os.replace(temporary, _path(key, prefix))
-        _prune(directory, prefix)
-    except OSError:
-        pass
-
-
-def _prune(directory: str, prefix: str) -> None:
-    """Remove all but the :data:`MAX_FILES` most recently written cache files of ``prefix``."""
-    files = []
-    with os.scandir(directory) as listing:
-        for entry in listing:
-            if entry.name.startswith(prefix) and entry.name.endswith(".json"):
-                try:
-                    files.append((entry.stat().st_mtime_ns, entry.path))
-                except OSError:
-                    continue
-    files.sort(reverse=True)
-    for _, path in files[MAX_FILES:]:
-        try:
-            os.remove(path)
-        except OSError:
-            pass
+    name = os.path.basename(_path(key, prefix))
+    if write_atomically(name, json.dumps({"key": key, field: value}).encode("utf-8")) is not None:
+        prune(prefix, ".json", MAX_FILES)
 
 
 class Reference:
