@@ -133,6 +133,46 @@ def test_a_long_run_records_its_owner_and_its_finished_steps_early(monkeypatch: 
     storage.close()
 
 
+
+class _Watchable:
+    """What the heartbeat needs of a run: its id and a flush of its finished steps."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+def _heartbeat_threads() -> int:
+    import threading
+
+    return sum(thread.name == "rivers-run-heartbeat" for thread in threading.enumerate())
+
+
+def test_the_heartbeat_thread_ends_when_idle_and_the_next_run_starts_it_again(
+        monkeypatch: pytest.MonkeyPatch, storage: rs.Storage) -> None:
+    monkeypatch.setattr(Heartbeat, "tick", 0.01)
+    monkeypatch.setattr(Heartbeat, "owner_delay", 0.0)
+    monkeypatch.setattr(Heartbeat, "idle_exit", 0.05)
+    beat = Heartbeat()
+    threads_before = _heartbeat_threads()
+    for run_id in ("first", "second"):
+        started(storage, run_id)
+        run = _Watchable(run_id)
+        beat.watch(run, storage, time.time_ns(), [])
+        deadline = time.monotonic() + 10
+        while storage.get_run_monitor(run_id) is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert storage.get_run_monitor(run_id) is not None, f"the heartbeat never recorded the owner of {run_id}"
+        assert run.flushes >= 1
+        assert beat.forget(run_id) is True  # its monitor record was written
+        while _heartbeat_threads() > threads_before and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert _heartbeat_threads() == threads_before, "the heartbeat thread did not end once idle"
+
+
 BACKFILL = """
 import os, sys, time
 from pathlib import Path

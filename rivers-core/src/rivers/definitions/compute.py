@@ -305,14 +305,16 @@ _warned: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def warn_inert_compute(executor: Any, plan: Any) -> None:
-    """Warn once per plan when its steps request compute that ``executor`` does not place."""
-    if getattr(executor, "places_work", False) or plan in _warned:
-        return
-    names = [planned.key for planned in plan.steps if getattr(planned.runtime.owner, "compute", None) is not None]
-    _warned.add(plan)
-    if names:
-        import logging
+    """Warn once per plan when its steps request compute that ``executor`` does not place.
 
-        logging.getLogger("rivers.executor").warning("compute= is ignored by the %s executor; it applies where an executor places work "
-                     "(Kubernetes); assets: %s", getattr(executor, "plugin_name", "") or type(executor).__name__,
-                     ", ".join(names))
+    ``plan.compute_steps``: the keys of the plan's steps that request compute.
+    """
+    names = plan.compute_steps
+    if not names or getattr(executor, "places_work", False) or plan in _warned:
+        return
+    _warned.add(plan)
+    import logging
+
+    logging.getLogger("rivers.executor").warning("compute= is ignored by the %s executor; it applies where an executor places work "
+                 "(Kubernetes); assets: %s", getattr(executor, "plugin_name", "") or type(executor).__name__,
+                 ", ".join(names))

@@ -30,13 +30,15 @@ class PlannedStep:
       (``load(input_load)`` loads an upstream value in the controller).
     """
 
-    __slots__ = ("runtime", "selected", "pools", "executor", "process_local", "upstream_steps", "dependants",
+    __slots__ = ("runtime", "key", "selected", "pools", "executor", "process_local", "upstream_steps", "dependants",
                  "expander")
 
     def __init__(self, runtime: StepRuntime, selected: frozenset[str] | None, *,
                  pools: tuple[tuple[str, int], ...] = (), executor: str | None = None,
                  process_local: bool = False) -> None:
         self.runtime = runtime
+        #: the step key (its runtime's)
+        self.key: str = runtime.key
         self.selected = selected
         self.pools = pools
         self.executor = executor
@@ -48,10 +50,6 @@ class PlannedStep:
             from rivers.execution.fanout import expand_mapped
 
             self.expander = expand_mapped
-
-    @property
-    def key(self) -> str:
-        return self.runtime.key
 
     def expanded_for(self, runtime: StepRuntime) -> PlannedStep:
         """A step like this one (pools, executor, neighbours) running ``runtime``: a fan-out instance, not expanded."""
@@ -69,10 +67,12 @@ class ExecutionPlan:
     step claims pool slots; ``uniform`` whether every step may go to the
     run executor's own launcher (no pools, no async step, no executor named
     in metadata), so that a launcher running steps in the scheduler's thread
-    can take them one by one in plan order.
+    can take them one by one in plan order; ``compute_steps`` the keys of
+    the steps whose definitions request compute (``compute=``), which only
+    executors placing work honour.
     """
 
-    __slots__ = ("name", "steps", "node_names", "by_key", "has_pools", "uniform", "__weakref__")
+    __slots__ = ("name", "steps", "node_names", "by_key", "has_pools", "uniform", "compute_steps", "__weakref__")
 
     def __init__(self, name: str, steps: list[PlannedStep], node_names: list[str]) -> None:
         self.name = name
@@ -81,16 +81,20 @@ class ExecutionPlan:
         by_key = {}
         has_pools = False
         uniform = True
+        compute_steps = []
         for planned in steps:
-            by_key[planned.runtime.key] = planned
+            by_key[planned.key] = planned
             if planned.pools:
                 has_pools = True
                 uniform = False
             elif planned.executor is not None or planned.runtime.is_async:
                 uniform = False
+            if getattr(planned.runtime.owner, "compute", None) is not None:
+                compute_steps.append(planned.key)
         self.by_key = by_key
         self.has_pools = has_pools
         self.uniform = uniform
+        self.compute_steps: tuple[str, ...] = tuple(compute_steps)
         _link(steps)
 
     def __len__(self) -> int:

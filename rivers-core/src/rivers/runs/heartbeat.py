@@ -66,17 +66,18 @@ class Heartbeat:
         watched = _Watched(coordinator, storage, attempt_start, attempts, owned=False)
         if attempts and storage.supports(Capability.RUN_MONITORING):
             self._own(coordinator.run_id, watched)  # a resumed run: its earlier attempts are kept at once
-        with self._lock:
-            self._runs[coordinator.run_id] = watched
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="rivers-run-heartbeat", daemon=True)
-                self._thread.rivers_fork_safe = True  # type: ignore[attr-defined]  # see _work_lock
-                self._thread.start()
+        # one dict operation, atomic under the GIL: the thread copies the dict in one step too (see _loop)
+        self._runs[coordinator.run_id] = watched
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, name="rivers-run-heartbeat", daemon=True)
+                    self._thread.rivers_fork_safe = True  # type: ignore[attr-defined]  # see _work_lock
+                    self._thread.start()
 
     def forget(self, run_id: str) -> bool:
         """Stop watching ``run_id``; whether its monitor record was written."""
-        with self._lock:
-            watched = self._runs.pop(run_id, None)
+        watched = self._runs.pop(run_id, None)
         return watched is not None and watched.owned
 
     def _record(self, run_id: str, watched: _Watched) -> RunMonitor:
@@ -99,15 +100,19 @@ class Heartbeat:
         idle_since = time.monotonic()
         while True:
             time.sleep(self.tick)
-            with self._lock:
-                runs = list(self._runs.items())
-                if not runs and time.monotonic() - idle_since >= self.idle_exit:
-                    self._thread = None
-                    return
-            if runs:
-                idle_since = time.monotonic()
-                with _work_lock:  # a fork waits until this tick is done: the child inherits none of its locks
-                    self._beat(runs)
+            runs = list(self._runs.items())  # a copy made in one step (C code, under the GIL)
+            if not runs:
+                if time.monotonic() - idle_since >= self.idle_exit:
+                    with self._lock:
+                        # no thread first: a run watched from here on starts one; then look again
+                        current, self._thread = self._thread, None
+                        if not self._runs:
+                            return
+                        self._thread = current
+                continue
+            idle_since = time.monotonic()
+            with _work_lock:  # a fork waits until this tick is done: the child inherits none of its locks
+                self._beat(runs)
 
     def _beat(self, runs: list[tuple[str, _Watched]]) -> None:
         """Record the owners of runs going long enough, flush their events, renew heartbeats when due."""
