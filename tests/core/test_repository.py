@@ -313,6 +313,30 @@ def test_captured_stdout_is_stored_in_the_run_logs():
     assert any("hello from stdout" in (log.stdout or "") for log in logs), logs
 
 
+def test_runs_one_after_another_capture_stdout_and_write_it_to_the_stream_of_the_moment(monkeypatch):
+    import io
+    import sys
+
+    @rs.Asset
+    def chatty() -> int:
+        print("line of the run")
+        return 1
+
+    repo = make_repo(chatty)
+    first_stream, second_stream = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", first_stream)
+    first = repo.materialize()
+    again = repo.materialize()  # the streams are held and released per run: the second run puts them back
+    assert sys.stdout is first_stream  # released after each run
+    monkeypatch.setattr(sys, "stdout", second_stream)  # e.g. a test framework swapping the stream
+    third = repo.materialize()
+    assert sys.stdout is second_stream
+    assert first_stream.getvalue() == "line of the run\n" * 2
+    assert second_stream.getvalue() == "line of the run\n"  # not written to the stream swapped out
+    for result in (first, again, third):
+        logs = [log for log in repo.storage.get_run_logs(result.run_id) if log.step_key == "chatty"]
+        assert [log.stdout for log in logs] == ["line of the run\n"], logs
+
 def test_event_order_per_successful_step():
     raw, a, b, c, x = diamond()
     repo = make_repo(raw, a, b, c, x)

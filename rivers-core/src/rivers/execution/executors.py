@@ -24,12 +24,10 @@ from rivers._registry import registry
 from rivers.exceptions import PluginNotFoundError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from rivers.execution.coordinator import RunCoordinator
     from rivers.execution.launcher import StepLauncher
     from rivers.execution.local_launchers import InlineLauncher
-    from rivers.execution.scheduler import RunEnd
+    from rivers.execution.scheduler import RunEnd, StepScheduler
 
 
 class Executor(abc.ABC):
@@ -66,7 +64,7 @@ class Executor(abc.ABC):
 
     def execute(self, run: RunCoordinator) -> RunEnd:
         """Run every step of ``run`` (the scheduler with this executor's launchers)."""
-        return _execute_run()(run, self)
+        return _step_scheduler()(run, self).execute()
 
     @staticmethod
     def in_process() -> InProcessExecutor:
@@ -179,10 +177,10 @@ Executor.Parallel = ParallelExecutor  # type: ignore[attr-defined]
 # The engine and the inline launcher load when a run starts (not at ``import rivers``), and are kept: an
 # import statement costs about 0.5 us each time it runs, and these run once per run.
 @functools.cache
-def _execute_run() -> Callable[[RunCoordinator, Executor], RunEnd]:
-    from rivers.execution.scheduler import execute_run
+def _step_scheduler() -> type[StepScheduler]:
+    from rivers.execution.scheduler import StepScheduler
 
-    return execute_run
+    return StepScheduler
 
 
 @functools.cache

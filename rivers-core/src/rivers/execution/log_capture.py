@@ -121,6 +121,9 @@ class _Tee:
 _tee_lock = threading.Lock()
 _holders = 0
 _tees: dict[str, _Tee] = {}
+#: the last tee made for each stream name, put back while it wraps the same stream (runs hold the streams
+#: one after another: each would otherwise make two tees)
+_made: dict[str, _Tee] = {}
 
 
 def hold_streams() -> None:
@@ -134,7 +137,10 @@ def hold_streams() -> None:
         for name in ("stdout", "stderr"):
             current = getattr(sys, name)
             if current is not None and current is not _tees.get(name):
-                tee = _tees[name] = _Tee(current, name)
+                tee = _made.get(name)
+                if tee is None or tee.target is not current:
+                    tee = _made[name] = _Tee(current, name)
+                _tees[name] = tee
                 setattr(sys, name, tee)
 
 

@@ -257,7 +257,9 @@ class StepScheduler(LaunchContext):
             if self._stopped is not None:
                 self._not_run.extend(p.key for p in steps[position:] if p.key not in run.completed)
                 return
-            self._serial_step(planned.key)
+            self._begin(planned.key)
+            if self._delayed:  # the step failed and will be retried after a backoff
+                self._serial_retries()
             now = clock()
             # let the run's background writers have the GIL (see _YIELD_EVERY_S); not after the last step: the run
             # ends and waits for them anyway, and a yield to a busy thread can cost up to a switch interval
@@ -265,10 +267,9 @@ class StepScheduler(LaunchContext):
                 time.sleep(0)
                 yield_at = now + _YIELD_EVERY_S
 
-    def _serial_step(self, key: str) -> None:
-        """Run ``key`` (and its retries, after their backoffs) on the serial launcher."""
+    def _serial_retries(self) -> None:
+        """Launch the next attempts of the step that just failed, each after its backoff (serial launcher)."""
         run = self.run
-        self._begin(key)
         while self._delayed:  # the step's next attempt, after its backoff
             self._wait()
             if run.cancel_requested():
@@ -379,7 +380,7 @@ class StepScheduler(LaunchContext):
         if key in run.completed:
             self._done(key)
             return
-        cause = run.upstream_failure(planned)
+        cause = run.upstream_failure(planned) if run.failed_nodes else None
         if cause is not None:
             run.record(skip_step(planned.runtime, self.state, cause))
             self._done(key)
@@ -401,7 +402,10 @@ class StepScheduler(LaunchContext):
                 return
             if self.in_flight.get(key) is attempt:
                 del self.in_flight[key]
-        self._submit(attempt)
+        if self._serial is not None and self._groups is None and self._stopped is None:
+            self._launch(attempt, self._serial)  # what _submit does for a serial run without mapped groups
+        else:
+            self._submit(attempt)
 
     # ------------------------------------------------------------- expansion
     def _expand(self, planned: Any) -> bool:
@@ -438,7 +442,9 @@ class StepScheduler(LaunchContext):
                     self.remaining -= len(instances) - position
                     self._not_run.append(key)
                     return True  # the expanded step is recorded as not run by the serial loop
-                self._serial_step(instance.key)
+                self._begin(instance.key)
+                if self._delayed:
+                    self._serial_retries()
             return False
         route = self._routes[key]
         self._waiting[key] = len(instances)

@@ -26,7 +26,7 @@ from rivers.execution.runtime import StepRuntime
 from rivers.graph.model import GRAPH, GRAPH_TASK, MAPPED, MULTI, OBSERVE
 from rivers.metadata import coerce_metadata, extract_data_version, serialize_metadata
 from rivers.resources import build_config
-from rivers.storage.records import StoredEvent, StoredLog
+from rivers.storage.records import StoredEvent, StoredLog, new_stored_event
 
 if TYPE_CHECKING:
     from rivers.definitions.retry import RetryPolicy
@@ -65,16 +65,22 @@ class RunState:
         self.self_persisted: set[str] = set()
         self.log_capture: Any = None
 
-    def event(self, event_type: str, asset_key: str | None, partition_key: Any = _RUN_KEY,
-              **fields: Any) -> StoredEvent:
+    def event(self, event_type: str, asset_key: str | None, partition_key: Any = _RUN_KEY, *,
+              metadata: list[tuple[str, str]] | None = None, data_version: str | None = None,
+              code_version: str | None = None, input_data_versions: list[tuple[str, str]] | None = None,
+              ) -> StoredEvent:
         """A new event of this run with a unique id.
 
         Step events carry the run's partition key; a Materialization passes
         its own key (``None`` for an unpartitioned node in a partitioned run).
         """
         self.event_seq += 1
-        return StoredEvent(f"{self.event_prefix}{self.event_seq}", event_type, asset_key, self.run_id,
-                           self.partition if partition_key is _RUN_KEY else partition_key, _now(), **fields)
+        return new_stored_event((
+            f"{self.event_prefix}{self.event_seq}", event_type, asset_key, self.run_id,
+            self.partition if partition_key is _RUN_KEY else partition_key, _now(),
+            [] if metadata is None else metadata, data_version, code_version,
+            [] if input_data_versions is None else input_data_versions,
+        ))
 
     def dynamic_partitions(self) -> Any:
         """``name -> registered keys`` of dynamic partitions (``None`` where storage is not reachable)."""
@@ -355,7 +361,8 @@ def _handle_single(runtime: StepRuntime, run: RunState, context: Any, partition:
             f"Asset '{runtime.key}' returned value of type '{type(value).__name__}' but expected '{checker[1]}'"
         )
     _record_materialization(runtime, run, write, context, partition, wrapper, value, outcome, written=True)
-    _run_success_hooks(runtime, run, write.name, value, context)
+    if runtime.success_hooks:
+        _run_success_hooks(runtime, run, write.name, value, context)
 
 
 def _handle_multi(runtime: StepRuntime, run: RunState, context: Any, partition: Any, result: Any,

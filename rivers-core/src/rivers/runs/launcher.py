@@ -31,7 +31,7 @@ from rivers.exceptions import ConfigurationError, ExecutionError, RunStartTimeou
 from rivers.execution.coordinator import RunCoordinator
 from rivers.execution.executors import Executor
 from rivers.runs.heartbeat import heartbeat
-from rivers.runs.stopping import INTERRUPTED, TERMINATED, handling_signals, in_main_thread, stop_exception
+from rivers.runs.stopping import INTERRUPTED, TERMINATED, handling_signals, stop_exception
 from rivers.storage.contract import Capability
 
 if TYPE_CHECKING:
@@ -158,12 +158,12 @@ class RunLauncher:
             partition_checked=request.partition_checked, launched_by=launched_by, resume=request.resume,
         )
         executor = request.executor or Executor.in_process()
-        warn_inert_compute(executor, request.plan)
+        if request.plan.compute_steps:
+            warn_inert_compute(executor, request.plan)
         run_id = coordinator.run_id
-        main = in_main_thread()
         raised: BaseException | None = None
         watcher = heartbeat()
-        with self._signals:
+        with self._signals as main:  # (main: whether this is the main thread)
             # registered first: a signal from here on asks this run to stop instead of raising mid-way
             self._register(coordinator, main)
             try:

@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - an interpreter without it
     import signal  # type: ignore[no-redef]
 
 __all__ = [
-    "INTERRUPTED", "TERMINATED", "RunInterrupted", "RunTerminated", "handling_signals", "in_main_thread", "stop_exception",
+    "INTERRUPTED", "TERMINATED", "RunInterrupted", "RunTerminated", "handling_signals", "stop_exception",
 ]
 
 #: Stop reasons of runs stopped by SIGINT and SIGTERM.
@@ -64,11 +64,6 @@ _installed: list[bool] = []  # [True] once _install() ran in this process
 _main_ident = threading.main_thread().ident
 
 
-def in_main_thread() -> bool:
-    """Whether the calling thread is the process's main thread (where Python runs signal handlers)."""
-    return threading.get_ident() == _main_ident
-
-
 class handling_signals:  # noqa: N801 - used like a function: ``with handling_signals(...):``
     """Turn SIGINT/SIGTERM into ``stop_all(reason)`` while inside (main thread only; nestable).
 
@@ -77,7 +72,8 @@ class handling_signals:  # noqa: N801 - used like a function: ``with handling_si
     signal's exception there. The handler is installed on first use and
     stays; outside every ``with`` it does what Python's default did
     (``KeyboardInterrupt`` for SIGINT, ending the process for SIGTERM), so
-    entering costs a list append, not two system calls.
+    entering costs a list append, not two system calls. ``with ... as main``:
+    whether the calling thread is the main thread (elsewhere nothing is handled).
     """
 
     __slots__ = ("_entry",)
@@ -85,12 +81,14 @@ class handling_signals:  # noqa: N801 - used like a function: ``with handling_si
     def __init__(self, stop_all: Callable[[str], None], interruptible: Callable[[], bool]) -> None:
         self._entry = (stop_all, interruptible)
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> bool:
+        """Whether the calling thread is the main thread (only there are signals handled)."""
         if threading.get_ident() != _main_ident:
-            return
+            return False
         if not _installed:
             _install()
         _stack.append(self._entry)
+        return True
 
     def __exit__(self, *exc_info: object) -> None:
         # (one object may be entered by several threads: only the main thread's entries are on the stack)

@@ -780,32 +780,44 @@ def _check_run_status(status: str) -> None:
 _RUN_STATUS_SET: Final = frozenset(RUN_STATUSES)
 
 
-def _check_record_status(self: Storage, record: RunRecord, *args: Any, **kwargs: Any) -> None:
-    if record.status not in _RUN_STATUS_SET:
-        _check_run_status(record.status)
+def _record_checked(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method(record, ...)`` (``_create_run``, ``_start_run``) after checking ``record.status``."""
+
+    @functools.wraps(method)
+    def checked(self: Storage, record: RunRecord, *args: Any, **kwargs: Any) -> Any:
+        if record.status not in _RUN_STATUS_SET:  # inline: these run on every run write
+            _check_run_status(record.status)
+        return method(self, record, *args, **kwargs)
+
+    return checked
 
 
-def _check_update(self: Storage, run_id: str, *args: Any, status: str | None = None, **kwargs: Any) -> None:
-    if status is not None and status not in _RUN_STATUS_SET:
-        _check_run_status(status)
+def _update_checked(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method(run_id, ..., status=...)`` (``_update_run``) after checking ``status``."""
+
+    @functools.wraps(method)
+    def checked(self: Storage, run_id: str, *args: Any, **kwargs: Any) -> Any:
+        status = kwargs.get("status")
+        if status is not None and status not in _RUN_STATUS_SET:
+            _check_run_status(status)
+        return method(self, run_id, *args, **kwargs)
+
+    return checked
 
 
-#: Checks run before a backend's engine-facing run writes (the backend receives valid arguments).
-_RUN_WRITE_CHECKS: Final[dict[str, Callable[..., None]]] = {
-    "_create_run": _check_record_status,
-    "_start_run": _check_record_status,
-    "_update_run": _check_update,
+#: How a backend's engine-facing run writes are wrapped: each checks its arguments first (the backend
+#: receives valid arguments).
+_RUN_WRITE_CHECKS: Final[dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = {
+    "_create_run": _record_checked,
+    "_start_run": _record_checked,
+    "_update_run": _update_checked,
 }
 
 
-def _checked(method: Callable[..., Any], check: Callable[..., None]) -> Callable[..., Any]:
-    """``method`` preceded by ``check`` (same arguments)."""
-
-    @functools.wraps(method)
-    def checked(self: Storage, *args: Any, **kwargs: Any) -> Any:
-        check(self, *args, **kwargs)
-        return method(self, *args, **kwargs)
-
+def _checked(method: Callable[..., Any], wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
+             ) -> Callable[..., Any]:
+    """``method`` wrapped by ``wrap`` and marked as checked (a subclass of the backend is not wrapped again)."""
+    checked = wrap(method)
     checked.__rivers_checked__ = True  # type: ignore[attr-defined]
     return checked
 

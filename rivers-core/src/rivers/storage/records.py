@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import collections
 import enum
+import functools
+from collections.abc import Callable
 from typing import Any, Final
 
 from rivers._record import Record, factory
@@ -30,6 +32,7 @@ __all__ = [
     "StorageType",
     "StoredEvent",
     "StoredLog",
+    "new_stored_event",
     "partition_from_stored",
     "partition_to_stored",
 ]
@@ -118,6 +121,12 @@ class StoredEvent(_StoredEventFields):
             [] if metadata is None else metadata, data_version, code_version,
             [] if input_data_versions is None else input_data_versions,
         ))
+
+
+#: ``new_stored_event(fields)``: a :class:`StoredEvent` of its ten fields, in order, exactly as given (no
+#: defaults, no conversion of a text partition key): the engine's constructor on the per-step path, where it
+#: has every field at hand. One C call (``tuple.__new__``), where ``StoredEvent(...)`` runs ``__new__`` in Python.
+new_stored_event: Callable[[tuple[Any, ...]], StoredEvent] = functools.partial(tuple.__new__, StoredEvent)
 
 
 _StoredLogFields = collections.namedtuple(

@@ -317,7 +317,8 @@ class SqliteStorage(Storage):
 
     def _new_queue(self) -> WriteBehind:
         """The write-behind queue of this object (it reads ``commit_delay`` and the batch limits from here)."""
-        queue = WriteBehind(self._flush_from_queue, lambda: self.commit_delay)
+        # read at each queueing (a class-level change applies to open stores), through C: no Python frame
+        queue = WriteBehind(self._flush_from_queue, functools.partial(getattr, self, "commit_delay"))
         queue.batch_max_events = self.batch_max_events
         queue.batch_max_delay = self.batch_max_delay
         return queue

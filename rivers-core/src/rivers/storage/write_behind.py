@@ -161,7 +161,10 @@ class WriteBehind:
 
     @property
     def group_commit(self) -> bool:
-        """Whether records may wait for a group commit now (delay > 0, open, in the creating process)."""
+        """Whether records may wait for a group commit now (delay > 0, open, in the creating process).
+
+        (The queueing methods below test the same three facts inline: they run several times per run.)
+        """
         return not self.closed and self._generation == _fork_generation and self._delay() > 0
 
     # -- queueing -------------------------------------------------------------------
@@ -169,7 +172,7 @@ class WriteBehind:
     def queue_run(self, record: RunRecord) -> bool:
         """Queue a starting run's record for the group commit; ``False`` when the backend must write it now."""
         with self.lock:
-            if not self.group_commit:
+            if self.closed or self._generation != _fork_generation or self._delay() <= 0:  # not group_commit
                 return False
             if self._error is not None:  # (tested here: this runs on every run start)
                 self._raise_error()
@@ -217,7 +220,7 @@ class WriteBehind:
         with self.lock:
             if not self.batch_depth:
                 runs = self.queued_runs
-                if not runs or not self.group_commit:
+                if not runs or self.closed or self._generation != _fork_generation or self._delay() <= 0:
                     return False, False
                 newest = runs[-1].run_id  # a run's records usually follow its own start
                 for record in (*events, *logs, *progress):
@@ -328,7 +331,7 @@ class WriteBehind:
             flush = self.batch_depth == 0 and not self.closed and bool(
                 self.queued_events or self.queued_logs or self.queued_runs or self.queued_progress
             )
-            if flush and self.queued_runs and self.group_commit:
+            if flush and self.queued_runs and self._generation == _fork_generation and self._delay() > 0:
                 _holding.add(self)
                 self._start_publisher()  # the publisher commits them within commit_delay
                 flush = False
