@@ -24,7 +24,8 @@ import pytest
 
 import rivers as rs
 from rivers.execution.partition_progress import RunPartitionProgress
-from rivers.storage.partition_progress import PROGRESS_KEY, decode_holds
+from rivers.execution.outcome import FAILURE, StepOutcome
+from rivers.storage.partition_progress import PROGRESS_KEY, ProgressChange, cancel_pairs, decode_holds
 
 DAILY = rs.PartitionsDefinition.daily(start=dt.datetime(2000, 1, 1))
 COUNTS_NONE = {"materialized": 0, "failed": 0, "in_progress": 0}
@@ -139,6 +140,50 @@ def test_short_successful_runs_stop_after_one_read(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "runs.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'Success'").fetchone() == (5,)
 
+
+def test_a_lazy_change_computes_its_ranges_once_and_only_when_read() -> None:
+    calls = []
+
+    def locate() -> tuple[tuple[int, int], ...]:
+        calls.append(1)
+        return ((4, 5),)
+
+    change = ProgressChange("r1", "events", None, locate=locate)
+    other = ProgressChange("r2", "events", None, ((9, 10),))
+    status_changes, hold_changes = cancel_pairs([other, change])  # no start in this write: no pairs to find
+    assert calls == []
+    assert status_changes == hold_changes
+    assert change.ranges == ((4, 5),) and change.ranges == ((4, 5),)
+    assert calls == [1]
+    assert change == ProgressChange("r1", "events", None, ((4, 5),))
+    # a start and its end in one write cancel out: then the ranges are compared
+    start = ProgressChange("r1", "events", "in_progress", ((4, 5),))
+    assert cancel_pairs([start, change]) == ([change], [])
+
+
+def test_a_successful_steps_clears_compute_time_window_positions_only_when_read(
+        storage: rs.Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    located = []
+    ranges_of = RunPartitionProgress.ranges_of
+
+    def counting(self: RunPartitionProgress, definition: rs.PartitionsDefinition) -> tuple[tuple[int, int], ...]:
+        located.append(definition)
+        return ranges_of(self, definition)
+
+    monkeypatch.setattr(RunPartitionProgress, "ranges_of", counting)
+    repo = _repo(storage, set())
+    runtime = repo.resolved.plan("__all__", None, allow_incomplete=False).steps[0].runtime
+    recorder = RunPartitionProgress(storage, "r1", rs.PartitionKey.single(_day(3)), None)
+    recorder.started(runtime)
+    (change,) = recorder.ended(StepOutcome(runtime.key))  # succeeded
+    assert (change.asset_key, change.status, located) == ("events", None, [])  # nothing computed yet
+    assert change.ranges == ((3, 4),)
+    assert located == [DAILY]
+    failed = StepOutcome(runtime.key)
+    failed.status = FAILURE
+    recorder.started(runtime)
+    (fail,) = recorder.ended(failed)
+    assert (fail.status, fail.ranges) == ("failed", ((3, 4),))
 
 def test_positions_of_static_dynamic_and_multi_keys(storage: rs.Storage) -> None:
     static = rs.PartitionsDefinition.static_(["us", "eu", "apac"])

@@ -23,6 +23,7 @@ changes (:func:`run_progress` returns ``None`` otherwise).
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
@@ -32,6 +33,9 @@ from rivers.storage.contract import Capability
 from rivers.storage.partition_progress import FAILED, IN_PROGRESS, ProgressChange, coalesce
 
 __all__ = ["RunPartitionProgress", "run_progress"]
+
+#: Partition kinds whose positions are arithmetic on the key (they read no storage, and never move).
+_PURE_POSITIONS = frozenset({"time_window", "static"})
 
 
 def run_progress(storage: Any, run_id: str, partition: Any) -> RunPartitionProgress | None:
@@ -107,11 +111,14 @@ class RunPartitionProgress:
         """
         with self._lock:
             runtime = self._pending.pop(outcome.key, None)
-            assets = self.held.pop(outcome.key, None) if runtime is None else self._assets_of(runtime)
+            held = self.held.pop(outcome.key, None) if runtime is None else None
+        status = outcome.status
+        if runtime is not None and status == SUCCESS and not marked_failed:
+            return self._cleared(runtime)  # the common case: a step whose start was never written succeeded
+        assets = held if runtime is None else self._assets_of(runtime)
         if not assets:
             return []
         run_id = self._run_id
-        status = outcome.status
         failed_nodes = outcome.failed_nodes
         marked = _marked_failed(outcome) if marked_failed and status == SUCCESS else None
         changes = []
@@ -125,6 +132,29 @@ class RunPartitionProgress:
                 positions = self._key_positions(definition, keys)
                 if positions:
                     changes.append(ProgressChange(run_id, name, FAILED, positions))
+        return changes
+
+    def _cleared(self, runtime: Any) -> list[ProgressChange]:
+        """The clears of a successful step that never showed in progress.
+
+        Positions that are arithmetic on the key (time windows, static keys)
+        are left for the backend to compute if it reads them
+        (``ProgressChange(locate=...)``): clearing an asset without stored
+        statuses needs none.
+        """
+        run_id = self._run_id
+        changes = []
+        for write in runtime.outputs.values():
+            definition = write.node.partitions_def
+            if definition is None:
+                continue
+            if definition.kind in _PURE_POSITIONS:
+                changes.append(ProgressChange(run_id, write.name, None,
+                                              locate=functools.partial(self.ranges_of, definition)))
+                continue
+            ranges = self.ranges_of(definition)
+            if ranges:
+                changes.append(ProgressChange(run_id, write.name, None, ranges))
         return changes
 
     def abandoned(self) -> list[ProgressChange]:

@@ -81,15 +81,32 @@ class ProgressChange:
     failed and in-progress statuses of the ranges are cleared, a
     materialized one is kept). ``ranges`` are half-open ``(start, stop)``
     position ranges, sorted and disjoint.
+
+    ``locate`` (instead of ``ranges``) computes the ranges when they are
+    first read: the engine passes it for clears whose positions are pure
+    arithmetic, which a backend often never needs (an asset without stored
+    statuses has nothing to clear). It may run on the backend's writer thread.
     """
 
-    __slots__ = ("run_id", "asset_key", "status", "ranges")
+    __slots__ = ("run_id", "asset_key", "status", "_ranges", "_locate")
 
-    def __init__(self, run_id: str, asset_key: str, status: str | None, ranges: tuple[tuple[int, int], ...]) -> None:
+    def __init__(self, run_id: str, asset_key: str, status: str | None,
+                 ranges: tuple[tuple[int, int], ...] = (),
+                 locate: Callable[[], tuple[tuple[int, int], ...]] | None = None) -> None:
         self.run_id = run_id
         self.asset_key = asset_key
         self.status = status
-        self.ranges = ranges
+        self._ranges = ranges
+        self._locate = locate
+
+    @property
+    def ranges(self) -> tuple[tuple[int, int], ...]:
+        """The position ranges the change applies to."""
+        locate = self._locate
+        if locate is not None:
+            self._ranges = locate()
+            self._locate = None
+        return self._ranges
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ProgressChange):
@@ -155,11 +172,10 @@ def cancel_pairs(changes: Sequence[ProgressChange]) -> tuple[list[ProgressChange
     started: dict[tuple[str, str, tuple[tuple[int, int], ...]], int] = {}
     settled: list[int] = []
     for index, change in enumerate(changes):
-        key = (change.run_id, change.asset_key, change.ranges)
         if change.status == IN_PROGRESS:
-            started[key] = index
-        else:
-            start = started.pop(key, None)
+            started[(change.run_id, change.asset_key, change.ranges)] = index
+        elif started:  # (an end with no start before it in this write reads no ranges: they may be computed late)
+            start = started.pop((change.run_id, change.asset_key, change.ranges), None)
             if start is not None:
                 settled.append(start)
                 settled.append(index)
