@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from rivers._ids import random_uuid4
 from rivers._registry import registry
@@ -18,6 +18,7 @@ from rivers.storage.records import LaunchedBy, RunRecord
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Protocol
 
     from rivers.definitions.retry import RetryPolicy
     from rivers.execution.partition_progress import RunPartitionProgress
@@ -25,12 +26,12 @@ if TYPE_CHECKING:
     from rivers.partitions.keys import PartitionKey
     from rivers.storage.base import Storage
 
+    class Wakeable(Protocol):
+        """What a run wakes when a stop is requested (the scheduler driving it)."""
 
-class Wakeable(Protocol):
-    """What a run wakes when a stop is requested (the scheduler driving it)."""
+        def wake(self) -> None:
+            """Return from any wait at once and look at the run's state."""
 
-    def wake(self) -> None:
-        """Return from any wait at once and look at the run's state."""
 
 _CANCEL_CHECK_INTERVAL_S = 1.0
 

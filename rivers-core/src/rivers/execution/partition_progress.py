@@ -30,7 +30,7 @@ from typing import Any
 from rivers.execution.outcome import FAILURE, SUCCESS, StepOutcome
 from rivers.execution.partition_requests import dynamic_lookup
 from rivers.storage.contract import Capability
-from rivers.storage.partition_progress import FAILED, IN_PROGRESS, ProgressChange, coalesce
+from rivers.storage.records import FAILED, IN_PROGRESS, ProgressChange
 
 __all__ = ["RunPartitionProgress", "run_progress"]
 
@@ -199,6 +199,8 @@ class RunPartitionProgress:
             if position is not None:
                 positions.append(position)
         positions.sort()
+        from rivers.storage.partition_progress import coalesce  # (a range or marked keys: not a one-key run)
+
         return tuple(coalesce(positions))
 
 

@@ -48,7 +48,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from rivers._registry import registry
 from rivers.definitions.failures import FailureReason
@@ -66,24 +66,25 @@ from rivers.execution.step_runner import (
     skip_step,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (protocols only type checkers need: building a Protocol class costs every process's first run)
+    from typing import Protocol
+
     from rivers.execution.coordinator import RunCoordinator
 
+    class Executor(Protocol):
+        """An executor as the scheduler uses it: the launchers of a run (:class:`rivers.Executor` is one)."""
 
-class Executor(Protocol):
-    """An executor as the scheduler uses it: the launchers of a run (:class:`rivers.Executor` is one)."""
+        #: the name its plugin registers it under (steps naming it in their metadata use this one)
+        plugin_name: str
 
-    #: the name its plugin registers it under (steps naming it in their metadata use this one)
-    plugin_name: str
+        def launcher(self) -> StepLauncher:
+            """A new launcher for the steps of one run."""
 
-    def launcher(self) -> StepLauncher:
-        """A new launcher for the steps of one run."""
+        def local_launcher(self) -> StepLauncher:
+            """A new launcher for steps whose values live only in this process."""
 
-    def local_launcher(self) -> StepLauncher:
-        """A new launcher for steps whose values live only in this process."""
-
-    def async_launcher(self) -> StepLauncher:
-        """A new launcher for ``async def`` steps."""
+        def async_launcher(self) -> StepLauncher:
+            """A new launcher for ``async def`` steps."""
 
 
 def executor_named(name: str, key: str) -> Executor:

@@ -25,8 +25,11 @@ from rivers._record import Record, factory
 __all__ = [
     "RUN_OUTCOMES",
     "RUN_STATUSES",
+    "FAILED",
+    "IN_PROGRESS",
     "AssetRecord",
     "LaunchedBy",
+    "ProgressChange",
     "RunRecord",
     "StaleCause",
     "StorageType",
@@ -297,3 +300,55 @@ def run_changes(status: str | None, end_time: int | None, node_names: Any) -> di
     if node_names is not None:
         changes["node_names"] = list(node_names)
     return changes
+
+
+#: Partition statuses a run sets while it executes (``materialized`` comes from the materialization index).
+IN_PROGRESS: Final = "in_progress"
+FAILED: Final = "failed"
+
+
+class ProgressChange:
+    """One change a run makes to an asset's partition statuses (a plain class: made twice per partitioned step).
+
+    ``status`` is ``"in_progress"`` (a step starts), ``"failed"`` (it
+    failed) or ``None`` (it succeeded, or it ended without running: the
+    failed and in-progress statuses of the ranges are cleared, a
+    materialized one is kept). ``ranges`` are half-open ``(start, stop)``
+    position ranges, sorted and disjoint.
+
+    ``locate`` (instead of ``ranges``) computes the ranges when they are
+    first read: the engine passes it for clears whose positions are pure
+    arithmetic, which a backend often never needs (an asset without stored
+    statuses has nothing to clear). It may run on the backend's writer thread.
+    """
+
+    __slots__ = ("run_id", "asset_key", "status", "_ranges", "_locate")
+
+    def __init__(self, run_id: str, asset_key: str, status: str | None,
+                 ranges: tuple[tuple[int, int], ...] = (),
+                 locate: Callable[[], tuple[tuple[int, int], ...]] | None = None) -> None:
+        self.run_id = run_id
+        self.asset_key = asset_key
+        self.status = status
+        self._ranges = ranges
+        self._locate = locate
+
+    @property
+    def ranges(self) -> tuple[tuple[int, int], ...]:
+        """The position ranges the change applies to."""
+        locate = self._locate
+        if locate is not None:
+            self._ranges = locate()
+            self._locate = None
+        return self._ranges
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ProgressChange):
+            return NotImplemented
+        return (self.run_id, self.asset_key, self.status, self.ranges) == (
+            other.run_id, other.asset_key, other.status, other.ranges)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ProgressChange({self.run_id!r}, {self.asset_key!r}, {self.status!r}, {self.ranges!r})"
