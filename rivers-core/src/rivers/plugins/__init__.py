@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ __all__ = [
     "broken_plugins",
     "cli_commands",
     "component_names",
+    "autoload_disabled",
     "connect_storage",
     "create_executor",
     "create_io_handler",
@@ -77,6 +78,17 @@ __all__ = [
 ENTRY_POINT_GROUP = "rivers"
 #: Set to ``1`` to skip loading plugins from entry points.
 DISABLE_AUTOLOAD_ENV = "RIVERS_DISABLE_PLUGIN_AUTOLOAD"
+_FALSE_VALUES = frozenset({"", "0", "false", "no", "off"})
+
+
+def autoload_disabled(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether ``RIVERS_DISABLE_PLUGIN_AUTOLOAD`` is set to a true value.
+
+    Any value except ``""``, ``0``, ``false``, ``no`` and ``off`` disables
+    loading plugins from entry points; built-ins and plugins registered in
+    code keep working.
+    """
+    return environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower() not in _FALSE_VALUES
 
 _P = TypeVar("_P")
 

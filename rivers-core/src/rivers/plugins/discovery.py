@@ -15,17 +15,15 @@ read one file instead. ``RIVERS_PLUGIN_CACHE=0`` disables the cache;
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import Any
 
 from rivers._record import Record
 
-from rivers.plugins import DISABLE_AUTOLOAD_ENV, ENTRY_POINT_GROUP
+from rivers.plugins import ENTRY_POINT_GROUP
+from rivers.plugins import autoload_disabled as autoload_disabled  # re-exported (it moved to rivers.plugins)
 
 __all__ = ["InstalledPlugin", "autoload_disabled", "installed_plugins"]
 
-_FALSE_VALUES = frozenset({"", "0", "false", "no", "off"})
 
 
 class InstalledPlugin(Record):
@@ -42,16 +40,6 @@ class InstalledPlugin(Record):
     def load(self) -> object:
         """Import the plugin object (usually a module); may raise anything."""
         return self.entry_point.load()
-
-
-def autoload_disabled(environ: Mapping[str, str] = os.environ) -> bool:
-    """Whether ``RIVERS_DISABLE_PLUGIN_AUTOLOAD`` is set to a true value.
-
-    Any value except ``""``, ``0``, ``false``, ``no`` and ``off`` disables
-    loading plugins from entry points; built-ins and plugins registered in
-    code keep working.
-    """
-    return environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower() not in _FALSE_VALUES
 
 
 def installed_plugins(key: str | None = None) -> list[InstalledPlugin]:

@@ -47,13 +47,14 @@ from rivers.plugins.components import (
     conflict_error,
     not_found_error,
 )
-from rivers.plugins.discovery import InstalledPlugin, autoload_disabled, installed_plugins
+from rivers.plugins import autoload_disabled
 from rivers.plugins.observers import OBSERVER_HOOKS, Observers
 from rivers.plugins.records import BrokenPlugin, PluginInfo, PluginSource, describe_plugin
 
 if TYPE_CHECKING:
     import pluggy
 
+    from rivers.plugins.discovery import InstalledPlugin
     from rivers.plugins.entry_point_cache import PluginSummary
 
     from rivers.execution.executors import Executor
@@ -250,6 +251,8 @@ class RiversPluginManager:
             autoload = self._autoload if self._autoload is not None else not autoload_disabled()
             if autoload:
                 from rivers.plugins import entry_point_cache
+
+                from rivers.plugins.discovery import installed_plugins  # (not needed while the summary answers)
 
                 key = entry_point_cache.current_key()
                 installed = installed_plugins(key)
