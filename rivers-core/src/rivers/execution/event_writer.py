@@ -52,7 +52,8 @@ class EventWriter:
     def add(self, events: list[Any], logs: list[Any], progress: list[Any] | None = None) -> None:
         """Queue records (and partition progress changes, stored with them); wakes the writer when enough wait."""
         with self._mutex:
-            self._raise_pending_error()
+            if self._error is not None:
+                self._raise_pending_error()
             self._events.extend(events)
             if logs:
                 self._logs.extend(logs)
@@ -85,8 +86,10 @@ class EventWriter:
         with self._mutex:
             condition = self._condition
             if condition is None:
-                self._raise_pending_error()
-                self._write_now()
+                if self._error is not None:
+                    self._raise_pending_error()
+                if self._events or self._logs or self._progress:
+                    self._write_now()
                 return
             while self._events or self._logs or self._progress or self._in_flight:
                 # (again on every pass: a wake-up sent while the thread was storing a batch finds nobody waiting,

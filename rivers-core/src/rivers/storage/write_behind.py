@@ -76,6 +76,8 @@ _work_lock = threading.Lock()
 def _after_fork_in_child() -> None:
     global _fork_generation, _work_lock
     _fork_generation += 1
+    for queue in list(_holding):
+        queue._registered = False
     _holding.clear()
     _work_lock = threading.Lock()
 
@@ -133,6 +135,7 @@ class WriteBehind:
         self.closed = False
         self._generation = _fork_generation
         self._reset()
+        self._batch = _Batch(self)  # stateless (the depth is the queue's): one for every batch()
 
     def _reset(self) -> None:
         self.batch_depth = 0
@@ -145,6 +148,7 @@ class WriteBehind:
         self.records_since = 0.0  # when the oldest queued event or log was queued (monotonic)
         self.publisher: threading.Thread | None = None
         self._error: StorageError | None = None
+        self._registered = False  # in _holding (see _register_holding)
 
     def forget_after_fork(self) -> None:
         """In a forked child: drop the parent's queue, locks and thread without touching them."""
@@ -152,6 +156,18 @@ class WriteBehind:
         self._wakeup = threading.Condition(self.lock)
         self._generation = _fork_generation
         self._reset()
+        _holding.discard(self)  # (_reset cleared the flag)
+
+    def _register_holding(self) -> None:
+        """Be one of the queues holding records (:func:`publish_others`); callers test ``_registered`` first.
+
+        (``WeakSet.add`` makes a weak reference on every call: the flag spares that on every run.)
+        """
+        self._registered = True
+        _holding.add(self)
+
+    def _unregister_holding(self) -> None:
+        self._registered = False
         _holding.discard(self)
 
     @property
@@ -176,8 +192,8 @@ class WriteBehind:
                 return False
             if self._error is not None:  # (tested here: this runs on every run start)
                 self._raise_error()
-            if not self.queued_runs:
-                _holding.add(self)
+            if not self._registered:
+                self._register_holding()
             self.queued_runs.append(record)
             self.queued_run_times.append(time.monotonic())
             self._queued_changes.append(None)
@@ -310,7 +326,7 @@ class WriteBehind:
         """
         with self.lock:
             if not (self.queued_runs or self.queued_events or self.queued_logs or self.queued_progress):
-                _holding.discard(self)
+                self._unregister_holding()
 
     def batch(self) -> _Batch:
         """Queue the events and logs appended inside; write them when the outermost batch ends (nestable).
@@ -318,7 +334,7 @@ class WriteBehind:
         When run records are queued, the end of the batch leaves the queue to
         the group commit instead (the publisher writes it within ``commit_delay``).
         """
-        return _Batch(self)
+        return self._batch
 
     def _enter_batch(self) -> None:
         with self.lock:
@@ -332,7 +348,8 @@ class WriteBehind:
                 self.queued_events or self.queued_logs or self.queued_runs or self.queued_progress
             )
             if flush and self.queued_runs and self._generation == _fork_generation and self._delay() > 0:
-                _holding.add(self)
+                if not self._registered:
+                    self._register_holding()
                 self._start_publisher()  # the publisher commits them within commit_delay
                 flush = False
         if flush:
@@ -343,7 +360,7 @@ class WriteBehind:
         with self.lock:
             self.closed = True
             self._wakeup.notify_all()
-        _holding.discard(self)
+        self._unregister_holding()
 
     # -- the publisher ------------------------------------------------------------------
 
