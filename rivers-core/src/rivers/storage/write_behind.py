@@ -135,7 +135,6 @@ class WriteBehind:
         self.closed = False
         self._generation = _fork_generation
         self._reset()
-        self._batch = _Batch(self)  # stateless (the depth is the queue's): one for every batch()
 
     def _reset(self) -> None:
         self.batch_depth = 0
@@ -328,19 +327,20 @@ class WriteBehind:
             if not (self.queued_runs or self.queued_events or self.queued_logs or self.queued_progress):
                 self._unregister_holding()
 
-    def batch(self) -> _Batch:
+    def batch(self) -> WriteBehind:
         """Queue the events and logs appended inside; write them when the outermost batch ends (nestable).
 
         When run records are queued, the end of the batch leaves the queue to
         the group commit instead (the publisher writes it within ``commit_delay``).
+        The queue is its own context manager: the depth of nested batches is its state.
         """
-        return self._batch
+        return self
 
-    def _enter_batch(self) -> None:
+    def __enter__(self) -> None:
         with self.lock:
             self.batch_depth += 1
 
-    def _exit_batch(self) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         with self.lock:
             if self.batch_depth > 0:
                 self.batch_depth -= 1
@@ -350,7 +350,8 @@ class WriteBehind:
             if flush and self.queued_runs and self._generation == _fork_generation and self._delay() > 0:
                 if not self._registered:
                     self._register_holding()
-                self._start_publisher()  # the publisher commits them within commit_delay
+                if self.publisher is None:
+                    self._start_publisher()  # the publisher commits them within commit_delay
                 flush = False
         if flush:
             self._flush(False)
@@ -426,18 +427,3 @@ def publish_others(own: WriteBehind | None) -> None:
 def anything_held() -> bool:
     """Whether any queue of this process holds records (cheap check before :func:`publish_others`)."""
     return bool(_holding)
-
-
-class _Batch:
-    """The context manager of :meth:`WriteBehind.batch` (a class: cheaper than a generator, once per run)."""
-
-    __slots__ = ("_queue",)
-
-    def __init__(self, queue: WriteBehind) -> None:
-        self._queue = queue
-
-    def __enter__(self) -> None:
-        self._queue._enter_batch()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._queue._exit_batch()
