@@ -247,6 +247,35 @@ def test_resume_keeps_the_launcher_and_the_earlier_attempt() -> None:
     assert 0 < running < record.end_time - record.start_time  # the gap between the attempts is not running time
 
 
+def test_a_monitored_runs_attempts_start_when_the_run_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run going long enough to get its monitor record: its first attempt starts at the run's start time."""
+    from rivers.runs.heartbeat import Heartbeat
+
+    monkeypatch.setattr(Heartbeat, "owner_delay", 0.0)
+    monkeypatch.setattr(Heartbeat, "tick", 0.005)
+    attempts = {"n": 0}
+
+    @rs.Asset()
+    def slow_then_fails() -> int:
+        attempts["n"] += 1
+        if attempts["n"] == 1:
+            time.sleep(0.2)  # several heartbeat ticks: the run is monitored
+            raise RuntimeError("first attempt fails")
+        return 1
+
+    repo = make_repo(slow_then_fails)
+    failed = repo.materialize(raise_on_error=False)
+    assert not failed.success
+    first = repo.storage.get_run_monitor(failed.run_id)
+    record = repo.storage.get_run(failed.run_id)
+    assert first is not None and first.attempt_start == record.start_time
+    resumed = repo.materialize(run_id_override=failed.run_id, resume=True)
+    assert resumed.success
+    monitor = repo.storage.get_run_monitor(failed.run_id)
+    assert monitor.attempts[0][0] == record.start_time
+    assert monitor.attempt_start > record.start_time  # the resumed attempt started later
+
+
 def test_resuming_a_run_that_still_runs_is_refused() -> None:
     gate = Gate()
     repo = tagged_repo(gate)

@@ -47,6 +47,9 @@ class RunCoordinator:
 
     #: why the run could not be launched (see :meth:`fail_launch`), None when it was
     launch_error: BaseException | None = None
+    #: when this attempt of the run started (ns since the epoch; set by :meth:`start`): the run record's start
+    #: time, except for a resumed run, which keeps its original start
+    attempt_start: int = 0
     #: records the partition statuses of a partitioned run (set by :meth:`start`; None: nothing to record)
     _progress: RunPartitionProgress | None = None
 
@@ -113,7 +116,7 @@ class RunCoordinator:
                     priority = int(value)
                 except ValueError:
                     pass
-        start_time = time.time_ns()
+        start_time = self.attempt_start = time.time_ns()
         if self._resume:
             previous = self.storage.get_run(self.run_id)
             if previous is not None:

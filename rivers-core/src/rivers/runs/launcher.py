@@ -173,7 +173,7 @@ class RunLauncher:
                 raise
             try:
                 try:
-                    watcher.watch(coordinator, self.storage, time.time_ns(), attempts)
+                    watcher.watch(coordinator, self.storage, coordinator.attempt_start, attempts)
                     if start_deadline is not None and time.monotonic() > start_deadline:
                         coordinator.fail_launch(self._start_timeout_error(run_id, start_deadline))
                     else:
