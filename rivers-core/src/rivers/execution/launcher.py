@@ -81,7 +81,7 @@ class StepAttempt:
 
     def __init__(self, planned: PlannedStep, attempt: int, announce: bool) -> None:
         #: the step's key
-        self.key: str = planned.runtime.key
+        self.key: str = planned.key
         self.planned = planned
         self.attempt = attempt
         self.announce = announce

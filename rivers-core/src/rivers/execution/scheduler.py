@@ -403,10 +403,7 @@ class StepScheduler(LaunchContext):
                 return
             if self.in_flight.get(key) is attempt:
                 del self.in_flight[key]
-        if self._serial is not None and self._groups is None and self._stopped is None:
-            self._launch(attempt, self._serial)  # what _submit does for a serial run without mapped groups
-        else:
-            self._submit(attempt)
+        self._submit(attempt)
 
     # ------------------------------------------------------------- expansion
     def _expand(self, planned: Any) -> bool:

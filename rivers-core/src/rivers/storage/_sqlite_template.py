@@ -23,6 +23,7 @@ damaged image, or migrations extended at run time (tests). Set
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sqlite3
@@ -94,28 +95,25 @@ def copy_to(path: str) -> bool:
     if image is None:
         return False
     directory, name = os.path.split(path)
-    temporary = os.path.join(directory, f".{name}.{os.getpid()}.{zlib.crc32(os.urandom(8)):08x}.template")
+    temporary = os.path.join(directory, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.template")
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for SQLite
     except OSError:
         return False
     try:
-        try:
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(image)
-                handle.flush()
-                os.fsync(handle.fileno())  # on disk before it has its name: a crash never leaves half a store
-            os.link(temporary, path)
-        except FileExistsError:
-            return True
-        except OSError:
-            return False
-        return True
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(image)
+            handle.flush()
+            os.fsync(handle.fileno())  # on disk before it has its name: a crash never leaves half a store
+        os.link(temporary, path)
+    except FileExistsError:
+        return True  # another process created it first
+    except OSError:
+        return False
     finally:
-        try:
+        with contextlib.suppress(OSError):
             os.remove(temporary)
-        except OSError:
-            pass
+    return True
 
 
 def save(conn: sqlite3.Connection) -> None:

@@ -172,13 +172,6 @@ def _checked_commit_delay(value: object) -> float:
     return float(value)
 
 
-def _copied_template(path: str) -> bool:
-    """Create the missing store file ``path`` from the cached empty store (:mod:`rivers.storage._sqlite_template`)."""
-    from rivers.storage import _sqlite_template
-
-    return _sqlite_template.copy_to(path)
-
-
 def resolve_path(path: str | os.PathLike[str], *, create_parent: bool = True) -> str:
     """The database file of ``path`` (``<dir>/rivers.sqlite3`` for a directory), creating its parent by default."""
     text = os.fspath(path)
@@ -283,7 +276,12 @@ class SqliteStorage(Storage):
             raise StorageError(f"Embedded storage at '{self._path}' is closed; open it again with Storage.embedded()")
         if self._pid != os.getpid():
             self._forget_connection_after_fork()
-        creating = self._path != ":memory:" and not os.path.exists(self._path) and not _copied_template(self._path)
+        template: ModuleType | None = None  # rivers.storage._sqlite_template, when this open creates the schema
+        if self._path != ":memory:" and not os.path.exists(self._path):
+            from rivers.storage import _sqlite_template
+
+            if not _sqlite_template.copy_to(self._path):  # a missing file is a copy of the cached empty store
+                template = _sqlite_template
         try:
             conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, cached_statements=256)
         except sqlite3.Error as error:
@@ -293,10 +291,8 @@ class SqliteStorage(Storage):
             self._retry_while_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
             conn.execute("PRAGMA synchronous = NORMAL")
             self._retry_while_locked(lambda: ensure_schema(conn, self._path))
-            if creating:
-                from rivers.storage import _sqlite_template
-
-                _sqlite_template.save(conn)  # the next new store is a copy of this one
+            if template is not None:
+                template.save(conn)  # the next new store is a copy of this one
         except sqlite3.Error as error:
             conn.close()
             raise StorageError(f"Cannot open embedded storage at '{self._path}': {error}") from error
