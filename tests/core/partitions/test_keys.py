@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import pickle
 
 import pytest
 
 from rivers.exceptions import PartitionDefinitionError, PartitionValidationError
-from rivers.partitions import PartitionKey, as_partition_key, parse_display
+from rivers.partitions import PartitionKey, PartitionsDefinition, as_partition_key, parse_display
 from rivers.partitions.keys import from_stored_text
 
 
@@ -222,3 +223,28 @@ def test_keys_pickle():
         PartitionKey.Set([PartitionKey.single("a")]),
     ):
         assert pickle.loads(pickle.dumps(key)) == key
+
+
+class _Region(enum.StrEnum):
+    EU = "eu"
+    US = "us"
+
+
+def test_str_subclass_values_are_one_value_not_characters():
+    """A ``StrEnum`` member (a ``str`` subclass) is one value; it used to be read as a tuple of characters."""
+    for key in (PartitionKey.single(_Region.EU), PartitionKey.single([_Region.EU]), as_partition_key(_Region.EU)):
+        assert str(key) == "eu"
+        assert key.key == ["eu"]
+        assert key.values == ("eu",)
+        assert key.members() == [key]
+        assert key.single_value() == "eu"
+        assert key.path_suffix() == "eu"
+        assert repr(key) == 'PartitionKey("eu")'
+        assert key == PartitionKey.single("eu")
+    multi = PartitionKey.multi({"region": _Region.EU, "date": "2024-01-01"})
+    assert str(multi) == "date=2024-01-01|region=eu"
+    keys = PartitionsDefinition.static_([_Region.EU, _Region.US]).get_partition_keys()
+    assert [str(key) for key in keys] == ["eu", "us"]
+    assert PartitionsDefinition.multi(
+        {"region": PartitionsDefinition.static_([_Region.EU, _Region.US])}
+    ).validate_partition_key(PartitionKey.multi({"region": "eu"}))

@@ -173,7 +173,9 @@ class SingleKey(PartitionKey):
     """One dimension; ``key`` lists the values (sorted).
 
     Internally ``_v`` is the value itself for a one-value key (the common,
-    hot case) and a sorted tuple of two or more values otherwise.
+    hot case) and a sorted tuple of two or more values otherwise. The value
+    may be a ``str`` subclass (a ``StrEnum`` member), so the two are told
+    apart with ``isinstance``, not ``type(value) is str``.
     """
 
     __slots__ = ("_v",)
@@ -187,34 +189,34 @@ class SingleKey(PartitionKey):
     def key(self) -> list[str]:
         """The values of this key, sorted."""
         value = self._v
-        return [value] if type(value) is str else list(value)
+        return [value] if isinstance(value, str) else list(value)
 
     @property
     def values(self) -> tuple[str, ...]:
         """The values of this key as a tuple, sorted."""
         value = self._v
-        return (value,) if type(value) is str else value
+        return (value,) if isinstance(value, str) else value
 
     def members(self) -> list[PartitionKey]:
         value = self._v
-        if type(value) is str:
+        if isinstance(value, str):
             return [self]
         return [single_key(item) for item in sorted(set(value))]
 
     def single_value(self) -> str | None:
         value = self._v
-        return value if type(value) is str else None
+        return value if isinstance(value, str) else None
 
     def path_suffix(self) -> str:
         value = self._v
-        return value if type(value) is str else "/".join(value)
+        return value if isinstance(value, str) else "/".join(value)
 
     def _data(self) -> Any:
         return {"single": self.key}
 
     def __str__(self) -> str:
         value = self._v
-        return value if type(value) is str else ",".join(value)
+        return value if isinstance(value, str) else ",".join(value)
 
     def stored_text(self) -> str:
         text = str(self)
@@ -222,7 +224,7 @@ class SingleKey(PartitionKey):
 
     def __repr__(self) -> str:
         value = self._v
-        if type(value) is str:
+        if isinstance(value, str):
             return f"PartitionKey({quoted(value)})"
         return "PartitionKey([" + ", ".join(map(quoted, value)) + "])"
 
@@ -276,8 +278,8 @@ class MultiKey(PartitionKey):
             return [self]
         names = [name for name, _ in self._dims]
         choices = [sorted(set(values)) for _, values in self._dims]
-        keys = [multi_key_from_sorted(tuple(zip(names, ((v,) for v in combo))))
-                for combo in itertools.product(*choices)]
+        keys: list[PartitionKey] = [multi_key_from_sorted(tuple(zip(names, ((v,) for v in combo))))
+                                    for combo in itertools.product(*choices)]
         keys.sort(key=str)
         return keys
 
@@ -388,7 +390,7 @@ def single_values(key: Any) -> tuple[str, ...] | None:
     kind = type(key)
     if kind is SingleKey:
         value = key._v
-        return (value,) if type(value) is str else value
+        return (value,) if isinstance(value, str) else value
     if kind is str:
         return (key,)
     if kind is KeySet:
