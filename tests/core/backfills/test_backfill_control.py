@@ -447,3 +447,12 @@ def test_a_batched_step_in_a_worker_process_stores_each_key(parallel_pipeline: A
     values = [repo.load_node("batched", partition_key=k) for k in "abc"]
     assert [v[0] for v in values] == ["a", "b", "c"] and len({v[1] for v in values} | {os.getpid()}) == 2
     assert "d is corrupt" in repo.get_backfill(result.backfill_id).error
+
+
+@pytest.mark.parametrize("bad_key", [None, 3], ids=["none", "int"])
+def test_a_key_that_is_no_partition_key_is_a_type_error(bad_key: object) -> None:
+    # a None in partition_keys used to escape as AttributeError ('NoneType' object has no attribute 'members')
+    repo = repo_of(daily_clicks)
+    with pytest.raises(TypeError, match="expected a partition key, got"):
+        repo.backfill(partition_keys=["2024-01-01", bad_key])
+    assert repo.get_backfills() == [] and repo.storage.get_runs() == []

@@ -51,7 +51,8 @@ class BackfillPlan:
 
 def plan_backfill(state: Any, selection: Any, partition_keys: Any, partition_range: Any, strategy: Any) -> BackfillPlan:
     """Resolve the selection, keys and strategy of a backfill request (nothing is stored)."""
-    from rivers.execution.partition_requests import check_keys, coerce_key, dynamic_lookup
+    from rivers.execution.partition_requests import check_keys, dynamic_lookup
+    from rivers.partitions.keys import as_partition_key
 
     graph = state.graph
     nodes = state.select(selection, include_upstream=False)
@@ -71,7 +72,7 @@ def plan_backfill(state: Any, selection: Any, partition_keys: Any, partition_ran
             )
         if not partition_keys:
             raise ExecutionError("partition_keys must not be empty")
-        keys = _unique(member for key in partition_keys for member in coerce_key(key).members())
+        keys = _unique(member for key in partition_keys for member in as_partition_key(key).members())
     elif partition_range is not None:
         keys = _resolve_range(graph, partitioned, partition_range, dynamic)
     else:
