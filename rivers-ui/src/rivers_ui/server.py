@@ -66,16 +66,13 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(app: Starlette, sock: socket.socket, *, on_started: Callable[[], None] | None = None,
-          install_signal_handlers: bool = True) -> None:
+def serve(app: Starlette, sock: socket.socket, *, on_started: Callable[[], None] | None = None) -> None:
     """Serve ``app`` on ``sock`` until SIGINT/SIGTERM (uvicorn's handlers: open streams are closed)."""
     import uvicorn
 
     config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2,
                             access_log=False)
     server = uvicorn.Server(config)
-    if not install_signal_handlers:
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     if on_started is not None:
         started = server.startup
 
@@ -84,15 +81,15 @@ def serve(app: Starlette, sock: socket.socket, *, on_started: Callable[[], None]
             on_started()
 
         server.startup = startup  # type: ignore[method-assign]
-    with _quiet_signals(install_signal_handlers):
+    with _quiet_signals():
         server.run(sockets=[sock])
 
 
 @contextlib.contextmanager
-def _quiet_signals(active: bool) -> Iterator[None]:
+def _quiet_signals() -> Iterator[None]:
     """While serving, SIGINT/SIGTERM only stop the server: uvicorn hands the signal back to the handler it
     found once it has shut down, and this one ignores it, so the command ends normally (exit code 0)."""
-    if not active or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {sig: signal.signal(sig, lambda number, frame: None) for sig in (signal.SIGINT, signal.SIGTERM)}
