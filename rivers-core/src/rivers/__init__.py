@@ -58,7 +58,6 @@ _EXPORTS: dict[str, str] = {
     "RunResult": "rivers.execution.result",
     "RunHandle": "rivers.runs",
     "RunLauncher": "rivers.runs",
-    "RunRequest": "rivers.runs",
     "RunQueueConfig": "rivers.runs",
     "TagConcurrencyLimit": "rivers.runs",
     "RunInterrupted": "rivers.runs",
@@ -201,7 +200,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         RunInterrupted,
         RunLauncher,
         RunQueueConfig,
-        RunRequest,
         RunTerminated,
         TagConcurrencyLimit,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import types
+from collections.abc import Sequence
 from typing import Any
 
 from rivers.exceptions import PartitionValidationError
@@ -137,18 +138,29 @@ class AssetExecutionContext(_Frozen, _MetadataCollector, _PartitionAccess):
         "_data_version",
         "_failed_partitions",
     )
+    asset_name: str
+    tags: list[str] | None
+    kinds: list[str]
+    group: str | None
+    code_version: str | None
+    asset_metadata: dict[str, str] | None
+    is_multi_asset: bool
+    output_selection: list[str]
+    config: Any
+    run_id: str | None
+    _failed_partitions: list[tuple[Any, str]]
 
     def __init__(
         self,
         asset_name: str,
         tags: list[str] | None = None,
-        kinds: list[str] | None = None,
+        kinds: Sequence[str] | None = None,
         group: str | None = None,
         code_version: str | None = None,
         asset_metadata: dict[str, str] | None = None,
         partition: Any = None,
         is_multi_asset: bool = False,
-        output_selection: list[str] | None = None,
+        output_selection: Sequence[str] | None = None,
         config: Any = None,
         run_id: str | None = None,
     ) -> None:
@@ -200,6 +212,10 @@ class TaskExecutionContext(_Frozen, _PartitionAccess):
     """Context of a task step (standalone or inside a graph asset)."""
 
     __slots__ = ("task_name", "tags", "partition", "config", "run_id")
+    task_name: str
+    tags: list[str] | None
+    config: Any
+    run_id: str | None
     _kind_noun = "task"
 
     def __init__(
@@ -232,6 +248,11 @@ class OutputContext(_Frozen, _MetadataCollector):
     """What an IO handler's ``handle_output`` knows about the value it writes."""
 
     __slots__ = ("asset_name", "asset_metadata", "partition", "type_hint", "run_id", "_metadata", "_data_version")
+    asset_name: str
+    asset_metadata: dict[str, str] | None
+    partition: Any
+    type_hint: Any
+    run_id: str | None
 
     def __init__(
         self,
@@ -259,6 +280,11 @@ class InputContext(_Frozen):
     """What an IO handler's ``load_input`` knows about the value it loads."""
 
     __slots__ = ("asset_name", "downstream_asset", "asset_metadata", "partition", "type_hint")
+    asset_name: str
+    downstream_asset: str
+    asset_metadata: dict[str, str] | None
+    partition: Any
+    type_hint: Any
 
     def __init__(
         self,
@@ -286,6 +312,14 @@ class HookContext(_Frozen):
     """
 
     __slots__ = ("asset_name", "run_id", "hook_type", "output", "error", "metadata", "config", "partition_key")
+    asset_name: str
+    run_id: str
+    hook_type: str
+    output: Any
+    error: str | None
+    metadata: dict[str, str] | None
+    config: Any
+    partition_key: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("cannot create 'HookContext' instances: the engine creates them for hooks")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, cast, overload
 
 from rivers.exceptions import NodeNotFoundError
 from rivers.jobs import MATERIALIZE_JOB, Job
@@ -165,7 +165,9 @@ class CodeRepository:
     def assets(self) -> dict[str, Asset]:
         """Asset objects by node name (multi-asset outputs map to their multi-asset)."""
         graph = self._state().graph
-        return {name: node.owner for name, node in graph.nodes.items() if node.kind not in ("graph_task", "task")}
+        # the owner of every node but a task's is its asset
+        return cast("dict[str, Asset]", {name: node.owner for name, node in graph.nodes.items()
+                                          if node.kind not in ("graph_task", "task")})
 
     @property
     def storage(self) -> Storage:
@@ -247,6 +249,30 @@ class CodeRepository:
         return state.write_handler(name).load_input(context)
 
     # ------------------------------------------------------------------- runs
+    @overload
+    def materialize(
+        self, selection: SelectionLike | None = None, partition_key: PartitionKeyLike | None = None,
+        tags: list[tuple[str, str]] | None = None, raise_on_error: bool = True, config: dict[str, Any] | None = None,
+        run_id_override: str | None = None, include_upstream: bool = False, resume: bool = False,
+        retry: RetryPolicy | str | None = None, executor: Executor | None = None, block: Literal[True] = True,
+    ) -> RunResult: ...
+
+    @overload
+    def materialize(
+        self, selection: SelectionLike | None = None, partition_key: PartitionKeyLike | None = None,
+        tags: list[tuple[str, str]] | None = None, raise_on_error: bool = True, config: dict[str, Any] | None = None,
+        run_id_override: str | None = None, include_upstream: bool = False, resume: bool = False,
+        retry: RetryPolicy | str | None = None, executor: Executor | None = None, *, block: Literal[False],
+    ) -> RunHandle: ...
+
+    @overload
+    def materialize(
+        self, selection: SelectionLike | None = None, partition_key: PartitionKeyLike | None = None,
+        tags: list[tuple[str, str]] | None = None, raise_on_error: bool = True, config: dict[str, Any] | None = None,
+        run_id_override: str | None = None, include_upstream: bool = False, resume: bool = False,
+        retry: RetryPolicy | str | None = None, executor: Executor | None = None, block: bool = True,
+    ) -> RunResult | RunHandle: ...
+
     def materialize(
         self,
         selection: SelectionLike | None = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 from rivers._record import Record
 from rivers.exceptions import (
@@ -75,7 +75,10 @@ def build_graph(repo: RepositoryDefinition) -> AssetGraph:
     graph = AssetGraph.build(repo.assets, repo.tasks, repo.resources)
     resolve_partitions(graph, repo.partition_defs)
     for name, node in graph.nodes.items():
-        if node.kind == "external" and node.owner.automation_condition is not None and node.owner.observe_fn is None:
+        if node.kind != "external":
+            continue
+        owner = cast("Asset", node.owner)  # an external node's owner is its ExternalAsset
+        if owner.automation_condition is not None and owner.observe_fn is None:
             raise AssetDefinitionError(
                 f"External asset '{name}' has an automation_condition but no observe function; "
                 "decorate an observe function with @rs.Asset.external(io_handler=...)"
@@ -442,14 +445,17 @@ class ResolvedRepository:
         results: dict[str, dict[str, MetadataValue] | None] = {}
         events = []
         for name, node in self.graph.nodes.items():
-            if node.kind != "external" or node.owner.observe_fn is None:
+            if node.kind != "external":
+                continue
+            observe_fn = cast("Asset", node.owner).observe_fn  # an external node's owner is its ExternalAsset
+            if observe_fn is None:
                 continue
             if wanted is not None and name not in wanted:
                 continue
             context = AssetExecutionContext(name, tags=node.tags, kinds=node.kinds, group=node.group,
                                             asset_metadata=node.metadata)
             try:
-                returned = call_observe_function(node.owner.observe_fn, context)
+                returned = call_observe_function(observe_fn, context)
                 if inspect.isawaitable(returned):
                     from rivers.execution.coroutines import run_coroutine
 

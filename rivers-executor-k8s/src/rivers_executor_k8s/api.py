@@ -75,7 +75,8 @@ class KubeApi:
     # -- parent object ---------------------------------------------------------------------------
     def create_config_map(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._json(self.core.create_namespaced_config_map(
-            self.namespace, body, _preload_content=False, _request_timeout=CALL_TIMEOUT))
+            self.namespace, body,  # type: ignore[arg-type]  # the client serialises a dict body like a model
+            _preload_content=False, _request_timeout=CALL_TIMEOUT))
 
     def read_config_map(self, name: str) -> dict[str, Any]:
         return self._json(self.core.read_namespaced_config_map(
@@ -97,7 +98,8 @@ class KubeApi:
     # -- jobs --------------------------------------------------------------------------------------
     def create_job(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._json(self.batch.create_namespaced_job(
-            self.namespace, body, _preload_content=False, _request_timeout=CALL_TIMEOUT))
+            self.namespace, body,  # type: ignore[arg-type]  # the client serialises a dict body like a model
+            _preload_content=False, _request_timeout=CALL_TIMEOUT))
 
     def read_job(self, name: str) -> dict[str, Any] | None:
         try:
@@ -146,7 +148,8 @@ class KubeApi:
         kwargs: dict[str, Any] = {} if tail_lines is None else {"tail_lines": tail_lines}
         response = self.core.read_namespaced_pod_log(name, self.namespace, _preload_content=False,
                                                      _request_timeout=CALL_TIMEOUT, **kwargs)
-        return response.data.decode("utf-8", errors="replace")
+        # (with _preload_content=False the client returns the urllib3 response, not the str its hints say)
+        return response.data.decode("utf-8", errors="replace")  # type: ignore[attr-defined]
 
     def close(self) -> None:
         self.client.close()

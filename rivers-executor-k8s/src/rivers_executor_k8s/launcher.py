@@ -129,6 +129,14 @@ class KubernetesLauncher(StepLauncher):
         self._stopping = False
         self.parent: dict[str, Any] | None = None
 
+    @property
+    def kube(self) -> KubeApi:
+        """The Kubernetes API of an open launcher (built by :meth:`open` unless one was given)."""
+        api = self.api
+        if api is None:
+            raise RuntimeError(f"{type(self).__name__} is not open: call open() first")
+        return api
+
     # ------------------------------------------------------------------ lifecycle
     def open(self, context: LaunchContext, expected: int = 0) -> None:
         super().open(context, expected)
@@ -232,7 +240,7 @@ class KubernetesLauncher(StepLauncher):
         bundle = self._bundle_of(attempt)
         number = attempt.attempt + self._attempt_offset.get(key, 0)
         asset = planned.runtime.node_names[0] if planned.runtime.node_names else key
-        body = job_body(self.config, run_id=context.run_id, namespace=self.api.namespace, step_key=key,
+        body = job_body(self.config, run_id=context.run_id, namespace=self.kube.namespace, step_key=key,
                         asset=asset, attempt=number, request=request,
                         resources=pod_resources(fields, self.config.gpu_resource), image=self.image,
                         owner=self._owner, bundle=[(member.key, blob) for member, blob in bundle])
@@ -266,7 +274,7 @@ class KubernetesLauncher(StepLauncher):
 
     def _create(self, tracked: _Tracked, body: dict[str, Any]) -> None:
         try:
-            self._retrying(lambda: self.api.create_job(body), f"create Job {tracked.job}")
+            self._retrying(lambda: self.kube.create_job(body), f"create Job {tracked.job}")
         except PodFailure as failure:
             self._fail(tracked, failure)
             return
@@ -288,7 +296,7 @@ class KubernetesLauncher(StepLauncher):
     def adopt(self, attempt: StepAttempt) -> bool:
         """Follow the Job a crashed controller started for this step (the newest attempt's)."""
         try:
-            jobs = self.api.list_jobs(f"{self.selector},{STEP_HASH_LABEL}={step_hash(attempt.key)}")
+            jobs = self.kube.list_jobs(f"{self.selector},{STEP_HASH_LABEL}={step_hash(attempt.key)}")
         except Exception as error:  # noqa: BLE001 - launch anew; a 409 on create adopts then
             _log.warning("could not list the Jobs of step %s to adopt them: %s", attempt.key, error)
             return False
@@ -317,7 +325,7 @@ class KubernetesLauncher(StepLauncher):
 
     def _delete(self, job: str) -> None:
         try:
-            self.api.delete_job(job)
+            self.kube.delete_job(job)
         except Exception as error:  # noqa: BLE001 - swept with the run's parent at close
             _log.warning("could not delete Job %s: %s", job, error)
 
@@ -377,7 +385,7 @@ class KubernetesLauncher(StepLauncher):
         """A pod ended: read its log, report the worker's step report or why there is none."""
         name = pod["metadata"]["name"]
         try:
-            log = self._retrying(lambda: self.api.pod_log(name), f"read the log of pod {name}")
+            log = self._retrying(lambda: self.kube.pod_log(name), f"read the log of pod {name}")
         except Exception as error:  # noqa: BLE001 - the status still says how the pod ended
             log = ""
             _log.warning("could not read the log of pod %s: %s", name, error)
@@ -427,7 +435,7 @@ class KubernetesLauncher(StepLauncher):
 
     def _deleted(self, tracked: _Tracked, name: str) -> None:
         try:
-            job = self.api.read_job(tracked.job)
+            job = self.kube.read_job(tracked.job)
         except Exception:  # noqa: BLE001
             job = None
         self._push(("lost", tracked, deleted_failure(name, job)))

@@ -103,7 +103,7 @@ class PodWatch:
             for event in events(response):
                 if self._stopped:
                     break
-                kind = event.get("type")
+                kind: str = event.get("type") or ""
                 pod = event.get("object") or {}
                 if kind == "ERROR":
                     if pod.get("code") == 410:

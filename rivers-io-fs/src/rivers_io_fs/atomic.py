@@ -76,19 +76,28 @@ if sys.platform == "darwin":  # macOS fsync() does not flush the drive's cache; 
     import fcntl
 
     _FULLFSYNC: int | None = getattr(fcntl, "F_FULLFSYNC", None)
+
+    def _full_fsync(fd: int) -> bool:
+        """``F_FULLFSYNC`` of ``fd``; whether it was done (not every file system supports it)."""
+        if _FULLFSYNC is None:
+            return False
+        try:
+            fcntl.fcntl(fd, _FULLFSYNC)
+        except OSError:  # not supported by this filesystem
+            return False
+        return True
+
 else:
-    _FULLFSYNC = None
+
+    def _full_fsync(fd: int) -> bool:
+        """Elsewhere ``fsync`` reaches stable storage: nothing more to do."""
+        return False
 
 
 def sync(fd: int) -> None:
     """Flush ``fd`` to stable storage (``F_FULLFSYNC`` on macOS, ``fsync`` elsewhere)."""
-    if _FULLFSYNC is not None:
-        try:
-            fcntl.fcntl(fd, _FULLFSYNC)
-            return
-        except OSError:  # not supported by this filesystem
-            pass
-    os.fsync(fd)
+    if not _full_fsync(fd):
+        os.fsync(fd)
 
 
 if hasattr(os, "register_at_fork"):  # a forked child must not reuse the parent's names

@@ -40,7 +40,7 @@ def _state(error: BaseException) -> dict[str, Any]:
     return attrs
 
 
-def _rebuild(cls: type, message: str, attrs: dict[str, Any]) -> BaseException:
+def _rebuild(cls: type[BaseException], message: str, attrs: dict[str, Any]) -> BaseException:
     error = cls.__new__(cls, message)
     Exception.__init__(error, message)
     for name, value in attrs.items():

@@ -8,7 +8,8 @@ import io
 import os
 import time
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Literal
 
 from rivers.io_handlers.base import BaseIOHandler
 from rivers.io_handlers.partition_keys import (
@@ -403,7 +404,8 @@ class _Translating:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, exc: BaseException | None, traceback: Any) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> Literal[False]:
         if exc is None or not isinstance(exc, Exception) or isinstance(exc, FilesystemIOHandlerError):
             return False
         raise self._error(exc) from exc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from rivers.exceptions import InvalidMetadataError
 from rivers.io_handlers.base import BaseIOHandler
@@ -260,7 +260,7 @@ class S3IOHandler(BaseIOHandler):
         """Serialise ``obj`` into the object ``key``; ``(size, etag)``. Nothing is stored if it fails."""
         upload = Upload(self.client(), key, self.max_concurrency)
         try:
-            fmt.write(obj, upload)
+            fmt.write(obj, cast("IO[bytes]", upload))  # a raw binary file object: what formats write to
         except TransferFailed as exc:
             upload.abort(exc.error)
             raise self._error(exc.error, "write", context, partition_key, key) from None

@@ -17,13 +17,27 @@ the bucket and key::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from rivers_io_s3.client import ClientSettings, build_store
 from rivers_io_s3.failures import translate
 from rivers_io_s3.runtime import native, process_token
 
 __all__ = ["S3Store"]
+
+
+class _Options(TypedDict):
+    """What an :class:`S3Store` was made with (its pickled state, with the bucket)."""
+
+    prefix: str | None
+    endpoint_url: str | None
+    region: str | None
+    profile: str | None
+    anonymous: bool
+    retries: int
+    backoff_s: float
+    timeout_s: float
+    connect_timeout_s: float
 
 
 class S3Store:
@@ -54,7 +68,7 @@ class S3Store:
     ) -> None:
         if endpoint is not None and endpoint_url is not None and endpoint != endpoint_url:
             raise TypeError("S3Store takes endpoint= or endpoint_url=, not both")
-        self._options = {
+        self._options: _Options = {
             "prefix": (prefix or "").strip("/") or None,
             "endpoint_url": endpoint if endpoint is not None else endpoint_url,
             "region": region,

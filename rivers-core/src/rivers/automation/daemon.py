@@ -21,6 +21,7 @@ twice.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -40,6 +41,7 @@ from rivers.storage.control_records import StoredTick
 
 if TYPE_CHECKING:
     from rivers.automation.engine import ConditionEngine
+    from rivers.automation.sensors import Sensor
     from rivers.automation.world import World
     from rivers.repository import CodeRepository
 
@@ -211,7 +213,7 @@ class AutomationDaemon:
                 continue
             due = self.due_ticks(schedule, now)
             if due:
-                self._submit(schedule.name, lambda s=schedule, d=due: self._run_schedule(s, d))
+                self._submit(schedule.name, functools.partial(self._run_schedule, schedule, due))
 
     def due_ticks(self, schedule: Any, now: float) -> list[float]:
         """The cron times of ``schedule`` to run now, after its catch-up policy (and moving its cursor)."""
@@ -279,8 +281,11 @@ class AutomationDaemon:
             if busy is not None and not busy.done():
                 continue
             self._last_sensor_tick[sensor.name] = now
-            self._submit(sensor.name, lambda s=sensor, l=last, n=now: tick_sensor(
-                s, self.launcher, self.ticks, self._resources(), l, n))
+
+            def job(s: Sensor = sensor, last_tick: float | None = last, n: float = now) -> StoredTick:
+                return tick_sensor(s, self.launcher, self.ticks, self._resources(), last_tick, n)
+
+            self._submit(sensor.name, job)
 
     # -------------------------------------------------------------- conditions
     def _condition_engine(self) -> tuple[World, ConditionEngine, ConditionStore] | None:
@@ -290,8 +295,8 @@ class AutomationDaemon:
             from rivers.automation.world import World
 
             graph = self.repo.graph
-            conditions = {name: condition_of(node) for name, node in graph.nodes.items()}
-            conditions = {name: cond for name, cond in conditions.items() if cond is not None}
+            found = {name: condition_of(node) for name, node in graph.nodes.items()}
+            conditions = {name: cond for name, cond in found.items() if cond is not None}
             if not conditions:
                 return None
             names = set(conditions)

@@ -63,7 +63,7 @@ def _child(call: Callable[[dict[str, Any]], Any], conn: Any) -> None:
 
 def _in_subprocess(call: Callable[[dict[str, Any]], Any], timeout: float | None, name: str) -> Any:
     methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    context = multiprocessing.get_context("fork") if "fork" in methods else multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_child, args=(call, sender), name=f"rivers-eval-{name}", daemon=True)
     process.start()

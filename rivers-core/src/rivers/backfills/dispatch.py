@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from typing import TypeVar
+from typing import Final, TypeVar
 
 __all__ = ["completions"]
 
@@ -43,7 +44,7 @@ def completions(
             item = next(pending, _END)
             if item is _END:
                 return
-            yield item, launch(item)  # type: ignore[arg-type]
+            yield item, launch(item)
         return
     running: dict[Future[Outcome], Item] = {}
     exhausted = False
@@ -51,9 +52,10 @@ def completions(
         while True:
             while not exhausted and len(running) < limit and keep_launching():
                 item = next(pending, _END)
-                exhausted = item is _END
-                if not exhausted:
-                    running[submit(item)] = item  # type: ignore[arg-type]
+                if item is _END:
+                    exhausted = True
+                else:
+                    running[submit(item)] = item
             if not running:
                 return
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -69,4 +71,10 @@ def completions(
                 settle(returned)
 
 
-_END = object()
+class _End(enum.Enum):
+    """The type of :data:`_END`, the end of the items (an enum member, so that ``is _END`` narrows)."""
+
+    END = enum.auto()
+
+
+_END: Final = _End.END

@@ -5,11 +5,12 @@ from __future__ import annotations
 import bisect
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any, Callable, Final
 
 from rivers.backfills.dispatch import completions
-from rivers.backfills.planning import BackfillPlan
+from rivers.backfills.planning import BackfillPlan, PlannedRun
 from rivers.backfills.state import BackfillRecord, cancel_requested, load_backfill, request_cancel, save_backfill
 from rivers.exceptions import ExecutionError
 
@@ -179,7 +180,8 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
         for (index, planned, _), outcome in returned:
             record_run(index, planned, outcome)
 
-    launches = ((index, planned, random_uuid4()) for index, planned in enumerate(plan.runs))
+    launches: Iterator[tuple[int, PlannedRun, str]] = ((index, planned, random_uuid4())
+                                                        for index, planned in enumerate(plan.runs))
     run_order: list[int] = []  # plan index of each partition run in record.run_ids: they stay in plan order
     handles = live.handles  # run id -> RunHandle of the submitted runs
     signals = state.launcher.handling_signals()  # Ctrl-C / SIGTERM: the runs going stop, the backfill is canceled

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -73,7 +73,7 @@ class BackfillRecord:
             canceled_partitions=self.count("canceled"),
             run_ids=list(self.run_ids),
             error=self.error,
-            tags=[tuple(tag) for tag in self.tags],
+            tags=cast("list[tuple[str, str]]", [tuple(tag) for tag in self.tags]),  # a copy; tags are pairs
             launched_by=LaunchedBy.from_stored(*self.launched_by),
             partition_statuses={from_stored_text(k): s for k, s in zip(self.partition_keys, self.statuses)},
             selection=None if self.selection is None else list(self.selection),

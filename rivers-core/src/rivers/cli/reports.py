@@ -115,10 +115,10 @@ class RunReport:
     @property
     def gap_s(self) -> float | None:
         """Seconds between the attempts of a resumed run (its wall time minus its running time), else None."""
-        duration = self.duration_s
-        if duration is None or self.monitor is None or not self.monitor.attempts:
+        duration, end_time = self.duration_s, self.record.end_time
+        if duration is None or end_time is None or self.monitor is None or not self.monitor.attempts:
             return None
-        return max(0.0, (self.record.end_time - self.record.start_time) / 1e9 - duration)
+        return max(0.0, (end_time - self.record.start_time) / 1e9 - duration)
 
     @property
     def status_text(self) -> str:

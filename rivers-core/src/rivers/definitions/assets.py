@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from rivers.definitions.asset_def import AssetDef, DepDef, check_deps, mapping_key_name
 from rivers.definitions.composition import InvokedNodeOutput, active_composition, compose
@@ -24,6 +25,7 @@ from rivers.definitions.signature import FunctionSignature, signature_of
 from rivers.exceptions import AssetDefinitionError
 
 if TYPE_CHECKING:
+    from rivers.definitions.composition import Composition
     from rivers.io_handlers.base import BaseIOHandler
 
 #: What :meth:`Asset.node_fields` returns: ``(name, metadata, tags, kinds, group, code_version,
@@ -52,6 +54,7 @@ class Asset(FunctionDefinition):
     """
 
     _kind = "single"
+    _pool: list[tuple[str, int]]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Asset:
         return object.__new__(SingleAsset if cls is Asset else cls)
@@ -136,7 +139,7 @@ class Asset(FunctionDefinition):
         self.compute = check_compute(compute, owner)
         self._description = description
         self.backfill_strategy = None
-        self._pool: list[tuple[str, int]] = []
+        self._pool = []
         self._fn: Callable[..., Any] | None = None
         self._signature: FunctionSignature | None = None
         self._is_async = False
@@ -266,7 +269,8 @@ class Asset(FunctionDefinition):
         fn = self._fn
         if fn is None:
             raise AssetDefinitionError(f"Asset '{self.name}' is not bound to a function")
-        return (self._name, self._metadata, self._tags, self._kinds, self.group,
+        name = self._explicit_name
+        return (fn.__name__ if name is None else name, self._metadata, self._tags, self._kinds, self.group,
                 self.code_version, self._partitions_def, self._pool, self._io_handler, fn, self._signature,
                 self.retry, self._hooks, self._is_async, self._deps)
 
@@ -414,7 +418,7 @@ class GraphAsset(Asset):
                  **options: Any) -> None:
         self._configure(**options)
         self._node_io_handler = check_io_handler(node_io_handler)
-        self.composition = None
+        self.composition: Composition | None = None
         self.final_node: str | None = None
         if wraps is not None:
             self._bind(wraps)
@@ -422,7 +426,8 @@ class GraphAsset(Asset):
     def _bind(self, fn: Callable[..., Any]) -> None:
         super()._bind(fn)
         name = self._name or fn.__name__
-        self.composition, self.final_node = compose(name, fn, self._signature.value_names)
+        signature = cast("FunctionSignature", self._signature)  # set by super()._bind
+        self.composition, self.final_node = compose(name, fn, signature.value_names)
 
     @property
     def node_io_handler(self) -> Any:

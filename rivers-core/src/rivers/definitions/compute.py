@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import re
 import weakref
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 from rivers.definitions.failures import FailureReason
 from rivers.exceptions import ConfigurationError
@@ -43,6 +44,10 @@ _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei"
 _DECIMAL_EXPONENTS = {"n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 
 
+@overload
+def _quantity(value: None, owner: str, parameter: str) -> None: ...
+@overload
+def _quantity(value: str | int, owner: str, parameter: str) -> str: ...
 def _quantity(value: Any, owner: str, parameter: str) -> str | None:
     """``value`` checked as a Kubernetes quantity (an int is accepted and written as text)."""
     if value is None:

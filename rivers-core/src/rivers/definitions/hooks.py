@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from rivers.exceptions import AssetDefinitionError
 
@@ -21,6 +22,10 @@ class Hook:
 
     hook_type = ""
     __slots__ = ("_name", "func")
+    _name: str | None
+    func: Callable[..., Any] | None
+    Success: ClassVar[type[Hook]]
+    Failure: ClassVar[type[Hook]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("cannot create 'Hook' instances: use Hook.success or Hook.failure")
@@ -91,5 +96,5 @@ class _Failure(Hook):
 
 _Success.__name__ = _Success.__qualname__ = "Success"
 _Failure.__name__ = _Failure.__qualname__ = "Failure"
-Hook.Success = _Success  # type: ignore[attr-defined]
-Hook.Failure = _Failure  # type: ignore[attr-defined]
+Hook.Success = _Success
+Hook.Failure = _Failure

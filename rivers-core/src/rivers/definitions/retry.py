@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from rivers.definitions.compute import ComputeEscalation
 from rivers.definitions.failures import TRANSIENT_FAILURES, FailureReason
@@ -45,12 +46,16 @@ class Backoff:
     """Wait between attempts: ``constant``, ``linear``, ``exponential`` or ``fixed``."""
 
     __slots__ = ("kind", "_base", "jitter", "max_delay")
+    kind: str
+    _base: Callable[[int], float]
+    jitter: float
+    max_delay: float | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("cannot create 'Backoff' instances: use Backoff.constant/linear/exponential/fixed")
 
     @classmethod
-    def _make(cls, kind: str, base: Any, jitter: float, max_delay: float | None) -> Backoff:
+    def _make(cls, kind: str, base: Callable[[int], float], jitter: float, max_delay: float | None) -> Backoff:
         backoff = object.__new__(cls)
         backoff.kind = kind
         backoff._base = base
@@ -149,7 +154,7 @@ class RetryPolicy:
             return reason in TRANSIENT_FAILURES
         return any(
             element is reason if isinstance(element, FailureReason) else isinstance(error, element)
-            for element in retry_on
+            for element in cast("list[Any]", retry_on)  # not None, ALL nor TRANSIENT: the checked list
         )
 
     def delay(self, failures: int) -> float:

@@ -10,10 +10,14 @@ from __future__ import annotations
 import inspect
 import sys
 import typing
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from rivers.context import AssetExecutionContext, TaskExecutionContext
 from rivers.definitions.self_dependency import SelfDependency
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 CONTEXT_CLASSES = (AssetExecutionContext, TaskExecutionContext)
 
@@ -266,7 +270,7 @@ def _decorating_frame_locals() -> dict[str, Any]:
 
     A module-level frame contributes nothing (its names are the globals).
     """
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if module != "rivers" and not module.startswith("rivers."):

@@ -256,9 +256,9 @@ class RunCoordinator:
         if self.observers.active:
             from rivers.plugins.events import StepFinished
 
-            error = describe_error(outcome.error) if outcome.error is not None else None
+            error_text = describe_error(outcome.error) if outcome.error is not None else None
             self.observers.step_finished(StepFinished(self.run_id, outcome.key, outcome.status, outcome.duration_s,
-                                                      error))
+                                                      error_text))
 
     def flush(self) -> None:
         """Block until every event recorded so far is in storage (and the steps going show in progress)."""
@@ -328,7 +328,7 @@ def _resume_facts(storage: Storage, run_id: str, completed: set[str]) -> tuple[i
 
 
 @functools.cache
-def _run_progress() -> Callable[[Storage, str, PartitionKey], RunPartitionProgress]:
+def _run_progress() -> Callable[[Storage, str, PartitionKey], RunPartitionProgress | None]:
     """:func:`rivers.execution.partition_progress.run_progress`, imported by the first partitioned run and kept
     (an import statement would cost about 0.5 us on every run)."""
     from rivers.execution.partition_progress import run_progress

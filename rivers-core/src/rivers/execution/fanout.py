@@ -14,7 +14,7 @@ resume); the collect step runs after them and stores the list of results.
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from rivers.definitions.results import DynamicOutput, StreamedResults
 from rivers.exceptions import ExecutionError
@@ -64,9 +64,10 @@ class Expansion:
 
 
 _SLOTS: dict[type, tuple[tuple[str, ...], Any]] = {}
+_T = TypeVar("_T")
 
 
-def _clone(obj: Any) -> Any:
+def _clone(obj: _T) -> _T:
     """A shallow copy of a ``__slots__`` object (several times cheaper than ``copy.copy``)."""
     cls = type(obj)
     known = _SLOTS.get(cls)

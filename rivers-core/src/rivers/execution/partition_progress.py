@@ -79,7 +79,7 @@ class RunPartitionProgress:
             if not self._pending:
                 return
             run_id = self._run_id
-            changes = []
+            changes: list[ProgressChange] = []
             for key, runtime in self._pending.items():
                 assets = self._assets_of(runtime)
                 if assets:
@@ -181,7 +181,7 @@ class RunPartitionProgress:
                 position = definition.index_of(value, dynamic_partitions=self._dynamic)
             except Exception:  # noqa: BLE001 - a key the definition cannot place has no status; never fail a run
                 position = None
-            ranges = () if position is None else ((position, position + 1),)
+            ranges: tuple[tuple[int, int], ...] = () if position is None else ((position, position + 1),)
         else:
             values = getattr(partition, "values", None)  # a single-dimension key: index its values directly
             ranges = self._key_positions(definition, values if type(values) is tuple else partition.members())

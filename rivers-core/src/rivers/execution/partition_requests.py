@@ -146,8 +146,8 @@ def load_partition(node: Node, partition_key: PartitionKeyLike, storage: Storage
                           dynamic_lookup(storage))
 
 
-def node_partition(node: str, definition: PartitionsDefinition, members: list[PartitionKey], dynamic: DynamicLookup, *,
-                   check: bool = True) -> PartitionContext:
+def node_partition(node: str, definition: PartitionsDefinition, members: list[PartitionKey],
+                   dynamic: DynamicLookup | None, *, check: bool = True) -> PartitionContext:
     """The PartitionContext of ``members`` for ``node``; with ``check``, each member must be valid."""
     if check:
         for member in members:

@@ -67,6 +67,6 @@ def input_partition(load: Any, runtime: Any, run: Any, partition: Any) -> Any:
     elif resolved.is_unpartitioned:
         result = None
     else:
-        result = PartitionContext(resolved.keys, upstream_def)
+        result = PartitionContext(resolved.keys, upstream_def)  # type: ignore[arg-type]  # a load always has keys
     cache[cache_key] = result
     return result

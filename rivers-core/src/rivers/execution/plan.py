@@ -195,7 +195,7 @@ def build_plan(
     for node_name in chosen:
         by_step.setdefault(nodes[node_name].step_key, set()).add(node_name)
     steps = []
-    planned_nodes = []
+    planned_nodes: list[str] = []
     for key in graph.step_order:
         picked = by_step.get(key)
         if picked is None:

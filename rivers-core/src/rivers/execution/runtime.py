@@ -122,10 +122,14 @@ class StepRuntime:
         self.inputs = tuple(loads)
         self.resource_args = tuple((param, resources[param]) for param in spec.resource_params) \
             if spec.resource_params else ()
-        has_self = signature is not None and signature.has_self and spec.kind not in (GRAPH, OBSERVE)
-        self.self_unannotated = has_self and not signature.self_is_dependency
-        self.self_type = signature.self_type if has_self else None
-        self.self_handler = write_handler(spec.outputs[0]) if has_self and spec.outputs else None
+        if signature is not None and signature.has_self and spec.kind not in (GRAPH, OBSERVE):
+            self.self_unannotated = not signature.self_is_dependency
+            self.self_type = signature.self_type
+            self.self_handler = write_handler(spec.outputs[0]) if spec.outputs else None
+        else:
+            self.self_unannotated = False
+            self.self_type = None
+            self.self_handler = None
         self.outputs = {name: OutputWrite(nodes[name], write_handler(name)) for name in spec.outputs}
         if spec.kind == GRAPH:
             self.node_names = tuple(n for n, node in nodes.items() if node.step_key == spec.key)

@@ -92,7 +92,7 @@ def runtime_state(runtime: Any) -> dict[str, Any]:
     for name, write in runtime.outputs.items():
         lite = OutputWrite.__new__(OutputWrite)
         lite.name = write.name
-        lite.node = NodeInfo(write.node)
+        lite.node = NodeInfo(write.node)  # type: ignore[assignment]  # a runner's writes get a stand-in node
         lite.handler = write.handler
         lite.metadata = write.metadata
         lite.code_version = write.code_version

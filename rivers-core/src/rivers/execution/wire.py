@@ -28,12 +28,16 @@ import os
 import pickle
 import sys
 import traceback
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rivers.exceptions import ExecutionError
 from rivers.execution.outcome import StepOutcome
 from rivers.execution.pickling import PROTOCOL, dumps
 from rivers.storage.records import StoredEvent, StoredLog
+
+if TYPE_CHECKING:
+    from rivers.definitions.retry import RetryPolicy
+    from rivers.partitions.keys import PartitionKey
 
 #: Version of the records below. Bump it whenever a record's fields change.
 WIRE_VERSION = 2
@@ -72,6 +76,15 @@ class RunHeader(_Record):
 
     __slots__ = ("run_id", "config", "retry_default", "partition", "cwd", "environ", "sys_path")
     NAME = "run_header"
+
+    # the fields, for type checkers only (no values: ``__slots__`` above makes them)
+    run_id: str
+    config: dict[str, Any]
+    retry_default: RetryPolicy | None
+    partition: PartitionKey | None
+    cwd: str
+    environ: dict[str, str]
+    sys_path: list[str]
 
     @classmethod
     def of(cls, state: Any) -> RunHeader:
@@ -117,6 +130,19 @@ class StepRequest(_Record):
                  "runtime_token", "runtime", "run_token", "run")
     NAME = "step_request"
 
+    # the fields, for type checkers only (no values: ``__slots__`` above makes them)
+    key: str
+    selected: frozenset[str] | None
+    attempt: int
+    announce: bool
+    event_prefix: str
+    data_versions: dict[str, str]
+    self_persisted: list[str]
+    runtime_token: int
+    runtime: bytes | None
+    run_token: int
+    run: bytes | None
+
 
 class StepReport(_Record):
     """What one attempt of a step produced.
@@ -130,6 +156,20 @@ class StepReport(_Record):
     __slots__ = ("key", "status", "events", "logs", "duration_s", "data_versions", "self_persisted", "error",
                  "failed_nodes", "errors", "reason", "pid")
     NAME = "step_outcome"
+
+    # the fields, for type checkers only (no values: ``__slots__`` above makes them)
+    key: str
+    status: str
+    events: list[StoredEvent]
+    logs: list[StoredLog]
+    duration_s: float
+    data_versions: dict[str, str]
+    self_persisted: list[str]
+    error: int | None
+    failed_nodes: dict[str, int]
+    errors: list[dict[str, Any]]
+    reason: str | None
+    pid: int
 
 
 def step_request(planned: Any, state: Any, attempt: int = 1, announce: bool = True, *, runtime_token: int = 0,

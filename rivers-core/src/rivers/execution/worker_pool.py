@@ -29,8 +29,12 @@ import sys
 import threading
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, cast
 
 from rivers.exceptions import ExecutionError
+
+if TYPE_CHECKING:
+    from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
 
 _STOP = b"stop"
 #: Idle workers kept for later runs beyond this many are stopped.
@@ -108,7 +112,8 @@ class Worker:
     __slots__ = ("process", "conn", "fd", "pid", "start_method", "known_runtimes", "run_token", "__weakref__")
 
     def __init__(self, start_method: str) -> None:
-        context = multiprocessing.get_context(start_method)
+        # a start method of this platform (see choose_start_method), so a context with Process
+        context = cast("ForkContext | ForkServerContext | SpawnContext", multiprocessing.get_context(start_method))
         parent_end, child_end = context.Pipe(duplex=True)
         close_in_child = parent_end if start_method == "fork" else None
         # the kernel's parent-death signal follows the creating *thread*: only tie workers to the main
@@ -125,7 +130,7 @@ class Worker:
         self.process = process
         self.conn: Connection = parent_end
         self.fd = parent_end.fileno()
-        self.pid = process.pid
+        self.pid: int = process.pid  # type: ignore[assignment]  # None only before start()
         self.start_method = start_method
         #: runtime tokens this worker has decoded and cached
         self.known_runtimes: set[int] = set()

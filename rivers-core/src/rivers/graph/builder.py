@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, cast
 
 from rivers.definitions.asset_def import DepDef
 from rivers.definitions.assets import Asset, ExternalAsset, GraphAsset, MultiAsset, SingleAsset
 from rivers.definitions.tasks import Task
 from rivers.exceptions import AssetDefinitionError, GraphValidationError
 from rivers.graph.model import ASSET, GRAPH, GRAPH_TASK, MAPPED, MULTI, OBSERVE, TASK, InputSpec, Node, StepSpec
+
+if TYPE_CHECKING:
+    from rivers.definitions.composition import Composition, Invocation, MappedInvocation
+    from rivers.graph.model import HandlerSpec
 
 
 _EMPTY: dict[str, Any] = {}
@@ -71,7 +75,7 @@ class GraphBuilder:
         self._declared[step.key] = inputs
         self._lineage[step.key] = lineage
 
-    def _asset_node(self, asset: Asset, name: str, step_key: str, kind: str, handlers: tuple[Any, ...],
+    def _asset_node(self, asset: Asset, name: str, step_key: str, kind: str, handlers: tuple[HandlerSpec, ...],
                     metadata: dict[str, str] | None) -> Node:
         return Node(
             name=name,
@@ -133,7 +137,7 @@ class GraphBuilder:
 
     def _add_graph(self, asset: GraphAsset) -> None:
         name = asset.name
-        composition = asset.composition
+        composition = _composition(asset)
         declared = {d.name: d for d in asset.deps if d.is_input}
         for node_name, invocation in composition.invocations.items():
             task = invocation.task
@@ -163,7 +167,7 @@ class GraphBuilder:
         self._add_step(step, [d for d in asset.deps if not d.is_input])
         self._graph_internals[name] = ((*composition.invocations, *composition.mapped), asset.final_node)
 
-    def _add_mapped(self, asset: GraphAsset, mapped: Any, declared: Iterable[DepDef]) -> None:
+    def _add_mapped(self, asset: GraphAsset, mapped: MappedInvocation, declared: Iterable[DepDef]) -> None:
         """The collect step of a mapped task: its spec is the instances' template (one element as input)."""
         task = mapped.task
         name = mapped.collect_node
@@ -196,8 +200,9 @@ class GraphBuilder:
         used: set[int] = set()
         for asset in assets:
             if isinstance(asset, GraphAsset):
-                calls = [*asset.composition.invocations.items(),
-                         *((m.collect_node, m) for m in asset.composition.mapped.values())]
+                composition = _composition(asset)
+                calls: list[tuple[str, Invocation | MappedInvocation]] = [
+                    *composition.invocations.items(), *((m.collect_node, m) for m in composition.mapped.values())]
                 for node_name, invocation in calls:
                     used.add(id(invocation.task))
                     if id(invocation.task) not in registered:
@@ -308,3 +313,8 @@ class GraphBuilder:
             "(no asset, task or resource has that name: add it to the repository, fix the parameter name, "
             "or give the parameter a default value)"
         )
+
+
+def _composition(asset: GraphAsset) -> Composition:
+    """The recorded body of ``asset`` (set when its function is bound, which ``add_asset`` checks)."""
+    return cast("Composition", asset.composition)

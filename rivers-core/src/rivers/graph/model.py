@@ -9,9 +9,23 @@ one node, except a multi-asset step which produces one node per output.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rivers.definitions.signature import FunctionSignature
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from rivers.definitions.assets import Asset
+    from rivers.definitions.hooks import Hook
+    from rivers.definitions.retry import RetryPolicy
+    from rivers.definitions.tasks import Task
+    from rivers.io_handlers.base import BaseIOHandler
+    from rivers.partitions.base import PartitionsDefinition
+    from rivers.partitions.mappings.base import PartitionMapping
+
+    #: An IO handler as a definition gives it: an instance, the name of a resource holding one, or None.
+    HandlerSpec: TypeAlias = "BaseIOHandler | str | None"
 
 # step kinds
 ASSET = "asset"
@@ -33,10 +47,10 @@ class InputSpec:
         self,
         param: str,
         upstream: str,
-        handler_override: Any = None,
+        handler_override: HandlerSpec = None,
         metadata_override: dict[str, str] | None = None,
-        partition_mapping: Any = None,
-        type_hint: Any = None,
+        partition_mapping: PartitionMapping | None = None,
+        type_hint: object = None,
     ) -> None:
         self.param = param
         self.upstream = upstream
@@ -71,15 +85,15 @@ class Node:
         self,
         name: str,
         step_key: str,
-        owner: Any,
+        owner: Asset | Task,
         kind: str,
-        handler_spec: tuple[Any, ...],
+        handler_spec: tuple[HandlerSpec, ...],
         metadata: dict[str, str] | None,
         tags: list[str] | None,
         kinds: Sequence[str],
         group: str | None,
         code_version: str | None,
-        partitions_def: Any,
+        partitions_def: PartitionsDefinition | None,
         pool: Sequence[tuple[str, int]],
         lineage: tuple[str, ...] = (),
     ) -> None:
@@ -97,6 +111,7 @@ class Node:
         self.kinds: tuple[str, ...] = tuple(kinds)
         self.group = group
         self.code_version = code_version
+        # a registered name (str) from the definition until resolve_partitions replaces it by the definition
         self.partitions_def = partitions_def
         self.pool: tuple[tuple[str, int], ...] = tuple(pool)
         self.lineage = lineage
@@ -137,12 +152,12 @@ class StepSpec:
         self,
         key: str,
         kind: str,
-        owner: Any,
+        owner: Asset | Task,
         fn: Callable[..., Any] | None,
         signature: FunctionSignature | None,
         outputs: tuple[str, ...],
-        retry: Any = None,
-        hooks: list[Any] | None = None,
+        retry: RetryPolicy | str | None = None,
+        hooks: list[Hook] | None = None,
         metadata: dict[str, str] | None = None,
         is_async: bool = False,
     ) -> None:

@@ -72,7 +72,9 @@ _MISSING = object()
 
 # Variants whose single ``value`` field is stored verbatim when the JSON type
 # matches exactly (fast path of deserialisation; anything else is validated).
-_FAST_SINGLE: dict[str, tuple[type[MetadataValue], type]] = {
+# Left to inference (the single-value variant classes ``single_of`` takes): the annotation would have to name
+# a private class of rivers.metadata.values.
+_FAST_SINGLE = {
     "Text": (_Text, str),
     "Url": (_Url, str),  # stored URLs are already canonical
     "Path": (_Path, str),

@@ -42,6 +42,7 @@ class MultiPartitions(PartitionsDefinition):
     def __init__(
         self, dimensions: Mapping[str, PartitionsDefinition] | Sequence[tuple[str, PartitionsDefinition]]
     ) -> None:
+        items: list[tuple[Any, ...]]  # checked by check(): (name, definition) pairs
         if isinstance(dimensions, Mapping):
             items = list(dimensions.items())
         elif isinstance(dimensions, Sequence) and not isinstance(dimensions, str):
@@ -51,7 +52,7 @@ class MultiPartitions(PartitionsDefinition):
                 "Multi partitions expect a dict of dimension name -> PartitionsDefinition, "
                 f"got {type(dimensions).__name__}"
             )
-        self._dimensions: tuple[tuple[str, PartitionsDefinition], ...] = tuple(items)  # type: ignore[arg-type]
+        self._dimensions: tuple[tuple[str, PartitionsDefinition], ...] = tuple(items)
 
     @classmethod
     def create(cls, dimensions: Mapping[str, PartitionsDefinition]) -> MultiPartitions:

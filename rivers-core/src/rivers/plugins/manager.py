@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import threading
 import types
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from rivers._record import Record
 from rivers.exceptions import ConfigurationError, PluginConflictError, PluginError, PluginNotFoundError
@@ -106,7 +106,7 @@ class RiversPluginManager:
         self._observers: Observers | None = None
         self._entry_points_loaded = False
         #: the installed plugins' summary from the scan cache (None: not read yet; False: none usable)
-        self._summary: PluginSummary | bool | None = None
+        self._summary: PluginSummary | Literal[False] | None = None
         self._builtin_tables: dict[str, _Table] = {}
         from rivers._version import __version__
 

@@ -91,10 +91,17 @@ class RunRequest(Record):
 _log = logging.getLogger("rivers.runs")
 
 
+if TYPE_CHECKING:
+    class _SubmittedRequest(RunRequest):
+        """A submitted run's request: :meth:`RunLauncher.submit` gives every one a ``run_id``."""
+
+        run_id: str
+
+
 class _Queued:
     __slots__ = ("request", "future", "recorded", "admitted")
 
-    def __init__(self, request: RunRequest, future: Future[RunResult]) -> None:
+    def __init__(self, request: _SubmittedRequest, future: Future[RunResult]) -> None:
         self.request = request
         self.future = future
         self.recorded = False  # stored as Queued: claimed from storage when admitted
@@ -223,10 +230,11 @@ class RunLauncher:
         if not request.resume or request.run_id is None:
             return request.launched_by, []
         previous = self.storage.get_run(request.run_id)
-        if previous is None:
-            return request.launched_by, []
-        if previous.status == "Started" and self.storage.reconcile_runs(run_ids=[request.run_id]):
+        if previous is not None and previous.status == "Started" and self.storage.reconcile_runs(
+                run_ids=[request.run_id]):
             previous = self.storage.get_run(request.run_id)  # its process died: now failed, "process died"
+        if previous is None:  # (also when it was deleted while being reconciled)
+            return request.launched_by, []
         if previous.status in ("Started", "Queued"):
             monitor = self.storage.get_run_monitor(request.run_id)
             owner = f" by pid {monitor.pid} on {monitor.host}" if monitor is not None and monitor.pid else ""
@@ -267,11 +275,12 @@ class RunLauncher:
         from rivers._ids import random_uuid4
         from rivers.runs.handle import RunHandle
 
-        if request.run_id is None:
-            request = request.evolve(run_id=random_uuid4())
         run_id = request.run_id
+        if run_id is None:
+            run_id = random_uuid4()
+            request = request.evolve(run_id=run_id)
         future: Future[RunResult] = Future()
-        item = _Queued(request, future)
+        item = _Queued(request, future)  # type: ignore[arg-type]  # a _SubmittedRequest: its run_id is set
         with self._mutex:
             self._queued.append(item)
             started = self._admit()

@@ -125,8 +125,8 @@ def admissible(config: RunQueueConfig | None, running: Iterable[Sequence[tuple[s
         if room <= 0:
             break
         tags = queued[index][1]
-        buckets = [(number, limit.counts(tags)) for number, limit in enumerate(limits)]
-        buckets = [(number, bucket) for number, bucket in buckets if bucket is not None]
+        counted = [(number, limit.counts(tags)) for number, limit in enumerate(limits)]
+        buckets = [(number, bucket) for number, bucket in counted if bucket is not None]
         if any(used.get(key, 0) >= limits[key[0]].limit for key in buckets):
             continue
         for key in buckets:

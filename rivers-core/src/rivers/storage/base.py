@@ -40,6 +40,8 @@ from rivers.storage.records import (
 )
 
 if TYPE_CHECKING:
+    from rivers.partitions.keys import PartitionKey
+    from rivers.storage.contract import BackendMethods
     from rivers.storage.control_records import StoredBackfill
     from rivers.storage.monitor import RunMonitor
     from rivers.storage.partition_progress import ProgressChange
@@ -83,7 +85,18 @@ _OUTCOME_TO_RUN_STATUS: Final = {"Success": "Success", "Failure": "Failure", "Ca
 _T = TypeVar("_T")
 
 
-class Storage(ReadApi, ControlApi, abc.ABC):
+if TYPE_CHECKING:
+    _BackendMethods = BackendMethods
+else:
+
+    class _BackendMethods:
+        """What type checkers see as ``BackendMethods``; at run time the defaults of
+        :func:`_install_unsupported_defaults` stand in for what a backend lacks."""
+
+        __slots__ = ()
+
+
+class Storage(ReadApi, ControlApi, _BackendMethods, abc.ABC):
     """Persists runs, events, step logs, asset records, dynamic partitions and a key-value area.
 
     Create one with :meth:`memory`, :meth:`embedded` or :meth:`connect`. All
@@ -440,11 +453,11 @@ class Storage(ReadApi, ControlApi, abc.ABC):
         records = self._reconciled(records)
         return records if status is None else [record for record in records if record.status == status]
 
-    def kv_set(self, key: str, value: bytes) -> None:
+    def kv_set(self, key: str, value: bytes | bytearray | memoryview) -> None:
         """Store raw bytes under ``key`` (``bytes``, ``bytearray`` or ``memoryview``; ``str`` is rejected)."""
         self._kv_put(*_kv_pair("kv_set", key, value))
 
-    def kv_set_many(self, items: Mapping[str, bytes]) -> None:
+    def kv_set_many(self, items: Mapping[str, bytes | bytearray | memoryview]) -> None:
         """Store several values at once, in one transaction where the backend offers it (all or none visible).
 
         ``items`` maps each key to its bytes, checked like :meth:`kv_set`.
@@ -507,7 +520,7 @@ class Storage(ReadApi, ControlApi, abc.ABC):
             return []
         return keys
 
-    def get_materialized_partitions(self, asset_key: str) -> list[str]:
+    def get_materialized_partitions(self, asset_key: str) -> list[PartitionKey]:
         """Return the partition keys of ``asset_key`` with at least one materialization."""
         return [partition_from_stored(key) for key in self._materialized_partitions(asset_key)]
 

@@ -448,6 +448,14 @@ class RunMonitorStore(Protocol):
         """
 
 
+if TYPE_CHECKING:
+
+    class BackendMethods(RunStore, EventLog, AssetStore, KeyValueStore, DynamicPartitionStore, PartitionStatusStore,
+                         PoolStore, BackfillStore, AutomationStore, LeaseStore, RunMonitorStore, Protocol):
+        """Every capability's methods: what type checkers see on :class:`rivers.Storage` (at run time
+        ``Storage`` gets a default raising :class:`StorageCapabilityError` for each one a backend lacks)."""
+
+
 #: The protocol of each capability.
 CAPABILITY_PROTOCOLS: Final[Mapping[Capability, type]] = {
     Capability.RUNS: RunStore,

@@ -26,6 +26,7 @@ capability gets.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
@@ -275,7 +276,7 @@ class HoldsLedger:
 def record_now(storage: ProgressStore, changes: Sequence[ProgressChange]) -> None:
     """Apply ``changes`` at once through ``_update_partition_status`` and ``_kv_update`` (one write per asset)."""
     for asset_key, group in by_asset(changes).items():
-        storage._update_partition_status(asset_key, lambda ranges, group=group: apply_changes(ranges, group))
+        storage._update_partition_status(asset_key, functools.partial(apply_changes, changes=group))
     if not any(change.status == IN_PROGRESS for change in changes) and not _may_hold(storage):
         return  # nothing held before (the common case of a backend without queue): no kv write
 
@@ -298,7 +299,7 @@ def settle_dead_run(storage: ProgressStore, run_id: str) -> None:
     if not holds:
         return
     for asset_key, held in holds.items():
-        storage._update_partition_status(asset_key, lambda ranges, held=held: fail_held(ranges, held))
+        storage._update_partition_status(asset_key, functools.partial(fail_held, held=held))
 
     def forget(value: bytes | None) -> bytes:
         current = decode_holds(value)

@@ -79,7 +79,7 @@ class PoolLimit:
 
     pool_key: str
     slot_limit: int
-    lease_duration_secs: int = int(DEFAULT_LEASE_SECONDS)
+    lease_duration_secs: int | float = int(DEFAULT_LEASE_SECONDS)
 
 
 @attrs.frozen
@@ -88,7 +88,7 @@ class PoolInfo:
 
     pool_key: str
     slot_limit: int
-    lease_duration_secs: int
+    lease_duration_secs: int | float
     claimed_count: int
     pending_count: int
 

@@ -238,7 +238,8 @@ class WriteBehind:
                 if not runs or self.closed or self._generation != _fork_generation or self._delay() <= 0:
                     return False, False
                 newest = runs[-1].run_id  # a run's records usually follow its own start
-                for record in (*events, *logs, *progress):
+                records: tuple[StoredEvent | StoredLog | ProgressChange, ...] = (*events, *logs, *progress)
+                for record in records:
                     if record.run_id != newest and not self._is_queued(record.run_id):
                         return False, False
             if self._error is not None:

@@ -75,11 +75,14 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import pytest
 
 import rivers as rs
+
+if TYPE_CHECKING:
+    from rivers.storage import RunRecord
 
 __all__ = ["ExecutorConformance", "KitError", "KitFiles", "kit_marks"]
 
@@ -413,7 +416,7 @@ class ExecutorConformance:
         assert failed["kit_boom"] == "KitError: kit_boom failed on purpose"
         assert failed["kit_after_boom"] == "ExecutionError: Skipped: upstream dependency failed"
         assert repo.load_node("kit_independent") == "independent"
-        assert repo.storage.get_run(result.run_id).status == "Failure"
+        assert cast("RunRecord", repo.storage.get_run(result.run_id)).status == "Failure"
         assert ("StepStart", "kit_after_boom") not in self.events(repo, result.run_id)
 
     def test_raise_on_error_reraises_the_original_exception_type(self, kit_dir: Path) -> None:
@@ -459,7 +462,7 @@ class ExecutorConformance:
         finally:
             thread.join()
         assert not result.success
-        assert repo.storage.get_run(run_id).status == "Canceled"
+        assert cast("RunRecord", repo.storage.get_run(run_id)).status == "Canceled"
         assert not list((kit_dir / "marks" / "attempts").glob("kit_after_gate.*"))
         assert ("StepStart", "kit_after_gate") not in self.events(repo, run_id)
 
@@ -512,7 +515,7 @@ class ExecutorConformance:
             events = storage.get_events_for_run(run_id)
             materialized = [e.asset_key for e in events if e.event_type == "Materialization"]
             assert sorted(materialized) == ["kit_after_gate", "kit_gate", "kit_left", "kit_source"]
-            assert storage.get_run(run_id).status == "Success"
+            assert cast("RunRecord", storage.get_run(run_id)).status == "Success"
         finally:
             storage.close()
 

@@ -96,8 +96,8 @@ import pickle
 import queue as queue_module
 import time
 import traceback
-from collections.abc import Iterable
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import pytest
 
@@ -105,6 +105,9 @@ import rivers as rs
 from rivers.context import InputContext, OutputContext
 from rivers.exceptions import BatchValueError
 from rivers.metadata import MetadataValue, serialize_metadata
+
+if TYPE_CHECKING:
+    from rivers.storage import StoredEvent
 
 __all__ = [
     "ConformanceRecord",
@@ -311,7 +314,7 @@ def _read_loop(handler: Any, shared: str, seconds: float, size: int) -> tuple[in
     return loads, problems
 
 
-_ROLES = {"write": _write_loop, "read": _read_loop}
+_ROLES: dict[str, Callable[..., Any]] = {"write": _write_loop, "read": _read_loop}
 
 
 def _process_main(role: str, index: int, handler: Any, args: tuple[Any, ...], barrier: Any, results: Any) -> None:
@@ -624,7 +627,7 @@ class IOHandlerConformance:
         assert result.success
         assert repo.load_node("total") == 6
         assert load_value(io_handler, "numbers") == [1, 2, 3]
-        event = repo.storage.get_latest_materialization("numbers")
+        event = cast("StoredEvent", repo.storage.get_latest_materialization("numbers"))
         missing = set(self.expected_metadata_keys) - {key for key, _ in event.metadata}
         assert not missing, f"materialization metadata lacks {sorted(missing)}"
 

@@ -444,7 +444,9 @@ class StorageConformance(RunMonitoringConformance):
 
     def test_kv_set_many_round_trip(self, storage: Storage) -> None:
         storage.kv_set("b", b"old")
-        storage.kv_set_many({"a": b"1", "b": bytearray(b"2"), "c ☃": memoryview(b"\x00"), "big": b"z" * 1_000_000})
+        buffers: dict[str, bytes | bytearray | memoryview] = {
+            "a": b"1", "b": bytearray(b"2"), "c ☃": memoryview(b"\x00"), "big": b"z" * 1_000_000}
+        storage.kv_set_many(buffers)
         assert [storage.kv_get(key) for key in ("a", "b", "c ☃")] == [b"1", b"2", b"\x00"]
         assert storage.kv_get("big") == b"z" * 1_000_000
         storage.kv_set_many({})
@@ -534,12 +536,12 @@ class StorageConformance(RunMonitoringConformance):
         events: list[StoredEvent] = []
         position = 0
         while True:
-            page = storage.get_events_after(position, limit=1000)
-            if not page.events:
+            event_page = storage.get_events_after(position, limit=1000)
+            if not event_page.events:
                 break
-            assert page.cursor > position
-            events += page.events
-            position = page.cursor
+            assert event_page.cursor > position
+            events += event_page.events
+            position = event_page.cursor
         assert len(events) == 3 * len(expected)
         assert len({event.id for event in events}) == len(events)
         for run_id in ("w0-r0", f"w{count - 1}-r{per - 1}"):

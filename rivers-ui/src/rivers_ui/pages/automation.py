@@ -15,6 +15,8 @@ from rivers_ui.context import UiError
 from rivers_ui.pages.common import posted, redirect
 
 if TYPE_CHECKING:
+    from rivers.automation.schedules import Schedule
+
     from rivers_ui.context import Ui
 
 __all__ = ["routes"]
@@ -56,7 +58,7 @@ def _set_running(ui: Ui, kind: str, name: str, running: bool) -> None:
     set_running(ui.storage, _find(ui, kind, name).name, running)
 
 
-def _next_ticks(schedule: Any) -> str:
+def _next_ticks(schedule: Schedule) -> str:
     from rivers.automation.cron_ticks import CronClock
 
     clock = CronClock(schedule.cron_schedule, schedule.timezone)
@@ -78,6 +80,7 @@ def _ticks(ui: Ui, name: str) -> str:
 
 
 def _automation_rows(ui: Ui, kind: str) -> str:
+    from rivers.automation.schedules import Schedule
     from rivers.automation.statuses import is_running
 
     items = ui.repository.schedules if kind == "schedules" else ui.repository.sensors
@@ -88,10 +91,13 @@ def _automation_rows(ui: Ui, kind: str) -> str:
         running = is_running(ui.storage, item)
         toggle = html.form(html.url("automation", kind, item.name, "running"), ui.csrf,
                            "Stop" if running else "Start", [("running", "0" if running else "1")], cls="toggle")
-        target = item.job_name or ", ".join(item.asset_selection or []) or "-"
-        when = (f"cron <code>{html.esc(item.cron_schedule)}</code> ({html.esc(item.timezone or 'UTC')})"
-                f"<div class=\"muted\">next: {_next_ticks(item)}</div>" if kind == "schedules"
-                else f"every {html.esc(item.minimum_interval or '30s')}")
+        if isinstance(item, Schedule):
+            target = item.job_name
+            when = (f"cron <code>{html.esc(item.cron_schedule)}</code> ({html.esc(item.timezone or 'UTC')})"
+                    f"<div class=\"muted\">next: {_next_ticks(item)}</div>")
+        else:
+            target = item.job_name or ", ".join(item.asset_selection or []) or "-"
+            when = f"every {html.esc(item.minimum_interval or '30s')}"
         parts.append(f'<div class="card automation" data-name="{html.esc(item.name)}">'
                      f'<h3>{html.esc(item.name)} {html.badge("Running" if running else "Stopped")} {toggle}</h3>'
                      f"<p>{when}; target: {html.esc(target)}</p>{_ticks(ui, item.name)}</div>")

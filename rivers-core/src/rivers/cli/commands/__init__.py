@@ -7,6 +7,8 @@ import rivers' engine inside their handlers, so building the parser is cheap.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rivers.cli.commands import (
     assets,
     backfill,
@@ -22,8 +24,12 @@ from rivers.cli.commands import (
 )
 from rivers.cli.commands import automations, daemon
 
+if TYPE_CHECKING:
+    from types import ModuleType
+
 __all__ = ["COMMANDS"]
 
 #: The command modules, in the order ``rivers --help`` lists them.
-COMMANDS = (materialize, backfill, backfills, resume, validate, assets, runs, run, pools, plugins, storage)
+COMMANDS: tuple[ModuleType, ...] = (
+    materialize, backfill, backfills, resume, validate, assets, runs, run, pools, plugins, storage)
 COMMANDS += (daemon, automations)

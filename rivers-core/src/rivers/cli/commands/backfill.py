@@ -25,6 +25,7 @@ from rivers.cli.table import format_table
 
 if TYPE_CHECKING:
     from rivers.backfills.state import BackfillRecord
+    from rivers.partitions.strategy import BackfillStrategy
     from rivers.repository import CodeRepository
     from rivers.storage import Storage
 
@@ -260,14 +261,15 @@ def _range(args: argparse.Namespace) -> Any:
     return PartitionKeyRange.single(args.from_key, args.to_key)
 
 
-def _strategy(text: str | None) -> Any:
+def _strategy(text: str | None) -> BackfillStrategy | None:
     if text is None:
         return None
     from rivers.partitions.strategy import BackfillStrategy
 
     if text in _STRATEGIES:
         return BackfillStrategy.single_run() if text == "single_run" else BackfillStrategy.multi_run()
-    multi, single = [], []
+    multi: list[str] = []
+    single: list[str] = []
     for part in text.split(","):
         dimension, separator, mode = part.partition("=")
         mode = mode.strip()

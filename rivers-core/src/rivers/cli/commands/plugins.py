@@ -11,6 +11,8 @@ from rivers.cli.errors import EXIT_FAILURE, EXIT_OK
 from rivers.cli.table import format_table
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rivers.plugins import BrokenPlugin, PluginInfo
 
 __all__ = ["add_parser", "handle"]
@@ -95,7 +97,7 @@ def _print_broken(context: CommandContext, broken: list[BrokenPlugin]) -> None:
         console.print()
         origin = " ".join(part for part in (plugin.distribution, plugin.version) if part) or "registered in code"
         console.print(f"{plugin.name}  ({origin})")
-        rows: list[list[object]] = [
+        rows: list[Sequence[object]] = [
             ["entry point:", plugin.name],
             ["failed at:", plugin.stage],
             ["error:", plugin.cause],

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rivers.cli.argtypes import int_at_least
 from rivers.cli.context import CommandContext
 from rivers.cli.errors import EXIT_OK, CliError
 from rivers.cli.formatting import format_timestamp
 from rivers.cli.table import format_table
+
+if TYPE_CHECKING:
+    from rivers.storage.pools import PoolInfo
 
 __all__ = ["add_parser"]
 
@@ -35,7 +38,7 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     setter.set_defaults(handler=_set)
 
 
-def _pool_dict(info: Any) -> dict[str, Any]:
+def _pool_dict(info: PoolInfo) -> dict[str, Any]:
     return {"pool": info.pool_key, "limit": info.slot_limit, "claimed": info.claimed_count,
             "pending": info.pending_count, "lease_duration_secs": info.lease_duration_secs}
 
@@ -69,8 +72,9 @@ def _info(args: argparse.Namespace, context: CommandContext) -> int:
                                 "lease_expires_at": h.lease_expires_at} for h in holders]
         context.console.print(json.dumps(document, indent=2))
         return EXIT_OK
-    rows = [["Pool:", info.pool_key], ["Slot limit:", info.slot_limit], ["Lease:", f"{info.lease_duration_secs}s"],
-            ["Claimed:", f"{info.claimed_count}/{info.slot_limit}"], ["Pending:", info.pending_count]]
+    rows: list[list[object]] = [
+        ["Pool:", info.pool_key], ["Slot limit:", info.slot_limit], ["Lease:", f"{info.lease_duration_secs}s"],
+        ["Claimed:", f"{info.claimed_count}/{info.slot_limit}"], ["Pending:", info.pending_count]]
     for line in format_table(None, rows):
         context.console.print(line)
     if holders:

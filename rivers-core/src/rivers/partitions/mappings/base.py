@@ -207,6 +207,7 @@ class Static(PartitionMapping):
 
     __slots__ = ("_mapping",)
     factory = "static_"
+    _mapping: dict[str, str]
 
     def __init__(self, mapping: Mapping[str, str]) -> None:
         if not isinstance(mapping, Mapping):
@@ -247,6 +248,7 @@ class TimeWindow(PartitionMapping):
 
     __slots__ = ("offset",)
     factory = "time_window"
+    offset: int
 
     def __init__(self, offset: int) -> None:
         if isinstance(offset, bool) or not isinstance(offset, int):
@@ -281,6 +283,7 @@ class Multi(PartitionMapping):
 
     __slots__ = ("_dims",)
     factory = "multi"
+    _dims: dict[str, tuple[str, PartitionMapping]]
 
     def __init__(self, dimension_mappings: Mapping[str, PartitionMapping | tuple[str, PartitionMapping]]) -> None:
         if not isinstance(dimension_mappings, Mapping):
@@ -348,6 +351,8 @@ class MultiToSingle(PartitionMapping):
 
     __slots__ = ("dimension_name", "partition_mapping")
     factory = "multi_to_single"
+    dimension_name: str
+    partition_mapping: PartitionMapping
 
     def __init__(self, dimension_name: str, partition_mapping: PartitionMapping | None = None) -> None:
         if not isinstance(dimension_name, str):
@@ -383,6 +388,7 @@ class SpecificPartitions(PartitionMapping):
 
     __slots__ = ("_keys",)
     factory = "specific_partitions"
+    _keys: tuple[str, ...]
 
     def __init__(self, partition_keys: Sequence[str]) -> None:
         keys = _str_list(partition_keys, "specific_partitions partition_keys")
@@ -407,7 +413,7 @@ class SpecificPartitions(PartitionMapping):
         return "[" + ", ".join(quoted(key) for key in self._keys) + "]"
 
 
-def _selector(value: Any) -> Any:
+def _selector(value: Any) -> PartitionKey | PartitionKeyRange:
     """A ForKeys selector: a PartitionKey or PartitionKeyRange (a str is a single key)."""
     if isinstance(value, (PartitionKey, PartitionKeyRange)):
         return value
@@ -425,6 +431,7 @@ class ForKeys(PartitionMapping):
 
     __slots__ = ("_selectors",)
     factory = "for_keys"
+    _selectors: tuple[PartitionKey | PartitionKeyRange, ...]
 
     def __init__(self, selectors: Sequence[PartitionKey | PartitionKeyRange | str]) -> None:
         if isinstance(selectors, (str, bytes)) or not isinstance(selectors, Sequence):
@@ -438,7 +445,7 @@ class ForKeys(PartitionMapping):
         self._set("_selectors", tuple(_selector(value) for value in selectors))
 
     @property
-    def selectors(self) -> list[Any]:
+    def selectors(self) -> list[PartitionKey | PartitionKeyRange]:
         """The downstream keys and ranges that load the upstream."""
         return list(self._selectors)
 

@@ -9,7 +9,8 @@ without a mapping is checked against this project's defaults
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from rivers.exceptions import ExecutionError, PartitionDefinitionError, PartitionValidationError
 from rivers.partitions.mappings.defaults import (
@@ -26,7 +27,11 @@ from rivers.partitions.keys import PartitionKey
 from rivers.partitions.mappings.base import PartitionMapping
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from rivers.partitions.base import PartitionsDefinition
+    from rivers.partitions.multi import MultiPartitions
+    from rivers.partitions.time.window import TimeWindowPartitions
 
 __all__ = [
     "check_partitioned",
@@ -84,6 +89,8 @@ def multi_side_is_downstream(mapping: Any, downstream: PartitionsDefinition, ups
             f"{downstream.describe()}, upstream has {upstream.describe()}"
         )
     side, multi = ("downstream", downstream) if down_multi else ("upstream", upstream)
+    if TYPE_CHECKING:  # its kind is "multi" (no cast: resolution calls this for every key)
+        assert isinstance(multi, MultiPartitions)
     dims = dimensions_of(multi)
     if mapping.dimension_name not in dims:
         raise MappingMismatch(
@@ -124,6 +131,7 @@ def _check_nothing(mapping: Any, downstream: PartitionsDefinition, upstream: Par
 
 def _check_time_window(mapping: Any, downstream: PartitionsDefinition, upstream: PartitionsDefinition) -> None:
     require_kind("TimeWindow", "time_window", downstream, upstream)
+    downstream, upstream = cast("TimeWindowPartitions", downstream), cast("TimeWindowPartitions", upstream)
     if downstream is upstream or downstream == upstream:
         return
     reason = identity_mismatch(downstream, upstream)
@@ -152,7 +160,7 @@ def _check_time_window(mapping: Any, downstream: PartitionsDefinition, upstream:
 _GRID_SAMPLE = 64
 
 
-def _off_grid(source: PartitionsDefinition, grid: PartitionsDefinition) -> tuple[Any, str] | None:
+def _off_grid(source: TimeWindowPartitions, grid: TimeWindowPartitions) -> tuple[datetime, str] | None:
     """The first of ``source``'s window starts (in the overlap, sampled) that opens no window of ``grid``."""
     start = max(source.start, grid.start)
     ends = [end for end in (source.end, grid.end) if end is not None]
@@ -162,7 +170,8 @@ def _off_grid(source: PartitionsDefinition, grid: PartitionsDefinition) -> tuple
     first = 0 if first is None else first
     grid_keys = grid.get_partition_keys()
     for key in keys[first:first + _GRID_SAMPLE]:
-        moment = source.window(key)[0]
+        # keys of the grid itself (and, below, the key at a tick_index position) always have a window
+        moment = cast("tuple[datetime, datetime]", source.window(key))[0]
         if end is not None and moment.replace(tzinfo=None) >= end:
             break
         if moment.replace(tzinfo=None) < start:
@@ -170,7 +179,7 @@ def _off_grid(source: PartitionsDefinition, grid: PartitionsDefinition) -> tuple
         position = grid.tick_index(moment)
         if position is None:
             continue  # outside the other grid's keys
-        if grid.window(grid_keys[position])[0] != moment:
+        if cast("tuple[datetime, datetime]", grid.window(grid_keys[position]))[0] != moment:
             return moment, str(key)
     return None
 
@@ -200,6 +209,7 @@ def _check_specific(mapping: Any, upstream: PartitionsDefinition) -> None:
 
 def _check_multi(mapping: Any, downstream: PartitionsDefinition, upstream: PartitionsDefinition) -> None:
     require_kind("Multi", "multi", downstream, upstream)
+    downstream, upstream = cast("MultiPartitions", downstream), cast("MultiPartitions", upstream)
     down_dims, up_dims = dimensions_of(downstream), dimensions_of(upstream)
     for up_name, (down_name, inner) in multi_plan(mapping, down_dims, up_dims).items():
         try:
@@ -253,9 +263,9 @@ def multi_plan(
 def _check_multi_to_single(mapping: Any, downstream: PartitionsDefinition, upstream: PartitionsDefinition) -> None:
     name = mapping.dimension_name
     if multi_side_is_downstream(mapping, downstream, upstream):
-        pair = (downstream.dimension(name), upstream)
+        pair = (cast("MultiPartitions", downstream).dimension(name), upstream)
     else:
-        pair = (downstream, upstream.dimension(name))
+        pair = (downstream, cast("MultiPartitions", upstream).dimension(name))
     try:
         check_partitioned(mapping.partition_mapping, *pair, nested=True)
     except MappingMismatch as error:
@@ -277,7 +287,8 @@ def subset_mismatch(downstream: PartitionsDefinition, upstream: PartitionsDefini
     if downstream.kind == "dynamic":
         return None  # membership is only known at run time
     if downstream.kind == "multi":
-        return dimensions_mismatch("Subset", downstream, upstream, subset_mismatch)
+        down, up = cast("MultiPartitions", downstream), cast("MultiPartitions", upstream)
+        return dimensions_mismatch("Subset", down, up, subset_mismatch)
     if downstream.kind == "time_window":
         reason = identity_mismatch(downstream, upstream)
         if reason is not None:
@@ -406,9 +417,11 @@ def validate_edge(
                 default_mapping(downstream_def, upstream_def)
             else:
                 check_partitioned(mapping, downstream_def, upstream_def)
-        elif isinstance(mapping, M.ForKeys):
+        # check_shape let ForKeys through only with a partitioned downstream, SpecificPartitions with a partitioned
+        # upstream: the None tests do not change the outcome, they tell the type checker
+        elif downstream_def is not None and isinstance(mapping, M.ForKeys):
             _check_for_keys(mapping, downstream_def)
-        elif isinstance(mapping, M.SpecificPartitions):
+        elif upstream_def is not None and isinstance(mapping, M.SpecificPartitions):
             _check_specific(mapping, upstream_def)
     except MappingMismatch as error:
         raise PartitionValidationError(f"asset '{downstream}' depends on '{upstream}': {error}") from None

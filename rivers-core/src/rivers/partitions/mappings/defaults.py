@@ -15,8 +15,9 @@ Results are cached per pair of definitions (definitions are immutable values).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from rivers.partitions.keys import PartitionKey
 from rivers.partitions.mappings.base import PartitionMapping
@@ -24,6 +25,9 @@ from rivers.partitions.time.zones import load_zone, wall_us
 
 if TYPE_CHECKING:
     from rivers.partitions.base import PartitionsDefinition
+    from rivers.partitions.dynamic import DynamicPartitions
+    from rivers.partitions.multi import MultiPartitions
+    from rivers.partitions.time.window import TimeWindowPartitions
 
 __all__ = [
     "MappingMismatch", "default_mapping", "dimensions_mismatch", "dimensions_of", "grid_text", "identity_mismatch",
@@ -51,12 +55,12 @@ def key_from_text(definition: PartitionsDefinition, text: str) -> PartitionKey:
     return PartitionKey.single(text)
 
 
-def dimensions_of(definition: PartitionsDefinition) -> dict[str, PartitionsDefinition]:
+def dimensions_of(definition: MultiPartitions) -> dict[str, PartitionsDefinition]:
     """The dimensions of a Multi definition by name (declaration order)."""
     return dict(definition.dimensions)
 
 
-def grid_text(definition: PartitionsDefinition) -> str:
+def grid_text(definition: TimeWindowPartitions) -> str:
     """``cron '0 0 * * *'`` / ``interval 3600s``: how messages name a time grid."""
     if definition.cron_schedule is not None:
         return f"cron '{definition.cron_schedule}'"
@@ -84,8 +88,8 @@ def kind_mismatch(mapping_name: str, downstream: PartitionsDefinition, upstream:
 
 def dimensions_mismatch(
     mapping_name: str,
-    downstream: PartitionsDefinition,
-    upstream: PartitionsDefinition,
+    downstream: MultiPartitions,
+    upstream: MultiPartitions,
     mismatch: Callable[[PartitionsDefinition, PartitionsDefinition], str | None],
 ) -> str | None:
     """Why two multi definitions do not fit ``mapping_name`` dimension by dimension (None when they do).
@@ -131,7 +135,7 @@ def _identity_keys(downstream: PartitionsDefinition, upstream: PartitionsDefinit
     return None
 
 
-def _identity_dynamic(downstream: PartitionsDefinition, upstream: PartitionsDefinition) -> str | None:
+def _identity_dynamic(downstream: DynamicPartitions, upstream: DynamicPartitions) -> str | None:
     if downstream.name != upstream.name:
         return (
             f"Identity mapping requires the same dynamic namespace: downstream '{downstream.name}', "
@@ -140,11 +144,11 @@ def _identity_dynamic(downstream: PartitionsDefinition, upstream: PartitionsDefi
     return None
 
 
-def _identity_multi(downstream: PartitionsDefinition, upstream: PartitionsDefinition) -> str | None:
+def _identity_multi(downstream: MultiPartitions, upstream: MultiPartitions) -> str | None:
     return dimensions_mismatch("Identity", downstream, upstream, identity_mismatch)
 
 
-def _identity_time(downstream: PartitionsDefinition, upstream: PartitionsDefinition) -> str | None:
+def _identity_time(downstream: TimeWindowPartitions, upstream: TimeWindowPartitions) -> str | None:
     same_schedule = (downstream.cron_schedule, downstream.interval_seconds) == (
         upstream.cron_schedule,
         upstream.interval_seconds,
@@ -155,7 +159,7 @@ def _identity_time(downstream: PartitionsDefinition, upstream: PartitionsDefinit
             f"({grid_text(upstream)}); use no mapping or PartitionMapping.time_window(0) to load the overlapping "
             "upstream windows"
         )
-    if upstream.interval_seconds is not None and not _same_phase(downstream, upstream):
+    if upstream.interval_seconds is not None and not _same_phase(downstream, upstream, upstream.interval_seconds):
         return (
             f"Identity mapping: downstream window start {downstream.start.isoformat()} is not on the upstream grid "
             f"({grid_text(upstream)} from {upstream.start.isoformat()})"
@@ -168,18 +172,19 @@ def _identity_time(downstream: PartitionsDefinition, upstream: PartitionsDefinit
     return None
 
 
-def _same_phase(downstream: PartitionsDefinition, upstream: PartitionsDefinition) -> bool:
+def _same_phase(downstream: TimeWindowPartitions, upstream: TimeWindowPartitions, interval_seconds: float) -> bool:
     """Interval grids: do both start on the same lattice of ``interval_seconds`` (wall clock)?"""
-    step = round(upstream.interval_seconds * 1_000_000)
+    step = round(interval_seconds * 1_000_000)
     return (_wall_start(downstream) - _wall_start(upstream)) % step == 0
 
 
-def _wall_start(definition: PartitionsDefinition) -> int:
+def _wall_start(definition: TimeWindowPartitions) -> int:
     """``start`` as wall-clock microseconds of the definition's zone."""
     zone = load_zone(definition.timezone) if definition.timezone is not None else None
     return wall_us(definition.start, zone)
 
 
+#: Per kind, the identity check of two definitions of that kind (whose variant the kind tells).
 _IDENTITY_CHECKS: dict[str, Callable[[Any, Any], str | None]] = {
     "dynamic": _identity_dynamic,
     "multi": _identity_multi,
@@ -217,16 +222,19 @@ def _default(downstream: PartitionsDefinition, upstream: PartitionsDefinition) -
     down_kind, up_kind = downstream.kind, upstream.kind
     if down_kind == up_kind == "time_window":
         return M.time_window(0)
+    # a "multi" kind is a MultiPartitions (the casts are for the type checker; this runs once per pair)
     if down_kind == up_kind == "multi":
-        return _default_multi(downstream, upstream, reason)
+        return _default_multi(cast("MultiPartitions", downstream), cast("MultiPartitions", upstream), reason)
     if down_kind == "multi":
-        return M.multi_to_single(*_matching_dimension(downstream, upstream, "downstream", lambda d: (d, upstream)))
+        multi = cast("MultiPartitions", downstream)
+        return M.multi_to_single(*_matching_dimension(multi, upstream, "downstream", lambda d: (d, upstream)))
     if up_kind == "multi":
-        return M.multi_to_single(*_matching_dimension(upstream, downstream, "upstream", lambda d: (downstream, d)))
+        multi = cast("MultiPartitions", upstream)
+        return M.multi_to_single(*_matching_dimension(multi, downstream, "upstream", lambda d: (downstream, d)))
     raise MappingMismatch(reason)
 
 
-def _default_multi(downstream: PartitionsDefinition, upstream: PartitionsDefinition, reason: str) -> PartitionMapping:
+def _default_multi(downstream: MultiPartitions, upstream: MultiPartitions, reason: str) -> PartitionMapping:
     down_dims, up_dims = dimensions_of(downstream), dimensions_of(upstream)
     if set(down_dims) != set(up_dims):
         raise MappingMismatch(reason)
@@ -240,7 +248,7 @@ def _default_multi(downstream: PartitionsDefinition, upstream: PartitionsDefinit
 
 
 def _matching_dimension(
-    multi: PartitionsDefinition,
+    multi: MultiPartitions,
     single: PartitionsDefinition,
     side: str,
     pair: Callable[[PartitionsDefinition], tuple[PartitionsDefinition, PartitionsDefinition]],

@@ -203,7 +203,8 @@ def _product(names: list[str], per_dim: list[list[str]]) -> list[PartitionKey]:
 
 def _values(keys: list[PartitionKey]) -> list[str]:
     """The values of single-valued keys of one dimension (members of multi-valued ones)."""
-    return [value for key in keys for value in key.key]
+    # the keys of a single-dimension definition are PartitionKey.Single (no check: this runs for every key)
+    return [value for key in keys for value in key.key]  # type: ignore[attr-defined]
 
 
 def _multi_to_single(tr: _Translator, mapping: Any, key: PartitionKey, down: Any, up: Any) -> list[PartitionKey]:

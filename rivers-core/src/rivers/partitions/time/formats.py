@@ -112,7 +112,8 @@ def _parser(fmt: str, parts: list[tuple[str, str]]) -> Callable[[str], datetime 
                 if match is None:
                     return None
                 try:
-                    return datetime(*map(int, match.groups()), *tail)
+                    # the fields are year, month, ... in order: never tzinfo (mypy cannot count a *map)
+                    return datetime(*map(int, match.groups()), *tail)  # type: ignore[arg-type]
                 except ValueError:
                     return None
 
@@ -126,7 +127,7 @@ def _parser(fmt: str, parts: list[tuple[str, str]]) -> Callable[[str], datetime 
                 fields = dict(_PARSE_DEFAULTS)
                 fields.update(zip(attrs, map(int, match.groups())))
                 try:
-                    return datetime(**fields)
+                    return datetime(**fields)  # type: ignore[arg-type]  # int fields only, never tzinfo
                 except ValueError:
                     return None
 
@@ -218,7 +219,7 @@ class TimeFormat:
         getter = operator.attrgetter(*names) if len(names) > 1 else (lambda m: (getattr(m, names[0]),))
         for moment in moments:
             if getter(moment) != expected:
-                return moment, self.format(moment), moment.replace(**defaults)
+                return moment, self.format(moment), moment.replace(**defaults)  # type: ignore[arg-type]  # int fields
         return None
 
     @staticmethod
@@ -295,6 +296,7 @@ class TimeFormat:
     def _render_cached(ticks: Iterable[int], segments: list[tuple[bool, Callable[[datetime], str]]]) -> Iterator[str]:
         """Any ascending ticks: each day's date parts and each time of day's time parts are rendered once."""
         times: dict[int, list[str | None]] = {}
+        day_texts: list[str | None]
         current_day, day_texts = None, [None] * len(segments)
         for tick in ticks:
             day, time = divmod(tick, DAY_US)
