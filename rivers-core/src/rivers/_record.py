@@ -24,11 +24,15 @@ more than an ordinary class here. Records off that path use ``attrs``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, TypeVar, cast
+
+if TYPE_CHECKING:
+    from typing import Self
 
 __all__ = ["FrozenRecordError", "Record", "factory"]
 
 _R = TypeVar("_R", bound="Record")
+_T = TypeVar("_T")
 
 
 class FrozenRecordError(AttributeError):
@@ -47,9 +51,13 @@ class _Factory:
         return f"factory({getattr(self.make, '__name__', self.make)!r})"
 
 
-def factory(make: Callable[[], Any]) -> Any:
-    """A field default built by calling ``make()`` for each instance (``factory(list)``)."""
-    return _Factory(make)
+def factory(make: Callable[[], _T]) -> _T:
+    """A field default built by calling ``make()`` for each instance (``factory(list)``).
+
+    Typed as returning what ``make`` returns, so that ``tags: list[str] = factory(list)`` type-checks; the
+    value is a marker that :class:`Record` reads when the class is created.
+    """
+    return cast("_T", _Factory(make))
 
 
 _MISSING = object()
@@ -162,7 +170,7 @@ class Record:
         record.__dict__.update(zip(cls._fields, values))
         return record
 
-    def evolve(self, **changes: Any) -> Any:
+    def evolve(self, **changes: Any) -> Self:
         """A copy with the fields in ``changes`` replaced."""
         return type(self)(**{**self.as_dict(), **changes})
 

@@ -140,7 +140,7 @@ class ProjectConfig(Record):
         directory: str | os.PathLike[str] | None = None,
         *,
         environ: Mapping[str, str] | None = None,
-        overrides: Mapping[str, Mapping[str, tuple[Any, str]]] | None = None,
+        overrides: Mapping[str, Mapping[str, tuple[object, str]]] | None = None,
     ) -> ProjectConfig:
         """Read the settings, looking for the files from ``directory`` (default: the working directory) upwards.
 
@@ -446,7 +446,7 @@ def _identifier(setting: Setting) -> str:
     return text
 
 
-def _typed(setting: Setting, expected: type) -> Any:
+def _typed(setting: Setting, expected: type[_T]) -> _T:
     """The value of a published-package setting, checked (and converted from an environment variable's text)."""
     value = setting.value
     if setting.rank == ENV_RANK and isinstance(value, str) and expected is not str:
@@ -465,7 +465,7 @@ def _typed(setting: Setting, expected: type) -> Any:
     return value
 
 
-def _from_text(text: str, expected: type, setting: Setting) -> Any:
+def _from_text(text: str, expected: type, setting: Setting) -> bool | int | str:
     if expected is bool:
         lowered = text.lower()
         if lowered in ("1", "true", "yes", "on"):
@@ -493,7 +493,7 @@ def _setting_value(setting: Setting) -> Any:
 # ---------------------------------------------------------------------------
 
 
-def _builtin_storage_class(scheme: str) -> Any:
+def _builtin_storage_class(scheme: str) -> type[Storage]:
     if scheme == "sqlite":
         from rivers.storage.sqlite import SqliteStorage
 
@@ -503,8 +503,8 @@ def _builtin_storage_class(scheme: str) -> Any:
     return MemoryStorage
 
 
-def _check_settings(target: Any, settings: Mapping[str, Any], location: str, origins: Mapping[str, str],
-                    section: str, *, skip: int = 0) -> None:
+def _check_settings(target: Callable[..., object], settings: Mapping[str, Any], location: str,
+                    origins: Mapping[str, str], section: str, *, skip: int = 0) -> None:
     """Refuse a setting ``target`` has no parameter for, or a value of a plainly wrong type.
 
     Targets taking ``**kwargs`` accept any key; annotations other than
@@ -543,7 +543,7 @@ def _check_settings(target: Any, settings: Mapping[str, Any], location: str, ori
 _SIMPLE = {"int", "float", "str", "bool", "None"}
 
 
-def _simple_types(annotation: Any) -> set[str]:
+def _simple_types(annotation: object) -> set[str]:
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
     if not isinstance(text, str) or not text:
         return set()
@@ -551,7 +551,7 @@ def _simple_types(annotation: Any) -> set[str]:
     return parts if parts <= _SIMPLE else set()
 
 
-def _matches(value: Any, expected: set[str]) -> bool:
+def _matches(value: object, expected: set[str]) -> bool:
     if value is None:
         return "None" in expected
     if isinstance(value, bool):

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import logging
 import types
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from rivers.exceptions import PartitionValidationError
 from rivers.metadata import MetadataValue, coerce_metadata
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from rivers.partitions.context import PartitionContext
+    from rivers.partitions.keys import PartitionKey
 
 
 class _Frozen:
@@ -25,7 +31,7 @@ class _Frozen:
 
     __slots__ = ()
 
-    def __setattr__(self, name: str, value: Any) -> None:
+    def __setattr__(self, name: str, value: object) -> None:
         if name.startswith("_"):
             object.__setattr__(self, name, value)
             return
@@ -49,7 +55,7 @@ class _MetadataCollector:
     _metadata: dict[str, MetadataValue] | None
     _data_version: str | None
 
-    def add_output_metadata(self, metadata: dict[str, Any]) -> None:
+    def add_output_metadata(self, metadata: Mapping[str, object]) -> None:
         """Add metadata to the output's event; values are coerced to MetadataValue."""
         coerced = coerce_metadata(metadata)
         if self._metadata is None:
@@ -84,6 +90,8 @@ class _PartitionAccess:
     """``partition_key`` / ``partition_time_window`` for contexts carrying a partition."""
 
     __slots__ = ()
+    #: the step's :class:`~rivers.partitions.PartitionContext`, None when it runs unpartitioned (``Any``, not
+    #: Optional: code that knows the step is partitioned reads ``partition.keys`` without a check)
     partition: Any
     _kind_noun = "asset"
 
@@ -114,7 +122,7 @@ class _PartitionAccess:
         return value
 
     @property
-    def partition_time_window(self) -> Any:
+    def partition_time_window(self) -> tuple[datetime, datetime] | None:
         """``(start, end)`` of a time-window partition, else ``None``."""
         return None if self.partition is None else self.partition.time_window()
 
@@ -148,7 +156,7 @@ class AssetExecutionContext(_Frozen, _MetadataCollector, _PartitionAccess):
     output_selection: list[str]
     config: Any
     run_id: str | None
-    _failed_partitions: list[tuple[Any, str]]
+    _failed_partitions: list[tuple[PartitionKey | str, str]]
 
     def __init__(
         self,
@@ -158,7 +166,7 @@ class AssetExecutionContext(_Frozen, _MetadataCollector, _PartitionAccess):
         group: str | None = None,
         code_version: str | None = None,
         asset_metadata: dict[str, str] | None = None,
-        partition: Any = None,
+        partition: PartitionContext | None = None,
         is_multi_asset: bool = False,
         output_selection: Sequence[str] | None = None,
         config: Any = None,
@@ -179,7 +187,7 @@ class AssetExecutionContext(_Frozen, _MetadataCollector, _PartitionAccess):
         _set(self, "_data_version", None)
         _set(self, "_failed_partitions", [])
 
-    def __class_getitem__(cls, item: Any) -> types.GenericAlias:
+    def __class_getitem__(cls, item: object) -> types.GenericAlias:
         return types.GenericAlias(cls, item)
 
     @property
@@ -187,7 +195,7 @@ class AssetExecutionContext(_Frozen, _MetadataCollector, _PartitionAccess):
         """Logger ``code-repo.assets.<asset_name>``; records are kept with the run."""
         return logging.getLogger(f"code-repo.assets.{self.asset_name}")
 
-    def mark_partition_failed(self, partition_key: Any, error: str) -> None:
+    def mark_partition_failed(self, partition_key: PartitionKey | str, error: str) -> None:
         """Record one key of a batched step as failed while the step returns normally."""
         from rivers.exceptions import ExecutionError
 
@@ -200,7 +208,7 @@ class AssetExecutionContext(_Frozen, _MetadataCollector, _PartitionAccess):
         self._failed_partitions.append((partition_key, error))
 
     @property
-    def failed_partitions(self) -> list[tuple[Any, str]]:
+    def failed_partitions(self) -> list[tuple[PartitionKey | str, str]]:
         """``(key, error)`` of every key marked with :meth:`mark_partition_failed` so far."""
         return self._failed_partitions
 
@@ -222,7 +230,7 @@ class TaskExecutionContext(_Frozen, _PartitionAccess):
         self,
         task_name: str,
         tags: list[str] | None = None,
-        partition: Any = None,
+        partition: PartitionContext | None = None,
         config: Any = None,
         run_id: str | None = None,
     ) -> None:
@@ -232,7 +240,7 @@ class TaskExecutionContext(_Frozen, _PartitionAccess):
         _set(self, "config", config)
         _set(self, "run_id", run_id)
 
-    def __class_getitem__(cls, item: Any) -> types.GenericAlias:
+    def __class_getitem__(cls, item: object) -> types.GenericAlias:
         return types.GenericAlias(cls, item)
 
     @property
@@ -250,16 +258,17 @@ class OutputContext(_Frozen, _MetadataCollector):
     __slots__ = ("asset_name", "asset_metadata", "partition", "type_hint", "run_id", "_metadata", "_data_version")
     asset_name: str
     asset_metadata: dict[str, str] | None
+    #: a PartitionContext or None, as on the execution contexts (``Any`` for the same reason)
     partition: Any
-    type_hint: Any
+    type_hint: object
     run_id: str | None
 
     def __init__(
         self,
         asset_name: str,
         asset_metadata: dict[str, str] | None = None,
-        partition: Any = None,
-        type_hint: Any = None,
+        partition: PartitionContext | None = None,
+        type_hint: object = None,
         run_id: str | None = None,
         metadata: dict[str, MetadataValue] | None = None,
     ) -> None:
@@ -283,16 +292,16 @@ class InputContext(_Frozen):
     asset_name: str
     downstream_asset: str
     asset_metadata: dict[str, str] | None
-    partition: Any
-    type_hint: Any
+    partition: PartitionContext | None
+    type_hint: object
 
     def __init__(
         self,
         asset_name: str,
         downstream_asset: str,
         asset_metadata: dict[str, str] | None = None,
-        partition: Any = None,
-        type_hint: Any = None,
+        partition: PartitionContext | None = None,
+        type_hint: object = None,
     ) -> None:
         _set(self, "asset_name", asset_name)
         _set(self, "downstream_asset", downstream_asset)
@@ -319,9 +328,9 @@ class HookContext(_Frozen):
     error: str | None
     metadata: dict[str, str] | None
     config: Any
-    partition_key: Any
+    partition_key: PartitionKey | None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError("cannot create 'HookContext' instances: the engine creates them for hooks")
 
     @classmethod
@@ -335,7 +344,7 @@ class HookContext(_Frozen):
         error: str | None = None,
         metadata: dict[str, str] | None = None,
         config: Any = None,
-        partition_key: Any = None,
+        partition_key: PartitionKey | None = None,
     ) -> HookContext:
         """The context the engine passes to a success or failure hook (``HookContext(...)`` itself raises)."""
         self = object.__new__(cls)
@@ -349,7 +358,7 @@ class HookContext(_Frozen):
         _set(self, "partition_key", partition_key)
         return self
 
-    def __class_getitem__(cls, item: Any) -> types.GenericAlias:
+    def __class_getitem__(cls, item: object) -> types.GenericAlias:
         return types.GenericAlias(cls, item)
 
     def __repr__(self) -> str:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import types
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Iterable
 
-
-def _definitions_in(module: types.ModuleType) -> list[Any]:
+if TYPE_CHECKING:
     from rivers.definitions.assets import Asset
 
-    found: list[Any] = []
+
+def _definitions_in(module: types.ModuleType) -> list[Asset]:
+    from rivers.definitions.assets import Asset
+
+    found: list[Asset] = []
     seen: set[int] = set()
     for value in vars(module).values():
         candidates = value if isinstance(value, (list, tuple)) else (value,)
@@ -22,17 +25,17 @@ def _definitions_in(module: types.ModuleType) -> list[Any]:
     return found
 
 
-def _is_bound(asset: Any) -> bool:
+def _is_bound(asset: Asset) -> bool:
     return asset.fn is not None or asset.is_external
 
 
-def load_assets_from_modules(modules: Iterable[types.ModuleType]) -> list[Any]:
+def load_assets_from_modules(modules: Iterable[types.ModuleType]) -> list[Asset]:
     """Every asset defined at module level (or in module-level lists) of ``modules``.
 
     An asset reachable from several modules (imported into another) is
     returned once.
     """
-    assets: list[Any] = []
+    assets: list[Asset] = []
     seen: set[int] = set()
     for module in modules:
         for asset in _definitions_in(module):
@@ -42,7 +45,7 @@ def load_assets_from_modules(modules: Iterable[types.ModuleType]) -> list[Any]:
     return assets
 
 
-def load_assets_from_package_module(package: types.ModuleType) -> list[Any]:
+def load_assets_from_package_module(package: types.ModuleType) -> list[Asset]:
     """Every asset of ``package`` and of all its submodules, imported recursively."""
     modules = [package]
     path = getattr(package, "__path__", None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, cast, overload
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, TypeVar, cast, overload
 
 from rivers.exceptions import NodeNotFoundError
 from rivers.jobs import MATERIALIZE_JOB, Job
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from rivers.runs.queue import RunQueueConfig
     from rivers.selection import SelectionLike
     from rivers.storage import Storage
+
+
+_Trigger = TypeVar("_Trigger")
 
 
 class CodeRepository:
@@ -236,7 +239,7 @@ class CodeRepository:
             raise NodeNotFoundError(f"Node '{name}' not found in repository")
         return state.write_handler(name)
 
-    def load_node(self, name: str, *, partition_key: PartitionKeyLike | None = None, type_hint: Any = None) -> Any:
+    def load_node(self, name: str, *, partition_key: PartitionKeyLike | None = None, type_hint: object = None) -> Any:
         """Load the stored value of node ``name`` through its handler."""
         from rivers.context import InputContext
 
@@ -452,7 +455,7 @@ class CodeRepository:
 _TRIGGER_ATTRIBUTES = {"schedules": ("name", "cron_schedule", "evaluation_fn"), "sensors": ("name", "evaluation_fn")}
 
 
-def _checked_triggers(items: Sequence[Any] | None, kind: str) -> list[Any]:
+def _checked_triggers(items: Sequence[_Trigger] | None, kind: str) -> list[_Trigger]:
     """``schedules=`` / ``sensors=`` as a list, refusing anything that is not a schedule / sensor."""
     from rivers.exceptions import ScheduleDefinitionError, SensorDefinitionError
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rivers._settings import Settings
 from rivers.exceptions import ConfigurationError
 from rivers.io_handlers.base import BaseIOHandler
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import TypeGuard
 
 
 class Resource(Settings):
@@ -24,7 +28,7 @@ class Resource(Settings):
         """Called when the repository shuts down."""
 
 
-def _is_pydantic_model(obj: Any) -> bool:
+def _is_pydantic_model(obj: object) -> bool:
     cls = obj if isinstance(obj, type) else type(obj)
     return any(base.__module__.startswith("pydantic") and base.__name__ == "BaseModel" for base in cls.__mro__)
 
@@ -38,7 +42,7 @@ def _is_dataclass(cls: type) -> bool:
     return hasattr(cls, "__dataclass_fields__")
 
 
-def is_config_class(cls: Any) -> bool:
+def is_config_class(cls: object) -> TypeGuard[type[Any]]:
     """Classes usable as typed config: pydantic models, dataclasses, attrs classes, Resources."""
     return isinstance(cls, type) and (
         _is_pydantic_model(cls) or _is_dataclass(cls) or _is_attrs_class(cls) or issubclass(cls, Settings)
@@ -51,7 +55,7 @@ RESOURCE_TYPE_MESSAGE = (
 )
 
 
-def check_resource(key: str, value: Any) -> None:
+def check_resource(key: str, value: object) -> None:
     """Reject resource values rivers cannot manage, naming the key."""
     if isinstance(value, (BaseIOHandler, Resource)) or _is_pydantic_model(value):
         return
@@ -61,7 +65,7 @@ def check_resource(key: str, value: Any) -> None:
     raise ConfigurationError(f"resources[{key!r}]: " + RESOURCE_TYPE_MESSAGE.format(kind=cls.__name__ if not isinstance(value, type) else f"class {value.__name__}"))
 
 
-def build_config(config_type: Any, overrides: dict[str, Any] | None, step_key: str) -> Any:
+def build_config(config_type: object, overrides: Mapping[str, object] | None, step_key: str) -> Any:
     """Instantiate a step's config class with the run's overrides for that step."""
     if not is_config_class(config_type):
         raise ConfigurationError(

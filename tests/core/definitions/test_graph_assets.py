@@ -287,6 +287,15 @@ def test_too_many_task_arguments_are_rejected():
             return step_b(a, a)
 
 
+def test_mapping_an_unbound_task_is_rejected_in_the_graph_body():
+    # it used to be recorded, and building the graph failed with an AttributeError on its missing signature
+    unbound = rs.Task(name="per_item")
+    with pytest.raises(TaskDefinitionError, match=r"Task 'per_item' is not bound to a function"):
+        @rs.Asset.from_graph
+        def g():
+            return step_a().map(unbound).collect()
+
+
 def test_same_task_twice_in_one_graph_depends_on_itself():
     with pytest.raises(GraphValidationError, match=r"Asset 'g/step_a': depends on itself"):
         @rs.Asset.from_graph

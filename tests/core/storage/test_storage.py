@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import inspect
 import sys
 import types
@@ -227,6 +228,21 @@ def test_latest_materialization_per_partition(storage: Storage) -> None:
     assert storage.get_latest_materialization("unknown") is None
     assert storage.get_materialized_partitions("daily") == [PartitionKey.single("p1"), PartitionKey.single("p2")]
     assert storage.count_materialized_partitions("daily") == 2
+
+
+def test_latest_materialization_takes_a_str_subclass_partition(storage: Storage) -> None:
+    # a StrEnum member is a str (PartitionKey values may be one): it was read as a PartitionKey (AttributeError)
+    class Day(enum.StrEnum):
+        FIRST = "2024-01-01"
+        PAIR = "a=b"
+
+    materialize(storage, "daily", partition="2024-01-01", data_version="v1", timestamp=1)
+    storage._append_events([StoredEvent("pair", "Materialization", "daily", "run-1",
+                                        PartitionKey.single("a=b"), timestamp=2)])
+    latest = storage.get_latest_materialization("daily", Day.FIRST)
+    assert latest is not None and latest.data_version == "v1"
+    pair = storage.get_latest_materialization("daily", Day.PAIR)  # "a=b" tried as a single key too
+    assert pair is not None and pair.id == "pair"
 
 
 def test_unpartitioned_materializations_are_not_partitions(storage: Storage) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Callable, Generic, TypeVar, overload
 
 from rivers.backfills.results import BackfillResult
 from rivers.backfills.runner import cancel_backfill
@@ -32,6 +32,7 @@ from rivers.exceptions import BackfillTimeoutError, BackfillUnattendedError
 
 if TYPE_CHECKING:
     from rivers.backfills.results import BackfillStatus
+    from rivers.partitions.keys import PartitionKey
     from rivers.storage import Storage
 
 __all__ = ["BackfillHandle", "Execute"]
@@ -107,7 +108,7 @@ class BackfillHandle:
         return self.requested.num_partitions
 
     @property
-    def partition_keys(self) -> list[Any]:
+    def partition_keys(self) -> list[PartitionKey]:
         """Every partition key of the backfill, in plan order."""
         return self.requested.partition_keys
 
@@ -129,8 +130,9 @@ class BackfillHandle:
     failed = _Live[int]("failed", "Partitions failed so far.")
     canceled = _Live[int]("canceled", "Partitions canceled so far.")
     run_ids = _Live[list[str]]("run_ids", "Ids of the runs created so far, in plan order.")
-    partition_statuses = _Live[dict[Any, str]]("partition_statuses", 'Every key\'s status now: ``"pending"``, ``"completed"``, '
-                               '``"failed"`` or ``"canceled"``.')
+    partition_statuses = _Live["dict[PartitionKey, str]"](
+        "partition_statuses",
+        'Every key\'s status now: ``"pending"``, ``"completed"``, ``"failed"`` or ``"canceled"``.')
     success = _Live[bool]("success", "Whether the backfill finished with every partition completed.")
 
     @property

@@ -8,11 +8,25 @@ combination of some dimensions with the others batched (``per_dimension``).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 import attrs
 
 from rivers.exceptions import ExecutionError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from rivers.execution.partition_requests import DynamicLookup
+    from rivers.execution.plan import ExecutionPlan
+    from rivers.graph import AssetGraph
+    from rivers.graph.model import Node
+    from rivers.partitions.base import PartitionsDefinition
+    from rivers.partitions.keys import MultiKey, PartitionKey, PartitionKeyLike, SingleKey
+    from rivers.partitions.ranges import PartitionKeyRange
+    from rivers.partitions.strategy import BackfillStrategy, PerDimensionStrategy
+    from rivers.repository_state import ResolvedRepository
+    from rivers.selection import SelectionLike
 
 __all__ = ["BackfillPlan", "PlannedRun", "plan_backfill", "strategy_to_dict", "strategy_from_dict"]
 
@@ -21,8 +35,8 @@ __all__ = ["BackfillPlan", "PlannedRun", "plan_backfill", "strategy_to_dict", "s
 class PlannedRun:
     """One run of a backfill: its run key and the member keys it covers."""
 
-    key: Any
-    members: list[Any]
+    key: PartitionKey
+    members: list[PartitionKey]
 
 
 @attrs.frozen
@@ -36,12 +50,12 @@ class BackfillPlan:
     """
 
     nodes: list[str] | None
-    keys: list[Any]
-    strategy: Any
+    keys: list[PartitionKey]
+    strategy: BackfillStrategy
     runs: list[PlannedRun]
-    execution: Any = None
-    before: Any = None
-    after: Any = None
+    execution: ExecutionPlan | None = None
+    before: ExecutionPlan | None = None
+    after: ExecutionPlan | None = None
 
     @property
     def run_count(self) -> int:
@@ -49,7 +63,9 @@ class BackfillPlan:
         return len(self.runs) + (self.before is not None) + (self.after is not None)
 
 
-def plan_backfill(state: Any, selection: Any, partition_keys: Any, partition_range: Any, strategy: Any) -> BackfillPlan:
+def plan_backfill(state: ResolvedRepository, selection: SelectionLike | None,
+                  partition_keys: Sequence[PartitionKeyLike] | None, partition_range: PartitionKeyRange | None,
+                  strategy: BackfillStrategy | None) -> BackfillPlan:
     """Resolve the selection, keys and strategy of a backfill request (nothing is stored)."""
     from rivers.execution.partition_requests import check_keys, dynamic_lookup
     from rivers.partitions.keys import as_partition_key
@@ -97,7 +113,8 @@ def plan_backfill(state: Any, selection: Any, partition_keys: Any, partition_ran
     )
 
 
-def _resolve_range(graph: Any, partitioned: list[str], partition_range: Any, dynamic: Any) -> list[Any]:
+def _resolve_range(graph: AssetGraph, partitioned: list[str], partition_range: PartitionKeyRange,
+                   dynamic: DynamicLookup) -> list[PartitionKey]:
     """The keys of ``partition_range``: resolved against the first partitioned asset, checked against the others.
 
     A definition orders its own keys (static: by position, time windows:
@@ -111,7 +128,7 @@ def _resolve_range(graph: Any, partitioned: list[str], partition_range: Any, dyn
 
     (first, first_def), *others = distinct_definitions(graph, partitioned)
 
-    def resolve(name: str, definition: Any) -> list[Any]:
+    def resolve(name: str, definition: PartitionsDefinition) -> list[PartitionKey]:
         try:
             return list(definition.resolve_range(partition_range, dynamic_partitions=dynamic))
         except (ExecutionError, PartitionDefinitionError) as error:
@@ -129,7 +146,7 @@ def _resolve_range(graph: Any, partitioned: list[str], partition_range: Any, dyn
     return keys
 
 
-def _stages_can_share_values(state: Any, stages: list[list[str]]) -> bool:
+def _stages_can_share_values(state: ResolvedRepository, stages: list[list[str]]) -> bool:
     """Whether every value one stage reads from another can be loaded outside the run that made it.
 
     Not so for the shared in-memory default handler: its values live only in
@@ -145,7 +162,7 @@ def _stages_can_share_values(state: Any, stages: list[list[str]]) -> bool:
     return True
 
 
-def _unpartitioned_stages(graph: Any, names: list[str], partitioned: list[str]) -> tuple[list[str], list[str]]:
+def _unpartitioned_stages(graph: AssetGraph, names: list[str], partitioned: list[str]) -> tuple[list[str], list[str]]:
     """The selected unpartitioned assets to run once before the partition runs, and once after them.
 
     After: those downstream of a selected partitioned asset; before: the
@@ -166,11 +183,11 @@ def _unpartitioned_stages(graph: Any, names: list[str], partitioned: list[str]) 
     return [name for name in unpartitioned if name not in later], after
 
 
-def _unique(keys: Any) -> list[Any]:
+def _unique(keys: Iterable[PartitionKey]) -> list[PartitionKey]:
     return list(dict.fromkeys(keys))
 
 
-def _choose_strategy(strategy: Any, nodes: list[Any]) -> Any:
+def _choose_strategy(strategy: BackfillStrategy | None, nodes: list[Node]) -> BackfillStrategy:
     """The explicit strategy, else the one every declaring asset agrees on, else multi_run."""
     from rivers.partitions.strategy import BackfillStrategy
 
@@ -187,7 +204,8 @@ def _choose_strategy(strategy: Any, nodes: list[Any]) -> Any:
     return BackfillStrategy.multi_run()
 
 
-def _group(strategy: Any, keys: list[Any], graph: Any, partitioned: list[str]) -> list[PlannedRun]:
+def _group(strategy: BackfillStrategy, keys: list[PartitionKey], graph: AssetGraph,
+           partitioned: list[str]) -> list[PlannedRun]:
     from rivers.partitions.keys import PartitionKey
     from rivers.partitions.strategy import BackfillStrategy
 
@@ -195,7 +213,7 @@ def _group(strategy: Any, keys: list[Any], graph: Any, partitioned: list[str]) -
         return [PlannedRun(batch_key(keys), keys)]
     if isinstance(strategy, BackfillStrategy.PerDimension):
         _check_dimensions(strategy, graph, partitioned)
-        groups: dict[tuple[Any, ...], list[Any]] = {}
+        groups: dict[tuple[str, ...], list[PartitionKey]] = {}
         for key in keys:
             if not isinstance(key, PartitionKey.Multi):
                 raise ExecutionError(f"BackfillStrategy.per_dimension requires multi-dimensional keys, got {key!r}")
@@ -204,17 +222,18 @@ def _group(strategy: Any, keys: list[Any], graph: Any, partitioned: list[str]) -
     return [PlannedRun(key, [key]) for key in keys]
 
 
-def batch_key(members: list[Any]) -> Any:
+def batch_key(members: list[PartitionKey]) -> PartitionKey:
     """The run key of a batched run: a multi-valued single key, a multi key, or a set of members."""
     from rivers.partitions.keys import PartitionKey
 
     if len(members) == 1:
         return members[0]
     if all(isinstance(m, PartitionKey.Single) for m in members):
-        return PartitionKey.single([v for m in members for v in m.key])
+        singles = cast("list[SingleKey]", members)  # every member is Single: checked just above
+        return PartitionKey.single([v for m in singles for v in m.key])
     if all(isinstance(m, PartitionKey.Multi) for m in members):
         dimensions: dict[str, list[str]] = {}
-        for member in members:
+        for member in cast("list[MultiKey]", members):  # every member is Multi: checked just above
             for dimension, values in member.keys.items():
                 known = dimensions.setdefault(dimension, [])
                 known.extend(v for v in values if v not in known)
@@ -226,7 +245,7 @@ def batch_key(members: list[Any]) -> Any:
     return PartitionKey.Set(members)
 
 
-def _check_dimensions(strategy: Any, graph: Any, partitioned: list[str]) -> None:
+def _check_dimensions(strategy: PerDimensionStrategy, graph: AssetGraph, partitioned: list[str]) -> None:
     from rivers.partitions.base import PartitionsDefinition
 
     for name in partitioned:
@@ -245,7 +264,7 @@ def _check_dimensions(strategy: Any, graph: Any, partitioned: list[str]) -> None
                 )
 
 
-def strategy_to_dict(strategy: Any) -> dict[str, Any]:
+def strategy_to_dict(strategy: BackfillStrategy) -> dict[str, Any]:
     """The stored form of a strategy."""
     from rivers.partitions.strategy import BackfillStrategy
 
@@ -257,7 +276,7 @@ def strategy_to_dict(strategy: Any) -> dict[str, Any]:
     return {"kind": "multi_run"}
 
 
-def strategy_from_dict(data: dict[str, Any]) -> Any:
+def strategy_from_dict(data: dict[str, Any]) -> BackfillStrategy:
     """Inverse of :func:`strategy_to_dict`."""
     from rivers.partitions.strategy import BackfillStrategy
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
+
+if TYPE_CHECKING:
+    from rivers.partitions.keys import PartitionKey
+    from rivers.storage.records import LaunchedBy
 
 __all__ = ["BackfillResult", "BackfillStatus", "BACKFILL_STATUSES", "PARTITION_STATUSES"]
 
@@ -36,8 +40,8 @@ class BackfillResult:
     canceled: int = 0
     run_ids: list[str] = attrs.Factory(list)
     is_dry_run: bool = False
-    partition_keys: list[Any] = attrs.Factory(list)
-    partition_statuses: dict[Any, str] = attrs.Factory(dict)
+    partition_keys: list[PartitionKey] = attrs.Factory(list)
+    partition_statuses: dict[PartitionKey, str] = attrs.Factory(dict)
     skipped_partitions: list[str] = attrs.Factory(list)
 
     @property
@@ -67,8 +71,8 @@ class BackfillStatus:
     run_ids: list[str]
     error: str | None
     tags: list[tuple[str, str]]
-    launched_by: Any
-    partition_statuses: dict[Any, str] = attrs.Factory(dict)
+    launched_by: LaunchedBy
+    partition_statuses: dict[PartitionKey, str] = attrs.Factory(dict)
     selection: list[str] | None = None
     strategy: str = "multi_run"
 

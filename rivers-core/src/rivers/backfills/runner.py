@@ -7,12 +7,22 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
-from typing import Any, Callable, Final
+from typing import TYPE_CHECKING, Any, Callable, Final, cast
 
 from rivers.backfills.dispatch import completions
 from rivers.backfills.planning import BackfillPlan, PlannedRun
 from rivers.backfills.state import BackfillRecord, cancel_requested, load_backfill, request_cancel, save_backfill
 from rivers.exceptions import ExecutionError
+
+if TYPE_CHECKING:
+    from rivers.execution.executors import Executor
+    from rivers.execution.plan import ExecutionPlan
+    from rivers.execution.result import RunResult
+    from rivers.partitions.keys import PartitionKey
+    from rivers.repository_state import ResolvedRepository
+    from rivers.runs.handle import RunHandle
+    from rivers.runs.launcher import RunLauncher, RunRequest
+    from rivers.storage import Storage
 
 __all__ = ["FAILURE_POLICIES", "run_backfill", "signal_cancel", "cancel_backfill", "check_failure_policy"]
 
@@ -27,7 +37,7 @@ class _Live:
 
     def __init__(self) -> None:
         self.flag = threading.Event()
-        self.handles: dict[str, Any] = {}  # run id -> RunHandle
+        self.handles: dict[str, RunHandle] = {}  # run id -> RunHandle
 
     def cancel(self) -> None:
         """Launch no more runs; the submitted runs still waiting in the run queue never start."""
@@ -59,7 +69,7 @@ def signal_cancel(backfill_id: str) -> bool:
     return True
 
 
-def cancel_backfill(storage: Any, backfill_id: str) -> bool:
+def cancel_backfill(storage: Storage, backfill_id: str) -> bool:
     """Signal a backfill running here (``True``), else store a cancel request for its process (``False``)."""
     record = load_backfill(storage, backfill_id)
     if record is None:
@@ -75,7 +85,7 @@ def cancel_backfill(storage: Any, backfill_id: str) -> bool:
     return False
 
 
-def _cancel_unfinished_runs(storage: Any, backfill_id: str) -> None:
+def _cancel_unfinished_runs(storage: Storage, backfill_id: str) -> None:
     """Cascade a storage-level cancel to the backfill's runs that have not finished yet."""
     for status in ("Queued", "NotStarted", "Started"):
         for run in storage.get_runs(limit=1000, status=status):
@@ -83,8 +93,9 @@ def _cancel_unfinished_runs(storage: Any, backfill_id: str) -> None:
                 storage.request_cancellation(run.run_id)
 
 
-def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, executor: Any, tags: list[Any],
-                 config: Any, progress: Callable[[BackfillRecord], None] | None = None,
+def run_backfill(state: ResolvedRepository, plan: BackfillPlan, record: BackfillRecord, *,
+                 executor: Executor | str | None, tags: list[tuple[str, str]],
+                 config: dict[str, Any] | None, progress: Callable[[BackfillRecord], None] | None = None,
                  queued: bool = False) -> BackfillRecord:
     """Run every planned run of ``record``, up to ``record.max_concurrency`` at a time; return the final record.
 
@@ -105,7 +116,7 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
 
     storage = state.storage
     position = {key: index for index, key in enumerate(record.partition_keys)}
-    execution_plan = plan.execution
+    execution_plan = cast("ExecutionPlan", plan.execution)  # plan_backfill always sets it
     launched_by = LaunchedBy.backfill(record.backfill_id)
     stop_on_failure = record.failure_policy == "stop_on_failure"
     live = _LIVE[record.backfill_id] = _Live()
@@ -130,16 +141,16 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
             last_save = now
         return not (cancel.is_set() or (stop_on_failure and failed_any))
 
-    def request(run_key: Any, run_id: str, stage: Any = None) -> Any:
+    def request(run_key: PartitionKey | None, run_id: str, stage: ExecutionPlan | None = None) -> RunRequest:
         return state.run_request(stage or execution_plan, executor=executor, partition_key=run_key, tags=tags,
                                  config=config, run_id=run_id, raise_on_error=False, resume=False, retry=None,
                                  partition_checked=True, launched_by=launched_by)
 
-    def launch(item: tuple[int, Any, str]) -> tuple[str | None, bool, set[str], str | None]:
+    def launch(item: tuple[int, PlannedRun, str]) -> tuple[str | None, bool, set[str], str | None]:
         _, planned, run_id = item
         return _run_one(state.launcher, request(planned.key, run_id))
 
-    def submit(item: tuple[int, Any, str]) -> Future[tuple[str | None, bool, set[str], str | None]]:
+    def submit(item: tuple[int, PlannedRun, str]) -> Future[tuple[str | None, bool, set[str], str | None]]:
         _, planned, run_id = item
         handle = state.launcher.submit(request(planned.key, run_id))
         handles[run_id] = handle
@@ -147,7 +158,7 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
         handle.future.add_done_callback(lambda done: outcome.set_result(_outcome_of(done)))
         return outcome
 
-    def run_stage(stage: Any) -> bool:
+    def run_stage(stage: ExecutionPlan) -> bool:
         """Run a once-only stage (no key); whether it succeeded."""
         stage_request = request(None, random_uuid4(), stage)
         if queued:
@@ -162,11 +173,11 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
             progress(record)
         return succeeded
 
-    def abort(running: list[tuple[int, Any, str]]) -> None:
+    def abort(running: list[tuple[int, PlannedRun, str]]) -> None:
         for _, _, run_id in running:  # stop them before their next step
             handles[run_id].cancel()
 
-    def record_run(index: int, planned: Any, outcome: tuple[str | None, bool, set[str], str | None]) -> bool:
+    def record_run(index: int, planned: PlannedRun, outcome: tuple[str | None, bool, set[str], str | None]) -> bool:
         """Record a partition run's id (in plan order) and its keys' statuses; whether a key failed."""
         run_id = outcome[0]
         if run_id is not None:
@@ -175,7 +186,8 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
             record.run_ids.insert(first_partition_run + at, run_id)
         return _record_outcome(storage, record, position, planned, outcome)
 
-    def settle(returned: list[tuple[tuple[int, Any, str], Any]]) -> None:
+    def settle(returned: list[tuple[tuple[int, PlannedRun, str], tuple[str | None, bool, set[str], str | None]]]
+               ) -> None:
         # runs still going at an interrupt: canceled if the cancel reached them, else what they did
         for (index, planned, _), outcome in returned:
             record_run(index, planned, outcome)
@@ -226,7 +238,7 @@ def run_backfill(state: Any, plan: BackfillPlan, record: BackfillRecord, *, exec
     return record
 
 
-def _record_outcome(storage: Any, record: BackfillRecord, position: dict[str, int], planned: Any,
+def _record_outcome(storage: Storage, record: BackfillRecord, position: dict[str, int], planned: PlannedRun,
                     outcome: tuple[str | None, bool, set[str], str | None]) -> bool:
     """Set the statuses of ``planned``'s keys (and the first error) from its run; whether a key failed."""
     run_id, succeeded, failed_keys, error = outcome
@@ -246,12 +258,12 @@ def _record_outcome(storage: Any, record: BackfillRecord, position: dict[str, in
     return failed
 
 
-def _was_canceled(storage: Any, run_id: str) -> bool:
+def _was_canceled(storage: Storage, run_id: str) -> bool:
     run = storage.get_run(run_id)
     return run is not None and run.status == "Canceled"
 
 
-def _run_one(launcher: Any, request: Any) -> tuple[str | None, bool, set[str], str | None]:
+def _run_one(launcher: RunLauncher, request: RunRequest) -> tuple[str | None, bool, set[str], str | None]:
     """``(run_id, success, keys marked failed, first error)`` of one run, started in this thread."""
     try:
         result = launcher.run(request)
@@ -260,7 +272,7 @@ def _run_one(launcher: Any, request: Any) -> tuple[str | None, bool, set[str], s
     return _outcome(result)
 
 
-def _outcome_of(future: Future[Any]) -> tuple[str | None, bool, set[str], str | None]:
+def _outcome_of(future: Future[RunResult]) -> tuple[str | None, bool, set[str], str | None]:
     """The outcome of a submitted run from its handle's future."""
     error = future.exception()
     if error is not None:
@@ -268,7 +280,7 @@ def _outcome_of(future: Future[Any]) -> tuple[str | None, bool, set[str], str | 
     return _outcome(future.result())
 
 
-def _outcome(result: Any) -> tuple[str | None, bool, set[str], str | None]:
+def _outcome(result: RunResult) -> tuple[str | None, bool, set[str], str | None]:
     failed_keys = {key.stored_text() for _, key, _ in result.failed_partitions}
     first_error = None
     if result.failed_assets:

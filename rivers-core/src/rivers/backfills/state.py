@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
 from rivers.backfills.results import BackfillStatus
+
+if TYPE_CHECKING:
+    from rivers.storage import Storage
 
 __all__ = ["BackfillRecord", "save_backfill", "load_backfill", "backfill_ids", "request_cancel",
            "cancel_requested", "claim_backfill", "TERMINAL_STATUSES"]
@@ -53,7 +56,7 @@ class BackfillRecord:
     created: int = attrs.Factory(time.time_ns)
     updated: int = attrs.Factory(time.time_ns)
     #: ``[host, pid, process start ns]`` of the process running it (while InProgress)
-    owner: list[Any] | None = None
+    owner: list[str | int | None] | None = None
 
     def count(self, status: str) -> int:
         """How many partitions have ``status``."""
@@ -81,7 +84,7 @@ class BackfillRecord:
         )
 
 
-def save_backfill(storage: Any, record: BackfillRecord, *, new: bool = False) -> None:
+def save_backfill(storage: Storage, record: BackfillRecord, *, new: bool = False) -> None:
     """Write ``record`` (``new``: a backfill being created; it is listed from now on)."""
     from rivers.storage.contract import Capability, require_capability
     from rivers.storage.control_records import StoredBackfill
@@ -93,7 +96,7 @@ def save_backfill(storage: Any, record: BackfillRecord, *, new: bool = False) ->
     storage.put_backfill(StoredBackfill(record.backfill_id, record.status, record.created, record.updated, data))
 
 
-def load_backfill(storage: Any, backfill_id: str) -> BackfillRecord | None:
+def load_backfill(storage: Storage, backfill_id: str) -> BackfillRecord | None:
     """The stored record of ``backfill_id``, or ``None``."""
     stored = storage.get_stored_backfill(backfill_id)
     if stored is None:
@@ -116,7 +119,7 @@ def _owner_alive(record: BackfillRecord) -> bool:
     return owner_alive(record.created, monitor, time.time_ns())
 
 
-def _mark_died(storage: Any, record: BackfillRecord) -> BackfillRecord:
+def _mark_died(storage: Storage, record: BackfillRecord) -> BackfillRecord:
     """A backfill whose process died: canceled (partitions not done too), saved, and returned.
 
     Its last progress save may lag behind: the partitions of its runs take
@@ -142,7 +145,7 @@ def _mark_died(storage: Any, record: BackfillRecord) -> BackfillRecord:
     return record
 
 
-def claim_backfill(storage: Any, backfill_id: str) -> BackfillRecord | None:
+def claim_backfill(storage: Storage, backfill_id: str) -> BackfillRecord | None:
     """Take the ``Requested`` backfill ``backfill_id`` for this process: its record, now ``InProgress``, or ``None``.
 
     The claim is one atomic :meth:`~rivers.Storage.kv_update` of the key
@@ -191,23 +194,23 @@ def _claim_alive(held: bytes) -> bool:
     return owner_alive(claim["at"], monitor, time.time_ns())
 
 
-def backfill_ids(storage: Any) -> list[str]:
+def backfill_ids(storage: Storage) -> list[str]:
     """Ids of every stored backfill, oldest first."""
     return [stored.backfill_id for stored in storage.get_stored_backfills(None, None)]
 
 
-def backfills_with_status(storage: Any, status: str) -> list[BackfillRecord]:
+def backfills_with_status(storage: Storage, status: str) -> list[BackfillRecord]:
     """The stored backfills whose status is ``status`` (e.g. ``"Requested"``), oldest first."""
     records = (load_backfill(storage, stored.backfill_id) for stored in storage.get_stored_backfills(status, None))
     return [record for record in records if record is not None]
 
 
-def request_cancel(storage: Any, backfill_id: str) -> None:
+def request_cancel(storage: Storage, backfill_id: str) -> None:
     """Ask the process running ``backfill_id`` to stop launching runs."""
     storage.request_backfill_cancel(backfill_id)
 
 
-def cancel_requested(storage: Any, backfill_id: str) -> bool:
+def cancel_requested(storage: Storage, backfill_id: str) -> bool:
     """Whether a cancel of ``backfill_id`` was requested (by any process)."""
     stored = storage.get_stored_backfill(backfill_id)
     return stored is not None and stored.cancel_requested

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rivers.definitions.options import (
     check_io_handler,
@@ -15,7 +15,15 @@ from rivers.definitions.options import (
 from rivers.exceptions import AssetDefinitionError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import TypeAlias
+
     from rivers.io_handlers.base import BaseIOHandler
+    from rivers.partitions.base import PartitionsDefinition
+    from rivers.partitions.mappings.base import PartitionMapping
+
+    #: ``partition_mapping={...}``: upstream (its name, or the ``AssetDef`` of a multi-asset output) -> mapping.
+    PartitionMappingTable: TypeAlias = "dict[str | AssetDef, PartitionMapping]"
 
 
 class DepDef:
@@ -28,8 +36,8 @@ class DepDef:
         name: str,
         *,
         is_input: bool,
-        partition_mapping: Any = None,
-        io_handler: Any = None,
+        partition_mapping: PartitionMapping | None = None,
+        io_handler: BaseIOHandler | str | None = None,
         metadata: dict[str, str] | None = None,
     ) -> None:
         if not isinstance(name, str):
@@ -82,10 +90,10 @@ class AssetDef:
         kinds: str | list[str] | None = None,
         group: str | None = None,
         code_version: str | None = None,
-        io_handler: Any = None,
+        io_handler: BaseIOHandler | str | None = None,
         metadata: dict[str, str] | None = None,
-        partitions_def: Any = None,
-        partition_mapping: dict[Any, Any] | None = None,
+        partitions_def: PartitionsDefinition | str | None = None,
+        partition_mapping: PartitionMappingTable | None = None,
         pool: str | list[str] | None = None,
         pool_slots: int | dict[str, int] | None = None,
         deps: list[DepDef] | None = None,
@@ -110,15 +118,15 @@ class AssetDef:
     @staticmethod
     def input(
         name: str,
-        partition_mapping: Any = None,
-        io_handler: Any = None,
+        partition_mapping: PartitionMapping | None = None,
+        io_handler: BaseIOHandler | str | None = None,
         metadata: dict[str, str] | None = None,
     ) -> DepDef:
         """A data dependency passed to the parameter ``name`` of the function."""
         return DepDef(name, is_input=True, partition_mapping=partition_mapping, io_handler=io_handler, metadata=metadata)
 
     @staticmethod
-    def dep(name: str, partition_mapping: Any = None) -> DepDef:
+    def dep(name: str, partition_mapping: PartitionMapping | None = None) -> DepDef:
         """An ordering/lineage edge: runs after ``name``, nothing is loaded."""
         return DepDef(name, is_input=False, partition_mapping=partition_mapping)
 
@@ -133,7 +141,7 @@ class AssetDef:
         return list(self._deps)
 
     @property
-    def io_handler(self) -> Any:
+    def io_handler(self) -> BaseIOHandler | None:
         """The output's handler instance (a string reference reads back as None)."""
         return None if isinstance(self._io_handler, str) else self._io_handler
 
@@ -142,7 +150,7 @@ class AssetDef:
         """The handler as given: an instance, the key of a resource holding one (a ``str``), or None."""
         return self._io_handler
 
-    def _key(self) -> tuple[Any, ...]:
+    def _key(self) -> tuple[object, ...]:
         return (
             self.name,
             tuple(self.tags or ()),
@@ -167,12 +175,12 @@ class AssetDef:
         return f"AssetDef({self.name!r})"
 
 
-def mapping_key_name(key: Any) -> Any:
+def mapping_key_name(key: str | AssetDef) -> str:
     """The upstream name a ``partition_mapping`` key stands for (a str or an ``AssetDef``)."""
     return key.name if isinstance(key, AssetDef) else key
 
 
-def check_deps(deps: Any, owner: str) -> list[DepDef]:
+def check_deps(deps: Iterable[DepDef] | None, owner: str) -> list[DepDef]:
     """``deps`` as a list (None: empty), each made with ``AssetDef.input``/``AssetDef.dep``; else names ``owner``."""
     checked = list(deps or [])
     for dep in checked:
@@ -184,7 +192,8 @@ def check_deps(deps: Any, owner: str) -> list[DepDef]:
     return checked
 
 
-def _merge_mappings(partition_mapping: Any, deps: list[DepDef], owner: str) -> dict[Any, Any] | None:
+def _merge_mappings(partition_mapping: PartitionMappingTable | None, deps: list[DepDef],
+                    owner: str) -> PartitionMappingTable | None:
     """``partition_mapping`` plus the mappings carried by ``deps``; a disagreement is an error."""
     if partition_mapping is not None and not isinstance(partition_mapping, dict):
         raise TypeError(f"{owner}: partition_mapping must be a dict of upstream name to PartitionMapping")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from rivers.definitions.asset_def import AssetDef, DepDef, check_deps, mapping_key_name
 from rivers.definitions.composition import InvokedNodeOutput, active_composition, compose
@@ -25,17 +25,38 @@ from rivers.definitions.signature import FunctionSignature, signature_of
 from rivers.exceptions import AssetDefinitionError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
     from rivers.definitions.composition import Composition
+    from rivers.definitions.hooks import Hook
+    from rivers.definitions.retry import RetryPolicy
     from rivers.io_handlers.base import BaseIOHandler
+    from rivers.partitions.base import PartitionsDefinition
+    from rivers.partitions.mappings.base import PartitionMapping
+    from rivers.partitions.strategy import BackfillStrategy
 
 #: What :meth:`Asset.node_fields` returns: ``(name, metadata, tags, kinds, group, code_version,
 #: partitions_def, pool, io_handler_spec, fn, signature, retry, hooks, is_async, deps)``, the values of
 #: the properties of those names (``pool`` as ``(pool, slots)`` pairs), without their copies.
 NodeFields = tuple[
-    str, dict[str, str] | None, list[str] | None, list[str], str | None, str | None, Any,
-    list[tuple[str, int]], Any, Callable[..., Any], FunctionSignature | None, Any, list[Any] | None, bool,
-    list[DepDef],
+    str, dict[str, str] | None, list[str] | None, list[str], str | None, str | None,
+    "PartitionsDefinition | str | None", list[tuple[str, int]], "BaseIOHandler | str | None", Callable[..., Any],
+    FunctionSignature | None, "RetryPolicy | str | None", "list[Hook] | None", bool, list[DepDef],
 ]
+
+
+class AutomationConditionLike(Protocol):
+    """What ``automation_condition=`` takes: an :class:`~rivers.AutomationCondition`.
+
+    The class lives in the application layer (:mod:`rivers.automation`); an
+    asset only keeps the condition for the automation engine to read.
+    """
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
 
 
 def _description_of(fn: Callable[..., Any] | None, description: str | None) -> str | None:
@@ -55,8 +76,9 @@ class Asset(FunctionDefinition):
 
     _kind = "single"
     _pool: list[tuple[str, int]]
+    backfill_strategy: BackfillStrategy | None
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Asset:
+    def __new__(cls, *args: object, **kwargs: object) -> Asset:
         return object.__new__(SingleAsset if cls is Asset else cls)
 
     def __init__(
@@ -68,16 +90,16 @@ class Asset(FunctionDefinition):
         kinds: str | list[str] | None = None,
         group: str | None = None,
         code_version: str | None = None,
-        io_handler: Any = None,
+        io_handler: BaseIOHandler | str | None = None,
         metadata: dict[str, str] | None = None,
-        partitions_def: Any = None,
+        partitions_def: PartitionsDefinition | str | None = None,
         deps: list[DepDef] | None = None,
-        hooks: list[Any] | None = None,
-        automation_condition: Any = None,
-        backfill_strategy: Any = None,
+        hooks: list[Hook] | None = None,
+        automation_condition: AutomationConditionLike | None = None,
+        backfill_strategy: BackfillStrategy | None = None,
         pool: str | list[str] | None = None,
         pool_slots: int | dict[str, int] | None = None,
-        retry: Any = None,
+        retry: RetryPolicy | str | None = None,
         compute: Compute | None = None,
         description: str | None = None,
     ) -> None:
@@ -107,17 +129,17 @@ class Asset(FunctionDefinition):
         self,
         *,
         name: str | None = None,
-        tags: Any = None,
-        kinds: Any = None,
+        tags: Sequence[str] | Mapping[str, str] | None = None,
+        kinds: str | Sequence[str] | None = None,
         group: str | None = None,
         code_version: str | None = None,
-        io_handler: Any = None,
-        metadata: Any = None,
-        partitions_def: Any = None,
-        deps: Any = None,
-        hooks: Any = None,
-        automation_condition: Any = None,
-        retry: Any = None,
+        io_handler: BaseIOHandler | str | None = None,
+        metadata: dict[str, str] | None = None,
+        partitions_def: PartitionsDefinition | str | None = None,
+        deps: Iterable[DepDef] | None = None,
+        hooks: Sequence[Hook] | None = None,
+        automation_condition: AutomationConditionLike | None = None,
+        retry: RetryPolicy | str | None = None,
         compute: Compute | None = None,
         description: str | None = None,
     ) -> None:
@@ -210,7 +232,7 @@ class Asset(FunctionDefinition):
         return _description_of(self._fn, self._description)
 
     @property
-    def partitions_def(self) -> Any:
+    def partitions_def(self) -> PartitionsDefinition | str | None:
         """The partitions definition, or the registered name given as a str."""
         return self._partitions_def
 
@@ -220,7 +242,7 @@ class Asset(FunctionDefinition):
         return list(self._deps)
 
     @property
-    def partition_mapping(self) -> dict[str, Any] | None:
+    def partition_mapping(self) -> dict[str, PartitionMapping] | None:
         """Per-dependency partition mappings, derived from ``deps``."""
         if not self._deps:  # the common case (dependencies from parameters): no dict built
             return None
@@ -228,7 +250,7 @@ class Asset(FunctionDefinition):
         return mapping or None
 
     @property
-    def hooks(self) -> list[Any] | None:
+    def hooks(self) -> list[Hook] | None:
         """Success/failure hooks."""
         return self._hooks
 
@@ -248,7 +270,7 @@ class Asset(FunctionDefinition):
         return None
 
     @property
-    def io_handler(self) -> Any:
+    def io_handler(self) -> BaseIOHandler | None:
         """The handler instance; a string resource reference reads back as None."""
         return None if isinstance(self._io_handler, str) else self._io_handler
 
@@ -306,13 +328,13 @@ class Asset(FunctionDefinition):
         kinds: str | list[str] | None = None,
         group: str | None = None,
         code_version: str | None = None,
-        io_handler: Any = None,
-        partitions_def: Any = None,
+        io_handler: BaseIOHandler | str | None = None,
+        partitions_def: PartitionsDefinition | str | None = None,
         deps: list[DepDef] | None = None,
-        hooks: list[Any] | None = None,
-        automation_condition: Any = None,
+        hooks: list[Hook] | None = None,
+        automation_condition: AutomationConditionLike | None = None,
         compute: Compute | None = None,
-        retry: Any = None,
+        retry: RetryPolicy | str | None = None,
         description: str | None = None,
     ) -> MultiAsset:
         """A function producing several assets (``output_defs``) in one step."""
@@ -328,14 +350,14 @@ class Asset(FunctionDefinition):
         kinds: str | list[str] | None = None,
         group: str | None = None,
         code_version: str | None = None,
-        io_handler: Any = None,
-        node_io_handler: Any = None,
+        io_handler: BaseIOHandler | str | None = None,
+        node_io_handler: BaseIOHandler | str | None = None,
         metadata: dict[str, str] | None = None,
-        partitions_def: Any = None,
+        partitions_def: PartitionsDefinition | str | None = None,
         deps: list[DepDef] | None = None,
-        hooks: list[Any] | None = None,
-        automation_condition: Any = None,
-        retry: Any = None,
+        hooks: list[Hook] | None = None,
+        automation_condition: AutomationConditionLike | None = None,
+        retry: RetryPolicy | str | None = None,
         description: str | None = None,
     ) -> GraphAsset:
         """An asset computed by a sub-graph of tasks (each task its own step)."""
@@ -347,13 +369,13 @@ class Asset(FunctionDefinition):
         cls,
         wraps: Callable[..., Any] | None = None,
         name: str | None = None,
-        io_handler: Any = None,
+        io_handler: BaseIOHandler | str | None = None,
         tags: list[str] | None = None,
         kinds: str | list[str] | None = None,
         group: str | None = None,
         metadata: dict[str, str] | None = None,
-        partitions_def: Any = None,
-        automation_condition: Any = None,
+        partitions_def: PartitionsDefinition | str | None = None,
+        automation_condition: AutomationConditionLike | None = None,
         description: str | None = None,
     ) -> ExternalAsset:
         """A source produced outside rivers, loaded downstream through ``io_handler``."""
@@ -401,7 +423,7 @@ class MultiAsset(Asset):
         return list(self._input_deps.values())
 
     @property
-    def partition_mapping(self) -> dict[str, Any] | None:
+    def partition_mapping(self) -> dict[str, PartitionMapping] | None:
         mapping = {n: d.partition_mapping for n, d in self._input_deps.items() if d.partition_mapping is not None}
         for d in self._deps:
             if not d.is_input and d.partition_mapping is not None:
@@ -414,7 +436,7 @@ class GraphAsset(Asset):
 
     _kind = "graph"
 
-    def __init__(self, wraps: Callable[..., Any] | None = None, *, node_io_handler: Any = None,
+    def __init__(self, wraps: Callable[..., Any] | None = None, *, node_io_handler: BaseIOHandler | str | None = None,
                  **options: Any) -> None:
         self._configure(**options)
         self._node_io_handler = check_io_handler(node_io_handler)
@@ -430,7 +452,7 @@ class GraphAsset(Asset):
         self.composition, self.final_node = compose(name, fn, signature.value_names)
 
     @property
-    def node_io_handler(self) -> Any:
+    def node_io_handler(self) -> BaseIOHandler | None:
         """Handler for the internal task nodes (a string reference reads back as None)."""
         return None if isinstance(self._node_io_handler, str) else self._node_io_handler
 
@@ -445,7 +467,8 @@ class ExternalAsset(Asset):
 
     _kind = "external"
 
-    def __init__(self, wraps: Callable[..., Any] | None = None, *, io_handler: Any = None, **options: Any) -> None:
+    def __init__(self, wraps: Callable[..., Any] | None = None, *, io_handler: BaseIOHandler | str | None = None,
+                 **options: Any) -> None:
         if io_handler is None:
             name = options.get("name") or getattr(wraps, "__name__", "?")
             raise AssetDefinitionError(

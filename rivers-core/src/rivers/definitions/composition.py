@@ -8,9 +8,12 @@ recorded here and return :class:`InvokedNodeOutput` placeholders.
 from __future__ import annotations
 
 import contextvars
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
-from rivers.exceptions import AssetDefinitionError, GraphValidationError
+from rivers.exceptions import AssetDefinitionError, GraphValidationError, TaskDefinitionError
+
+if TYPE_CHECKING:
+    from rivers.definitions.signature import FunctionSignature
 
 _ACTIVE: contextvars.ContextVar[Composition | None] = contextvars.ContextVar("rivers_composition", default=None)
 
@@ -19,6 +22,16 @@ class MappableNode:
     """What ``InvokedNodeOutput.map()`` accepts: the base of :class:`~rivers.definitions.tasks.Task`."""
 
     __slots__ = ()
+
+    if TYPE_CHECKING:  # what Task provides and a graph body reads (tasks imports this module: no name for it here)
+        @property
+        def name(self) -> str: ...
+
+        @property
+        def fn(self) -> Callable[..., Any] | None: ...
+
+        @property
+        def signature(self) -> FunctionSignature | None: ...
 
 
 class InvokedNodeOutput:
@@ -30,7 +43,7 @@ class InvokedNodeOutput:
         self.node_name = node_name
         self.output_name = output_name
 
-    def map(self, task: Any, *, max_concurrency: int | None = None) -> MappedOutput:
+    def map(self, task: object, *, max_concurrency: int | None = None) -> MappedOutput:
         """Run ``task`` once per element of this node's list (dynamic fan-out); collect the results later.
 
         The instances are the steps ``<graph>/<task>__<key>``, keyed by the
@@ -39,6 +52,8 @@ class InvokedNodeOutput:
         """
         if not isinstance(task, MappableNode):
             raise TypeError(f"map() takes a Task (decorate the function with @rs.Task), got {type(task).__name__}")
+        if task.fn is None:
+            raise TaskDefinitionError(f"Task {task.name!r} is not bound to a function")
         if max_concurrency is not None and (type(max_concurrency) is not int or max_concurrency < 1):
             raise ValueError(f"map(max_concurrency=...) must be a positive int or None, got {max_concurrency!r}")
         return MappedOutput(self.node_name, task, max_concurrency)
@@ -52,7 +67,7 @@ class MappedOutput:
 
     __slots__ = ("node_name", "output_name", "task", "max_concurrency")
 
-    def __init__(self, node_name: str, task: Any, max_concurrency: int | None) -> None:
+    def __init__(self, node_name: str, task: MappableNode, max_concurrency: int | None) -> None:
         self.node_name = node_name
         self.output_name = "result"
         self.task = task
@@ -83,6 +98,7 @@ class MappedInvocation:
 
     def __init__(self, task: Any, source: str, collect_node: str, max_concurrency: int | None,
                  stream: str | None) -> None:
+        #: the mapped :class:`~rivers.definitions.tasks.Task` (``Any``: this module cannot name the class)
         self.task = task
         self.source = source
         self.collect_node = collect_node
@@ -96,6 +112,7 @@ class Invocation:
     __slots__ = ("task", "node_name", "bindings")
 
     def __init__(self, task: Any, node_name: str, bindings: dict[str, str]) -> None:
+        #: the called :class:`~rivers.definitions.tasks.Task` (``Any``: this module cannot name the class)
         self.task = task
         self.node_name = node_name
         self.bindings = bindings  # parameter name -> node name feeding it
@@ -119,11 +136,11 @@ class Composition:
                                                      stream)
         return InvokedNodeOutput(collect_node)
 
-    def record_task(self, task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> InvokedNodeOutput:
+    def record_task(self, task: MappableNode, args: tuple[object, ...], kwargs: dict[str, object]) -> InvokedNodeOutput:
         node_name = f"{self.graph_name}/{task.name}"
         if f"{node_name}__collect" in self.mapped:
             self.duplicates.append(node_name)
-        params = task.signature.value_names
+        params = cast("FunctionSignature", task.signature).value_names  # a task is recorded once bound
         if len(args) > len(params):
             raise AssetDefinitionError(
                 f"Graph '{self.graph_name}': task '{task.name}' takes {len(params)} input(s) "
@@ -143,7 +160,7 @@ class Composition:
         return InvokedNodeOutput(node_name)
 
 
-def _node_of(value: Any, graph: str, task: str, param: str) -> str:
+def _node_of(value: object, graph: str, task: str, param: str) -> str:
     if isinstance(value, InvokedNodeOutput):
         return value.node_name
     if isinstance(value, MappedOutput):

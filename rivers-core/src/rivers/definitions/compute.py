@@ -26,7 +26,7 @@ import re
 import weakref
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Protocol, overload
 
 from rivers.definitions.failures import FailureReason
 from rivers.exceptions import ConfigurationError
@@ -48,7 +48,7 @@ _DECIMAL_EXPONENTS = {"n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12
 def _quantity(value: None, owner: str, parameter: str) -> None: ...
 @overload
 def _quantity(value: str | int, owner: str, parameter: str) -> str: ...
-def _quantity(value: Any, owner: str, parameter: str) -> str | None:
+def _quantity(value: object, owner: str, parameter: str) -> str | None:
     """``value`` checked as a Kubernetes quantity (an int is accepted and written as text)."""
     if value is None:
         return None
@@ -101,7 +101,7 @@ def _cpu_text(amount: Decimal) -> str:
     return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
 
 
-def _factor(value: Any, owner: str, parameter: str) -> float:
+def _factor(value: object, owner: str, parameter: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{owner} {parameter} must be a number, got {type(value).__name__}")
     if not value >= 1.0:  # also rejects NaN
@@ -177,7 +177,7 @@ class ComputeEscalation:
     __slots__ = ("_max_memory", "_factor", "_cpu_factor", "_max_cpu", "_on")
 
     def __init__(self, *, max_memory: str, factor: float = 2.0, cpu_factor: float | None = None,
-                 max_cpu: str | None = None, on: Sequence[Any] | None = None) -> None:
+                 max_cpu: str | None = None, on: Sequence[FailureReason] | None = None) -> None:
         owner = "ComputeEscalation"
         if max_memory is None:
             raise TypeError("ComputeEscalation max_memory is required, e.g. max_memory='64Gi'")
@@ -220,11 +220,11 @@ class ComputeEscalation:
         return self._max_cpu
 
     @property
-    def on(self) -> list[Any]:
+    def on(self) -> list[FailureReason]:
         """The failure reasons that escalate (and are retried)."""
         return list(self._on)
 
-    def _key(self) -> tuple[Any, ...]:
+    def _key(self) -> tuple[object, ...]:
         return (self._max_memory, self._factor, self._cpu_factor, self._max_cpu, self._on)
 
     def __eq__(self, other: object) -> bool:
@@ -244,7 +244,7 @@ class ComputeEscalation:
         return f"ComputeEscalation({', '.join(parts)})"
 
 
-def check_compute(compute: Any, owner: str) -> Compute | None:
+def check_compute(compute: object, owner: str) -> Compute | None:
     """``compute=`` of an asset: a :class:`Compute` or None."""
     if compute is None or isinstance(compute, Compute):
         return compute
@@ -253,7 +253,7 @@ def check_compute(compute: Any, owner: str) -> Compute | None:
 
 
 def escalate(compute: Compute | None, escalation: ComputeEscalation | None,
-             failure_reasons: Sequence[Any]) -> Compute | None:
+             failure_reasons: Sequence[FailureReason]) -> Compute | None:
     """``compute`` grown by ``escalation`` once per failure whose reason it escalates on.
 
     Memory and CPU a step did not request stay unrequested (there is
@@ -282,7 +282,22 @@ def escalate(compute: Compute | None, escalation: ComputeEscalation | None,
     return compute.replace(**changes)
 
 
-def compute_for_attempt(step: Any, failure_reasons: Sequence[Any] = (), retry_default: Any = None) -> Compute | None:
+class EscalatingPolicy(Protocol):
+    """What :func:`compute_for_attempt` reads of a retry policy (a :class:`~rivers.RetryPolicy`)."""
+
+    @property
+    def escalate(self) -> ComputeEscalation | None: ...
+
+
+class ComputePlan(Protocol):
+    """What :func:`warn_inert_compute` reads of a plan (an execution plan, hashable and weakly referenceable)."""
+
+    @property
+    def compute_steps(self) -> Sequence[str]: ...
+
+
+def compute_for_attempt(step: object, failure_reasons: Sequence[FailureReason] = (),
+                        retry_default: EscalatingPolicy | None = None) -> Compute | None:
     """The :class:`Compute` a step requests for its next attempt (None: no request).
 
     ``step`` is what an executor is handed for a step (a planned step, step
@@ -306,10 +321,10 @@ def compute_for_attempt(step: Any, failure_reasons: Sequence[Any] = (), retry_de
 
 
 #: plans already warned about (weak: a collected plan's id may be reused by a new plan)
-_warned: weakref.WeakSet[Any] = weakref.WeakSet()
+_warned: weakref.WeakSet[ComputePlan] = weakref.WeakSet()
 
 
-def warn_inert_compute(executor: Any, plan: Any) -> None:
+def warn_inert_compute(executor: object, plan: ComputePlan) -> None:
     """Warn once per plan when its steps request compute that ``executor`` does not place.
 
     ``plan.compute_steps``: the keys of the plan's steps that request compute.

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rivers.exceptions import AssetDefinitionError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeAlias
+
+    from rivers.context import HookContext
+
+    #: What a hook wraps: a function of the :class:`~rivers.HookContext` (its return value is ignored).
+    HookFunction: TypeAlias = "Callable[[HookContext], object]"
 
 
 class Hook:
@@ -23,15 +31,15 @@ class Hook:
     hook_type = ""
     __slots__ = ("_name", "func")
     _name: str | None
-    func: Callable[..., Any] | None
+    func: HookFunction | None
     Success: ClassVar[type[Hook]]
     Failure: ClassVar[type[Hook]]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError("cannot create 'Hook' instances: use Hook.success or Hook.failure")
 
     @classmethod
-    def _make(cls, func: Callable[..., Any] | None, name: str | None) -> Hook:
+    def _make(cls, func: HookFunction | None, name: str | None) -> Hook:
         hook = object.__new__(cls)
         hook._name = name
         hook.func = None
@@ -40,16 +48,16 @@ class Hook:
         return hook
 
     @staticmethod
-    def success(func: Callable[..., Any] | None = None, *, name: str | None = None) -> Hook:
+    def success(func: HookFunction | None = None, *, name: str | None = None) -> Hook:
         """A hook run after the step materialized (once per output of a multi-asset)."""
         return Hook.Success._make(func, name)
 
     @staticmethod
-    def failure(func: Callable[..., Any] | None = None, *, name: str | None = None) -> Hook:
+    def failure(func: HookFunction | None = None, *, name: str | None = None) -> Hook:
         """A hook run once after the step's final attempt failed."""
         return Hook.Failure._make(func, name)
 
-    def _bind(self, func: Callable[..., Any]) -> None:
+    def _bind(self, func: HookFunction) -> None:
         label = getattr(func, "__name__")  # non-callables fail here, like upstream
         if not callable(func):
             raise AssetDefinitionError(f"Hook '{label}' must wrap a callable")
@@ -64,7 +72,7 @@ class Hook:
             )
         self.func = func
 
-    def __call__(self, func: Callable[..., Any]) -> Hook:
+    def __call__(self, func: HookFunction) -> Hook:
         """Bind ``func`` to a hook created with only a name."""
         if self.func is not None:
             raise AssetDefinitionError(

@@ -9,6 +9,8 @@ from rivers.io_handlers.base import BaseIOHandler
 from rivers.partitions.base import PartitionsDefinition
 
 if TYPE_CHECKING:
+    from rivers.definitions.hooks import Hook
+    from rivers.definitions.retry import RetryPolicy
     from rivers.definitions.signature import FunctionSignature
 
 HANDLER_TYPE_MESSAGE = "io_handler must be a BaseIOHandler subclass instance or a string resource reference"
@@ -23,7 +25,7 @@ def normalize_kinds(kinds: str | Sequence[str] | None) -> list[str]:
     return list(kinds)
 
 
-def check_metadata(metadata: dict[str, Any] | None, owner: str) -> dict[str, str] | None:
+def check_metadata(metadata: dict[str, str] | None, owner: str) -> dict[str, str] | None:
     """Static metadata: a dict of str to str."""
     if metadata is None:
         return None
@@ -39,7 +41,7 @@ def check_metadata(metadata: dict[str, Any] | None, owner: str) -> dict[str, str
     return dict(metadata)
 
 
-def check_io_handler(handler: Any) -> BaseIOHandler | str | None:
+def check_io_handler(handler: object) -> BaseIOHandler | str | None:
     """An IO handler instance, the name of a resource holding one, or None."""
     if handler is None or isinstance(handler, (BaseIOHandler, str)):
         return handler
@@ -51,7 +53,7 @@ def check_io_handler(handler: Any) -> BaseIOHandler | str | None:
     raise AssetDefinitionError(HANDLER_TYPE_MESSAGE + hint)
 
 
-def check_partitions_def(partitions_def: Any) -> Any:
+def check_partitions_def(partitions_def: object) -> PartitionsDefinition | str | None:
     """A PartitionsDefinition, the name of a registered one, or None."""
     if partitions_def is None or isinstance(partitions_def, (PartitionsDefinition, str)):
         return partitions_def
@@ -61,7 +63,7 @@ def check_partitions_def(partitions_def: Any) -> Any:
     )
 
 
-def check_retry(retry: Any) -> Any:
+def check_retry(retry: object) -> RetryPolicy | str | None:
     """A RetryPolicy, the name of a registered one, or None."""
     from rivers.definitions.retry import RetryPolicy
 
@@ -70,7 +72,7 @@ def check_retry(retry: Any) -> Any:
     raise ValueError("retry must be a RetryPolicy or a str naming a registered policy")
 
 
-def check_hooks(hooks: Sequence[Any] | None, owner: str) -> list[Any] | None:
+def check_hooks(hooks: Sequence[Hook] | None, owner: str) -> list[Hook] | None:
     """Hooks must be Hook objects bound to a function."""
     from rivers.definitions.hooks import Hook
 

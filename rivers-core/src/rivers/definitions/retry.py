@@ -5,11 +5,17 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, cast
 
 from rivers.definitions.compute import ComputeEscalation
 from rivers.definitions.failures import TRANSIENT_FAILURES, FailureReason
 from rivers.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    #: One entry of ``retry_on=[...]``: an exception type (subclasses match too) or a failure reason.
+    RetryOnEntry: TypeAlias = "type[BaseException] | FailureReason"
 
 
 class RetryOn:
@@ -51,7 +57,7 @@ class Backoff:
     jitter: float
     max_delay: float | None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError("cannot create 'Backoff' instances: use Backoff.constant/linear/exponential/fixed")
 
     @classmethod
@@ -111,7 +117,7 @@ class RetryPolicy:
         max_retries: int = 1,
         *,
         backoff: Backoff | None = None,
-        retry_on: RetryOn | Sequence[Any] | None = None,
+        retry_on: RetryOn | Sequence[RetryOnEntry] | None = None,
         escalate: ComputeEscalation | None = None,
     ) -> None:
         if not isinstance(max_retries, int) or isinstance(max_retries, bool):
@@ -154,7 +160,7 @@ class RetryPolicy:
             return reason in TRANSIENT_FAILURES
         return any(
             element is reason if isinstance(element, FailureReason) else isinstance(error, element)
-            for element in cast("list[Any]", retry_on)  # not None, ALL nor TRANSIENT: the checked list
+            for element in cast("list[RetryOnEntry]", retry_on)  # not None, ALL nor TRANSIENT: the checked list
         )
 
     def delay(self, failures: int) -> float:

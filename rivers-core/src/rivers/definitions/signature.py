@@ -18,6 +18,10 @@ from rivers.definitions.self_dependency import SelfDependency
 
 if TYPE_CHECKING:
     from types import FrameType
+    from typing import TypeAlias
+
+    #: The context class a step's first parameter asks for.
+    ContextClass: TypeAlias = "type[AssetExecutionContext | TaskExecutionContext]"
 
 CONTEXT_CLASSES = (AssetExecutionContext, TaskExecutionContext)
 
@@ -66,11 +70,11 @@ class FunctionSignature:
         self.annotated_names = annotated_names
         self.return_annotation = return_annotation
         self.context_name: str | None = None
-        self.context_class: type | None = None
+        self.context_class: ContextClass | None = None
         self.context_by_name_only = False
-        self._config_type: Any = None
+        self._config_type: object = None
         self.misplaced_context: str | None = None
-        self.self_type: Any = None
+        self.self_type: object = None
         self.has_self = False
         values = []
         for position, name in enumerate(names):
@@ -112,7 +116,7 @@ class FunctionSignature:
         namespace.done_decorating()
 
     @property
-    def config_type(self) -> Any:
+    def config_type(self) -> object:
         """Generic argument of the context annotation (``None`` if there is none).
 
         A string annotation (``from __future__ import annotations``) whose
@@ -129,7 +133,7 @@ class FunctionSignature:
         return config_type
 
     @config_type.setter
-    def config_type(self, value: Any) -> None:
+    def config_type(self, value: object) -> None:
         self._config_type = value
 
     @property
@@ -139,7 +143,7 @@ class FunctionSignature:
         return annotation is SelfDependency or typing.get_origin(annotation) is SelfDependency
 
 
-def context_class_of(annotation: Any) -> type | None:
+def context_class_of(annotation: object) -> ContextClass | None:
     """The context class an annotation asks for, or ``None``."""
     if annotation is None:
         return None
@@ -149,7 +153,7 @@ def context_class_of(annotation: Any) -> type | None:
     return None
 
 
-def _origin_of_text(text: str, namespace: _Namespace) -> tuple[Any, str | None]:
+def _origin_of_text(text: str, namespace: _Namespace) -> tuple[object, str | None]:
     """``("X[inner]")`` -> (value of ``X``, ``"inner"``); ``_UNRESOLVED`` when ``X`` does not evaluate."""
     head, bracket, rest = text.strip().partition("[")
     origin = namespace.evaluate(head.strip())
@@ -161,7 +165,7 @@ def _origin_of_text(text: str, namespace: _Namespace) -> tuple[Any, str | None]:
     return origin, inner[:-1].strip() or None
 
 
-def _context_class_of_text(text: str, namespace: _Namespace) -> tuple[type | None, str | None]:
+def _context_class_of_text(text: str, namespace: _Namespace) -> tuple[ContextClass | None, str | None]:
     """For an annotation string that did not evaluate: ``(context class, config text)``.
 
     ``"rs.AssetExecutionContext[Cfg]"`` whose ``Cfg`` is not defined yet is
@@ -175,7 +179,7 @@ def _context_class_of_text(text: str, namespace: _Namespace) -> tuple[type | Non
 
 def _read_parameters(
     fn: Callable[..., Any], namespace: _Namespace
-) -> tuple[tuple[str, ...], frozenset[str], dict[str, Any], Any]:
+) -> tuple[tuple[str, ...], frozenset[str], dict[str, object], object]:
     code = getattr(fn, "__code__", None)
     if code is None or not inspect.isfunction(fn):
         return _read_with_inspect(fn)
@@ -191,10 +195,10 @@ def _read_parameters(
     return names, annotated, annotations, annotations.get("return", inspect.Signature.empty)
 
 
-def _read_with_inspect(fn: Callable[..., Any]) -> tuple[tuple[str, ...], frozenset[str], dict[str, Any], Any]:
+def _read_with_inspect(fn: Callable[..., Any]) -> tuple[tuple[str, ...], frozenset[str], dict[str, object], object]:
     signature = inspect.signature(fn)
     names = []
-    annotations: dict[str, Any] = {}
+    annotations: dict[str, object] = {}
     for parameter in signature.parameters.values():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
@@ -236,7 +240,7 @@ class _Namespace:
             namespace = getattr(sys.modules.get(getattr(fn, "__module__", None) or ""), "__dict__", None)
         return namespace if namespace is not None else {}
 
-    def evaluate(self, text: str) -> Any:
+    def evaluate(self, text: str) -> object:
         """The value of the expression ``text``, or ``_UNRESOLVED``."""
         namespace = self._globals()
         try:
@@ -279,7 +283,7 @@ def _decorating_frame_locals() -> dict[str, Any]:
     return {}
 
 
-def _resolve_annotations(raw: dict[str, Any], namespace: _Namespace) -> dict[str, Any]:
+def _resolve_annotations(raw: dict[str, Any], namespace: _Namespace) -> dict[str, object]:
     """Evaluate string annotations (PEP 563); keep the string where that fails."""
     if not any(isinstance(v, str) for v in raw.values()):
         return dict(raw)

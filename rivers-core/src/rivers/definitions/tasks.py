@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from rivers.definitions.composition import MappableNode, active_composition
 from rivers.definitions.options import (
@@ -15,6 +15,12 @@ from rivers.definitions.options import (
 )
 from rivers.definitions.signature import FunctionSignature, signature_of
 from rivers.exceptions import AssetDefinitionError, TaskDefinitionError
+
+if TYPE_CHECKING:
+    from rivers.definitions.asset_def import PartitionMappingTable
+    from rivers.definitions.retry import RetryPolicy
+    from rivers.io_handlers.base import BaseIOHandler
+    from rivers.partitions.base import PartitionsDefinition
 
 
 class Task(MappableNode, FunctionDefinition):
@@ -29,10 +35,10 @@ class Task(MappableNode, FunctionDefinition):
         wraps: Callable[..., Any] | None = None,
         name: str | None = None,
         tags: list[str] | None = None,
-        partitions_def: Any = None,
-        partition_mapping: dict[Any, Any] | None = None,
-        io_handler: Any = None,
-        retry: Any = None,
+        partitions_def: PartitionsDefinition | str | None = None,
+        partition_mapping: PartitionMappingTable | None = None,
+        io_handler: BaseIOHandler | str | None = None,
+        retry: RetryPolicy | str | None = None,
     ) -> None:
         self._name = name
         self.tags = check_tags(tags, f"Task {name!r}")
@@ -72,7 +78,7 @@ class Task(MappableNode, FunctionDefinition):
         return self._fn.__name__
 
     @property
-    def io_handler(self) -> Any:
+    def io_handler(self) -> BaseIOHandler | None:
         """The task's own handler instance, if any."""
         return None if isinstance(self._io_handler, str) else self._io_handler
 
@@ -95,9 +101,9 @@ class BashTask(Task):
         env: dict[str, str] | None = None,
         cwd: str | None = None,
         tags: list[str] | None = None,
-        partition_mapping: dict[Any, Any] | None = None,
-        io_handler: Any = None,
-        retry: Any = None,
+        partition_mapping: PartitionMappingTable | None = None,
+        io_handler: BaseIOHandler | str | None = None,
+        retry: RetryPolicy | str | None = None,
     ) -> None:
         if isinstance(command, list):
             if not command:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from rivers.execution.pools import RunPoolClaims
     from rivers.partitions.keys import PartitionKey
     from rivers.storage.base import Storage
+    from rivers.storage.records import StoredEvent, StoredLog
 
     class Wakeable(Protocol):
         """What a run wakes when a stop is requested (the scheduler driving it)."""
@@ -79,7 +80,7 @@ class RunCoordinator:
         self.state.log_capture = StepLogCapture.install()
         self.failed_nodes: dict[str, BaseException] = {}
         self.failures: list[tuple[str, BaseException]] = []
-        self.failed_partitions: list[tuple[str, Any, str]] = []
+        self.failed_partitions: list[tuple[str, PartitionKey, str]] = []
         self._first_error: BaseException | None = None
         self.completed: set[str] = storage.completed_steps(self.run_id) if resume else set()
         #: steps a crashed earlier attempt of this run started but did not complete (resume only)
@@ -178,7 +179,7 @@ class RunCoordinator:
         succeeded = not self.failures and not self._cancelled and self.launch_error is None
         return RunResult(succeeded, self.run_id, list(self.plan.node_names), failed, self.failed_partitions)
 
-    def _not_run_events(self) -> list[Any]:
+    def _not_run_events(self) -> list[StoredEvent]:
         """One ``StepNotRun`` event per planned (or expanded) step that neither succeeded nor failed in this run."""
         reason = [("rivers/reason", self.stop_reason or "canceled")]
         keys = [planned.key for planned in self.plan.steps]
@@ -266,7 +267,7 @@ class RunCoordinator:
             self._progress.write_pending()
         self._writer.flush()
 
-    def record_attempt(self, events: list[Any], logs: list[Any]) -> None:
+    def record_attempt(self, events: list[StoredEvent], logs: list[StoredLog]) -> None:
         """Store the events and logs of a failed attempt that will be retried (the step is not done)."""
         self._writer.add(events, logs)
 

@@ -9,14 +9,17 @@ coroutine then runs on a private loop in a helper thread instead.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 class CoroutineRunner:
     """Runs coroutines to completion, reusing one event loop for a whole run."""
 
     def __init__(self) -> None:
-        self._loop: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
     def run(self, coroutine: Any) -> Any:

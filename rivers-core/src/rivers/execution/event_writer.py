@@ -15,9 +15,15 @@ and a first step's events are stored even while the next step runs long.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rivers.storage.writer_threads import BACKGROUND_BATCH, mark_background_writer
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from rivers.storage.base import Storage
+    from rivers.storage.records import ProgressChange, StoredEvent, StoredLog
 
 #: Batches are written at most this often...
 _INTERVAL_S = 0.05
@@ -34,22 +40,23 @@ class EventWriter:
     #: write on a background thread (False: write in the caller, in batches)
     threaded = True
 
-    def __init__(self, storage: Any) -> None:
+    def __init__(self, storage: Storage) -> None:
         self._storage = storage
         # critical sections take the (C-level) mutex; the Condition over it exists once the thread does
         # (a one-step run never starts the thread: it pays for neither)
         self._mutex = threading.RLock()
         self._condition: threading.Condition | None = None
-        self._events: list[Any] = []
-        self._logs: list[Any] = []
-        self._progress: list[Any] = []  # partition progress changes (rivers.storage.partition_progress)
+        self._events: list[StoredEvent] = []
+        self._logs: list[StoredLog] = []
+        self._progress: list[ProgressChange] = []  # partition progress changes (rivers.storage.partition_progress)
         self._in_flight = False
         self._closed = False
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._batches = 0
 
-    def add(self, events: list[Any], logs: list[Any], progress: list[Any] | None = None) -> None:
+    def add(self, events: Sequence[StoredEvent], logs: Sequence[StoredLog],
+            progress: Sequence[ProgressChange] | None = None) -> None:
         """Queue records (and partition progress changes, stored with them); wakes the writer when enough wait."""
         with self._mutex:
             if self._error is not None:
@@ -142,7 +149,7 @@ class EventWriter:
         progress, self._progress = self._progress, []
         self._store(events, logs, progress)
 
-    def _store(self, events: list[Any], logs: list[Any], progress: list[Any] | None) -> None:
+    def _store(self, events: list[StoredEvent], logs: list[StoredLog], progress: list[ProgressChange] | None) -> None:
         storage = self._storage
         if progress:  # one write for the events and the partition statuses they settle
             storage.record_partition_progress(progress, events)

@@ -39,7 +39,7 @@ class Executor(abc.ABC):
     #: (see :func:`rivers.definitions.compute.compute_for_attempt`); the built-ins ignore it
     places_work = False
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Executor:
+    def __new__(cls, *args: object, **kwargs: object) -> Executor:
         if cls is Executor:
             raise TypeError("cannot create 'Executor' instances: use Executor.in_process() or Executor.from_plugin()")
         return super().__new__(cls)
@@ -94,7 +94,7 @@ class Executor(abc.ABC):
 
 
 
-def check_executor_name(name: Any, metadata_key: str, step: str) -> None:
+def check_executor_name(name: object, metadata_key: str, step: str) -> None:
     """At planning: ``name`` (from ``metadata_key`` of ``step``) must be a registered executor."""
     available = registry().component_names("executor")
     if isinstance(name, str) and name in available:
@@ -120,7 +120,7 @@ class InProcessExecutor(Executor):
 Executor.InProcess = InProcessExecutor  # type: ignore[attr-defined]
 
 
-def _count(name: str, value: Any, default: int | None) -> int | None:
+def _count(name: str, value: object, default: int | None) -> int | None:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):

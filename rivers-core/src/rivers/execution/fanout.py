@@ -21,7 +21,10 @@ from rivers.exceptions import ExecutionError
 from rivers.graph.model import GRAPH_TASK
 
 if TYPE_CHECKING:
-    from rivers.execution.runtime import StepRuntime
+    from collections.abc import Callable, Sequence
+
+    from rivers.definitions.composition import MappedInvocation
+    from rivers.execution.runtime import InputLoad, StepRuntime
 
 
 class ExpandableStep(Protocol):
@@ -46,7 +49,7 @@ class Expansion:
     __slots__ = ("instances", "step", "limit", "stream", "completed_order")
 
     def __init__(self, instances: list[ExpandableStep], step: ExpandableStep, limit: int | None, stream: str | None) -> None:
-        self.instances = instances
+        self.instances: Sequence[ExpandableStep] = instances
         self.step = step
         self.limit = limit
         self.stream = stream
@@ -63,7 +66,7 @@ class Expansion:
         return self.step.expanded_for(runtime)
 
 
-_SLOTS: dict[type, tuple[tuple[str, ...], Any]] = {}
+_SLOTS: dict[type, tuple[tuple[str, ...], Callable[[object], tuple[object, ...]]]] = {}
 _T = TypeVar("_T")
 
 
@@ -122,10 +125,10 @@ def mapped_element(value: Any, index: int) -> Any:
     return item.value if type(item) is DynamicOutput else item
 
 
-def expand_mapped(planned: ExpandableStep, load_source: Any) -> Expansion:
+def expand_mapped(planned: ExpandableStep, load_source: Callable[[InputLoad], Any]) -> Expansion:
     """The instances of the mapped collect step ``planned``; ``load_source(load)`` loads the producer's list."""
     template = planned.runtime
-    mapping = template.spec.mapping
+    mapping: MappedInvocation = template.spec.mapping  # type: ignore[assignment]  # a MAPPED step always has one
     source = template.inputs[0]
     values = load_source(source)
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
@@ -173,7 +176,7 @@ def _instance(template: StepRuntime, key: str, index: int) -> StepRuntime:
     return runtime
 
 
-def _collect_load(source: Any, instance: StepRuntime) -> Any:
+def _collect_load(source: InputLoad, instance: StepRuntime) -> InputLoad:
     load = _clone(source)
     write = instance.outputs[instance.key]
     load.param = instance.key

@@ -16,10 +16,16 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rivers.execution.launcher import LaunchContext, LauncherCapabilities, StepAttempt, StepLauncher, run_here
 from rivers.execution.step_runner import run_attempt
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rivers.execution.step_runner import RunState
 
 
 class InlineLauncher(StepLauncher):
@@ -44,7 +50,7 @@ class ThreadLauncher(StepLauncher):
 
     def __init__(self, threads: int = 1) -> None:
         self.threads = threads
-        self._pool: Any = None
+        self._pool: ThreadPoolExecutor | None = None
         self._busy = 0
         self._lock = threading.Lock()
 
@@ -64,7 +70,7 @@ class ThreadLauncher(StepLauncher):
             self._busy += 1
         self._pool.submit(self._run, attempt, self.context.concurrent_state())
 
-    def _run(self, attempt: StepAttempt, state: Any) -> None:
+    def _run(self, attempt: StepAttempt, state: RunState) -> None:
         try:
             outcome = run_here(attempt, state)
         finally:
@@ -90,7 +96,7 @@ class _LoopThread:
         self._thread = threading.Thread(target=self.loop.run_forever, name="rivers-async-steps", daemon=True)
         self._thread.start()
 
-    def run(self, awaitable: Any) -> Any:
+    def run(self, awaitable: Awaitable[Any]) -> Any:
         """Called by :meth:`RunState.run_coroutine` on a step thread: await on the shared loop."""
 
         async def wrapper() -> Any:
@@ -134,7 +140,7 @@ class AsyncLauncher(StepLauncher):
         threading.Thread(target=self._run, args=(attempt, state), daemon=True,
                          name=f"rivers-async-{attempt.key}").start()
 
-    def _run(self, attempt: StepAttempt, state: Any) -> None:
+    def _run(self, attempt: StepAttempt, state: RunState) -> None:
         try:
             outcome = run_here(attempt, state)
         finally:

@@ -19,9 +19,19 @@ import logging
 import sys
 import threading
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rivers.storage.records import StoredLog
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class CapturedRun(Protocol):
+        """The run a step's output belongs to (a :class:`~rivers.execution.step_runner.RunState`)."""
+
+        @property
+        def run_id(self) -> str:
+            """The run's id."""
 
 _LOGGER_NAME = "code-repo"
 
@@ -76,7 +86,7 @@ class StepLogCapture(logging.Handler):
             captured.holds = True
             hold_streams()
 
-    def end(self, run: Any) -> list[StoredLog]:
+    def end(self, run: CapturedRun) -> list[StoredLog]:
         """Stop collecting; the step's output as a StoredLog row (none if there was nothing)."""
         captured = _current.get()
         _current.set(None)

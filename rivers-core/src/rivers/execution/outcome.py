@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rivers.definitions.failures import FailureReason
+    from rivers.storage.records import StoredEvent, StoredLog
 
 SUCCESS = "success"
 FAILURE = "failure"
@@ -20,14 +24,14 @@ class StepOutcome:
     def __init__(self, key: str) -> None:
         self.key = key
         self.status = SUCCESS
-        self.events: list[Any] = []
+        self.events: list[StoredEvent] = []
         self.error: BaseException | None = None
         self.failed_nodes: dict[str, BaseException] = {}
         self.data_versions: dict[str, str] = {}
         self.duration_s = 0.0
-        self.logs: list[Any] = []
+        self.logs: list[StoredLog] = []
         #: why the attempt failed (a FailureReason; None when it did not)
-        self.reason: Any = None
+        self.reason: FailureReason | None = None
 
     def __repr__(self) -> str:
         return f"StepOutcome({self.key!r}, {self.status})"

@@ -25,12 +25,25 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rivers.execution.outcome import FAILURE, SUCCESS, StepOutcome
 from rivers.execution.partition_requests import dynamic_lookup
 from rivers.storage.contract import Capability
 from rivers.storage.records import FAILED, IN_PROGRESS, ProgressChange
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import TypeAlias
+
+    from rivers.execution.partition_requests import DynamicLookup
+    from rivers.execution.runtime import StepRuntime
+    from rivers.partitions.base import PartitionsDefinition
+    from rivers.partitions.keys import PartitionKey
+    from rivers.storage.base import Storage
+
+    #: ``(start, end)`` position ranges of partitions under one definition
+    Ranges: TypeAlias = "tuple[tuple[int, int], ...]"
 
 __all__ = ["RunPartitionProgress", "run_progress"]
 
@@ -38,7 +51,7 @@ __all__ = ["RunPartitionProgress", "run_progress"]
 _PURE_POSITIONS = frozenset({"time_window", "static"})
 
 
-def run_progress(storage: Any, run_id: str, partition: Any) -> RunPartitionProgress | None:
+def run_progress(storage: Storage, run_id: str, partition: PartitionKey | None) -> RunPartitionProgress | None:
     """The progress recorder of a run of ``partition`` (``None``: unpartitioned, or storage lacks the capability)."""
     if partition is None or Capability.PARTITION_STATUS not in getattr(type(storage), "capabilities", ()):
         return None
@@ -55,20 +68,20 @@ class RunPartitionProgress:
 
     __slots__ = ("_storage", "_run_id", "_partition", "_dynamic", "_positions", "_pending", "_lock", "held")
 
-    def __init__(self, storage: Any, run_id: str, partition: Any, dynamic: Any) -> None:
+    def __init__(self, storage: Storage, run_id: str, partition: PartitionKey, dynamic: DynamicLookup | None) -> None:
         self._storage = storage
         self._run_id = run_id
         self._partition = partition
         #: ``name -> registered keys`` of dynamic partitions (a callable; None: not reachable)
         self._dynamic = dynamic
-        self._positions: dict[int, tuple[Any, tuple[tuple[int, int], ...]]] = {}
+        self._positions: dict[int, tuple[PartitionsDefinition, Ranges]] = {}
         #: step key -> runtime of the steps started whose in-progress status is not written yet
-        self._pending: dict[str, Any] = {}
+        self._pending: dict[str, StepRuntime] = {}
         self._lock = threading.Lock()
         #: step key -> ``[(asset key, definition, ranges)]`` of the steps written as in progress and not ended
-        self.held: dict[str, list[tuple[str, Any, tuple[tuple[int, int], ...]]]] = {}
+        self.held: dict[str, list[tuple[str, PartitionsDefinition, Ranges]]] = {}
 
-    def started(self, runtime: Any) -> None:
+    def started(self, runtime: StepRuntime) -> None:
         """The step of ``runtime`` starts: remembered, written as in progress by :meth:`write_pending`."""
         with self._lock:
             self._pending[runtime.key] = runtime
@@ -89,7 +102,7 @@ class RunPartitionProgress:
             if changes:
                 self._storage.record_partition_progress(changes)
 
-    def _assets_of(self, runtime: Any) -> list[tuple[str, Any, tuple[tuple[int, int], ...]]]:
+    def _assets_of(self, runtime: StepRuntime) -> list[tuple[str, PartitionsDefinition, Ranges]]:
         """``(asset key, definition, ranges)`` of the step's partitioned outputs that have positions."""
         assets = []
         for write in runtime.outputs.values():
@@ -134,7 +147,7 @@ class RunPartitionProgress:
                     changes.append(ProgressChange(run_id, name, FAILED, positions))
         return changes
 
-    def _cleared(self, runtime: Any) -> list[ProgressChange]:
+    def _cleared(self, runtime: StepRuntime) -> list[ProgressChange]:
         """The clears of a successful step that never showed in progress.
 
         Positions that are arithmetic on the key (time windows, static keys)
@@ -169,7 +182,7 @@ class RunPartitionProgress:
 
     # -- positions -------------------------------------------------------------------
 
-    def ranges_of(self, definition: Any) -> tuple[tuple[int, int], ...]:
+    def ranges_of(self, definition: PartitionsDefinition) -> Ranges:
         """The run's partitions under ``definition`` as position ranges (cached per definition)."""
         cached = self._positions.get(id(definition))
         if cached is not None and cached[0] is definition:
@@ -188,7 +201,7 @@ class RunPartitionProgress:
         self._positions[id(definition)] = (definition, ranges)
         return ranges
 
-    def _key_positions(self, definition: Any, keys: Any) -> tuple[tuple[int, int], ...]:
+    def _key_positions(self, definition: PartitionsDefinition, keys: Iterable[PartitionKey | str]) -> Ranges:
         dynamic = self._dynamic
         positions = []
         for key in keys:
@@ -204,9 +217,9 @@ class RunPartitionProgress:
         return tuple(coalesce(positions))
 
 
-def _marked_failed(outcome: StepOutcome) -> dict[str, list[Any]] | None:
+def _marked_failed(outcome: StepOutcome) -> dict[str, list[PartitionKey]] | None:
     """``{asset: [keys]}`` of the ``PartitionFailure`` events of a successful step (None: none)."""
-    found: dict[str, list[Any]] | None = None
+    found: dict[str, list[PartitionKey]] | None = None
     for event in outcome.events:
         if event.event_type == "PartitionFailure":
             if found is None:

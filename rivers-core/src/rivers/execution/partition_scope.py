@@ -13,9 +13,30 @@ attribute test.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rivers.execution.partition_requests import node_partition
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from rivers.execution.partition_requests import DynamicLookup
+    from rivers.execution.runtime import InputLoad, StepRuntime
+    from rivers.partitions.context import PartitionContext
+    from rivers.partitions.keys import PartitionKey
+
+    class RunPartitions(Protocol):
+        """What partition scoping reads of a run (:class:`~rivers.execution.step_runner.RunState` is one)."""
+
+        #: the run's key (None: an unpartitioned run)
+        partition: PartitionKey | None
+        #: contexts computed so far in this run, by definition id and by input
+        partition_cache: dict[int | tuple[str, str, str], Any]
+        #: whether the run's key was validated against every selected asset before the run
+        partition_checked: bool
+
+        def dynamic_partitions(self) -> DynamicLookup | None:
+            """``name -> registered keys`` of dynamic partitions (None where storage is not reachable)."""
 
 
 __all__ = ["step_partition", "input_partition", "NOT_LOADED"]
@@ -24,7 +45,7 @@ __all__ = ["step_partition", "input_partition", "NOT_LOADED"]
 NOT_LOADED: Any = object()
 
 
-def step_partition(runtime: Any, run: Any) -> Any:
+def step_partition(runtime: StepRuntime, run: RunPartitions) -> PartitionContext | None:
     """The :class:`PartitionContext` of ``runtime`` in ``run`` (``None``: runs unpartitioned)."""
     definition = runtime.partitions_def
     key = run.partition
@@ -41,7 +62,8 @@ def step_partition(runtime: Any, run: Any) -> Any:
     return context
 
 
-def input_partition(load: Any, runtime: Any, run: Any, partition: Any) -> Any:
+def input_partition(load: InputLoad, runtime: StepRuntime, run: RunPartitions,
+                    partition: PartitionContext | None) -> PartitionContext | None:
     """The partition context to load ``load`` with, ``None`` (unpartitioned), or :data:`NOT_LOADED`."""
     upstream_def = load.upstream_def
     mapping = load.mapping

@@ -25,14 +25,18 @@ import pickle
 import sys
 import threading
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from importlib.machinery import ModuleSpec
 
 PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 _WRAPPER_ATTRIBUTES = ("_fn", "func", "__wrapped__", "fn")
 
 
-def _walk(obj: Any, qualname: str) -> Any:
+def _walk(obj: object, qualname: str) -> object:
     for part in qualname.split("."):
         obj = getattr(obj, part)
     return obj
@@ -79,7 +83,7 @@ def _importable_by_name(module_name: str) -> bool:
     return known
 
 
-def _found_by_finders(module_name: str, spec: Any) -> bool:
+def _found_by_finders(module_name: str, spec: ModuleSpec) -> bool:
     """Whether sys.path finders locate the module where it was loaded from (not a file loaded by path)."""
     if spec.origin in ("built-in", "frozen") or "." in module_name:
         return True  # packages' submodules are found through their package
@@ -148,7 +152,7 @@ def _load_file(module_name: str, path: str | None) -> types.ModuleType:
     return module
 
 
-def _load_function(module_name: str, qualname: str, attribute: str | None, path: str | None) -> Any:
+def _load_function(module_name: str, qualname: str, attribute: str | None, path: str | None) -> object:
     """Re-import a function shipped by reference (see :func:`_reference_of`)."""
     module = _import_module(module_name, path)
     try:
@@ -173,8 +177,9 @@ _EMPTY_CELL = "__rivers_empty_cell__"
 
 
 def _make_function(code: bytes, module_name: str | None, path: str | None, name: str, qualname: str,
-                   defaults: Any, kwdefaults: Any, closure: tuple[Any, ...] | None, attributes: dict[str, Any],
-                   own_globals: dict[str, Any] | None = None) -> Any:
+                   defaults: tuple[object, ...] | None, kwdefaults: dict[str, object] | None,
+                   closure: tuple[object, ...] | None, attributes: dict[str, object],
+                   own_globals: dict[str, object] | None = None) -> types.FunctionType:
     """Rebuild a function pickled by value (``own_globals``: its globals, when it has no importable module)."""
     cells = None
     if closure is not None:
@@ -231,7 +236,8 @@ class FunctionPickler(pickle.Pickler):
             raise pickle.PicklingError(f"function {obj.__qualname__!r} uses globals that cannot be pickled")
         return reduction
 
-    def _by_value_reduction(self, obj: types.FunctionType, *, own_globals: bool) -> Any:
+    def _by_value_reduction(self, obj: types.FunctionType, *,
+                            own_globals: bool) -> tuple[Callable[..., types.FunctionType], tuple[object, ...]] | None:
         """Reduce ``obj`` to its code, closure and defaults (None if ``own_globals`` cannot be pickled)."""
         shipped_globals = None
         if own_globals:
@@ -278,7 +284,7 @@ def _interactive_main() -> bool:
     return main is not None and not (isinstance(path, str) and os.path.isfile(path))
 
 
-def _referenced_globals(fn: types.FunctionType) -> dict[str, Any]:
+def _referenced_globals(fn: types.FunctionType) -> dict[str, object]:
     """The globals ``fn``'s code (and the code nested in it) refers to."""
     names: set[str] = set()
     stack = [fn.__code__]
@@ -290,7 +296,7 @@ def _referenced_globals(fn: types.FunctionType) -> dict[str, Any]:
     return {name: namespace[name] for name in names if name in namespace and name != "__builtins__"}
 
 
-def dumps(obj: Any) -> bytes:
+def dumps(obj: object) -> bytes:
     """Pickle ``obj``, sending functions by reference where possible (see the module docs)."""
     buffer = io.BytesIO()
     FunctionPickler(buffer).dump(obj)

@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from rivers.exceptions import GraphValidationError
 from rivers.execution.runtime import StepRuntime
 from rivers.graph.model import GRAPH_TASK, MAPPED
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from rivers.execution.fanout import Expansion
+    from rivers.execution.runtime import InputLoad
+    from rivers.graph.graph import AssetGraph
+    from rivers.graph.model import Node
+    from rivers.io_handlers.base import BaseIOHandler
+
+    class PlannedExpansion(Expansion):
+        """The :class:`~rivers.execution.fanout.Expansion` of a planned step: its instances and its rewired
+        step are planned steps too (:meth:`PlannedStep.expanded_for` makes them)."""
+
+        instances: Sequence[PlannedStep]
+        step: PlannedStep
+
+        def collect_step(self) -> PlannedStep:
+            """The collect step to launch."""
 
 
 class PlannedStep:
@@ -45,11 +64,12 @@ class PlannedStep:
         self.process_local = process_local
         self.upstream_steps: tuple[str, ...] = ()
         self.dependants: tuple[str, ...] = ()
-        self.expander: Callable[[PlannedStep, Callable[[Any], Any]], Any] | None = None
+        self.expander: Callable[[PlannedStep, Callable[[InputLoad], Any]], PlannedExpansion] | None = None
         if runtime.kind == MAPPED:
             from rivers.execution.fanout import expand_mapped
 
-            self.expander = expand_mapped
+            # (expand_mapped's steps are those expanded_for makes: planned steps here)
+            self.expander = expand_mapped  # type: ignore[assignment]
 
     def expanded_for(self, runtime: StepRuntime) -> PlannedStep:
         """A step like this one (pools, executor, neighbours) running ``runtime``: a fan-out instance, not expanded."""
@@ -158,7 +178,7 @@ def executor_override(runtime: StepRuntime) -> str | None:
     return metadata.get("rivers/executor")
 
 
-def _keeps_values_here(runtime: StepRuntime, process_local: Callable[[Any], bool]) -> bool:
+def _keeps_values_here(runtime: StepRuntime, process_local: Callable[[BaseIOHandler], bool]) -> bool:
     for load in runtime.inputs:
         if process_local(load.handler):
             return True
@@ -170,14 +190,14 @@ def _keeps_values_here(runtime: StepRuntime, process_local: Callable[[Any], bool
 
 def build_plan(
     name: str,
-    graph: Any,
+    graph: AssetGraph,
     runtimes: dict[str, StepRuntime],
     selected_nodes: Sequence[str] | None,
     *,
     allow_incomplete: bool,
-    explicit_handler: Any,
+    explicit_handler: Callable[[Node], bool],
     incomplete_hint: str = "",
-    process_local: Callable[[Any], bool] = lambda handler: False,
+    process_local: Callable[[BaseIOHandler], bool] = lambda handler: False,
 ) -> ExecutionPlan:
     """Plan the steps producing ``selected_nodes`` (None: every runnable node).
 
@@ -213,11 +233,11 @@ def build_plan(
 
 def check_upstreams(
     name: str,
-    graph: Any,
+    graph: AssetGraph,
     selected_nodes: Sequence[str] | None,
     *,
     allow_incomplete: bool,
-    explicit_handler: Any,
+    explicit_handler: Callable[[Node], bool],
 ) -> None:
     """Check, without building runtimes, that every loaded upstream is planned or loadable."""
     if selected_nodes is None:
@@ -231,8 +251,8 @@ def check_upstreams(
                                   explicit_handler, "")
 
 
-def _check_step_upstreams(name: str, key: str, upstreams: list[str], chosen: set[str], nodes: Any,
-                          allow_incomplete: bool, explicit_handler: Any, hint: str) -> None:
+def _check_step_upstreams(name: str, key: str, upstreams: list[str], chosen: set[str], nodes: Mapping[str, Node],
+                          allow_incomplete: bool, explicit_handler: Callable[[Node], bool], hint: str) -> None:
     for upstream in upstreams:
         if upstream in chosen or nodes[upstream].kind == "external":
             continue

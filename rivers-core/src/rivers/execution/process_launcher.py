@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rivers.exceptions import ExecutionError
 from rivers.execution import wire
@@ -28,6 +28,10 @@ from rivers.execution.runtime_transport import encode_runtime
 from rivers.execution.outcome import StepOutcome
 from rivers.execution.step_runner import failed_outcome
 from rivers.execution.worker_pool import Worker, WorkerLostError, get_pool
+
+if TYPE_CHECKING:
+    from rivers.execution.local_launchers import InlineLauncher
+    from rivers.execution.runtime import StepRuntime
 
 _tokens = itertools.count(1)
 _token_lock = threading.Lock()
@@ -38,7 +42,7 @@ def _next_token() -> int:
         return next(_tokens)
 
 
-def encoded_runtime(runtime: Any, run_token: int) -> tuple[int, bytes | Exception]:
+def encoded_runtime(runtime: StepRuntime, run_token: int) -> tuple[int, bytes | Exception]:
     """A process-unique token for ``runtime`` and its bytes (or why it cannot be sent), cached on the runtime.
 
     Encoded once per process; runtimes with notebook functions sent by value
@@ -95,7 +99,7 @@ class ProcessLauncher(StepLauncher):
 
     def __init__(self, max_workers: int) -> None:
         self.max_workers = max_workers
-        self._inline: Any = None
+        self._inline: InlineLauncher | None = None
         self.idle: list[Worker] = []
         self.leased: list[Worker] = []
         self.busy: dict[Worker, StepAttempt] = {}

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rivers.partitions.keys import PartitionKey
+
 
 class RunResult:
     """Outcome of a run.
@@ -19,7 +24,7 @@ class RunResult:
         run_id: str,
         materialized_assets: list[str],
         failed_assets: list[tuple[str, str]],
-        failed_partitions: list[tuple[str, object, str]] | None = None,
+        failed_partitions: list[tuple[str, PartitionKey, str]] | None = None,
     ) -> None:
         self._success = success
         self._run_id = run_id
@@ -48,7 +53,7 @@ class RunResult:
         return list(self._failed_assets)
 
     @property
-    def failed_partitions(self) -> list[tuple[str, object, str]]:
+    def failed_partitions(self) -> list[tuple[str, PartitionKey, str]]:
         """``(node, PartitionKey, error)`` for each key a step marked failed with ``mark_partition_failed``."""
         return list(self._failed_partitions)
 

@@ -8,13 +8,22 @@ step does no lookups beyond attribute reads.
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rivers.context import AssetExecutionContext, TaskExecutionContext
 from rivers.definitions.hooks import Hook
+from rivers.exceptions import AssetDefinitionError
 from rivers.execution.type_check import return_checker
 from rivers.graph.partition_checks import edge_mapping, step_partitions_def
 from rivers.graph.model import ASSET, GRAPH, GRAPH_TASK, MAPPED, MULTI, OBSERVE, TASK, Node, StepSpec
+from rivers.io_handlers.base import BaseIOHandler
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from rivers.definitions.retry import RetryPolicy
+    from rivers.partitions.base import PartitionsDefinition
+    from rivers.partitions.mappings.base import PartitionMapping
 
 
 class InputLoad:
@@ -27,8 +36,9 @@ class InputLoad:
 
     __slots__ = ("param", "upstream", "handler", "metadata", "type_hint", "mapping", "upstream_def", "element")
 
-    def __init__(self, param: str, upstream: str, handler: Any, metadata: Any, type_hint: Any,
-                 mapping: Any = None, upstream_def: Any = None) -> None:
+    def __init__(self, param: str, upstream: str, handler: BaseIOHandler, metadata: dict[str, str] | None,
+                 type_hint: object, mapping: PartitionMapping | None = None,
+                 upstream_def: PartitionsDefinition | None = None) -> None:
         #: the index of the element a mapped instance takes from the upstream list (None: the whole value)
         self.element: int | None = None
         self.param = param
@@ -45,7 +55,7 @@ class OutputWrite:
 
     __slots__ = ("name", "node", "handler", "metadata", "code_version")
 
-    def __init__(self, node: Node, handler: Any) -> None:
+    def __init__(self, node: Node, handler: BaseIOHandler) -> None:
         self.name = node.name
         self.node = node
         self.handler = handler
@@ -85,13 +95,13 @@ class StepRuntime:
         "wire_cache",
     )
 
-    def __init__(self, spec: StepSpec, nodes: dict[str, Node], write_handler: Any, resources: dict[str, Any],
-                 retry: Any) -> None:
+    def __init__(self, spec: StepSpec, nodes: dict[str, Node], write_handler: Callable[[str], BaseIOHandler],
+                 resources: Mapping[str, object], retry: RetryPolicy | None) -> None:
         self.key = spec.key
         self.kind = spec.kind
         self.spec = spec
         self.owner = spec.owner
-        self.fn = spec.fn
+        self.fn: Callable[..., Any] = spec.fn  # type: ignore[assignment]  # None only for graph steps: never called
         self.is_async = spec.is_async
         self.retry = retry
         signature = spec.signature
@@ -109,6 +119,8 @@ class StepRuntime:
             name = spec_input.upstream
             upstream.append(name)
             handler = spec_input.handler_override
+            if isinstance(handler, str):  # the name of the resource holding the input's handler
+                handler = _resource_handler(resources, handler, spec.key, name)
             metadata = spec_input.metadata_override
             loads.append(InputLoad(
                 spec_input.param,
@@ -147,10 +159,22 @@ class StepRuntime:
         self.success_hooks = tuple(h for h in hooks if isinstance(h, Hook.Success)) if hooks else ()
         self.failure_hooks = tuple(h for h in hooks if isinstance(h, Hook.Failure)) if hooks else ()
         #: (token, encoded bytes or the error encoding raised, run token) once sent to a worker process
-        self.wire_cache: Any = None
+        self.wire_cache: tuple[int, bytes | Exception, int] | None = None
         self.is_generator_multi = False
         if spec.kind == MULTI and spec.fn is not None:
             self.is_generator_multi = inspect.isgeneratorfunction(spec.fn) or inspect.isasyncgenfunction(spec.fn)
 
     def __repr__(self) -> str:
         return f"StepRuntime({self.key!r})"
+
+
+def _resource_handler(resources: Mapping[str, object], key: str, step: str, upstream: str) -> BaseIOHandler:
+    """The IO handler in resource ``key``, which ``AssetDef.input(upstream, io_handler=key)`` of ``step`` names."""
+    where = f"Asset '{step}': input '{upstream}': io_handler references resource '{key}'"
+    if key not in resources:
+        raise AssetDefinitionError(f"{where} which is not in resources; resources: {sorted(resources)}")
+    handler = resources[key]
+    if not isinstance(handler, BaseIOHandler):
+        raise AssetDefinitionError(f"{where} which does not implement the IOHandler protocol (handle_output + "
+                                   "load_input)")
+    return handler

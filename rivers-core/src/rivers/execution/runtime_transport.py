@@ -10,17 +10,25 @@ pickled by :mod:`rivers.execution.pickling`.
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rivers.exceptions import ExecutionError
 from rivers.execution.pickling import FunctionPickler
+
+if TYPE_CHECKING:
+    from rivers.definitions.assets import Asset
+    from rivers.definitions.composition import MappedInvocation
+    from rivers.definitions.hooks import Hook
+    from rivers.definitions.tasks import Task
+    from rivers.execution.runtime import StepRuntime
+    from rivers.graph.model import Node, StepSpec
 
 class OwnerInfo:
     """What a step's context reads from the asset or task that defines it."""
 
     __slots__ = ("tags", "kinds", "group", "code_version")
 
-    def __init__(self, owner: Any) -> None:
+    def __init__(self, owner: Asset | Task) -> None:
         self.tags = getattr(owner, "tags", None)
         self.kinds = getattr(owner, "kinds", None)
         self.group = getattr(owner, "group", None)
@@ -32,7 +40,7 @@ class SpecInfo:
 
     __slots__ = ("key", "kind", "outputs", "metadata", "is_async", "retry", "mapping")
 
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: StepSpec) -> None:
         self.mapping = MappingInfo(spec.mapping) if spec.mapping is not None else None
         self.key = spec.key
         self.kind = spec.kind
@@ -47,7 +55,7 @@ class MappingInfo:
 
     __slots__ = ("stream", "max_concurrency")
 
-    def __init__(self, mapping: Any) -> None:
+    def __init__(self, mapping: MappedInvocation) -> None:
         self.stream = mapping.stream
         self.max_concurrency = mapping.max_concurrency
 
@@ -57,7 +65,7 @@ class NodeInfo:
 
     __slots__ = ("name", "metadata", "code_version")
 
-    def __init__(self, node: Any) -> None:
+    def __init__(self, node: Node) -> None:
         self.name = node.name
         self.metadata = node.metadata
         self.code_version = node.code_version
@@ -68,7 +76,7 @@ class HookInfo:
 
     __slots__ = ("name", "func", "hook_type")
 
-    def __init__(self, hook: Any) -> None:
+    def __init__(self, hook: Hook) -> None:
         self.name = hook.name
         self.func = hook.func
         self.hook_type = getattr(hook, "hook_type", None)
@@ -81,7 +89,7 @@ _PLAIN_SLOTS = (
 )
 
 
-def runtime_state(runtime: Any) -> dict[str, Any]:
+def runtime_state(runtime: StepRuntime) -> dict[str, object]:
     """A picklable description of ``runtime`` (definitions replaced by what the runner reads)."""
     from rivers.execution.runtime import OutputWrite
 
@@ -104,7 +112,7 @@ def runtime_state(runtime: Any) -> dict[str, Any]:
     return state
 
 
-def runtime_from_state(state: dict[str, Any]) -> Any:
+def runtime_from_state(state: dict[str, object]) -> StepRuntime:
     """Rebuild a :class:`StepRuntime` from :func:`runtime_state` (in the worker)."""
     from rivers.execution.runtime import StepRuntime
     from rivers.execution.type_check import return_checker
@@ -119,12 +127,12 @@ def runtime_from_state(state: dict[str, Any]) -> Any:
     return runtime
 
 
-def dumps_runtime(runtime: Any) -> bytes:
+def dumps_runtime(runtime: StepRuntime) -> bytes:
     """The runtime of a step as bytes; raises :class:`ExecutionError` naming the step if it cannot be sent."""
     return encode_runtime(runtime)[0]
 
 
-def encode_runtime(runtime: Any) -> tuple[bytes, bool]:
+def encode_runtime(runtime: StepRuntime) -> tuple[bytes, bool]:
     """The runtime's bytes, and whether they must be re-encoded for every run (notebook functions by value)."""
     buffer = io.BytesIO()
     pickler = FunctionPickler(buffer)

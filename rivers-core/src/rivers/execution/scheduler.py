@@ -67,9 +67,15 @@ from rivers.execution.step_runner import (
 )
 
 if TYPE_CHECKING:  # (protocols only type checkers need: building a Protocol class costs every process's first run)
+    import select
     from typing import Protocol
 
+    from rivers.definitions.retry import RetryPolicy
     from rivers.execution.coordinator import RunCoordinator
+    from rivers.execution.plan import PlannedExpansion, PlannedStep
+    from rivers.execution.pools import RunPoolClaims
+    from rivers.execution.runtime import InputLoad
+    from rivers.storage.records import StoredEvent
 
     class Executor(Protocol):
         """An executor as the scheduler uses it: the launchers of a run (:class:`rivers.Executor` is one)."""
@@ -120,7 +126,7 @@ class _MappedGroup:
 
     __slots__ = ("expansion", "cap", "running", "held")
 
-    def __init__(self, expansion: Any) -> None:
+    def __init__(self, expansion: PlannedExpansion) -> None:
         self.expansion = expansion
         self.cap = expansion.limit
         self.running = 0
@@ -169,10 +175,10 @@ class StepScheduler(LaunchContext):
     _serial: StepLauncher | None = None  # the one launcher of a uniform plan whose launcher is blocking
     _local: StepLauncher | None = None
     _async: StepLauncher | None = None
-    _poller: Any = None
+    _poller: select.poll | None = None
     _wake_r = _wake_w = -1
     _stopped: StopReason | None = None
-    _claims: Any = None
+    _claims: RunPoolClaims | None = None
     #: instance key (and expanded step key) -> its group; None until a step expands
     _groups: dict[str, _MappedGroup] | None = None
 
@@ -406,11 +412,12 @@ class StepScheduler(LaunchContext):
         self._submit(attempt)
 
     # ------------------------------------------------------------- expansion
-    def _expand(self, planned: Any) -> bool:
+    def _expand(self, planned: PlannedStep) -> bool:
         """Plan the instances of ``planned``; True when they must run before it (it waits for them)."""
         key = planned.key
         try:
-            expansion = planned.expander(planned, lambda load: self._load_upstream(planned, load))
+            expansion = planned.expander(  # type: ignore[misc]  # (_begin expands steps that have an expander)
+                planned, lambda load: self._load_upstream(planned, load))
         except Exception as error:  # noqa: BLE001 - a bad list fails the expanded step, like user code
             self._final(StepAttempt(planned, 1, True), failed_outcome(planned.runtime, self.state, error))
             return True
@@ -451,7 +458,7 @@ class StepScheduler(LaunchContext):
             self.ready.append(instance.key)
         return True
 
-    def _load_upstream(self, planned: Any, load: Any) -> Any:
+    def _load_upstream(self, planned: PlannedStep, load: InputLoad) -> Any:
         """An upstream value the expander of ``planned`` needs, loaded here through its handler."""
         from rivers.context import InputContext
         from rivers.execution.partition_scope import input_partition, step_partition
@@ -523,7 +530,7 @@ class StepScheduler(LaunchContext):
         """Whether the attempt holds its pool slots now (else it waits, or failed after the timeout)."""
         from rivers.execution.pools import claim_timed_out, claim_timeout, poll_interval
 
-        claims = self._claims
+        claims: RunPoolClaims = self._claims  # type: ignore[assignment]  # (a plan with pools has its claims)
         key = attempt.key
         if claims.holds(key):
             return True
@@ -576,7 +583,7 @@ class StepScheduler(LaunchContext):
         if self._groups is not None:
             self._left(attempt)
         if outcome.status == RETRY:
-            self._retry(attempt, outcome.error, outcome.reason, outcome)
+            self._retry(attempt, outcome.error, outcome.reason, outcome)  # type: ignore[arg-type]  # (RETRY has one)
             return
         self._final(attempt, outcome)
 
@@ -605,15 +612,16 @@ class StepScheduler(LaunchContext):
         record_failure(runtime, self.state, outcome, error, reason)
         self._final(attempt, outcome)
 
-    def _start_event(self, attempt: StepAttempt) -> Any:
+    def _start_event(self, attempt: StepAttempt) -> StoredEvent:
         """The ``StepStart`` of an attempt whose runner never reported (stamped with its launch time)."""
         return self.state.event("StepStart", attempt.key)._replace(timestamp=attempt.launched_ns or time.time_ns())
 
-    def _retry(self, attempt: StepAttempt, error: Any, reason: Any, outcome: StepOutcome | None) -> None:
+    def _retry(self, attempt: StepAttempt, error: BaseException | None, reason: FailureReason,
+               outcome: StepOutcome | None) -> None:
         """Record the failed attempt and its ``StepRetry``; launch the next attempt after the backoff."""
         runtime = attempt.planned.runtime
         key = attempt.key
-        policy = retry_policy(runtime, self.state.retry_default)
+        policy: RetryPolicy = retry_policy(runtime, self.state.retry_default)  # type: ignore[assignment]  # (retried)
         delay = policy.delay(attempt.attempt)
         events = list(outcome.events) if outcome is not None else []
         logs = list(outcome.logs) if outcome is not None else []
@@ -693,7 +701,7 @@ class StepScheduler(LaunchContext):
     def unwatch(self, fd: int) -> None:
         if self._watched.pop(fd, None) is not None:
             try:
-                self._poller.unregister(fd)
+                self._poller.unregister(fd)  # type: ignore[union-attr]  # (watch() registered fd with the poller)
             except (KeyError, ValueError):
                 pass
 
@@ -788,14 +796,14 @@ class StepScheduler(LaunchContext):
 __all__ = ["RunEnd", "StepScheduler", "StopReason", "execute_run"]
 
 
-def _heappush(heap: list[Any], item: Any) -> None:
+def _heappush(heap: list[tuple[float, int, StepAttempt]], item: tuple[float, int, StepAttempt]) -> None:
     """``heapq.heappush``, imported on first use: most runs never delay a step."""
     import heapq
 
     heapq.heappush(heap, item)
 
 
-def _heappop(heap: list[Any]) -> Any:
+def _heappop(heap: list[tuple[float, int, StepAttempt]]) -> tuple[float, int, StepAttempt]:
     """``heapq.heappop``, imported on first use."""
     import heapq
 

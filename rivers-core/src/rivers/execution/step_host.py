@@ -15,11 +15,14 @@ import logging
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rivers.execution import wire
 from rivers.execution.pickling import loads
 from rivers.execution.runtime_transport import runtime_from_state
+
+if TYPE_CHECKING:
+    from rivers.execution.runtime import StepRuntime
 
 
 class RunnerCache:
@@ -28,11 +31,11 @@ class RunnerCache:
     def __init__(self, max_runtimes: int = 4096, *, sync_environment: bool = False) -> None:
         #: make cwd, environment and sys.path match each run's controller (pool workers only)
         self.sync_environment = sync_environment
-        self.runtimes: dict[int, Any] = {}
+        self.runtimes: dict[int, StepRuntime] = {}
         self.runs: dict[int, wire.RunHeader] = {}
         self.max_runtimes = max_runtimes
 
-    def runtime(self, token: int, blob: bytes | None) -> Any:
+    def runtime(self, token: int, blob: bytes | None) -> StepRuntime:
         if blob is None:
             return self.runtimes[token]
         runtime = runtime_from_state(loads(blob))
@@ -95,7 +98,7 @@ def run_chain(requests: Sequence[bytes], cache: RunnerCache | None = None) -> It
         persisted.update(report.self_persisted)
 
 
-def _decode(data: bytes, cache: RunnerCache) -> tuple[Any, wire.RunHeader, wire.StepRequest] | wire.StepReport:
+def _decode(data: bytes, cache: RunnerCache) -> tuple[StepRuntime, wire.RunHeader, wire.StepRequest] | wire.StepReport:
     """The runtime, run header and request of ``data``, or the ``load_error`` report saying why not."""
     started = time.perf_counter()
     key = "?"
@@ -109,7 +112,7 @@ def _decode(data: bytes, cache: RunnerCache) -> tuple[Any, wire.RunHeader, wire.
     return runtime, header, request
 
 
-def _run_decoded(runtime: Any, header: wire.RunHeader, request: wire.StepRequest) -> wire.StepReport:
+def _run_decoded(runtime: StepRuntime, header: wire.RunHeader, request: wire.StepRequest) -> wire.StepReport:
     from rivers.execution.log_capture import StepLogCapture
     from rivers.execution.step_runner import PrefixedRunState, RunState, failed_outcome, run_attempt
     from rivers.resources import Resource
@@ -122,7 +125,7 @@ def _run_decoded(runtime: Any, header: wire.RunHeader, request: wire.StepRequest
     state.self_persisted.update(persisted)
     state.log_capture = StepLogCapture.install()
     resources = [value for _, value in runtime.resource_args if isinstance(value, Resource)]
-    ready: list[Any] = []
+    ready: list[Resource] = []
     try:
         try:
             for resource in resources:

@@ -30,9 +30,31 @@ from rivers.resources import build_config
 from rivers.storage.records import StoredEvent, StoredLog, new_stored_event
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+    from typing import Protocol, TypeAlias
+
+    from rivers.context import TaskExecutionContext
     from rivers.definitions.retry import RetryPolicy
+    from rivers.execution.log_capture import StepLogCapture
+    from rivers.execution.partition_requests import DynamicLookup
+    from rivers.execution.runtime import OutputWrite
+    from rivers.metadata import MetadataValue
+    from rivers.partitions.context import PartitionContext
     from rivers.partitions.keys import PartitionKey
     from rivers.storage.base import Storage
+
+    #: the context a step's function receives
+    StepContext: TypeAlias = "AssetExecutionContext | TaskExecutionContext"
+
+    class CoroutineLoop(Protocol):
+        """Drives a run's coroutines (a :class:`~rivers.execution.coroutines.CoroutineRunner`, or the asyncio
+        launcher's shared loop)."""
+
+        def run(self, coroutine: Awaitable[Any], /) -> Any:
+            """Await ``coroutine`` to its end; its result."""
+
+        def close(self) -> None:
+            """The run (or attempt) is done with the loop."""
 
 _now = time.time_ns
 _RUN_KEY: Any = object()  # RunState.event(): "the run's partition key"
@@ -52,7 +74,9 @@ class RunState:
         self.event_prefix = f"{run_id}:"
         #: the run's PartitionKey (None: unpartitioned run); steps get contexts from execution.partition_scope
         self.partition = partition
-        self.partition_cache: dict[Any, Any] = {}
+        #: partition contexts of the run: ``(definition, context)`` by definition id, input contexts by
+        #: ``("input", step key, parameter)`` (see execution.partition_scope)
+        self.partition_cache: dict[int | tuple[str, str, str], Any] = {}
         #: whether the key was validated against every selected asset before the run (materialize, backfill)
         self.partition_checked = False
         self.config = config or {}
@@ -61,12 +85,12 @@ class RunState:
         #: events created so far (ids count on from it; a resumed run starts after its stored events)
         self.event_seq = 0
         self.retry_default = retry_default
-        self.loop: Any = None  # a CoroutineRunner, created for the first async step
+        self.loop: CoroutineLoop | None = None  # a CoroutineRunner, created for the first async step
         # nodes that returned rs.Materialization in this run: they have no value to load
         self.self_persisted: set[str] = set()
-        self.log_capture: Any = None
+        self.log_capture: StepLogCapture | None = None
 
-    def event(self, event_type: str, asset_key: str | None, partition_key: Any = _RUN_KEY, *,
+    def event(self, event_type: str, asset_key: str | None, partition_key: PartitionKey | None = _RUN_KEY, *,
               metadata: list[tuple[str, str]] | None = None, data_version: str | None = None,
               code_version: str | None = None, input_data_versions: list[tuple[str, str]] | None = None,
               ) -> StoredEvent:
@@ -83,7 +107,7 @@ class RunState:
             [] if input_data_versions is None else input_data_versions,
         ))
 
-    def dynamic_partitions(self) -> Any:
+    def dynamic_partitions(self) -> DynamicLookup | None:
         """``name -> registered keys`` of dynamic partitions (``None`` where storage is not reachable)."""
         if self.storage is None:
             return None
@@ -101,7 +125,7 @@ class RunState:
             self.data_versions[node] = version
         return version or None
 
-    def run_coroutine(self, coroutine: Any) -> Any:
+    def run_coroutine(self, coroutine: Awaitable[Any]) -> Any:
         """Drive a coroutine to completion on the run's event loop."""
         if self.loop is None:
             from rivers.execution.coroutines import CoroutineRunner
@@ -142,12 +166,13 @@ def new_event_prefix(run_id: str) -> str:
 
 
 # ---------------------------------------------------------------- entry point
-def retry_policy(runtime: StepRuntime, retry_default: Any) -> Any:
+def retry_policy(runtime: StepRuntime, retry_default: RetryPolicy | None) -> RetryPolicy | None:
     """The policy of the step: its own, else the run's default (None: never retried)."""
     return runtime.retry if runtime.retry is not None else retry_default
 
 
-def may_retry(runtime: StepRuntime, policy: Any, attempt: int, error: BaseException, reason: FailureReason) -> bool:
+def may_retry(runtime: StepRuntime, policy: RetryPolicy | None, attempt: int, error: BaseException,
+              reason: FailureReason) -> bool:
     """Whether failed attempt number ``attempt`` (1-based) may be followed by another one.
 
     Generator multi-assets never retry: earlier yields may already be persisted.
@@ -200,7 +225,7 @@ def run_attempt(runtime: StepRuntime, run: RunState, selected: Iterable[str] | N
     return outcome
 
 
-def failed_outcome(runtime: StepRuntime, run: RunState, error: BaseException, reason: Any = None,
+def failed_outcome(runtime: StepRuntime, run: RunState, error: BaseException, reason: FailureReason | None = None,
                    announce: bool = True) -> StepOutcome:
     """The outcome of an attempt that failed before (or outside) its user code: final, never retried."""
     outcome = StepOutcome(runtime.key)
@@ -257,7 +282,7 @@ def _attempt(runtime: StepRuntime, run: RunState, selected: list[str], outcome: 
     if kind == OBSERVE:
         _run_observe(runtime, run, context, outcome)
         return
-    result = runtime.fn(**kwargs)  # type: ignore[misc]  # only graph steps (run above) have no fn
+    result = runtime.fn(**kwargs)
     if runtime.is_async and inspect.isawaitable(result):
         result = run.run_coroutine(result)
     if kind == MULTI:
@@ -267,7 +292,8 @@ def _attempt(runtime: StepRuntime, run: RunState, selected: list[str], outcome: 
         _handle_single(runtime, run, context, partition, runtime.outputs[name], result, outcome)
 
 
-def _make_context(runtime: StepRuntime, run: RunState, selected: list[str], partition: Any) -> Any:
+def _make_context(runtime: StepRuntime, run: RunState, selected: list[str],
+                  partition: PartitionContext | None) -> StepContext:
     config = None
     if runtime.config_type is not None:
         config = build_config(runtime.config_type, run.config.get(runtime.key), runtime.key)
@@ -291,7 +317,8 @@ def _make_context(runtime: StepRuntime, run: RunState, selected: list[str], part
                                  config=config, run_id=run.run_id)
 
 
-def _load_arguments(runtime: StepRuntime, run: RunState, context: Any, partition: Any) -> dict[str, Any]:
+def _load_arguments(runtime: StepRuntime, run: RunState, context: StepContext | None,
+                    partition: PartitionContext | None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     if runtime.context_param is not None:
         kwargs[runtime.context_param] = context
@@ -325,7 +352,7 @@ def _load_arguments(runtime: StepRuntime, run: RunState, context: Any, partition
     return kwargs
 
 
-def _load_self(runtime: StepRuntime, partition: Any) -> Any:
+def _load_self(runtime: StepRuntime, partition: PartitionContext | None) -> Any:
     name = runtime.spec.outputs[0]
     write = runtime.outputs[name]
     try:
@@ -337,8 +364,8 @@ def _load_self(runtime: StepRuntime, partition: Any) -> Any:
 
 
 # ------------------------------------------------------------------- outputs
-def _handle_single(runtime: StepRuntime, run: RunState, context: Any, partition: Any, write: Any, result: Any,
-                   outcome: StepOutcome) -> None:
+def _handle_single(runtime: StepRuntime, run: RunState, context: StepContext | None,
+                   partition: PartitionContext | None, write: OutputWrite, result: Any, outcome: StepOutcome) -> None:
     result_type = type(result)
     if result_type is Observation:
         _record_observation(run, write.name, context, result, outcome)
@@ -365,8 +392,8 @@ def _handle_single(runtime: StepRuntime, run: RunState, context: Any, partition:
         _run_success_hooks(runtime, run, write.name, value, context)
 
 
-def _handle_multi(runtime: StepRuntime, run: RunState, context: Any, partition: Any, result: Any,
-                  selected: list[str], outcome: StepOutcome) -> None:
+def _handle_multi(runtime: StepRuntime, run: RunState, context: StepContext | None,
+                  partition: PartitionContext | None, result: Any, selected: list[str], outcome: StepOutcome) -> None:
     outputs = runtime.outputs
     if inspect.isgenerator(result) or inspect.isasyncgen(result):
         seen: set[str] = set()
@@ -420,8 +447,9 @@ def _iterate(result: Any, run: RunState) -> Iterable[Any]:
         yield from result
 
 
-def _record_materialization(runtime: StepRuntime, run: RunState, write: Any, context: Any, partition: Any,
-                            wrapper: Any, value: Any, outcome: StepOutcome, *, written: bool) -> None:
+def _record_materialization(runtime: StepRuntime, run: RunState, write: OutputWrite, context: StepContext | None,
+                            partition: PartitionContext | None, wrapper: Output | Materialization | None, value: Any,
+                            outcome: StepOutcome, *, written: bool) -> None:
     context_metadata = getattr(context, "output_metadata", None)
     metadata = dict(context_metadata) if context_metadata else {}
     if wrapper is not None and wrapper.metadata:
@@ -438,7 +466,7 @@ def _record_materialization(runtime: StepRuntime, run: RunState, write: Any, con
         handler_version = output_context.registered_data_version
     data_version = handler_version or (wrapper.data_version if wrapper is not None else None)
     if data_version is None and context is not None and getattr(context, "registered_data_version", None) is not None:
-        data_version = context.drain_data_version()
+        data_version = context.drain_data_version()  # type: ignore[union-attr]  # (only an asset's context has one)
     if data_version is None:
         data_version = extract_data_version(metadata) if metadata else None
         if data_version is None:
@@ -447,8 +475,8 @@ def _record_materialization(runtime: StepRuntime, run: RunState, write: Any, con
                             data_version, outcome)
 
 
-def _append_materialization(runtime: StepRuntime, run: RunState, write: Any, partition_key: Any,
-                            metadata: dict[str, Any], data_version: str, outcome: StepOutcome) -> None:
+def _append_materialization(runtime: StepRuntime, run: RunState, write: OutputWrite, partition_key: PartitionKey | None,
+                            metadata: dict[str, MetadataValue], data_version: str, outcome: StepOutcome) -> None:
     """The Materialization event of ``write`` (for one partition key, or unpartitioned)."""
     input_versions = [(load.upstream, run.input_data_version(load.upstream) or "") for load in runtime.inputs]
     outcome.events.append(run.event(
@@ -464,9 +492,9 @@ def _append_materialization(runtime: StepRuntime, run: RunState, write: Any, par
     run.data_versions[write.name] = data_version
 
 
-def _record_partitioned(runtime: StepRuntime, run: RunState, write: Any, context: Any, partition: Any,
-                        wrapper: Any, value: Any, outcome: StepOutcome, metadata: dict[str, Any],
-                        written: bool) -> None:
+def _record_partitioned(runtime: StepRuntime, run: RunState, write: OutputWrite, context: StepContext | None,
+                        partition: PartitionContext, wrapper: Output | Materialization | None, value: Any,
+                        outcome: StepOutcome, metadata: dict[str, MetadataValue], written: bool) -> None:
     """Materializations of a step covering several keys (a batched backfill step or a multi-valued key).
 
     A returned dict keyed by the step's partition keys (``PartitionKey`` or
@@ -502,15 +530,15 @@ def _record_partitioned(runtime: StepRuntime, run: RunState, write: Any, context
             outcome.events.append(run.event("PartitionFailure", write.name, key, metadata=[("error", str(error))]))
 
 
-def _write(runtime: StepRuntime, run: RunState, write: Any, partition: Any, value: Any,
-           metadata: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+def _write(runtime: StepRuntime, run: RunState, write: OutputWrite, partition: PartitionContext, value: Any,
+           metadata: dict[str, MetadataValue]) -> tuple[dict[str, MetadataValue], str | None]:
     """Hand ``value`` to the write handler; the output metadata and the handler's data version."""
     output_context = OutputContext(write.name, write.metadata, partition, runtime.return_type, run.run_id, metadata)
     write.handler.handle_output(output_context, value)
     return output_context.output_metadata or {}, output_context.registered_data_version
 
 
-def _values_by_key(value: Any, keys: list[Any]) -> dict[Any, Any] | None:
+def _values_by_key(value: Any, keys: list[PartitionKey]) -> dict[PartitionKey, Any] | None:
     """``{key: value}`` when ``value`` is a dict keyed by (some of) the partition keys, else ``None``."""
     from rivers.partitions.keys import PartitionKey
 
@@ -526,7 +554,8 @@ def _values_by_key(value: Any, keys: list[Any]) -> dict[Any, Any] | None:
     return result
 
 
-def _record_observation(run: RunState, name: str, context: Any, observation: Any, outcome: StepOutcome) -> None:
+def _record_observation(run: RunState, name: str, context: StepContext | None, observation: Observation | None,
+                        outcome: StepOutcome) -> None:
     collected = getattr(context, "output_metadata", None)
     metadata = dict(collected) if collected else {}
     data_version = None
@@ -539,14 +568,14 @@ def _record_observation(run: RunState, name: str, context: Any, observation: Any
                                     data_version=data_version))
 
 
-def _run_observe(runtime: StepRuntime, run: RunState, context: Any, outcome: StepOutcome) -> None:
+def _run_observe(runtime: StepRuntime, run: RunState, context: StepContext | None, outcome: StepOutcome) -> None:
     result = call_observe_function(runtime.fn, context)
     if inspect.isawaitable(result):
         result = run.run_coroutine(result)
     _record_observation(run, runtime.key, context, result if isinstance(result, Observation) else None, outcome)
 
 
-def call_observe_function(fn: Any, context: Any) -> Any:
+def call_observe_function(fn: Callable[..., Any], context: object) -> Any:
     """Call an observe function with the context when it asks for one, else with nothing."""
     from rivers.definitions.signature import context_class_of, signature_of
 
@@ -592,16 +621,17 @@ def _run_graph_step(runtime: StepRuntime, run: RunState, outcome: StepOutcome) -
 
 
 # -------------------------------------------------------------------- hooks
-def _hook_key(runtime: StepRuntime, run: RunState) -> Any:
+def _hook_key(runtime: StepRuntime, run: RunState) -> PartitionKey | None:
     """The partition key a hook reports: the run's, for a partitioned step."""
     return run.partition if runtime.partitions_def is not None else None
 
 
-def _hook_config(context: Any) -> Any:
+def _hook_config(context: StepContext | None) -> Any:
     return getattr(context, "config", None)
 
 
-def _run_success_hooks(runtime: StepRuntime, run: RunState, name: str, value: Any, context: Any) -> None:
+def _run_success_hooks(runtime: StepRuntime, run: RunState, name: str, value: Any,
+                       context: StepContext | None) -> None:
     for hook in runtime.success_hooks:
         _call_hook(hook, HookContext.create(asset_name=name, run_id=run.run_id, hook_type="success", output=value,
                                              metadata=runtime.outputs[name].metadata, config=_hook_config(context),

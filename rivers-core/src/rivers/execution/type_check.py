@@ -9,10 +9,10 @@ from typing import Any, Callable
 
 from rivers.definitions.results import RESULT_WRAPPERS, DynamicOutput
 
-Checker = Callable[[Any], bool]
+Checker = Callable[[object], bool]
 
 
-def return_checker(annotation: Any) -> tuple[Checker, str] | None:
+def return_checker(annotation: object) -> tuple[Checker, str] | None:
     """A predicate for values matching ``annotation`` and its display name, or None to skip."""
     if annotation is inspect.Signature.empty or annotation is None or annotation is Any or annotation is type(None):
         return None
@@ -25,7 +25,7 @@ def return_checker(annotation: Any) -> tuple[Checker, str] | None:
     return (lambda value: isinstance(value, allowed)), name
 
 
-def _allowed_types(annotation: Any) -> tuple[type, ...] | None:
+def _allowed_types(annotation: object) -> tuple[type, ...] | None:
     if annotation in RESULT_WRAPPERS or annotation is DynamicOutput:
         return None
     origin = typing.get_origin(annotation)

@@ -36,8 +36,14 @@ from rivers.execution.pickling import PROTOCOL, dumps
 from rivers.storage.records import StoredEvent, StoredLog
 
 if TYPE_CHECKING:
+    from typing import TypeVar
+
     from rivers.definitions.retry import RetryPolicy
+    from rivers.execution.plan import PlannedStep
+    from rivers.execution.step_runner import RunState
     from rivers.partitions.keys import PartitionKey
+
+    _R = TypeVar("_R", bound="_Record")
 
 #: Version of the records below. Bump it whenever a record's fields change.
 WIRE_VERSION = 2
@@ -87,7 +93,7 @@ class RunHeader(_Record):
     sys_path: list[str]
 
     @classmethod
-    def of(cls, state: Any) -> RunHeader:
+    def of(cls, state: RunState) -> RunHeader:
         """The header of the run ``state`` belongs to, with this process's environment."""
         return cls(run_id=state.run_id, config=state.config, retry_default=state.retry_default,
                    partition=state.partition, cwd=os.getcwd(), environ=dict(os.environ), sys_path=list(sys.path))
@@ -172,8 +178,9 @@ class StepReport(_Record):
     pid: int
 
 
-def step_request(planned: Any, state: Any, attempt: int = 1, announce: bool = True, *, runtime_token: int = 0,
-                 runtime_blob: bytes | None = None, run_token: int = 0, run_blob: bytes | None = None) -> StepRequest:
+def step_request(planned: PlannedStep, state: RunState, attempt: int = 1, announce: bool = True, *,
+                 runtime_token: int = 0, runtime_blob: bytes | None = None, run_token: int = 0,
+                 run_blob: bytes | None = None) -> StepRequest:
     """The request for one attempt of ``planned`` in the run of ``state``.
 
     Without tokens the runtime and run header are encoded into the request
@@ -202,7 +209,7 @@ def step_request(planned: Any, state: Any, attempt: int = 1, announce: bool = Tr
 _RECORDS: dict[str, type[_Record]] = {StepRequest.NAME: StepRequest, StepReport.NAME: StepReport}
 
 
-def decode(data: bytes, expected: type[_Record]) -> Any:
+def decode(data: bytes, expected: type[_R]) -> _R:
     """The record in ``data`` (a :class:`WireVersionError` names both versions when they differ)."""
     message = pickle.loads(data)
     if not isinstance(message, tuple) or len(message) < 2:

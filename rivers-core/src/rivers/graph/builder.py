@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, cast
+from typing import TYPE_CHECKING, Iterable, cast
 
 from rivers.definitions.asset_def import DepDef
 from rivers.definitions.assets import Asset, ExternalAsset, GraphAsset, MultiAsset, SingleAsset
@@ -11,11 +11,14 @@ from rivers.exceptions import AssetDefinitionError, GraphValidationError
 from rivers.graph.model import ASSET, GRAPH, GRAPH_TASK, MAPPED, MULTI, OBSERVE, TASK, InputSpec, Node, StepSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Never
+
     from rivers.definitions.composition import Composition, Invocation, MappedInvocation
     from rivers.graph.model import HandlerSpec
 
 
-_EMPTY: dict[str, Any] = {}
+_EMPTY: Mapping[str, Never] = {}
 
 
 class GraphBuilder:
@@ -31,7 +34,7 @@ class GraphBuilder:
         self._graph_internals: dict[str, tuple[tuple[str, ...], str | None]] = {}
 
     # ------------------------------------------------------------- collecting
-    def add_asset(self, asset: Any) -> None:
+    def add_asset(self, asset: Asset) -> None:
         if isinstance(asset, SingleAsset):  # the common case first
             self._add_single(asset)
             return
@@ -190,7 +193,7 @@ class GraphBuilder:
             )
         self._bindings[name] = {params[0]: mapped.source}
 
-    def add_tasks(self, tasks: Iterable[Any], assets: Iterable[Any]) -> None:
+    def add_tasks(self, tasks: Iterable[Task], assets: Iterable[Asset]) -> None:
         """Register tasks: those used inside graph bodies are internal, others standalone."""
         registered: set[int] = set()
         for task in tasks:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from rivers.exceptions import GraphValidationError
 from rivers.graph.builder import GraphBuilder
 from rivers.graph.model import Node, StepSpec
+
+if TYPE_CHECKING:
+    import networkx
+
+    from rivers.definitions.assets import Asset
+    from rivers.definitions.tasks import Task
 
 
 class AssetGraph:
@@ -53,7 +59,7 @@ class AssetGraph:
         self._children = children
 
     @classmethod
-    def build(cls, assets: Sequence[Any], tasks: Sequence[Any], resource_keys: Iterable[str]) -> AssetGraph:
+    def build(cls, assets: Sequence[Asset], tasks: Sequence[Task], resource_keys: Iterable[str]) -> AssetGraph:
         """Build and validate the graph of a repository's definitions."""
         builder = GraphBuilder(resource_keys)
         for asset in assets:
@@ -91,7 +97,7 @@ class AssetGraph:
             stack.extend(self._parents[name])
         return seen
 
-    def to_networkx(self) -> Any:
+    def to_networkx(self) -> networkx.DiGraph:
         """The node graph as a ``networkx.DiGraph`` (edges point downstream)."""
         import networkx as nx
 

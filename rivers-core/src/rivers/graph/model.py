@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     from rivers.definitions.assets import Asset
+    from rivers.definitions.composition import MappedInvocation
     from rivers.definitions.hooks import Hook
     from rivers.definitions.retry import RetryPolicy
     from rivers.definitions.tasks import Task
@@ -93,7 +94,7 @@ class Node:
         kinds: Sequence[str],
         group: str | None,
         code_version: str | None,
-        partitions_def: PartitionsDefinition | None,
+        partitions_def: PartitionsDefinition | str | None,
         pool: Sequence[tuple[str, int]],
         lineage: tuple[str, ...] = (),
     ) -> None:
@@ -112,7 +113,7 @@ class Node:
         self.group = group
         self.code_version = code_version
         # a registered name (str) from the definition until resolve_partitions replaces it by the definition
-        self.partitions_def = partitions_def
+        self.partitions_def: PartitionsDefinition | None = partitions_def  # type: ignore[assignment]  # (see above)
         self.pool: tuple[tuple[str, int], ...] = tuple(pool)
         self.lineage = lineage
 
@@ -177,7 +178,7 @@ class StepSpec:
         self.metadata = metadata
         self.is_async = is_async
         #: the MappedInvocation of a MAPPED step (None otherwise)
-        self.mapping: Any = None
+        self.mapping: MappedInvocation | None = None
 
     def __repr__(self) -> str:
         return f"StepSpec({self.key!r}, kind={self.kind!r}, outputs={list(self.outputs)})"

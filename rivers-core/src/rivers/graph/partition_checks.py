@@ -8,16 +8,22 @@ unpartitioned nodes is known to be loadable.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 from rivers.definitions.assets import MultiAsset
 from rivers.exceptions import ConfigurationError, PartitionDefinitionError, PartitionValidationError
 from rivers.graph.model import GRAPH, StepSpec
 
+if TYPE_CHECKING:
+    from rivers.graph.graph import AssetGraph
+    from rivers.graph.model import Node
+    from rivers.partitions.base import PartitionsDefinition
+    from rivers.partitions.mappings.base import PartitionMapping
+
 __all__ = ["resolve_partitions", "edge_mapping", "step_partitions_def"]
 
 
-def resolve_partitions(graph: Any, registry: Mapping[str, Any]) -> None:
+def resolve_partitions(graph: AssetGraph, registry: Mapping[str, PartitionsDefinition]) -> None:
     """Replace registered names by their definitions, re-check definitions and validate every edge."""
     checked: set[int] = set()
     for name, node in graph.nodes.items():
@@ -51,7 +57,7 @@ def resolve_partitions(graph: Any, registry: Mapping[str, Any]) -> None:
                           upstream=upstream, upstream_def=upstream_def)
 
 
-def step_partitions_def(step: StepSpec, nodes: Mapping[str, Any]) -> Any:
+def step_partitions_def(step: StepSpec, nodes: Mapping[str, Node]) -> PartitionsDefinition | None:
     """The definition a step runs under: that of the node(s) it writes."""
     if step.kind == GRAPH:
         node = nodes.get(step.key)
@@ -63,7 +69,7 @@ def step_partitions_def(step: StepSpec, nodes: Mapping[str, Any]) -> Any:
     return None
 
 
-def edge_mapping(step: StepSpec, upstream: str, declared: Any = None) -> Any:
+def edge_mapping(step: StepSpec, upstream: str, declared: PartitionMapping | None = None) -> PartitionMapping | None:
     """The partition mapping of the edge ``upstream -> step`` (``None``: the default).
 
     ``declared`` is the mapping carried by the input itself
@@ -102,7 +108,7 @@ def _declares_mappings(step: StepSpec) -> bool:
     return False
 
 
-def _edges(step: StepSpec) -> Iterator[tuple[str, Any]]:
+def _edges(step: StepSpec) -> Iterator[tuple[str, PartitionMapping | None]]:
     """``(upstream, mapping)`` for the step's data inputs and lineage-only dependencies."""
     seen = set()
     for spec in step.inputs:
@@ -114,7 +120,7 @@ def _edges(step: StepSpec) -> Iterator[tuple[str, Any]]:
             yield name, edge_mapping(step, name)
 
 
-def _check_definition(definition: Any, node: str) -> None:
+def _check_definition(definition: object, node: str) -> None:
     """Re-run a definition's construction checks (raw variant constructors skip them)."""
     check = getattr(definition, "check", None)
     if check is None:

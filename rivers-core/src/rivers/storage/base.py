@@ -409,7 +409,8 @@ class Storage(ReadApi, ControlApi, _BackendMethods, abc.ABC):
         """Return the latest ``limit`` events of ``asset_key``, newest first."""
         return self._events_for_asset(asset_key, _check_limit(limit))
 
-    def get_latest_materialization(self, asset_key: str, partition: Any = None) -> StoredEvent | None:
+    def get_latest_materialization(self, asset_key: str,
+                                   partition: PartitionKey | str | None = None) -> StoredEvent | None:
         """Return the latest Materialization event of ``asset_key``.
 
         ``partition`` is the partition key (a ``PartitionKey`` or its display
@@ -418,7 +419,7 @@ class Storage(ReadApi, ControlApi, _BackendMethods, abc.ABC):
         then as a single key (``"a=b"`` is both).
         """
         event = self._latest_materialization(asset_key, partition_to_stored(partition))
-        if event is None and type(partition) is str and "=" in partition:
+        if event is None and isinstance(partition, str) and "=" in partition:
             from rivers.partitions.keys import parse_display
 
             event = self._latest_materialization(asset_key, parse_display(partition, multi=False).stored_text())

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from rivers.exceptions import StorageError
 from rivers.storage.records import RUN_STATUSES, LaunchedBy
 
 if TYPE_CHECKING:
+    from rivers.storage.partition_status import PartitionStatusRanges
     from rivers.storage.queries import AssetCatalogueEntry, EventPage, RunPage
 
 __all__ = ["ReadApi"]
@@ -170,7 +171,7 @@ class ReadApi:
             if not all(isinstance(key, str) for key in keys):
                 raise StorageError(f"get_asset_catalogue() asset_keys must be strings, got {keys!r}")
         rows = self._catalogue_rows(keys)  # type: ignore[attr-defined]
-        statuses: dict[str, Any] = {}
+        statuses: dict[str, PartitionStatusRanges] = {}
         if Capability.PARTITION_STATUS in type(self).capabilities:  # type: ignore[attr-defined]
             statuses = self._partition_status([row.record.asset_key for row in rows])  # type: ignore[attr-defined]
         if keys is None:

@@ -17,10 +17,13 @@ from __future__ import annotations
 import collections
 import enum
 import functools
-from collections.abc import Callable
-from typing import Any, Final
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final, overload
 
 from rivers._record import Record, factory
+
+if TYPE_CHECKING:
+    from rivers.partitions.keys import PartitionKey
 
 __all__ = [
     "RUN_OUTCOMES",
@@ -52,7 +55,7 @@ OBSERVATION: Final = "Observation"
 STEP_SUCCESS: Final = "StepSuccess"
 
 
-def partition_to_stored(partition: Any) -> str | None:
+def partition_to_stored(partition: PartitionKey | str | None) -> str | None:
     """Return the stored (and indexed) form of a record's partition key: its display string, unambiguous.
 
     Accepts ``None``, a ``PartitionKey`` (see
@@ -60,10 +63,18 @@ def partition_to_stored(partition: Any) -> str | None:
     """
     if partition is None or type(partition) is str:
         return partition
+    if isinstance(partition, str):  # a str subclass (a StrEnum member): its text
+        return str.__str__(partition)
     return partition.stored_text()
 
 
-def partition_from_stored(value: str | None) -> Any:
+@overload
+def partition_from_stored(value: str) -> PartitionKey: ...
+@overload
+def partition_from_stored(value: None) -> None: ...
+@overload
+def partition_from_stored(value: str | None) -> PartitionKey | None: ...
+def partition_from_stored(value: str | None) -> PartitionKey | None:
     """Return the ``PartitionKey`` of a stored text (inverse of :func:`partition_to_stored`)."""
     if value is None:
         return None
@@ -110,7 +121,7 @@ class StoredEvent(_StoredEventFields):
         event_type: str,
         asset_key: str | None,
         run_id: str,
-        partition_key: Any = None,
+        partition_key: PartitionKey | str | None = None,
         timestamp: int = 0,
         metadata: list[tuple[str, str]] | None = None,
         data_version: str | None = None,
@@ -281,7 +292,7 @@ class RunRecord(Record):
     tags: list[tuple[str, str]] = factory(list)
     node_names: list[str] = factory(list)
     priority: int = 0
-    partition_key: Any = None
+    partition_key: PartitionKey | None = None
     block_reason: str | None = None
     launched_by: LaunchedBy = _MANUAL
 
@@ -290,7 +301,7 @@ class RunRecord(Record):
             values["partition_key"] = partition_from_stored(values["partition_key"])
 
 
-def run_changes(status: str | None, end_time: int | None, node_names: Any) -> dict[str, Any]:
+def run_changes(status: str | None, end_time: int | None, node_names: Sequence[str] | None) -> dict[str, Any]:
     """The fields an ``_update_run(status=, end_time=, node_names=)`` call changes (``None``: unchanged)."""
     changes: dict[str, Any] = {}
     if status is not None:
