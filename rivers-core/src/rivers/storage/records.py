@@ -63,9 +63,12 @@ def partition_to_stored(partition: PartitionKey | str | None) -> str | None:
     """
     if partition is None or type(partition) is str:
         return partition
-    if isinstance(partition, str):  # a str subclass (a StrEnum member): its text
-        return str.__str__(partition)
-    return partition.stored_text()
+    try:
+        return partition.stored_text()  # type: ignore[union-attr]  # (a str subclass: AttributeError, below)
+    except AttributeError:
+        if isinstance(partition, str):  # a str subclass (a StrEnum member): its text
+            return str.__str__(partition)
+        raise
 
 
 @overload
