@@ -19,6 +19,7 @@ from rivers.exceptions import (
     NodeNotFoundError,
 )
 from rivers.execution.partition_requests import check_run_key, load_partition
+from rivers.execution.runtime import resource_io_handler
 from rivers.graph import AssetGraph
 from rivers.graph.partition_checks import resolve_partitions
 from rivers.io_handlers.base import BaseIOHandler
@@ -228,24 +229,10 @@ class ResolvedRepository:
         for candidate in node.handler_spec:
             if candidate is None:
                 continue
-            handler = self._resource_handler(name, candidate) if isinstance(candidate, str) else candidate
+            handler = resource_io_handler(self.definition.resources, candidate, f"Asset '{name}'") \
+                if isinstance(candidate, str) else candidate
             break
         self._write_handlers[name] = handler
-        return handler
-
-    def _resource_handler(self, node: str, key: str) -> BaseIOHandler:
-        resources = self.definition.resources
-        if key not in resources:
-            raise AssetDefinitionError(
-                f"Asset '{node}': io_handler references resource '{key}' which is not in resources; "
-                f"resources: {sorted(resources)}"
-            )
-        handler = resources[key]
-        if not isinstance(handler, BaseIOHandler):
-            raise AssetDefinitionError(
-                f"Asset '{node}': io_handler references resource '{key}' which does not implement the IOHandler "
-                "protocol (handle_output + load_input)"
-            )
         return handler
 
     def explicit_handler(self, node: Node) -> bool:

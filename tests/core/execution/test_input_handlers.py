@@ -42,8 +42,18 @@ def test_an_input_handler_named_by_resource_is_the_resource():
 
 
 def test_an_input_handler_naming_a_missing_resource_fails_at_resolve():
-    repo = rs.CodeRepository(assets=list(_pair("store")), resources={"other": Recording()})
-    with pytest.raises(AssetDefinitionError, match="io_handler references resource 'store' which is not in resources"):
+    @rs.Asset(io_handler="other")
+    def up() -> int:
+        return 1
+
+    @rs.Asset(deps=[rs.AssetDef.input("up", io_handler="store")])
+    def down(up: int) -> int:
+        return up + 1
+
+    # the node's own handler exists: only the input's reference is missing
+    repo = rs.CodeRepository(assets=[up, down], resources={"other": Recording()})
+    with pytest.raises(AssetDefinitionError, match="Asset 'down': input 'up': io_handler references resource 'store' "
+                                                   "which is not in resources; resources: \\['other'\\]"):
         repo.resolve(rs.Storage.memory())
 
 

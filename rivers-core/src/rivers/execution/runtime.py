@@ -120,7 +120,7 @@ class StepRuntime:
             upstream.append(name)
             handler = spec_input.handler_override
             if isinstance(handler, str):  # the name of the resource holding the input's handler
-                handler = _resource_handler(resources, handler, spec.key, name)
+                handler = resource_io_handler(resources, handler, f"Asset '{spec.key}': input '{name}'")
             metadata = spec_input.metadata_override
             loads.append(InputLoad(
                 spec_input.param,
@@ -168,13 +168,20 @@ class StepRuntime:
         return f"StepRuntime({self.key!r})"
 
 
-def _resource_handler(resources: Mapping[str, object], key: str, step: str, upstream: str) -> BaseIOHandler:
-    """The IO handler in resource ``key``, which ``AssetDef.input(upstream, io_handler=key)`` of ``step`` names."""
-    where = f"Asset '{step}': input '{upstream}': io_handler references resource '{key}'"
+def resource_io_handler(resources: Mapping[str, object], key: str, owner: str) -> BaseIOHandler:
+    """The IO handler in resource ``key``, which ``owner`` (``"Asset 'a'"``, ``"Asset 'a': input 'b'"``) names.
+
+    :raises AssetDefinitionError: naming ``owner`` and ``key`` when there is no such resource or it is no
+        IO handler.
+    """
     if key not in resources:
-        raise AssetDefinitionError(f"{where} which is not in resources; resources: {sorted(resources)}")
+        raise AssetDefinitionError(
+            f"{owner}: io_handler references resource '{key}' which is not in resources; resources: {sorted(resources)}"
+        )
     handler = resources[key]
     if not isinstance(handler, BaseIOHandler):
-        raise AssetDefinitionError(f"{where} which does not implement the IOHandler protocol (handle_output + "
-                                   "load_input)")
+        raise AssetDefinitionError(
+            f"{owner}: io_handler references resource '{key}' which does not implement the IOHandler protocol "
+            "(handle_output + load_input)"
+        )
     return handler
