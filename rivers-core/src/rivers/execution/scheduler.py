@@ -264,9 +264,7 @@ class StepScheduler(LaunchContext):
             if self._stopped is not None:
                 self._not_run.extend(p.key for p in steps[position:] if p.key not in run.completed)
                 return
-            self._begin(planned.key)
-            if self._delayed:  # the step failed and will be retried after a backoff
-                self._serial_retries()
+            self._serial_step(planned.key)
             now = clock()
             # let the run's background writers have the GIL (see _YIELD_EVERY_S); not after the last step: the run
             # ends and waits for them anyway, and a yield to a busy thread can cost up to a switch interval
@@ -274,8 +272,9 @@ class StepScheduler(LaunchContext):
                 time.sleep(0)
                 yield_at = now + _YIELD_EVERY_S
 
-    def _serial_retries(self) -> None:
-        """Launch the next attempts of the step that just failed, each after its backoff (serial launcher)."""
+    def _serial_step(self, key: str) -> None:
+        """Run ``key`` (and its retries, after their backoffs) on the serial launcher."""
+        self._begin(key)
         run = self.run
         while self._delayed:  # the step's next attempt, after its backoff
             self._wait()
@@ -447,9 +446,7 @@ class StepScheduler(LaunchContext):
                     self.remaining -= len(instances) - position
                     self._not_run.append(key)
                     return True  # the expanded step is recorded as not run by the serial loop
-                self._begin(instance.key)
-                if self._delayed:
-                    self._serial_retries()
+                self._serial_step(instance.key)
             return False
         route = self._routes[key]
         self._waiting[key] = len(instances)

@@ -176,10 +176,7 @@ class WriteBehind:
 
     @property
     def group_commit(self) -> bool:
-        """Whether records may wait for a group commit now (delay > 0, open, in the creating process).
-
-        (The queueing methods below test the same three facts inline: they run several times per run.)
-        """
+        """Whether records may wait for a group commit now (delay > 0, open, in the creating process)."""
         return not self.closed and self._generation == _fork_generation and self._delay() > 0
 
     # -- queueing -------------------------------------------------------------------
@@ -187,7 +184,7 @@ class WriteBehind:
     def queue_run(self, record: RunRecord) -> bool:
         """Queue a starting run's record for the group commit; ``False`` when the backend must write it now."""
         with self.lock:
-            if self.closed or self._generation != _fork_generation or self._delay() <= 0:  # not group_commit
+            if not self.group_commit:
                 return False
             if self._error is not None:  # (tested here: this runs on every run start)
                 self._raise_error()
@@ -235,7 +232,7 @@ class WriteBehind:
         with self.lock:
             if not self.batch_depth:
                 runs = self.queued_runs
-                if not runs or self.closed or self._generation != _fork_generation or self._delay() <= 0:
+                if not runs or not self.group_commit:
                     return False, False
                 newest = runs[-1].run_id  # a run's records usually follow its own start
                 records: tuple[StoredEvent | StoredLog | ProgressChange, ...] = (*events, *logs, *progress)
@@ -348,7 +345,7 @@ class WriteBehind:
             flush = self.batch_depth == 0 and not self.closed and bool(
                 self.queued_events or self.queued_logs or self.queued_runs or self.queued_progress
             )
-            if flush and self.queued_runs and self._generation == _fork_generation and self._delay() > 0:
+            if flush and self.queued_runs and self.group_commit:
                 if not self._registered:
                     self._register_holding()
                 if self.publisher is None:
