@@ -91,18 +91,12 @@ class RunRequest(Record):
 _log = logging.getLogger("rivers.runs")
 
 
-if TYPE_CHECKING:
-    class _SubmittedRequest(RunRequest):
-        """A submitted run's request: :meth:`RunLauncher.submit` gives every one a ``run_id``."""
-
-        run_id: str
-
-
 class _Queued:
-    __slots__ = ("request", "future", "recorded", "admitted")
+    __slots__ = ("request", "run_id", "future", "recorded", "admitted")
 
-    def __init__(self, request: _SubmittedRequest, future: Future[RunResult]) -> None:
+    def __init__(self, request: RunRequest, run_id: str, future: Future[RunResult]) -> None:
         self.request = request
+        self.run_id = run_id  # the request's (submit() gives every request one)
         self.future = future
         self.recorded = False  # stored as Queued: claimed from storage when admitted
         self.admitted = 0.0  # time.monotonic() when the queue admitted it
@@ -165,8 +159,7 @@ class RunLauncher:
             partition_checked=request.partition_checked, launched_by=launched_by, resume=request.resume,
         )
         executor = request.executor or Executor.in_process()
-        if request.plan.compute_steps:
-            warn_inert_compute(executor, request.plan)
+        warn_inert_compute(executor, request.plan)
         run_id = coordinator.run_id
         raised: BaseException | None = None
         watcher = heartbeat()
@@ -280,16 +273,16 @@ class RunLauncher:
             run_id = random_uuid4()
             request = request.evolve(run_id=run_id)
         future: Future[RunResult] = Future()
-        item = _Queued(request, future)  # type: ignore[arg-type]  # a _SubmittedRequest: its run_id is set
+        item = _Queued(request, run_id, future)
         with self._mutex:
             self._queued.append(item)
             started = self._admit()
         if item not in started:
-            self._record_queued(request)
+            self._record_queued(request, run_id)
             self._ensure_dispatcher()
         return RunHandle(self, run_id, future, request.raise_on_error)
 
-    def _record_queued(self, request: RunRequest) -> None:
+    def _record_queued(self, request: RunRequest, run_id: str) -> None:
         """A run that has to wait: recorded as Queued (unless it is being resumed), owned by this process."""
         if request.resume:
             return
@@ -297,12 +290,12 @@ class RunLauncher:
 
         now = time.time_ns()
         record = RunRecord(
-            run_id=request.run_id, job_name=request.job_name, status="Queued", start_time=now, tags=request.tags,
+            run_id=run_id, job_name=request.job_name, status="Queued", start_time=now, tags=request.tags,
             node_names=list(request.plan.node_names), priority=request.priority, partition_key=request.partition_key,
             launched_by=request.launched_by or LaunchedBy.manual(),
         )
         with self._mutex:
-            item = next((queued for queued in self._queued if queued.request.run_id == request.run_id), None)
+            item = next((queued for queued in self._queued if queued.run_id == run_id), None)
             if item is None:
                 return  # admitted meanwhile
             self.storage.create_run(record)
@@ -311,7 +304,7 @@ class RunLauncher:
             from rivers.storage.monitor import RunMonitor, current_owner
 
             host, pid, started = current_owner()
-            self.storage.put_run_monitor(RunMonitor(request.run_id, host, pid, started, heartbeat=now))
+            self.storage.put_run_monitor(RunMonitor(run_id, host, pid, started, heartbeat=now))
 
     def _admit(self) -> list[_Queued]:
         """Start the queued runs the queue config admits now (lock held); the ones started."""
@@ -324,7 +317,7 @@ class RunLauncher:
         started = [self._queued[index] for index in chosen]
         for item in started:
             self._queued.remove(item)
-            self._submitted[item.request.run_id] = item.request.tags
+            self._submitted[item.run_id] = item.request.tags
             item.admitted = time.monotonic()
             if self._threads is None:
                 from concurrent.futures import ThreadPoolExecutor
@@ -360,14 +353,14 @@ class RunLauncher:
             error = coordinator.first_error()
             if error is not None:
                 with self._mutex:
-                    self._errors[request.run_id] = error
+                    self._errors[item.run_id] = error
         except BaseException as error:  # noqa: BLE001 - handed to the handle
             item.future.set_exception(error)
         else:
             item.future.set_result(result)
         finally:
             with self._mutex:
-                self._submitted.pop(request.run_id, None)
+                self._submitted.pop(item.run_id, None)
                 self._lock.notify_all()
 
     def _claim(self, item: _Queued) -> bool:
@@ -379,7 +372,7 @@ class RunLauncher:
         """
         if not self.storage.supports(Capability.RUN_MONITORING):
             return True
-        run_id = item.request.run_id
+        run_id = item.run_id
         if self.storage.claim_queued_runs(1, run_ids=[run_id]):
             return True
         from rivers.execution.result import RunResult
@@ -403,7 +396,7 @@ class RunLauncher:
         """
         with self._mutex:
             for item in self._queued:
-                if item.request.run_id == run_id:
+                if item.run_id == run_id:
                     self._queued.remove(item)
                     break
             else:
@@ -440,7 +433,7 @@ class RunLauncher:
         from rivers.execution.result import RunResult
 
         for item in items:
-            run_id = item.request.run_id
+            run_id = item.run_id
             if self.storage.get_run(run_id) is not None:
                 self.storage.update_run(run_id, status="Canceled", end_time=time.time_ns())
             item.future.set_result(RunResult(False, run_id, list(item.request.plan.node_names), []))
