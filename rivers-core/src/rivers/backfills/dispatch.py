@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from typing import Final, TypeVar
+from typing import TypeVar
 
 __all__ = ["completions"]
 
@@ -41,8 +40,9 @@ def completions(
     pending = iter(items)
     if limit == 1 and launch is not None:
         while keep_launching():
-            item = next(pending, _END)
-            if item is _END:
+            try:
+                item = next(pending)
+            except StopIteration:
                 return
             yield item, launch(item)
         return
@@ -51,8 +51,9 @@ def completions(
     try:
         while True:
             while not exhausted and len(running) < limit and keep_launching():
-                item = next(pending, _END)
-                if item is _END:
+                try:
+                    item = next(pending)
+                except StopIteration:
                     exhausted = True
                 else:
                     running[submit(item)] = item
@@ -70,11 +71,3 @@ def completions(
             if returned:
                 settle(returned)
 
-
-class _End(enum.Enum):
-    """The type of :data:`_END`, the end of the items (an enum member, so that ``is _END`` narrows)."""
-
-    END = enum.auto()
-
-
-_END: Final = _End.END

@@ -15,6 +15,8 @@ from rivers.backfills.state import BackfillRecord, cancel_requested, load_backfi
 from rivers.exceptions import ExecutionError
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from rivers.execution.executors import Executor
     from rivers.execution.plan import ExecutionPlan
     from rivers.execution.result import RunResult
@@ -23,6 +25,11 @@ if TYPE_CHECKING:
     from rivers.runs.handle import RunHandle
     from rivers.runs.launcher import RunLauncher, RunRequest
     from rivers.storage import Storage
+
+    #: what a backfill keeps of one run: ``(run id or None, succeeded, stored text of the failed keys, first error)``
+    RunOutcome: TypeAlias = "tuple[str | None, bool, set[str], str | None]"
+    #: one run to launch: ``(its index in the plan, the planned run, its run id)``
+    Launch: TypeAlias = "tuple[int, PlannedRun, str]"
 
 __all__ = ["FAILURE_POLICIES", "run_backfill", "signal_cancel", "cancel_backfill", "check_failure_policy"]
 
@@ -146,15 +153,15 @@ def run_backfill(state: ResolvedRepository, plan: BackfillPlan, record: Backfill
                                  config=config, run_id=run_id, raise_on_error=False, resume=False, retry=None,
                                  partition_checked=True, launched_by=launched_by)
 
-    def launch(item: tuple[int, PlannedRun, str]) -> tuple[str | None, bool, set[str], str | None]:
+    def launch(item: Launch) -> RunOutcome:
         _, planned, run_id = item
         return _run_one(state.launcher, request(planned.key, run_id))
 
-    def submit(item: tuple[int, PlannedRun, str]) -> Future[tuple[str | None, bool, set[str], str | None]]:
+    def submit(item: Launch) -> Future[RunOutcome]:
         _, planned, run_id = item
         handle = state.launcher.submit(request(planned.key, run_id))
         handles[run_id] = handle
-        outcome: Future[tuple[str | None, bool, set[str], str | None]] = Future()
+        outcome: Future[RunOutcome] = Future()
         handle.future.add_done_callback(lambda done: outcome.set_result(_outcome_of(done)))
         return outcome
 
@@ -173,11 +180,11 @@ def run_backfill(state: ResolvedRepository, plan: BackfillPlan, record: Backfill
             progress(record)
         return succeeded
 
-    def abort(running: list[tuple[int, PlannedRun, str]]) -> None:
+    def abort(running: list[Launch]) -> None:
         for _, _, run_id in running:  # stop them before their next step
             handles[run_id].cancel()
 
-    def record_run(index: int, planned: PlannedRun, outcome: tuple[str | None, bool, set[str], str | None]) -> bool:
+    def record_run(index: int, planned: PlannedRun, outcome: RunOutcome) -> bool:
         """Record a partition run's id (in plan order) and its keys' statuses; whether a key failed."""
         run_id = outcome[0]
         if run_id is not None:
@@ -186,14 +193,12 @@ def run_backfill(state: ResolvedRepository, plan: BackfillPlan, record: Backfill
             record.run_ids.insert(first_partition_run + at, run_id)
         return _record_outcome(storage, record, position, planned, outcome)
 
-    def settle(returned: list[tuple[tuple[int, PlannedRun, str], tuple[str | None, bool, set[str], str | None]]]
-               ) -> None:
+    def settle(returned: list[tuple[Launch, RunOutcome]]) -> None:
         # runs still going at an interrupt: canceled if the cancel reached them, else what they did
         for (index, planned, _), outcome in returned:
             record_run(index, planned, outcome)
 
-    launches: Iterator[tuple[int, PlannedRun, str]] = ((index, planned, random_uuid4())
-                                                        for index, planned in enumerate(plan.runs))
+    launches: Iterator[Launch] = ((index, planned, random_uuid4()) for index, planned in enumerate(plan.runs))
     run_order: list[int] = []  # plan index of each partition run in record.run_ids: they stay in plan order
     handles = live.handles  # run id -> RunHandle of the submitted runs
     signals = state.launcher.handling_signals()  # Ctrl-C / SIGTERM: the runs going stop, the backfill is canceled
@@ -239,7 +244,7 @@ def run_backfill(state: ResolvedRepository, plan: BackfillPlan, record: Backfill
 
 
 def _record_outcome(storage: Storage, record: BackfillRecord, position: dict[str, int], planned: PlannedRun,
-                    outcome: tuple[str | None, bool, set[str], str | None]) -> bool:
+                    outcome: RunOutcome) -> bool:
     """Set the statuses of ``planned``'s keys (and the first error) from its run; whether a key failed."""
     run_id, succeeded, failed_keys, error = outcome
     # a run canceled while it ran (a cancel cascaded from the backfill) cancels its keys
@@ -263,7 +268,7 @@ def _was_canceled(storage: Storage, run_id: str) -> bool:
     return run is not None and run.status == "Canceled"
 
 
-def _run_one(launcher: RunLauncher, request: RunRequest) -> tuple[str | None, bool, set[str], str | None]:
+def _run_one(launcher: RunLauncher, request: RunRequest) -> RunOutcome:
     """``(run_id, success, keys marked failed, first error)`` of one run, started in this thread."""
     try:
         result = launcher.run(request)
@@ -272,7 +277,7 @@ def _run_one(launcher: RunLauncher, request: RunRequest) -> tuple[str | None, bo
     return _outcome(result)
 
 
-def _outcome_of(future: Future[RunResult]) -> tuple[str | None, bool, set[str], str | None]:
+def _outcome_of(future: Future[RunResult]) -> RunOutcome:
     """The outcome of a submitted run from its handle's future."""
     error = future.exception()
     if error is not None:
@@ -280,7 +285,7 @@ def _outcome_of(future: Future[RunResult]) -> tuple[str | None, bool, set[str], 
     return _outcome(future.result())
 
 
-def _outcome(result: RunResult) -> tuple[str | None, bool, set[str], str | None]:
+def _outcome(result: RunResult) -> RunOutcome:
     failed_keys = {key.stored_text() for _, key, _ in result.failed_partitions}
     first_error = None
     if result.failed_assets:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, cast
+from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 
@@ -101,9 +101,8 @@ def _handle(state: ResolvedRepository, plan: BackfillPlan, record: BackfillRecor
             except BaseException as error:
                 _not_started(state.storage, claimed, "Canceled", "canceled", f"backfill interrupted: {error!r}")
                 raise
-        tags = cast("list[tuple[str, str]]", [tuple(tag) for tag in claimed.tags])  # a copy; tags are pairs
-        return run_backfill(state, plan, claimed, executor=executor, tags=tags, config=config, progress=progress,
-                            queued=True)
+        return run_backfill(state, plan, claimed, executor=executor, tags=claimed.tag_pairs(), config=config,
+                            progress=progress, queued=True)
 
     return BackfillHandle(state.storage, _result(record, plan), execute)
 
@@ -232,8 +231,7 @@ def run_requested_backfill(state: ResolvedRepository, backfill_id: str, *,
         _not_started(state.storage, record, "CompletedFailed", "failed",
                      f"backfill could not start: {type(error).__name__}: {error}")
         raise
-    tags = cast("list[tuple[str, str]]", [tuple(tag) for tag in record.tags])  # a copy; tags are pairs
-    return run_backfill(state, plan, record, executor=executor, tags=tags, config=None, queued=True)
+    return run_backfill(state, plan, record, executor=executor, tags=record.tag_pairs(), config=None, queued=True)
 
 
 def _not_started(storage: Storage, record: BackfillRecord, status: str, partition_status: str, error: str) -> None:

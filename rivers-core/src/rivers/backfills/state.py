@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -58,6 +58,10 @@ class BackfillRecord:
     #: ``[host, pid, process start ns]`` of the process running it (while InProgress)
     owner: list[str | int | None] | None = None
 
+    def tag_pairs(self) -> list[tuple[str, str]]:
+        """A copy of the tags as ``(key, value)`` tuples (a stored record's JSON holds them as lists)."""
+        return [(key, value) for key, value in self.tags]
+
     def count(self, status: str) -> int:
         """How many partitions have ``status``."""
         return self.statuses.count(status)
@@ -76,7 +80,7 @@ class BackfillRecord:
             canceled_partitions=self.count("canceled"),
             run_ids=list(self.run_ids),
             error=self.error,
-            tags=cast("list[tuple[str, str]]", [tuple(tag) for tag in self.tags]),  # a copy; tags are pairs
+            tags=self.tag_pairs(),
             launched_by=LaunchedBy.from_stored(*self.launched_by),
             partition_statuses={from_stored_text(k): s for k, s in zip(self.partition_keys, self.statuses)},
             selection=None if self.selection is None else list(self.selection),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from rivers.definitions.asset_def import AssetDef, DepDef, check_deps, mapping_key_name
 from rivers.definitions.composition import InvokedNodeOutput, active_composition, compose
@@ -26,6 +26,7 @@ from rivers.exceptions import AssetDefinitionError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
+    from typing import Protocol
 
     from rivers.definitions.composition import Composition
     from rivers.definitions.hooks import Hook
@@ -45,18 +46,20 @@ NodeFields = tuple[
 ]
 
 
-class AutomationConditionLike(Protocol):
-    """What ``automation_condition=`` takes: an :class:`~rivers.AutomationCondition`.
+if TYPE_CHECKING:  # (for type checkers only: building a Protocol class costs every process's import)
 
-    The class lives in the application layer (:mod:`rivers.automation`); an
-    asset only keeps the condition for the automation engine to read.
-    """
+    class AutomationConditionLike(Protocol):
+        """What ``automation_condition=`` takes: an :class:`~rivers.AutomationCondition`.
 
-    @property
-    def kind(self) -> str: ...
+        The class lives in the application layer (:mod:`rivers.automation`); an
+        asset only keeps the condition for the automation engine to read.
+        """
 
-    @property
-    def description(self) -> str: ...
+        @property
+        def kind(self) -> str: ...
+
+        @property
+        def description(self) -> str: ...
 
 
 def _description_of(fn: Callable[..., Any] | None, description: str | None) -> str | None:

@@ -26,13 +26,14 @@ import re
 import weakref
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol, overload
+from typing import TYPE_CHECKING, overload
 
 from rivers.definitions.failures import FailureReason
 from rivers.exceptions import ConfigurationError
 
 if TYPE_CHECKING:  # decimal is imported when a quantity is first computed with (every process imports this module)
     from decimal import Decimal
+    from typing import Protocol
 
 __all__ = ["Compute", "ComputeEscalation", "check_compute", "compute_for_attempt", "escalate",
            "warn_inert_compute"]
@@ -282,18 +283,19 @@ def escalate(compute: Compute | None, escalation: ComputeEscalation | None,
     return compute.replace(**changes)
 
 
-class EscalatingPolicy(Protocol):
-    """What :func:`compute_for_attempt` reads of a retry policy (a :class:`~rivers.RetryPolicy`)."""
+if TYPE_CHECKING:  # (for type checkers only: building a Protocol class costs every process's import)
 
-    @property
-    def escalate(self) -> ComputeEscalation | None: ...
+    class EscalatingPolicy(Protocol):
+        """What :func:`compute_for_attempt` reads of a retry policy (a :class:`~rivers.RetryPolicy`)."""
 
+        @property
+        def escalate(self) -> ComputeEscalation | None: ...
 
-class ComputePlan(Protocol):
-    """What :func:`warn_inert_compute` reads of a plan (an execution plan, hashable and weakly referenceable)."""
+    class ComputePlan(Protocol):
+        """What :func:`warn_inert_compute` reads of a plan (an execution plan, hashable and weakly referenceable)."""
 
-    @property
-    def compute_steps(self) -> Sequence[str]: ...
+        @property
+        def compute_steps(self) -> Sequence[str]: ...
 
 
 def compute_for_attempt(step: object, failure_reasons: Sequence[FailureReason] = (),
@@ -335,6 +337,6 @@ def warn_inert_compute(executor: object, plan: ComputePlan) -> None:
     _warned.add(plan)
     import logging
 
-    logging.getLogger("rivers.executor").warning("compute= is ignored by the %s executor; it applies where an executor places work "
-                 "(Kubernetes); assets: %s", getattr(executor, "plugin_name", "") or type(executor).__name__,
-                 ", ".join(names))
+    logging.getLogger("rivers.executor").warning(
+        "compute= is ignored by the %s executor; it applies where an executor places work (Kubernetes); assets: %s",
+        getattr(executor, "plugin_name", "") or type(executor).__name__, ", ".join(names))
