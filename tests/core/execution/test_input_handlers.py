@@ -20,8 +20,11 @@ class Recording(rs.InMemoryIOHandler):
         return super().load_input(context)
 
 
-def _pair(reference: str) -> tuple[rs.Asset, rs.Asset]:
-    @rs.Asset(io_handler=reference)
+def _pair(reference: str, node_handler: str | None = None) -> tuple[rs.Asset, rs.Asset]:
+    """``up`` (written through ``node_handler``, default: the same resource) and ``down``, whose input ``up``
+    names the resource ``reference`` as its own handler."""
+
+    @rs.Asset(io_handler=node_handler or reference)
     def up() -> int:
         return 1
 
@@ -42,16 +45,8 @@ def test_an_input_handler_named_by_resource_is_the_resource():
 
 
 def test_an_input_handler_naming_a_missing_resource_fails_at_resolve():
-    @rs.Asset(io_handler="other")
-    def up() -> int:
-        return 1
-
-    @rs.Asset(deps=[rs.AssetDef.input("up", io_handler="store")])
-    def down(up: int) -> int:
-        return up + 1
-
     # the node's own handler exists: only the input's reference is missing
-    repo = rs.CodeRepository(assets=[up, down], resources={"other": Recording()})
+    repo = rs.CodeRepository(assets=list(_pair("store", node_handler="other")), resources={"other": Recording()})
     with pytest.raises(AssetDefinitionError, match="Asset 'down': input 'up': io_handler references resource 'store' "
                                                    "which is not in resources; resources: \\['other'\\]"):
         repo.resolve(rs.Storage.memory())
@@ -61,15 +56,8 @@ def test_an_input_handler_naming_a_resource_that_is_no_handler_fails_at_resolve(
     class Api(rs.Resource):
         url: str = "x"
 
-    @rs.Asset
-    def up() -> int:
-        return 1
-
-    @rs.Asset(deps=[rs.AssetDef.input("up", io_handler="api")])
-    def down(up: int) -> int:
-        return up + 1
-
-    repo = rs.CodeRepository(assets=[up, down], resources={"api": Api()})
+    repo = rs.CodeRepository(assets=list(_pair("api", node_handler="store")),
+                             resources={"api": Api(), "store": Recording()})
     with pytest.raises(AssetDefinitionError,
                        match=r"Asset 'down': input 'up': io_handler references resource 'api' which does not "
                              r"implement the IOHandler protocol"):
