@@ -164,13 +164,13 @@ def test_a_lazy_change_computes_its_ranges_once_and_only_when_read() -> None:
 def test_a_successful_steps_clears_compute_time_window_positions_only_when_read(
         storage: rs.Storage, monkeypatch: pytest.MonkeyPatch) -> None:
     located = []
-    ranges_of = RunPartitionProgress.ranges_of
+    index_of = type(DAILY).index_of
 
-    def counting(self: RunPartitionProgress, definition: rs.PartitionsDefinition) -> tuple[tuple[int, int], ...]:
-        located.append(definition)
-        return ranges_of(self, definition)
+    def counting(self: rs.PartitionsDefinition, key: object, **kwargs: object) -> int | None:
+        located.append(self)
+        return index_of(self, key, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(RunPartitionProgress, "ranges_of", counting)
+    monkeypatch.setattr(type(DAILY), "index_of", counting)
     repo = _repo(storage, set())
     runtime = repo.resolved.plan("__all__", None, allow_incomplete=False).steps[0].runtime
     recorder = RunPartitionProgress(storage, "r1", rs.PartitionKey.single(_day(3)), None)

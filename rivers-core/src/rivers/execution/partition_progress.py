@@ -142,7 +142,7 @@ class RunPartitionProgress:
             changes.append(ProgressChange(run_id, name, None, ranges))
             keys = marked.get(name) if marked else None
             if keys:
-                positions = self._key_positions(definition, keys)
+                positions = _key_positions(definition, keys, self._dynamic)
                 if positions:
                     changes.append(ProgressChange(run_id, name, FAILED, positions))
         return changes
@@ -161,9 +161,9 @@ class RunPartitionProgress:
             definition = write.node.partitions_def
             if definition is None:
                 continue
-            if definition.kind in _PURE_POSITIONS:
+            if definition.kind in _PURE_POSITIONS:  # (the partial keeps the definition and key, not this object)
                 changes.append(ProgressChange(run_id, write.name, None,
-                                              locate=functools.partial(self.ranges_of, definition)))
+                                              locate=functools.partial(_ranges, definition, self._partition, None)))
                 continue
             ranges = self.ranges_of(definition)
             if ranges:
@@ -187,34 +187,38 @@ class RunPartitionProgress:
         cached = self._positions.get(id(definition))
         if cached is not None and cached[0] is definition:
             return cached[1]
-        partition = self._partition
-        value = partition.single_value()
-        if value is not None:  # one key (the common case)
-            try:
-                position = definition.index_of(value, dynamic_partitions=self._dynamic)
-            except Exception:  # noqa: BLE001 - a key the definition cannot place has no status; never fail a run
-                position = None
-            ranges: tuple[tuple[int, int], ...] = () if position is None else ((position, position + 1),)
-        else:
-            values = getattr(partition, "values", None)  # a single-dimension key: index its values directly
-            ranges = self._key_positions(definition, values if type(values) is tuple else partition.members())
+        ranges = _ranges(definition, self._partition, self._dynamic)
         self._positions[id(definition)] = (definition, ranges)
         return ranges
 
-    def _key_positions(self, definition: PartitionsDefinition, keys: Iterable[PartitionKey | str]) -> Ranges:
-        dynamic = self._dynamic
-        positions = []
-        for key in keys:
-            try:
-                position = definition.index_of(key, dynamic_partitions=dynamic)
-            except Exception:  # noqa: BLE001 - a key the definition cannot place has no status; never fail a run
-                position = None
-            if position is not None:
-                positions.append(position)
-        positions.sort()
-        from rivers.storage.partition_progress import coalesce  # (a range or marked keys: not a one-key run)
 
-        return tuple(coalesce(positions))
+def _ranges(definition: PartitionsDefinition, partition: PartitionKey, dynamic: DynamicLookup | None) -> Ranges:
+    """``partition``'s keys under ``definition`` as position ranges (keys without a position left out)."""
+    value = partition.single_value()
+    if value is not None:  # one key (the common case)
+        try:
+            position = definition.index_of(value, dynamic_partitions=dynamic)
+        except Exception:  # noqa: BLE001 - a key the definition cannot place has no status; never fail a run
+            position = None
+        return () if position is None else ((position, position + 1),)
+    values = getattr(partition, "values", None)  # a single-dimension key: index its values directly
+    return _key_positions(definition, values if type(values) is tuple else partition.members(), dynamic)
+
+
+def _key_positions(definition: PartitionsDefinition, keys: Iterable[PartitionKey | str],
+                   dynamic: DynamicLookup | None) -> Ranges:
+    positions = []
+    for key in keys:
+        try:
+            position = definition.index_of(key, dynamic_partitions=dynamic)
+        except Exception:  # noqa: BLE001 - a key the definition cannot place has no status; never fail a run
+            position = None
+        if position is not None:
+            positions.append(position)
+    positions.sort()
+    from rivers.storage.partition_progress import coalesce  # (a range or marked keys: not a one-key run)
+
+    return tuple(coalesce(positions))
 
 
 def _marked_failed(outcome: StepOutcome) -> dict[str, list[PartitionKey]] | None:

@@ -140,7 +140,9 @@ class WriteBehind:
         self.batch_depth = 0
         self.queued_runs: list[RunRecord] = []
         self.queued_run_times: list[float] = []  # when each queued run record was queued (monotonic)
-        self._queued_changes: list[dict[str, object] | None] = []  # updates of each queued record, applied by take()
+        #: ``(status, end_time, node_names)`` updates of each queued record (``None``: unchanged), applied by take()
+        #: (a tuple: one is kept per queued run, a dict would take four times the memory)
+        self._queued_changes: list[tuple[str | None, int | None, list[str] | None] | None] = []
         self.queued_events: list[StoredEvent] = []
         self.queued_logs: list[StoredLog] = []
         self.queued_progress: list[ProgressChange] = []
@@ -212,9 +214,13 @@ class WriteBehind:
             queued = self.queued_runs
             for index in range(len(queued) - 1, -1, -1):
                 if queued[index].run_id == run_id:
-                    changes = run_changes(status, end_time, node_names)
+                    names = None if node_names is None else list(node_names)
                     earlier = self._queued_changes[index]
-                    self._queued_changes[index] = changes if earlier is None else {**earlier, **changes}
+                    self._queued_changes[index] = (status, end_time, names) if earlier is None else (
+                        earlier[0] if status is None else status,
+                        earlier[1] if end_time is None else end_time,
+                        earlier[2] if names is None else names,
+                    )
                     return not self.batch_depth
             return None
 
@@ -311,7 +317,7 @@ class WriteBehind:
     def _current_runs(self) -> list[RunRecord]:
         """The queued run records with their updates applied (lock held)."""
         return [
-            record if changes is None else record.evolve(**changes)
+            record if changes is None else record.evolve(**run_changes(*changes))
             for record, changes in zip(self.queued_runs, self._queued_changes)
         ]
 
