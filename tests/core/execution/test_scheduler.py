@@ -61,7 +61,7 @@ def test_an_interrupt_terminates_the_step_running_in_a_worker(kit_dir: Path) -> 
         thread.join()
         result = run.finish()
     assert time.monotonic() - started < 10, "the scheduler waited for the gate instead of terminating it"
-    assert isinstance(end, RunEnd) and end.stopped is StopReason.INTERRUPTED
+    assert isinstance(end, RunEnd) and end.stopped == StopReason.INTERRUPTED
     assert end.terminated == ("kit_gate",) and "kit_after_gate" not in end.terminated
     assert not result.success and repo.storage.get_run("stopped-run").status == "Canceled"
     assert not_run(repo, "stopped-run") == {"kit_gate": "interrupted", "kit_after_gate": "interrupted"}
@@ -78,7 +78,7 @@ def test_a_cancel_lets_the_steps_in_flight_finish_and_starts_nothing_more(kit_di
     finally:
         thread.join()
         run.finish()
-    assert end.stopped is StopReason.CANCELED and end.terminated == ()
+    assert end.stopped == StopReason.CANCELED and end.terminated == ()
     assert repo.load_node("kit_gate") == 2  # finished
     assert not_run(repo, "stopped-run") == {"kit_after_gate": "canceled"}
     assert repo.storage.get_run("stopped-run").status == "Canceled"
@@ -93,7 +93,7 @@ def test_a_stop_of_an_in_process_run_takes_effect_after_the_step_in_the_calling_
     finally:
         thread.join()
         run.finish()
-    assert end.stopped is StopReason.TERMINATED
+    assert end.stopped == StopReason.TERMINATED
     assert "kit_after_gate" in not_run(repo, "stopped-run")
     assert repo.load_node("kit_gate") == 2
 

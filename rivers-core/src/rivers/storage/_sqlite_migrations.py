@@ -18,16 +18,17 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Final, NamedTuple
+from typing import Final
 
+from rivers._record import Record
 from rivers.exceptions import SchemaMigrationNeededError
 from rivers.storage._sqlite_schema import V1_DDL
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "ensure_schema", "pending_migrations", "schema_version"]
 
 
-class Migration(NamedTuple):
-    """One step from schema ``version - 1`` to ``version``."""
+class Migration(Record):
+    """One step from schema ``version - 1`` to ``version`` (a record: a ``NamedTuple`` class costs 0.2 ms to build)."""
 
     version: int
     description: str

@@ -85,15 +85,21 @@ _OUTCOME_TO_RUN_STATUS: Final = {"Success": "Success", "Failure": "Failure", "Ca
 _T = TypeVar("_T")
 
 
+def _unsupported_defaults() -> dict[str, Callable[..., Any]]:
+    """A default raising ``StorageCapabilityError`` for every protocol method (a backend's own ones override them)."""
+    return {
+        name: unsupported(capability, getattr(protocol, name))
+        for capability, protocol in CAPABILITY_PROTOCOLS.items()
+        for name in capability_methods(capability)
+    }
+
+
 if TYPE_CHECKING:
     _BackendMethods = BackendMethods
 else:
-
-    class _BackendMethods:
-        """What type checkers see as ``BackendMethods``; at run time the defaults of
-        :func:`_install_unsupported_defaults` stand in for what a backend lacks."""
-
-        __slots__ = ()
+    # What type checkers see as ``BackendMethods``; at run time the unsupported defaults stand in for what a
+    # backend (or Storage itself) lacks. One class made with them: setting them on Storage one by one costs more.
+    _BackendMethods = type("_BackendMethods", (), {"__slots__": (), "__module__": __name__, **_unsupported_defaults()})
 
 
 class Storage(ReadApi, ControlApi, _BackendMethods, abc.ABC):
@@ -874,13 +880,14 @@ def _check_dynamic_key(key: str) -> None:
 def _async_variant(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
     """Build ``async_<name>``: a coroutine that calls the (possibly overridden) sync method."""
 
-    @functools.wraps(method)
     async def wrapper(self: Storage, *args: Any, **kwargs: Any) -> Any:
         return getattr(self, name)(*args, **kwargs)
 
+    # what functools.wraps would set that differs, for help() and inspect.signature (wraps costs more at import)
     wrapper.__name__ = f"async_{name}"
     wrapper.__qualname__ = f"Storage.async_{name}"
     wrapper.__doc__ = f"Coroutine version of :meth:`{name}`.\n\n{method.__doc__ or ''}"
+    wrapper.__wrapped__ = method  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -893,16 +900,6 @@ def _kv_pair(method: str, key: object, value: object) -> tuple[str, bytes]:
         raise TypeError(f"{method}() value of {key!r} must be bytes, not {type(value).__name__}{hint}")
     return key, bytes(value)
 
-
-def _install_unsupported_defaults() -> None:
-    """Give :class:`Storage` a default raising ``StorageCapabilityError`` for every protocol method it lacks."""
-    for capability, protocol in CAPABILITY_PROTOCOLS.items():
-        for name in capability_methods(capability):
-            if not hasattr(Storage, name):
-                setattr(Storage, name, unsupported(capability, getattr(protocol, name)))
-
-
-_install_unsupported_defaults()
 
 for _name in ASYNC_METHODS:
     setattr(Storage, f"async_{_name}", _async_variant(_name, getattr(Storage, _name)))

@@ -34,8 +34,9 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
+from rivers._record import Record
 from rivers.exceptions import ConfigurationError, StorageError
 from rivers.storage._sqlite_schema import (
     ASSET_COLUMNS,
@@ -184,7 +185,7 @@ def resolve_path(path: str | os.PathLike[str], *, create_parent: bool = True) ->
     return text
 
 
-class MigrationReport(NamedTuple):
+class MigrationReport(Record):
     """What :func:`migrate_file` did: the file's schema version before and after, and each migration applied."""
 
     path: str
