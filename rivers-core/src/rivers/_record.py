@@ -63,9 +63,12 @@ def factory(make: Callable[[], _T]) -> _T:
 _MISSING = object()
 
 
+_CLASS_VAR_PREFIXES: tuple[str, ...] = ("ClassVar", "typing.ClassVar")
+
+
 def _is_class_var(annotation: object) -> bool:
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    return isinstance(text, str) and (text.startswith("ClassVar") or text.startswith("typing.ClassVar"))
+    text = annotation if type(annotation) is str else getattr(annotation, "__name__", "")
+    return isinstance(text, str) and text.startswith(_CLASS_VAR_PREFIXES)
 
 
 class Record:
@@ -98,11 +101,12 @@ class Record:
                 defaults.pop(name, None)
             else:
                 defaults[name] = value
-        required_after_default = [
-            name for i, name in enumerate(fields) if name not in defaults and any(f in defaults for f in fields[:i])
-        ]
-        if required_after_default:
-            raise TypeError(f"{cls.__name__}: field {required_after_default[0]!r} without a default follows one with a default")
+        seen_default = False
+        for name in fields:
+            if name in defaults:
+                seen_default = True
+            elif seen_default:
+                raise TypeError(f"{cls.__name__}: field {name!r} without a default follows one with a default")
         cls._fields = tuple(fields)
         cls._defaults = defaults
         cls._field_set = frozenset(fields)

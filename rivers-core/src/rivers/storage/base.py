@@ -169,7 +169,7 @@ class Storage(ReadApi, ControlApi, _BackendMethods, abc.ABC):
     # ------------------------------------------------------------------
     # The backend contract (rivers.storage.contract): every protocol method
     # without a default below raises StorageCapabilityError until a backend
-    # implements it (installed after the class body).
+    # implements it (the defaults come from the _BackendMethods base).
     # ------------------------------------------------------------------
 
     #: The storage contract version the backend implements (``rivers.storage.contract.CONTRACT_VERSION``).
