@@ -98,6 +98,17 @@ def test_a_stop_of_an_in_process_run_takes_effect_after_the_step_in_the_calling_
     assert repo.load_node("kit_gate") == 2
 
 
+def test_an_unknown_stop_reason_is_refused_and_stops_nothing(kit_dir: Path) -> None:
+    repo, run = gated_run(kit_dir, rs.Executor.in_process())
+    with pytest.raises(rs.exceptions.ExecutionError, match="Unknown stop reason 'cancelled'.*'canceled'"):
+        run.request_stop("cancelled")
+    assert run.stop_reason is None and not run.cancel_requested()
+    with pytest.raises(rs.exceptions.ExecutionError, match="Unknown stop reason 'halt'"):
+        repo.launcher.stop_all("halt")
+    run.request_stop(StopReason.TERMINATED)
+    assert run.stop_reason == StopReason.TERMINATED and run.cancel_requested()
+
+
 def test_a_stop_after_every_step_succeeded_leaves_the_run_successful(kit_dir: Path) -> None:
     repo, run = gated_run(kit_dir, rs.Executor.in_process())
     (kit_dir / "marks").mkdir(parents=True, exist_ok=True)

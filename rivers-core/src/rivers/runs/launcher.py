@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from rivers._record import Record, factory
 from rivers.definitions.compute import warn_inert_compute
 from rivers.exceptions import ConfigurationError, ExecutionError, RunStartTimeoutError
-from rivers.execution.coordinator import RunCoordinator
+from rivers.execution.coordinator import RunCoordinator, check_stop_reason
 from rivers.execution.executors import Executor
 from rivers.runs.heartbeat import heartbeat
 from rivers.runs.stopping import INTERRUPTED, TERMINATED, handling_signals, stop_exception
@@ -419,7 +419,10 @@ class RunLauncher:
 
         Queued runs are canceled. Safe in a signal handler: running runs only
         get a flag, the queued ones are recorded by a helper thread.
+
+        :raises ExecutionError: for another ``reason`` (nothing is stopped).
         """
+        check_stop_reason(reason)
         with self._mutex:
             coordinators = list(self._active.values())
             queued, self._queued = self._queued, []
