@@ -22,6 +22,8 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Final
 
+from rivers.execution.coordinator import StopReason
+
 try:  # the C module under ``signal``: the same functions, without building the Signals and Handlers enums that
     # ``import signal`` costs (a third of a millisecond: the first run of every process pays it)
     import _signal as signal
@@ -33,8 +35,8 @@ __all__ = [
 ]
 
 #: Stop reasons of runs stopped by SIGINT and SIGTERM.
-INTERRUPTED: Final = "interrupted"
-TERMINATED: Final = "terminated"
+INTERRUPTED: Final = StopReason.INTERRUPTED
+TERMINATED: Final = StopReason.TERMINATED
 
 
 class RunInterrupted(KeyboardInterrupt):
