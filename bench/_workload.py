@@ -13,6 +13,25 @@ import sys
 import tempfile
 import time
 
+#: Python source of the ``partitions`` workload's set-up for a traced or counted child process: ``repo`` with one
+#: daily-partitioned asset, resolved on an embedded store in the working directory whose group commit is an hour
+#: away (so no background commit falls inside a measurement), and ``keys``, ``int(sys.argv[1]) + 20`` daily keys.
+PARTITION_RUNS_SETUP = """
+import datetime as dt, os, sys
+import rivers as rs
+
+daily = rs.PartitionsDefinition.daily(start=dt.datetime(2000, 1, 1))
+
+@rs.Asset(partitions_def=daily)
+def events(context: rs.AssetExecutionContext):
+    return context.partition_key
+
+repo = rs.CodeRepository(assets=[events], default_executor=rs.Executor.in_process())
+repo.resolve(rs.Storage.embedded(os.path.join(os.getcwd(), "runs.db"), commit_delay=3600))
+day0 = dt.date(2000, 1, 1)
+keys = [rs.PartitionKey.single((day0 + dt.timedelta(days=i)).isoformat()) for i in range(int(sys.argv[1]) + 20)]
+"""
+
 
 def _functions(n: int, width: int = 10) -> list:
     """``a{i}`` returns ``i`` for the first layer, then depends on ``a{i-width}``."""

@@ -32,21 +32,12 @@ import subprocess
 import sys
 import tempfile
 
-_TRACED_RUN = r"""
-import collections, datetime as dt, json, os, sys
-import rivers as rs
+from _workload import PARTITION_RUNS_SETUP  # (run as a script from bench/)
 
-daily = rs.PartitionsDefinition.daily(start=dt.datetime(2000, 1, 1))
+_TRACED_RUN = PARTITION_RUNS_SETUP + r"""
+import collections, json
 
-@rs.Asset(partitions_def=daily)
-def events(context: rs.AssetExecutionContext):
-    return context.partition_key
-
-repo = rs.CodeRepository(assets=[events], default_executor=rs.Executor.in_process())
-repo.resolve(rs.Storage.embedded(os.path.join(os.getcwd(), "runs.db"), commit_delay=3600))
 warm = int(sys.argv[1])
-day0 = dt.date(2000, 1, 1)
-keys = [rs.PartitionKey.single((day0 + dt.timedelta(days=i)).isoformat()) for i in range(warm + 1)]
 for key in keys[:warm]:
     assert repo.materialize(partition_key=key).success
 

@@ -29,20 +29,9 @@ import subprocess
 import sys
 import tempfile
 
-_LOOP = """
-import datetime as dt, os, sys
-import rivers as rs
+from _workload import PARTITION_RUNS_SETUP  # (run as a script from bench/)
 
-daily = rs.PartitionsDefinition.daily(start=dt.datetime(2000, 1, 1))
-
-@rs.Asset(partitions_def=daily)
-def events(context: rs.AssetExecutionContext):
-    return context.partition_key
-
-repo = rs.CodeRepository(assets=[events], default_executor=rs.Executor.in_process())
-repo.resolve(rs.Storage.embedded(os.path.join(os.getcwd(), "runs.db"), commit_delay=3600))
-day0 = dt.date(2000, 1, 1)
-keys = [rs.PartitionKey.single((day0 + dt.timedelta(days=i)).isoformat()) for i in range(int(sys.argv[1]) + 20)]
+_LOOP = PARTITION_RUNS_SETUP + """
 for key in keys:
     assert repo.materialize(partition_key=key).success
 os._exit(0)  # the exit's commit is not a run's work
