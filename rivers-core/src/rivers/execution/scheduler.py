@@ -251,7 +251,7 @@ class StepScheduler(LaunchContext):
         last = len(steps) - 1
         for position, planned in enumerate(steps):
             if run.cancel_requested():
-                self._stop(run.stop_reason or StopReason.CANCELED)
+                self._stop_as_requested()
             if self._stopped is not None:
                 self._not_run.extend(p.key for p in steps[position:] if p.key not in run.completed)
                 return
@@ -270,7 +270,7 @@ class StepScheduler(LaunchContext):
         while self._delayed:  # the step's next attempt, after its backoff
             self._wait()
             if run.cancel_requested():
-                self._stop(run.stop_reason or StopReason.CANCELED)
+                self._stop_as_requested()
             self._wake_due()
 
     def _loop(self) -> None:
@@ -279,14 +279,14 @@ class StepScheduler(LaunchContext):
         while self.remaining:
             while ready and self._stopped is None:
                 if run.cancel_requested():
-                    self._stop(run.stop_reason or StopReason.CANCELED)
+                    self._stop_as_requested()
                     break
                 self._begin(ready.popleft())
             if self._inbox:
                 self._drain()
                 continue
             if self._stopped is None and run.cancel_requested():
-                self._stop(run.stop_reason or StopReason.CANCELED)
+                self._stop_as_requested()
             if self._stopped is not None and not self.in_flight:
                 break
             self._dispatch_queues()
@@ -431,7 +431,7 @@ class StepScheduler(LaunchContext):
             run = self.run
             for position, instance in enumerate(instances):
                 if self._stopped is None and run.cancel_requested():
-                    self._stop(run.stop_reason or StopReason.CANCELED)
+                    self._stop_as_requested()
                 if self._stopped is not None:
                     self._not_run.extend(i.key for i in instances[position:] if i.key not in self.run.completed)
                     self.remaining -= len(instances) - position
@@ -642,6 +642,10 @@ class StepScheduler(LaunchContext):
                 self.ready.append(dependant)
 
     # ------------------------------------------------------------------ stop
+    def _stop_as_requested(self) -> None:
+        """The run was asked to stop (``cancel_requested()``): stop for its reason (canceled when it gave none)."""
+        self._stop(self.run.stop_reason or StopReason.CANCELED)
+
     def _stop(self, reason: str) -> None:
         """Launch nothing more; unless the run was only canceled, also terminate the attempts in flight."""
         self._stopped = reason
