@@ -31,6 +31,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from typing import TypedDict
 
 from _workload import PARTITION_RUNS_SETUP  # (run as a script from bench/)
 
@@ -74,21 +75,29 @@ os._exit(0)
 """
 
 
-def _footprint(python: str, warm: int) -> list[dict[str, object]]:
+class _Function(TypedDict):
+    """One function the traced run executed (the JSON the child prints)."""
+
+    module: str
+    name: str
+    lines: int
+    calls: int
+
+
+def _footprint(python: str, warm: int) -> list[_Function]:
     with tempfile.TemporaryDirectory(prefix="rivers-footprint-") as directory:
         done = subprocess.run([python, "-c", _TRACED_RUN, str(warm)], cwd=directory, capture_output=True,
                               text=True, check=False)
     if done.returncode != 0 or not done.stdout.strip():
         sys.exit(f"{python}: the traced run failed:\n{done.stderr.strip()}")
-    functions: list[dict[str, object]] = json.loads(done.stdout.strip().splitlines()[-1])
+    functions: list[_Function] = json.loads(done.stdout.strip().splitlines()[-1])
     return functions
 
 
-def _by_module(functions: list[dict[str, object]]) -> dict[str, int]:
+def _by_module(functions: list[_Function]) -> dict[str, int]:
     modules: dict[str, int] = {}
     for function in functions:
-        module = str(function["module"])
-        modules[module] = modules.get(module, 0) + int(str(function["lines"]))
+        modules[function["module"]] = modules.get(function["module"], 0) + function["lines"]
     return modules
 
 
@@ -102,8 +111,8 @@ def main() -> None:
     pythons = args.python or [sys.executable]
     results = {python: _footprint(python, args.warm) for python in pythons}
     for python, functions in results.items():
-        total_calls = sum(int(str(function["calls"])) for function in functions)
-        total_lines = sum(int(str(function["lines"])) for function in functions)
+        total_calls = sum(function["calls"] for function in functions)
+        total_lines = sum(function["lines"] for function in functions)
         print(f"{python}: {total_calls} Python calls of {len(functions)} distinct functions, "
               f"{total_lines} bytecode lines of 64 bytes ({total_lines * 64 / 1024:.0f} KB) per run")
     modules = {python: _by_module(functions) for python, functions in results.items()}
@@ -115,7 +124,7 @@ def main() -> None:
     for index, (python, functions) in enumerate(results.items()):
         if args.functions:
             print(f"\n[{index}] {python}: widest functions (lines, calls)")
-            for function in sorted(functions, key=lambda f: -int(str(f["lines"])))[:args.functions]:
+            for function in sorted(functions, key=lambda function: -function["lines"])[:args.functions]:
                 print(f"  {function['lines']:>4} {function['calls']:>3}  {function['module']} {function['name']}")
 
 
