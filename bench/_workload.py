@@ -33,6 +33,23 @@ keys = [rs.PartitionKey.single((day0 + dt.timedelta(days=i)).isoformat()) for i 
 """
 
 
+#: Python source that turns one per-run feature off in a child process, by name, for measuring what it costs
+#: (``--without`` of ``instructions.py``, ``feature_cost.py``); run after ``PARTITION_RUNS_SETUP``, before any run.
+#: Measurement only: a run without them is not what rivers ships.
+FEATURES_OFF = {
+    # the partition status of the run's assets (in progress, failed, cleared) is not recorded
+    "partition-status": """
+import rivers.execution.partition_progress as _progress
+_progress.run_progress = lambda storage, run_id, partition: None
+""",
+    # the process's heartbeat does not watch the run (no owner record, no heartbeat)
+    "run-monitoring": """
+from rivers.runs.heartbeat import Heartbeat as _Heartbeat
+_Heartbeat.watch = lambda self, *arguments: None
+_Heartbeat.forget = lambda self, run_id: False
+""",
+}
+
 def _functions(n: int, width: int = 10) -> list:
     """``a{i}`` returns ``i`` for the first layer, then depends on ``a{i-width}``."""
     lines = []

@@ -29,20 +29,21 @@ import subprocess
 import sys
 import tempfile
 
-from _workload import PARTITION_RUNS_SETUP  # (run as a script from bench/)
+from _workload import FEATURES_OFF, PARTITION_RUNS_SETUP  # (run as a script from bench/)
 
-_LOOP = PARTITION_RUNS_SETUP + """
+_LOOP = """
 for key in keys:
     assert repo.materialize(partition_key=key).success
 os._exit(0)  # the exit's commit is not a run's work
 """
 
 
-def _instructions(python: str, runs: int) -> int:
+def _instructions(python: str, runs: int, features_off: list[str]) -> int:
+    source = PARTITION_RUNS_SETUP + "".join(FEATURES_OFF[name] for name in features_off) + _LOOP
     with tempfile.TemporaryDirectory(prefix="rivers-instructions-") as directory:
         done = subprocess.run(
             ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-             python, "-c", _LOOP, str(runs)],
+             python, "-c", source, str(runs)],
             cwd=directory, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"}, check=False,
         )
     found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
@@ -55,15 +56,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", action="append", help="interpreter to measure (repeatable; default: this one)")
     parser.add_argument("--runs", type=int, default=100, help="runs of the shorter count (the longer one: 5x)")
+    parser.add_argument("--without", action="append", default=[], choices=sorted(FEATURES_OFF),
+                        help="count with this per-run feature turned off (repeatable; see feature_cost.py)")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
     for python in args.python or [sys.executable]:
-        _instructions(python, 1)  # warm the user caches (plugin scan, empty-store image): later processes hit them
-        short = _instructions(python, args.runs)
-        long = _instructions(python, args.runs * 5)
+        _instructions(python, 1, [])  # warm the user caches (plugin scan, empty-store image): later processes hit them
+        short = _instructions(python, args.runs, args.without)
+        long = _instructions(python, args.runs * 5, args.without)
         per_run = (long - short) / (args.runs * 4)
-        print(f"{python}: {per_run:,.0f} instructions per one-partition run")
+        without = f" without {', '.join(args.without)}" if args.without else ""
+        print(f"{python}{without}: {per_run:,.0f} instructions per one-partition run")
 
 
 if __name__ == "__main__":
