@@ -50,6 +50,7 @@ _Heartbeat.forget = lambda self, run_id: False
 """,
 }
 
+
 def _functions(n: int, width: int = 10) -> list:
     """``a{i}`` returns ``i`` for the first layer, then depends on ``a{i-width}``."""
     lines = []

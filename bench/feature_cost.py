@@ -33,7 +33,7 @@ import tempfile
 from _workload import FEATURES_OFF, PARTITION_RUNS_SETUP  # (run as a script from bench/)
 
 _PROBE = """
-import importlib.util, sys
+import importlib.util
 print(all(importlib.util.find_spec(name) for name in ("rivers.runs.heartbeat", "rivers.execution.partition_progress")))
 """
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -43,10 +42,7 @@ def routes(ui: Ui) -> list[Route]:
         await posted(ui, request)
         backfill_id = request.path_params["backfill_id"]
         await run_in_threadpool(_stored, ui, backfill_id)
-        if await run_in_threadpool(ui.repository.cancel_backfill, backfill_id):
-            # signalled in this process: its runner records "Canceled" once its run in flight stops; that record
-            # is no event (no live refresh follows it), so the page shown next waits for it
-            await run_in_threadpool(_wait_until_settled, ui, backfill_id)
+        await run_in_threadpool(ui.repository.cancel_backfill, backfill_id)
         return redirect(html.url("backfills", backfill_id))
 
     async def rerun(request: Request) -> Response:
@@ -68,17 +64,6 @@ def _stored(ui: Ui, backfill_id: str) -> Any:
     if status is None:
         raise UiError(404, "Unknown backfill", f"no backfill with id {backfill_id!r} in this storage")
     return status
-
-
-#: Longest wait (s) of a cancel request for the backfill it signalled to record its end.
-_CANCEL_SETTLE_S = 10.0
-
-
-def _wait_until_settled(ui: Ui, backfill_id: str) -> None:
-    """Return once the backfill no longer shows as active, or after :data:`_CANCEL_SETTLE_S`."""
-    deadline = time.monotonic() + _CANCEL_SETTLE_S
-    while _stored(ui, backfill_id).status in _ACTIVE and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 class _Started:

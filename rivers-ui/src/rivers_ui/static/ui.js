@@ -193,15 +193,25 @@
   /* ---- lists and the backfill page refresh when events are stored ---- */
   var runsList = $("#runs-list[data-live='1']");
   var backfill = $("#backfill");
+  /* A backfill's own end (Completed, Canceled) is stored after its last run's events, and no event announces
+     it: while the page shows it active, look once more a second after the page loaded and after each refresh. */
+  var settleBackfill = function () {
+    if (backfill && /^(Requested|InProgress)$/.test(backfill.dataset.status)) {
+      setTimeout(function () {
+        replaceFrom(location.href, "#backfill").then(function () { backfill = $("#backfill"); });
+      }, 1000);
+    }
+  };
   if (runsList || backfill) {
     var refreshPart = throttled(function () {
       if (runsList) {
         var url = new URL(location.href); url.searchParams.set("fragment", "1");
         fetch(url).then(function (r) { return r.text(); }).then(function (text) { runsList.innerHTML = text; });
       } else {
-        replaceFrom(location.href, "#backfill").then(function () { backfill = $("#backfill"); });
+        replaceFrom(location.href, "#backfill").then(function () { backfill = $("#backfill"); settleBackfill(); });
       }
     }, 500);
+    settleBackfill();
     stream("/events/ping", { changed: refreshPart });
   } else if (indicator) {
     stream("/events/ping", {});
