@@ -67,8 +67,11 @@ def test_daemon_once_ticks_and_why_explains(tmp_path):
     assert "tick sensor files: success" in once.stdout
     ticks = rivers(tmp_path, "ticks", "pipeline.py", "files")
     assert ticks.returncode == 0 and "success" in ticks.stdout
-    # the sensor's run of `up` was in flight during that pass; without it, down fires on the next one
+    # That pass ticked the sensor in a worker thread while it evaluated the conditions, so whether its run
+    # of `up` was already requested then (and `down` waited) or not yet (and `down` fired at once) is timing.
+    # A new materialization of `up` makes the next pass deterministic: `down` fires on it whatever that was.
     assert rivers(tmp_path, "sensors", "stop", "pipeline.py", "files").returncode == 0
+    assert rivers(tmp_path, "materialize", "pipeline.py", "--select", "up").returncode == 0
     again = rivers(tmp_path, "daemon", "pipeline.py", "--once")
     assert "tick condition automation_conditions: success" in again.stdout, again.stdout + again.stderr
     why = rivers(tmp_path, "automation", "why", "pipeline.py", "down")
