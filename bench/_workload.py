@@ -13,10 +13,9 @@ import sys
 import tempfile
 import time
 
-#: Python source of the ``partitions`` workload's set-up for a traced or counted child process: ``repo`` with one
-#: daily-partitioned asset, resolved on an embedded store in the working directory whose group commit is an hour
-#: away (so no background commit falls inside a measurement), and ``keys``, ``int(sys.argv[1]) + 20`` daily keys.
-PARTITION_RUNS_SETUP = """
+#: Python source of the ``partitions`` workload's definitions (as ``compare.py`` runs them): ``repo`` with one
+#: daily-partitioned asset from 2000-01-01 (``day0``), on the default store, not resolved yet.
+PARTITION_WORKLOAD = """
 import datetime as dt, os, sys
 import rivers as rs
 
@@ -27,8 +26,14 @@ def events(context: rs.AssetExecutionContext):
     return context.partition_key
 
 repo = rs.CodeRepository(assets=[events], default_executor=rs.Executor.in_process())
-repo.resolve(rs.Storage.embedded(os.path.join(os.getcwd(), "runs.db"), commit_delay=3600))
 day0 = dt.date(2000, 1, 1)
+"""
+
+#: Python source of the ``partitions`` workload's set-up for a traced or counted child process: ``repo`` resolved
+#: on an embedded store in the working directory whose group commit is an hour away (so no background commit falls
+#: inside a measurement), and ``keys``, ``int(sys.argv[1]) + 20`` daily keys.
+PARTITION_RUNS_SETUP = PARTITION_WORKLOAD + """
+repo.resolve(rs.Storage.embedded(os.path.join(os.getcwd(), "runs.db"), commit_delay=3600))
 keys = [rs.PartitionKey.single((day0 + dt.timedelta(days=i)).isoformat()) for i in range(int(sys.argv[1]) + 20)]
 """
 

@@ -34,18 +34,11 @@ import subprocess
 import sys
 import tempfile
 
-_SETUP = """
-import datetime as dt, importlib, json, os, sys, time
-import rivers as rs
+from _workload import PARTITION_WORKLOAD  # (run as a script from bench/)
 
-daily = rs.PartitionsDefinition.daily(start=dt.datetime(2000, 1, 1))
-
-@rs.Asset(partitions_def=daily)
-def events(context: rs.AssetExecutionContext):
-    return context.partition_key
-
-repo = rs.CodeRepository(assets=[events], default_executor=rs.Executor.in_process())
-day0 = dt.date(2000, 1, 1)
+#: the workload on the default store of the working directory, and its 200 keys
+_SETUP = PARTITION_WORKLOAD + """
+import importlib, json, time
 keys = [rs.PartitionKey.single((day0 + dt.timedelta(days=i)).isoformat()) for i in range(200)]
 """
 
