@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,6 +55,19 @@ _Heartbeat.watch = lambda self, *arguments: None
 _Heartbeat.forget = lambda self, run_id: False
 """,
 }
+
+
+def child_result(python: str, source: str, directory: str, *arguments: str) -> dict:
+    """Run ``python -c source arguments`` in ``directory`` and return the last JSON object it printed.
+
+    A child that fails or prints none ends the benchmark, with the end of its stderr.
+    """
+    done = subprocess.run([python, "-c", source, *arguments], cwd=directory, capture_output=True, text=True,
+                          check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise SystemExit(f"{python}: the benchmark child failed:\n{done.stderr[-2000:]}")
+    return json.loads(lines[-1])
 
 
 def _functions(n: int, width: int = 10) -> list:

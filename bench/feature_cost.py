@@ -24,13 +24,12 @@ instructions.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
 import tempfile
 
-from _workload import FEATURES_OFF, PARTITION_RUNS_SETUP  # (run as a script from bench/)
+from _workload import FEATURES_OFF, PARTITION_RUNS_SETUP, child_result  # (run as a script from bench/)
 
 _PROBE = """
 import importlib.util
@@ -69,12 +68,7 @@ def _variants(pythons: list[str]) -> list[tuple[str, str, str]]:
 
 def _measure(python: str, source: str, runs: int) -> float:
     with tempfile.TemporaryDirectory(prefix="rivers-feature-cost-") as directory:
-        done = subprocess.run([python, "-c", source, str(runs)], cwd=directory, capture_output=True, text=True,
-                              check=False)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise SystemExit(f"{python}: the timed loop failed:\n{done.stderr[-2000:]}")
-    return float(json.loads(lines[-1])["us_per_run"])
+        return float(child_result(python, source, directory, str(runs))["us_per_run"])
 
 
 def main() -> None:

@@ -30,11 +30,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 
-from _workload import PARTITION_WORKLOAD  # (run as a script from bench/)
+from _workload import PARTITION_WORKLOAD, child_result  # (run as a script from bench/)
 
 #: the workload on the default store of the working directory, and its 200 keys
 _SETUP = PARTITION_WORKLOAD + """
@@ -70,15 +69,6 @@ print(json.dumps({"first_ms": (first - started) * 1e3, "later_us": (done - first
 """
 
 
-def _child(python: str, source: str, directory: str, argument: str = "") -> str:
-    done = subprocess.run([python, "-c", source, argument], cwd=directory, capture_output=True, text=True,
-                          check=False)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise SystemExit(f"{python}: the workload failed:\n{done.stderr[-2000:]}")
-    return lines[-1]
-
-
 def _median_ratio(first: list[float], other: list[float]) -> float:
     return statistics.median(a / b for a, b in zip(first, other))
 
@@ -88,6 +78,8 @@ def main() -> None:
     parser.add_argument("--python", action="append", help="interpreter to measure (repeatable; default: this one)")
     parser.add_argument("--rounds", type=int, default=13, help="counted rounds of all variants (default 13)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1 (got {args.rounds}): the medians need one counted round")
     pythons = args.python or [sys.executable]
     with tempfile.TemporaryDirectory(prefix="rivers-first-run-") as root:
         directories = {python: os.path.join(root, str(index)) for index, python in enumerate(pythons)}
@@ -96,14 +88,14 @@ def main() -> None:
             os.mkdir(directory)
             for _ in range(2):  # the second probe: the first may fill the user caches (plugin scan, store image)
                 with tempfile.TemporaryDirectory(prefix="probe-") as probe_directory:
-                    modules[python] = json.loads(_child(python, _PROBE, probe_directory))
+                    modules[python] = child_result(python, _PROBE, probe_directory)
         variants = [(python, imported) for python in pythons for imported in (False, True)]
         results: dict[tuple[str, bool], list[dict[str, float]]] = {variant: [] for variant in variants}
         for round_number in range(args.rounds + 1):  # round 0 creates the stores: not counted
             order = variants if round_number % 2 else variants[::-1]
             for python, imported in order:
                 names = json.dumps(sorted(modules[python]) if imported else [])
-                measured = json.loads(_child(python, _TIMED, directories[python], names))
+                measured = child_result(python, _TIMED, directories[python], names)
                 if round_number:
                     results[(python, imported)].append(measured)
             print(f"round {round_number}/{args.rounds} done", file=sys.stderr)
