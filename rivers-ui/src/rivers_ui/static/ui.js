@@ -193,13 +193,17 @@
   /* ---- lists and the backfill page refresh when events are stored ---- */
   var runsList = $("#runs-list[data-live='1']");
   var backfill = $("#backfill");
+  var reloadBackfill = function () {
+    return replaceFrom(location.href, "#backfill").then(function () { backfill = $("#backfill"); });
+  };
   /* A backfill's own end (Completed, Canceled) is stored after its last run's events, and no event announces
-     it: while the page shows it active, look once more a second after the page loaded and after each refresh. */
+     it: while the page shows it active, look once more a second after the page loaded or after the last
+     refresh (one pending look: each refresh moves it). */
+  var settleTimer = null;
   var settleBackfill = function () {
+    clearTimeout(settleTimer);
     if (backfill && /^(Requested|InProgress)$/.test(backfill.dataset.status)) {
-      setTimeout(function () {
-        replaceFrom(location.href, "#backfill").then(function () { backfill = $("#backfill"); });
-      }, 1000);
+      settleTimer = setTimeout(reloadBackfill, 1000);
     }
   };
   if (runsList || backfill) {
@@ -208,7 +212,7 @@
         var url = new URL(location.href); url.searchParams.set("fragment", "1");
         fetch(url).then(function (r) { return r.text(); }).then(function (text) { runsList.innerHTML = text; });
       } else {
-        replaceFrom(location.href, "#backfill").then(function () { backfill = $("#backfill"); settleBackfill(); });
+        reloadBackfill().then(settleBackfill);
       }
     }, 500);
     settleBackfill();
